@@ -1,0 +1,101 @@
+//! SPEC §4: the labels and annotations written on mirror objects, and which target ones are copied.
+
+use std::collections::BTreeMap;
+
+use crate::link::Link;
+use crate::model::ObjectMeta;
+
+/// Label: `"true"` on every object the mirror owns.
+pub const MIRRORED_SERVICE: &str = "mirror.linkerd.io/mirrored-service";
+/// Label: the target cluster's name, on every object the mirror owns.
+pub const CLUSTER_NAME: &str = "mirror.linkerd.io/cluster-name";
+/// Label: on an endpoint mirror, the name of its root mirror.
+pub const HEADLESS_MIRROR_SVC_NAME: &str = "mirror.linkerd.io/headless-mirror-svc-name";
+/// Label (remote discovery): the target cluster's name.
+pub const REMOTE_DISCOVERY_LABEL: &str = "multicluster.linkerd.io/remote-discovery";
+/// Label (remote discovery): the exported Service's name.
+pub const REMOTE_SERVICE: &str = "multicluster.linkerd.io/remote-service";
+
+/// Annotation: the fully qualified name of what a mirror stands for in the target cluster.
+pub const REMOTE_SVC_FQ_NAME: &str = "mirror.linkerd.io/remote-svc-fq-name";
+/// Annotation: the target object's resourceVersion the mirror was made from.
+pub const REMOTE_RESOURCE_VERSION: &str = "mirror.linkerd.io/remote-resource-version";
+/// Annotation: the gateway's identity, on mirror Endpoints.
+pub const REMOTE_GATEWAY_IDENTITY: &str = "mirror.linkerd.io/remote-gateway-identity";
+
+/// Every `mirror.linkerd.io/*` label is Linkerd's own and never copied (the `exported` label
+/// included).
+const LINKERD_MIRROR_PREFIX: &str = "mirror.linkerd.io/";
+/// Annotations that describe the target cluster's topology and would mislead the source's.
+const TOPOLOGY_ANNOTATIONS: [&str; 2] = [
+    "service.kubernetes.io/topology-aware-hints",
+    "service.kubernetes.io/topology-mode",
+];
+/// Always copied, even when excluded: clients need it to treat the ports as opaque.
+const OPAQUE_PORTS: &str = "config.linkerd.io/opaque-ports";
+
+/// Whether an object carries this link's ownership labels (SPEC §7): the only objects we ever
+/// update or delete.
+#[must_use]
+pub fn is_owned_by(meta: &ObjectMeta, link: &Link) -> bool {
+    is_owned(&meta.labels, link)
+}
+
+/// [`is_owned_by`] on a label map.
+#[must_use]
+pub fn is_owned(labels: &BTreeMap<String, String>, link: &Link) -> bool {
+    labels.get(MIRRORED_SERVICE).map(String::as_str) == Some("true")
+        && labels.get(CLUSTER_NAME).map(String::as_str) == Some(link.cluster_name().as_str())
+}
+
+/// The ownership labels of this link.
+#[must_use]
+pub fn ownership_labels(link: &Link) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (MIRRORED_SERVICE.to_owned(), "true".to_owned()),
+        (
+            CLUSTER_NAME.to_owned(),
+            link.cluster_name().as_str().to_owned(),
+        ),
+    ])
+}
+
+/// Labels of a mirror Service and its Endpoints: the target's labels minus every
+/// `mirror.linkerd.io/*` key and the excluded ones, plus the ownership labels.
+#[must_use]
+pub fn mirror_labels(target: &BTreeMap<String, String>, link: &Link) -> BTreeMap<String, String> {
+    let mut labels: BTreeMap<String, String> = target
+        .iter()
+        .filter(|(k, _)| {
+            !k.starts_with(LINKERD_MIRROR_PREFIX)
+                && !link.excluded_labels().iter().any(|p| p.matches(k))
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    labels.extend(ownership_labels(link));
+    labels
+}
+
+/// Annotations copied from the target Service: all but the topology ones and the excluded ones
+/// (`config.linkerd.io/opaque-ports` is always copied).
+#[must_use]
+pub fn copied_annotations(
+    target: &BTreeMap<String, String>,
+    link: &Link,
+) -> BTreeMap<String, String> {
+    target
+        .iter()
+        .filter(|(k, _)| {
+            k.as_str() == OPAQUE_PORTS
+                || (!TOPOLOGY_ANNOTATIONS.contains(&k.as_str())
+                    && !link.excluded_annotations().iter().any(|p| p.matches(k)))
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// `<name>.<namespace>.svc.<domain>`: what `remote-svc-fq-name` holds for a mirror.
+#[must_use]
+pub fn remote_fq_name(name: &str, namespace: &str, link: &Link) -> String {
+    format!("{name}.{namespace}.svc.{}", link.cluster_domain())
+}

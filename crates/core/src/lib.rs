@@ -1,0 +1,58 @@
+//! # svcmirror-core
+//!
+//! The side-effect-free heart of svcmirror: Linkerd's multicluster service mirror (headless
+//! Services and StatefulSets included) as two pure functions.
+//!
+//! - [`translate`]: a [`Link`], the target cluster's Services and Endpoints, and what the source
+//!   cluster already holds → the [`Desired`] source objects, per-export outcomes and
+//!   [`Diagnostic`]s.
+//! - [`plan()`]: desired state and the observed source → ordered [`Operation`]s (create / update /
+//!   delete) that only ever touch objects this link owns.
+//!
+//! The module layout follows `SPEC.md`: [`link`] (§2), [`names`] (§3), [`labels`] (§4),
+//! [`translate`](mod@translate) (§5–§6), [`plan`](mod@plan) (§7), [`validate`] (§8),
+//! [`diagnostics`] (§10).
+//!
+//! **What this crate must never do**: I/O, read a clock, draw random numbers, spawn tasks or
+//! depend on an async runtime, kube or a YAML library. Its output is a function of its input alone
+//! and does not depend on input order. Adapters (files, the in-memory fake, kube-rs) move data in and
+//! out; every decision is made here.
+//!
+//! ```
+//! use svcmirror_core::{Link, SourceState, TargetState, plan, translate};
+//! use svcmirror_core::model::{Service, ServicePort};
+//!
+//! let link = Link::builder("west")
+//!     .gateway_address("172.18.0.4".parse().unwrap())
+//!     .build()
+//!     .unwrap();
+//! let mut svc = Service::new("default", "web");
+//! svc.metadata.labels.insert("mirror.linkerd.io/exported".into(), "true".into());
+//! svc.spec.ports.push(ServicePort { port: 80, ..Default::default() });
+//! let target = TargetState { services: vec![svc], endpoints: vec![] };
+//! let source = SourceState::default();
+//!
+//! let translation = translate(&link, &target, &source);
+//! assert!(translation.desired.services.keys().any(|k| k.name == "web-west"));
+//! let plan = plan(&link, &translation.desired, &source);
+//! assert_eq!(plan.operations.len(), 2); // create Service and Endpoints web-west
+//! ```
+#![deny(missing_docs)]
+
+pub mod diagnostics;
+pub mod labels;
+pub mod link;
+pub mod model;
+pub mod names;
+pub mod plan;
+pub mod state;
+pub mod translate;
+pub mod validate;
+
+pub use diagnostics::{Diagnostic, Reason, Severity};
+pub use link::{LabelSelector, Link, LinkBuilder, LinkError};
+pub use model::{Endpoints, Kind, Object, ObjectKey, Service};
+pub use names::ClusterName;
+pub use plan::{DeleteReason, Operation, Plan, plan};
+pub use state::{Desired, SourceState, TargetState};
+pub use translate::{ExportOutcome, MirrorMode, Translation, translate};

@@ -1,0 +1,427 @@
+//! The Kubernetes objects svcmirror reads and writes, as plain serde data.
+//!
+//! Field names are Kubernetes' JSON names, so `kubectl get -o json|yaml` output deserializes as is;
+//! unknown fields (managedFields, status, ownerReferences…) are ignored. Only what the mirror reads
+//! or writes is modelled. Nothing here validates: [`crate::validate`] does, and reports field paths.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// `metadata` of a namespaced object.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectMeta {
+    /// `metadata.name`.
+    #[serde(default)]
+    pub name: String,
+    /// `metadata.namespace`; empty means `default`, as kubectl assumes.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    /// `metadata.labels`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// `metadata.annotations`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    /// `metadata.resourceVersion`, set by the API server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_version: Option<String>,
+    /// `metadata.uid`, set by the API server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    /// `metadata.creationTimestamp`, set by the API server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creation_timestamp: Option<String>,
+}
+
+impl ObjectMeta {
+    /// The namespace the object lives in: `metadata.namespace`, or `default` when unset.
+    #[must_use]
+    pub fn namespace(&self) -> &str {
+        if self.namespace.is_empty() {
+            "default"
+        } else {
+            &self.namespace
+        }
+    }
+
+    /// The `(namespace, name)` key of the object.
+    #[must_use]
+    pub fn key(&self) -> ObjectKey {
+        ObjectKey::new(self.namespace(), &self.name)
+    }
+}
+
+/// `metadata` of a cluster-scoped object (a Namespace).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterObjectMeta {
+    /// `metadata.name`.
+    #[serde(default)]
+    pub name: String,
+    /// `metadata.labels`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// `metadata.resourceVersion`, set by the API server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_version: Option<String>,
+    /// `metadata.uid`, set by the API server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+}
+
+fn api_version_v1() -> String {
+    "v1".to_owned()
+}
+
+/// A core/v1 Service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Service {
+    /// Always `v1`.
+    #[serde(default = "api_version_v1")]
+    pub api_version: String,
+    /// Always `Service`.
+    #[serde(default = "Service::kind_name")]
+    pub kind: String,
+    /// `metadata`.
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    /// `spec`.
+    #[serde(default)]
+    pub spec: ServiceSpec,
+}
+
+impl Service {
+    fn kind_name() -> String {
+        "Service".to_owned()
+    }
+
+    /// An empty Service called `namespace/name`.
+    #[must_use]
+    pub fn new(namespace: &str, name: &str) -> Self {
+        Self {
+            api_version: api_version_v1(),
+            kind: Self::kind_name(),
+            metadata: ObjectMeta {
+                name: name.to_owned(),
+                namespace: namespace.to_owned(),
+                ..ObjectMeta::default()
+            },
+            spec: ServiceSpec::default(),
+        }
+    }
+
+    /// True when `spec.clusterIP` is `None`: a headless Service (SPEC §6.1).
+    #[must_use]
+    pub fn is_headless(&self) -> bool {
+        self.spec.cluster_ip.as_deref() == Some(CLUSTER_IP_NONE)
+    }
+}
+
+/// The `spec.clusterIP` value of a headless Service.
+pub const CLUSTER_IP_NONE: &str = "None";
+
+/// `spec` of a Service.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceSpec {
+    /// `spec.type` (`ClusterIP` when unset).
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub type_: Option<String>,
+    /// `spec.clusterIP`: an IP, `None` for a headless Service, unset before allocation.
+    #[serde(default, rename = "clusterIP", skip_serializing_if = "Option::is_none")]
+    pub cluster_ip: Option<String>,
+    /// `spec.clusterIPs`, set by the API server.
+    #[serde(default, rename = "clusterIPs", skip_serializing_if = "Vec::is_empty")]
+    pub cluster_ips: Vec<String>,
+    /// `spec.ports`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<ServicePort>,
+    /// `spec.selector`; mirrors never have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<BTreeMap<String, String>>,
+}
+
+/// One entry of `spec.ports`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServicePort {
+    /// `name`; required when a Service has more than one port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `protocol`: `TCP` (default), `UDP` or `SCTP`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    /// `port`, 1–65535.
+    #[serde(default)]
+    pub port: i32,
+    /// `targetPort`: a number or a named container port; defaults to `port`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_port: Option<IntOrString>,
+    /// `nodePort`; never copied onto a mirror.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_port: Option<i32>,
+    /// `appProtocol`; never copied onto a mirror.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_protocol: Option<String>,
+}
+
+/// A value that is a number or a name, like `targetPort`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum IntOrString {
+    /// A port number.
+    Int(i32),
+    /// A port name.
+    String(String),
+}
+
+impl fmt::Display for IntOrString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Int(n) => write!(f, "{n}"),
+            Self::String(s) => f.write_str(s),
+        }
+    }
+}
+
+/// A core/v1 Endpoints object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Endpoints {
+    /// Always `v1`.
+    #[serde(default = "api_version_v1")]
+    pub api_version: String,
+    /// Always `Endpoints`.
+    #[serde(default = "Endpoints::kind_name")]
+    pub kind: String,
+    /// `metadata`.
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    /// `subsets`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subsets: Vec<EndpointSubset>,
+}
+
+impl Endpoints {
+    fn kind_name() -> String {
+        "Endpoints".to_owned()
+    }
+
+    /// An Endpoints object called `namespace/name` with no subsets.
+    #[must_use]
+    pub fn new(namespace: &str, name: &str) -> Self {
+        Self {
+            api_version: api_version_v1(),
+            kind: Self::kind_name(),
+            metadata: ObjectMeta {
+                name: name.to_owned(),
+                namespace: namespace.to_owned(),
+                ..ObjectMeta::default()
+            },
+            subsets: Vec::new(),
+        }
+    }
+}
+
+/// One entry of `subsets`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointSubset {
+    /// `addresses`: the ready endpoints.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<EndpointAddress>,
+    /// `notReadyAddresses`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_ready_addresses: Vec<EndpointAddress>,
+    /// `ports`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<EndpointPort>,
+}
+
+/// One address of a subset.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointAddress {
+    /// `ip`.
+    #[serde(default)]
+    pub ip: String,
+    /// `hostname`: set for StatefulSet pods behind their governing headless Service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// `nodeName`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_name: Option<String>,
+    /// `targetRef`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_ref: Option<ObjectReference>,
+}
+
+/// `targetRef` of an address.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectReference {
+    /// `kind`, usually `Pod`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// `name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `namespace`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// `uid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    /// `resourceVersion`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_version: Option<String>,
+}
+
+/// One port of a subset.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointPort {
+    /// `name`: matches the Service port's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `port`, 1–65535.
+    #[serde(default)]
+    pub port: i32,
+    /// `protocol`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    /// `appProtocol`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_protocol: Option<String>,
+}
+
+/// A core/v1 Namespace (only its name and labels matter here).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Namespace {
+    /// Always `v1`.
+    #[serde(default = "api_version_v1")]
+    pub api_version: String,
+    /// Always `Namespace`.
+    #[serde(default = "Namespace::kind_name")]
+    pub kind: String,
+    /// `metadata`.
+    #[serde(default)]
+    pub metadata: ClusterObjectMeta,
+}
+
+impl Namespace {
+    fn kind_name() -> String {
+        "Namespace".to_owned()
+    }
+
+    /// A Namespace called `name`.
+    #[must_use]
+    pub fn new(name: &str) -> Self {
+        Self {
+            api_version: api_version_v1(),
+            kind: Self::kind_name(),
+            metadata: ClusterObjectMeta {
+                name: name.to_owned(),
+                ..ClusterObjectMeta::default()
+            },
+        }
+    }
+}
+
+/// The kinds of object the mirror writes, in the order a plan creates them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Kind {
+    /// core/v1 Namespace.
+    Namespace,
+    /// core/v1 Service.
+    Service,
+    /// core/v1 Endpoints.
+    Endpoints,
+}
+
+impl Kind {
+    /// The Kubernetes `kind` string.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Namespace => "Namespace",
+            Self::Service => "Service",
+            Self::Endpoints => "Endpoints",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `(namespace, name)` of a namespaced object; orders by namespace, then name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ObjectKey {
+    /// The namespace.
+    pub namespace: String,
+    /// The name.
+    pub name: String,
+}
+
+impl ObjectKey {
+    /// A key for `namespace/name`.
+    #[must_use]
+    pub fn new(namespace: &str, name: &str) -> Self {
+        Self {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.namespace.is_empty() {
+            f.write_str(&self.name)
+        } else {
+            write!(f, "{}/{}", self.namespace, self.name)
+        }
+    }
+}
+
+/// Any object the mirror writes to the source cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Object {
+    /// A Namespace (namespace creation, SPEC §7).
+    Namespace(Namespace),
+    /// A mirror or endpoint mirror Service.
+    Service(Service),
+    /// A mirror or endpoint mirror Endpoints.
+    Endpoints(Endpoints),
+}
+
+impl Object {
+    /// Which kind this is.
+    #[must_use]
+    pub fn kind(&self) -> Kind {
+        match self {
+            Self::Namespace(_) => Kind::Namespace,
+            Self::Service(_) => Kind::Service,
+            Self::Endpoints(_) => Kind::Endpoints,
+        }
+    }
+
+    /// The object's key (a Namespace has an empty namespace).
+    #[must_use]
+    pub fn key(&self) -> ObjectKey {
+        match self {
+            Self::Namespace(ns) => ObjectKey::new("", &ns.metadata.name),
+            Self::Service(svc) => svc.metadata.key(),
+            Self::Endpoints(ep) => ep.metadata.key(),
+        }
+    }
+}

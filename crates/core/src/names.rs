@@ -1,0 +1,229 @@
+//! SPEC §3: the names of mirror objects, within the API server's 63-character budget.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+/// Longest DNS label Kubernetes accepts.
+pub const MAX_LABEL_LEN: usize = 63;
+
+/// Hex digits of the stable hash appended to a shortened name.
+const HASH_LEN: usize = 10;
+
+/// True for an RFC 1123 label: lowercase alphanumerics and `-`, starting and ending alphanumeric,
+/// 1–63 characters. Namespaces, hostnames and cluster names are such labels.
+#[must_use]
+pub fn is_dns1123_label(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= MAX_LABEL_LEN
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+}
+
+/// True for an RFC 1035 label: an RFC 1123 label that starts with a letter. Service names are such
+/// labels.
+#[must_use]
+pub fn is_dns1035_label(s: &str) -> bool {
+    is_dns1123_label(s) && s.as_bytes()[0].is_ascii_lowercase()
+}
+
+/// A target cluster name: a valid DNS-1123 label (SPEC §2), used as the name suffix and in labels.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ClusterName(String);
+
+/// A cluster name that is not a DNS-1123 label.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "cluster name {0:?} is not a DNS-1123 label (lowercase letters, digits and '-', \
+     starting and ending with a letter or digit, at most 63 characters)"
+)]
+pub struct InvalidClusterName(pub String);
+
+impl ClusterName {
+    /// Validates `name` as a DNS-1123 label.
+    ///
+    /// # Errors
+    /// [`InvalidClusterName`] when it is not one.
+    pub fn new(name: &str) -> Result<Self, InvalidClusterName> {
+        if is_dns1123_label(name) {
+            Ok(Self(name.to_owned()))
+        } else {
+            Err(InvalidClusterName(name.to_owned()))
+        }
+    }
+
+    /// The name as a string.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for ClusterName {
+    type Err = InvalidClusterName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::new(s)
+    }
+}
+
+impl fmt::Display for ClusterName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for ClusterName {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+/// The name chosen for a mirror object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MirrorName {
+    /// A valid DNS-1035 label of at most 63 characters.
+    pub name: String,
+    /// The Linkerd form `<base>-<cluster>` when it differs from `name` (it did not fit).
+    pub shortened_from: Option<String>,
+}
+
+/// SPEC §3: `<base>-<cluster>` when that is a valid DNS-1035 label of ≤ 63 characters; otherwise a
+/// shortened form `<truncated base>-<cluster>-<hash>` (or `<truncated full>-<hash>` when the cluster
+/// name leaves no room), where the hash is a stable digest of the full intended name, so distinct
+/// intended names get distinct results. `base` must already be a DNS-1123 label (callers check and
+/// report `InvalidHostname`/`InvalidObject` otherwise); a base starting with a digit gets an `x` prefix.
+#[must_use]
+pub fn mirror_name(base: &str, cluster: &ClusterName) -> MirrorName {
+    let full = format!("{base}-{cluster}");
+    if is_dns1035_label(&full) {
+        return MirrorName {
+            name: full,
+            shortened_from: None,
+        };
+    }
+    let hash = stable_hash_hex(&full);
+    // A DNS-1035 label must start with a letter; a hostname may start with a digit.
+    let lead = if base.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+        "x"
+    } else {
+        ""
+    };
+    let suffix = format!("-{cluster}-{hash}");
+    let room = MAX_LABEL_LEN.saturating_sub(lead.len() + suffix.len());
+    let name = if room >= 1 {
+        format!("{lead}{}{suffix}", trim_dashes(truncate(base, room)))
+    } else {
+        let room = MAX_LABEL_LEN - lead.len() - 1 - HASH_LEN;
+        format!("{lead}{}-{hash}", trim_dashes(truncate(&full, room)))
+    };
+    debug_assert!(is_dns1035_label(&name), "{name}");
+    MirrorName {
+        name,
+        shortened_from: Some(full),
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    // Callers pass DNS labels: ASCII only, so any byte index is a char boundary.
+    &s[..s.len().min(max)]
+}
+
+fn trim_dashes(s: &str) -> &str {
+    s.trim_end_matches('-')
+}
+
+/// FNV-1a (64 bit) of `s`, as [`HASH_LEN`] lowercase hex digits. Chosen because it is fixed by its
+/// definition: the same name hashes the same on every platform, Rust version and release of ours.
+#[must_use]
+pub fn stable_hash_hex(s: &str) -> String {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut h = OFFSET;
+    for byte in s.bytes() {
+        h ^= u64::from(byte);
+        h = h.wrapping_mul(PRIME);
+    }
+    let hex = format!("{h:016x}");
+    hex[..HASH_LEN].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn west() -> ClusterName {
+        ClusterName::new("west").expect("valid")
+    }
+
+    #[test]
+    fn dns_labels() {
+        assert!(is_dns1123_label("nginx-set-0"));
+        assert!(is_dns1123_label("0abc"));
+        assert!(!is_dns1035_label("0abc"));
+        assert!(is_dns1035_label("a"));
+        for bad in ["", "-a", "a-", "A", "a_b", "a.b", &"a".repeat(64)] {
+            assert!(!is_dns1123_label(bad), "{bad}");
+        }
+        assert!(is_dns1123_label(&"a".repeat(63)));
+    }
+
+    #[test]
+    fn cluster_name_is_validated() {
+        assert!(ClusterName::new("west").is_ok());
+        let err = ClusterName::new("West_1").expect_err("invalid");
+        assert!(err.to_string().contains("West_1"));
+    }
+
+    #[test]
+    fn linkerd_form_is_kept_when_it_fits() {
+        let n = mirror_name("nginx-svc", &west());
+        assert_eq!(n.name, "nginx-svc-west");
+        assert_eq!(n.shortened_from, None);
+    }
+
+    #[test]
+    fn long_names_are_shortened_and_distinct() {
+        let a = "a".repeat(60);
+        let b = format!("{}b", "a".repeat(59));
+        let na = mirror_name(&a, &west());
+        let nb = mirror_name(&b, &west());
+        assert!(
+            na.name.len() <= 63 && is_dns1035_label(&na.name),
+            "{}",
+            na.name
+        );
+        assert!(
+            na.name
+                .ends_with(&format!("-west-{}", stable_hash_hex(&format!("{a}-west"))))
+        );
+        assert_ne!(na.name, nb.name);
+        assert_eq!(na.shortened_from.as_deref(), Some(&*format!("{a}-west")));
+    }
+
+    #[test]
+    fn digit_leading_hostname_gets_a_letter() {
+        let n = mirror_name("10-42-0-7", &west());
+        assert!(is_dns1035_label(&n.name), "{}", n.name);
+        assert!(n.name.starts_with("x10-42-0-7-west-"));
+    }
+
+    #[test]
+    fn very_long_cluster_name_still_fits() {
+        let cluster = ClusterName::new(&"c".repeat(63)).expect("valid");
+        let n = mirror_name("svc", &cluster);
+        assert!(
+            is_dns1035_label(&n.name) && n.name.len() <= 63,
+            "{}",
+            n.name
+        );
+    }
+
+    #[test]
+    fn hash_is_fnv1a() {
+        // Published FNV-1a 64 test vector: "a" -> af63dc4c8601ec8c.
+        assert_eq!(stable_hash_hex("a"), "af63dc4c86");
+    }
+}

@@ -1,0 +1,397 @@
+//! SPEC §7: from desired state and what the source holds to an ordered list of operations.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::diagnostics::{Diagnostic, Reason, Severity};
+use crate::labels::{self, HEADLESS_MIRROR_SVC_NAME};
+use crate::link::Link;
+use crate::model::{Endpoints, IntOrString, Kind, Object, ObjectKey, Service, ServicePort};
+use crate::state::{Desired, SourceState};
+
+/// Why an object is deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum DeleteReason {
+    /// Ours, but no longer desired (un-export, target deleted, pod gone, …).
+    Orphan,
+    /// The mirror changes between ClusterIP and headless: clusterIP is immutable, so it is deleted
+    /// and re-created.
+    TypeChange,
+}
+
+/// One change to the source cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "lowercase")]
+pub enum Operation {
+    /// Create `object`.
+    Create {
+        /// The object to create.
+        object: Object,
+    },
+    /// Replace an object we own by `object`, whose `metadata.resourceVersion` is the observed one
+    /// (an optimistic-concurrency precondition) and whose server-set fields are preserved.
+    Update {
+        /// The new object.
+        object: Object,
+        /// The field groups that differ (`metadata.labels`, `spec.ports`, `subsets`, …).
+        changed: Vec<&'static str>,
+    },
+    /// Delete an object we own.
+    Delete {
+        /// Its kind.
+        kind: Kind,
+        /// Its key.
+        key: ObjectKey,
+        /// The observed uid, a precondition: never delete a newer object of the same name.
+        uid: Option<String>,
+        /// The observed resourceVersion, a precondition.
+        resource_version: Option<String>,
+        /// Why.
+        reason: DeleteReason,
+    },
+}
+
+impl Operation {
+    /// `create`, `update` or `delete`.
+    #[must_use]
+    pub fn action(&self) -> &'static str {
+        match self {
+            Self::Create { .. } => "create",
+            Self::Update { .. } => "update",
+            Self::Delete { .. } => "delete",
+        }
+    }
+
+    /// The kind of the object concerned.
+    #[must_use]
+    pub fn kind(&self) -> Kind {
+        match self {
+            Self::Create { object } | Self::Update { object, .. } => object.kind(),
+            Self::Delete { kind, .. } => *kind,
+        }
+    }
+
+    /// The key of the object concerned.
+    #[must_use]
+    pub fn key(&self) -> ObjectKey {
+        match self {
+            Self::Create { object } | Self::Update { object, .. } => object.key(),
+            Self::Delete { key, .. } => key.clone(),
+        }
+    }
+}
+
+/// The result of [`plan`]: operations in the order they must be applied, and findings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// Operations, in a safe order: namespaces; deletions for type changes; endpoint mirror Services
+    /// before root/ClusterIP mirrors; Services before Endpoints; orphan deletions last.
+    pub operations: Vec<Operation>,
+    /// Findings (name conflicts).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Plan {
+    /// True when the source already holds the desired state.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.operations.is_empty()
+    }
+}
+
+/// Plans the operations that make `source` hold `desired` for `link` (SPEC §7).
+///
+/// Ownership is absolute: only objects carrying this link's labels
+/// (`mirror.linkerd.io/mirrored-service=true`, `mirror.linkerd.io/cluster-name=<cluster>`) are
+/// updated or deleted. A desired name held by anything else is a `NameConflict`, and neither that
+/// Service nor its same-named Endpoints is written. Owned objects that are not desired are deleted,
+/// per namespace. Identical objects (ignoring server-set fields) yield no operation.
+#[must_use]
+pub fn plan(link: &Link, desired: &Desired, source: &SourceState) -> Plan {
+    let services: BTreeMap<ObjectKey, &Service> = source
+        .services
+        .iter()
+        .map(|s| (s.metadata.key(), s))
+        .collect();
+    let endpoints: BTreeMap<ObjectKey, &Endpoints> = source
+        .endpoints
+        .iter()
+        .map(|e| (e.metadata.key(), e))
+        .collect();
+    let mut out = Plan::default();
+    let mut phases = Phases::default();
+
+    for ns in desired.namespaces.values() {
+        if !source.has_namespace(&ns.metadata.name) {
+            phases.namespaces.push(Operation::Create {
+                object: Object::Namespace(ns.clone()),
+            });
+        }
+    }
+
+    let mut blocked: BTreeSet<ObjectKey> = BTreeSet::new();
+    for key in desired.services.keys().chain(desired.endpoints.keys()) {
+        let foreign_svc = services
+            .get(key)
+            .filter(|s| !labels::is_owned_by(&s.metadata, link));
+        let foreign_ep = endpoints
+            .get(key)
+            .filter(|e| !labels::is_owned_by(&e.metadata, link));
+        if (foreign_svc.is_some() || foreign_ep.is_some()) && blocked.insert(key.clone()) {
+            let kind = if foreign_svc.is_some() {
+                Kind::Service
+            } else {
+                Kind::Endpoints
+            };
+            out.diagnostics.push(Diagnostic::new(
+                Reason::NameConflict,
+                Severity::Error,
+                kind,
+                key.clone(),
+                format!(
+                    "a {kind} with this name exists and is not owned by this link; neither it nor its \
+                     same-named Service/Endpoints is written"
+                ),
+            ));
+        }
+    }
+
+    let mut type_changed: BTreeSet<ObjectKey> = BTreeSet::new();
+    for (key, want) in &desired.services {
+        if blocked.contains(key) {
+            continue;
+        }
+        let phase = if want.metadata.labels.contains_key(HEADLESS_MIRROR_SVC_NAME) {
+            &mut phases.endpoint_mirror_services
+        } else {
+            &mut phases.mirror_services
+        };
+        match services.get(key) {
+            None => phase.push(Operation::Create {
+                object: Object::Service(want.clone()),
+            }),
+            Some(have) if have.is_headless() != want.is_headless() => {
+                type_changed.insert(key.clone());
+                phases.type_change_deletes.push(delete(
+                    Kind::Service,
+                    &have.metadata,
+                    DeleteReason::TypeChange,
+                ));
+                phase.push(Operation::Create {
+                    object: Object::Service(want.clone()),
+                });
+            }
+            Some(have) => {
+                let changed = service_changes(want, have);
+                if !changed.is_empty() {
+                    let mut object = want.clone();
+                    object
+                        .metadata
+                        .resource_version
+                        .clone_from(&have.metadata.resource_version);
+                    object.metadata.uid.clone_from(&have.metadata.uid);
+                    object
+                        .metadata
+                        .creation_timestamp
+                        .clone_from(&have.metadata.creation_timestamp);
+                    object.spec.cluster_ip.clone_from(&have.spec.cluster_ip);
+                    object.spec.cluster_ips.clone_from(&have.spec.cluster_ips);
+                    phase.push(Operation::Update {
+                        object: Object::Service(object),
+                        changed,
+                    });
+                }
+            }
+        }
+    }
+
+    for (key, want) in &desired.endpoints {
+        if blocked.contains(key) {
+            continue;
+        }
+        let phase = if want.metadata.labels.contains_key(HEADLESS_MIRROR_SVC_NAME) {
+            &mut phases.endpoint_mirror_endpoints
+        } else {
+            &mut phases.mirror_endpoints
+        };
+        match endpoints.get(key) {
+            None => phase.push(Operation::Create {
+                object: Object::Endpoints(want.clone()),
+            }),
+            Some(have) if type_changed.contains(key) => {
+                // The Service is re-created; its Endpoints go and come with it.
+                phases.type_change_deletes.push(delete(
+                    Kind::Endpoints,
+                    &have.metadata,
+                    DeleteReason::TypeChange,
+                ));
+                phase.push(Operation::Create {
+                    object: Object::Endpoints(want.clone()),
+                });
+            }
+            Some(have) => {
+                let changed = endpoints_changes(want, have);
+                if !changed.is_empty() {
+                    let mut object = want.clone();
+                    object
+                        .metadata
+                        .resource_version
+                        .clone_from(&have.metadata.resource_version);
+                    object.metadata.uid.clone_from(&have.metadata.uid);
+                    object
+                        .metadata
+                        .creation_timestamp
+                        .clone_from(&have.metadata.creation_timestamp);
+                    phase.push(Operation::Update {
+                        object: Object::Endpoints(object),
+                        changed,
+                    });
+                }
+            }
+        }
+    }
+
+    // Orphans: ours, not desired. Endpoints first, so no Service is left pointing nowhere.
+    for (key, have) in &endpoints {
+        if labels::is_owned_by(&have.metadata, link) && !desired.endpoints.contains_key(key) {
+            phases.orphan_deletes.push(delete(
+                Kind::Endpoints,
+                &have.metadata,
+                DeleteReason::Orphan,
+            ));
+        }
+    }
+    for (key, have) in &services {
+        if labels::is_owned_by(&have.metadata, link) && !desired.services.contains_key(key) {
+            phases
+                .orphan_deletes
+                .push(delete(Kind::Service, &have.metadata, DeleteReason::Orphan));
+        }
+    }
+
+    out.operations = phases.into_operations();
+    out.diagnostics.sort();
+    out
+}
+
+#[derive(Default)]
+struct Phases {
+    namespaces: Vec<Operation>,
+    type_change_deletes: Vec<Operation>,
+    endpoint_mirror_services: Vec<Operation>,
+    mirror_services: Vec<Operation>,
+    endpoint_mirror_endpoints: Vec<Operation>,
+    mirror_endpoints: Vec<Operation>,
+    orphan_deletes: Vec<Operation>,
+}
+
+impl Phases {
+    fn into_operations(mut self) -> Vec<Operation> {
+        // Within the type-change deletions, Endpoints go before their Service.
+        self.type_change_deletes.sort_by(|a, b| {
+            (a.key(), std::cmp::Reverse(a.kind())).cmp(&(b.key(), std::cmp::Reverse(b.kind())))
+        });
+        [
+            self.namespaces,
+            self.type_change_deletes,
+            self.endpoint_mirror_services,
+            self.mirror_services,
+            self.endpoint_mirror_endpoints,
+            self.mirror_endpoints,
+            self.orphan_deletes,
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
+
+fn delete(kind: Kind, meta: &crate::model::ObjectMeta, reason: DeleteReason) -> Operation {
+    Operation::Delete {
+        kind,
+        key: meta.key(),
+        uid: meta.uid.clone(),
+        resource_version: meta.resource_version.clone(),
+        reason,
+    }
+}
+
+/// A port as the API server stores it: protocol `TCP` and `targetPort = port` when unset. Only the
+/// fields a mirror writes are compared.
+fn normalized_port(p: &ServicePort) -> (Option<&str>, &str, i32, IntOrString) {
+    (
+        p.name.as_deref().filter(|n| !n.is_empty()),
+        p.protocol.as_deref().unwrap_or("TCP"),
+        p.port,
+        p.target_port.clone().unwrap_or(IntOrString::Int(p.port)),
+    )
+}
+
+fn sorted_ports(s: &Service) -> Vec<(Option<&str>, &str, i32, IntOrString)> {
+    let mut v: Vec<_> = s.spec.ports.iter().map(normalized_port).collect();
+    v.sort();
+    v
+}
+
+/// The field groups of a Service that a mirror manages and that differ. Server-set fields (uid,
+/// resourceVersion, clusterIP once allocated, creationTimestamp…) are ignored.
+fn service_changes(want: &Service, have: &Service) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    if want.metadata.labels != have.metadata.labels {
+        changed.push("metadata.labels");
+    }
+    if want.metadata.annotations != have.metadata.annotations {
+        changed.push("metadata.annotations");
+    }
+    if sorted_ports(want) != sorted_ports(have) {
+        changed.push("spec.ports");
+    }
+    if have.spec.selector.as_ref().is_some_and(|s| !s.is_empty()) {
+        changed.push("spec.selector");
+    }
+    if have.spec.type_.as_deref().unwrap_or("ClusterIP")
+        != want.spec.type_.as_deref().unwrap_or("ClusterIP")
+    {
+        changed.push("spec.type");
+    }
+    changed
+}
+
+/// The field groups of an Endpoints object that differ, comparing subsets as sets.
+fn endpoints_changes(want: &Endpoints, have: &Endpoints) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    if want.metadata.labels != have.metadata.labels {
+        changed.push("metadata.labels");
+    }
+    if want.metadata.annotations != have.metadata.annotations {
+        changed.push("metadata.annotations");
+    }
+    if canonical_subsets(want) != canonical_subsets(have) {
+        changed.push("subsets");
+    }
+    changed
+}
+
+fn canonical_subsets(ep: &Endpoints) -> Vec<crate::model::EndpointSubset> {
+    let mut subsets: Vec<_> = ep
+        .subsets
+        .iter()
+        .cloned()
+        .map(|mut s| {
+            s.addresses.sort();
+            s.not_ready_addresses.sort();
+            for p in &mut s.ports {
+                if p.protocol.is_none() {
+                    p.protocol = Some("TCP".to_owned());
+                }
+            }
+            s.ports.sort();
+            s
+        })
+        .collect();
+    subsets.sort();
+    subsets
+}

@@ -1,0 +1,110 @@
+//! The inputs and outputs of [`crate::translate`] and [`crate::plan`]: plain data.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Endpoints, Kind, Namespace, Object, ObjectKey, Service};
+
+/// What the target cluster holds: its Services and Endpoints (exported or not; the link's selector
+/// decides).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetState {
+    /// The target cluster's Services.
+    pub services: Vec<Service>,
+    /// The target cluster's Endpoints.
+    pub endpoints: Vec<Endpoints>,
+}
+
+/// What the source cluster already holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceState {
+    /// The source cluster's Services (ours and others').
+    pub services: Vec<Service>,
+    /// The source cluster's Endpoints (ours and others').
+    pub endpoints: Vec<Endpoints>,
+    /// The source cluster's Namespaces; `None` when unknown, in which case every namespace is
+    /// assumed to exist.
+    pub namespaces: Option<Vec<Namespace>>,
+}
+
+impl SourceState {
+    /// Whether `namespace` exists (always true when namespaces are unknown).
+    #[must_use]
+    pub fn has_namespace(&self, namespace: &str) -> bool {
+        self.namespaces
+            .as_ref()
+            .is_none_or(|all| all.iter().any(|ns| ns.metadata.name == namespace))
+    }
+
+    /// The Service at `key`, if any.
+    #[must_use]
+    pub fn service(&self, key: &ObjectKey) -> Option<&Service> {
+        self.services.iter().find(|s| &s.metadata.key() == key)
+    }
+
+    /// The Endpoints at `key`, if any.
+    #[must_use]
+    pub fn endpoints_at(&self, key: &ObjectKey) -> Option<&Endpoints> {
+        self.endpoints.iter().find(|e| &e.metadata.key() == key)
+    }
+
+    /// Every object as one sorted list: Namespaces, then Services, then Endpoints, each by key.
+    #[must_use]
+    pub fn objects(&self) -> Vec<Object> {
+        let mut out: Vec<Object> = self
+            .namespaces
+            .iter()
+            .flatten()
+            .cloned()
+            .map(Object::Namespace)
+            .chain(self.services.iter().cloned().map(Object::Service))
+            .chain(self.endpoints.iter().cloned().map(Object::Endpoints))
+            .collect();
+        out.sort_by(|a, b| (a.kind(), a.key()).cmp(&(b.kind(), b.key())));
+        out
+    }
+}
+
+/// The objects the source cluster must hold for this link, keyed and therefore sorted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Desired {
+    /// Namespaces to create (only with namespace creation on).
+    pub namespaces: BTreeMap<String, Namespace>,
+    /// Mirror, root mirror and endpoint mirror Services.
+    pub services: BTreeMap<ObjectKey, Service>,
+    /// Their Endpoints.
+    pub endpoints: BTreeMap<ObjectKey, Endpoints>,
+}
+
+impl Desired {
+    /// Every desired object, Namespaces first, then Services, then Endpoints.
+    #[must_use]
+    pub fn objects(&self) -> Vec<Object> {
+        self.namespaces
+            .values()
+            .cloned()
+            .map(Object::Namespace)
+            .chain(self.services.values().cloned().map(Object::Service))
+            .chain(self.endpoints.values().cloned().map(Object::Endpoints))
+            .collect()
+    }
+
+    /// Number of desired objects.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.namespaces.len() + self.services.len() + self.endpoints.len()
+    }
+
+    /// True when nothing is desired.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The keys of every desired object, with their kind.
+    #[must_use]
+    pub fn keys(&self) -> BTreeSet<(Kind, ObjectKey)> {
+        self.objects().iter().map(|o| (o.kind(), o.key())).collect()
+    }
+}

@@ -1,0 +1,606 @@
+//! SPEC §5–§6: from the target's exported Services and Endpoints to the objects the source must hold.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use crate::diagnostics::{Diagnostic, Reason, Severity};
+use crate::labels::{
+    self, HEADLESS_MIRROR_SVC_NAME, REMOTE_GATEWAY_IDENTITY, REMOTE_RESOURCE_VERSION,
+    REMOTE_SVC_FQ_NAME,
+};
+use crate::link::Link;
+use crate::model::{
+    CLUSTER_IP_NONE, EndpointAddress, EndpointPort, EndpointSubset, Endpoints, IntOrString, Kind,
+    Namespace, ObjectKey, Service, ServicePort,
+};
+use crate::names::{MirrorName, mirror_name};
+use crate::state::{Desired, SourceState, TargetState};
+use crate::validate::{self, CheckedAddress, CheckedSubset};
+
+/// How one exported Service was mirrored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub enum MirrorMode {
+    /// A ClusterIP mirror whose Endpoints point at the gateway (SPEC §5).
+    ClusterIp,
+    /// A headless root mirror plus one endpoint mirror per named ready address (SPEC §6).
+    Headless,
+    /// A headless export without Endpoints (or subsets) yet: nothing is created (SPEC §6.3).
+    WaitingForEndpoints,
+    /// Rejected: see the diagnostics.
+    NotMirrored,
+}
+
+/// What became of one exported Service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExportOutcome {
+    /// How it was mirrored.
+    pub mode: MirrorMode,
+    /// The mirror's name (root mirror for headless), when mirrored.
+    pub mirror: Option<String>,
+    /// The endpoint mirrors' names, sorted.
+    pub endpoint_mirrors: Vec<String>,
+}
+
+/// The result of [`translate`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Translation {
+    /// The objects the source cluster must hold.
+    pub desired: Desired,
+    /// Every exported Service (selected by the link), by key.
+    pub exports: BTreeMap<ObjectKey, ExportOutcome>,
+    /// Findings, sorted.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Computes what the source cluster must hold for `link`, given the target's objects and what the
+/// source already holds (SPEC §5–§7). Pure and deterministic: the result does not depend on the
+/// order of the inputs.
+///
+/// The source is read for three things only: the ClusterIPs it allocated to endpoint mirrors (a
+/// hostname appears in the root mirror's Endpoints once its endpoint mirror has an IP: the
+/// translation converges in two passes), names held by objects we do not own (`NameConflict`), and
+/// which namespaces exist (`NamespaceMissing`).
+#[must_use]
+pub fn translate(link: &Link, target: &TargetState, source: &SourceState) -> Translation {
+    let mut t = Translator::new(link, source);
+    let services = unique_by_key(
+        &target.services,
+        |s| s.metadata.key(),
+        Kind::Service,
+        &mut t.diagnostics,
+    );
+    let endpoints = unique_by_key(
+        &target.endpoints,
+        |e| e.metadata.key(),
+        Kind::Endpoints,
+        &mut t.diagnostics,
+    );
+    for (key, svc) in &services {
+        if let Some(svc) = svc {
+            if link.export_selector().matches(&svc.metadata.labels) {
+                let outcome = t.export(svc, endpoints.get(key).copied().flatten());
+                t.exports.insert(key.clone(), outcome);
+            }
+        }
+    }
+    t.finish()
+}
+
+/// Indexes objects by key; a key held by two different objects is an error and yields `None`.
+fn unique_by_key<'a, T: PartialEq>(
+    items: &'a [T],
+    key_of: impl Fn(&T) -> ObjectKey,
+    kind: Kind,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> BTreeMap<ObjectKey, Option<&'a T>> {
+    let mut index: BTreeMap<ObjectKey, Option<&'a T>> = BTreeMap::new();
+    for item in items {
+        let key = key_of(item);
+        match index.get(&key) {
+            None => {
+                index.insert(key, Some(item));
+            }
+            Some(Some(seen)) if *seen == item => {}
+            Some(Some(_)) => {
+                diagnostics.push(
+                    Diagnostic::new(
+                        Reason::InvalidObject,
+                        Severity::Error,
+                        kind,
+                        key.clone(),
+                        "two different objects with this namespace and name in the input; neither is used",
+                    )
+                    .at("metadata.name"),
+                );
+                index.insert(key, None);
+            }
+            Some(None) => {}
+        }
+    }
+    index
+}
+
+struct Translator<'a> {
+    link: &'a Link,
+    source: &'a SourceState,
+    source_services: BTreeMap<ObjectKey, &'a Service>,
+    foreign_endpoints: BTreeSet<ObjectKey>,
+    desired: Desired,
+    exports: BTreeMap<ObjectKey, ExportOutcome>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl<'a> Translator<'a> {
+    fn new(link: &'a Link, source: &'a SourceState) -> Self {
+        let source_services = source
+            .services
+            .iter()
+            .map(|s| (s.metadata.key(), s))
+            .collect();
+        let foreign_endpoints = source
+            .endpoints
+            .iter()
+            .filter(|e| !labels::is_owned_by(&e.metadata, link))
+            .map(|e| e.metadata.key())
+            .collect();
+        Self {
+            link,
+            source,
+            source_services,
+            foreign_endpoints,
+            desired: Desired::default(),
+            exports: BTreeMap::new(),
+            diagnostics: Vec::new(),
+        }
+    }
+
+    fn finish(mut self) -> Translation {
+        self.diagnostics.sort();
+        self.diagnostics.dedup();
+        Translation {
+            desired: self.desired,
+            exports: self.exports,
+            diagnostics: self.diagnostics,
+        }
+    }
+
+    fn diag(
+        &mut self,
+        reason: Reason,
+        severity: Severity,
+        kind: Kind,
+        key: &ObjectKey,
+        msg: String,
+    ) -> &mut Diagnostic {
+        self.diagnostics
+            .push(Diagnostic::new(reason, severity, kind, key.clone(), msg));
+        self.diagnostics.last_mut().expect("just pushed")
+    }
+
+    fn not_mirrored() -> ExportOutcome {
+        ExportOutcome {
+            mode: MirrorMode::NotMirrored,
+            mirror: None,
+            endpoint_mirrors: Vec::new(),
+        }
+    }
+
+    /// One exported Service: the rules of SPEC §5, §6 and §7 in the order they decide.
+    fn export(&mut self, svc: &Service, endpoints: Option<&Endpoints>) -> ExportOutcome {
+        let key = svc.metadata.key();
+        let problems = validate::service_problems(svc);
+        if !problems.is_empty() {
+            self.diagnostics.extend(problems);
+            return Self::not_mirrored();
+        }
+        if !self.namespace_ready(&key) {
+            return Self::not_mirrored();
+        }
+        // SPEC §6.2 (and the API server for any Service): no ports, no mirror.
+        if svc.spec.ports.is_empty() {
+            self.diag(
+                Reason::NoPorts,
+                Severity::Error,
+                Kind::Service,
+                &key,
+                "Skipped mirroring service: object spec has no exposed ports".into(),
+            )
+            .field = Some("spec.ports".into());
+            return Self::not_mirrored();
+        }
+        let mut ep_diags = Vec::new();
+        let subsets = endpoints
+            .map(|ep| validate::check_endpoints(ep, &mut ep_diags))
+            .unwrap_or_default();
+        self.diagnostics.extend(ep_diags);
+
+        if svc.is_headless() {
+            if !self.link.enable_headless_services() {
+                // SPEC §6.8.
+                self.diag(
+                    Reason::MirroredAsClusterIp,
+                    Severity::Warning,
+                    Kind::Service,
+                    &key,
+                    "headless Service mirrored as ClusterIP: headless services are not enabled on this link".into(),
+                );
+                return self.clusterip_export(svc, &subsets);
+            }
+            // SPEC §6.3: wait for endpoints.
+            let Some(endpoints) = endpoints.filter(|_| !subsets.is_empty()) else {
+                return ExportOutcome {
+                    mode: MirrorMode::WaitingForEndpoints,
+                    mirror: None,
+                    endpoint_mirrors: Vec::new(),
+                };
+            };
+            // SPEC §6.4: the named-address rule.
+            if !has_named_address(&subsets) {
+                self.diag(
+                    Reason::MirroredAsClusterIp,
+                    Severity::Warning,
+                    Kind::Service,
+                    &key,
+                    "headless Service mirrored as ClusterIP: none of its endpoint addresses has a hostname".into(),
+                );
+                return self.clusterip_export(svc, &subsets);
+            }
+            return self.headless_export(svc, endpoints, &subsets);
+        }
+        self.clusterip_export(svc, &subsets)
+    }
+
+    /// SPEC §7: a missing source namespace is created (when allowed) or the export waits for it.
+    fn namespace_ready(&mut self, key: &ObjectKey) -> bool {
+        if self.source.has_namespace(&key.namespace) {
+            return true;
+        }
+        if self.link.create_namespaces() {
+            let mut ns = Namespace::new(&key.namespace);
+            ns.metadata.labels = labels::ownership_labels(self.link);
+            self.desired.namespaces.insert(key.namespace.clone(), ns);
+            return true;
+        }
+        self.diag(
+            Reason::NamespaceMissing,
+            Severity::Error,
+            Kind::Service,
+            key,
+            format!(
+                "namespace {:?} does not exist in the source cluster; mirrored once it is created",
+                key.namespace
+            ),
+        );
+        false
+    }
+
+    /// Picks a mirror name and claims it; `None` (with a diagnostic) when it is taken.
+    fn claim_name(&mut self, export: &ObjectKey, base: &str, what: &str) -> Option<MirrorName> {
+        let name = mirror_name(base, self.link.cluster_name());
+        let key = ObjectKey::new(&export.namespace, &name.name);
+        if let Some(full) = &name.shortened_from {
+            self.diag(
+                Reason::NameShortened,
+                Severity::Warning,
+                Kind::Service,
+                export,
+                format!(
+                    "{what} name {full:?} is longer than 63 characters or not a DNS-1035 label; using {:?}",
+                    name.name
+                ),
+            );
+        }
+        // SPEC §7: a name held by an object we do not own is left alone, and so is its Endpoints.
+        let foreign_service = self
+            .source_services
+            .get(&key)
+            .is_some_and(|s| !labels::is_owned_by(&s.metadata, self.link));
+        if foreign_service || self.foreign_endpoints.contains(&key) {
+            let kind = if foreign_service {
+                Kind::Service
+            } else {
+                Kind::Endpoints
+            };
+            self.diag(
+                Reason::NameConflict,
+                Severity::Error,
+                kind,
+                &key,
+                format!(
+                    "{what} for {export} needs this name, but the existing {kind} is not owned by \
+                     this link (labels mirror.linkerd.io/mirrored-service=true, \
+                     mirror.linkerd.io/cluster-name={}); left alone",
+                    self.link.cluster_name()
+                ),
+            );
+            return None;
+        }
+        // Two exports of this link wanting one name: the first in (namespace, name) order keeps it.
+        if self.desired.services.contains_key(&key) {
+            self.diag(
+                Reason::NameConflict,
+                Severity::Error,
+                Kind::Service,
+                &key,
+                format!("{what} for {export} needs this name, but another mirror of this link already uses it"),
+            );
+            return None;
+        }
+        Some(name)
+    }
+
+    /// SPEC §5: a ClusterIP mirror pointing at the gateway.
+    fn clusterip_export(&mut self, svc: &Service, subsets: &[CheckedSubset<'_>]) -> ExportOutcome {
+        let export = svc.metadata.key();
+        let Some(name) = self.claim_name(&export, &svc.metadata.name, "mirror") else {
+            return Self::not_mirrored();
+        };
+        let mirror = self.mirror_service(svc, &name.name, None);
+        let has_ready = subsets.iter().any(|s| !s.ready.is_empty());
+        let endpoints = self.gateway_endpoints(&mirror, has_ready, &svc.spec.ports);
+        self.insert(mirror, endpoints);
+        ExportOutcome {
+            mode: MirrorMode::ClusterIp,
+            mirror: Some(name.name),
+            endpoint_mirrors: Vec::new(),
+        }
+    }
+
+    /// SPEC §6.5–§6.7: a headless root mirror, one endpoint mirror per named ready address, and
+    /// root Endpoints mapping each hostname to its endpoint mirror's ClusterIP once allocated.
+    fn headless_export(
+        &mut self,
+        svc: &Service,
+        endpoints: &Endpoints,
+        subsets: &[CheckedSubset<'_>],
+    ) -> ExportOutcome {
+        let export = svc.metadata.key();
+        let Some(root_name) = self.claim_name(&export, &svc.metadata.name, "root mirror") else {
+            return Self::not_mirrored();
+        };
+        let mut root = self.mirror_service(svc, &root_name.name, None);
+        root.spec.cluster_ip = Some(CLUSTER_IP_NONE.to_owned());
+        // The root is claimed before its endpoint mirrors so they cannot take its name.
+        self.desired
+            .services
+            .insert(root.metadata.key(), root.clone());
+
+        let mut endpoint_mirrors: BTreeMap<&str, (String, Option<IpAddr>)> = BTreeMap::new();
+        for (hostname, _ip) in self.named_ready_addresses(&export, subsets) {
+            let Some(name) = self.claim_name(&export, hostname, "endpoint mirror") else {
+                continue;
+            };
+            let fq = format!(
+                "{hostname}.{}",
+                labels::remote_fq_name(&svc.metadata.name, &export.namespace, self.link)
+            );
+            let mut mirror = self.mirror_service(svc, &name.name, Some(&root_name.name));
+            mirror.metadata.annotations = BTreeMap::from([(REMOTE_SVC_FQ_NAME.to_owned(), fq)]);
+            if let Some(rv) = &endpoints.metadata.resource_version {
+                mirror
+                    .metadata
+                    .annotations
+                    .insert(REMOTE_RESOURCE_VERSION.to_owned(), rv.clone());
+            }
+            let ep = self.gateway_endpoints(&mirror, true, &svc.spec.ports);
+            let ip = self.allocated_ip(&mirror.metadata.key());
+            self.insert(mirror, ep);
+            endpoint_mirrors.insert(hostname, (name.name, ip));
+        }
+
+        let mut root_ep = Endpoints::new(&export.namespace, &root_name.name);
+        root_ep.metadata.labels.clone_from(&root.metadata.labels);
+        root_ep.metadata.annotations = self.endpoints_annotations(&root);
+        root_ep.subsets = subsets
+            .iter()
+            .filter_map(|subset| self.root_subset(subset, &endpoint_mirrors))
+            .collect();
+        root_ep.subsets.sort();
+        self.desired
+            .endpoints
+            .insert(root_ep.metadata.key(), root_ep);
+        ExportOutcome {
+            mode: MirrorMode::Headless,
+            mirror: Some(root_name.name),
+            endpoint_mirrors: endpoint_mirrors.into_values().map(|(n, _)| n).collect(),
+        }
+    }
+
+    /// The ready addresses with a valid hostname, one per hostname (SPEC §6.7: duplicates are a
+    /// `HostnameConflict`; the lowest IP keeps the name, so the choice ignores input order).
+    fn named_ready_addresses<'s>(
+        &mut self,
+        export: &ObjectKey,
+        subsets: &[CheckedSubset<'s>],
+    ) -> Vec<(&'s str, IpAddr)> {
+        let mut named: Vec<(&'s str, IpAddr)> = subsets
+            .iter()
+            .flat_map(|s| &s.ready)
+            .filter_map(|a| a.hostname.map(|h| (h, a.ip)))
+            .collect();
+        named.sort_unstable();
+        named.dedup();
+        let mut out: Vec<(&'s str, IpAddr)> = Vec::with_capacity(named.len());
+        for (hostname, ip) in named {
+            if let Some((_, kept)) = out.last().filter(|(h, _)| *h == hostname) {
+                let kept = *kept;
+                self.diag(
+                    Reason::HostnameConflict,
+                    Severity::Warning,
+                    Kind::Endpoints,
+                    export,
+                    format!(
+                        "hostname {hostname:?} is used by {kept} and {ip}; one endpoint mirror, for {kept}"
+                    ),
+                );
+                continue;
+            }
+            out.push((hostname, ip));
+        }
+        out
+    }
+
+    /// SPEC §6.6: the subset's named ready addresses whose endpoint mirror has an IP, with the
+    /// subset's own ports; `None` when no address is left.
+    fn root_subset(
+        &self,
+        subset: &CheckedSubset<'_>,
+        endpoint_mirrors: &BTreeMap<&str, (String, Option<IpAddr>)>,
+    ) -> Option<EndpointSubset> {
+        let mut addresses: Vec<EndpointAddress> = subset
+            .ready
+            .iter()
+            .filter_map(|a: &CheckedAddress<'_>| {
+                let hostname = a.hostname?;
+                let (_, ip) = endpoint_mirrors.get(hostname)?;
+                // SPEC §6.6 (Linkerd differs): always `hostname`, never `targetRef.name`.
+                Some(EndpointAddress {
+                    ip: ip.as_ref()?.to_string(),
+                    hostname: Some(hostname.to_owned()),
+                    ..EndpointAddress::default()
+                })
+            })
+            .collect();
+        if addresses.is_empty() {
+            return None;
+        }
+        addresses.sort();
+        addresses.dedup();
+        let mut ports: Vec<EndpointPort> = subset.ports.iter().map(|p| (*p).clone()).collect();
+        ports.sort();
+        let (addresses, not_ready_addresses) = if self.link.gateway_alive() {
+            (addresses, Vec::new())
+        } else {
+            (Vec::new(), addresses)
+        };
+        Some(EndpointSubset {
+            addresses,
+            not_ready_addresses,
+            ports,
+        })
+    }
+
+    /// The ClusterIP the source allocated to our endpoint mirror `key`, if it exists already.
+    fn allocated_ip(&self, key: &ObjectKey) -> Option<IpAddr> {
+        let svc = self.source_services.get(key)?;
+        if !labels::is_owned_by(&svc.metadata, self.link) {
+            return None;
+        }
+        svc.spec.cluster_ip.as_deref()?.parse().ok()
+    }
+
+    /// A mirror Service (SPEC §4–§5): labels and annotations copied as the spec says, ports reduced to
+    /// name/protocol/port/targetPort with the API server's defaults, no selector, no clusterIP.
+    fn mirror_service(&self, svc: &Service, name: &str, root: Option<&str>) -> Service {
+        let export = svc.metadata.key();
+        let mut mirror = Service::new(&export.namespace, name);
+        mirror.metadata.labels = labels::mirror_labels(&svc.metadata.labels, self.link);
+        if let Some(root) = root {
+            mirror
+                .metadata
+                .labels
+                .insert(HEADLESS_MIRROR_SVC_NAME.to_owned(), root.to_owned());
+        }
+        let mut annotations = labels::copied_annotations(&svc.metadata.annotations, self.link);
+        annotations.insert(
+            REMOTE_SVC_FQ_NAME.to_owned(),
+            labels::remote_fq_name(&export.name, &export.namespace, self.link),
+        );
+        if let Some(rv) = &svc.metadata.resource_version {
+            annotations.insert(REMOTE_RESOURCE_VERSION.to_owned(), rv.clone());
+        }
+        mirror.metadata.annotations = annotations;
+        mirror.spec.ports = svc.spec.ports.iter().map(mirror_port).collect();
+        mirror
+    }
+
+    fn endpoints_annotations(&self, mirror: &Service) -> BTreeMap<String, String> {
+        let mut annotations = BTreeMap::new();
+        if let Some(fq) = mirror.metadata.annotations.get(REMOTE_SVC_FQ_NAME) {
+            annotations.insert(REMOTE_SVC_FQ_NAME.to_owned(), fq.clone());
+        }
+        if let Some(identity) = self.link.gateway_identity() {
+            annotations.insert(REMOTE_GATEWAY_IDENTITY.to_owned(), identity.to_owned());
+        }
+        annotations
+    }
+
+    /// SPEC §5: one subset of gateway addresses with one gateway-port entry per Service port, when
+    /// the target has a ready address; otherwise no subsets. Gateway down: not ready.
+    fn gateway_endpoints(
+        &self,
+        mirror: &Service,
+        has_ready: bool,
+        ports: &[ServicePort],
+    ) -> Endpoints {
+        let key = mirror.metadata.key();
+        let mut ep = Endpoints::new(&key.namespace, &key.name);
+        ep.metadata.labels.clone_from(&mirror.metadata.labels);
+        ep.metadata.annotations = self.endpoints_annotations(mirror);
+        if has_ready {
+            let addresses: Vec<EndpointAddress> = self
+                .link
+                .gateway_addresses()
+                .iter()
+                .map(|ip| EndpointAddress {
+                    ip: ip.to_string(),
+                    ..EndpointAddress::default()
+                })
+                .collect();
+            let mut ports: Vec<EndpointPort> = ports
+                .iter()
+                .map(|p| EndpointPort {
+                    name: p.name.clone().filter(|n| !n.is_empty()),
+                    port: i32::from(self.link.gateway_port()),
+                    protocol: Some(p.protocol.clone().unwrap_or_else(|| "TCP".to_owned())),
+                    app_protocol: None,
+                })
+                .collect();
+            ports.sort();
+            let (addresses, not_ready_addresses) = if self.link.gateway_alive() {
+                (addresses, Vec::new())
+            } else {
+                (Vec::new(), addresses)
+            };
+            ep.subsets = vec![EndpointSubset {
+                addresses,
+                not_ready_addresses,
+                ports,
+            }];
+        }
+        ep
+    }
+
+    fn insert(&mut self, svc: Service, ep: Endpoints) {
+        self.desired.services.insert(svc.metadata.key(), svc);
+        self.desired.endpoints.insert(ep.metadata.key(), ep);
+    }
+}
+
+/// SPEC §6.4: some address, ready or not, has a (valid) hostname.
+fn has_named_address(subsets: &[CheckedSubset<'_>]) -> bool {
+    subsets
+        .iter()
+        .flat_map(|s| s.ready.iter().chain(&s.not_ready))
+        .any(|a| a.hostname.is_some())
+}
+
+/// SPEC §5: a mirror port keeps name, protocol, port and targetPort, with the defaults the API
+/// server fills in (`TCP`, `targetPort = port`) so a re-read mirror compares equal.
+fn mirror_port(port: &ServicePort) -> ServicePort {
+    ServicePort {
+        name: port.name.clone().filter(|n| !n.is_empty()),
+        protocol: Some(port.protocol.clone().unwrap_or_else(|| "TCP".to_owned())),
+        port: port.port,
+        target_port: Some(
+            port.target_port
+                .clone()
+                .unwrap_or(IntOrString::Int(port.port)),
+        ),
+        node_port: None,
+        app_protocol: None,
+    }
+}

@@ -1,0 +1,310 @@
+//! SPEC §8: what a target object must look like to be mirrored. Every finding names the object and
+//! the field path; nothing here panics, whatever the input.
+
+use std::net::IpAddr;
+
+use crate::diagnostics::{Diagnostic, Reason, Severity};
+use crate::model::{
+    CLUSTER_IP_NONE, EndpointAddress, EndpointPort, Endpoints, IntOrString, Kind, ObjectKey,
+    Service,
+};
+use crate::names::{is_dns1035_label, is_dns1123_label};
+
+const PROTOCOLS: [&str; 3] = ["TCP", "UDP", "SCTP"];
+
+fn invalid(kind: Kind, key: &ObjectKey, field: String, message: String) -> Diagnostic {
+    Diagnostic::new(
+        Reason::InvalidObject,
+        Severity::Error,
+        kind,
+        key.clone(),
+        message,
+    )
+    .at(field)
+}
+
+fn valid_port(port: i32) -> bool {
+    (1..=65535).contains(&port)
+}
+
+/// An IANA service name, as Kubernetes requires of a named `targetPort`: ≤ 15 characters, lowercase
+/// alphanumerics and `-`, at least one letter, no leading/trailing/double `-`.
+fn is_iana_svc_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 15
+        && s.bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+        && s.bytes().any(|c| c.is_ascii_lowercase())
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && !s.contains("--")
+}
+
+/// Checks an exported Service. Any finding is an error: a Service the source API server would
+/// reject cannot be mirrored.
+#[must_use]
+pub fn service_problems(svc: &Service) -> Vec<Diagnostic> {
+    let key = svc.metadata.key();
+    let mut out = Vec::new();
+    let mut bad = |field: String, message: String| {
+        out.push(invalid(Kind::Service, &key, field, message));
+    };
+    if !is_dns1035_label(&svc.metadata.name) {
+        bad(
+            "metadata.name".into(),
+            format!(
+                "{:?} is not a DNS-1035 label (lowercase letters, digits, '-', starting with a letter, at most 63)",
+                svc.metadata.name
+            ),
+        );
+    }
+    if !is_dns1123_label(svc.metadata.namespace()) {
+        bad(
+            "metadata.namespace".into(),
+            format!("{:?} is not a DNS-1123 label", svc.metadata.namespace),
+        );
+    }
+    if let Some(ip) = &svc.spec.cluster_ip {
+        if !ip.is_empty() && ip != CLUSTER_IP_NONE && ip.parse::<IpAddr>().is_err() {
+            bad(
+                "spec.clusterIP".into(),
+                format!("{ip:?} is neither \"None\" nor an IP address"),
+            );
+        }
+    }
+    let many = svc.spec.ports.len() > 1;
+    for (i, port) in svc.spec.ports.iter().enumerate() {
+        if !valid_port(port.port) {
+            bad(
+                format!("spec.ports[{i}].port"),
+                format!("{} is not a port number (1-65535)", port.port),
+            );
+        }
+        if let Some(p) = &port.protocol {
+            if !PROTOCOLS.contains(&p.as_str()) {
+                bad(
+                    format!("spec.ports[{i}].protocol"),
+                    format!("{p:?} is not TCP, UDP or SCTP"),
+                );
+            }
+        }
+        match &port.name {
+            Some(name) if !name.is_empty() && !is_dns1123_label(name) => bad(
+                format!("spec.ports[{i}].name"),
+                format!("{name:?} is not a DNS-1123 label"),
+            ),
+            None if many => bad(
+                format!("spec.ports[{i}].name"),
+                "a Service with several ports must name each of them".into(),
+            ),
+            Some(name) if name.is_empty() && many => bad(
+                format!("spec.ports[{i}].name"),
+                "a Service with several ports must name each of them".into(),
+            ),
+            _ => {}
+        }
+        if let Some(name) = port.name.as_deref().filter(|n| !n.is_empty()) {
+            if svc.spec.ports[..i]
+                .iter()
+                .any(|p| p.name.as_deref() == Some(name))
+            {
+                bad(
+                    format!("spec.ports[{i}].name"),
+                    format!("port name {name:?} is used twice"),
+                );
+            }
+        }
+        match &port.target_port {
+            Some(IntOrString::Int(n)) if !valid_port(*n) => bad(
+                format!("spec.ports[{i}].targetPort"),
+                format!("{n} is not a port number (1-65535)"),
+            ),
+            Some(IntOrString::String(s)) if !is_iana_svc_name(s) => bad(
+                format!("spec.ports[{i}].targetPort"),
+                format!("{s:?} is not a valid port name"),
+            ),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The usable part of one address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CheckedAddress<'a> {
+    pub ip: IpAddr,
+    /// A valid DNS-1123 hostname, if the address has one.
+    pub hostname: Option<&'a str>,
+    pub address: &'a EndpointAddress,
+}
+
+/// One subset, with bad addresses and ports dropped.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CheckedSubset<'a> {
+    pub ready: Vec<CheckedAddress<'a>>,
+    pub not_ready: Vec<CheckedAddress<'a>>,
+    pub ports: Vec<&'a EndpointPort>,
+}
+
+/// Checks a target Endpoints object: an address with an unparsable IP, or a port out of range, is
+/// dropped (error); a hostname that is not a DNS-1123 label is ignored and the address kept as
+/// unnamed (`InvalidHostname`).
+pub(crate) fn check_endpoints<'a>(
+    ep: &'a Endpoints,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<CheckedSubset<'a>> {
+    let key = ep.metadata.key();
+    ep.subsets
+        .iter()
+        .enumerate()
+        .map(|(s, subset)| {
+            let mut check = |list: &'a [EndpointAddress], field: &str| {
+                list.iter()
+                    .enumerate()
+                    .filter_map(|(a, address)| {
+                        let path = format!("subsets[{s}].{field}[{a}]");
+                        check_address(&key, address, &path, diagnostics)
+                    })
+                    .collect::<Vec<_>>()
+            };
+            let ready = check(&subset.addresses, "addresses");
+            let not_ready = check(&subset.not_ready_addresses, "notReadyAddresses");
+            let ports = subset
+                .ports
+                .iter()
+                .enumerate()
+                .filter(|(p, port)| {
+                    let ok = valid_port(port.port);
+                    if !ok {
+                        diagnostics.push(invalid(
+                            Kind::Endpoints,
+                            &key,
+                            format!("subsets[{s}].ports[{p}].port"),
+                            format!("{} is not a port number (1-65535); port dropped", port.port),
+                        ));
+                    }
+                    ok
+                })
+                .map(|(_, port)| port)
+                .collect();
+            CheckedSubset {
+                ready,
+                not_ready,
+                ports,
+            }
+        })
+        .collect()
+}
+
+fn check_address<'a>(
+    key: &ObjectKey,
+    address: &'a EndpointAddress,
+    path: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<CheckedAddress<'a>> {
+    let Ok(ip) = address.ip.parse::<IpAddr>() else {
+        diagnostics.push(invalid(
+            Kind::Endpoints,
+            key,
+            format!("{path}.ip"),
+            format!("{:?} is not an IP address; address dropped", address.ip),
+        ));
+        return None;
+    };
+    let hostname = match address.hostname.as_deref() {
+        None | Some("") => None,
+        Some(h) if is_dns1123_label(h) => Some(h),
+        Some(h) => {
+            diagnostics.push(
+                Diagnostic::new(
+                    Reason::InvalidHostname,
+                    Severity::Error,
+                    Kind::Endpoints,
+                    key.clone(),
+                    format!(
+                        "hostname {h:?} is not a DNS-1123 label (lowercase letters, digits, '-'); \
+                         no endpoint mirror for {ip}"
+                    ),
+                )
+                .at(format!("{path}.hostname")),
+            );
+            None
+        }
+    };
+    Some(CheckedAddress {
+        ip,
+        hostname,
+        address,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{EndpointSubset, ServicePort};
+
+    #[test]
+    fn service_field_paths() {
+        let mut svc = Service::new("default", "Bad_Name");
+        svc.spec.ports = vec![
+            ServicePort {
+                name: Some("http".into()),
+                port: 0,
+                ..ServicePort::default()
+            },
+            ServicePort {
+                name: Some("http".into()),
+                port: 80,
+                protocol: Some("QUIC".into()),
+                target_port: Some(IntOrString::Int(70000)),
+                ..ServicePort::default()
+            },
+        ];
+        let fields: Vec<String> = service_problems(&svc)
+            .into_iter()
+            .filter_map(|d| d.field)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "metadata.name",
+                "spec.ports[0].port",
+                "spec.ports[1].protocol",
+                "spec.ports[1].name",
+                "spec.ports[1].targetPort"
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_ip_is_dropped_and_named() {
+        let mut ep = Endpoints::new("default", "svc");
+        ep.subsets = vec![EndpointSubset {
+            addresses: vec![
+                EndpointAddress {
+                    ip: "10.0.0.1".into(),
+                    ..EndpointAddress::default()
+                },
+                EndpointAddress {
+                    ip: "999.1.1.1".into(),
+                    hostname: Some("Upper".into()),
+                    ..EndpointAddress::default()
+                },
+            ],
+            ..EndpointSubset::default()
+        }];
+        let mut diags = Vec::new();
+        let subsets = check_endpoints(&ep, &mut diags);
+        assert_eq!(subsets[0].ready.len(), 1);
+        assert_eq!(diags.len(), 1);
+        assert_eq!(
+            diags[0].field.as_deref(),
+            Some("subsets[0].addresses[1].ip")
+        );
+        assert!(
+            diags[0]
+                .message
+                .contains("\"999.1.1.1\" is not an IP address")
+        );
+    }
+}
