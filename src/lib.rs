@@ -7,3 +7,8 @@
 //!
 //! It must never grow logic of its own: it only re-exports.
 pub use svcmirror_core::*;
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
