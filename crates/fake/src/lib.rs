@@ -1,1 +1,42 @@
-//! placeholder
+//! # svcmirror-fake
+//!
+//! An in-memory Kubernetes cluster holding Namespaces, Services and Endpoints, for tests, the
+//! `svcmirror` CLI and the reconcile driver's tests. It plays both roles of a link: the **source**
+//! cluster (mirrors are written to it; it allocates their ClusterIPs) and the **target** cluster
+//! (it holds exported Services and Endpoints).
+//!
+//! [`FakeCluster`] is the store with a synchronous API; its verbs answer as `kube-apiserver` would:
+//! server-set fields (uid, resourceVersion, creationTimestamp), defaulting (`type: ClusterIP`,
+//! `protocol: TCP`, `targetPort: <port>`), deterministic ClusterIP allocation from the service
+//! CIDR, immutable `spec.clusterIP`, optimistic concurrency (`Conflict` on a stale
+//! resourceVersion or a failed delete precondition), `AlreadyExists`, `NotFound`, and validation
+//! errors that name the field (`spec.ports[0].port`).
+//!
+//! **What it must never do**: behave like the core. It makes no mirroring decision: it does not
+//! know what a mirror is, reads no `mirror.linkerd.io` label, and runs no controller (no Endpoints
+//! are derived from selectors, nothing is garbage-collected). It is the API server, never
+//! `svcmirror-core`. It also reads no clock and draws no real randomness: the same requests give
+//! the same objects, IPs and resourceVersions.
+//!
+//! ```
+//! use svcmirror_core::model::{Object, Service, ServicePort};
+//! use svcmirror_fake::FakeCluster;
+//!
+//! let mut cluster = FakeCluster::default(); // service CIDR 10.43.0.0/16, like k3s
+//! let mut svc = Service::new("default", "web");
+//! svc.spec.ports.push(ServicePort { port: 80, ..Default::default() });
+//! let Object::Service(stored) = cluster.create(Object::Service(svc)).unwrap() else {
+//!     unreachable!()
+//! };
+//! let ip: std::net::IpAddr = stored.spec.cluster_ip.as_deref().unwrap().parse().unwrap();
+//! assert!(cluster.service_cidr().contains(&ip));
+//! assert_eq!(stored.spec.ports[0].protocol.as_deref(), Some("TCP"));
+//! assert_eq!(cluster.state().services.len(), 1);
+//! ```
+#![deny(missing_docs)]
+
+mod allocator;
+mod cluster;
+mod validation;
+
+pub use cluster::{ApplyReport, CREATION_TIMESTAMP, FakeCluster};

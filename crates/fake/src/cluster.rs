@@ -1,0 +1,626 @@
+//! The store and the verbs: what `kube-apiserver` does with a create, update or delete of a
+//! Service, Endpoints or Namespace, minus everything svcmirror does not model.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use svcmirror_backend::{ApiError, Preconditions};
+use svcmirror_core::model::{
+    CLUSTER_IP_NONE, Endpoints, Kind, Namespace, Object, ObjectKey, Service,
+};
+use svcmirror_core::{Operation, Plan, SourceState, TargetState};
+
+use crate::allocator::{ClusterIpAllocator, Refusal};
+use crate::validation::{self, FieldError};
+
+/// The `metadata.creationTimestamp` of every object: the fake has no clock.
+pub const CREATION_TIMESTAMP: &str = "2024-01-01T00:00:00Z";
+
+/// The namespace every cluster has, created by [`FakeCluster::new`]; it cannot be deleted.
+const DEFAULT_NAMESPACE: &str = "default";
+
+/// An in-memory cluster holding Namespaces, Services and Endpoints, answering like the API server.
+///
+/// A new cluster holds the `default` Namespace (as every real cluster does) and nothing else; the
+/// first address after the network address of the service CIDR is reserved (it belongs to the
+/// `kubernetes` Service in a real cluster) but no `kubernetes` Service is stored.
+///
+/// The synchronous methods [`create`](Self::create), [`update`](Self::update),
+/// [`delete`](Self::delete), [`apply`](Self::apply) and [`apply_plan`](Self::apply_plan) are API
+/// requests. [`get`](Self::get), [`state`](Self::state) and [`target_state`](Self::target_state)
+/// are a test's view of the store: never failing, never counted.
+#[derive(Debug)]
+pub struct FakeCluster {
+    allocator: ClusterIpAllocator,
+    namespaces: BTreeMap<String, Namespace>,
+    services: BTreeMap<ObjectKey, Service>,
+    endpoints: BTreeMap<ObjectKey, Endpoints>,
+    /// The last resourceVersion handed out; every write takes the next one.
+    resource_version: u64,
+    /// The last uid handed out.
+    uids: u64,
+}
+
+impl Default for FakeCluster {
+    /// A cluster with k3s' service CIDR, `10.43.0.0/16`.
+    fn default() -> Self {
+        Self::new(IpNet::V4(
+            ipnet::Ipv4Net::new(std::net::Ipv4Addr::new(10, 43, 0, 0), 16).expect("valid prefix"),
+        ))
+    }
+}
+
+/// The outcome of [`FakeCluster::apply_plan`]: one result per operation, in plan order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApplyReport {
+    /// `results[i]` is the outcome of `plan.operations[i]`.
+    pub results: Vec<Result<(), ApiError>>,
+}
+
+impl ApplyReport {
+    /// True when every operation succeeded.
+    #[must_use]
+    pub fn is_success(&self) -> bool {
+        self.results.iter().all(Result::is_ok)
+    }
+
+    /// The failed operations: their index in the plan and the error.
+    pub fn errors(&self) -> impl Iterator<Item = (usize, &ApiError)> {
+        self.results
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| r.as_ref().err().map(|e| (i, e)))
+    }
+}
+
+impl FakeCluster {
+    /// An empty cluster (plus the `default` Namespace) allocating ClusterIPs from `service_cidr`
+    /// (IPv4 or IPv6; host bits are ignored).
+    #[must_use]
+    pub fn new(service_cidr: IpNet) -> Self {
+        let mut cluster = Self {
+            allocator: ClusterIpAllocator::new(service_cidr),
+            namespaces: BTreeMap::new(),
+            services: BTreeMap::new(),
+            endpoints: BTreeMap::new(),
+            resource_version: 0,
+            uids: 0,
+        };
+        cluster
+            .create_namespace_object(Namespace::new(DEFAULT_NAMESPACE))
+            .expect("the default namespace is valid");
+        cluster
+    }
+
+    /// The service CIDR ClusterIPs are allocated from.
+    #[must_use]
+    pub fn service_cidr(&self) -> IpNet {
+        self.allocator.cidr()
+    }
+
+    /// The current resourceVersion of the whole store (that of the last write).
+    #[must_use]
+    pub fn resource_version(&self) -> u64 {
+        self.resource_version
+    }
+
+    /// Creates the Namespace `name` (a request, like [`create`](Self::create)).
+    ///
+    /// # Errors
+    /// `AlreadyExists`, or `Invalid` when `name` is not a DNS-1123 label.
+    pub fn create_namespace(&mut self, name: &str) -> Result<Namespace, ApiError> {
+        match self.create(Object::Namespace(Namespace::new(name)))? {
+            Object::Namespace(ns) => Ok(ns),
+            _ => unreachable!("create returns the kind it was given"),
+        }
+    }
+
+    /// Creates `object` and returns it as stored: uid, resourceVersion, creationTimestamp set,
+    /// defaults applied, a ClusterIP allocated to a non-headless Service without one.
+    ///
+    /// # Errors
+    /// `Invalid` (with the field path) when the server would reject the object or the requested
+    /// `spec.clusterIP` is outside the CIDR or taken, `NotFound` (of the Namespace) when its
+    /// namespace does not exist, `AlreadyExists` when the name is taken, `Unavailable` when the
+    /// service CIDR is full.
+    pub fn create(&mut self, object: Object) -> Result<Object, ApiError> {
+        match object {
+            Object::Namespace(ns) => self.create_namespace_object(ns).map(Object::Namespace),
+            Object::Service(svc) => self.create_service(svc).map(Object::Service),
+            Object::Endpoints(ep) => self.create_endpoints(ep).map(Object::Endpoints),
+        }
+    }
+
+    /// Replaces the stored object with `object` and returns it as stored. An update that changes
+    /// nothing is not a write: the stored object (and resourceVersion) is returned unchanged.
+    ///
+    /// # Errors
+    /// `NotFound` when absent; `Conflict` when `metadata.resourceVersion` (or `uid`) is set and
+    /// is not the stored one; `Invalid` as for [`create`](Self::create), and with field
+    /// `spec.clusterIP` when the update changes the ClusterIP (it is immutable; an update without
+    /// one keeps the stored one).
+    pub fn update(&mut self, object: Object) -> Result<Object, ApiError> {
+        match object {
+            Object::Namespace(ns) => self.update_namespace(ns).map(Object::Namespace),
+            Object::Service(svc) => self.update_service(svc).map(Object::Service),
+            Object::Endpoints(ep) => self.update_endpoints(ep).map(Object::Endpoints),
+        }
+    }
+
+    /// Deletes an object. A Service's ClusterIP is released. Deleting a Namespace deletes what it
+    /// holds (at once: the fake has no finalizers). Nothing else is cascaded: there are no
+    /// controllers, so a Service's Endpoints stay.
+    ///
+    /// # Errors
+    /// `NotFound` when absent, `Conflict` when a precondition (uid, resourceVersion) does not
+    /// match, `Forbidden` for the `default` Namespace.
+    pub fn delete(
+        &mut self,
+        kind: Kind,
+        key: &ObjectKey,
+        preconditions: &Preconditions,
+    ) -> Result<(), ApiError> {
+        let meta = match kind {
+            Kind::Namespace => self.namespaces.get(&key.name).map(|ns| {
+                (
+                    ns.metadata.uid.clone(),
+                    ns.metadata.resource_version.clone(),
+                )
+            }),
+            Kind::Service => self
+                .services
+                .get(key)
+                .map(|s| (s.metadata.uid.clone(), s.metadata.resource_version.clone())),
+            Kind::Endpoints => self
+                .endpoints
+                .get(key)
+                .map(|e| (e.metadata.uid.clone(), e.metadata.resource_version.clone())),
+        };
+        let Some((uid, resource_version)) = meta else {
+            return Err(not_found(kind, key));
+        };
+        if let Some(want) = &preconditions.uid
+            && uid.as_ref() != Some(want)
+        {
+            return Err(conflict(
+                kind,
+                key,
+                format!(
+                    "Precondition failed: UID in precondition: {want}, UID in object meta: {}",
+                    uid.unwrap_or_default()
+                ),
+            ));
+        }
+        if let Some(want) = &preconditions.resource_version
+            && resource_version.as_ref() != Some(want)
+        {
+            return Err(conflict(
+                kind,
+                key,
+                format!(
+                    "Precondition failed: ResourceVersion in precondition: {want}, \
+                     ResourceVersion in meta: {}",
+                    resource_version.unwrap_or_default()
+                ),
+            ));
+        }
+        match kind {
+            Kind::Namespace => {
+                if key.name == DEFAULT_NAMESPACE {
+                    return Err(ApiError::Forbidden(format!(
+                        "namespaces \"{DEFAULT_NAMESPACE}\" is forbidden: this namespace may not be deleted"
+                    )));
+                }
+                let held: Vec<ObjectKey> = self
+                    .endpoints
+                    .keys()
+                    .filter(|k| k.namespace == key.name)
+                    .cloned()
+                    .collect();
+                for k in held {
+                    self.remove_endpoints(&k);
+                }
+                let held: Vec<ObjectKey> = self
+                    .services
+                    .keys()
+                    .filter(|k| k.namespace == key.name)
+                    .cloned()
+                    .collect();
+                for k in held {
+                    self.remove_service(&k);
+                }
+                self.next_resource_version();
+                self.namespaces.remove(&key.name);
+            }
+            Kind::Service => {
+                self.remove_service(key);
+            }
+            Kind::Endpoints => {
+                self.remove_endpoints(key);
+            }
+        }
+        Ok(())
+    }
+
+    /// The stored object of `kind` at `key` (a Namespace's key has an empty namespace).
+    #[must_use]
+    pub fn get(&self, kind: Kind, key: &ObjectKey) -> Option<Object> {
+        match kind {
+            Kind::Namespace => self
+                .namespaces
+                .get(&key.name)
+                .cloned()
+                .map(Object::Namespace),
+            Kind::Service => self.services.get(key).cloned().map(Object::Service),
+            Kind::Endpoints => self.endpoints.get(key).cloned().map(Object::Endpoints),
+        }
+    }
+
+    /// Everything stored, as the source cluster's state: namespaces known (`Some`), every list
+    /// sorted by key.
+    #[must_use]
+    pub fn state(&self) -> SourceState {
+        SourceState {
+            services: self.services.values().cloned().collect(),
+            endpoints: self.endpoints.values().cloned().collect(),
+            namespaces: Some(self.namespaces.values().cloned().collect()),
+        }
+    }
+
+    /// The stored Services and Endpoints, as a target cluster's state, sorted by key.
+    #[must_use]
+    pub fn target_state(&self) -> TargetState {
+        TargetState {
+            services: self.services.values().cloned().collect(),
+            endpoints: self.endpoints.values().cloned().collect(),
+        }
+    }
+
+    /// Performs one planned operation: `Create` → [`create`](Self::create), `Update` →
+    /// [`update`](Self::update), `Delete` → [`delete`](Self::delete) with the operation's uid and
+    /// resourceVersion as preconditions.
+    ///
+    /// # Errors
+    /// Those of the verb.
+    pub fn apply(&mut self, operation: &Operation) -> Result<(), ApiError> {
+        match operation {
+            Operation::Create { object } => self.create(object.clone()).map(drop),
+            Operation::Update { object, .. } => self.update(object.clone()).map(drop),
+            Operation::Delete {
+                kind,
+                key,
+                uid,
+                resource_version,
+                ..
+            } => self.delete(
+                *kind,
+                key,
+                &Preconditions {
+                    uid: uid.clone(),
+                    resource_version: resource_version.clone(),
+                },
+            ),
+        }
+    }
+
+    /// Applies every operation of `plan` in order, carrying on after a failure (as a controller
+    /// would, to retry later), and reports each outcome.
+    pub fn apply_plan(&mut self, plan: &Plan) -> ApplyReport {
+        ApplyReport {
+            results: plan.operations.iter().map(|op| self.apply(op)).collect(),
+        }
+    }
+
+    // --- the verbs, per kind -------------------------------------------------------------
+
+    fn create_namespace_object(&mut self, mut ns: Namespace) -> Result<Namespace, ApiError> {
+        let key = ObjectKey::new("", &ns.metadata.name);
+        validation::namespace(&ns).map_err(|e| e.into_api(Kind::Namespace, &key))?;
+        reject_resource_version_on_create(
+            ns.metadata.resource_version.as_ref(),
+            Kind::Namespace,
+            &key,
+        )?;
+        if self.namespaces.contains_key(&key.name) {
+            return Err(already_exists(Kind::Namespace, &key));
+        }
+        ns.metadata.uid = Some(self.next_uid());
+        ns.metadata.resource_version = Some(self.next_resource_version());
+        self.namespaces.insert(key.name, ns.clone());
+        Ok(ns)
+    }
+
+    fn update_namespace(&mut self, mut ns: Namespace) -> Result<Namespace, ApiError> {
+        let key = ObjectKey::new("", &ns.metadata.name);
+        let stored = self
+            .namespaces
+            .get(&key.name)
+            .ok_or_else(|| not_found(Kind::Namespace, &key))?;
+        check_current(
+            Kind::Namespace,
+            &key,
+            (&ns.metadata.uid, &ns.metadata.resource_version),
+            (&stored.metadata.uid, &stored.metadata.resource_version),
+        )?;
+        validation::namespace(&ns).map_err(|e| e.into_api(Kind::Namespace, &key))?;
+        ns.metadata.uid.clone_from(&stored.metadata.uid);
+        ns.metadata
+            .resource_version
+            .clone_from(&stored.metadata.resource_version);
+        if &ns == stored {
+            return Ok(ns);
+        }
+        ns.metadata.resource_version = Some(self.next_resource_version());
+        self.namespaces.insert(key.name, ns.clone());
+        Ok(ns)
+    }
+
+    fn create_service(&mut self, mut svc: Service) -> Result<Service, ApiError> {
+        let key = svc.metadata.key();
+        svc.metadata.namespace.clone_from(&key.namespace);
+        validation::default_service(&mut svc);
+        validation::service(&svc).map_err(|e| e.into_api(Kind::Service, &key))?;
+        reject_resource_version_on_create(
+            svc.metadata.resource_version.as_ref(),
+            Kind::Service,
+            &key,
+        )?;
+        self.require_namespace(&key.namespace)?;
+        if self.services.contains_key(&key) {
+            return Err(already_exists(Kind::Service, &key));
+        }
+        let ip = match svc.spec.cluster_ip.as_deref() {
+            Some(CLUSTER_IP_NONE) => CLUSTER_IP_NONE.to_owned(),
+            Some(requested) => {
+                // Validation made sure it parses.
+                let ip: IpAddr = requested.parse().map_err(|_| {
+                    FieldError::new("spec.clusterIP", "must be a valid IP address")
+                        .into_api(Kind::Service, &key)
+                })?;
+                self.allocator.reserve(ip, &key).map_err(|refusal| {
+                    let message = match refusal {
+                        Refusal::Taken => format!("{ip}: provided IP is already allocated"),
+                        Refusal::OutOfRange | Refusal::Full => format!(
+                            "{ip}: provided IP is not in the valid range. The range of valid IPs is {}",
+                            self.allocator.cidr()
+                        ),
+                    };
+                    FieldError::new("spec.clusterIP", message).into_api(Kind::Service, &key)
+                })?;
+                ip.to_string()
+            }
+            None => self
+                .allocator
+                .allocate(&key)
+                .map_err(|_| {
+                    ApiError::Unavailable(format!(
+                        "Internal error occurred: failed to allocate a serviceIP for {key}: range is full"
+                    ))
+                })?
+                .to_string(),
+        };
+        svc.spec.cluster_ip = Some(ip.clone());
+        svc.spec.cluster_ips = vec![ip];
+        svc.metadata.uid = Some(self.next_uid());
+        svc.metadata.resource_version = Some(self.next_resource_version());
+        svc.metadata.creation_timestamp = Some(CREATION_TIMESTAMP.to_owned());
+        self.services.insert(key, svc.clone());
+        Ok(svc)
+    }
+
+    fn update_service(&mut self, mut svc: Service) -> Result<Service, ApiError> {
+        let key = svc.metadata.key();
+        let stored = self
+            .services
+            .get(&key)
+            .ok_or_else(|| not_found(Kind::Service, &key))?;
+        check_current(
+            Kind::Service,
+            &key,
+            (&svc.metadata.uid, &svc.metadata.resource_version),
+            (&stored.metadata.uid, &stored.metadata.resource_version),
+        )?;
+        svc.metadata.namespace.clone_from(&key.namespace);
+        validation::default_service(&mut svc);
+        // clusterIP is immutable; leaving it out keeps the allocated one.
+        match &svc.spec.cluster_ip {
+            None => {
+                svc.spec.cluster_ip.clone_from(&stored.spec.cluster_ip);
+                svc.spec.cluster_ips.clone_from(&stored.spec.cluster_ips);
+            }
+            Some(ip) if Some(ip) != stored.spec.cluster_ip.as_ref() => {
+                return Err(FieldError::new(
+                    "spec.clusterIP",
+                    format!(
+                        "{ip:?}: field is immutable (stored: {})",
+                        stored.spec.cluster_ip.as_deref().unwrap_or_default()
+                    ),
+                )
+                .into_api(Kind::Service, &key));
+            }
+            Some(_) if svc.spec.cluster_ips.is_empty() => {
+                svc.spec.cluster_ips.clone_from(&stored.spec.cluster_ips);
+            }
+            Some(_) => {}
+        }
+        validation::service(&svc).map_err(|e| e.into_api(Kind::Service, &key))?;
+        svc.metadata.uid.clone_from(&stored.metadata.uid);
+        svc.metadata
+            .resource_version
+            .clone_from(&stored.metadata.resource_version);
+        svc.metadata
+            .creation_timestamp
+            .clone_from(&stored.metadata.creation_timestamp);
+        if &svc == stored {
+            return Ok(svc);
+        }
+        svc.metadata.resource_version = Some(self.next_resource_version());
+        self.services.insert(key, svc.clone());
+        Ok(svc)
+    }
+
+    fn create_endpoints(&mut self, mut ep: Endpoints) -> Result<Endpoints, ApiError> {
+        let key = ep.metadata.key();
+        ep.metadata.namespace.clone_from(&key.namespace);
+        validation::default_endpoints(&mut ep);
+        validation::endpoints(&ep).map_err(|e| e.into_api(Kind::Endpoints, &key))?;
+        reject_resource_version_on_create(
+            ep.metadata.resource_version.as_ref(),
+            Kind::Endpoints,
+            &key,
+        )?;
+        self.require_namespace(&key.namespace)?;
+        if self.endpoints.contains_key(&key) {
+            return Err(already_exists(Kind::Endpoints, &key));
+        }
+        ep.metadata.uid = Some(self.next_uid());
+        ep.metadata.resource_version = Some(self.next_resource_version());
+        ep.metadata.creation_timestamp = Some(CREATION_TIMESTAMP.to_owned());
+        self.endpoints.insert(key, ep.clone());
+        Ok(ep)
+    }
+
+    fn update_endpoints(&mut self, mut ep: Endpoints) -> Result<Endpoints, ApiError> {
+        let key = ep.metadata.key();
+        let stored = self
+            .endpoints
+            .get(&key)
+            .ok_or_else(|| not_found(Kind::Endpoints, &key))?;
+        check_current(
+            Kind::Endpoints,
+            &key,
+            (&ep.metadata.uid, &ep.metadata.resource_version),
+            (&stored.metadata.uid, &stored.metadata.resource_version),
+        )?;
+        ep.metadata.namespace.clone_from(&key.namespace);
+        validation::default_endpoints(&mut ep);
+        validation::endpoints(&ep).map_err(|e| e.into_api(Kind::Endpoints, &key))?;
+        ep.metadata.uid.clone_from(&stored.metadata.uid);
+        ep.metadata
+            .resource_version
+            .clone_from(&stored.metadata.resource_version);
+        ep.metadata
+            .creation_timestamp
+            .clone_from(&stored.metadata.creation_timestamp);
+        if &ep == stored {
+            return Ok(ep);
+        }
+        ep.metadata.resource_version = Some(self.next_resource_version());
+        self.endpoints.insert(key, ep.clone());
+        Ok(ep)
+    }
+
+    fn remove_service(&mut self, key: &ObjectKey) -> Option<Service> {
+        let mut svc = self.services.remove(key)?;
+        if let Some(ip) = svc
+            .spec
+            .cluster_ip
+            .as_deref()
+            .and_then(|ip| ip.parse().ok())
+        {
+            self.allocator.release(ip);
+        }
+        svc.metadata.resource_version = Some(self.next_resource_version());
+        Some(svc)
+    }
+
+    fn remove_endpoints(&mut self, key: &ObjectKey) -> Option<Endpoints> {
+        let mut ep = self.endpoints.remove(key)?;
+        ep.metadata.resource_version = Some(self.next_resource_version());
+        Some(ep)
+    }
+
+    fn require_namespace(&self, namespace: &str) -> Result<(), ApiError> {
+        if self.namespaces.contains_key(namespace) {
+            Ok(())
+        } else {
+            Err(not_found(Kind::Namespace, &ObjectKey::new("", namespace)))
+        }
+    }
+
+    fn next_resource_version(&mut self) -> String {
+        self.resource_version += 1;
+        self.resource_version.to_string()
+    }
+
+    fn next_uid(&mut self) -> String {
+        self.uids += 1;
+        let n = self.uids;
+        format!(
+            "00000000-0000-0000-{:04x}-{:012x}",
+            (n >> 48) & 0xffff,
+            n & 0xffff_ffff_ffff
+        )
+    }
+}
+
+/// An update's `(uid, resourceVersion)`, when given, must be the stored ones.
+fn check_current(
+    kind: Kind,
+    key: &ObjectKey,
+    given: (&Option<String>, &Option<String>),
+    stored: (&Option<String>, &Option<String>),
+) -> Result<(), ApiError> {
+    if let Some(uid) = given.0
+        && Some(uid) != stored.0.as_ref()
+    {
+        return Err(conflict(
+            kind,
+            key,
+            format!(
+                "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                stored.0.as_deref().unwrap_or_default()
+            ),
+        ));
+    }
+    if let Some(rv) = given.1
+        && Some(rv) != stored.1.as_ref()
+    {
+        return Err(conflict(
+            kind,
+            key,
+            "the object has been modified; please apply your changes to the latest version \
+             and try again"
+                .to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+fn reject_resource_version_on_create(
+    rv: Option<&String>,
+    kind: Kind,
+    key: &ObjectKey,
+) -> Result<(), ApiError> {
+    match rv {
+        Some(rv) if !rv.is_empty() => Err(FieldError::new(
+            "metadata.resourceVersion",
+            "resourceVersion should not be set on objects to be created",
+        )
+        .into_api(kind, key)),
+        _ => Ok(()),
+    }
+}
+
+fn not_found(kind: Kind, key: &ObjectKey) -> ApiError {
+    ApiError::NotFound {
+        kind,
+        key: key.clone(),
+    }
+}
+
+fn already_exists(kind: Kind, key: &ObjectKey) -> ApiError {
+    ApiError::AlreadyExists {
+        kind,
+        key: key.clone(),
+    }
+}
+
+fn conflict(kind: Kind, key: &ObjectKey, message: String) -> ApiError {
+    ApiError::Conflict {
+        kind,
+        key: key.clone(),
+        message,
+    }
+}

@@ -1,0 +1,395 @@
+//! What the API server's defaulting and validation do to a Service, Endpoints or Namespace before
+//! it is stored (`pkg/apis/core/v1/defaults.go`, `pkg/apis/core/validation`). Only the rules that
+//! concern the fields svcmirror models are here. The first offending field is reported (the real
+//! server lists them all; one is enough to name the problem).
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use svcmirror_backend::ApiError;
+use svcmirror_core::model::{
+    CLUSTER_IP_NONE, EndpointAddress, EndpointPort, Endpoints, IntOrString, Kind, Namespace,
+    ObjectKey, ObjectMeta, Service,
+};
+use svcmirror_core::names::{is_dns1035_label, is_dns1123_label};
+
+/// One rejected field: its path and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FieldError {
+    pub(crate) field: String,
+    pub(crate) message: String,
+}
+
+impl FieldError {
+    pub(crate) fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The 422 the server answers with.
+    pub(crate) fn into_api(self, kind: Kind, key: &ObjectKey) -> ApiError {
+        ApiError::Invalid {
+            kind,
+            key: key.clone(),
+            field: self.field,
+            message: self.message,
+        }
+    }
+}
+
+type Checked = Result<(), FieldError>;
+
+const PROTOCOLS: [&str; 3] = ["TCP", "UDP", "SCTP"];
+const SERVICE_TYPES: [&str; 3] = ["ClusterIP", "NodePort", "LoadBalancer"];
+
+/// Service defaulting: `type: ClusterIP`, port `protocol: TCP`, `targetPort: <port>`, and
+/// `clusterIP` taken from `clusterIPs[0]` when only the latter is given.
+pub(crate) fn default_service(svc: &mut Service) {
+    if svc.spec.type_.as_deref().is_none_or(str::is_empty) {
+        svc.spec.type_ = Some("ClusterIP".to_owned());
+    }
+    for port in &mut svc.spec.ports {
+        if port.protocol.as_deref().is_none_or(str::is_empty) {
+            port.protocol = Some("TCP".to_owned());
+        }
+        let unset = match &port.target_port {
+            None => true,
+            Some(IntOrString::Int(0)) => true,
+            Some(IntOrString::String(s)) => s.is_empty(),
+            Some(IntOrString::Int(_)) => false,
+        };
+        if unset {
+            port.target_port = Some(IntOrString::Int(port.port));
+        }
+    }
+    if svc.spec.cluster_ip.as_deref() == Some("") {
+        svc.spec.cluster_ip = None;
+    }
+    if svc.spec.cluster_ip.is_none() {
+        svc.spec.cluster_ip = svc.spec.cluster_ips.first().cloned();
+    }
+}
+
+/// Endpoints defaulting: port `protocol: TCP`.
+pub(crate) fn default_endpoints(ep: &mut Endpoints) {
+    for port in ep.subsets.iter_mut().flat_map(|s| s.ports.iter_mut()) {
+        if port.protocol.as_deref().is_none_or(str::is_empty) {
+            port.protocol = Some("TCP".to_owned());
+        }
+    }
+}
+
+/// Validates a (defaulted) Service.
+pub(crate) fn service(svc: &Service) -> Checked {
+    let name = &svc.metadata.name;
+    if !is_dns1035_label(name) {
+        return Err(FieldError::new(
+            "metadata.name",
+            format!(
+                "{name:?}: a DNS-1035 label must consist of lower case alphanumeric characters or \
+                 '-', start with an alphabetic character, end with an alphanumeric character and be \
+                 at most 63 characters"
+            ),
+        ));
+    }
+    meta(&svc.metadata)?;
+    let spec = &svc.spec;
+    let type_ = spec.type_.as_deref().unwrap_or("ClusterIP");
+    if !SERVICE_TYPES.contains(&type_) {
+        return Err(FieldError::new(
+            "spec.type",
+            format!(
+                "Unsupported value: {type_:?}: supported values: \"ClusterIP\", \"NodePort\", \
+                 \"LoadBalancer\" (ExternalName is not modelled by the fake)"
+            ),
+        ));
+    }
+    let headless = svc.is_headless();
+    if let Some(ip) = spec.cluster_ip.as_deref() {
+        if ip != CLUSTER_IP_NONE && ip.parse::<IpAddr>().is_err() {
+            return Err(FieldError::new(
+                "spec.clusterIP",
+                format!("{ip:?}: must be empty, 'None', or a valid IP address"),
+            ));
+        }
+        if headless && type_ != "ClusterIP" {
+            return Err(FieldError::new(
+                "spec.clusterIP",
+                format!("may not be set to 'None' for {type_} services"),
+            ));
+        }
+    }
+    if spec.cluster_ips.len() > 1 {
+        return Err(FieldError::new(
+            "spec.clusterIPs",
+            "may only hold up to 1 values when ipFamilyPolicy is SingleStack (the fake is single-stack)",
+        ));
+    }
+    if let Some(first) = spec.cluster_ips.first()
+        && spec.cluster_ip.as_ref() != Some(first)
+    {
+        return Err(FieldError::new(
+            "spec.clusterIPs[0]",
+            format!("{first:?}: must be same as clusterIP"),
+        ));
+    }
+    if spec.ports.is_empty() && !headless {
+        return Err(FieldError::new("spec.ports", "Required value"));
+    }
+    let many = spec.ports.len() > 1;
+    let mut names = BTreeSet::new();
+    let mut port_protocols = BTreeSet::new();
+    for (i, port) in spec.ports.iter().enumerate() {
+        let at = |field: &str| format!("spec.ports[{i}].{field}");
+        match port.name.as_deref().filter(|n| !n.is_empty()) {
+            None if many => {
+                return Err(FieldError::new(
+                    at("name"),
+                    "Required value: names are required when a Service has more than one port",
+                ));
+            }
+            None => {}
+            Some(n) if !is_dns1123_label(n) => {
+                return Err(FieldError::new(
+                    at("name"),
+                    format!("{n:?}: must be a DNS-1123 label"),
+                ));
+            }
+            Some(n) if !names.insert(n) => {
+                return Err(FieldError::new(
+                    at("name"),
+                    format!("Duplicate value: {n:?}"),
+                ));
+            }
+            Some(_) => {}
+        }
+        port_number(port.port, &at("port"))?;
+        let protocol = protocol(port.protocol.as_deref(), &at("protocol"))?;
+        match &port.target_port {
+            Some(IntOrString::Int(n)) => port_number(*n, &at("targetPort"))?,
+            Some(IntOrString::String(s)) if !is_iana_svc_name(s) => {
+                return Err(FieldError::new(
+                    at("targetPort"),
+                    format!(
+                        "{s:?}: must be a port number or an IANA service name (at most 15 characters)"
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        if !port_protocols.insert((port.port, protocol)) {
+            return Err(FieldError::new(
+                format!("spec.ports[{i}]"),
+                format!("Duplicate value: {}/{protocol}", port.port),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Validates a (defaulted) Endpoints object.
+pub(crate) fn endpoints(ep: &Endpoints) -> Checked {
+    let name = &ep.metadata.name;
+    if !is_dns1123_subdomain(name) {
+        return Err(FieldError::new(
+            "metadata.name",
+            format!("{name:?}: must be a DNS-1123 subdomain"),
+        ));
+    }
+    meta(&ep.metadata)?;
+    for (i, subset) in ep.subsets.iter().enumerate() {
+        if subset.addresses.is_empty() && subset.not_ready_addresses.is_empty() {
+            return Err(FieldError::new(
+                format!("subsets[{i}]"),
+                "Required value: must specify `addresses` or `notReadyAddresses`",
+            ));
+        }
+        for (j, a) in subset.addresses.iter().enumerate() {
+            address(a, &format!("subsets[{i}].addresses[{j}]"))?;
+        }
+        for (j, a) in subset.not_ready_addresses.iter().enumerate() {
+            address(a, &format!("subsets[{i}].notReadyAddresses[{j}]"))?;
+        }
+        let many = subset.ports.len() > 1;
+        for (j, p) in subset.ports.iter().enumerate() {
+            endpoint_port(p, many, &format!("subsets[{i}].ports[{j}]"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Validates a Namespace.
+pub(crate) fn namespace(ns: &Namespace) -> Checked {
+    let name = &ns.metadata.name;
+    if !is_dns1123_label(name) {
+        return Err(FieldError::new(
+            "metadata.name",
+            format!("{name:?}: must be a DNS-1123 label"),
+        ));
+    }
+    labels(ns.metadata.labels.iter())
+}
+
+fn meta(meta: &ObjectMeta) -> Checked {
+    if !meta.namespace.is_empty() && !is_dns1123_label(&meta.namespace) {
+        return Err(FieldError::new(
+            "metadata.namespace",
+            format!("{:?}: must be a DNS-1123 label", meta.namespace),
+        ));
+    }
+    labels(meta.labels.iter())?;
+    for key in meta.annotations.keys() {
+        if !is_qualified_name(key) {
+            return Err(FieldError::new(
+                "metadata.annotations",
+                format!(
+                    "{key:?}: name part must consist of alphanumeric characters, '-', '_' or '.'"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn labels<'a>(labels: impl Iterator<Item = (&'a String, &'a String)>) -> Checked {
+    for (key, value) in labels {
+        if !is_qualified_name(key) {
+            return Err(FieldError::new(
+                "metadata.labels",
+                format!(
+                    "{key:?}: name part must consist of alphanumeric characters, '-', '_' or '.'"
+                ),
+            ));
+        }
+        if !value.is_empty() && !is_label_name_part(value) {
+            return Err(FieldError::new(
+                "metadata.labels",
+                format!(
+                    "{value:?}: a valid label value must be 63 characters or less and consist of alphanumeric characters, '-', '_' or '.'"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn address(a: &EndpointAddress, at: &str) -> Checked {
+    let ip: IpAddr = a.ip.parse().map_err(|_| {
+        FieldError::new(
+            format!("{at}.ip"),
+            format!("{:?}: must be a valid IP address", a.ip),
+        )
+    })?;
+    let special = ip.is_unspecified()
+        || ip.is_loopback()
+        || match ip {
+            IpAddr::V4(v4) => {
+                v4.is_link_local() || v4.octets()[0] == 224 && v4.octets()[1..3] == [0, 0]
+            }
+            IpAddr::V6(v6) => {
+                (v6.segments()[0] & 0xffc0) == 0xfe80 || (v6.segments()[0] & 0xff0f) == 0xff02
+            }
+        };
+    if special {
+        return Err(FieldError::new(
+            format!("{at}.ip"),
+            format!("{ip}: may not be unspecified, loopback or link-local"),
+        ));
+    }
+    if let Some(h) = a.hostname.as_deref().filter(|h| !h.is_empty())
+        && !is_dns1123_label(h)
+    {
+        return Err(FieldError::new(
+            format!("{at}.hostname"),
+            format!("{h:?}: must be a DNS-1123 label"),
+        ));
+    }
+    Ok(())
+}
+
+fn endpoint_port(p: &EndpointPort, name_required: bool, at: &str) -> Checked {
+    match p.name.as_deref().filter(|n| !n.is_empty()) {
+        None if name_required => {
+            return Err(FieldError::new(format!("{at}.name"), "Required value"));
+        }
+        Some(n) if !is_dns1123_label(n) => {
+            return Err(FieldError::new(
+                format!("{at}.name"),
+                format!("{n:?}: must be a DNS-1123 label"),
+            ));
+        }
+        _ => {}
+    }
+    port_number(p.port, &format!("{at}.port"))?;
+    protocol(p.protocol.as_deref(), &format!("{at}.protocol"))?;
+    Ok(())
+}
+
+fn port_number(port: i32, at: &str) -> Checked {
+    if (1..=65535).contains(&port) {
+        Ok(())
+    } else {
+        Err(FieldError::new(
+            at,
+            format!("{port}: must be between 1 and 65535, inclusive"),
+        ))
+    }
+}
+
+fn protocol<'a>(protocol: Option<&'a str>, at: &str) -> Result<&'a str, FieldError> {
+    match protocol {
+        Some(p) if PROTOCOLS.contains(&p) => Ok(p),
+        Some(p) => Err(FieldError::new(
+            at,
+            format!("Unsupported value: {p:?}: supported values: \"SCTP\", \"TCP\", \"UDP\""),
+        )),
+        None => Err(FieldError::new(at, "Required value")),
+    }
+}
+
+/// RFC 6335 service name: 1–15 of `[a-z0-9-]`, at least one letter, no leading, trailing or
+/// double `-`.
+fn is_iana_svc_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 15
+        && s.bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+        && s.bytes().any(|c| c.is_ascii_lowercase())
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && !s.contains("--")
+}
+
+/// `[a-z0-9]([-a-z0-9]*[a-z0-9])?` joined by `.`, at most 253 characters.
+fn is_dns1123_subdomain(s: &str) -> bool {
+    s.len() <= 253
+        && s.split('.').all(|part| {
+            let b = part.as_bytes();
+            !b.is_empty()
+                && b.iter()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+                && b[0] != b'-'
+                && b[b.len() - 1] != b'-'
+        })
+}
+
+/// A label key or annotation key: `[prefix/]name`, the prefix a DNS-1123 subdomain.
+fn is_qualified_name(s: &str) -> bool {
+    match s.rsplit_once('/') {
+        Some((prefix, name)) => is_dns1123_subdomain(prefix) && is_label_name_part(name),
+        None => is_label_name_part(s),
+    }
+}
+
+/// At most 63 alphanumerics, `-`, `_`, `.`, starting and ending alphanumeric.
+fn is_label_name_part(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+}
