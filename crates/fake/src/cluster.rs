@@ -12,7 +12,9 @@ use svcmirror_core::model::{
 use svcmirror_core::{Operation, Plan, SourceState, TargetState};
 
 use crate::allocator::{ClusterIpAllocator, Refusal};
+use crate::stats::{Stats, Verb};
 use crate::validation::{self, FieldError};
+use crate::watch::WatchEvent;
 
 /// The `metadata.creationTimestamp` of every object: the fake has no clock.
 pub const CREATION_TIMESTAMP: &str = "2024-01-01T00:00:00Z";
@@ -40,6 +42,9 @@ pub struct FakeCluster {
     resource_version: u64,
     /// The last uid handed out.
     uids: u64,
+    /// Every write, in order, with its resourceVersion.
+    log: Vec<(u64, WatchEvent)>,
+    stats: Stats,
 }
 
 impl Default for FakeCluster {
@@ -86,6 +91,8 @@ impl FakeCluster {
             endpoints: BTreeMap::new(),
             resource_version: 0,
             uids: 0,
+            log: Vec::new(),
+            stats: Stats::default(),
         };
         cluster
             .create_namespace_object(Namespace::new(DEFAULT_NAMESPACE))
@@ -103,6 +110,40 @@ impl FakeCluster {
     #[must_use]
     pub fn resource_version(&self) -> u64 {
         self.resource_version
+    }
+
+    /// Every write after `resource_version`, in order, each with its resourceVersion: what a
+    /// watch started at that resourceVersion reports. `events_since(0)` is the whole history.
+    #[must_use]
+    pub fn events_since(&self, resource_version: u64) -> Vec<(u64, WatchEvent)> {
+        let start = self.log.partition_point(|(rv, _)| *rv <= resource_version);
+        self.log[start..].to_vec()
+    }
+
+    /// The requests served so far.
+    #[must_use]
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Serves one request: counts it and runs `verb_impl`.
+    fn request<T>(
+        &mut self,
+        verb: Verb,
+        _kind: Kind,
+        _key: &ObjectKey,
+        verb_impl: impl FnOnce(&mut Self) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        self.stats.count(verb);
+        let result = verb_impl(self);
+        if result.is_err() {
+            self.stats.failed_requests += 1;
+        }
+        result
+    }
+
+    fn record(&mut self, event: WatchEvent) {
+        self.log.push((self.resource_version, event));
     }
 
     /// Creates the Namespace `name` (a request, like [`create`](Self::create)).
@@ -125,6 +166,11 @@ impl FakeCluster {
     /// namespace does not exist, `AlreadyExists` when the name is taken, `Unavailable` when the
     /// service CIDR is full.
     pub fn create(&mut self, object: Object) -> Result<Object, ApiError> {
+        let (kind, key) = (object.kind(), object.key());
+        self.request(Verb::Create, kind, &key, |c| c.create_object(object))
+    }
+
+    fn create_object(&mut self, object: Object) -> Result<Object, ApiError> {
         match object {
             Object::Namespace(ns) => self.create_namespace_object(ns).map(Object::Namespace),
             Object::Service(svc) => self.create_service(svc).map(Object::Service),
@@ -141,6 +187,11 @@ impl FakeCluster {
     /// `spec.clusterIP` when the update changes the ClusterIP (it is immutable; an update without
     /// one keeps the stored one).
     pub fn update(&mut self, object: Object) -> Result<Object, ApiError> {
+        let (kind, key) = (object.kind(), object.key());
+        self.request(Verb::Update, kind, &key, |c| c.update_object(object))
+    }
+
+    fn update_object(&mut self, object: Object) -> Result<Object, ApiError> {
         match object {
             Object::Namespace(ns) => self.update_namespace(ns).map(Object::Namespace),
             Object::Service(svc) => self.update_service(svc).map(Object::Service),
@@ -156,6 +207,17 @@ impl FakeCluster {
     /// `NotFound` when absent, `Conflict` when a precondition (uid, resourceVersion) does not
     /// match, `Forbidden` for the `default` Namespace.
     pub fn delete(
+        &mut self,
+        kind: Kind,
+        key: &ObjectKey,
+        preconditions: &Preconditions,
+    ) -> Result<(), ApiError> {
+        self.request(Verb::Delete, kind, key, |c| {
+            c.delete_object(kind, key, preconditions)
+        })
+    }
+
+    fn delete_object(
         &mut self,
         kind: Kind,
         key: &ObjectKey,
@@ -230,8 +292,10 @@ impl FakeCluster {
                 for k in held {
                     self.remove_service(&k);
                 }
-                self.next_resource_version();
-                self.namespaces.remove(&key.name);
+                if let Some(mut ns) = self.namespaces.remove(&key.name) {
+                    ns.metadata.resource_version = Some(self.next_resource_version());
+                    self.record(WatchEvent::Deleted(Object::Namespace(ns)));
+                }
             }
             Kind::Service => {
                 self.remove_service(key);
@@ -328,6 +392,7 @@ impl FakeCluster {
         ns.metadata.uid = Some(self.next_uid());
         ns.metadata.resource_version = Some(self.next_resource_version());
         self.namespaces.insert(key.name, ns.clone());
+        self.record(WatchEvent::Added(Object::Namespace(ns.clone())));
         Ok(ns)
     }
 
@@ -353,6 +418,7 @@ impl FakeCluster {
         }
         ns.metadata.resource_version = Some(self.next_resource_version());
         self.namespaces.insert(key.name, ns.clone());
+        self.record(WatchEvent::Modified(Object::Namespace(ns.clone())));
         Ok(ns)
     }
 
@@ -406,6 +472,7 @@ impl FakeCluster {
         svc.metadata.resource_version = Some(self.next_resource_version());
         svc.metadata.creation_timestamp = Some(CREATION_TIMESTAMP.to_owned());
         self.services.insert(key, svc.clone());
+        self.record(WatchEvent::Added(Object::Service(svc.clone())));
         Ok(svc)
     }
 
@@ -457,6 +524,7 @@ impl FakeCluster {
         }
         svc.metadata.resource_version = Some(self.next_resource_version());
         self.services.insert(key, svc.clone());
+        self.record(WatchEvent::Modified(Object::Service(svc.clone())));
         Ok(svc)
     }
 
@@ -478,6 +546,7 @@ impl FakeCluster {
         ep.metadata.resource_version = Some(self.next_resource_version());
         ep.metadata.creation_timestamp = Some(CREATION_TIMESTAMP.to_owned());
         self.endpoints.insert(key, ep.clone());
+        self.record(WatchEvent::Added(Object::Endpoints(ep.clone())));
         Ok(ep)
     }
 
@@ -508,6 +577,7 @@ impl FakeCluster {
         }
         ep.metadata.resource_version = Some(self.next_resource_version());
         self.endpoints.insert(key, ep.clone());
+        self.record(WatchEvent::Modified(Object::Endpoints(ep.clone())));
         Ok(ep)
     }
 
@@ -522,12 +592,14 @@ impl FakeCluster {
             self.allocator.release(ip);
         }
         svc.metadata.resource_version = Some(self.next_resource_version());
+        self.record(WatchEvent::Deleted(Object::Service(svc.clone())));
         Some(svc)
     }
 
     fn remove_endpoints(&mut self, key: &ObjectKey) -> Option<Endpoints> {
         let mut ep = self.endpoints.remove(key)?;
         ep.metadata.resource_version = Some(self.next_resource_version());
+        self.record(WatchEvent::Deleted(Object::Endpoints(ep.clone())));
         Some(ep)
     }
 

@@ -37,6 +37,10 @@
 
 mod allocator;
 mod cluster;
+mod stats;
 mod validation;
+mod watch;
 
 pub use cluster::{ApplyReport, CREATION_TIMESTAMP, FakeCluster};
+pub use stats::Stats;
+pub use watch::WatchEvent;
