@@ -64,3 +64,16 @@ impl ApiError {
         )
     }
 }
+
+/// Why the driver could not do what was asked (reconciles themselves never fail: their API errors
+/// are counted and kept in [`crate::DriverStatus`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DriverError {
+    /// Listing the source cluster failed for good (after retries).
+    #[error("listing the source cluster failed: {0}")]
+    ListSource(ApiError),
+    /// Listing the target cluster failed for good (after retries).
+    #[error("listing the target cluster failed: {0}")]
+    ListTarget(ApiError),
+}

@@ -1,0 +1,819 @@
+//! The reconcile driver: caches both clusters, asks the core what the source must hold, applies
+//! the core's plans with retries, and keeps count.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::time::Duration;
+
+use futures::{FutureExt, StreamExt, pin_mut, select_biased};
+use svcmirror_core::model::{Kind, Object, ObjectKey};
+use svcmirror_core::{Desired, Diagnostic, Link, Operation, Reason, SourceState, plan, translate};
+use tokio::sync::watch;
+
+use crate::cache::{SourceCache, TargetCache};
+use crate::clock::{Backoff, Clock, SplitMix64};
+use crate::error::DriverError;
+use crate::scope::{self, Ambiguous};
+use crate::{ApiError, Preconditions, SourceCluster, TargetCluster, TargetEvent};
+
+/// How the driver retries, how far it goes per reconcile, and how often it resyncs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DriverConfig {
+    /// Backoff for retryable errors (`Unavailable`; `Timeout` on reads).
+    pub retry: Backoff,
+    /// Plan rounds per reconcile at most. A headless export normally needs three (create, point
+    /// the root Endpoints at the allocated IPs, verify); conflicts and unknown outcomes add one
+    /// each. A reconcile that hits the cap is reported in [`DriverStats::unconverged`] and retried
+    /// by the next resync.
+    pub max_passes: u32,
+    /// Interval of the periodic resync in [`Driver::run`].
+    pub resync_interval: Duration,
+    /// Seed of the jitter generator.
+    pub seed: u64,
+}
+
+impl Default for DriverConfig {
+    fn default() -> Self {
+        Self {
+            retry: Backoff::default(),
+            max_passes: 10,
+            resync_interval: Duration::from_secs(300),
+            seed: 0x5eed,
+        }
+    }
+}
+
+/// Counters since the driver was created, for the CLI and metrics. Every field only grows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DriverStats {
+    /// Target events handled.
+    pub events: u64,
+    /// Reconciles run, for one export or the whole link.
+    pub reconciles: u64,
+    /// Whole-link reconciles (resyncs, restarts, link changes, fallbacks).
+    pub full_reconciles: u64,
+    /// One-export reconciles that could not be scoped and ran for the whole link instead.
+    pub fallbacks: u64,
+    /// Translate-and-plan rounds.
+    pub passes: u64,
+    /// Successful relists of both clusters.
+    pub relists: u64,
+    /// Times the target watch ended or failed and was restarted.
+    pub watch_restarts: u64,
+    /// API requests sent (list, get, create, update, delete).
+    pub requests: u64,
+    /// Successful writes (create + update + delete).
+    pub writes: u64,
+    /// Successful creates.
+    pub creates: u64,
+    /// Successful updates.
+    pub updates: u64,
+    /// Successful deletes.
+    pub deletes: u64,
+    /// Requests sent again, after a backoff, because the previous try failed retryably.
+    pub retries: u64,
+    /// Requests that returned an error.
+    pub failed_requests: u64,
+    /// `Conflict` and `AlreadyExists` responses.
+    pub conflicts: u64,
+    /// Objects re-read after a conflict or a request whose outcome is unknown.
+    pub rereads: u64,
+    /// Operations given up (non-retryable error, or retries exhausted).
+    pub operation_failures: u64,
+    /// Reconciles stopped by [`DriverConfig::max_passes`].
+    pub unconverged: u64,
+}
+
+/// What a reconcile covered.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scope {
+    /// Every export of the link.
+    Link,
+    /// The exported Service with this key (namespace/name in the target cluster).
+    Export(ObjectKey),
+}
+
+/// An operation the driver gave up on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// `create`, `update`, `delete` or `get` (a re-read).
+    pub action: &'static str,
+    /// Kind of the object.
+    pub kind: Kind,
+    /// The object.
+    pub key: ObjectKey,
+    /// The last error.
+    pub error: ApiError,
+}
+
+/// A snapshot of what the driver knows about its own health.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DriverStatus {
+    /// Counters.
+    pub stats: DriverStats,
+    /// The latest translation and plan findings, sorted.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Operations that failed in the latest reconcile of their scope, by kind and key.
+    pub failures: Vec<Failure>,
+    /// Scopes whose latest reconcile hit the pass cap.
+    pub unconverged: Vec<Scope>,
+    /// The latest relist error, cleared by a successful relist.
+    pub list_error: Option<DriverError>,
+}
+
+/// What one call to the driver did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct ReconcileOutcome {
+    /// What was reconciled (the whole link when a one-export reconcile fell back).
+    pub scope: Scope,
+    /// Translate-and-plan rounds.
+    pub passes: u32,
+    /// Successful writes.
+    pub writes: u64,
+    /// The source holds the desired state: the last plan was empty and nothing failed.
+    pub complete: bool,
+    /// Stopped by [`DriverConfig::max_passes`] with operations left.
+    pub pass_limit_reached: bool,
+}
+
+impl ReconcileOutcome {
+    fn then(self, next: Self) -> Self {
+        Self {
+            passes: self.passes + next.passes,
+            writes: self.writes + next.writes,
+            ..next
+        }
+    }
+}
+
+/// What one reconcile round works on.
+#[derive(Debug, Clone)]
+enum Work {
+    /// The whole link.
+    Link,
+    /// One export.
+    Export(ObjectKey),
+    /// Nothing desired: delete everything the link owns.
+    RemoveAll,
+}
+
+struct Prepared {
+    operations: Vec<Operation>,
+    diagnostics: Vec<Diagnostic>,
+    /// For one export: the keys in scope.
+    keys: Option<BTreeSet<ObjectKey>>,
+}
+
+enum Executed {
+    /// The server stored the change.
+    Written,
+    /// Nothing to do after all (a delete of an object already gone).
+    Moot,
+    /// The outcome is unknown or our view is stale: re-read the object and plan again.
+    Reread,
+    /// Given up.
+    Failed(ApiError),
+}
+
+/// The reconcile driver of one link.
+///
+/// It holds the [`Link`], a cache of the target (Services and Endpoints by key) and of the source
+/// (as last listed, read or written), and talks to a [`SourceCluster`] and a [`TargetCluster`].
+/// Every decision about mirroring is the core's: the driver calls
+/// [`translate`](svcmirror_core::translate()) and [`plan`](svcmirror_core::plan()) and applies
+/// the operations in the plan's order; it only chooses *which* objects a plan sees (one export's,
+/// or the whole link's) and how to survive API errors.
+///
+/// Use it step by step ([`resync`](Self::resync), then [`handle`](Self::handle) per target event)
+/// or let [`run`](Self::run) do the loop.
+pub struct Driver<S, T, C> {
+    link: Link,
+    source: S,
+    target: T,
+    clock: C,
+    config: DriverConfig,
+    rng: SplitMix64,
+    target_cache: TargetCache,
+    source_cache: SourceCache,
+    stats: DriverStats,
+    diagnostics: Vec<Diagnostic>,
+    failures: BTreeMap<(Kind, ObjectKey), Failure>,
+    unconverged: BTreeSet<Scope>,
+    list_error: Option<DriverError>,
+    status: watch::Sender<DriverStatus>,
+}
+
+impl<S, T, C> std::fmt::Debug for Driver<S, T, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver")
+            .field("link", &self.link)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
+    /// A driver for `link` between `source` and `target`, sleeping on `clock`, with the default
+    /// [`DriverConfig`]. Its caches start empty: call [`resync`](Self::resync) (or
+    /// [`run`](Self::run)) before handling events.
+    pub fn new(link: Link, source: S, target: T, clock: C) -> Self {
+        let config = DriverConfig::default();
+        Self {
+            link,
+            source,
+            target,
+            clock,
+            rng: SplitMix64::new(config.seed),
+            config,
+            target_cache: TargetCache::default(),
+            source_cache: SourceCache::default(),
+            stats: DriverStats::default(),
+            diagnostics: Vec::new(),
+            failures: BTreeMap::new(),
+            unconverged: BTreeSet::new(),
+            list_error: None,
+            status: watch::channel(DriverStatus::default()).0,
+        }
+    }
+
+    /// The same driver with `config` (its seed restarts the jitter generator).
+    #[must_use]
+    pub fn with_config(mut self, config: DriverConfig) -> Self {
+        self.rng = SplitMix64::new(config.seed);
+        self.config = config;
+        self
+    }
+
+    /// The link being mirrored.
+    pub fn link(&self) -> &Link {
+        &self.link
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &DriverStats {
+        &self.stats
+    }
+
+    /// The latest translation and plan findings, sorted.
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        &self.diagnostics
+    }
+
+    /// A snapshot of counters, findings and failures.
+    pub fn status(&self) -> DriverStatus {
+        DriverStatus {
+            stats: self.stats,
+            diagnostics: self.diagnostics.clone(),
+            failures: self.failures.values().cloned().collect(),
+            unconverged: self.unconverged.iter().cloned().collect(),
+            list_error: self.list_error.clone(),
+        }
+    }
+
+    /// A receiver of [`status`](Self::status) snapshots, updated after every reconcile and relist:
+    /// how a CLI or metrics endpoint watches a driver that is inside [`run`](Self::run).
+    pub fn subscribe(&self) -> watch::Receiver<DriverStatus> {
+        self.status.subscribe()
+    }
+
+    /// What the driver believes the source holds (as last listed, read or written).
+    pub fn cached_source(&self) -> SourceState {
+        self.source_cache.state()
+    }
+
+    /// Lists both clusters into the caches (retrying retryable errors), without reconciling.
+    ///
+    /// # Errors
+    /// The list error when a list fails for good; the caches are then left as they were.
+    pub async fn relist(&mut self) -> Result<(), DriverError> {
+        let result = self.try_relist().await;
+        self.list_error = result.clone().err();
+        self.publish();
+        result
+    }
+
+    async fn try_relist(&mut self) -> Result<(), DriverError> {
+        let backoff = self.config.retry;
+        let mut ctx = RetryCtx {
+            stats: &mut self.stats,
+            rng: &mut self.rng,
+            clock: &self.clock,
+            backoff,
+        };
+        let target = ctx
+            .retrying(ApiError::is_retryable, || self.target.list())
+            .await
+            .map_err(DriverError::ListTarget)?;
+        let source = ctx
+            .retrying(ApiError::is_retryable, || self.source.list())
+            .await
+            .map_err(DriverError::ListSource)?;
+        self.target_cache = TargetCache::from_state(target);
+        self.source_cache = SourceCache::from_state(source);
+        self.stats.relists += 1;
+        Ok(())
+    }
+
+    /// Relists both clusters and reconciles the whole link. On a converged source this writes
+    /// nothing.
+    ///
+    /// # Errors
+    /// The list error when a list fails for good (nothing is reconciled then).
+    pub async fn resync(&mut self) -> Result<ReconcileOutcome, DriverError> {
+        self.relist().await?;
+        Ok(self.full_reconcile().await)
+    }
+
+    /// Translates every export and applies the plan against the cached source, whole-link scope:
+    /// orphans of this link are deleted, per namespace and cluster name (ownership is the core's).
+    pub async fn full_reconcile(&mut self) -> ReconcileOutcome {
+        match self.reconcile(&Work::Link, &[]).await {
+            Ok(outcome) => outcome,
+            Err(_) => unreachable!("a whole-link reconcile is never ambiguous"),
+        }
+    }
+
+    /// Deletes every object this link owns in the source (link removal). Namespaces the link
+    /// created are left in place. The target cache is kept: a later reconcile re-creates the
+    /// mirrors, so drop the driver afterwards.
+    pub async fn remove_all(&mut self) -> ReconcileOutcome {
+        match self.reconcile(&Work::RemoveAll, &[]).await {
+            Ok(outcome) => outcome,
+            Err(_) => unreachable!("removing everything is never ambiguous"),
+        }
+    }
+
+    /// Replaces the link (a gateway address, port or identity change is a new link) and reconciles
+    /// the whole link, so every mirror Endpoints is updated. When the target cluster's *name*
+    /// changes, the objects owned under the old name are deleted first: they would otherwise no
+    /// longer be ours and stay forever.
+    pub async fn set_link(&mut self, link: Link) -> ReconcileOutcome {
+        let removed = if link.cluster_name() == self.link.cluster_name() {
+            None
+        } else {
+            Some(self.remove_all().await)
+        };
+        self.link = link;
+        let outcome = self.full_reconcile().await;
+        match removed {
+            Some(removed) => removed.then(outcome),
+            None => outcome,
+        }
+    }
+
+    /// Applies one target event to the target cache and reconciles the exported Service it
+    /// concerns (an Endpoints event concerns the Service of the same key). Only that export's
+    /// objects are planned; when ownership of a desired name is unclear, or a deletion freed a name
+    /// another export may have been denied, the whole link is reconciled instead.
+    /// [`TargetEvent::Restarted`] replaces the target cache and reconciles the whole link.
+    pub async fn handle(&mut self, event: TargetEvent) -> ReconcileOutcome {
+        self.stats.events += 1;
+        let export = match event {
+            TargetEvent::Restarted(state) => {
+                self.target_cache = TargetCache::from_state(state);
+                return self.full_reconcile().await;
+            }
+            TargetEvent::ServiceApplied(ref svc) => svc.metadata.key(),
+            TargetEvent::EndpointsApplied(ref ep) => ep.metadata.key(),
+            TargetEvent::ServiceDeleted(ref key) | TargetEvent::EndpointsDeleted(ref key) => {
+                key.clone()
+            }
+        };
+        // Names the export wanted before the event: findings about them are replaced too.
+        let mut wanted = scope::wanted_names(&self.link, &export, &self.target_cache);
+        match event {
+            TargetEvent::ServiceApplied(svc) => {
+                self.target_cache.services.insert(export.clone(), svc);
+            }
+            TargetEvent::EndpointsApplied(ep) => {
+                self.target_cache.endpoints.insert(export.clone(), ep);
+            }
+            TargetEvent::ServiceDeleted(key) => {
+                self.target_cache.services.remove(&key);
+            }
+            TargetEvent::EndpointsDeleted(key) => {
+                self.target_cache.endpoints.remove(&key);
+            }
+            TargetEvent::Restarted(_) => unreachable!("handled above"),
+        }
+        wanted.extend(scope::wanted_names(&self.link, &export, &self.target_cache));
+        self.reconcile_export(export, &wanted).await
+    }
+
+    async fn reconcile_export(
+        &mut self,
+        export: ObjectKey,
+        wanted: &[ObjectKey],
+    ) -> ReconcileOutcome {
+        let deletes_before = self.stats.deletes;
+        match self.reconcile(&Work::Export(export), wanted).await {
+            Ok(outcome) => {
+                let freed_names = self.stats.deletes > deletes_before;
+                if freed_names
+                    && self
+                        .diagnostics
+                        .iter()
+                        .any(|d| d.reason == Reason::NameConflict)
+                {
+                    // An export denied a name may get it now; only the whole link decides.
+                    let full = self.full_reconcile().await;
+                    outcome.then(full)
+                } else {
+                    outcome
+                }
+            }
+            Err(_) => {
+                self.stats.fallbacks += 1;
+                self.full_reconcile().await
+            }
+        }
+    }
+
+    /// The loop: watch the target, list both clusters, reconcile the whole link, then handle each
+    /// target event; when the watch ends or fails, relist and reconcile again (with backoff when
+    /// the watch keeps breaking without delivering anything); every
+    /// [`DriverConfig::resync_interval`] (on the injected clock) resync. Returns when `shutdown`
+    /// completes; a reconcile in progress is abandoned at its next await, which is safe: the
+    /// source is only ever compared against, and the next start relists.
+    pub async fn run<F: Future<Output = ()>>(&mut self, shutdown: F) {
+        let shutdown = shutdown.fuse();
+        pin_mut!(shutdown);
+        let mut quiet_restarts: u32 = 0;
+        loop {
+            if quiet_restarts > 0 {
+                let delay = self.config.retry.delay(quiet_restarts - 1, &mut self.rng);
+                let mut wait = self.clock.sleep(delay).fuse();
+                select_biased! {
+                    () = shutdown => return,
+                    () = wait => {}
+                }
+            }
+            // Watch first, then list: nothing that happens in between is missed (events the list
+            // already reflects are reconciled again, which writes nothing).
+            let mut events = self.target.watch().fuse();
+            let listed = {
+                let resync = self.resync().fuse();
+                pin_mut!(resync);
+                select_biased! {
+                    () = shutdown => return,
+                    listed = resync => listed,
+                }
+            };
+            if listed.is_err() {
+                quiet_restarts = quiet_restarts.saturating_add(1);
+                continue;
+            }
+            let mut timer = self.clock.sleep(self.config.resync_interval).fuse();
+            let mut delivered = false;
+            loop {
+                let next = select_biased! {
+                    () = shutdown => return,
+                    item = events.next() => match item {
+                        Some(Ok(event)) => Some(event),
+                        Some(Err(_)) | None => break,
+                    },
+                    () = timer => None,
+                };
+                if let Some(event) = next {
+                    delivered = true;
+                    let handled = self.handle(event).fuse();
+                    pin_mut!(handled);
+                    select_biased! {
+                        () = shutdown => return,
+                        _ = handled => {},
+                    }
+                } else {
+                    {
+                        let resynced = self.resync().fuse();
+                        pin_mut!(resynced);
+                        select_biased! {
+                            () = shutdown => return,
+                            _ = resynced => {},
+                        }
+                    }
+                    timer = self.clock.sleep(self.config.resync_interval).fuse();
+                }
+            }
+            self.stats.watch_restarts += 1;
+            self.publish();
+            quiet_restarts = if delivered {
+                0
+            } else {
+                quiet_restarts.saturating_add(1)
+            };
+        }
+    }
+
+    fn publish(&self) {
+        self.status.send_replace(self.status());
+    }
+
+    /// Translate and plan one round of `work`.
+    fn prepare(&self, work: &Work) -> Result<Prepared, Ambiguous> {
+        match work {
+            Work::Link => {
+                let source = self.source_cache.state();
+                let translation = translate(&self.link, &self.target_cache.state(), &source);
+                let plan = plan(&self.link, &translation.desired, &source);
+                let mut diagnostics = translation.diagnostics;
+                diagnostics.extend(plan.diagnostics);
+                Ok(Prepared {
+                    operations: plan.operations,
+                    diagnostics,
+                    keys: None,
+                })
+            }
+            Work::RemoveAll => {
+                let plan = plan(&self.link, &Desired::default(), &self.source_cache.state());
+                Ok(Prepared {
+                    operations: plan.operations,
+                    diagnostics: plan.diagnostics,
+                    keys: None,
+                })
+            }
+            Work::Export(export) => {
+                let scoped = scope::scope_export(
+                    &self.link,
+                    export,
+                    &self.target_cache,
+                    &self.source_cache,
+                )?;
+                let plan = plan(&self.link, &scoped.desired, &scoped.observed);
+                let mut diagnostics = scoped.diagnostics;
+                diagnostics.extend(plan.diagnostics);
+                Ok(Prepared {
+                    operations: plan.operations,
+                    diagnostics,
+                    keys: Some(scoped.keys),
+                })
+            }
+        }
+    }
+
+    /// Plans and applies `work` until the plan is empty, everything left failed, or the pass cap.
+    async fn reconcile(
+        &mut self,
+        work: &Work,
+        extra_keys: &[ObjectKey],
+    ) -> Result<ReconcileOutcome, Ambiguous> {
+        let scope = match work {
+            Work::Export(key) => Scope::Export(key.clone()),
+            Work::Link | Work::RemoveAll => Scope::Link,
+        };
+        self.stats.reconciles += 1;
+        if scope == Scope::Link {
+            self.stats.full_reconciles += 1;
+        }
+        let mut outcome = ReconcileOutcome {
+            scope: scope.clone(),
+            passes: 0,
+            writes: 0,
+            complete: false,
+            pass_limit_reached: false,
+        };
+        let mut touched: BTreeSet<ObjectKey> = extra_keys.iter().cloned().collect();
+        let mut failed: BTreeSet<ObjectKey> = BTreeSet::new();
+        let mut diagnostics = Vec::new();
+        loop {
+            if outcome.passes >= self.config.max_passes {
+                outcome.pass_limit_reached = true;
+                break;
+            }
+            let prepared = self.prepare(work)?;
+            if outcome.passes == 0 {
+                // The failures of this scope's previous reconcile are superseded by this one.
+                match &prepared.keys {
+                    Some(keys) => {
+                        touched.extend(keys.iter().cloned());
+                        self.failures.retain(|(_, key), _| !touched.contains(key));
+                    }
+                    None => self.failures.clear(),
+                }
+            } else if let Some(keys) = &prepared.keys {
+                touched.extend(keys.iter().cloned());
+            }
+            outcome.passes += 1;
+            self.stats.passes += 1;
+            diagnostics = prepared.diagnostics;
+            let operations: Vec<Operation> = prepared
+                .operations
+                .into_iter()
+                .filter(|op| !failed.contains(&op.key()))
+                .collect();
+            if operations.is_empty() {
+                outcome.complete = failed.is_empty();
+                break;
+            }
+            outcome.writes += self.apply(operations, &mut failed).await;
+        }
+        match work {
+            Work::Link => self.diagnostics = diagnostics,
+            Work::RemoveAll => self.diagnostics.clear(),
+            Work::Export(_) => {
+                self.diagnostics.retain(|d| !touched.contains(&d.object));
+                self.diagnostics.extend(diagnostics);
+            }
+        }
+        self.diagnostics.sort();
+        self.diagnostics.dedup();
+        if outcome.pass_limit_reached {
+            self.stats.unconverged += 1;
+            self.unconverged.insert(scope);
+        } else if scope == Scope::Link {
+            self.unconverged.clear();
+        } else {
+            self.unconverged.remove(&scope);
+        }
+        self.publish();
+        Ok(outcome)
+    }
+
+    /// Applies `operations` in order. An object whose request needs a re-read is skipped for the
+    /// rest of this round (later operations on the same key may depend on it); one that failed
+    /// for good is skipped for the rest of the reconcile. Returns the number of writes.
+    async fn apply(&mut self, operations: Vec<Operation>, failed: &mut BTreeSet<ObjectKey>) -> u64 {
+        let mut writes = 0;
+        let mut skipped: BTreeSet<ObjectKey> = BTreeSet::new();
+        for op in operations {
+            let key = op.key();
+            if skipped.contains(&key) {
+                continue;
+            }
+            match self.execute(&op).await {
+                Executed::Written => {
+                    writes += 1;
+                    self.failures.remove(&(op.kind(), key));
+                }
+                Executed::Moot => {}
+                Executed::Reread => {
+                    if let Err(error) = self.reread(op.kind(), &key).await {
+                        self.give_up("get", op.kind(), &key, error);
+                        failed.insert(key.clone());
+                    }
+                    skipped.insert(key);
+                }
+                Executed::Failed(error) => {
+                    self.give_up(op.action(), op.kind(), &key, error);
+                    failed.insert(key.clone());
+                    skipped.insert(key);
+                }
+            }
+        }
+        writes
+    }
+
+    fn give_up(&mut self, action: &'static str, kind: Kind, key: &ObjectKey, error: ApiError) {
+        self.stats.operation_failures += 1;
+        self.failures.insert(
+            (kind, key.clone()),
+            Failure {
+                action,
+                kind,
+                key: key.clone(),
+                error,
+            },
+        );
+    }
+
+    /// Sends one operation, retrying `Unavailable` with backoff, and records what the server
+    /// stored.
+    async fn execute(&mut self, op: &Operation) -> Executed {
+        let backoff = self.config.retry;
+        let mut ctx = RetryCtx {
+            stats: &mut self.stats,
+            rng: &mut self.rng,
+            clock: &self.clock,
+            backoff,
+        };
+        let source = &self.source;
+        let result = ctx
+            .retrying(
+                |e| matches!(e, ApiError::Unavailable(_)),
+                || send(source, op),
+            )
+            .await;
+        match result {
+            Ok(Some(stored)) => {
+                self.stats.writes += 1;
+                match op {
+                    Operation::Create { .. } => self.stats.creates += 1,
+                    _ => self.stats.updates += 1,
+                }
+                self.source_cache.store(stored);
+                Executed::Written
+            }
+            Ok(None) => {
+                self.stats.writes += 1;
+                self.stats.deletes += 1;
+                self.source_cache.forget(op.kind(), &op.key());
+                Executed::Written
+            }
+            Err(error) => match (op, error) {
+                // Gone already: what the delete wanted.
+                (Operation::Delete { kind, key, .. }, ApiError::NotFound { .. }) => {
+                    self.source_cache.forget(*kind, key);
+                    Executed::Moot
+                }
+                // Our view is stale (the object vanished, changed, or appeared) or the outcome is
+                // unknown: read it and plan again rather than resend the same request.
+                (Operation::Update { .. }, ApiError::NotFound { .. })
+                | (_, ApiError::Timeout(_)) => Executed::Reread,
+                (_, ApiError::Conflict { .. } | ApiError::AlreadyExists { .. }) => {
+                    self.stats.conflicts += 1;
+                    Executed::Reread
+                }
+                (_, error) => Executed::Failed(error),
+            },
+        }
+    }
+
+    /// Reads one object into the source cache.
+    async fn reread(&mut self, kind: Kind, key: &ObjectKey) -> Result<(), ApiError> {
+        self.stats.rereads += 1;
+        let backoff = self.config.retry;
+        let mut ctx = RetryCtx {
+            stats: &mut self.stats,
+            rng: &mut self.rng,
+            clock: &self.clock,
+            backoff,
+        };
+        let source = &self.source;
+        match ctx
+            .retrying(ApiError::is_retryable, || source.get(kind, key))
+            .await?
+        {
+            Some(object) if object.kind() == kind && object.key() == *key => {
+                self.source_cache.store(object);
+            }
+            Some(_) | None => self.source_cache.forget(kind, key),
+        }
+        Ok(())
+    }
+}
+
+/// One request: `Some(stored)` for a create or update, `None` for a delete.
+async fn send<S: SourceCluster>(source: &S, op: &Operation) -> Result<Option<Object>, ApiError> {
+    match op {
+        Operation::Create { object } => source.create(object).await.map(Some),
+        Operation::Update { object, .. } => source.update(object).await.map(Some),
+        Operation::Delete {
+            kind,
+            key,
+            uid,
+            resource_version,
+            ..
+        } => {
+            let preconditions = Preconditions {
+                uid: uid.clone(),
+                resource_version: resource_version.clone(),
+            };
+            source
+                .delete(*kind, key, &preconditions)
+                .await
+                .map(|()| None)
+        }
+    }
+}
+
+/// The pieces of the driver a retry loop needs, borrowed apart from the clusters.
+struct RetryCtx<'a, C> {
+    stats: &'a mut DriverStats,
+    rng: &'a mut SplitMix64,
+    clock: &'a C,
+    backoff: Backoff,
+}
+
+impl<C: Clock> RetryCtx<'_, C> {
+    /// Sends a request until it succeeds, fails with an error `retry_if` rejects, or
+    /// `backoff.max_attempts` tries were made.
+    async fn retrying<R, Fut>(
+        &mut self,
+        retry_if: impl Fn(&ApiError) -> bool,
+        mut request: impl FnMut() -> Fut,
+    ) -> Result<R, ApiError>
+    where
+        Fut: Future<Output = Result<R, ApiError>>,
+    {
+        let mut attempt = 0u32;
+        loop {
+            self.stats.requests += 1;
+            match request().await {
+                Ok(value) => return Ok(value),
+                Err(error) => {
+                    self.stats.failed_requests += 1;
+                    if !retry_if(&error) || attempt + 1 >= self.backoff.max_attempts {
+                        return Err(error);
+                    }
+                    self.stats.retries += 1;
+                    self.clock
+                        .sleep(self.backoff.delay(attempt, self.rng))
+                        .await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+}
