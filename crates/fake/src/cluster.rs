@@ -12,6 +12,7 @@ use svcmirror_core::model::{
 use svcmirror_core::{Operation, Plan, SourceState, TargetState};
 
 use crate::allocator::{ClusterIpAllocator, Refusal};
+use crate::faults::{Fault, FaultConfig, Faults};
 use crate::stats::{Stats, Verb};
 use crate::validation::{self, FieldError};
 use crate::watch::WatchEvent;
@@ -45,6 +46,7 @@ pub struct FakeCluster {
     /// Every write, in order, with its resourceVersion.
     log: Vec<(u64, WatchEvent)>,
     stats: Stats,
+    faults: Option<Faults>,
 }
 
 impl Default for FakeCluster {
@@ -93,6 +95,7 @@ impl FakeCluster {
             uids: 0,
             log: Vec::new(),
             stats: Stats::default(),
+            faults: None,
         };
         cluster
             .create_namespace_object(Namespace::new(DEFAULT_NAMESPACE))
@@ -126,16 +129,39 @@ impl FakeCluster {
         self.stats
     }
 
-    /// Serves one request: counts it and runs `verb_impl`.
+    /// Injects faults into the requests that follow (see [`FaultConfig`]); builder style.
+    #[must_use]
+    pub fn with_faults(mut self, config: FaultConfig) -> Self {
+        self.set_faults(Some(config));
+        self
+    }
+
+    /// Starts (from the configuration's seed) or stops (`None`) fault injection. Setting up a
+    /// scenario without faults and then turning them on is the usual way to test a controller.
+    pub fn set_faults(&mut self, config: Option<FaultConfig>) {
+        self.faults = config.map(Faults::new);
+    }
+
+    /// Serves one request: counts it, decides whether a fault is injected, runs `verb_impl`.
     fn request<T>(
         &mut self,
         verb: Verb,
-        _kind: Kind,
-        _key: &ObjectKey,
+        kind: Kind,
+        key: &ObjectKey,
         verb_impl: impl FnOnce(&mut Self) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
         self.stats.count(verb);
-        let result = verb_impl(self);
+        let result = match self.faults.as_mut().and_then(|f| f.draw(verb)) {
+            None => verb_impl(self),
+            Some(fault) => {
+                self.stats.injected_faults += 1;
+                if fault == Fault::TimeoutAfter {
+                    // The write happens; its response is lost on the way back.
+                    let _lost = verb_impl(self);
+                }
+                Err(fault.into_error(verb, kind, key))
+            }
+        };
         if result.is_err() {
             self.stats.failed_requests += 1;
         }

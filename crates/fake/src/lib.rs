@@ -37,10 +37,12 @@
 
 mod allocator;
 mod cluster;
+mod faults;
 mod stats;
 mod validation;
 mod watch;
 
 pub use cluster::{ApplyReport, CREATION_TIMESTAMP, FakeCluster};
+pub use faults::FaultConfig;
 pub use stats::Stats;
 pub use watch::WatchEvent;
