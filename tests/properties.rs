@@ -1,0 +1,197 @@
+//! Properties over generated clusters (proptest): determinism, valid names, idempotence, convergence
+//! in two passes, ownership.
+
+mod common;
+
+use common::*;
+use proptest::prelude::*;
+use svcmirror::labels::{CLUSTER_NAME, MIRRORED_SERVICE};
+use svcmirror::model::{EndpointAddress, Endpoints, Object, Service};
+use svcmirror::names::is_dns1035_label;
+use svcmirror::{Operation, TargetState, plan, translate};
+
+const HOSTS: [&str; 5] = ["web-0", "web-1", "db-0", "x", "Bad_Host"];
+const NAMES: [&str; 4] = [
+    "web",
+    "db",
+    "nginx-svc",
+    "a-rather-long-service-name-that-will-not-fit-with-a-suffix",
+];
+
+fn arb_address() -> impl Strategy<Value = EndpointAddress> {
+    (
+        0u8..8,
+        prop::option::of(prop::sample::select(&HOSTS[..])),
+        any::<bool>(),
+    )
+        .prop_map(|(last, host, bad_ip)| {
+            let mut a = addr(
+                &if bad_ip && last == 7 {
+                    "999.0.0.1".to_owned()
+                } else {
+                    format!("10.42.0.{last}")
+                },
+                host,
+            );
+            a.target_ref = None;
+            a
+        })
+}
+
+fn arb_export() -> impl Strategy<Value = (Service, Option<Endpoints>)> {
+    (
+        prop::sample::select(&NAMES[..]),
+        prop::sample::select(&["default", "other"][..]),
+        any::<bool>(),
+        any::<bool>(),
+        0usize..3,
+        prop::option::of(prop::collection::vec(
+            (
+                prop::collection::vec(arb_address(), 0..4),
+                prop::collection::vec(arb_address(), 0..2),
+            ),
+            0..3,
+        )),
+    )
+        .prop_map(|(name, ns, headless, exported, ports, subsets)| {
+            let mut s = svc(ns, name);
+            if headless {
+                s = s.headless();
+            }
+            if exported {
+                s = s.exported();
+            }
+            for p in 0..ports {
+                s = s.port(&format!("p{p}"), 80 + i32::try_from(p).unwrap_or(0));
+            }
+            let ep = subsets.map(|subsets| {
+                let mut e = eps(ns, name);
+                for (ready, not_ready) in subsets {
+                    e = e.subset(ready, not_ready, vec![eport("p0", 80)]);
+                }
+                e.build()
+            });
+            (s.build(), ep)
+        })
+}
+
+fn arb_target() -> impl Strategy<Value = TargetState> {
+    prop::collection::vec(arb_export(), 0..6).prop_map(|exports| {
+        let mut t = TargetState::default();
+        for (s, e) in exports {
+            // One object per key, as in a real cluster.
+            if t.services
+                .iter()
+                .any(|x| x.metadata.key() == s.metadata.key())
+            {
+                continue;
+            }
+            t.services.push(s);
+            t.endpoints.extend(e);
+        }
+        t
+    })
+}
+
+fn reversed(t: &TargetState) -> TargetState {
+    let mut r = t.clone();
+    r.services.reverse();
+    r.endpoints.reverse();
+    for e in &mut r.endpoints {
+        e.subsets.reverse();
+        for s in &mut e.subsets {
+            s.addresses.reverse();
+        }
+    }
+    r
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 128,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn output_does_not_depend_on_input_order(target in arb_target(), headless in any::<bool>()) {
+        let link = west().enable_headless_services(headless).build().expect("link");
+        let source = fake().state();
+        let a = translate(&link, &target, &source);
+        let b = translate(&link, &reversed(&target), &source);
+        prop_assert_eq!(&a.desired, &b.desired);
+        prop_assert_eq!(&a.exports, &b.exports);
+        // Field paths point into the input, so they move with it; the findings themselves do not.
+        let findings = |t: &svcmirror::Translation| {
+            let mut v: Vec<_> = t.diagnostics.iter().map(|d| (d.reason, d.severity, d.kind, d.object.clone())).collect();
+            v.sort();
+            v
+        };
+        prop_assert_eq!(findings(&a), findings(&b));
+        prop_assert_eq!(a, translate(&link, &target, &source), "repeated runs agree");
+    }
+
+    #[test]
+    fn every_name_is_a_valid_dns1035_label_and_unique(target in arb_target()) {
+        let t = translate(&link(), &target, &fake().state());
+        for key in t.desired.services.keys().chain(t.desired.endpoints.keys()) {
+            prop_assert!(is_dns1035_label(&key.name), "{}", key);
+        }
+        // Keys are map keys: uniqueness per namespace is by construction; check no two exports
+        // claim one mirror.
+        let mut claimed: Vec<_> = t.exports.iter()
+            .flat_map(|(k, o)| o.mirror.iter().chain(&o.endpoint_mirrors).map(move |n| (k.namespace.clone(), n.clone())))
+            .collect();
+        let before = claimed.len();
+        claimed.sort();
+        claimed.dedup();
+        prop_assert_eq!(before, claimed.len());
+    }
+
+    #[test]
+    fn converges_in_two_passes_and_then_plans_nothing(target in arb_target(), before in arb_target()) {
+        // From any start state reached by mirroring another target.
+        let mut f = fake();
+        converge(&link(), &before, &mut f);
+        let c = converge(&link(), &target, &mut f);
+        prop_assert!(c.passes <= 2, "{} passes", c.passes);
+        let source = f.state();
+        let again = plan(&link(), &translate(&link(), &target, &source).desired, &source);
+        prop_assert!(again.is_empty());
+    }
+
+    #[test]
+    fn plan_never_touches_objects_without_our_labels(target in arb_target(), foreign in prop::collection::vec((prop::sample::select(&NAMES[..]), prop::sample::select(&HOSTS[..4])), 0..4)) {
+        let mut f = fake();
+        // Foreign objects whose names mirrors want, plus another link's object.
+        for (name, host) in foreign {
+            for n in [format!("{name}-west"), format!("{host}-west")] {
+                let _ = f.create(Object::Service(svc("default", &n).port("http", 80).build()));
+            }
+        }
+        let _ = f.create(Object::Service(
+            svc("default", "web-west").port("http", 80)
+                .label(MIRRORED_SERVICE, "true").label(CLUSTER_NAME, "north").build(),
+        ));
+        let foreign_before: Vec<Service> = f.state().services;
+        for _ in 0..3 {
+            let source = f.state();
+            let p = plan(&link(), &translate(&link(), &target, &source).desired, &source);
+            for op in &p.operations {
+                if let Operation::Update { .. } | Operation::Delete { .. } = op {
+                    prop_assert!(
+                        !foreign_before.iter().any(|s| s.metadata.key() == op.key()),
+                        "touched foreign {}", op.key()
+                    );
+                }
+                if let Operation::Create { object } = op {
+                    prop_assert!(!foreign_before.iter().any(|s| s.metadata.key() == object.key()));
+                }
+                f.apply(op).expect("apply");
+            }
+        }
+        for s in &foreign_before {
+            prop_assert!(f.state().services.contains(s), "foreign {} changed", s.metadata.key());
+        }
+    }
+}
