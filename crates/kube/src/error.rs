@@ -1,0 +1,222 @@
+//! `kube::Error` → [`ApiError`]: the one place HTTP status codes are read.
+
+use std::error::Error as _;
+
+use kube::core::Status;
+use svcmirror_backend::ApiError;
+use svcmirror_core::model::{Kind, ObjectKey};
+
+/// Maps a kube-rs error from a request about `kind` `key` to the backend's typed error.
+///
+/// | server answer | `ApiError` |
+/// |---|---|
+/// | 404 | `NotFound` |
+/// | 409, reason `AlreadyExists` | `AlreadyExists` |
+/// | other 409 (stale resourceVersion, failed precondition, apply conflict) | `Conflict` |
+/// | 422 | `Invalid`, `field` from the first `details.causes[].field` |
+/// | 403 (and 401) | `Forbidden` |
+/// | 504 or 500 with reason `Timeout`, 408, a client-side timeout | `Timeout` |
+/// | 410 (a watch's resourceVersion expired: re-list), 429, other 5xx, connection errors | `Unavailable` |
+///
+/// Anything else (a 400, a response that does not decode) is reported as `Invalid` with an empty
+/// field: retrying the same request cannot help.
+#[must_use]
+pub fn map_error(err: &kube::Error, kind: Kind, key: &ObjectKey) -> ApiError {
+    match err {
+        kube::Error::Api(status) => map_status(status, kind, key),
+        other if is_timeout(other) => ApiError::Timeout(other.to_string()),
+        kube::Error::HyperError(_)
+        | kube::Error::Service(_)
+        | kube::Error::ReadEvents(_)
+        | kube::Error::HttpError(_)
+        | kube::Error::Auth(_) => ApiError::Unavailable(err.to_string()),
+        other => ApiError::Invalid {
+            kind,
+            key: key.clone(),
+            field: String::new(),
+            message: other.to_string(),
+        },
+    }
+}
+
+/// Maps a Kubernetes `Status` (a failed request's body) to the backend's typed error.
+#[must_use]
+pub fn map_status(status: &Status, kind: Kind, key: &ObjectKey) -> ApiError {
+    let message = if status.message.is_empty() {
+        status.reason.clone()
+    } else {
+        status.message.clone()
+    };
+    match status.code {
+        404 => ApiError::NotFound {
+            kind,
+            key: key.clone(),
+        },
+        409 if status.reason == "AlreadyExists" => ApiError::AlreadyExists {
+            kind,
+            key: key.clone(),
+        },
+        409 => ApiError::Conflict {
+            kind,
+            key: key.clone(),
+            message,
+        },
+        422 => ApiError::Invalid {
+            kind,
+            key: key.clone(),
+            field: status
+                .details
+                .as_ref()
+                .and_then(|d| d.causes.iter().find(|c| !c.field.is_empty()))
+                .map(|c| c.field.clone())
+                .unwrap_or_default(),
+            message,
+        },
+        401 | 403 => ApiError::Forbidden(message),
+        408 | 504 => ApiError::Timeout(message),
+        500 if status.reason == "Timeout" => ApiError::Timeout(message),
+        410 | 429 | 500..=599 => ApiError::Unavailable(message),
+        _ => ApiError::Invalid {
+            kind,
+            key: key.clone(),
+            field: String::new(),
+            message: format!("HTTP {}: {message}", status.code),
+        },
+    }
+}
+
+/// Whether the error (or one of its causes) is a timeout: an I/O `TimedOut` (kube's connect, read
+/// and write timeouts) or tower's `Elapsed` (an embedder's timeout layer).
+fn is_timeout(err: &kube::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = err.source();
+    while let Some(cause) = source {
+        if cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        // tower's `Elapsed` is not reachable as a type from here; its message is stable.
+        if cause.to_string() == "request timed out" {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use kube::core::response::{StatusCause, StatusDetails};
+
+    use super::*;
+
+    fn key() -> ObjectKey {
+        ObjectKey::new("default", "nginx-svc-west")
+    }
+
+    fn status(code: u16, reason: &str) -> Status {
+        Status::failure("the server said no", reason).with_code(code)
+    }
+
+    #[test]
+    fn status_codes_map_to_typed_errors() {
+        let k = Kind::Service;
+        assert_eq!(
+            map_status(&status(404, "NotFound"), k, &key()),
+            ApiError::NotFound {
+                kind: k,
+                key: key()
+            }
+        );
+        assert_eq!(
+            map_status(&status(409, "AlreadyExists"), k, &key()),
+            ApiError::AlreadyExists {
+                kind: k,
+                key: key()
+            }
+        );
+        assert!(matches!(
+            map_status(&status(409, "Conflict"), k, &key()),
+            ApiError::Conflict { message, .. } if message == "the server said no"
+        ));
+        assert!(matches!(
+            map_status(&status(403, "Forbidden"), k, &key()),
+            ApiError::Forbidden(_)
+        ));
+        assert!(matches!(
+            map_status(&status(429, "TooManyRequests"), k, &key()),
+            ApiError::Unavailable(_)
+        ));
+        assert!(matches!(
+            map_status(&status(503, "ServiceUnavailable"), k, &key()),
+            ApiError::Unavailable(_)
+        ));
+        assert!(matches!(
+            map_status(&status(504, "Timeout"), k, &key()),
+            ApiError::Timeout(_)
+        ));
+        assert!(matches!(
+            map_status(&status(500, "Timeout"), k, &key()),
+            ApiError::Timeout(_)
+        ));
+        assert!(matches!(
+            map_status(&status(400, "BadRequest"), k, &key()),
+            ApiError::Invalid { .. }
+        ));
+    }
+
+    #[test]
+    fn invalid_names_the_field_from_the_causes() {
+        let status = status(422, "Invalid").with_details(StatusDetails {
+            name: "nginx-svc-west".to_owned(),
+            kind: "services".to_owned(),
+            causes: vec![
+                StatusCause {
+                    reason: "FieldValueInvalid".to_owned(),
+                    message: "no field".to_owned(),
+                    field: String::new(),
+                },
+                StatusCause {
+                    reason: "FieldValueInvalid".to_owned(),
+                    message: "must be between 1 and 65535".to_owned(),
+                    field: "spec.ports[0].port".to_owned(),
+                },
+            ],
+            group: String::new(),
+            uid: String::new(),
+            retry_after_seconds: 0,
+        });
+        assert_eq!(
+            map_status(&status, Kind::Service, &key()),
+            ApiError::Invalid {
+                kind: Kind::Service,
+                key: key(),
+                field: "spec.ports[0].port".to_owned(),
+                message: "the server said no".to_owned(),
+            }
+        );
+    }
+
+    #[test]
+    fn transport_errors_are_unavailable_or_timeout() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert!(matches!(
+            map_error(&kube::Error::ReadEvents(io), Kind::Endpoints, &key()),
+            ApiError::Unavailable(_)
+        ));
+        let timeout = std::io::Error::new(std::io::ErrorKind::TimedOut, "slow");
+        assert!(matches!(
+            map_error(&kube::Error::ReadEvents(timeout), Kind::Endpoints, &key()),
+            ApiError::Timeout(_)
+        ));
+        let api = kube::Error::Api(status(404, "NotFound").boxed());
+        assert!(matches!(
+            map_error(&api, Kind::Endpoints, &key()),
+            ApiError::NotFound {
+                kind: Kind::Endpoints,
+                ..
+            }
+        ));
+    }
+}
