@@ -1,1 +1,233 @@
-//! placeholder
+//! # svcmirror-snapshot
+//!
+//! Reads `kubectl get -o yaml|json` output into svcmirror's model, and writes manifests back.
+//!
+//! - [`parse`] / [`read`]: YAML or JSON — one object, a `List` (or `ServiceList`…), several
+//!   `---`-separated YAML documents, or a JSON array — into a [`Snapshot`] of `v1` Services,
+//!   Endpoints and Namespaces. Other kinds (Pods, Deployments, EndpointSlices…) are skipped, so a
+//!   `kubectl get all -o yaml` dump reads as is.
+//! - [`write_list`]: objects → one `v1` `List` in YAML or JSON that kubectl reads back unchanged.
+//!
+//! A malformed object (a field of the wrong type) does not spoil the input: it is dropped and
+//! reported as a [`Diagnostic`] with reason [`InvalidObject`](svcmirror_core::Reason::InvalidObject)
+//! and its field path (`spec.ports[0].port`), as SPEC §8 asks. Only an input that cannot be read
+//! at all is a [`SnapshotError`]: not YAML/JSON, empty, a document that is not a Kubernetes
+//! object, or over the [`Limits`] (including YAML alias bombs and deep nesting).
+//!
+//! **What this crate must never do**: decide anything about mirroring (exports, headlessness,
+//! names — that is `svcmirror-core`'s job; this crate only converts and moves bytes), or panic,
+//! whatever the input.
+//!
+//! ```
+//! use svcmirror_snapshot::{Format, Limits, parse, write_list};
+//! use svcmirror_core::Object;
+//!
+//! let yaml = b"apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  ports: [{port: 80}]\n";
+//! let snapshot = parse(yaml, "web.yaml", &Limits::default()).unwrap();
+//! assert_eq!(snapshot.services[0].metadata.namespace(), "default");
+//! assert!(snapshot.diagnostics.is_empty());
+//!
+//! let objects: Vec<Object> = snapshot.services.into_iter().map(Object::Service).collect();
+//! let mut out = Vec::new();
+//! write_list(&objects, Format::Yaml, &mut out).unwrap();
+//! assert!(String::from_utf8(out).unwrap().starts_with("apiVersion: v1\nkind: List\n"));
+//! ```
+#![deny(missing_docs)]
+
+mod document;
+mod error;
+mod parse;
+mod write;
+
+use std::io::Read;
+
+use svcmirror_core::model::{Endpoints, Kind, Namespace, Service};
+use svcmirror_core::{Diagnostic, SourceState, TargetState};
+
+use crate::document::{Entry, Shape};
+pub use crate::error::{Location, SnapshotError};
+pub use crate::write::{Format, write_list};
+
+/// How much input [`parse`] and [`read`] accept before refusing it.
+///
+/// The defaults hold a large cluster many times over (10 000 Services and 10 000 Endpoints of 10
+/// addresses are about 40 MB of JSON) while keeping memory bounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Largest input, in bytes. Default: 256 MiB.
+    pub max_bytes: u64,
+    /// Most objects of any kind (skipped ones included), counting each List item and each
+    /// single-object document; a YAML stream also may not hold more documents than this.
+    /// Default: 200 000.
+    pub max_objects: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_bytes: 256 * 1024 * 1024,
+            max_objects: 200_000,
+        }
+    }
+}
+
+impl Limits {
+    /// The default limits with `max_bytes` changed.
+    #[must_use]
+    pub fn with_max_bytes(mut self, max_bytes: u64) -> Self {
+        self.max_bytes = max_bytes;
+        self
+    }
+
+    /// The default limits with `max_objects` changed.
+    #[must_use]
+    pub fn with_max_objects(mut self, max_objects: usize) -> Self {
+        self.max_objects = max_objects;
+        self
+    }
+}
+
+/// The `v1` objects of one input, in input order, and what was wrong with the rest.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Every well-formed `v1` Service.
+    pub services: Vec<Service>,
+    /// Every well-formed `v1` Endpoints.
+    pub endpoints: Vec<Endpoints>,
+    /// Every well-formed `v1` Namespace.
+    pub namespaces: Vec<Namespace>,
+    /// One [`InvalidObject`](svcmirror_core::Reason::InvalidObject) error per malformed `v1`
+    /// Service, Endpoints or Namespace, which is left out of the lists above.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Snapshot {
+    /// The snapshot as the target cluster's state (its Namespaces are not needed).
+    #[must_use]
+    pub fn into_target(self) -> TargetState {
+        TargetState {
+            services: self.services,
+            endpoints: self.endpoints,
+        }
+    }
+
+    /// The snapshot as the source cluster's state. Namespaces are known (`Some`) only when the
+    /// input held at least one Namespace object, malformed ones included; otherwise they are
+    /// unknown (`None`) and every namespace is assumed to exist.
+    #[must_use]
+    pub fn into_source(self) -> SourceState {
+        let listed_namespaces = !self.namespaces.is_empty()
+            || self.diagnostics.iter().any(|d| d.kind == Kind::Namespace);
+        SourceState {
+            services: self.services,
+            endpoints: self.endpoints,
+            namespaces: listed_namespaces.then_some(self.namespaces),
+        }
+    }
+}
+
+/// Reads `kubectl get -o yaml|json` output.
+///
+/// The format is detected from the first non-whitespace byte: `{` or `[` is JSON, anything else
+/// YAML. `origin` names the input in errors (a file name).
+///
+/// # Errors
+/// When the input cannot be used at all: see [`SnapshotError`]. Malformed objects are not errors
+/// but [`Snapshot::diagnostics`].
+pub fn parse(bytes: &[u8], origin: &str, limits: &Limits) -> Result<Snapshot, SnapshotError> {
+    if u64::try_from(bytes.len()).map_or(true, |len| len > limits.max_bytes) {
+        return Err(SnapshotError::TooLarge {
+            origin: origin.to_owned(),
+            max_bytes: limits.max_bytes,
+        });
+    }
+    let documents = parse::documents(bytes, origin, limits)?;
+    if documents.is_empty() {
+        return Err(SnapshotError::Empty {
+            origin: origin.to_owned(),
+        });
+    }
+    let objects: usize = documents.iter().map(|d| d.document.entries.len()).sum();
+    if objects > limits.max_objects {
+        return Err(SnapshotError::TooManyObjects {
+            origin: origin.to_owned(),
+            max_objects: limits.max_objects,
+        });
+    }
+
+    let several = documents.len() > 1;
+    let mut snapshot = Snapshot::default();
+    for (n, parsed) in documents.into_iter().enumerate() {
+        let shape = parsed.document.shape;
+        for (i, entry) in parsed.document.entries.into_iter().enumerate() {
+            match entry {
+                Entry::Service(service) => snapshot.services.push(service),
+                Entry::Endpoints(endpoints) => snapshot.endpoints.push(endpoints),
+                Entry::Namespace(namespace) => snapshot.namespaces.push(namespace),
+                Entry::Invalid(diagnostic) => snapshot.diagnostics.push(diagnostic),
+                Entry::Skipped => {}
+                Entry::NotAnObject(reason) => {
+                    let document = if several {
+                        format!("document {}", n + 1)
+                    } else {
+                        "the document".to_owned()
+                    };
+                    let position = match shape {
+                        Shape::Single => document,
+                        Shape::List => format!("items[{i}] of {document}"),
+                        Shape::Sequence => format!("[{i}] of {document}"),
+                    };
+                    return Err(SnapshotError::NotAnObject {
+                        origin: origin.to_owned(),
+                        location: parsed.location,
+                        position,
+                        reason,
+                    });
+                }
+            }
+        }
+    }
+    Ok(snapshot)
+}
+
+/// Reads the file at `path` (`-` for standard input, named `<stdin>` in errors) with [`parse`].
+///
+/// No more than `limits.max_bytes + 1` bytes are ever read into memory.
+///
+/// # Errors
+/// [`SnapshotError::Io`] when the file cannot be read, then as [`parse`].
+pub fn read(path: &str, limits: &Limits) -> Result<Snapshot, SnapshotError> {
+    let (origin, bytes) = if path == "-" {
+        let origin = "<stdin>";
+        (
+            origin,
+            read_at_most(std::io::stdin().lock(), origin, limits)?,
+        )
+    } else {
+        let file = std::fs::File::open(path).map_err(|source| SnapshotError::Io {
+            origin: path.to_owned(),
+            source,
+        })?;
+        (path, read_at_most(file, path, limits)?)
+    };
+    parse(&bytes, origin, limits)
+}
+
+/// Reads at most one byte more than allowed, so that [`parse`] can tell "too large" without the
+/// whole (perhaps endless) stream in memory.
+fn read_at_most(
+    reader: impl Read,
+    origin: &str,
+    limits: &Limits,
+) -> Result<Vec<u8>, SnapshotError> {
+    let mut bytes = Vec::new();
+    reader
+        .take(limits.max_bytes.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|source| SnapshotError::Io {
+            origin: origin.to_owned(),
+            source,
+        })?;
+    Ok(bytes)
+}

@@ -1,0 +1,324 @@
+//! One YAML or JSON document, read item by item into the core model.
+//!
+//! A document is read with a visitor that converts every Kubernetes object as soon as it has been
+//! read, so a 10 000-item List never exists as one `serde_json::Value` tree: at most one item
+//! does. Each object goes through `serde_json::Value` so that a wrong-typed field fails only that
+//! object, with the field path of the fault (SPEC §8).
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+use svcmirror_core::model::{Endpoints, Kind, Namespace, ObjectKey, Service};
+use svcmirror_core::{Diagnostic, Reason, Severity};
+
+/// What one object of the input became.
+#[derive(Debug)]
+pub(crate) enum Entry {
+    Service(Service),
+    Endpoints(Endpoints),
+    Namespace(Namespace),
+    /// A v1 Service, Endpoints or Namespace with a malformed field: dropped, reported.
+    Invalid(Diagnostic),
+    /// An object of a kind we do not mirror (Pod, Deployment…).
+    Skipped,
+    /// Not a Kubernetes object; the reason says what it is instead.
+    NotAnObject(String),
+}
+
+/// How a document holds its objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// The document is one object (or one non-object, as an [`Entry::NotAnObject`]).
+    Single,
+    /// A `kind: List` (or `ServiceList`…): its `items`.
+    List,
+    /// A top-level sequence of objects (accepted in JSON only).
+    Sequence,
+}
+
+/// One document: its shape and what each of its objects became, in input order.
+#[derive(Debug)]
+pub(crate) struct Document {
+    pub(crate) shape: Shape,
+    pub(crate) entries: Vec<Entry>,
+}
+
+impl Document {
+    fn single(entry: Entry) -> Self {
+        Self {
+            shape: Shape::Single,
+            entries: vec![entry],
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Document {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(DocumentVisitor)
+    }
+}
+
+struct DocumentVisitor;
+
+impl<'de> Visitor<'de> for DocumentVisitor {
+    type Value = Document;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a Kubernetes object or a List")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Document, A::Error> {
+        let mut fields = Map::new();
+        let mut items = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "items" {
+                items = Some(map.next_value::<Items>()?);
+            } else {
+                let value = map.next_value::<Value>()?;
+                fields.insert(key, value);
+            }
+        }
+        if let Err(reason) = kind_and_api_version(&fields) {
+            return Ok(Document::single(Entry::NotAnObject(reason)));
+        }
+        let kind = fields.get("kind").and_then(Value::as_str).unwrap_or("");
+        if kind.ends_with("List") {
+            return Ok(match items {
+                None => Document {
+                    shape: Shape::List,
+                    entries: Vec::new(),
+                },
+                Some(Items::Entries(entries)) => Document {
+                    shape: Shape::List,
+                    entries,
+                },
+                Some(Items::Other(value)) => Document::single(Entry::NotAnObject(format!(
+                    "a {kind} whose items is {}",
+                    describe(&value)
+                ))),
+            });
+        }
+        // Not a List: `items` means nothing to the kinds we read, so it is not put back.
+        Ok(Document::single(entry_from_object(fields)))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Document, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(value) = seq.next_element::<Value>()? {
+            entries.push(entry_from_value(value));
+        }
+        Ok(Document {
+            shape: Shape::Sequence,
+            entries,
+        })
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Document, E> {
+        Ok(Document::single(Entry::NotAnObject("a boolean".into())))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Document, E> {
+        Ok(Document::single(Entry::NotAnObject("a number".into())))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Document, E> {
+        Ok(Document::single(Entry::NotAnObject("a number".into())))
+    }
+
+    fn visit_i128<E: de::Error>(self, _: i128) -> Result<Document, E> {
+        Ok(Document::single(Entry::NotAnObject("a number".into())))
+    }
+
+    fn visit_u128<E: de::Error>(self, _: u128) -> Result<Document, E> {
+        Ok(Document::single(Entry::NotAnObject("a number".into())))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Document, E> {
+        Ok(Document::single(Entry::NotAnObject("a number".into())))
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Document, E> {
+        Ok(Document::single(Entry::NotAnObject("a string".into())))
+    }
+
+    fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<Document, E> {
+        Ok(Document::single(Entry::NotAnObject("binary data".into())))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Document, E> {
+        Ok(Document::single(Entry::NotAnObject("null".into())))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Document, E> {
+        self.visit_unit()
+    }
+}
+
+/// The `items` field of a top-level mapping: converted on the fly when it is a sequence.
+enum Items {
+    Entries(Vec<Entry>),
+    Other(Value),
+}
+
+impl<'de> Deserialize<'de> for Items {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ItemsVisitor)
+    }
+}
+
+struct ItemsVisitor;
+
+/// Every non-sequence `items` is kept as a [`Value`] (it matters only to say what it was).
+macro_rules! keep_as_value {
+    ($($method:ident($ty:ty)),* $(,)?) => {$(
+        fn $method<E: de::Error>(self, v: $ty) -> Result<Items, E> {
+            Ok(Items::Other(Value::from(v)))
+        }
+    )*};
+}
+
+impl<'de> Visitor<'de> for ItemsVisitor {
+    type Value = Items;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a sequence of Kubernetes objects")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Items, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(value) = seq.next_element::<Value>()? {
+            entries.push(entry_from_value(value));
+        }
+        Ok(Items::Entries(entries))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Items, A::Error> {
+        let value = Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        Ok(Items::Other(value))
+    }
+
+    keep_as_value!(
+        visit_bool(bool),
+        visit_i64(i64),
+        visit_u64(u64),
+        visit_f64(f64),
+        visit_str(&str),
+    );
+
+    fn visit_unit<E: de::Error>(self) -> Result<Items, E> {
+        Ok(Items::Other(Value::Null))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Items, E> {
+        self.visit_unit()
+    }
+}
+
+/// What a non-object value is, for a person.
+fn describe(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a sequence",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+/// `Ok` when the mapping has string `kind` and `apiVersion`, as every Kubernetes object does.
+fn kind_and_api_version(fields: &Map<String, Value>) -> Result<(), String> {
+    for field in ["kind", "apiVersion"] {
+        match fields.get(field) {
+            None => return Err(format!("a mapping without {field}")),
+            Some(Value::String(_)) => {}
+            Some(other) => return Err(format!("a mapping whose {field} is {}", describe(other))),
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn entry_from_value(value: Value) -> Entry {
+    match value {
+        Value::Object(fields) => entry_from_object(fields),
+        other => Entry::NotAnObject(describe(&other).to_owned()),
+    }
+}
+
+fn entry_from_object(fields: Map<String, Value>) -> Entry {
+    if let Err(reason) = kind_and_api_version(&fields) {
+        return Entry::NotAnObject(reason);
+    }
+    // Only core/v1 objects are read; `apps/v1` Deployments, `discovery.k8s.io/v1`
+    // EndpointSlices and the rest of a `kubectl get all` dump are skipped.
+    if fields.get("apiVersion").and_then(Value::as_str) != Some("v1") {
+        return Entry::Skipped;
+    }
+    let kind = match fields.get("kind").and_then(Value::as_str) {
+        Some("Service") => Kind::Service,
+        Some("Endpoints") => Kind::Endpoints,
+        Some("Namespace") => Kind::Namespace,
+        _ => return Entry::Skipped,
+    };
+    let value = Value::Object(fields);
+    let converted = match kind {
+        Kind::Service => typed(&value).map(Entry::Service),
+        Kind::Endpoints => typed(&value).map(Entry::Endpoints),
+        Kind::Namespace => typed(&value).map(Entry::Namespace),
+    };
+    converted.unwrap_or_else(|fault| Entry::Invalid(invalid_object(&value, kind, fault)))
+}
+
+/// A field at fault: its path (`spec.ports[0].port`, or `None` for the object itself) and what
+/// was expected.
+struct Fault {
+    field: Option<String>,
+    message: String,
+}
+
+fn typed<T: DeserializeOwned>(value: &Value) -> Result<T, Fault> {
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        Fault {
+            // serde_path_to_error writes the empty path as ".".
+            field: (path != ".").then_some(path),
+            message: err.into_inner().to_string(),
+        }
+    })
+}
+
+/// The diagnostic for a v1 object that could not be read. Its name and namespace are read
+/// leniently: whatever is a string is used, anything else counts as empty.
+fn invalid_object(value: &Value, kind: Kind, fault: Fault) -> Diagnostic {
+    let metadata_str = |field: &str| {
+        value
+            .get("metadata")
+            .and_then(|m| m.get(field))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    };
+    let name = metadata_str("name");
+    let object = match kind {
+        Kind::Namespace => ObjectKey::new("", name),
+        Kind::Service | Kind::Endpoints => {
+            let namespace = match metadata_str("namespace") {
+                "" => "default",
+                namespace => namespace,
+            };
+            ObjectKey::new(namespace, name)
+        }
+    };
+    let diagnostic = Diagnostic::new(
+        Reason::InvalidObject,
+        Severity::Error,
+        kind,
+        object,
+        format!("not read: {}", fault.message),
+    );
+    match fault.field {
+        Some(field) => diagnostic.at(field),
+        None => diagnostic,
+    }
+}
