@@ -15,7 +15,7 @@ use crate::allocator::{ClusterIpAllocator, Refusal};
 use crate::faults::{Fault, FaultConfig, Faults};
 use crate::stats::{Stats, Verb};
 use crate::validation::{self, FieldError};
-use crate::watch::WatchEvent;
+use crate::watch::{WatchEvent, WatchHub, WatchPoll};
 
 /// The `metadata.creationTimestamp` of every object: the fake has no clock.
 pub const CREATION_TIMESTAMP: &str = "2024-01-01T00:00:00Z";
@@ -47,6 +47,7 @@ pub struct FakeCluster {
     log: Vec<(u64, WatchEvent)>,
     stats: Stats,
     faults: Option<Faults>,
+    hub: WatchHub,
 }
 
 impl Default for FakeCluster {
@@ -96,6 +97,7 @@ impl FakeCluster {
             log: Vec::new(),
             stats: Stats::default(),
             faults: None,
+            hub: WatchHub::default(),
         };
         cluster
             .create_namespace_object(Namespace::new(DEFAULT_NAMESPACE))
@@ -168,8 +170,62 @@ impl FakeCluster {
         result
     }
 
+    /// Lists everything (a request, unlike [`state`](Self::state)): what the `list` of the
+    /// cluster traits serves.
+    pub(crate) fn list_request(&mut self) -> Result<SourceState, ApiError> {
+        self.request(Verb::List, Kind::Service, &ObjectKey::new("", "*"), |c| {
+            Ok(c.state())
+        })
+    }
+
+    /// Reads one object (a request, unlike [`get`](Self::get)).
+    pub(crate) fn get_request(
+        &mut self,
+        kind: Kind,
+        key: &ObjectKey,
+    ) -> Result<Option<Object>, ApiError> {
+        self.request(Verb::Get, kind, key, |c| Ok(c.get(kind, key)))
+    }
+
     fn record(&mut self, event: WatchEvent) {
         self.log.push((self.resource_version, event));
+        self.hub.wrote();
+    }
+
+    /// Ends every open watch stream (of [`FakeHandle`](crate::FakeHandle)): the next time each
+    /// is polled it ends, as when the API server closes watches (restart, compaction), and its
+    /// consumer must relist.
+    pub fn restart_watches(&mut self) {
+        self.hub.restart();
+    }
+
+    /// Opens a watch from the current resourceVersion (a request: counted, and it may fail).
+    pub(crate) fn open_watch(&mut self) -> Result<OpenWatch, ApiError> {
+        self.request(Verb::Watch, Kind::Service, &ObjectKey::new("", "*"), |c| {
+            let (id, alive, writes) = c.hub.open(c.resource_version);
+            Ok(OpenWatch { id, alive, writes })
+        })
+    }
+
+    /// What watch `id` has not seen yet. With fault injection, each event about to be delivered
+    /// may restart the watch instead.
+    pub(crate) fn poll_watch(&mut self, id: u64) -> WatchPoll {
+        let faults = &mut self.faults;
+        self.hub.poll(id, &self.log, || {
+            faults.as_mut().is_some_and(Faults::draw_watch_restart)
+        })
+    }
+
+    pub(crate) fn close_watch(&mut self, id: u64) {
+        self.hub.close(id);
+    }
+
+    pub(crate) fn watches_settled(&self, min_watchers: usize) -> bool {
+        self.hub.settled(min_watchers, self.resource_version)
+    }
+
+    pub(crate) fn subscribe_watch_progress(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.hub.subscribe_progress()
     }
 
     /// Creates the Namespace `name` (a request, like [`create`](Self::create)).
@@ -651,6 +707,14 @@ impl FakeCluster {
             n & 0xffff_ffff_ffff
         )
     }
+}
+
+/// A registered watch: its id, its liveness flag (cleared when the stream is dropped), and the
+/// signal of new writes.
+pub(crate) struct OpenWatch {
+    pub(crate) id: u64,
+    pub(crate) alive: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pub(crate) writes: tokio::sync::watch::Receiver<u64>,
 }
 
 /// An update's `(uid, resourceVersion)`, when given, must be the stored ones.

@@ -24,6 +24,7 @@ use crate::stats::Verb;
 pub struct FaultConfig {
     rate: f64,
     seed: u64,
+    watch_restart_rate: f64,
 }
 
 impl FaultConfig {
@@ -33,7 +34,17 @@ impl FaultConfig {
         Self {
             rate: clamp_rate(rate),
             seed,
+            watch_restart_rate: 0.0,
         }
+    }
+
+    /// Also restart watches: each event a watch stream is about to deliver ends the stream
+    /// instead with probability `rate` (clamped to 0–1), and its consumer must relist. Drawn from
+    /// a generator of its own, so request faults do not change with it.
+    #[must_use]
+    pub fn watch_restarts(mut self, rate: f64) -> Self {
+        self.watch_restart_rate = clamp_rate(rate);
+        self
     }
 
     /// The fraction of requests that fail.
@@ -100,6 +111,7 @@ impl Fault {
 pub(crate) struct Faults {
     config: FaultConfig,
     requests: SplitMix64,
+    watches: SplitMix64,
 }
 
 impl Faults {
@@ -107,6 +119,7 @@ impl Faults {
         Self {
             config,
             requests: SplitMix64(config.seed),
+            watches: SplitMix64(config.seed ^ 0x5741_5443_4845_5321),
         }
     }
 
@@ -123,9 +136,17 @@ impl Faults {
             (Verb::Create, 0) | (_, 1) => Fault::Unavailable,
             (_, 2) => Fault::TimeoutBefore,
             // A read has no effect to take: its timeouts are all "before".
-            (Verb::Get | Verb::List, _) => Fault::TimeoutBefore,
+            (Verb::Get | Verb::List | Verb::Watch, _) => Fault::TimeoutBefore,
             _ => Fault::TimeoutAfter,
         })
+    }
+}
+
+impl Faults {
+    /// Whether a watch ends instead of delivering its next event.
+    pub(crate) fn draw_watch_restart(&mut self) -> bool {
+        self.config.watch_restart_rate > 0.0
+            && self.watches.next_f64() < self.config.watch_restart_rate
     }
 }
 

@@ -38,11 +38,13 @@
 mod allocator;
 mod cluster;
 mod faults;
+mod handle;
 mod stats;
 mod validation;
 mod watch;
 
 pub use cluster::{ApplyReport, CREATION_TIMESTAMP, FakeCluster};
 pub use faults::FaultConfig;
+pub use handle::FakeHandle;
 pub use stats::Stats;
 pub use watch::WatchEvent;

@@ -7,13 +7,9 @@ pub(crate) enum Verb {
     Create,
     Update,
     Delete,
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "served by the cluster trait impls, next step")
-    )]
     Get,
-    #[expect(dead_code, reason = "served by the cluster trait impls, next step")]
     List,
+    Watch,
 }
 
 impl Verb {
@@ -29,7 +25,7 @@ impl Verb {
 pub struct Stats {
     /// Every request.
     pub requests: u64,
-    /// `get` and `list` requests.
+    /// `get`, `list` and `watch` requests.
     pub reads: u64,
     /// `create`, `update` and `delete` requests (including updates that changed nothing).
     pub writes: u64,
@@ -47,6 +43,8 @@ pub struct Stats {
     pub gets: u64,
     /// `list` requests.
     pub lists: u64,
+    /// `watch` requests (streams opened, including re-opened ones after a restart).
+    pub watches: u64,
 }
 
 impl Stats {
@@ -63,6 +61,7 @@ impl Stats {
             Verb::Delete => &mut self.deletes,
             Verb::Get => &mut self.gets,
             Verb::List => &mut self.lists,
+            Verb::Watch => &mut self.watches,
         } += 1;
     }
 }
