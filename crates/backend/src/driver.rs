@@ -125,7 +125,6 @@ pub struct DriverStatus {
 
 /// What one call to the driver did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[must_use]
 pub struct ReconcileOutcome {
     /// What was reconciled (the whole link when a one-export reconcile fell back).
     pub scope: Scope,
