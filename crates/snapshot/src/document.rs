@@ -322,3 +322,84 @@ fn invalid_object(value: &Value, kind: Kind, fault: Fault) -> Diagnostic {
         None => diagnostic,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn diagnostic(value: Value) -> Diagnostic {
+        match entry_from_value(value) {
+            Entry::Invalid(diagnostic) => diagnostic,
+            other => panic!("expected a diagnostic, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn field_paths_name_sequence_indexes_in_brackets() {
+        let d = diagnostic(json!({
+            "apiVersion": "v1", "kind": "Endpoints",
+            "metadata": {"name": "web", "namespace": "shop"},
+            "subsets": [{}, {"addresses": [{"ip": "10.0.0.1"}, {"ip": "10.0.0.2", "targetRef": {"name": 7}}]}]
+        }));
+        assert_eq!(
+            d.field.as_deref(),
+            Some("subsets[1].addresses[1].targetRef.name")
+        );
+        assert_eq!(d.object, ObjectKey::new("shop", "web"));
+        assert_eq!(d.kind, Kind::Endpoints);
+        assert_eq!(
+            d.message,
+            "not read: invalid type: integer `7`, expected a string"
+        );
+    }
+
+    #[test]
+    fn target_port_of_the_wrong_type() {
+        let d = diagnostic(json!({
+            "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+            "spec": {"ports": [{"port": 80, "targetPort": true}]}
+        }));
+        assert_eq!(d.field.as_deref(), Some("spec.ports[0].targetPort"));
+        assert_eq!(d.object, ObjectKey::new("default", "web"));
+    }
+
+    #[test]
+    fn namespace_diagnostics_have_no_namespace() {
+        let d = diagnostic(json!({
+            "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop", "labels": ["a"]}
+        }));
+        assert_eq!(d.object, ObjectKey::new("", "shop"));
+        assert_eq!(d.field.as_deref(), Some("metadata.labels"));
+    }
+
+    #[test]
+    fn what_is_not_an_object() {
+        let reason = |value: Value| match entry_from_value(value) {
+            Entry::NotAnObject(reason) => reason,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(reason(json!([1])), "a sequence");
+        assert_eq!(reason(json!(null)), "null");
+        assert_eq!(
+            reason(json!({"kind": "Service"})),
+            "a mapping without apiVersion"
+        );
+        assert_eq!(
+            reason(json!({"apiVersion": "v1", "kind": 3})),
+            "a mapping whose kind is a number"
+        );
+    }
+
+    #[test]
+    fn other_kinds_and_versions_are_skipped() {
+        for value in [
+            json!({"apiVersion": "v1", "kind": "Pod", "spec": 5}),
+            json!({"apiVersion": "apps/v1", "kind": "Deployment"}),
+            json!({"apiVersion": "v2", "kind": "Service", "spec": {"ports": "none"}}),
+        ] {
+            assert!(matches!(entry_from_value(value), Entry::Skipped));
+        }
+    }
+}

@@ -247,3 +247,42 @@ fn without_position(err: &serde_saphyr::Error) -> String {
         None => message,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_budget_grows_with_the_input() {
+        let small = yaml_options(1_000, &Limits::default()).budget.unwrap();
+        let large = yaml_options(40_000_000, &Limits::default()).budget.unwrap();
+        // Two events per input byte at most, four allowed.
+        assert!(large.max_events >= 80_000_000);
+        assert!(large.max_nodes >= 80_000_000);
+        assert!(small.max_events < large.max_events);
+        assert_eq!(large.max_depth, MAX_DEPTH);
+        assert_eq!(large.max_documents, 200_001);
+    }
+
+    #[test]
+    fn format_is_detected_from_the_first_byte() {
+        let json = "\u{feff} \n {\"apiVersion\": \"v1\", \"kind\": \"Service\"}";
+        let parsed = documents(json.as_bytes(), "x", &Limits::default()).unwrap();
+        // JSON documents carry no location; YAML ones do.
+        assert_eq!(parsed[0].location, None);
+        let yaml = "apiVersion: v1\nkind: Service\n";
+        let parsed = documents(yaml.as_bytes(), "x", &Limits::default()).unwrap();
+        assert_eq!(parsed[0].location, Some(Location { line: 1, column: 1 }));
+    }
+
+    #[test]
+    fn broken_json_reports_the_json_error() {
+        let err = documents(b"{\"kind\": \"Service\",}", "x.json", &Limits::default())
+            .err()
+            .unwrap();
+        assert!(
+            matches!(err, SnapshotError::Syntax { format: "JSON", .. }),
+            "{err:?}"
+        );
+    }
+}

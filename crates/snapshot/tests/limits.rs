@@ -130,6 +130,33 @@ fn moderately_deep_input_is_accepted() {
 }
 
 #[test]
+fn deep_input_on_a_small_caller_stack() {
+    // Parsing runs on a thread of its own: a caller with little stack left (a 2 MiB tokio worker
+    // deep in its own calls) neither overflows on 127 levels nor on an attack of 100 000.
+    let allowed = format!(
+        "apiVersion: v1\nkind: ConfigMap\ndata: {}{}\n",
+        "[".repeat(127),
+        "]".repeat(127)
+    );
+    let attack = format!(
+        "{{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"data\": {}}}",
+        "[".repeat(100_000)
+    );
+    let outcomes = std::thread::Builder::new()
+        .stack_size(128 * 1024)
+        .spawn(move || {
+            (
+                parse_default(&allowed).is_ok(),
+                parse_default(&attack).is_err(),
+            )
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(outcomes, (true, true));
+}
+
+#[test]
 fn max_bytes() {
     let input = "apiVersion: v1\nkind: Service\nmetadata: {name: a}\n";
     let len = input.len() as u64;
