@@ -16,7 +16,20 @@
 //! know what a mirror is, reads no `mirror.linkerd.io` label, and runs no controller (no Endpoints
 //! are derived from selectors, nothing is garbage-collected). It is the API server, never
 //! `svcmirror-core`. It also reads no clock and draws no real randomness: the same requests give
-//! the same objects, IPs and resourceVersions.
+//! the same objects, IPs, resourceVersions and injected faults.
+//!
+//! Around the store:
+//! - **Watch**: every write is a [`WatchEvent`] with its resourceVersion
+//!   ([`FakeCluster::events_since`]).
+//! - **Counters**: [`FakeCluster::stats`] counts requests by verb and outcome ([`Stats`]).
+//! - **Faults**: [`FaultConfig`] makes a seeded fraction of requests fail with `Conflict`,
+//!   `Unavailable` or `Timeout` (some timeouts after the write took effect), and can end watches
+//!   so their consumers must relist.
+//! - **Traits**: [`FakeHandle`] (`Arc<Mutex<FakeCluster>>`) implements
+//!   [`SourceCluster`](svcmirror_backend::SourceCluster) and
+//!   [`TargetCluster`](svcmirror_backend::TargetCluster) for the reconcile driver;
+//!   [`FakeHandle::watches_settled`] tells a test, without sleeping, that a watch consumer has
+//!   taken every event written so far.
 //!
 //! ```
 //! use svcmirror_core::model::{Object, Service, ServicePort};

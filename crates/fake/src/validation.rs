@@ -393,3 +393,56 @@ fn is_label_name_part(s: &str) -> bool {
         && b[0].is_ascii_alphanumeric()
         && b[b.len() - 1].is_ascii_alphanumeric()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iana_service_names_as_target_ports() {
+        for ok in ["http", "grpc-web", "h2c", "a1"] {
+            assert!(is_iana_svc_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "123",
+            "-http",
+            "http-",
+            "ht--tp",
+            "HTTP",
+            "a-very-long-port-name",
+        ] {
+            assert!(!is_iana_svc_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn label_keys_values_and_subdomains() {
+        for ok in ["app", "mirror.linkerd.io/exported", "a_b.c-d", "k8s.io/x"] {
+            assert!(is_qualified_name(ok), "{ok}");
+        }
+        for bad in ["", "/x", "-a", "a/b/c", "Bad.Prefix/x", &"a".repeat(64)] {
+            assert!(!is_qualified_name(bad), "{bad}");
+        }
+        assert!(is_dns1123_subdomain("nginx-svc.default"));
+        assert!(!is_dns1123_subdomain("nginx_svc"));
+        assert!(!is_dns1123_subdomain("a..b"));
+    }
+
+    #[test]
+    fn defaulting_fills_protocol_target_port_type_and_cluster_ip_from_cluster_ips() {
+        let mut svc = Service::new("default", "web");
+        svc.spec.ports.push(svcmirror_core::model::ServicePort {
+            port: 8080,
+            target_port: Some(IntOrString::String(String::new())),
+            ..Default::default()
+        });
+        svc.spec.cluster_ips = vec!["10.43.0.9".into()];
+        default_service(&mut svc);
+        assert_eq!(svc.spec.type_.as_deref(), Some("ClusterIP"));
+        assert_eq!(svc.spec.ports[0].protocol.as_deref(), Some("TCP"));
+        assert_eq!(svc.spec.ports[0].target_port, Some(IntOrString::Int(8080)));
+        assert_eq!(svc.spec.cluster_ip.as_deref(), Some("10.43.0.9"));
+        assert_eq!(service(&svc), Ok(()));
+    }
+}
