@@ -73,14 +73,14 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// The default limits with `max_bytes` changed.
+    /// These limits with `max_bytes` changed.
     #[must_use]
     pub fn with_max_bytes(mut self, max_bytes: u64) -> Self {
         self.max_bytes = max_bytes;
         self
     }
 
-    /// The default limits with `max_objects` changed.
+    /// These limits with `max_objects` changed.
     #[must_use]
     pub fn with_max_objects(mut self, max_objects: usize) -> Self {
         self.max_objects = max_objects;
@@ -130,7 +130,12 @@ impl Snapshot {
 /// Reads `kubectl get -o yaml|json` output.
 ///
 /// The format is detected from the first non-whitespace byte: `{` or `[` is JSON, anything else
-/// YAML. `origin` names the input in errors (a file name).
+/// YAML (a `{`-document that is not JSON but is YAML flow style is read as YAML). `origin` names
+/// the input in errors (a file name). Objects come out in input order.
+///
+/// Parsing runs on a short-lived helper thread with a 32 MiB stack (reserved, committed only as
+/// used), so that nesting up to the 128-level limit cannot overflow the caller's stack, whatever
+/// its size and the build profile.
 ///
 /// # Errors
 /// When the input cannot be used at all: see [`SnapshotError`]. Malformed objects are not errors

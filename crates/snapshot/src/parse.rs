@@ -228,7 +228,8 @@ fn yaml_error(err: &serde_saphyr::Error, origin: &str, limits: &Limits) -> Snaps
         | E::AliasReplayLimitExceeded { .. }
         | E::AliasExpansionLimitExceeded { .. }
         | E::AliasReplayStackDepthExceeded { .. } => too_complex(format!(
-            "{} (YAML aliases expand to more than the input could hold)",
+            // The budget grows with the input: only alias expansion can exceed it.
+            "YAML aliases expand beyond what the input size allows ({})",
             without_position(cause)
         )),
         E::InvalidUtf8Input => syntax("not UTF-8".to_owned()),
@@ -236,16 +237,20 @@ fn yaml_error(err: &serde_saphyr::Error, origin: &str, limits: &Limits) -> Snaps
     }
 }
 
-/// serde-saphyr's message without the ` at line L, column C` it appends: we print our own.
+/// serde-saphyr's message without the ` at line L, column C` it appends (we print our own
+/// position) and without advice about its own options (the user cannot set them).
 fn without_position(err: &serde_saphyr::Error) -> String {
-    let message = err.to_string();
-    match err.location() {
-        Some(l) => {
-            let suffix = format!(" at line {}, column {}", l.line(), l.column());
-            message.strip_suffix(&suffix).unwrap_or(&message).to_owned()
+    let mut message = err.to_string();
+    if let Some(l) = err.location() {
+        let suffix = format!(" at line {}, column {}", l.line(), l.column());
+        if let Some(kept) = message.strip_suffix(&suffix) {
+            message.truncate(kept.len());
         }
-        None => message,
     }
+    if let Some(advice) = message.find(", set DuplicateKeyPolicy") {
+        message.truncate(advice);
+    }
+    message
 }
 
 #[cfg(test)]

@@ -584,6 +584,15 @@ fn yaml_syntax_error_has_line_and_column() {
 }
 
 #[test]
+fn duplicate_keys_are_a_syntax_error() {
+    let error = err("apiVersion: v1\nkind: Service\nkind: Endpoints\n");
+    assert_eq!(
+        error.to_string(),
+        "test.yaml:3:1: not valid YAML: duplicate mapping key: kind"
+    );
+}
+
+#[test]
 fn json_syntax_error_has_line_and_column() {
     let json = "{\n  \"apiVersion\": \"v1\",\n  \"kind\": ,\n}";
     let error = err(json);
