@@ -74,11 +74,17 @@ impl ClusterIpAllocator {
         }
     }
 
-    /// Reserves `ip` for `owner`, as when a Service is created with `spec.clusterIP` set.
+    /// Reserves `ip` for `owner`, as when a Service is created with `spec.clusterIP` set. The
+    /// first address after the network address belongs to `default/kubernetes` (as in every real
+    /// cluster): only that Service may take it, and to everyone else it is already allocated.
     pub(crate) fn reserve(&mut self, ip: IpAddr, owner: &ObjectKey) -> Result<(), Refusal> {
         let (first, end) = self.usable();
         let offset = self.offset_of(ip).ok_or(Refusal::OutOfRange)?;
-        if offset < first || offset >= end {
+        if offset == 1 && end > first {
+            if owner.namespace != "default" || owner.name != "kubernetes" {
+                return Err(Refusal::Taken);
+            }
+        } else if offset < first || offset >= end {
             return Err(Refusal::OutOfRange);
         }
         if self.held.contains_key(&ip) {
@@ -169,13 +175,17 @@ mod tests {
     #[test]
     fn reserve_refuses_reserved_foreign_and_taken_addresses() {
         let mut a = ClusterIpAllocator::new("10.0.0.0/29".parse().unwrap());
-        for ip in ["10.0.0.0", "10.0.0.1", "10.0.0.7", "10.0.0.8", "fd00::2"] {
+        for ip in ["10.0.0.0", "10.0.0.7", "10.0.0.8", "fd00::2"] {
             assert_eq!(
                 a.reserve(ip.parse().unwrap(), &key("s")),
                 Err(Refusal::OutOfRange),
                 "{ip}"
             );
         }
+        let dot_one = "10.0.0.1".parse().unwrap();
+        assert_eq!(a.reserve(dot_one, &key("s")), Err(Refusal::Taken));
+        assert_eq!(a.reserve(dot_one, &key("kubernetes")), Ok(()));
+        assert_eq!(a.reserve(dot_one, &key("kubernetes")), Err(Refusal::Taken));
         assert_eq!(a.reserve("10.0.0.6".parse().unwrap(), &key("s")), Ok(()));
         assert_eq!(
             a.reserve("10.0.0.6".parse().unwrap(), &key("t")),

@@ -48,6 +48,8 @@ pub struct FakeCluster {
     stats: Stats,
     faults: Option<Faults>,
     hub: WatchHub,
+    /// Inside [`FakeCluster::restore`]: given uids and creationTimestamps are kept.
+    restoring: bool,
 }
 
 impl Default for FakeCluster {
@@ -98,6 +100,7 @@ impl FakeCluster {
             stats: Stats::default(),
             faults: None,
             hub: WatchHub::default(),
+            restoring: false,
         };
         cluster
             .create_namespace_object(Namespace::new(DEFAULT_NAMESPACE))
@@ -115,6 +118,59 @@ impl FakeCluster {
     #[must_use]
     pub fn resource_version(&self) -> u64 {
         self.resource_version
+    }
+
+    /// Loads `state` (e.g. a snapshot of a real cluster) as if it had been created here, without
+    /// counting requests or injecting faults: Namespaces first, then Services, then Endpoints.
+    /// Objects go through the same defaulting and validation as [`create`](Self::create); their
+    /// `spec.clusterIP`s are kept and reserved (`default/kubernetes` may hold the first address of
+    /// the range), and so are their uids and creationTimestamps; resourceVersions are the fake's
+    /// own. Namespaces that already exist are kept. When `state.namespaces` is `None` (unknown:
+    /// "every namespace exists"), the namespaces the objects live in are created.
+    ///
+    /// # Errors
+    /// The first object the API server would refuse; what came before it stays restored.
+    pub fn restore(&mut self, state: SourceState) -> Result<(), ApiError> {
+        self.restoring = true;
+        let result = self.restore_objects(state);
+        self.restoring = false;
+        result
+    }
+
+    fn restore_objects(&mut self, state: SourceState) -> Result<(), ApiError> {
+        let namespaces: Vec<Namespace> = match state.namespaces {
+            Some(namespaces) => namespaces,
+            None => state
+                .services
+                .iter()
+                .map(|s| s.metadata.namespace().to_owned())
+                .chain(
+                    state
+                        .endpoints
+                        .iter()
+                        .map(|e| e.metadata.namespace().to_owned()),
+                )
+                .collect::<std::collections::BTreeSet<_>>()
+                .iter()
+                .map(|name| Namespace::new(name))
+                .collect(),
+        };
+        for mut ns in namespaces {
+            if self.namespaces.contains_key(&ns.metadata.name) {
+                continue;
+            }
+            ns.metadata.resource_version = None;
+            self.create_namespace_object(ns)?;
+        }
+        for mut svc in state.services {
+            svc.metadata.resource_version = None;
+            self.create_service(svc)?;
+        }
+        for mut ep in state.endpoints {
+            ep.metadata.resource_version = None;
+            self.create_endpoints(ep)?;
+        }
+        Ok(())
     }
 
     /// Every write after `resource_version`, in order, each with its resourceVersion: what a
@@ -471,7 +527,7 @@ impl FakeCluster {
         if self.namespaces.contains_key(&key.name) {
             return Err(already_exists(Kind::Namespace, &key));
         }
-        ns.metadata.uid = Some(self.next_uid());
+        self.stamp_uid(&mut ns.metadata.uid);
         ns.metadata.resource_version = Some(self.next_resource_version());
         self.namespaces.insert(key.name, ns.clone());
         self.record(WatchEvent::Added(Object::Namespace(ns.clone())));
@@ -550,9 +606,9 @@ impl FakeCluster {
         };
         svc.spec.cluster_ip = Some(ip.clone());
         svc.spec.cluster_ips = vec![ip];
-        svc.metadata.uid = Some(self.next_uid());
+        self.stamp_uid(&mut svc.metadata.uid);
         svc.metadata.resource_version = Some(self.next_resource_version());
-        svc.metadata.creation_timestamp = Some(CREATION_TIMESTAMP.to_owned());
+        self.stamp_creation(&mut svc.metadata.creation_timestamp);
         self.services.insert(key, svc.clone());
         self.record(WatchEvent::Added(Object::Service(svc.clone())));
         Ok(svc)
@@ -624,9 +680,9 @@ impl FakeCluster {
         if self.endpoints.contains_key(&key) {
             return Err(already_exists(Kind::Endpoints, &key));
         }
-        ep.metadata.uid = Some(self.next_uid());
+        self.stamp_uid(&mut ep.metadata.uid);
         ep.metadata.resource_version = Some(self.next_resource_version());
-        ep.metadata.creation_timestamp = Some(CREATION_TIMESTAMP.to_owned());
+        self.stamp_creation(&mut ep.metadata.creation_timestamp);
         self.endpoints.insert(key, ep.clone());
         self.record(WatchEvent::Added(Object::Endpoints(ep.clone())));
         Ok(ep)
@@ -696,6 +752,20 @@ impl FakeCluster {
     fn next_resource_version(&mut self) -> String {
         self.resource_version += 1;
         self.resource_version.to_string()
+    }
+
+    /// A new uid, or the given one while restoring.
+    fn stamp_uid(&mut self, uid: &mut Option<String>) {
+        if !(self.restoring && uid.as_deref().is_some_and(|u| !u.is_empty())) {
+            *uid = Some(self.next_uid());
+        }
+    }
+
+    /// The fixed creationTimestamp, or the given one while restoring.
+    fn stamp_creation(&self, ts: &mut Option<String>) {
+        if !(self.restoring && ts.as_deref().is_some_and(|t| !t.is_empty())) {
+            *ts = Some(CREATION_TIMESTAMP.to_owned());
+        }
     }
 
     fn next_uid(&mut self) -> String {

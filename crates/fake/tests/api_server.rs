@@ -647,3 +647,100 @@ fn state_is_sorted_and_knows_its_namespaces() {
         .collect();
     assert_eq!(namespaces, ["a", "b", "default"]);
 }
+
+#[test]
+fn restore_loads_a_snapshot_keeping_cluster_ips_and_uids() {
+    let mut c = FakeCluster::default();
+    let mut kubernetes = svc("default", "kubernetes");
+    kubernetes.spec.cluster_ip = Some("10.43.0.1".into());
+    let mut web = svc("apps", "web");
+    web.spec.cluster_ip = Some("10.43.12.34".into());
+    web.metadata.uid = Some("6f1c2d1e-0000-4000-8000-000000000abc".into());
+    web.metadata.resource_version = Some("98765".into());
+    web.metadata.creation_timestamp = Some("2023-05-06T07:08:09Z".into());
+    let mut ep = eps("apps", "web", &["10.42.1.1"]);
+    ep.metadata.resource_version = Some("98766".into());
+    c.restore(svcmirror_core::SourceState {
+        services: vec![kubernetes, web],
+        endpoints: vec![ep],
+        namespaces: None,
+    })
+    .unwrap();
+    assert_eq!(c.stats().requests, 0, "restoring is set-up, not requests");
+    let state = c.state();
+    assert!(state.has_namespace("apps"));
+    let web = state.service(&key("apps", "web")).unwrap();
+    assert_eq!(web.spec.cluster_ip.as_deref(), Some("10.43.12.34"));
+    assert_eq!(
+        web.metadata.uid.as_deref(),
+        Some("6f1c2d1e-0000-4000-8000-000000000abc")
+    );
+    assert_eq!(
+        web.metadata.creation_timestamp.as_deref(),
+        Some("2023-05-06T07:08:09Z")
+    );
+    let rv: u64 = web
+        .metadata
+        .resource_version
+        .as_deref()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        rv <= c.resource_version(),
+        "resourceVersions are the fake's own"
+    );
+    let kubernetes = state.service(&key("default", "kubernetes")).unwrap();
+    assert_eq!(kubernetes.spec.cluster_ip.as_deref(), Some("10.43.0.1"));
+
+    // After restoring, creates behave as usual: a restored IP is taken.
+    let mut taker = svc("default", "taker");
+    taker.spec.cluster_ip = Some("10.43.12.34".into());
+    assert_eq!(
+        invalid_field(create_svc(&mut c, taker).unwrap_err()),
+        "spec.clusterIP"
+    );
+    let mut fresh = svc("default", "fresh");
+    fresh.metadata.uid = Some("client-set".into());
+    let fresh = create_svc(&mut c, fresh).unwrap();
+    assert_ne!(
+        fresh.metadata.uid.as_deref(),
+        Some("client-set"),
+        "only restore keeps uids"
+    );
+}
+
+#[test]
+fn restore_refuses_what_the_api_server_would() {
+    let mut c = FakeCluster::default();
+    let mut a = svc("default", "a");
+    a.spec.cluster_ip = Some("10.43.1.1".into());
+    let mut b = svc("default", "b");
+    b.spec.cluster_ip = Some("10.43.1.1".into());
+    let err = c
+        .restore(svcmirror_core::SourceState {
+            services: vec![a, b],
+            endpoints: vec![],
+            namespaces: None,
+        })
+        .unwrap_err();
+    assert_eq!(invalid_field(err), "spec.clusterIP");
+    // Namespaces listed explicitly are the only ones: an object elsewhere is refused.
+    let err = c
+        .restore(svcmirror_core::SourceState {
+            services: vec![svc("elsewhere", "c")],
+            endpoints: vec![],
+            namespaces: Some(vec![]),
+        })
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ApiError::NotFound {
+                kind: Kind::Namespace,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
