@@ -1,0 +1,140 @@
+//! Command-line arguments.
+
+use std::net::IpAddr;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use svcmirror_core::link::{DEFAULT_CLUSTER_DOMAIN, DEFAULT_EXPORT_SELECTOR, KeyPattern};
+use svcmirror_core::{LabelSelector, Link};
+
+/// Linkerd-compatible multicluster service mirror (headless Services and StatefulSets included),
+/// computed offline from `kubectl get -o yaml|json` snapshots.
+#[derive(Debug, Parser)]
+#[command(name = "svcmirror", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print every object the source cluster holds once mirroring has converged (a `kind: List`).
+    ///
+    /// Without --source, an empty in-memory source cluster (service CIDR 10.43.0.0/16, like k3s)
+    /// with the target's namespaces stands in, so the ClusterIPs shown are ones a real API server
+    /// could allocate.
+    Translate(TranslateArgs),
+    /// Print the operations (create / update / delete) the mirror would apply next to the source.
+    ///
+    /// A headless export takes two passes: endpoint mirrors first, then the root Endpoints once their
+    /// ClusterIPs are allocated. `translate` shows the converged result.
+    Plan(PlanArgs),
+    /// Run the seed walkthrough (StatefulSet nginx-set behind headless nginx-svc in west) on an
+    /// embedded copy of west, and show east's view.
+    Demo,
+    /// Run the mirror controller between two clusters
+    Run(crate::controller::RunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct Inputs {
+    /// Target cluster snapshot: `kubectl get svc,endpoints -A -o yaml|json` output (`-` for stdin).
+    #[arg(long, value_name = "FILE")]
+    pub target: String,
+    /// Source cluster snapshot (what it already holds); an empty cluster when absent.
+    #[arg(long, value_name = "FILE")]
+    pub source: Option<String>,
+    #[command(flatten)]
+    pub link: LinkArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TranslateArgs {
+    #[command(flatten)]
+    pub inputs: Inputs,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = ListFormat::Yaml)]
+    pub output: ListFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub inputs: Inputs,
+    /// Output format: a readable diff, or JSON.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = PlanFormat::Text)]
+    pub output: PlanFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ListFormat {
+    Yaml,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+}
+
+/// The link (SPEC §2), as flags.
+#[derive(Debug, Args)]
+pub struct LinkArgs {
+    /// Target cluster name (a DNS-1123 label): the `-<name>` suffix of every mirror.
+    #[arg(long, value_name = "NAME")]
+    pub cluster_name: String,
+    /// Gateway address (IPv4 or IPv6); repeat for several.
+    #[arg(long = "gateway-address", value_name = "IP", required = true)]
+    pub gateway_addresses: Vec<IpAddr>,
+    /// Port every mirror's Endpoints use.
+    #[arg(long, value_name = "N", default_value_t = 4143, value_parser = clap::value_parser!(u16).range(1..))]
+    pub gateway_port: u16,
+    /// Gateway identity, annotated on every mirror Endpoints.
+    #[arg(long, value_name = "ID", default_value = "")]
+    pub gateway_identity: String,
+    /// Target cluster DNS domain.
+    #[arg(long, value_name = "D", default_value = DEFAULT_CLUSTER_DOMAIN)]
+    pub cluster_domain: String,
+    /// Mirror headless Services as headless, with one endpoint mirror per named pod (Linkerd's
+    /// enableHeadlessServices).
+    #[arg(long)]
+    pub enable_headless_services: bool,
+    /// Label selector of exported Services (kubectl syntax; empty exports nothing).
+    #[arg(long, value_name = "SELECTOR", default_value = DEFAULT_EXPORT_SELECTOR)]
+    pub selector: String,
+    /// Label key (or `prefix/*`) never copied onto mirrors; repeatable.
+    #[arg(long, value_name = "KEY")]
+    pub exclude_label: Vec<String>,
+    /// Annotation key (or `prefix/*`) never copied onto mirrors; repeatable.
+    #[arg(long, value_name = "KEY")]
+    pub exclude_annotation: Vec<String>,
+    /// Create missing source namespaces (labelled as mirrored) instead of skipping their exports.
+    #[arg(long)]
+    pub create_namespaces: bool,
+    /// Treat the gateway as down: every mirror address becomes not ready.
+    #[arg(long)]
+    pub gateway_down: bool,
+}
+
+impl LinkArgs {
+    pub fn build(&self) -> anyhow::Result<Link> {
+        let selector =
+            LabelSelector::parse(&self.selector).map_err(|e| anyhow::anyhow!("--selector: {e}"))?;
+        let mut builder = Link::builder(&self.cluster_name)
+            .gateway_addresses(self.gateway_addresses.iter().copied())
+            .gateway_port(self.gateway_port)
+            .gateway_identity(&self.gateway_identity)
+            .cluster_domain(&self.cluster_domain)
+            .enable_headless_services(self.enable_headless_services)
+            .export_selector(selector)
+            .create_namespaces(self.create_namespaces)
+            .gateway_alive(!self.gateway_down);
+        for key in &self.exclude_label {
+            builder = builder.exclude_label(KeyPattern::new(key));
+        }
+        for key in &self.exclude_annotation {
+            builder = builder.exclude_annotation(KeyPattern::new(key));
+        }
+        Ok(builder.build()?)
+    }
+}

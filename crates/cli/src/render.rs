@@ -1,0 +1,257 @@
+//! Human and JSON renderings of plans, and kubectl-like tables.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+use svcmirror_core::model::{Endpoints, Kind, Object, ObjectKey, Service};
+use svcmirror_core::{Diagnostic, Operation, Plan, SourceState};
+
+#[derive(Serialize)]
+struct OperationView<'a> {
+    action: &'static str,
+    kind: Kind,
+    namespace: &'a str,
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changed: Option<&'a [&'static str]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<svcmirror_core::DeleteReason>,
+}
+
+/// `{"operations": [{"action","kind","namespace","name",…}], "diagnostics": [...]}`.
+pub fn plan_json(plan: &Plan, diagnostics: &[&Diagnostic], out: &mut impl Write) -> io::Result<()> {
+    let keys: Vec<ObjectKey> = plan.operations.iter().map(Operation::key).collect();
+    let operations: Vec<OperationView<'_>> = plan
+        .operations
+        .iter()
+        .zip(&keys)
+        .map(|(op, key)| OperationView {
+            action: op.action(),
+            kind: op.kind(),
+            namespace: &key.namespace,
+            name: &key.name,
+            changed: match op {
+                Operation::Update { changed, .. } => Some(changed.as_slice()),
+                _ => None,
+            },
+            reason: match op {
+                Operation::Delete { reason, .. } => Some(*reason),
+                _ => None,
+            },
+        })
+        .collect();
+    #[derive(Serialize)]
+    struct View<'a> {
+        operations: Vec<OperationView<'a>>,
+        diagnostics: &'a [&'a Diagnostic],
+    }
+    serde_json::to_writer_pretty(
+        &mut *out,
+        &View {
+            operations,
+            diagnostics,
+        },
+    )?;
+    writeln!(out)
+}
+
+/// A readable diff: `+` create, `~` update (with the old and new value of each changed field
+/// group), `-` delete.
+pub fn plan_text(plan: &Plan, source: &SourceState, out: &mut impl Write) -> io::Result<()> {
+    if plan.is_empty() {
+        return writeln!(
+            out,
+            "No changes: the source cluster already holds the mirrored state."
+        );
+    }
+    for op in &plan.operations {
+        match op {
+            Operation::Create { object } => {
+                writeln!(out, "+ create {} {}", object.kind(), object.key())?;
+                for line in summary(object) {
+                    writeln!(out, "    {line}")?;
+                }
+            }
+            Operation::Update { object, changed } => {
+                writeln!(
+                    out,
+                    "~ update {} {} ({})",
+                    object.kind(),
+                    object.key(),
+                    changed.join(", ")
+                )?;
+                let before = observed(source, object);
+                for field in changed {
+                    let (old, new) = (
+                        field_json(before.as_ref(), field),
+                        field_json(Some(object), field),
+                    );
+                    writeln!(out, "    - {field}: {old}")?;
+                    writeln!(out, "    + {field}: {new}")?;
+                }
+            }
+            Operation::Delete {
+                kind, key, reason, ..
+            } => {
+                writeln!(
+                    out,
+                    "- delete {kind} {key} ({})",
+                    match reason {
+                        svcmirror_core::DeleteReason::Orphan => "no longer mirrored",
+                        svcmirror_core::DeleteReason::TypeChange =>
+                            "ClusterIP/headless change: re-created",
+                        _ => "other",
+                    }
+                )?;
+            }
+        }
+    }
+    let (c, u, d) = plan
+        .operations
+        .iter()
+        .fold((0, 0, 0), |(c, u, d), op| match op {
+            Operation::Create { .. } => (c + 1, u, d),
+            Operation::Update { .. } => (c, u + 1, d),
+            Operation::Delete { .. } => (c, u, d + 1),
+        });
+    writeln!(out, "Plan: {c} to create, {u} to update, {d} to delete.")
+}
+
+fn observed(source: &SourceState, object: &Object) -> Option<Object> {
+    let key = object.key();
+    match object {
+        Object::Service(_) => source.service(&key).cloned().map(Object::Service),
+        Object::Endpoints(_) => source.endpoints_at(&key).cloned().map(Object::Endpoints),
+        Object::Namespace(_) => None,
+    }
+}
+
+fn field_json(object: Option<&Object>, field: &str) -> String {
+    let Some(object) = object else {
+        return "<none>".into();
+    };
+    let value = serde_json::to_value(object).unwrap_or_default();
+    let pointer = format!("/{}", field.replace('.', "/"));
+    value
+        .pointer(&pointer)
+        .map_or_else(|| "<none>".into(), ToString::to_string)
+}
+
+fn summary(object: &Object) -> Vec<String> {
+    match object {
+        Object::Service(s) => vec![format!("{} {}", service_type(s), ports(s))],
+        Object::Endpoints(e) => vec![endpoints_line(e)],
+        Object::Namespace(_) => Vec::new(),
+    }
+}
+
+fn service_type(s: &Service) -> &'static str {
+    if s.is_headless() {
+        "headless"
+    } else {
+        "ClusterIP"
+    }
+}
+
+/// `80/TCP,9090/TCP`, as kubectl's PORT(S) column.
+pub fn ports(s: &Service) -> String {
+    s.spec
+        .ports
+        .iter()
+        .map(|p| format!("{}/{}", p.port, p.protocol.as_deref().unwrap_or("TCP")))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `10.43.1.2:80 (nginx-set-0), …` or `<none>`.
+pub fn endpoints_line(e: &Endpoints) -> String {
+    let mut parts = Vec::new();
+    for s in &e.subsets {
+        for (a, ready) in s
+            .addresses
+            .iter()
+            .map(|a| (a, true))
+            .chain(s.not_ready_addresses.iter().map(|a| (a, false)))
+        {
+            for p in &s.ports {
+                let mut part = format!("{}:{}", a.ip, p.port);
+                if let Some(h) = &a.hostname {
+                    part.push_str(&format!(" ({h})"));
+                }
+                if !ready {
+                    part.push_str(" [not ready]");
+                }
+                parts.push(part);
+            }
+        }
+    }
+    if parts.is_empty() {
+        "<none>".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// `kubectl get services`: NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S).
+pub fn services_table(services: &[&Service], out: &mut impl Write) -> io::Result<()> {
+    let rows: Vec<[String; 5]> = services
+        .iter()
+        .map(|s| {
+            [
+                s.metadata.name.clone(),
+                s.spec.type_.clone().unwrap_or_else(|| "ClusterIP".into()),
+                s.spec
+                    .cluster_ip
+                    .clone()
+                    .unwrap_or_else(|| "<pending>".into()),
+                "<none>".into(),
+                ports(s),
+            ]
+        })
+        .collect();
+    let header = ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)"].map(String::from);
+    let mut widths = header.clone().map(|h| h.len());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    for row in std::iter::once(&header).chain(&rows) {
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        writeln!(out, "{}", line.join("   ").trim_end())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use svcmirror_core::model::ServicePort;
+
+    #[test]
+    fn table_aligns_columns_like_kubectl() {
+        let mut a = Service::new("default", "nginx-set-0-west");
+        a.spec.cluster_ip = Some("10.43.179.60".into());
+        a.spec.ports = vec![ServicePort {
+            port: 80,
+            protocol: Some("TCP".into()),
+            ..Default::default()
+        }];
+        let mut b = Service::new("default", "nginx-svc-west");
+        b.spec.cluster_ip = Some("None".into());
+        b.spec.ports = a.spec.ports.clone();
+        let mut out = Vec::new();
+        services_table(&[&b, &a], &mut out).expect("write");
+        let text = String::from_utf8(out).expect("utf8");
+        assert_eq!(
+            text,
+            "NAME               TYPE        CLUSTER-IP     EXTERNAL-IP   PORT(S)\n\
+             nginx-svc-west     ClusterIP   None           <none>        80/TCP\n\
+             nginx-set-0-west   ClusterIP   10.43.179.60   <none>        80/TCP\n"
+        );
+    }
+}

@@ -1,0 +1,208 @@
+//! The subcommands: read inputs, call the core, apply to the fake, print.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use svcmirror_core::model::{Kind, ObjectKey};
+use svcmirror_core::{Diagnostic, Link, Plan, Severity, SourceState, TargetState, plan, translate};
+use svcmirror_fake::FakeCluster;
+use svcmirror_snapshot::{Format, Limits, Snapshot};
+
+use crate::args::{Cli, Command, Inputs, ListFormat, PlanFormat};
+use crate::{demo, render};
+
+/// What a successful run found: decides the exit code.
+pub struct Outcome {
+    rejected: bool,
+}
+
+impl Outcome {
+    pub fn exit_code(&self) -> ExitCode {
+        if self.rejected {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    match cli.command {
+        Command::Translate(args) => {
+            let loaded = Loaded::read(&args.inputs)?;
+            let converged = converge(&loaded.link, &loaded.target, loaded.source_cluster()?)?;
+            let format = match args.output {
+                ListFormat::Yaml => Format::Yaml,
+                ListFormat::Json => Format::Json,
+            };
+            let mut out = std::io::stdout().lock();
+            svcmirror_snapshot::write_list(&converged.source.objects(), format, &mut out)?;
+            out.flush()?;
+            Ok(report(
+                loaded.diagnostics.into_iter().chain(converged.diagnostics),
+            ))
+        }
+        Command::Plan(args) => {
+            let loaded = Loaded::read(&args.inputs)?;
+            let source = loaded.source_cluster()?.state();
+            let translation = translate(&loaded.link, &loaded.target, &source);
+            let plan = plan(&loaded.link, &translation.desired, &source);
+            let mut out = std::io::stdout().lock();
+            match args.output {
+                PlanFormat::Text => render::plan_text(&plan, &source, &mut out)?,
+                PlanFormat::Json => {
+                    let diagnostics: Vec<&Diagnostic> = loaded
+                        .diagnostics
+                        .iter()
+                        .chain(&translation.diagnostics)
+                        .chain(&plan.diagnostics)
+                        .collect();
+                    render::plan_json(&plan, &diagnostics, &mut out)?;
+                }
+            }
+            out.flush()?;
+            Ok(report(
+                loaded
+                    .diagnostics
+                    .into_iter()
+                    .chain(translation.diagnostics)
+                    .chain(plan.diagnostics),
+            ))
+        }
+        Command::Demo => {
+            demo::run(&mut std::io::stdout().lock())?;
+            Ok(Outcome { rejected: false })
+        }
+        Command::Run(args) => {
+            crate::controller::run(args)?;
+            Ok(Outcome { rejected: false })
+        }
+    }
+}
+
+/// Prints each diagnostic on one stderr line; errors make the exit code 1.
+fn report(diagnostics: impl IntoIterator<Item = Diagnostic>) -> Outcome {
+    let all: BTreeSet<Diagnostic> = diagnostics.into_iter().collect();
+    for d in &all {
+        eprintln!("{d}");
+    }
+    Outcome {
+        rejected: all.iter().any(|d| d.severity == Severity::Error),
+    }
+}
+
+/// Inputs read and checked in full, before anything is printed.
+struct Loaded {
+    link: Link,
+    target: TargetState,
+    source: Option<Snapshot>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Loaded {
+    fn read(inputs: &Inputs) -> anyhow::Result<Self> {
+        let link = inputs.link.build()?;
+        let limits = Limits::default();
+        let target = svcmirror_snapshot::read(&inputs.target, &limits)?;
+        let source = inputs
+            .source
+            .as_deref()
+            .map(|path| svcmirror_snapshot::read(path, &limits))
+            .transpose()?;
+        let mut diagnostics = target.diagnostics.clone();
+        if let Some(source) = &source {
+            diagnostics.extend(source.diagnostics.iter().cloned());
+        }
+        Ok(Self {
+            link,
+            target: target.into_target(),
+            source,
+            diagnostics,
+        })
+    }
+
+    /// The fake source: loaded with the source snapshot as it is, or empty with the target's
+    /// namespaces (and the source's, when its snapshot lists no Namespace objects).
+    fn source_cluster(&self) -> anyhow::Result<FakeCluster> {
+        let mut fake = FakeCluster::default();
+        let state = self
+            .source
+            .clone()
+            .map(Snapshot::into_source)
+            .unwrap_or_default();
+        if state.namespaces.is_none() {
+            let namespaces: BTreeSet<String> = self
+                .target
+                .services
+                .iter()
+                .map(|s| s.metadata.namespace().to_owned())
+                .chain(
+                    state
+                        .services
+                        .iter()
+                        .map(|s| s.metadata.namespace().to_owned()),
+                )
+                .chain(
+                    state
+                        .endpoints
+                        .iter()
+                        .map(|e| e.metadata.namespace().to_owned()),
+                )
+                .collect();
+            for ns in namespaces {
+                if fake
+                    .get(Kind::Namespace, &ObjectKey::new("", &ns))
+                    .is_none()
+                {
+                    fake.create_namespace(&ns)
+                        .with_context(|| format!("namespace {ns}"))?;
+                }
+            }
+        }
+        fake.restore(state).context("--source")?;
+        Ok(fake)
+    }
+}
+
+/// The source once mirroring has converged, and what was found on the way.
+pub struct Converged {
+    pub source: SourceState,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// translate → plan → apply on the fake until the plan is empty. The core promises two passes;
+/// more than four means a bug, reported as an error rather than looping.
+pub fn converge(
+    link: &Link,
+    target: &TargetState,
+    mut fake: FakeCluster,
+) -> anyhow::Result<Converged> {
+    let mut last: Option<Plan> = None;
+    for _ in 0..4 {
+        let source = fake.state();
+        let translation = translate(link, target, &source);
+        let plan = plan(link, &translation.desired, &source);
+        if plan.is_empty() {
+            let mut diagnostics = translation.diagnostics;
+            diagnostics.extend(plan.diagnostics);
+            return Ok(Converged {
+                source,
+                diagnostics,
+            });
+        }
+        for op in &plan.operations {
+            fake.apply(op).with_context(|| {
+                format!(
+                    "the in-memory API server rejected {} {} {}",
+                    op.action(),
+                    op.kind(),
+                    op.key()
+                )
+            })?;
+        }
+        last = Some(plan);
+    }
+    anyhow::bail!("mirroring did not converge in 4 passes; last plan: {last:?}")
+}
