@@ -408,15 +408,15 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
         wanted: &[ObjectKey],
     ) -> ReconcileOutcome {
         let deletes_before = self.stats.deletes;
+        // Taken before: this reconcile replaces the findings about the names it touches.
+        let names_were_denied = self
+            .diagnostics
+            .iter()
+            .any(|d| d.reason == Reason::NameConflict);
         match self.reconcile(&Work::Export(export), wanted).await {
             Ok(outcome) => {
                 let freed_names = self.stats.deletes > deletes_before;
-                if freed_names
-                    && self
-                        .diagnostics
-                        .iter()
-                        .any(|d| d.reason == Reason::NameConflict)
-                {
+                if freed_names && names_were_denied {
                     // An export denied a name may get it now; only the whole link decides.
                     let full = self.full_reconcile().await;
                     outcome.then(full)
