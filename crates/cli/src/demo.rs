@@ -37,8 +37,8 @@ pub fn run(out: &mut impl Write) -> anyhow::Result<()> {
         out,
         "$ kubectl --context=k3d-west get endpoints nginx-svc -o yaml"
     )?;
-    svcmirror_snapshot::write_list(
-        &[Object::Endpoints(west_endpoints.clone())],
+    svcmirror_snapshot::write_object(
+        &Object::Endpoints(west_endpoints.clone()),
         Format::Yaml,
         out,
     )?;
@@ -88,7 +88,7 @@ pub fn run(out: &mut impl Write) -> anyhow::Result<()> {
         out,
         "$ kubectl --context=k3d-east get endpoints nginx-svc-west -o yaml"
     )?;
-    svcmirror_snapshot::write_list(&[Object::Endpoints(root.clone())], Format::Yaml, out)?;
+    svcmirror_snapshot::write_object(&Object::Endpoints(root.clone()), Format::Yaml, out)?;
 
     writeln!(out)?;
     writeln!(out, "# the path of one request from a client in east")?;

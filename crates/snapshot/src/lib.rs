@@ -46,7 +46,7 @@ use svcmirror_core::{Diagnostic, SourceState, TargetState};
 
 use crate::document::{Entry, Shape};
 pub use crate::error::{Location, SnapshotError};
-pub use crate::write::{Format, write_list};
+pub use crate::write::{Format, write_list, write_object};
 
 /// How much input [`parse`] and [`read`] accept before refusing it.
 ///

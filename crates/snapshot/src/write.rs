@@ -39,10 +39,22 @@ pub fn write_list(objects: &[Object], format: Format, out: &mut impl Write) -> i
         kind: "List",
         items: objects,
     };
+    write_value(&list, format, out)
+}
+
+/// Writes one object on its own, as `kubectl get KIND NAME -o yaml|json` prints it.
+///
+/// # Errors
+/// As [`write_list`].
+pub fn write_object(object: &Object, format: Format, out: &mut impl Write) -> io::Result<()> {
+    write_value(object, format, out)
+}
+
+fn write_value(value: &impl Serialize, format: Format, out: &mut impl Write) -> io::Result<()> {
     let mut out = BufWriter::new(out);
     match format {
         Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &list).map_err(io::Error::from)?;
+            serde_json::to_writer_pretty(&mut out, value).map_err(io::Error::from)?;
             out.write_all(b"\n")?;
         }
         Format::Yaml => {
@@ -50,7 +62,7 @@ pub fn write_list(objects: &[Object], format: Format, out: &mut impl Write) -> i
             // Long or multi-line strings (annotations holding JSON) stay quoted scalars rather
             // than folded blocks: the plainest form every YAML reader agrees on.
             options.prefer_block_scalars = false;
-            serde_saphyr::to_io_writer_with_options(&mut out, &list, options).map_err(|err| {
+            serde_saphyr::to_io_writer_with_options(&mut out, value, options).map_err(|err| {
                 match err {
                     serde_saphyr::SerializeError::IO { error } => error,
                     other => io::Error::other(other.to_string()),

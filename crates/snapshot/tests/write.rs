@@ -9,7 +9,7 @@ use svcmirror_core::model::{
     EndpointAddress, EndpointPort, EndpointSubset, Endpoints, IntOrString, Namespace,
     ObjectReference, Service, ServicePort,
 };
-use svcmirror_snapshot::{Format, Limits, Snapshot, parse, write_list};
+use svcmirror_snapshot::{Format, Limits, Snapshot, parse, write_list, write_object};
 
 /// Label values YAML 1.1 readers (kubectl's included) would take for booleans, numbers or null.
 const TRICKY: [&str; 16] = [
@@ -212,5 +212,21 @@ fn write_errors_are_returned() {
             io::ErrorKind::StorageFull,
             "{format:?}: {error}"
         );
+    }
+}
+
+#[test]
+fn a_single_object_is_written_bare_and_reads_back() {
+    for object in objects() {
+        for format in [Format::Yaml, Format::Json] {
+            let mut out = Vec::new();
+            write_object(&object, format, &mut out).expect("write");
+            let text = String::from_utf8(out).expect("utf8");
+            assert!(
+                !text.contains("kind: List") && !text.contains("\"List\""),
+                "{text}"
+            );
+            assert_eq!(as_objects(read_back(&text)), vec![object.clone()]);
+        }
     }
 }
