@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use svcmirror_core::model::{Endpoints, Kind, Namespace, Object, ObjectKey, Service};
 use svcmirror_core::{SourceState, TargetState};
 
+use crate::TargetEvent;
+
 /// The target cluster's Services and Endpoints.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TargetCache {
@@ -26,6 +28,38 @@ impl TargetCache {
                 .into_iter()
                 .map(|e| (e.metadata.key(), e))
                 .collect(),
+        }
+    }
+
+    /// The exported Service an event concerns (an Endpoints event concerns the Service of the
+    /// same key); `None` for a restart, which concerns every export.
+    pub(crate) fn export_of(event: &TargetEvent) -> Option<ObjectKey> {
+        match event {
+            TargetEvent::ServiceApplied(svc) => Some(svc.metadata.key()),
+            TargetEvent::EndpointsApplied(ep) => Some(ep.metadata.key()),
+            TargetEvent::ServiceDeleted(key) | TargetEvent::EndpointsDeleted(key) => {
+                Some(key.clone())
+            }
+            TargetEvent::Restarted(_) => None,
+        }
+    }
+
+    /// Records what the event says the target now holds.
+    pub(crate) fn apply(&mut self, event: TargetEvent) {
+        match event {
+            TargetEvent::ServiceApplied(svc) => {
+                self.services.insert(svc.metadata.key(), svc);
+            }
+            TargetEvent::EndpointsApplied(ep) => {
+                self.endpoints.insert(ep.metadata.key(), ep);
+            }
+            TargetEvent::ServiceDeleted(key) => {
+                self.services.remove(&key);
+            }
+            TargetEvent::EndpointsDeleted(key) => {
+                self.endpoints.remove(&key);
+            }
+            TargetEvent::Restarted(state) => *self = Self::from_state(state),
         }
     }
 

@@ -370,34 +370,13 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
     /// [`TargetEvent::Restarted`] replaces the target cache and reconciles the whole link.
     pub async fn handle(&mut self, event: TargetEvent) -> ReconcileOutcome {
         self.stats.events += 1;
-        let export = match event {
-            TargetEvent::Restarted(state) => {
-                self.target_cache = TargetCache::from_state(state);
-                return self.full_reconcile().await;
-            }
-            TargetEvent::ServiceApplied(ref svc) => svc.metadata.key(),
-            TargetEvent::EndpointsApplied(ref ep) => ep.metadata.key(),
-            TargetEvent::ServiceDeleted(ref key) | TargetEvent::EndpointsDeleted(ref key) => {
-                key.clone()
-            }
+        let Some(export) = TargetCache::export_of(&event) else {
+            self.target_cache.apply(event);
+            return self.full_reconcile().await;
         };
         // Names the export wanted before the event: findings about them are replaced too.
         let mut wanted = scope::wanted_names(&self.link, &export, &self.target_cache);
-        match event {
-            TargetEvent::ServiceApplied(svc) => {
-                self.target_cache.services.insert(export.clone(), svc);
-            }
-            TargetEvent::EndpointsApplied(ep) => {
-                self.target_cache.endpoints.insert(export.clone(), ep);
-            }
-            TargetEvent::ServiceDeleted(key) => {
-                self.target_cache.services.remove(&key);
-            }
-            TargetEvent::EndpointsDeleted(key) => {
-                self.target_cache.endpoints.remove(&key);
-            }
-            TargetEvent::Restarted(_) => unreachable!("handled above"),
-        }
+        self.target_cache.apply(event);
         wanted.extend(scope::wanted_names(&self.link, &export, &self.target_cache));
         self.reconcile_export(export, &wanted).await
     }
@@ -646,7 +625,9 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
                     writes += 1;
                     self.failures.remove(&(op.kind(), key));
                 }
-                Executed::Moot => {}
+                Executed::Moot => {
+                    self.failures.remove(&(op.kind(), key));
+                }
                 Executed::Reread => {
                     if let Err(error) = self.reread(op.kind(), &key).await {
                         self.give_up("get", op.kind(), &key, error);

@@ -447,6 +447,25 @@ async fn a_new_cluster_name_removes_the_old_mirrors() {
 }
 
 #[tokio::test]
+async fn a_missing_namespace_is_created_when_the_link_allows_it() {
+    let creating = west().create_namespaces(true).build().expect("link");
+    let mut w = World::new(creating.clone());
+    w.start().await;
+    w.put_service(exported("apps", "api", false, &HTTP)).await;
+    w.put_endpoints(endpoints("apps", "api", &[("", "10.42.1.10")], &HTTP))
+        .await;
+    let Some(Object::Namespace(ns)) = w.source.lock().get(Kind::Namespace, &key("", "apps")) else {
+        panic!("namespace apps was not created")
+    };
+    assert!(svcmirror_core::labels::is_owned(
+        &ns.metadata.labels,
+        &creating
+    ));
+    assert_clusterip_mirror(&w, "apps", "api", &HTTP, GATEWAY);
+    w.assert_converged().await;
+}
+
+#[tokio::test]
 async fn status_is_published_to_subscribers() {
     let mut w = World::new(link());
     let status = w.driver.subscribe();
