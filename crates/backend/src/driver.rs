@@ -64,7 +64,8 @@ pub struct DriverStats {
     pub watch_restarts: u64,
     /// API requests sent (list, get, create, update, delete).
     pub requests: u64,
-    /// Successful writes (create + update + delete).
+    /// Successful writes (create + update + delete), as the driver saw them: a write whose
+    /// response was lost (a timeout after it took effect) is found by the re-read, not counted.
     pub writes: u64,
     /// Successful creates.
     pub creates: u64,
