@@ -237,8 +237,10 @@ fn not_exported() {
     let target = TargetState {
         services: vec![
             svc("default", "no-label").port("http", 80).build(),
+            // Not `remote-discovery`: that value selects flat-network mode (SPEC §9), covered
+            // in tests/beyond_linkerd.rs.
             svc("default", "other-value")
-                .label("mirror.linkerd.io/exported", "remote-discovery")
+                .label("mirror.linkerd.io/exported", "false")
                 .port("http", 80)
                 .build(),
         ],

@@ -199,3 +199,318 @@ pub fn fake() -> FakeCluster {
     fake.create_namespace("other").expect("namespace");
     fake
 }
+
+/// An address without hostname whose `targetRef` is the Pod `pod` (a pod behind a headless
+/// Service that is not its StatefulSet's `serviceName`: linkerd#10916).
+pub fn pod_addr(ip: &str, pod: &str) -> EndpointAddress {
+    EndpointAddress {
+        ip: ip.into(),
+        hostname: None,
+        node_name: Some("k3d-west-server-0".into()),
+        target_ref: Some(ObjectReference {
+            kind: Some("Pod".into()),
+            name: Some(pod.into()),
+            namespace: Some("default".into()),
+            ..ObjectReference::default()
+        }),
+    }
+}
+
+/// One SPEC.md §11 translation case: its name, link, target, and the exported Service it is
+/// about.
+pub struct SpecCase {
+    pub name: &'static str,
+    pub link: Link,
+    pub target: TargetState,
+    pub service: svcmirror::ObjectKey,
+}
+
+fn headless_nginx() -> Svc {
+    svc("default", "nginx-svc")
+        .headless()
+        .exported()
+        .port("http", 80)
+}
+
+/// Every SPEC.md §11 translation case (and the seed): the situations of tests/translate_cases.rs.
+pub fn spec_translation_cases() -> Vec<SpecCase> {
+    let key = |ns: &str, name: &str| svcmirror::ObjectKey::new(ns, name);
+    let nginx = key("default", "nginx-svc");
+    let one = |ready: Vec<EndpointAddress>, not_ready: Vec<EndpointAddress>| TargetState {
+        services: vec![headless_nginx().build()],
+        endpoints: vec![
+            eps("default", "nginx-svc")
+                .subset(ready, not_ready, vec![eport("http", 80)])
+                .build(),
+        ],
+    };
+    let web = |ready: Vec<EndpointAddress>, not_ready: Vec<EndpointAddress>, with_eps: bool| {
+        TargetState {
+            services: vec![svc("default", "web").exported().port("http", 8080).build()],
+            endpoints: if with_eps {
+                vec![
+                    eps("default", "web")
+                        .subset(ready, not_ready, vec![eport("http", 8080)])
+                        .build(),
+                ]
+            } else {
+                vec![]
+            },
+        }
+    };
+    let long = "a-very-long-statefulset-governing-service-name-for-kafka-brok";
+    let mut cases = vec![
+        SpecCase {
+            name: "seed-walkthrough",
+            link: link(),
+            target: seed_target(),
+            service: nginx.clone(),
+        },
+        SpecCase {
+            name: "clusterip-export",
+            link: link(),
+            target: web(vec![addr("10.42.1.5", None)], vec![], true),
+            service: key("default", "web"),
+        },
+        SpecCase {
+            name: "headless-disabled",
+            link: west()
+                .enable_headless_services(false)
+                .build()
+                .expect("link"),
+            target: seed_target(),
+            service: nginx.clone(),
+        },
+        SpecCase {
+            name: "no-named-addresses",
+            link: link(),
+            target: one(vec![addr("10.42.0.7", None)], vec![]),
+            service: nginx.clone(),
+        },
+        SpecCase {
+            name: "mixed-named-and-unnamed",
+            link: link(),
+            target: one(
+                vec![
+                    addr("10.42.0.31", Some("nginx-set-0")),
+                    addr("10.42.0.40", None),
+                ],
+                vec![],
+            ),
+            service: nginx.clone(),
+        },
+        SpecCase {
+            name: "named-only-not-ready",
+            link: link(),
+            target: one(vec![], vec![addr("10.42.0.31", Some("nginx-set-0"))]),
+            service: nginx.clone(),
+        },
+    ];
+    let mut portless = seed_target();
+    portless.services[0].spec.ports.clear();
+    portless
+        .services
+        .push(svc("default", "web").exported().port("http", 80).build());
+    cases.push(SpecCase {
+        name: "portless-headless",
+        link: link(),
+        target: portless,
+        service: nginx.clone(),
+    });
+    cases.push(SpecCase {
+        name: "not-exported",
+        link: link(),
+        target: TargetState {
+            services: vec![
+                svc("default", "no-label").port("http", 80).build(),
+                svc("default", "other-value")
+                    .label("mirror.linkerd.io/exported", "false")
+                    .port("http", 80)
+                    .build(),
+            ],
+            endpoints: vec![],
+        },
+        service: key("default", "other-value"),
+    });
+    cases.push(SpecCase {
+        name: "empty-endpoints",
+        link: link(),
+        target: web(vec![], vec![addr("10.42.1.5", None)], true),
+        service: key("default", "web"),
+    });
+    let mut no_eps = seed_target();
+    no_eps.endpoints.clear();
+    cases.push(SpecCase {
+        name: "no-endpoints-yet",
+        link: link(),
+        target: no_eps,
+        service: nginx.clone(),
+    });
+    let mut two_ns = seed_target();
+    two_ns.services.push(
+        svc("other", "nginx-svc")
+            .headless()
+            .exported()
+            .port("http", 80)
+            .build(),
+    );
+    let mut other = seed_endpoints(1);
+    other.metadata.namespace = "other".into();
+    two_ns.endpoints.push(other);
+    cases.push(SpecCase {
+        name: "two-namespaces-same-name",
+        link: link(),
+        target: two_ns,
+        service: key("other", "nginx-svc"),
+    });
+    cases.push(SpecCase {
+        name: "two-subsets-different-ports",
+        link: link(),
+        target: TargetState {
+            services: vec![headless_nginx().build()],
+            endpoints: vec![
+                eps("default", "nginx-svc")
+                    .subset(
+                        vec![addr("10.42.0.31", Some("nginx-set-0"))],
+                        vec![],
+                        vec![eport("http", 80)],
+                    )
+                    .subset(
+                        vec![addr("10.42.0.32", Some("nginx-set-1"))],
+                        vec![],
+                        vec![eport("http", 8080)],
+                    )
+                    .build(),
+            ],
+        },
+        service: nginx.clone(),
+    });
+    let mut multi = seed_target();
+    multi.services[0] = headless_nginx().port("metrics", 9090).build();
+    multi.endpoints[0].subsets[0]
+        .ports
+        .push(eport("metrics", 9090));
+    cases.push(SpecCase {
+        name: "multi-port",
+        link: link(),
+        target: multi,
+        service: nginx.clone(),
+    });
+    cases.push(SpecCase {
+        name: "gateway-identity-set",
+        link: west()
+            .gateway_identity(
+                "linkerd-gateway.linkerd-multicluster.serviceaccount.identity.linkerd.cluster.local",
+            )
+            .build()
+            .expect("link"),
+        target: seed_target(),
+        service: nginx.clone(),
+    });
+    cases.push(SpecCase {
+        name: "gateway-identity-unset",
+        link: link(),
+        target: TargetState {
+            services: vec![svc("default", "web").exported().port("http", 80).build()],
+            endpoints: vec![],
+        },
+        service: key("default", "web"),
+    });
+    cases.push(SpecCase {
+        name: "gateway-down",
+        link: west().gateway_alive(false).build().expect("link"),
+        target: seed_target(),
+        service: nginx.clone(),
+    });
+    cases.push(SpecCase {
+        name: "several-gateway-addresses",
+        link: west()
+            .gateway_address(ip("172.18.0.5"))
+            .gateway_address(ip("172.18.0.3"))
+            .build()
+            .expect("link"),
+        target: seed_target(),
+        service: nginx.clone(),
+    });
+    cases.push(SpecCase {
+        name: "ipv6-gateway",
+        link: Link::builder("west")
+            .gateway_address(ip("fd00:10::4"))
+            .enable_headless_services(true)
+            .build()
+            .expect("link"),
+        target: seed_target(),
+        service: nginx.clone(),
+    });
+    cases.push(SpecCase {
+        name: "long-names",
+        link: link(),
+        target: TargetState {
+            services: vec![
+                svc("default", long)
+                    .headless()
+                    .exported()
+                    .port("kafka", 9092)
+                    .build(),
+            ],
+            endpoints: vec![
+                eps("default", long)
+                    .subset(
+                        vec![addr("10.42.0.31", Some(&format!("{long}-0")))],
+                        vec![],
+                        vec![eport("kafka", 9092)],
+                    )
+                    .build(),
+            ],
+        },
+        service: key("default", long),
+    });
+    cases.push(SpecCase {
+        name: "invalid-hostname",
+        link: link(),
+        target: one(
+            vec![
+                addr("10.42.0.31", Some("nginx-set-0")),
+                addr("10.42.0.32", Some("Nginx_Set.1")),
+            ],
+            vec![],
+        ),
+        service: nginx.clone(),
+    });
+    cases.push(SpecCase {
+        name: "duplicate-hostname",
+        link: link(),
+        target: one(
+            vec![
+                addr("10.42.0.39", Some("nginx-set-0")),
+                addr("10.42.0.31", Some("nginx-set-0")),
+            ],
+            vec![],
+        ),
+        service: nginx.clone(),
+    });
+    let mut excluded = seed_target();
+    excluded.services[0] = headless_nginx()
+        .label("app", "nginx")
+        .label("team.example.com/name", "web")
+        .label("mirror.linkerd.io/something", "x")
+        .annotation("internal.example.com/owner", "alice")
+        .annotation("config.linkerd.io/opaque-ports", "80")
+        .annotation("service.kubernetes.io/topology-mode", "Auto")
+        .annotation("example.com/kept", "yes")
+        .build();
+    cases.push(SpecCase {
+        name: "excluded-labels-annotations",
+        link: west()
+            .exclude_label(svcmirror::link::KeyPattern::new("team.example.com/*"))
+            .exclude_annotation(svcmirror::link::KeyPattern::new(
+                "internal.example.com/owner",
+            ))
+            .exclude_annotation(svcmirror::link::KeyPattern::new("config.linkerd.io/*"))
+            .build()
+            .expect("link"),
+        target: excluded,
+        service: nginx,
+    });
+    cases
+}

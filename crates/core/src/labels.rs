@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::link::Link;
+use crate::link::{KeyPattern, Link};
 use crate::model::ObjectMeta;
 
 /// Label: `"true"` on every object the mirror owns.
@@ -16,12 +16,24 @@ pub const REMOTE_DISCOVERY_LABEL: &str = "multicluster.linkerd.io/remote-discove
 /// Label (remote discovery): the exported Service's name.
 pub const REMOTE_SERVICE: &str = "multicluster.linkerd.io/remote-service";
 
+/// Label (federated, SPEC §9): `"true"` on every federated Service svcmirror owns. Together with
+/// `mirrored-service: "true"` and the *absence* of `cluster-name` it is the federation's ownership
+/// mark, disjoint from every link's (which requires `cluster-name`), so a per-link plan never
+/// touches a federated Service and the federated plan never touches a link's mirror. It is ours,
+/// not Linkerd's: a federated Service Linkerd created is not adopted (a `NameConflict`).
+pub const FEDERATED: &str = "svcmirror.io/federated";
+
 /// Annotation: the fully qualified name of what a mirror stands for in the target cluster.
 pub const REMOTE_SVC_FQ_NAME: &str = "mirror.linkerd.io/remote-svc-fq-name";
 /// Annotation: the target object's resourceVersion the mirror was made from.
 pub const REMOTE_RESOURCE_VERSION: &str = "mirror.linkerd.io/remote-resource-version";
 /// Annotation: the gateway's identity, on mirror Endpoints.
 pub const REMOTE_GATEWAY_IDENTITY: &str = "mirror.linkerd.io/remote-gateway-identity";
+
+/// Annotation (federated, SPEC §9): the remote members, `<name>@<cluster>[,…]`, sorted.
+pub const REMOTE_DISCOVERY_ANNOTATION: &str = "multicluster.linkerd.io/remote-discovery";
+/// Annotation (federated, SPEC §9): the local member's name.
+pub const LOCAL_DISCOVERY_ANNOTATION: &str = "multicluster.linkerd.io/local-discovery";
 
 /// Every `mirror.linkerd.io/*` label is Linkerd's own and never copied (the `exported` label
 /// included).
@@ -60,20 +72,47 @@ pub fn ownership_labels(link: &Link) -> BTreeMap<String, String> {
     ])
 }
 
+/// Whether an object carries the federation's ownership labels (SPEC §9, see [`FEDERATED`]).
+#[must_use]
+pub fn is_federation_owned(labels: &BTreeMap<String, String>) -> bool {
+    labels.get(MIRRORED_SERVICE).map(String::as_str) == Some("true")
+        && labels.get(FEDERATED).map(String::as_str) == Some("true")
+        && !labels.contains_key(CLUSTER_NAME)
+}
+
 /// Labels of a mirror Service and its Endpoints: the target's labels minus every
 /// `mirror.linkerd.io/*` key and the excluded ones, plus the ownership labels.
 #[must_use]
 pub fn mirror_labels(target: &BTreeMap<String, String>, link: &Link) -> BTreeMap<String, String> {
-    let mut labels: BTreeMap<String, String> = target
-        .iter()
-        .filter(|(k, _)| {
-            !k.starts_with(LINKERD_MIRROR_PREFIX)
-                && !link.excluded_labels().iter().any(|p| p.matches(k))
-        })
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let mut labels = copied_labels(target, link.excluded_labels());
     labels.extend(ownership_labels(link));
     labels
+}
+
+/// SPEC §9: labels of a federated Service: the lead member's labels, copied as for a mirror, plus
+/// `mirrored-service: "true"` and [`FEDERATED`], without `cluster-name`.
+#[must_use]
+pub fn federated_labels(
+    target: &BTreeMap<String, String>,
+    excluded: &[KeyPattern],
+) -> BTreeMap<String, String> {
+    let mut labels = copied_labels(target, excluded);
+    labels.insert(MIRRORED_SERVICE.to_owned(), "true".to_owned());
+    labels.insert(FEDERATED.to_owned(), "true".to_owned());
+    labels
+}
+
+fn copied_labels(
+    target: &BTreeMap<String, String>,
+    excluded: &[KeyPattern],
+) -> BTreeMap<String, String> {
+    target
+        .iter()
+        .filter(|(k, _)| {
+            !k.starts_with(LINKERD_MIRROR_PREFIX) && !excluded.iter().any(|p| p.matches(k))
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 /// Annotations copied from the target Service: all but the topology ones and the excluded ones
@@ -83,12 +122,21 @@ pub fn copied_annotations(
     target: &BTreeMap<String, String>,
     link: &Link,
 ) -> BTreeMap<String, String> {
+    copied_annotations_excluding(target, link.excluded_annotations())
+}
+
+/// [`copied_annotations`] with an explicit exclusion list (federated Services, SPEC §9).
+#[must_use]
+pub fn copied_annotations_excluding(
+    target: &BTreeMap<String, String>,
+    excluded: &[KeyPattern],
+) -> BTreeMap<String, String> {
     target
         .iter()
         .filter(|(k, _)| {
             k.as_str() == OPAQUE_PORTS
                 || (!TOPOLOGY_ANNOTATIONS.contains(&k.as_str())
-                    && !link.excluded_annotations().iter().any(|p| p.matches(k)))
+                    && !excluded.iter().any(|p| p.matches(k)))
         })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()

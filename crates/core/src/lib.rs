@@ -10,8 +10,10 @@
 //!   delete) that only ever touch objects this link owns.
 //!
 //! The module layout follows `SPEC.md`: [`link`] (§2), [`names`] (§3), [`labels`] (§4),
-//! [`translate`](mod@translate) (§5–§6), [`plan`](mod@plan) (§7), [`validate`] (§8),
-//! [`diagnostics`] (§10).
+//! [`translate`](mod@translate) (§5–§6, §9 remote discovery), [`plan`](mod@plan) (§7),
+//! [`validate`] (§8), [`federate`](mod@federate) (§9 federated), [`diagnostics`] (§10), and
+//! beyond Linkerd (§12): [`hostname_policy`], [`status`] (conditions), [`explain`](mod@explain)
+//! (the decision path for one Service).
 //!
 //! **What this crate must never do**: I/O, read a clock, draw random numbers, spawn tasks or
 //! depend on an async runtime, kube or a YAML library. Its output is a function of its input alone
@@ -40,19 +42,27 @@
 #![deny(missing_docs)]
 
 pub mod diagnostics;
+pub mod explain;
+pub mod federate;
+pub mod hostname_policy;
 pub mod labels;
 pub mod link;
 pub mod model;
 pub mod names;
 pub mod plan;
 pub mod state;
+pub mod status;
 pub mod translate;
 pub mod validate;
 
 pub use diagnostics::{Diagnostic, Reason, Severity};
+pub use explain::{Explanation, Step, explain};
+pub use federate::federate;
+pub use hostname_policy::HostnamePolicy;
 pub use link::{LabelSelector, Link, LinkBuilder, LinkError};
 pub use model::{Endpoints, Kind, Object, ObjectKey, Service};
 pub use names::ClusterName;
-pub use plan::{DeleteReason, Operation, Plan, plan};
+pub use plan::{DeleteReason, Operation, Plan, plan, plan_federated};
 pub use state::{Desired, SourceState, TargetState};
+pub use status::{Condition, ConditionStatus, ConditionType, conditions};
 pub use translate::{ExportOutcome, MirrorMode, Translation, translate};

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::hostname_policy::HostnamePolicy;
 use crate::names::{ClusterName, InvalidClusterName, is_dns1123_label};
 
 /// Linkerd's default gateway port (`mc-gateway`).
@@ -14,6 +15,10 @@ pub const DEFAULT_GATEWAY_PORT: u16 = 4143;
 pub const DEFAULT_CLUSTER_DOMAIN: &str = "cluster.local";
 /// The default export selector.
 pub const DEFAULT_EXPORT_SELECTOR: &str = "mirror.linkerd.io/exported=true";
+/// The default remote-discovery (flat network) selector (SPEC §9).
+pub const DEFAULT_REMOTE_DISCOVERY_SELECTOR: &str = "mirror.linkerd.io/exported=remote-discovery";
+/// The default federated selector (SPEC §9).
+pub const DEFAULT_FEDERATED_SELECTOR: &str = "mirror.linkerd.io/federated=member";
 
 /// A validated link. Build one with [`Link::builder`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -30,11 +35,13 @@ pub struct Link {
     excluded_annotations: Vec<KeyPattern>,
     create_namespaces: bool,
     gateway_alive: bool,
+    hostname_policy: HostnamePolicy,
+    remote_discovery_selector: LabelSelector,
+    federated_selector: LabelSelector,
 }
 
 impl Link {
     /// Starts a link to the target cluster `cluster_name` with every SPEC §2 default.
-    #[must_use]
     pub fn builder(cluster_name: &str) -> LinkBuilder {
         LinkBuilder {
             cluster_name: cluster_name.to_owned(),
@@ -48,6 +55,9 @@ impl Link {
             excluded_annotations: Vec::new(),
             create_namespaces: false,
             gateway_alive: true,
+            hostname_policy: HostnamePolicy::default(),
+            remote_discovery_selector: LabelSelector::default_remote_discovery(),
+            federated_selector: LabelSelector::default_federated(),
         }
     }
 
@@ -106,6 +116,22 @@ impl Link {
     pub fn gateway_alive(&self) -> bool {
         self.gateway_alive
     }
+    /// The hostname policy of exports without the `svcmirror.io/hostname-policy` annotation
+    /// (SPEC §12).
+    #[must_use]
+    pub fn hostname_policy(&self) -> HostnamePolicy {
+        self.hostname_policy
+    }
+    /// Which target Services are mirrored in remote-discovery (flat network) mode (SPEC §9).
+    #[must_use]
+    pub fn remote_discovery_selector(&self) -> &LabelSelector {
+        &self.remote_discovery_selector
+    }
+    /// Which target Services join a federated Service (SPEC §9, see [`crate::federate()`]).
+    #[must_use]
+    pub fn federated_selector(&self) -> &LabelSelector {
+        &self.federated_selector
+    }
 }
 
 /// Builds a [`Link`]; every setter has the SPEC §2 default.
@@ -123,6 +149,9 @@ pub struct LinkBuilder {
     excluded_annotations: Vec<KeyPattern>,
     create_namespaces: bool,
     gateway_alive: bool,
+    hostname_policy: HostnamePolicy,
+    remote_discovery_selector: LabelSelector,
+    federated_selector: LabelSelector,
 }
 
 impl LinkBuilder {
@@ -181,6 +210,24 @@ impl LinkBuilder {
         self.gateway_alive = alive;
         self
     }
+    /// The hostname policy of exports without the `svcmirror.io/hostname-policy` annotation
+    /// (default [`HostnamePolicy::Hostname`], Linkerd's behaviour; SPEC §12).
+    pub fn hostname_policy(mut self, policy: HostnamePolicy) -> Self {
+        self.hostname_policy = policy;
+        self
+    }
+    /// The remote-discovery selector (default `mirror.linkerd.io/exported=remote-discovery`;
+    /// SPEC §9). An empty selector selects nothing.
+    pub fn remote_discovery_selector(mut self, selector: LabelSelector) -> Self {
+        self.remote_discovery_selector = selector;
+        self
+    }
+    /// The federated selector (default `mirror.linkerd.io/federated=member`; SPEC §9). An empty
+    /// selector selects nothing.
+    pub fn federated_selector(mut self, selector: LabelSelector) -> Self {
+        self.federated_selector = selector;
+        self
+    }
 
     /// Validates and builds the link.
     ///
@@ -212,6 +259,9 @@ impl LinkBuilder {
             excluded_annotations: self.excluded_annotations,
             create_namespaces: self.create_namespaces,
             gateway_alive: self.gateway_alive,
+            hostname_policy: self.hostname_policy,
+            remote_discovery_selector: self.remote_discovery_selector,
+            federated_selector: self.federated_selector,
         })
     }
 }
@@ -277,6 +327,18 @@ impl LabelSelector {
     #[must_use]
     pub fn default_export() -> Self {
         Self::parse(DEFAULT_EXPORT_SELECTOR).unwrap_or_default()
+    }
+
+    /// `mirror.linkerd.io/exported=remote-discovery` (SPEC §9).
+    #[must_use]
+    pub fn default_remote_discovery() -> Self {
+        Self::parse(DEFAULT_REMOTE_DISCOVERY_SELECTOR).unwrap_or_default()
+    }
+
+    /// `mirror.linkerd.io/federated=member` (SPEC §9).
+    #[must_use]
+    pub fn default_federated() -> Self {
+        Self::parse(DEFAULT_FEDERATED_SELECTOR).unwrap_or_default()
     }
 
     /// True when the selector has no requirement at all (and so selects nothing).
@@ -509,6 +571,15 @@ mod tests {
         assert!(!link.enable_headless_services());
         assert!(link.gateway_alive());
         assert_eq!(link.gateway_identity(), None);
+        assert_eq!(link.hostname_policy(), HostnamePolicy::Hostname);
+        assert_eq!(
+            link.remote_discovery_selector().to_string(),
+            DEFAULT_REMOTE_DISCOVERY_SELECTOR
+        );
+        assert_eq!(
+            link.federated_selector().to_string(),
+            DEFAULT_FEDERATED_SELECTOR
+        );
         assert!(matches!(
             Link::builder("West").gateway_address(ip).build(),
             Err(LinkError::ClusterName(_))

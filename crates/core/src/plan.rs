@@ -7,7 +7,9 @@ use serde::Serialize;
 use crate::diagnostics::{Diagnostic, Reason, Severity};
 use crate::labels::{self, HEADLESS_MIRROR_SVC_NAME};
 use crate::link::Link;
-use crate::model::{Endpoints, IntOrString, Kind, Object, ObjectKey, Service, ServicePort};
+use crate::model::{
+    Endpoints, IntOrString, Kind, Object, ObjectKey, ObjectMeta, Service, ServicePort,
+};
 use crate::state::{Desired, SourceState};
 
 /// Why an object is deleted.
@@ -111,6 +113,46 @@ impl Plan {
 /// per namespace. Identical objects (ignoring server-set fields) yield no operation.
 #[must_use]
 pub fn plan(link: &Link, desired: &Desired, source: &SourceState) -> Plan {
+    plan_for(Owner::Link(link), desired, source)
+}
+
+/// Plans the operations that make `source` hold the federated Services `desired` (from
+/// [`crate::federate()`]; SPEC §9), by the rules of [`plan`] with the federation's ownership: only
+/// objects labelled `mirror.linkerd.io/mirrored-service=true` and `svcmirror.io/federated=true`
+/// *without* `mirror.linkerd.io/cluster-name` are updated or deleted. The two ownerships are
+/// disjoint, so this plan never touches a link's mirror and a link's plan never touches a
+/// federated Service.
+#[must_use]
+pub fn plan_federated(desired: &Desired, source: &SourceState) -> Plan {
+    plan_for(Owner::Federation, desired, source)
+}
+
+/// Whose objects a plan may update or delete (SPEC §7, §9).
+#[derive(Clone, Copy)]
+enum Owner<'a> {
+    /// One link's mirrors.
+    Link(&'a Link),
+    /// The federated Services.
+    Federation,
+}
+
+impl Owner<'_> {
+    fn owns(self, meta: &ObjectMeta) -> bool {
+        match self {
+            Self::Link(link) => labels::is_owned_by(meta, link),
+            Self::Federation => labels::is_federation_owned(&meta.labels),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Link(_) => "this link",
+            Self::Federation => "the federation",
+        }
+    }
+}
+
+fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
     let services: BTreeMap<ObjectKey, &Service> = source
         .services
         .iter()
@@ -134,12 +176,8 @@ pub fn plan(link: &Link, desired: &Desired, source: &SourceState) -> Plan {
 
     let mut blocked: BTreeSet<ObjectKey> = BTreeSet::new();
     for key in desired.services.keys().chain(desired.endpoints.keys()) {
-        let foreign_svc = services
-            .get(key)
-            .filter(|s| !labels::is_owned_by(&s.metadata, link));
-        let foreign_ep = endpoints
-            .get(key)
-            .filter(|e| !labels::is_owned_by(&e.metadata, link));
+        let foreign_svc = services.get(key).filter(|s| !owner.owns(&s.metadata));
+        let foreign_ep = endpoints.get(key).filter(|e| !owner.owns(&e.metadata));
         if (foreign_svc.is_some() || foreign_ep.is_some()) && blocked.insert(key.clone()) {
             let kind = if foreign_svc.is_some() {
                 Kind::Service
@@ -152,8 +190,9 @@ pub fn plan(link: &Link, desired: &Desired, source: &SourceState) -> Plan {
                 kind,
                 key.clone(),
                 format!(
-                    "a {kind} with this name exists and is not owned by this link; neither it nor its \
-                     same-named Service/Endpoints is written"
+                    "a {kind} with this name exists and is not owned by {}; neither it nor its \
+                     same-named Service/Endpoints is written",
+                    owner.name()
                 ),
             ));
         }
@@ -256,7 +295,7 @@ pub fn plan(link: &Link, desired: &Desired, source: &SourceState) -> Plan {
 
     // Orphans: ours, not desired. Endpoints first, so no Service is left pointing nowhere.
     for (key, have) in &endpoints {
-        if labels::is_owned_by(&have.metadata, link) && !desired.endpoints.contains_key(key) {
+        if owner.owns(&have.metadata) && !desired.endpoints.contains_key(key) {
             phases.orphan_deletes.push(delete(
                 Kind::Endpoints,
                 &have.metadata,
@@ -265,7 +304,7 @@ pub fn plan(link: &Link, desired: &Desired, source: &SourceState) -> Plan {
         }
     }
     for (key, have) in &services {
-        if labels::is_owned_by(&have.metadata, link) && !desired.services.contains_key(key) {
+        if owner.owns(&have.metadata) && !desired.services.contains_key(key) {
             phases
                 .orphan_deletes
                 .push(delete(Kind::Service, &have.metadata, DeleteReason::Orphan));
@@ -309,7 +348,7 @@ impl Phases {
     }
 }
 
-fn delete(kind: Kind, meta: &crate::model::ObjectMeta, reason: DeleteReason) -> Operation {
+fn delete(kind: Kind, meta: &ObjectMeta, reason: DeleteReason) -> Operation {
     Operation::Delete {
         kind,
         key: meta.key(),

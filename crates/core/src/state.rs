@@ -61,7 +61,7 @@ impl SourceState {
             .chain(self.services.iter().cloned().map(Object::Service))
             .chain(self.endpoints.iter().cloned().map(Object::Endpoints))
             .collect();
-        out.sort_by(|a, b| (a.kind(), a.key()).cmp(&(b.kind(), b.key())));
+        out.sort_by_key(|o| (o.kind(), o.key()));
         out
     }
 }

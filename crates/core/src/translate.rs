@@ -1,4 +1,6 @@
-//! SPEC §5–§6: from the target's exported Services and Endpoints to the objects the source must hold.
+//! SPEC §5–§6: from the target's exported Services and Endpoints to the objects the source must hold;
+//! with SPEC §9's remote-discovery mode and §12's hostname policy. Every rule records what it
+//! decided when its export is traced ([`crate::explain()`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -6,11 +8,13 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use crate::diagnostics::{Diagnostic, Reason, Severity};
+use crate::explain::Step;
+use crate::hostname_policy::{HOSTNAME_POLICY_ANNOTATION, HostnamePolicy};
 use crate::labels::{
-    self, HEADLESS_MIRROR_SVC_NAME, REMOTE_GATEWAY_IDENTITY, REMOTE_RESOURCE_VERSION,
-    REMOTE_SVC_FQ_NAME,
+    self, HEADLESS_MIRROR_SVC_NAME, REMOTE_DISCOVERY_LABEL, REMOTE_GATEWAY_IDENTITY,
+    REMOTE_RESOURCE_VERSION, REMOTE_SERVICE, REMOTE_SVC_FQ_NAME,
 };
-use crate::link::Link;
+use crate::link::{LabelSelector, Link};
 use crate::model::{
     CLUSTER_IP_NONE, EndpointAddress, EndpointPort, EndpointSubset, Endpoints, IntOrString, Kind,
     Namespace, ObjectKey, Service, ServicePort,
@@ -18,6 +22,16 @@ use crate::model::{
 use crate::names::{MirrorName, mirror_name};
 use crate::state::{Desired, SourceState, TargetState};
 use crate::validate::{self, CheckedAddress, CheckedSubset};
+
+/// Records a step of the traced export (no work at all when nothing is traced).
+macro_rules! step {
+    ($t:expr, $rule:expr, $($arg:tt)*) => {
+        if $t.tracing() {
+            let outcome = format!($($arg)*);
+            $t.note($rule, outcome);
+        }
+    };
+}
 
 /// How one exported Service was mirrored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -29,6 +43,10 @@ pub enum MirrorMode {
     Headless,
     /// A headless export without Endpoints (or subsets) yet: nothing is created (SPEC §6.3).
     WaitingForEndpoints,
+    /// Remote-discovery (flat network) mode: a ClusterIP mirror without Endpoints (SPEC §9).
+    RemoteDiscovery,
+    /// A member of a federated Service, computed across links by [`crate::federate()`] (SPEC §9).
+    Federated,
     /// Rejected: see the diagnostics.
     NotMirrored,
 }
@@ -44,6 +62,27 @@ pub struct ExportOutcome {
     pub endpoint_mirrors: Vec<String>,
 }
 
+impl ExportOutcome {
+    pub(crate) fn new(mode: MirrorMode, mirror: Option<String>) -> Self {
+        Self {
+            mode,
+            mirror,
+            endpoint_mirrors: Vec::new(),
+        }
+    }
+
+    /// The keys of the Services (and same-named Endpoints) this export wants in the source: its
+    /// mirror (or root mirror) and its endpoint mirrors, in the exported Service's `namespace`.
+    #[must_use]
+    pub fn object_keys(&self, namespace: &str) -> Vec<ObjectKey> {
+        self.mirror
+            .iter()
+            .chain(&self.endpoint_mirrors)
+            .map(|name| ObjectKey::new(namespace, name))
+            .collect()
+    }
+}
+
 /// The result of [`translate`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Translation {
@@ -53,6 +92,12 @@ pub struct Translation {
     pub exports: BTreeMap<ObjectKey, ExportOutcome>,
     /// Findings, sorted.
     pub diagnostics: Vec<Diagnostic>,
+    /// The findings of [`Translation::diagnostics`] about each export, keyed like `exports`
+    /// (sorted; an export without findings has no entry): what [`crate::status::conditions`]
+    /// reports per exported Service. Kept apart from `exports` because field paths point into the
+    /// input and so move with its order, while `exports` does not.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub export_diagnostics: BTreeMap<ObjectKey, Vec<Diagnostic>>,
 }
 
 /// Computes what the source cluster must hold for `link`, given the target's objects and what the
@@ -65,7 +110,23 @@ pub struct Translation {
 /// which namespaces exist (`NamespaceMissing`).
 #[must_use]
 pub fn translate(link: &Link, target: &TargetState, source: &SourceState) -> Translation {
+    translate_traced(link, target, source, None).0
+}
+
+/// [`translate`], recording the decisions taken for the exported Service `traced` as [`Step`]s
+/// (SPEC §12, `explain`): the steps come from the very code that decides, so they cannot drift.
+pub(crate) fn translate_traced(
+    link: &Link,
+    target: &TargetState,
+    source: &SourceState,
+    traced: Option<&ObjectKey>,
+) -> (Translation, Vec<Step>) {
     let mut t = Translator::new(link, source);
+    t.trace = traced.map(|key| Trace {
+        key: key.clone(),
+        active: false,
+        steps: Vec::new(),
+    });
     let services = unique_by_key(
         &target.services,
         |s| s.metadata.key(),
@@ -79,18 +140,91 @@ pub fn translate(link: &Link, target: &TargetState, source: &SourceState) -> Tra
         &mut t.diagnostics,
     );
     for (key, svc) in &services {
-        if let Some(svc) = svc {
-            if link.export_selector().matches(&svc.metadata.labels) {
-                let outcome = t.export(svc, endpoints.get(key).copied().flatten());
-                t.exports.insert(key.clone(), outcome);
+        t.begin(key);
+        let start = t.diagnostics.len();
+        match svc {
+            None => step!(
+                t,
+                "SPEC §8 invalid input",
+                "two different Services named {key} in the input: neither is used"
+            ),
+            Some(svc) => {
+                if let Some(selection) = t.select(svc) {
+                    let outcome = t.export(svc, endpoints.get(key).copied().flatten(), selection);
+                    t.exports.insert(key.clone(), outcome);
+                    let mut found = t.diagnostics[start..].to_vec();
+                    if !found.is_empty() {
+                        found.sort();
+                        found.dedup();
+                        t.export_diagnostics.insert(key.clone(), found);
+                    }
+                }
             }
         }
+        t.end();
     }
-    t.finish()
+    let steps = t.trace.take().map(|trace| trace.steps).unwrap_or_default();
+    (t.finish(), steps)
+}
+
+/// Which mode selected an exported Service (SPEC §2, §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Selection {
+    /// The export selector: gateway mode (SPEC §5–§6).
+    Gateway,
+    /// The remote-discovery selector: flat-network mode (SPEC §9).
+    RemoteDiscovery,
+}
+
+/// The decisions recorded for one export.
+struct Trace {
+    key: ObjectKey,
+    active: bool,
+    steps: Vec<Step>,
+}
+
+fn verdict(selector: &LabelSelector, matches: bool) -> String {
+    if selector.is_empty() {
+        "is empty and selects nothing".to_owned()
+    } else if matches {
+        format!("`{selector}` matches")
+    } else {
+        format!("`{selector}` does not match")
+    }
+}
+
+fn describe_labels(labels: &BTreeMap<String, String>) -> String {
+    if labels.is_empty() {
+        return "none".to_owned();
+    }
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn describe_ports(ports: &[ServicePort]) -> String {
+    ports
+        .iter()
+        .map(|p| {
+            let name = p
+                .name
+                .as_deref()
+                .filter(|n| !n.is_empty())
+                .unwrap_or("(unnamed)");
+            format!(
+                "{name} {}/{}",
+                p.port,
+                p.protocol.as_deref().unwrap_or("TCP")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Indexes objects by key; a key held by two different objects is an error and yields `None`.
-fn unique_by_key<'a, T: PartialEq>(
+pub(crate) fn unique_by_key<'a, T: PartialEq>(
     items: &'a [T],
     key_of: impl Fn(&T) -> ObjectKey,
     kind: Kind,
@@ -131,6 +265,8 @@ struct Translator<'a> {
     desired: Desired,
     exports: BTreeMap<ObjectKey, ExportOutcome>,
     diagnostics: Vec<Diagnostic>,
+    export_diagnostics: BTreeMap<ObjectKey, Vec<Diagnostic>>,
+    trace: Option<Trace>,
 }
 
 impl<'a> Translator<'a> {
@@ -154,6 +290,31 @@ impl<'a> Translator<'a> {
             desired: Desired::default(),
             exports: BTreeMap::new(),
             diagnostics: Vec::new(),
+            export_diagnostics: BTreeMap::new(),
+            trace: None,
+        }
+    }
+
+    /// Starts the decisions about `key`: recorded when it is the traced export.
+    fn begin(&mut self, key: &ObjectKey) {
+        if let Some(trace) = &mut self.trace {
+            trace.active = &trace.key == key;
+        }
+    }
+
+    fn end(&mut self) {
+        if let Some(trace) = &mut self.trace {
+            trace.active = false;
+        }
+    }
+
+    fn tracing(&self) -> bool {
+        self.trace.as_ref().is_some_and(|t| t.active)
+    }
+
+    fn note(&mut self, rule: &'static str, outcome: String) {
+        if let Some(trace) = self.trace.as_mut().filter(|t| t.active) {
+            trace.steps.push(Step { rule, outcome });
         }
     }
 
@@ -164,6 +325,7 @@ impl<'a> Translator<'a> {
             desired: self.desired,
             exports: self.exports,
             diagnostics: self.diagnostics,
+            export_diagnostics: self.export_diagnostics,
         }
     }
 
@@ -181,26 +343,152 @@ impl<'a> Translator<'a> {
     }
 
     fn not_mirrored() -> ExportOutcome {
-        ExportOutcome {
-            mode: MirrorMode::NotMirrored,
-            mirror: None,
-            endpoint_mirrors: Vec::new(),
+        ExportOutcome::new(MirrorMode::NotMirrored, None)
+    }
+
+    /// SPEC §2 and §9: which selector exports `svc`, if any. Gateway mode wins over remote
+    /// discovery when both match.
+    fn select(&mut self, svc: &Service) -> Option<Selection> {
+        let labels = &svc.metadata.labels;
+        let (export, remote) = (
+            self.link.export_selector(),
+            self.link.remote_discovery_selector(),
+        );
+        let gateway = export.matches(labels);
+        let flat = remote.matches(labels);
+        step!(
+            self,
+            "SPEC §2 export selector",
+            "{}",
+            verdict(export, gateway)
+        );
+        step!(
+            self,
+            "SPEC §9 remote-discovery selector",
+            "{}",
+            verdict(remote, flat)
+        );
+        match (gateway, flat) {
+            (true, true) => {
+                let message = format!(
+                    "matches both the export selector `{export}` and the remote-discovery selector \
+                     `{remote}`; mirrored in gateway mode"
+                );
+                step!(self, "SPEC §9 both selectors", "{message} (InvalidService)");
+                self.diag(
+                    Reason::InvalidService,
+                    Severity::Warning,
+                    Kind::Service,
+                    &svc.metadata.key(),
+                    message,
+                )
+                .field = Some("metadata.labels".into());
+                Some(Selection::Gateway)
+            }
+            (true, false) => Some(Selection::Gateway),
+            (false, true) => Some(Selection::RemoteDiscovery),
+            (false, false) => {
+                let federated = self.link.federated_selector();
+                let member = federated.matches(labels);
+                step!(
+                    self,
+                    "SPEC §9 federated selector",
+                    "{}{}",
+                    verdict(federated, member),
+                    if member {
+                        ": a member of the federated Service, which `federate` computes across links"
+                    } else {
+                        ""
+                    }
+                );
+                step!(
+                    self,
+                    "SPEC §2 not exported",
+                    "no selector of this link exports it (labels: {})",
+                    describe_labels(labels)
+                );
+                None
+            }
         }
     }
 
-    /// One exported Service: the rules of SPEC §5, §6 and §7 in the order they decide.
-    fn export(&mut self, svc: &Service, endpoints: Option<&Endpoints>) -> ExportOutcome {
+    /// SPEC §12: the export's hostname policy — its `svcmirror.io/hostname-policy` annotation, or
+    /// the link's default; an unknown value is an `InvalidObject` warning and the default is used.
+    fn hostname_policy(&mut self, svc: &Service) -> HostnamePolicy {
+        let default = self.link.hostname_policy();
+        let Some(value) = svc.metadata.annotations.get(HOSTNAME_POLICY_ANNOTATION) else {
+            step!(
+                self,
+                "SPEC §12 hostname policy",
+                "`{default}` (the link's default; no {HOSTNAME_POLICY_ANNOTATION} annotation)"
+            );
+            return default;
+        };
+        match value.parse::<HostnamePolicy>() {
+            Ok(policy) => {
+                step!(
+                    self,
+                    "SPEC §12 hostname policy",
+                    "`{policy}` (annotation {HOSTNAME_POLICY_ANNOTATION})"
+                );
+                policy
+            }
+            Err(err) => {
+                let message = format!("{err}; the link's default `{default}` is used");
+                step!(
+                    self,
+                    "SPEC §12 hostname policy",
+                    "{message} (InvalidObject)"
+                );
+                self.diag(
+                    Reason::InvalidObject,
+                    Severity::Warning,
+                    Kind::Service,
+                    &svc.metadata.key(),
+                    message,
+                )
+                .field = Some(format!(
+                    "metadata.annotations[{HOSTNAME_POLICY_ANNOTATION:?}]"
+                ));
+                default
+            }
+        }
+    }
+
+    /// One exported Service: the rules of SPEC §5, §6, §7, §9 and §12 in the order they decide.
+    fn export(
+        &mut self,
+        svc: &Service,
+        endpoints: Option<&Endpoints>,
+        selection: Selection,
+    ) -> ExportOutcome {
         let key = svc.metadata.key();
         let problems = validate::service_problems(svc);
         if !problems.is_empty() {
+            step!(
+                self,
+                "SPEC §8 invalid input",
+                "invalid {}: not mirrored (InvalidObject)",
+                problems
+                    .iter()
+                    .filter_map(|d| d.field.as_deref())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
             self.diagnostics.extend(problems);
             return Self::not_mirrored();
         }
+        step!(self, "SPEC §8 invalid input", "the Service is valid");
         if !self.namespace_ready(&key) {
             return Self::not_mirrored();
         }
         // SPEC §6.2 (and the API server for any Service): no ports, no mirror.
         if svc.spec.ports.is_empty() {
+            step!(
+                self,
+                "SPEC §6.2 port-less rejection",
+                "no spec.ports: not mirrored (NoPorts)"
+            );
             self.diag(
                 Reason::NoPorts,
                 Severity::Error,
@@ -211,15 +499,41 @@ impl<'a> Translator<'a> {
             .field = Some("spec.ports".into());
             return Self::not_mirrored();
         }
+        step!(self, "SPEC §5 ports", "{}", describe_ports(&svc.spec.ports));
+        if selection == Selection::RemoteDiscovery {
+            return self.remote_discovery_export(svc);
+        }
+        // SPEC §12: the policy names pods of a headless export only; every other export reads
+        // hostnames exactly as before (Linkerd's behaviour).
+        let policy = if svc.is_headless() {
+            self.hostname_policy(svc)
+        } else {
+            HostnamePolicy::Hostname
+        };
+        let applied = if self.link.enable_headless_services() {
+            policy
+        } else {
+            HostnamePolicy::Hostname
+        };
         let mut ep_diags = Vec::new();
         let subsets = endpoints
-            .map(|ep| validate::check_endpoints(ep, &mut ep_diags))
+            .map(|ep| validate::check_endpoints(ep, applied, &mut ep_diags))
             .unwrap_or_default();
         self.diagnostics.extend(ep_diags);
 
         if svc.is_headless() {
+            step!(
+                self,
+                "SPEC §6.1 headless detection",
+                "spec.clusterIP is \"None\": headless"
+            );
             if !self.link.enable_headless_services() {
                 // SPEC §6.8.
+                step!(
+                    self,
+                    "SPEC §6.8 enable headless services",
+                    "off on this link: mirrored as ClusterIP (MirroredAsClusterIp)"
+                );
                 self.diag(
                     Reason::MirroredAsClusterIp,
                     Severity::Warning,
@@ -229,41 +543,136 @@ impl<'a> Translator<'a> {
                 );
                 return self.clusterip_export(svc, &subsets);
             }
+            step!(
+                self,
+                "SPEC §6.8 enable headless services",
+                "on for this link"
+            );
             // SPEC §6.3: wait for endpoints.
             let Some(endpoints) = endpoints.filter(|_| !subsets.is_empty()) else {
-                return ExportOutcome {
-                    mode: MirrorMode::WaitingForEndpoints,
-                    mirror: None,
-                    endpoint_mirrors: Vec::new(),
-                };
+                step!(
+                    self,
+                    "SPEC §6.3 wait for endpoints",
+                    "no Endpoints (or no subsets) yet: nothing is created until they exist"
+                );
+                return ExportOutcome::new(MirrorMode::WaitingForEndpoints, None);
             };
             // SPEC §6.4: the named-address rule.
             if !has_named_address(&subsets) {
+                let why = if policy == HostnamePolicy::Skip {
+                    "its hostname policy is `skip`, so no pod is named"
+                } else {
+                    "none of its endpoint addresses has a hostname"
+                };
+                step!(
+                    self,
+                    "SPEC §6.4 named-address rule",
+                    "no named address under hostname policy `{policy}`: mirrored as ClusterIP \
+                     (MirroredAsClusterIp)"
+                );
                 self.diag(
                     Reason::MirroredAsClusterIp,
                     Severity::Warning,
                     Kind::Service,
                     &key,
-                    "headless Service mirrored as ClusterIP: none of its endpoint addresses has a hostname".into(),
+                    format!("headless Service mirrored as ClusterIP: {why}"),
                 );
                 return self.clusterip_export(svc, &subsets);
             }
+            step!(
+                self,
+                "SPEC §6.4 named-address rule",
+                "named addresses under hostname policy `{policy}`: {}; the root mirror is headless",
+                describe_named(&subsets)
+            );
             return self.headless_export(svc, endpoints, &subsets);
         }
+        step!(
+            self,
+            "SPEC §6.1 headless detection",
+            "spec.clusterIP is {:?}: not headless",
+            svc.spec.cluster_ip.as_deref().unwrap_or("")
+        );
         self.clusterip_export(svc, &subsets)
+    }
+
+    /// SPEC §9 remote discovery (flat network): a ClusterIP mirror only, no Endpoints — clients
+    /// reach the target's pods directly — labelled with the cluster and the exported name.
+    fn remote_discovery_export(&mut self, svc: &Service) -> ExportOutcome {
+        let export = svc.metadata.key();
+        if svc.is_headless() {
+            // SPEC §9 (Linkerd differs): Linkerd silently drops a headless export in this mode
+            // when headless services are enabled. Ours is mirrored as ClusterIP — in a flat
+            // network the mirror still reaches the pods through remote discovery — and the
+            // diagnostic says it has no per-pod names.
+            step!(
+                self,
+                "SPEC §9 remote discovery, headless",
+                "no per-pod mirrors in remote-discovery mode: mirrored as ClusterIP \
+                 (MirroredAsClusterIp)"
+            );
+            self.diag(
+                Reason::MirroredAsClusterIp,
+                Severity::Warning,
+                Kind::Service,
+                &export,
+                "headless Service mirrored as ClusterIP: remote-discovery mode has no per-pod mirrors (Linkerd drops it)".into(),
+            );
+        }
+        let Some(name) = self.claim_name(&export, &svc.metadata.name, "mirror") else {
+            return Self::not_mirrored();
+        };
+        let mut mirror = self.mirror_service(svc, &name.name, None);
+        mirror.metadata.labels.insert(
+            REMOTE_DISCOVERY_LABEL.to_owned(),
+            self.link.cluster_name().as_str().to_owned(),
+        );
+        mirror
+            .metadata
+            .labels
+            .insert(REMOTE_SERVICE.to_owned(), export.name.clone());
+        step!(
+            self,
+            "SPEC §9 remote discovery",
+            "ClusterIP mirror `{}` labelled {REMOTE_DISCOVERY_LABEL}={}, {REMOTE_SERVICE}={}; \
+             no Endpoints",
+            name.name,
+            self.link.cluster_name(),
+            export.name
+        );
+        self.desired.services.insert(mirror.metadata.key(), mirror);
+        ExportOutcome::new(MirrorMode::RemoteDiscovery, Some(name.name))
     }
 
     /// SPEC §7: a missing source namespace is created (when allowed) or the export waits for it.
     fn namespace_ready(&mut self, key: &ObjectKey) -> bool {
         if self.source.has_namespace(&key.namespace) {
+            step!(
+                self,
+                "SPEC §7 namespace",
+                "{:?} exists in the source cluster",
+                key.namespace
+            );
             return true;
         }
         if self.link.create_namespaces() {
+            step!(
+                self,
+                "SPEC §7 namespace",
+                "{:?} is missing: created (namespace creation is on)",
+                key.namespace
+            );
             let mut ns = Namespace::new(&key.namespace);
             ns.metadata.labels = labels::ownership_labels(self.link);
             self.desired.namespaces.insert(key.namespace.clone(), ns);
             return true;
         }
+        step!(
+            self,
+            "SPEC §7 namespace",
+            "{:?} is missing in the source cluster: not mirrored until it exists (NamespaceMissing)",
+            key.namespace
+        );
         self.diag(
             Reason::NamespaceMissing,
             Severity::Error,
@@ -281,6 +690,15 @@ impl<'a> Translator<'a> {
     fn claim_name(&mut self, export: &ObjectKey, base: &str, what: &str) -> Option<MirrorName> {
         let name = mirror_name(base, self.link.cluster_name());
         let key = ObjectKey::new(&export.namespace, &name.name);
+        match &name.shortened_from {
+            None => step!(self, "SPEC §3 names", "{what} `{}`", name.name),
+            Some(full) => step!(
+                self,
+                "SPEC §3 names",
+                "{what} `{}`, shortened from `{full}` (NameShortened)",
+                name.name
+            ),
+        }
         if let Some(full) = &name.shortened_from {
             self.diag(
                 Reason::NameShortened,
@@ -304,6 +722,12 @@ impl<'a> Translator<'a> {
             } else {
                 Kind::Endpoints
             };
+            step!(
+                self,
+                "SPEC §7 ownership",
+                "{kind} {key} exists and is not owned by this link: left alone, {what} skipped \
+                 (NameConflict)"
+            );
             self.diag(
                 Reason::NameConflict,
                 Severity::Error,
@@ -320,6 +744,11 @@ impl<'a> Translator<'a> {
         }
         // Two exports of this link wanting one name: the first in (namespace, name) order keeps it.
         if self.desired.services.contains_key(&key) {
+            step!(
+                self,
+                "SPEC §7 ownership",
+                "{key} is already used by another mirror of this link: {what} skipped (NameConflict)"
+            );
             self.diag(
                 Reason::NameConflict,
                 Severity::Error,
@@ -340,13 +769,20 @@ impl<'a> Translator<'a> {
         };
         let mirror = self.mirror_service(svc, &name.name, None);
         let has_ready = subsets.iter().any(|s| !s.ready.is_empty());
+        step!(
+            self,
+            "SPEC §5 ClusterIP export",
+            "mirror `{}`; its Endpoints {}",
+            name.name,
+            if has_ready {
+                "point at the gateway (the target has a ready address)"
+            } else {
+                "have no subsets (the target has no ready address)"
+            }
+        );
         let endpoints = self.gateway_endpoints(&mirror, has_ready, &svc.spec.ports);
         self.insert(mirror, endpoints);
-        ExportOutcome {
-            mode: MirrorMode::ClusterIp,
-            mirror: Some(name.name),
-            endpoint_mirrors: Vec::new(),
-        }
+        ExportOutcome::new(MirrorMode::ClusterIp, Some(name.name))
     }
 
     /// SPEC §6.5–§6.7: a headless root mirror, one endpoint mirror per named ready address, and
@@ -369,7 +805,7 @@ impl<'a> Translator<'a> {
             .insert(root.metadata.key(), root.clone());
 
         let mut endpoint_mirrors: BTreeMap<&str, (String, Option<IpAddr>)> = BTreeMap::new();
-        for (hostname, _ip) in self.named_ready_addresses(&export, subsets) {
+        for (hostname, ip) in self.named_ready_addresses(&export, subsets) {
             let Some(name) = self.claim_name(&export, hostname, "endpoint mirror") else {
                 continue;
             };
@@ -386,9 +822,21 @@ impl<'a> Translator<'a> {
                     .insert(REMOTE_RESOURCE_VERSION.to_owned(), rv.clone());
             }
             let ep = self.gateway_endpoints(&mirror, true, &svc.spec.ports);
-            let ip = self.allocated_ip(&mirror.metadata.key());
+            let allocated = self.allocated_ip(&mirror.metadata.key());
+            step!(
+                self,
+                "SPEC §6.5 endpoint mirror",
+                "{hostname} ({ip}) → `{}`, Endpoints → gateway; root Endpoints {}",
+                name.name,
+                match allocated {
+                    Some(ip) => format!("map {hostname} to its ClusterIP {ip} (SPEC §6.6)"),
+                    None => format!(
+                        "map {hostname} once the source allocated its ClusterIP (SPEC §6.6: next pass)"
+                    ),
+                }
+            );
             self.insert(mirror, ep);
-            endpoint_mirrors.insert(hostname, (name.name, ip));
+            endpoint_mirrors.insert(hostname, (name.name, allocated));
         }
 
         let mut root_ep = Endpoints::new(&export.namespace, &root_name.name);
@@ -402,11 +850,9 @@ impl<'a> Translator<'a> {
         self.desired
             .endpoints
             .insert(root_ep.metadata.key(), root_ep);
-        ExportOutcome {
-            mode: MirrorMode::Headless,
-            mirror: Some(root_name.name),
-            endpoint_mirrors: endpoint_mirrors.into_values().map(|(n, _)| n).collect(),
-        }
+        let mut outcome = ExportOutcome::new(MirrorMode::Headless, Some(root_name.name));
+        outcome.endpoint_mirrors = endpoint_mirrors.into_values().map(|(n, _)| n).collect();
+        outcome
     }
 
     /// The ready addresses with a valid hostname, one per hostname (SPEC §6.7: duplicates are a
@@ -414,12 +860,12 @@ impl<'a> Translator<'a> {
     fn named_ready_addresses<'s>(
         &mut self,
         export: &ObjectKey,
-        subsets: &[CheckedSubset<'s>],
+        subsets: &'s [CheckedSubset<'_>],
     ) -> Vec<(&'s str, IpAddr)> {
         let mut named: Vec<(&'s str, IpAddr)> = subsets
             .iter()
             .flat_map(|s| &s.ready)
-            .filter_map(|a| a.hostname.map(|h| (h, a.ip)))
+            .filter_map(|a| a.pod_name.as_deref().map(|h| (h, a.ip)))
             .collect();
         named.sort_unstable();
         named.dedup();
@@ -427,6 +873,12 @@ impl<'a> Translator<'a> {
         for (hostname, ip) in named {
             if let Some((_, kept)) = out.last().filter(|(h, _)| *h == hostname) {
                 let kept = *kept;
+                step!(
+                    self,
+                    "SPEC §6.7 duplicate hostnames",
+                    "{hostname:?} is used by {kept} and {ip}: one endpoint mirror, for {kept} \
+                     (HostnameConflict)"
+                );
                 self.diag(
                     Reason::HostnameConflict,
                     Severity::Warning,
@@ -454,9 +906,10 @@ impl<'a> Translator<'a> {
             .ready
             .iter()
             .filter_map(|a: &CheckedAddress<'_>| {
-                let hostname = a.hostname?;
+                let hostname = a.pod_name.as_deref()?;
                 let (_, ip) = endpoint_mirrors.get(hostname)?;
-                // SPEC §6.6 (Linkerd differs): always `hostname`, never `targetRef.name`.
+                // SPEC §6.6 (Linkerd differs): always `hostname`, never `targetRef.name` — the
+                // pod's name under the export's hostname policy (SPEC §12).
                 Some(EndpointAddress {
                     ip: ip.as_ref()?.to_string(),
                     hostname: Some(hostname.to_owned()),
@@ -580,17 +1033,38 @@ impl<'a> Translator<'a> {
     }
 }
 
-/// SPEC §6.4: some address, ready or not, has a (valid) hostname.
+/// SPEC §6.4: some address, ready or not, has a (valid) hostname — under the export's hostname
+/// policy (SPEC §12), its pod name.
 fn has_named_address(subsets: &[CheckedSubset<'_>]) -> bool {
     subsets
         .iter()
         .flat_map(|s| s.ready.iter().chain(&s.not_ready))
-        .any(|a| a.hostname.is_some())
+        .any(|a| a.pod_name.is_some())
+}
+
+/// For `explain`: every named address as `name (ip, ready|not ready, from <field>)`.
+fn describe_named(subsets: &[CheckedSubset<'_>]) -> String {
+    let ready = subsets
+        .iter()
+        .flat_map(|s| s.ready.iter().map(|a| (a, "ready")));
+    let not_ready = subsets
+        .iter()
+        .flat_map(|s| s.not_ready.iter().map(|a| (a, "not ready")));
+    let mut named: Vec<String> = ready
+        .chain(not_ready)
+        .filter_map(|(a, state)| {
+            let name = a.pod_name.as_deref()?;
+            let from = a.source.map_or("hostname", |s| s.field());
+            Some(format!("{name} ({}, {state}, from {from})", a.ip))
+        })
+        .collect();
+    named.sort();
+    named.join(", ")
 }
 
 /// SPEC §5: a mirror port keeps name, protocol, port and targetPort, with the defaults the API
 /// server fills in (`TCP`, `targetPort = port`) so a re-read mirror compares equal.
-fn mirror_port(port: &ServicePort) -> ServicePort {
+pub(crate) fn mirror_port(port: &ServicePort) -> ServicePort {
     ServicePort {
         name: port.name.clone().filter(|n| !n.is_empty()),
         protocol: Some(port.protocol.clone().unwrap_or_else(|| "TCP".to_owned())),

@@ -1,9 +1,11 @@
 //! SPEC §8: what a target object must look like to be mirrored. Every finding names the object and
 //! the field path; nothing here panics, whatever the input.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use crate::diagnostics::{Diagnostic, Reason, Severity};
+use crate::hostname_policy::{HostnamePolicy, PodNameSource, pod_name};
 use crate::model::{
     CLUSTER_IP_NONE, EndpointAddress, EndpointPort, Endpoints, IntOrString, Kind, ObjectKey,
     Service,
@@ -64,13 +66,15 @@ pub fn service_problems(svc: &Service) -> Vec<Diagnostic> {
             format!("{:?} is not a DNS-1123 label", svc.metadata.namespace),
         );
     }
-    if let Some(ip) = &svc.spec.cluster_ip {
-        if !ip.is_empty() && ip != CLUSTER_IP_NONE && ip.parse::<IpAddr>().is_err() {
-            bad(
-                "spec.clusterIP".into(),
-                format!("{ip:?} is neither \"None\" nor an IP address"),
-            );
-        }
+    if let Some(ip) = &svc.spec.cluster_ip
+        && !ip.is_empty()
+        && ip != CLUSTER_IP_NONE
+        && ip.parse::<IpAddr>().is_err()
+    {
+        bad(
+            "spec.clusterIP".into(),
+            format!("{ip:?} is neither \"None\" nor an IP address"),
+        );
     }
     let many = svc.spec.ports.len() > 1;
     for (i, port) in svc.spec.ports.iter().enumerate() {
@@ -80,13 +84,13 @@ pub fn service_problems(svc: &Service) -> Vec<Diagnostic> {
                 format!("{} is not a port number (1-65535)", port.port),
             );
         }
-        if let Some(p) = &port.protocol {
-            if !PROTOCOLS.contains(&p.as_str()) {
-                bad(
-                    format!("spec.ports[{i}].protocol"),
-                    format!("{p:?} is not TCP, UDP or SCTP"),
-                );
-            }
+        if let Some(p) = &port.protocol
+            && !PROTOCOLS.contains(&p.as_str())
+        {
+            bad(
+                format!("spec.ports[{i}].protocol"),
+                format!("{p:?} is not TCP, UDP or SCTP"),
+            );
         }
         match &port.name {
             Some(name) if !name.is_empty() && !is_dns1123_label(name) => bad(
@@ -103,16 +107,15 @@ pub fn service_problems(svc: &Service) -> Vec<Diagnostic> {
             ),
             _ => {}
         }
-        if let Some(name) = port.name.as_deref().filter(|n| !n.is_empty()) {
-            if svc.spec.ports[..i]
+        if let Some(name) = port.name.as_deref().filter(|n| !n.is_empty())
+            && svc.spec.ports[..i]
                 .iter()
                 .any(|p| p.name.as_deref() == Some(name))
-            {
-                bad(
-                    format!("spec.ports[{i}].name"),
-                    format!("port name {name:?} is used twice"),
-                );
-            }
+        {
+            bad(
+                format!("spec.ports[{i}].name"),
+                format!("port name {name:?} is used twice"),
+            );
         }
         match &port.target_port {
             Some(IntOrString::Int(n)) if !valid_port(*n) => bad(
@@ -133,8 +136,10 @@ pub fn service_problems(svc: &Service) -> Vec<Diagnostic> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct CheckedAddress<'a> {
     pub ip: IpAddr,
-    /// A valid DNS-1123 hostname, if the address has one.
-    pub hostname: Option<&'a str>,
+    /// The pod's name under the export's hostname policy (SPEC §12; the `hostname` under the
+    /// default policy), when it has one and it is a valid DNS-1123 label.
+    pub pod_name: Option<Cow<'a, str>>,
+    pub source: Option<PodNameSource>,
     pub address: &'a EndpointAddress,
 }
 
@@ -147,10 +152,11 @@ pub(crate) struct CheckedSubset<'a> {
 }
 
 /// Checks a target Endpoints object: an address with an unparsable IP, or a port out of range, is
-/// dropped (error); a hostname that is not a DNS-1123 label is ignored and the address kept as
-/// unnamed (`InvalidHostname`).
+/// dropped (error); a pod name (under `policy`, SPEC §12) that is not a DNS-1123 label is ignored
+/// and the address kept as unnamed (`InvalidHostname`).
 pub(crate) fn check_endpoints<'a>(
     ep: &'a Endpoints,
+    policy: HostnamePolicy,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<CheckedSubset<'a>> {
     let key = ep.metadata.key();
@@ -163,7 +169,7 @@ pub(crate) fn check_endpoints<'a>(
                     .enumerate()
                     .filter_map(|(a, address)| {
                         let path = format!("subsets[{s}].{field}[{a}]");
-                        check_address(&key, address, &path, diagnostics)
+                        check_address(&key, address, policy, &path, diagnostics)
                     })
                     .collect::<Vec<_>>()
             };
@@ -199,6 +205,7 @@ pub(crate) fn check_endpoints<'a>(
 fn check_address<'a>(
     key: &ObjectKey,
     address: &'a EndpointAddress,
+    policy: HostnamePolicy,
     path: &str,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<CheckedAddress<'a>> {
@@ -211,10 +218,19 @@ fn check_address<'a>(
         ));
         return None;
     };
-    let hostname = match address.hostname.as_deref() {
-        None | Some("") => None,
-        Some(h) if is_dns1123_label(h) => Some(h),
-        Some(h) => {
+    let (pod_name, source) = match pod_name(address, ip, policy) {
+        None => (None, None),
+        Some(n) if is_dns1123_label(&n.name) => (Some(n.name), Some(n.source)),
+        Some(n) => {
+            let what = match n.source {
+                PodNameSource::Hostname => format!("hostname {:?}", n.name),
+                PodNameSource::TargetRef => {
+                    format!("pod name {:?} (hostname policy target-ref)", n.name)
+                }
+                PodNameSource::DashedIp => {
+                    format!("dashed IP {:?} (hostname policy dashed-ip)", n.name)
+                }
+            };
             diagnostics.push(
                 Diagnostic::new(
                     Reason::InvalidHostname,
@@ -222,18 +238,19 @@ fn check_address<'a>(
                     Kind::Endpoints,
                     key.clone(),
                     format!(
-                        "hostname {h:?} is not a DNS-1123 label (lowercase letters, digits, '-'); \
+                        "{what} is not a DNS-1123 label (lowercase letters, digits, '-'); \
                          no endpoint mirror for {ip}"
                     ),
                 )
-                .at(format!("{path}.hostname")),
+                .at(format!("{path}.{}", n.source.field())),
             );
-            None
+            (None, None)
         }
     };
     Some(CheckedAddress {
         ip,
-        hostname,
+        pod_name,
+        source,
         address,
     })
 }
@@ -294,7 +311,7 @@ mod tests {
             ..EndpointSubset::default()
         }];
         let mut diags = Vec::new();
-        let subsets = check_endpoints(&ep, &mut diags);
+        let subsets = check_endpoints(&ep, HostnamePolicy::Hostname, &mut diags);
         assert_eq!(subsets[0].ready.len(), 1);
         assert_eq!(diags.len(), 1);
         assert_eq!(

@@ -1,0 +1,237 @@
+//! SPEC §12 (hostname policy): which name, if any, a pod behind a headless export gets.
+//!
+//! Linkerd only names a pod by its Endpoints `hostname`, which Kubernetes sets for a StatefulSet pod
+//! behind the StatefulSet's *governing* Service. A headless Service that is not the StatefulSet's
+//! `serviceName` has no hostnames at all, so Linkerd mirrors no pod of it (linkerd#10916). CoreDNS
+//! and the MCS conformance suite name such pods by their dashed IP; Kubernetes names every pod.
+//! The policy is chosen per exported Service with the annotation
+//! [`HOSTNAME_POLICY_ANNOTATION`], falling back to the link's default
+//! ([`crate::LinkBuilder::hostname_policy`]), itself [`HostnamePolicy::Hostname`] (Linkerd's
+//! behaviour) unless set.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::EndpointAddress;
+
+/// Annotation on an exported Service choosing its [`HostnamePolicy`].
+pub const HOSTNAME_POLICY_ANNOTATION: &str = "svcmirror.io/hostname-policy";
+
+/// How a pod behind a headless export is named (SPEC §12).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum HostnamePolicy {
+    /// Only the address's `hostname` names a pod (Linkerd's behaviour, the default).
+    #[default]
+    Hostname,
+    /// The `hostname`, else `targetRef.name` when `targetRef.kind` is `Pod`.
+    TargetRef,
+    /// The `hostname`, else the IP with `.` and `:` replaced by `-`, as CoreDNS names endpoints
+    /// (`10-42-0-7`, `fd00--7`).
+    DashedIp,
+    /// No pod is ever named: a headless export is mirrored as ClusterIP (SPEC §6.4).
+    Skip,
+}
+
+impl HostnamePolicy {
+    /// Every policy, in the order documented.
+    pub const ALL: [Self; 4] = [Self::Hostname, Self::TargetRef, Self::DashedIp, Self::Skip];
+
+    /// The annotation value (`hostname`, `target-ref`, `dashed-ip`, `skip`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hostname => "hostname",
+            Self::TargetRef => "target-ref",
+            Self::DashedIp => "dashed-ip",
+            Self::Skip => "skip",
+        }
+    }
+}
+
+impl fmt::Display for HostnamePolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An annotation value that is not a [`HostnamePolicy`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a hostname policy (hostname, target-ref, dashed-ip or skip)")]
+pub struct UnknownHostnamePolicy(pub String);
+
+impl FromStr for HostnamePolicy {
+    type Err = UnknownHostnamePolicy;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| UnknownHostnamePolicy(s.to_owned()))
+    }
+}
+
+/// Where a pod's name came from: decides the field path of an `InvalidHostname` diagnostic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum PodNameSource {
+    /// The address's `hostname`.
+    Hostname,
+    /// The address's `targetRef.name` (policy `target-ref`).
+    TargetRef,
+    /// The address's IP, dashed (policy `dashed-ip`).
+    DashedIp,
+}
+
+impl PodNameSource {
+    /// The field, relative to the address, the name was read from.
+    #[must_use]
+    pub fn field(self) -> &'static str {
+        match self {
+            Self::Hostname => "hostname",
+            Self::TargetRef => "targetRef.name",
+            Self::DashedIp => "ip",
+        }
+    }
+}
+
+/// The name a pod gets under a policy, not yet checked to be a DNS-1123 label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodName<'a> {
+    /// The name.
+    pub name: Cow<'a, str>,
+    /// Where it came from.
+    pub source: PodNameSource,
+}
+
+/// SPEC §12: the name `policy` gives the pod at `address` (whose parsed IP is `ip`), if any. The
+/// caller checks it is a DNS-1123 label (SPEC §3: `InvalidHostname` otherwise).
+#[must_use]
+pub fn pod_name(
+    address: &EndpointAddress,
+    ip: IpAddr,
+    policy: HostnamePolicy,
+) -> Option<PodName<'_>> {
+    let hostname = address
+        .hostname
+        .as_deref()
+        .filter(|h| !h.is_empty())
+        .map(|h| PodName {
+            name: Cow::Borrowed(h),
+            source: PodNameSource::Hostname,
+        });
+    match policy {
+        HostnamePolicy::Hostname => hostname,
+        HostnamePolicy::Skip => None,
+        HostnamePolicy::TargetRef => hostname.or_else(|| {
+            let target = address.target_ref.as_ref()?;
+            let name = target
+                .name
+                .as_deref()
+                .filter(|n| target.kind.as_deref() == Some("Pod") && !n.is_empty())?;
+            Some(PodName {
+                name: Cow::Borrowed(name),
+                source: PodNameSource::TargetRef,
+            })
+        }),
+        // CoreDNS's `endpointHostname`: the hostname when set, else the IP dashed.
+        HostnamePolicy::DashedIp => hostname.or_else(|| {
+            Some(PodName {
+                name: Cow::Owned(dashed_ip(ip)),
+                source: PodNameSource::DashedIp,
+            })
+        }),
+    }
+}
+
+/// The IP in its canonical text form with `.` and `:` replaced by `-` (`10-42-0-7`, `fd00--7`), as
+/// CoreDNS names endpoints without a hostname. Some IPv6 forms (`::1`, `fd00::`) yield a name that
+/// starts or ends with `-` and is therefore no DNS label: the caller reports `InvalidHostname`.
+#[must_use]
+pub fn dashed_ip(ip: IpAddr) -> String {
+    ip.to_string().replace(['.', ':'], "-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ObjectReference;
+
+    fn address(hostname: Option<&str>, pod: Option<(&str, &str)>) -> EndpointAddress {
+        EndpointAddress {
+            ip: "10.42.0.7".into(),
+            hostname: hostname.map(str::to_owned),
+            node_name: None,
+            target_ref: pod.map(|(kind, name)| ObjectReference {
+                kind: Some(kind.into()),
+                name: Some(name.into()),
+                ..ObjectReference::default()
+            }),
+        }
+    }
+
+    fn name(a: &EndpointAddress, policy: HostnamePolicy) -> Option<(String, PodNameSource)> {
+        let ip = a.ip.parse().expect("ip");
+        pod_name(a, ip, policy).map(|n| (n.name.into_owned(), n.source))
+    }
+
+    #[test]
+    fn parses_every_policy_and_rejects_others() {
+        for p in HostnamePolicy::ALL {
+            assert_eq!(p.as_str().parse::<HostnamePolicy>(), Ok(p));
+        }
+        assert!("Hostname".parse::<HostnamePolicy>().is_err());
+        assert_eq!(HostnamePolicy::default(), HostnamePolicy::Hostname);
+    }
+
+    #[test]
+    fn hostname_always_wins_except_under_skip() {
+        let a = address(Some("web-0"), Some(("Pod", "web-abc")));
+        for p in [
+            HostnamePolicy::Hostname,
+            HostnamePolicy::TargetRef,
+            HostnamePolicy::DashedIp,
+        ] {
+            assert_eq!(
+                name(&a, p),
+                Some(("web-0".into(), PodNameSource::Hostname)),
+                "{p}"
+            );
+        }
+        assert_eq!(name(&a, HostnamePolicy::Skip), None);
+    }
+
+    #[test]
+    fn target_ref_names_pods_only() {
+        let pod = address(None, Some(("Pod", "web-abc")));
+        assert_eq!(
+            name(&pod, HostnamePolicy::TargetRef),
+            Some(("web-abc".into(), PodNameSource::TargetRef))
+        );
+        assert_eq!(name(&pod, HostnamePolicy::Hostname), None);
+        let node = address(None, Some(("Node", "n1")));
+        assert_eq!(name(&node, HostnamePolicy::TargetRef), None);
+    }
+
+    #[test]
+    fn dashed_ip_like_coredns() {
+        assert_eq!(dashed_ip("10.42.0.7".parse().expect("ip")), "10-42-0-7");
+        assert_eq!(dashed_ip("fd00::7".parse().expect("ip")), "fd00--7");
+        assert_eq!(
+            dashed_ip("FD00:0:0:0:0:0:0:7".parse().expect("ip")),
+            "fd00--7"
+        );
+        assert_eq!(dashed_ip("::1".parse().expect("ip")), "--1");
+        let a = address(None, None);
+        assert_eq!(
+            name(&a, HostnamePolicy::DashedIp),
+            Some(("10-42-0-7".into(), PodNameSource::DashedIp))
+        );
+    }
+}
