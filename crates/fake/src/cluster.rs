@@ -120,16 +120,20 @@ impl FakeCluster {
         self.resource_version
     }
 
-    /// Loads `state` (e.g. a snapshot of a real cluster) as if it had been created here, without
-    /// counting requests or injecting faults: Namespaces first, then Services, then Endpoints.
-    /// Objects go through the same defaulting and validation as [`create`](Self::create); their
-    /// `spec.clusterIP`s are kept and reserved (`default/kubernetes` may hold the first address of
-    /// the range), and so are their uids and creationTimestamps; resourceVersions are the fake's
-    /// own. Namespaces that already exist are kept. When `state.namespaces` is `None` (unknown:
-    /// "every namespace exists"), the namespaces the objects live in are created.
+    /// Loads `state` (e.g. a snapshot of a real cluster) as an etcd restore would: stored as the
+    /// objects are, without counting requests, injecting faults or validating — a snapshot of
+    /// another cluster may hold what this fake refuses to create (ExternalName or dual-stack
+    /// Services, ClusterIPs from another service CIDR). Only the API server's defaults are applied.
+    /// A `spec.clusterIP` inside this fake's CIDR is reserved so it is never handed out again; one
+    /// outside it is kept as it is; a non-headless Service without one gets one allocated. uids and
+    /// creationTimestamps are kept; resourceVersions are the fake's own. Namespaces that already
+    /// exist are kept. When `state.namespaces` is `None` (unknown: "every namespace exists"), the
+    /// namespaces the objects live in are created.
     ///
     /// # Errors
-    /// The first object the API server would refuse; what came before it stays restored.
+    /// `AlreadyExists` for an object already stored (or twice in `state`), `NotFound` of the
+    /// Namespace for an object outside the listed namespaces, `Unavailable` when the CIDR is full;
+    /// what came before stays restored.
     pub fn restore(&mut self, state: SourceState) -> Result<(), ApiError> {
         self.restoring = true;
         let result = self.restore_objects(state);
@@ -162,14 +166,60 @@ impl FakeCluster {
             ns.metadata.resource_version = None;
             self.create_namespace_object(ns)?;
         }
-        for mut svc in state.services {
-            svc.metadata.resource_version = None;
-            self.create_service(svc)?;
+        for svc in state.services {
+            self.restore_service(svc)?;
         }
         for mut ep in state.endpoints {
-            ep.metadata.resource_version = None;
-            self.create_endpoints(ep)?;
+            let key = ep.metadata.key();
+            ep.metadata.namespace.clone_from(&key.namespace);
+            validation::default_endpoints(&mut ep);
+            self.require_namespace(&key.namespace)?;
+            if self.endpoints.contains_key(&key) {
+                return Err(already_exists(Kind::Endpoints, &key));
+            }
+            self.stamp_uid(&mut ep.metadata.uid);
+            ep.metadata.resource_version = Some(self.next_resource_version());
+            self.stamp_creation(&mut ep.metadata.creation_timestamp);
+            self.endpoints.insert(key, ep.clone());
+            self.record(WatchEvent::Added(Object::Endpoints(ep)));
         }
+        Ok(())
+    }
+
+    fn restore_service(&mut self, mut svc: Service) -> Result<(), ApiError> {
+        let key = svc.metadata.key();
+        svc.metadata.namespace.clone_from(&key.namespace);
+        validation::default_service(&mut svc);
+        self.require_namespace(&key.namespace)?;
+        if self.services.contains_key(&key) {
+            return Err(already_exists(Kind::Service, &key));
+        }
+        match svc.spec.cluster_ip.as_deref() {
+            Some(CLUSTER_IP_NONE) => {}
+            Some(ip) => {
+                if let Ok(ip) = ip.parse::<IpAddr>() {
+                    // Outside the CIDR, or already held: kept as it is (a snapshot is what it is).
+                    let _ = self.allocator.reserve(ip, &key);
+                }
+            }
+            None if svc.spec.type_.as_deref() != Some("ExternalName") => {
+                let ip = self.allocator.allocate(&key).map_err(|_| {
+                    ApiError::Unavailable(format!(
+                        "failed to allocate a serviceIP for {key}: range is full"
+                    ))
+                })?;
+                svc.spec.cluster_ip = Some(ip.to_string());
+            }
+            None => {}
+        }
+        if svc.spec.cluster_ips.is_empty() {
+            svc.spec.cluster_ips.extend(svc.spec.cluster_ip.clone());
+        }
+        self.stamp_uid(&mut svc.metadata.uid);
+        svc.metadata.resource_version = Some(self.next_resource_version());
+        self.stamp_creation(&mut svc.metadata.creation_timestamp);
+        self.services.insert(key, svc.clone());
+        self.record(WatchEvent::Added(Object::Service(svc)));
         Ok(())
     }
 

@@ -711,21 +711,35 @@ fn restore_loads_a_snapshot_keeping_cluster_ips_and_uids() {
 }
 
 #[test]
-fn restore_refuses_what_the_api_server_would() {
+fn restore_stores_a_foreign_snapshot_as_it_is() {
     let mut c = FakeCluster::default();
+    // A snapshot of a cluster with another service CIDR, and a kind this fake would not create.
     let mut a = svc("default", "a");
-    a.spec.cluster_ip = Some("10.43.1.1".into());
-    let mut b = svc("default", "b");
-    b.spec.cluster_ip = Some("10.43.1.1".into());
+    a.spec.cluster_ip = Some("10.96.7.7".into());
+    let mut external = svc("default", "ext");
+    external.spec.type_ = Some("ExternalName".into());
+    external.spec.ports.clear();
+    c.restore(svcmirror_core::SourceState {
+        services: vec![a, external],
+        endpoints: vec![],
+        namespaces: None,
+    })
+    .unwrap();
+    let state = c.state();
+    assert_eq!(
+        state.services[0].spec.cluster_ip.as_deref(),
+        Some("10.96.7.7")
+    );
+    assert_eq!(state.services[1].spec.cluster_ip, None);
+    // Twice the same object is refused.
     let err = c
         .restore(svcmirror_core::SourceState {
-            services: vec![a, b],
+            services: vec![svc("default", "a")],
             endpoints: vec![],
             namespaces: None,
         })
         .unwrap_err();
-    assert_eq!(invalid_field(err), "spec.clusterIP");
-    // Namespaces listed explicitly are the only ones: an object elsewhere is refused.
+    assert!(matches!(err, ApiError::AlreadyExists { .. }), "{err:?}");
     let err = c
         .restore(svcmirror_core::SourceState {
             services: vec![svc("elsewhere", "c")],
