@@ -328,10 +328,10 @@ async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
         // The driver future was dropped above: no request of it is sent any more.
         tracing::warn!("lost the lease: stopped writing; waiting to acquire it again");
     }
-    if let Some(elector) = elector.as_mut() {
-        if let Err(e) = elector.release().await {
-            tracing::warn!(error = %e, "releasing the lease failed; it expires on its own");
-        }
+    if let Some(elector) = elector.as_mut()
+        && let Err(e) = elector.release().await
+    {
+        tracing::warn!(error = %e, "releasing the lease failed; it expires on its own");
     }
     tracing::info!("stopped");
     Ok(())
