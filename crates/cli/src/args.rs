@@ -31,6 +31,12 @@ pub enum Command {
     /// Run the seed walkthrough (StatefulSet nginx-set behind headless nginx-svc in west) on an
     /// embedded copy of west, and show east's view.
     Demo,
+    /// Run the controller's reconcile driver against in-memory clusters until it converges, then
+    /// resync once more; print the converged source and what it cost in API calls.
+    ///
+    /// With --fault-rate, that fraction of the source's API requests fail (409 Conflict, 500,
+    /// timeouts — some after the write took effect), reproducibly for a --seed.
+    Simulate(SimulateArgs),
     /// Run the mirror controller between two clusters
     Run(crate::controller::RunArgs),
 }
@@ -61,6 +67,21 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub inputs: Inputs,
     /// Output format: a readable diff, or JSON.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = PlanFormat::Text)]
+    pub output: PlanFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    #[command(flatten)]
+    pub inputs: Inputs,
+    /// Fraction of the source's API requests that fail (0.0–1.0).
+    #[arg(long, value_name = "F", default_value_t = 0.0)]
+    pub fault_rate: f64,
+    /// Seed of the injected faults.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+    /// Output format: a summary, or JSON `{"objects": <List>, "stats": {...}}`.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = PlanFormat::Text)]
     pub output: PlanFormat,
 }
@@ -114,6 +135,11 @@ pub struct LinkArgs {
     /// Treat the gateway as down: every mirror address becomes not ready.
     #[arg(long)]
     pub gateway_down: bool,
+    /// How pods of headless exports are named when the Service has no svcmirror.io/hostname-policy
+    /// annotation: hostname (Linkerd), target-ref (pod name), dashed-ip (CoreDNS), skip.
+    #[arg(long, value_name = "POLICY", default_value = "hostname",
+          value_parser = ["hostname", "target-ref", "dashed-ip", "skip"])]
+    pub hostname_policy: String,
 }
 
 impl LinkArgs {
@@ -129,6 +155,11 @@ impl LinkArgs {
             .export_selector(selector)
             .create_namespaces(self.create_namespaces)
             .gateway_alive(!self.gateway_down);
+        builder = builder.hostname_policy(
+            self.hostname_policy
+                .parse()
+                .map_err(|e| anyhow::anyhow!("--hostname-policy: {e}"))?,
+        );
         for key in &self.exclude_label {
             builder = builder.exclude_label(KeyPattern::new(key));
         }

@@ -1,6 +1,6 @@
 //! # svcmirror (the command)
 //!
-//! `svcmirror translate|plan|demo`: the mirror computed offline from `kubectl get -o yaml|json`
+//! `svcmirror translate|plan|simulate|demo`: the mirror computed offline from `kubectl get -o yaml|json`
 //! snapshots, with the in-memory fake standing in for the source cluster.
 //!
 //! This binary is presentation only: it reads files (svcmirror-snapshot), calls the core
@@ -17,6 +17,7 @@ mod controller;
 mod demo;
 mod render;
 mod run;
+mod simulate;
 
 use std::process::ExitCode;
 

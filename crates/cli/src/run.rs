@@ -71,6 +71,37 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                     .chain(plan.diagnostics),
             ))
         }
+        Command::Simulate(args) => {
+            anyhow::ensure!(
+                (0.0..=1.0).contains(&args.fault_rate),
+                "--fault-rate must be between 0 and 1"
+            );
+            let loaded = Loaded::read(&args.inputs)?;
+            let faults = (args.fault_rate > 0.0)
+                .then(|| svcmirror_fake::FaultConfig::new(args.fault_rate, args.seed));
+            let sim = crate::simulate::simulate(
+                loaded.link.clone(),
+                loaded.target.clone(),
+                loaded.source_cluster()?,
+                faults,
+            )?;
+            let mut out = std::io::stdout().lock();
+            match args.output {
+                PlanFormat::Text => crate::simulate::write_summary(&sim, &mut out)?,
+                PlanFormat::Json => crate::simulate::write_json(&sim, &mut out)?,
+            }
+            out.flush()?;
+            for failure in &sim.failures {
+                eprintln!(
+                    "error: {} {} {} failed: {}",
+                    failure.action, failure.kind, failure.key, failure.error
+                );
+            }
+            let outcome = report(loaded.diagnostics.into_iter().chain(sim.diagnostics));
+            Ok(Outcome {
+                rejected: outcome.rejected || !sim.failures.is_empty() || !sim.stats.converged,
+            })
+        }
         Command::Demo => {
             demo::run(&mut std::io::stdout().lock())?;
             Ok(Outcome { rejected: false })

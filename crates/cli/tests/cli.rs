@@ -270,3 +270,66 @@ fn stdin_is_read_with_dash() {
     assert_eq!(code, 0);
     assert!(out.contains("web-west"));
 }
+
+fn simulate_json(extra: &[&str]) -> serde_json::Value {
+    let demo = format!("{}/demo/west.yaml", env!("CARGO_MANIFEST_DIR"));
+    let (code, out, err) = stdout_of(
+        svcmirror()
+            .args([
+                "simulate",
+                "-o",
+                "json",
+                "--enable-headless-services",
+                "--target",
+                &demo,
+            ])
+            .args(LINK)
+            .args(extra),
+    );
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(&out).expect("json")
+}
+
+/// The objects without what the server sets differently from run to run.
+fn comparable(sim: &serde_json::Value) -> Vec<serde_json::Value> {
+    let mut items = sim["objects"]["items"].as_array().expect("items").clone();
+    for item in &mut items {
+        let meta = item["metadata"].as_object_mut().expect("metadata");
+        meta.remove("uid");
+        meta.remove("resourceVersion");
+    }
+    items
+}
+
+#[test]
+fn simulate_seed_costs_the_minimum_and_a_resync_writes_nothing() {
+    let sim = simulate_json(&[]);
+    let stats = &sim["stats"];
+    // 3 endpoint mirror Services + their 3 Endpoints + root Service + root Endpoints, then one
+    // update of the root Endpoints once the ClusterIPs are allocated.
+    assert_eq!(stats["writes"], 9, "{stats}");
+    assert_eq!(stats["writes_after_resync"], 0);
+    assert_eq!(stats["failed_requests"], 0);
+    assert_eq!(stats["converged"], true);
+}
+
+#[test]
+fn simulate_under_faults_converges_to_the_fault_free_state() {
+    let clean = comparable(&simulate_json(&[]));
+    for seed in ["1", "2", "3"] {
+        let sim = simulate_json(&["--fault-rate", "0.3", "--seed", seed]);
+        assert_eq!(sim["stats"]["converged"], true, "seed {seed}");
+        assert_eq!(sim["stats"]["writes_after_resync"], 0, "seed {seed}");
+        assert_eq!(comparable(&sim), clean, "seed {seed}");
+    }
+    // The faults really happened for some seed.
+    let failed: u64 = ["1", "2", "3"]
+        .iter()
+        .map(|seed| {
+            simulate_json(&["--fault-rate", "0.3", "--seed", seed])["stats"]["failed_requests"]
+                .as_u64()
+                .expect("count")
+        })
+        .sum();
+    assert!(failed > 0);
+}

@@ -1,0 +1,181 @@
+//! `svcmirror simulate`: the reconcile driver (the controller's own loop) against in-memory
+//! clusters, with optional seeded faults, to show what the controller would do and what it costs
+//! in API calls.
+
+use std::io::{self, Write};
+use std::time::Duration;
+
+use anyhow::Context;
+use futures::future::BoxFuture;
+use serde::Serialize;
+use svcmirror_backend::{Clock, Driver, Failure};
+use svcmirror_core::model::Object;
+use svcmirror_core::{Diagnostic, Link, SourceState, TargetState};
+use svcmirror_fake::{FakeCluster, FakeHandle, FaultConfig};
+
+/// Whole-link reconciles (and resync attempts) before giving up on convergence. Each reconcile
+/// already retries within itself; more rounds are only needed under heavy injected faults.
+const MAX_ROUNDS: usize = 50;
+
+/// Backoff waits cost nothing here: the simulation runs on virtual time.
+struct VirtualClock;
+
+impl Clock for VirtualClock {
+    fn sleep(&self, _duration: Duration) -> BoxFuture<'static, ()> {
+        Box::pin(async {})
+    }
+}
+
+/// The API calls the simulation cost.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct SimulationStats {
+    /// Successful writes (create, update, delete) until converged.
+    pub writes: u64,
+    /// Requests that failed (injected faults included).
+    pub failed_requests: u64,
+    /// Requests retried after a retryable error.
+    pub retries: u64,
+    /// Writes made by the second full resync of the converged state (0 unless something is wrong).
+    pub writes_after_resync: u64,
+    /// Whole-link reconciles until converged.
+    pub reconciles: usize,
+    /// Whether the source holds the desired state at the end.
+    pub converged: bool,
+}
+
+/// The result of a simulation.
+pub struct Simulation {
+    /// The source cluster's objects at the end.
+    pub objects: Vec<Object>,
+    /// The driver's latest findings.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Operations the driver gave up on.
+    pub failures: Vec<Failure>,
+    /// What it cost.
+    pub stats: SimulationStats,
+}
+
+/// Runs the driver for `link` from `target` into `source` (faults, if any, hit the source's
+/// requests) until a whole-link reconcile finds nothing to do, then resyncs once more.
+pub fn simulate(
+    link: Link,
+    target: TargetState,
+    source: FakeCluster,
+    faults: Option<FaultConfig>,
+) -> anyhow::Result<Simulation> {
+    let mut target_cluster = FakeCluster::default();
+    target_cluster
+        .restore(SourceState {
+            services: target.services,
+            endpoints: target.endpoints,
+            namespaces: None,
+        })
+        .context("loading the target snapshot")?;
+    let source = FakeHandle::from(match faults {
+        Some(config) => source.with_faults(config),
+        None => source,
+    });
+    let target = FakeHandle::from(target_cluster);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let mut driver = Driver::new(link, source.clone(), target, VirtualClock);
+        let mut listed = false;
+        for _ in 0..MAX_ROUNDS {
+            if driver.relist().await.is_ok() {
+                listed = true;
+                break;
+            }
+        }
+        anyhow::ensure!(
+            listed,
+            "could not list the clusters in {MAX_ROUNDS} attempts"
+        );
+        let mut reconciles = 0;
+        let mut converged = false;
+        while reconciles < MAX_ROUNDS && !converged {
+            reconciles += 1;
+            converged = driver.full_reconcile().await.complete;
+        }
+        let writes = driver.stats().writes;
+        let mut resynced = false;
+        for _ in 0..MAX_ROUNDS {
+            if let Ok(outcome) = driver.resync().await {
+                resynced = outcome.complete;
+                break;
+            }
+        }
+        let status = driver.status();
+        let objects = source.lock().state().objects();
+        Ok(Simulation {
+            objects,
+            diagnostics: status.diagnostics,
+            failures: status.failures,
+            stats: SimulationStats {
+                writes,
+                failed_requests: status.stats.failed_requests,
+                retries: status.stats.retries,
+                writes_after_resync: status.stats.writes - writes,
+                reconciles,
+                converged: converged && resynced,
+            },
+        })
+    })
+}
+
+/// `{"objects": <kind: List>, "stats": {...}}`.
+pub fn write_json(sim: &Simulation, out: &mut impl Write) -> io::Result<()> {
+    #[derive(Serialize)]
+    struct List<'a> {
+        #[serde(rename = "apiVersion")]
+        api_version: &'static str,
+        kind: &'static str,
+        items: &'a [Object],
+    }
+    #[derive(Serialize)]
+    struct View<'a> {
+        objects: List<'a>,
+        stats: SimulationStats,
+    }
+    let view = View {
+        objects: List {
+            api_version: "v1",
+            kind: "List",
+            items: &sim.objects,
+        },
+        stats: sim.stats,
+    };
+    serde_json::to_writer_pretty(&mut *out, &view)?;
+    writeln!(out)
+}
+
+/// A few lines for a person, then east's Services as `kubectl get services` shows them.
+pub fn write_summary(sim: &Simulation, out: &mut impl Write) -> io::Result<()> {
+    let s = sim.stats;
+    writeln!(
+        out,
+        "{} after {} whole-link reconcile(s): {} writes, {} failed requests, {} retries; \
+         a second resync wrote {}.",
+        if s.converged {
+            "Converged"
+        } else {
+            "NOT converged"
+        },
+        s.reconciles,
+        s.writes,
+        s.failed_requests,
+        s.retries,
+        s.writes_after_resync
+    )?;
+    writeln!(out)?;
+    let services: Vec<&svcmirror_core::Service> = sim
+        .objects
+        .iter()
+        .filter_map(|o| match o {
+            Object::Service(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    crate::render::services_table(&services, out)
+}
