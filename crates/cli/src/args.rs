@@ -28,6 +28,9 @@ pub enum Command {
     /// A headless export takes two passes: endpoint mirrors first, then the root Endpoints once their
     /// ClusterIPs are allocated. `translate` shows the converged result.
     Plan(PlanArgs),
+    /// Explain what the link does with one target Service, and why: the decision path (the SPEC
+    /// rules, as translate applies them), the objects, the planned operations, the conditions.
+    Explain(crate::explain::ExplainArgs),
     /// Run the seed walkthrough (StatefulSet nginx-set behind headless nginx-svc in west) on an
     /// embedded copy of west, and show east's view.
     Demo,

@@ -1,6 +1,6 @@
 //! # svcmirror (the command)
 //!
-//! `svcmirror translate|plan|simulate|demo`: the mirror computed offline from `kubectl get -o yaml|json`
+//! `svcmirror translate|plan|explain|simulate|demo`: the mirror computed offline from `kubectl get -o yaml|json`
 //! snapshots, with the in-memory fake standing in for the source cluster.
 //!
 //! This binary is presentation only: it reads files (svcmirror-snapshot), calls the core
@@ -15,6 +15,7 @@
 mod args;
 mod controller;
 mod demo;
+mod explain;
 mod render;
 mod run;
 mod simulate;

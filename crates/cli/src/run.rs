@@ -71,6 +71,18 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                     .chain(plan.diagnostics),
             ))
         }
+        Command::Explain(args) => {
+            let loaded = Loaded::read(&args.inputs)?;
+            let source = loaded.source_cluster()?.state();
+            let rejected = crate::explain::run(
+                &args,
+                &loaded.link,
+                &loaded.target,
+                &source,
+                &loaded.diagnostics,
+            )?;
+            Ok(Outcome { rejected })
+        }
         Command::Simulate(args) => {
             anyhow::ensure!(
                 (0.0..=1.0).contains(&args.fault_rate),
