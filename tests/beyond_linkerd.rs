@@ -618,6 +618,28 @@ fn federated_and_per_link_ownership_are_disjoint() {
     assert!(plan_federated(&f.desired, &linked).is_empty());
 }
 
+#[test]
+fn federated_plan_never_deletes_a_link_mirror_even_one_carrying_the_federated_label() {
+    // A target Service that happens to carry `svcmirror.io/federated: "true"`: its link mirror
+    // copies the label, and only `cluster-name` tells the two ownerships apart.
+    let west = cluster("west");
+    let target = only(vec![
+        svc("default", "web")
+            .exported()
+            .label(FEDERATED, "true")
+            .port("http", 80)
+            .build(),
+    ]);
+    let mirrors = translate(&west, &target, &SourceState::default());
+    let mut source = SourceState::default();
+    source
+        .services
+        .extend(mirrors.desired.services.into_values());
+    assert_eq!(source.services[0].metadata.labels[FEDERATED], "true");
+    let f = federate(&[(&west, &TargetState::default())], None, &source);
+    assert!(plan_federated(&f.desired, &source).is_empty());
+}
+
 // ---- SPEC §12 status -------------------------------------------------------------------------------
 
 fn condition_lines(
