@@ -52,6 +52,15 @@ pub struct Inputs {
     /// Source cluster snapshot (what it already holds); an empty cluster when absent.
     #[arg(long, value_name = "FILE")]
     pub source: Option<String>,
+    /// Service CIDR of the in-memory source cluster, which allocates the mirrors' ClusterIPs (a
+    /// /16 holds 65 534: use a /12 for a cluster-scale input).
+    #[arg(long, value_name = "CIDR", default_value = "10.43.0.0/16")]
+    pub service_cidr: ipnet::IpNet,
+    /// (translate, plan) Print one stderr line with the wall time of each phase:
+    /// `timings: parse=<ms>ms translate=<ms>ms plan=<ms>ms render=<ms>ms` (translate and plan summed
+    /// over passes; translate adds `apply=<ms>ms`, the in-memory source's share).
+    #[arg(long)]
+    pub timings: bool,
     #[command(flatten)]
     pub link: LinkArgs,
 }

@@ -3,10 +3,13 @@
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use svcmirror_core::model::{Kind, ObjectKey};
-use svcmirror_core::{Diagnostic, Link, Plan, Severity, SourceState, TargetState, plan, translate};
+use svcmirror_core::{
+    Diagnostic, Link, Object, Plan, Severity, SourceState, TargetState, plan, translate,
+};
 use svcmirror_fake::FakeCluster;
 use svcmirror_snapshot::{Format, Limits, Snapshot};
 
@@ -31,24 +34,45 @@ impl Outcome {
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Translate(args) => {
-            let loaded = Loaded::read(&args.inputs)?;
-            let converged = converge(&loaded.link, &loaded.target, loaded.source_cluster()?)?;
+            let mut timings = Timings::default();
+            let (loaded, fake) = Timings::time(&mut timings.parse, || {
+                let loaded = Loaded::read(&args.inputs)?;
+                let fake = loaded.source_cluster()?;
+                anyhow::Ok((loaded, fake))
+            })?;
+            let converged = converge_timed(&loaded.link, &loaded.target, fake, &mut timings)?;
             let format = match args.output {
                 ListFormat::Yaml => Format::Yaml,
                 ListFormat::Json => Format::Json,
             };
-            let mut out = std::io::stdout().lock();
-            svcmirror_snapshot::write_list(&converged.source.objects(), format, &mut out)?;
-            out.flush()?;
+            Timings::time(&mut timings.render, || {
+                let mut out = std::io::stdout().lock();
+                // Moved, not cloned: the converged source is the largest thing this command holds.
+                let objects = into_objects(converged.source);
+                svcmirror_snapshot::write_list(&objects, format, &mut out)?;
+                out.flush()
+            })?;
+            if args.inputs.timings {
+                timings.print(true);
+            }
             Ok(report(
                 loaded.diagnostics.into_iter().chain(converged.diagnostics),
             ))
         }
         Command::Plan(args) => {
-            let loaded = Loaded::read(&args.inputs)?;
-            let source = loaded.source_cluster()?.state();
-            let translation = translate(&loaded.link, &loaded.target, &source);
-            let plan = plan(&loaded.link, &translation.desired, &source);
+            let mut timings = Timings::default();
+            let (loaded, source) = Timings::time(&mut timings.parse, || {
+                let loaded = Loaded::read(&args.inputs)?;
+                let source = loaded.source_cluster()?.state();
+                anyhow::Ok((loaded, source))
+            })?;
+            let translation = Timings::time(&mut timings.translate, || {
+                translate(&loaded.link, &loaded.target, &source)
+            });
+            let plan = Timings::time(&mut timings.plan, || {
+                plan(&loaded.link, &translation.desired, &source)
+            });
+            let render_start = Instant::now();
             let mut out = std::io::stdout().lock();
             match args.output {
                 PlanFormat::Text => render::plan_text(&plan, &source, &mut out)?,
@@ -63,6 +87,10 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 }
             }
             out.flush()?;
+            timings.render = render_start.elapsed();
+            if args.inputs.timings {
+                timings.print(false);
+            }
             Ok(report(
                 loaded
                     .diagnostics
@@ -141,6 +169,7 @@ struct Loaded {
     link: Link,
     target: TargetState,
     source: Option<Snapshot>,
+    service_cidr: ipnet::IpNet,
     diagnostics: Vec<Diagnostic>,
 }
 
@@ -162,6 +191,7 @@ impl Loaded {
             link,
             target: target.into_target(),
             source,
+            service_cidr: inputs.service_cidr,
             diagnostics,
         })
     }
@@ -169,7 +199,7 @@ impl Loaded {
     /// The fake source: loaded with the source snapshot as it is, or empty with the target's
     /// namespaces (and the source's, when its snapshot lists no Namespace objects).
     fn source_cluster(&self) -> anyhow::Result<FakeCluster> {
-        let mut fake = FakeCluster::default();
+        let mut fake = FakeCluster::new(self.service_cidr);
         let state = self
             .source
             .clone()
@@ -217,16 +247,25 @@ pub struct Converged {
 
 /// translate → plan → apply on the fake until the plan is empty. The core promises two passes;
 /// more than four means a bug, reported as an error rather than looping.
-pub fn converge(
+pub fn converge(link: &Link, target: &TargetState, fake: FakeCluster) -> anyhow::Result<Converged> {
+    converge_timed(link, target, fake, &mut Timings::default())
+}
+
+/// [`converge`], adding the time spent in the core and in the fake to `timings`.
+fn converge_timed(
     link: &Link,
     target: &TargetState,
     mut fake: FakeCluster,
+    timings: &mut Timings,
 ) -> anyhow::Result<Converged> {
     let mut last: Option<Plan> = None;
     for _ in 0..4 {
-        let source = fake.state();
-        let translation = translate(link, target, &source);
-        let plan = plan(link, &translation.desired, &source);
+        let source = Timings::time(&mut timings.apply, || fake.state());
+        let translation =
+            Timings::time(&mut timings.translate, || translate(link, target, &source));
+        let plan = Timings::time(&mut timings.plan, || {
+            plan(link, &translation.desired, &source)
+        });
         if plan.is_empty() {
             let mut diagnostics = translation.diagnostics;
             diagnostics.extend(plan.diagnostics);
@@ -235,6 +274,7 @@ pub fn converge(
                 diagnostics,
             });
         }
+        let apply_start = Instant::now();
         for op in &plan.operations {
             fake.apply(op).with_context(|| {
                 format!(
@@ -245,7 +285,62 @@ pub fn converge(
                 )
             })?;
         }
+        timings.apply += apply_start.elapsed();
         last = Some(plan);
     }
     anyhow::bail!("mirroring did not converge in 4 passes; last plan: {last:?}")
+}
+
+/// Every object of `state`, moved, in the order of [`SourceState::objects`].
+fn into_objects(state: SourceState) -> Vec<Object> {
+    let mut objects: Vec<Object> = state
+        .namespaces
+        .into_iter()
+        .flatten()
+        .map(Object::Namespace)
+        .chain(state.services.into_iter().map(Object::Service))
+        .chain(state.endpoints.into_iter().map(Object::Endpoints))
+        .collect();
+    objects.sort_by_cached_key(|o| (o.kind(), o.key()));
+    objects
+}
+
+/// `--timings`: wall time per phase. The clock is read here, never in the core.
+#[derive(Debug, Default)]
+pub struct Timings {
+    /// Reading the inputs into the model (and loading the in-memory source).
+    parse: Duration,
+    /// `translate`, summed over passes.
+    translate: Duration,
+    /// `plan`, summed over passes.
+    plan: Duration,
+    /// The in-memory source: applying plans and listing its state.
+    apply: Duration,
+    /// Writing the output.
+    render: Duration,
+}
+
+impl Timings {
+    fn time<R>(slot: &mut Duration, f: impl FnOnce() -> R) -> R {
+        let start = Instant::now();
+        let result = f();
+        *slot += start.elapsed();
+        result
+    }
+
+    fn print(&self, with_apply: bool) {
+        let ms = |d: Duration| format!("{:.1}ms", d.as_secs_f64() * 1000.0);
+        let apply = if with_apply {
+            format!(" apply={}", ms(self.apply))
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "timings: parse={} translate={} plan={} render={}{apply}",
+            ms(self.parse),
+            ms(self.translate),
+            ms(self.plan),
+            ms(self.render),
+        );
+    }
 }
