@@ -1,6 +1,8 @@
 //! Builders for target objects and a converge loop over the fake, shared by the root tests.
 #![allow(dead_code)]
 
+pub mod strategies;
+
 use std::net::IpAddr;
 
 use svcmirror::model::{
