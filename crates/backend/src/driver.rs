@@ -3,16 +3,21 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{FutureExt, StreamExt, pin_mut, select_biased};
 use svcmirror_core::model::{Kind, Object, ObjectKey};
-use svcmirror_core::{Desired, Diagnostic, Link, Operation, Reason, SourceState, plan, translate};
+use svcmirror_core::{
+    Condition, ConditionStatus, ConditionType, Desired, Diagnostic, ExportOutcome, Link,
+    MirrorMode, Operation, Plan, Reason, SourceState, Translation, conditions, plan, translate,
+};
 use tokio::sync::watch;
 
 use crate::cache::{SourceCache, TargetCache};
 use crate::clock::{Backoff, Clock, SplitMix64};
 use crate::error::DriverError;
+use crate::event::StatusEvent;
 use crate::scope::{self, Ambiguous};
 use crate::{ApiError, Preconditions, SourceCluster, TargetCluster, TargetEvent};
 
@@ -85,6 +90,11 @@ pub struct DriverStats {
     pub operation_failures: u64,
     /// Reconciles stopped by [`DriverConfig::max_passes`].
     pub unconverged: u64,
+    /// Status Events handed to [`TargetCluster::record_event`] and accepted (one per change of an
+    /// export's conditions).
+    pub status_events: u64,
+    /// Status Events the target refused (not retried: Events are best effort).
+    pub status_event_failures: u64,
 }
 
 /// What a reconcile covered.
@@ -109,6 +119,41 @@ pub struct Failure {
     pub error: ApiError,
 }
 
+/// SPEC §12 (honest status): what became of one exported Service, as of the latest reconcile that
+/// covered it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ExportStatus {
+    /// How the core mirrored it (mode, mirror name, endpoint mirrors).
+    pub outcome: ExportOutcome,
+    /// `Valid`, `Mirrored` and `Conflict`, from [`svcmirror_core::conditions`] with the
+    /// translation and plan of that reconcile's last pass (an empty plan: `Mirrored=True`;
+    /// operations left, e.g. after a failure: `Mirrored=False, Pending`).
+    pub conditions: Vec<Condition>,
+}
+
+impl ExportStatus {
+    /// The mirror mode as a metrics label: `headless`, `clusterip`, `remote-discovery`,
+    /// `federated`, `waiting` (a headless export without Endpoints yet) or `not-mirrored`.
+    #[must_use]
+    pub fn mode_name(&self) -> &'static str {
+        match self.outcome.mode {
+            MirrorMode::Headless => "headless",
+            MirrorMode::ClusterIp => "clusterip",
+            MirrorMode::RemoteDiscovery => "remote-discovery",
+            MirrorMode::Federated => "federated",
+            MirrorMode::WaitingForEndpoints => "waiting",
+            _ => "not-mirrored",
+        }
+    }
+
+    /// The condition of type `type_`.
+    #[must_use]
+    pub fn condition(&self, type_: ConditionType) -> Option<&Condition> {
+        self.conditions.iter().find(|c| c.type_ == type_)
+    }
+}
+
 /// A snapshot of what the driver knows about its own health.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DriverStatus {
@@ -116,12 +161,40 @@ pub struct DriverStatus {
     pub stats: DriverStats,
     /// The latest translation and plan findings, sorted.
     pub diagnostics: Vec<Diagnostic>,
+    /// Every exported Service (target key) with its outcome and conditions. A one-export
+    /// reconcile replaces only its export's entry; a whole-link reconcile replaces them all; an
+    /// export that is no longer exported (label removed, Service deleted) has no entry.
+    pub exports: BTreeMap<ObjectKey, Arc<ExportStatus>>,
     /// Operations that failed in the latest reconcile of their scope, by kind and key.
     pub failures: Vec<Failure>,
     /// Scopes whose latest reconcile hit the pass cap.
     pub unconverged: Vec<Scope>,
     /// The latest relist error, cleared by a successful relist.
     pub list_error: Option<DriverError>,
+}
+
+impl DriverStatus {
+    /// How many exports are in each mode, by [`ExportStatus::mode_name`].
+    #[must_use]
+    pub fn exports_by_mode(&self) -> BTreeMap<&'static str, usize> {
+        let mut counts = BTreeMap::new();
+        for status in self.exports.values() {
+            *counts.entry(status.mode_name()).or_default() += 1;
+        }
+        counts
+    }
+
+    /// How many exports have each condition, by type, status and reason.
+    #[must_use]
+    pub fn condition_counts(&self) -> BTreeMap<(ConditionType, ConditionStatus, &str), usize> {
+        let mut counts = BTreeMap::new();
+        for c in self.exports.values().flat_map(|s| &s.conditions) {
+            *counts
+                .entry((c.type_, c.status, c.reason.as_str()))
+                .or_default() += 1;
+        }
+        counts
+    }
 }
 
 /// What one call to the driver did.
@@ -161,8 +234,9 @@ enum Work {
 }
 
 struct Prepared {
-    operations: Vec<Operation>,
-    diagnostics: Vec<Diagnostic>,
+    /// The translation, its desired objects moved out (they are planned): outcomes and findings.
+    translation: Translation,
+    plan: Plan,
     /// For one export: the keys in scope.
     keys: Option<BTreeSet<ObjectKey>>,
 }
@@ -203,6 +277,7 @@ pub struct Driver<S, T, C> {
     failures: BTreeMap<(Kind, ObjectKey), Failure>,
     unconverged: BTreeSet<Scope>,
     list_error: Option<DriverError>,
+    exports: BTreeMap<ObjectKey, Arc<ExportStatus>>,
     status: watch::Sender<DriverStatus>,
 }
 
@@ -235,6 +310,7 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
             failures: BTreeMap::new(),
             unconverged: BTreeSet::new(),
             list_error: None,
+            exports: BTreeMap::new(),
             status: watch::channel(DriverStatus::default()).0,
         }
     }
@@ -262,11 +338,17 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
         &self.diagnostics
     }
 
-    /// A snapshot of counters, findings and failures.
+    /// Every exported Service with its outcome and conditions (see [`DriverStatus::exports`]).
+    pub fn exports(&self) -> &BTreeMap<ObjectKey, Arc<ExportStatus>> {
+        &self.exports
+    }
+
+    /// A snapshot of counters, findings, conditions and failures.
     pub fn status(&self) -> DriverStatus {
         DriverStatus {
             stats: self.stats,
             diagnostics: self.diagnostics.clone(),
+            exports: self.exports.clone(),
             failures: self.failures.values().cloned().collect(),
             unconverged: self.unconverged.iter().cloned().collect(),
             list_error: self.list_error.clone(),
@@ -495,21 +577,20 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
         match work {
             Work::Link => {
                 let source = self.source_cache.state();
-                let translation = translate(&self.link, &self.target_cache.state(), &source);
+                let mut translation = translate(&self.link, &self.target_cache.state(), &source);
                 let plan = plan(&self.link, &translation.desired, &source);
-                let mut diagnostics = translation.diagnostics;
-                diagnostics.extend(plan.diagnostics);
+                translation.desired = Desired::default();
                 Ok(Prepared {
-                    operations: plan.operations,
-                    diagnostics,
+                    translation,
+                    plan,
                     keys: None,
                 })
             }
             Work::RemoveAll => {
                 let plan = plan(&self.link, &Desired::default(), &self.source_cache.state());
                 Ok(Prepared {
-                    operations: plan.operations,
-                    diagnostics: plan.diagnostics,
+                    translation: Translation::default(),
+                    plan,
                     keys: None,
                 })
             }
@@ -521,11 +602,9 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
                     &self.source_cache,
                 )?;
                 let plan = plan(&self.link, &scoped.desired, &scoped.observed);
-                let mut diagnostics = scoped.diagnostics;
-                diagnostics.extend(plan.diagnostics);
                 Ok(Prepared {
-                    operations: plan.operations,
-                    diagnostics,
+                    translation: scoped.translation,
+                    plan,
                     keys: Some(scoped.keys),
                 })
             }
@@ -556,28 +635,41 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
         let mut touched: BTreeSet<ObjectKey> = extra_keys.iter().cloned().collect();
         let mut failed: BTreeSet<ObjectKey> = BTreeSet::new();
         let mut diagnostics = Vec::new();
+        let mut exports = None;
         loop {
             if outcome.passes >= self.config.max_passes {
                 outcome.pass_limit_reached = true;
                 break;
             }
-            let prepared = self.prepare(work)?;
+            let Prepared {
+                mut translation,
+                mut plan,
+                keys,
+            } = self.prepare(work)?;
             if outcome.passes == 0 {
                 // The failures of this scope's previous reconcile are superseded by this one.
-                match &prepared.keys {
+                match &keys {
                     Some(keys) => {
                         touched.extend(keys.iter().cloned());
                         self.failures.retain(|(_, key), _| !touched.contains(key));
                     }
                     None => self.failures.clear(),
                 }
-            } else if let Some(keys) = &prepared.keys {
+            } else if let Some(keys) = &keys {
                 touched.extend(keys.iter().cloned());
             }
             outcome.passes += 1;
             self.stats.passes += 1;
-            diagnostics = prepared.diagnostics;
-            let operations: Vec<Operation> = prepared
+            let last_pass = outcome.passes >= self.config.max_passes
+                || plan.operations.iter().all(|op| failed.contains(&op.key()));
+            if last_pass {
+                // SPEC §12: the conditions of the pass that ends the reconcile, its plan included
+                // (what is left to apply is what keeps an export from `Mirrored=True`).
+                exports = Some(export_statuses(&translation, &plan));
+            }
+            diagnostics = std::mem::take(&mut translation.diagnostics);
+            diagnostics.append(&mut plan.diagnostics);
+            let operations: Vec<Operation> = plan
                 .operations
                 .into_iter()
                 .filter(|op| !failed.contains(&op.key()))
@@ -598,6 +690,10 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
         }
         self.diagnostics.sort();
         self.diagnostics.dedup();
+        if let Some(exports) = exports {
+            let changed = self.replace_exports(work, exports);
+            self.record_events(&changed).await;
+        }
         if outcome.pass_limit_reached {
             self.stats.unconverged += 1;
             self.unconverged.insert(scope);
@@ -608,6 +704,63 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
         }
         self.publish();
         Ok(outcome)
+    }
+
+    /// Replaces the export statuses `work` covered with `fresh`; returns the exports whose
+    /// conditions changed (new ones included, removed ones not: there is nothing to report on a
+    /// Service that is gone or no longer exported).
+    fn replace_exports(
+        &mut self,
+        work: &Work,
+        mut fresh: BTreeMap<ObjectKey, Arc<ExportStatus>>,
+    ) -> Vec<ObjectKey> {
+        let changed = |old: Option<&Arc<ExportStatus>>, new: &ExportStatus| {
+            old.is_none_or(|old| old.conditions != new.conditions)
+        };
+        match work {
+            Work::Link | Work::RemoveAll => {
+                let keys = fresh
+                    .iter()
+                    .filter(|(key, new)| changed(self.exports.get(*key), new))
+                    .map(|(key, _)| key.clone())
+                    .collect();
+                self.exports = fresh;
+                keys
+            }
+            Work::Export(key) => {
+                // A one-export translation holds that export only, if it is still exported.
+                let old = self.exports.remove(key);
+                let Some(new) = fresh.remove(key) else {
+                    return Vec::new();
+                };
+                let keys = if changed(old.as_ref(), &new) {
+                    vec![key.clone()]
+                } else {
+                    Vec::new()
+                };
+                self.exports.insert(key.clone(), new);
+                keys
+            }
+        }
+    }
+
+    /// Hands the target one Event per export in `changed` (SPEC §12). Best effort: a refused
+    /// Event is counted, not retried, and never fails the reconcile.
+    async fn record_events(&mut self, changed: &[ObjectKey]) {
+        for key in changed {
+            let (Some(status), Some(service)) =
+                (self.exports.get(key), self.target_cache.services.get(key))
+            else {
+                continue;
+            };
+            let Some(event) = StatusEvent::for_export(&service.metadata, &status.conditions) else {
+                continue;
+            };
+            match self.target.record_event(&event).await {
+                Ok(()) => self.stats.status_events += 1,
+                Err(_) => self.stats.status_event_failures += 1,
+            }
+        }
     }
 
     /// Applies `operations` in order. An object whose request needs a re-read is skipped for the
@@ -733,6 +886,25 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
         }
         Ok(())
     }
+}
+
+/// The core's conditions (SPEC §12) of every export of `translation`, with its outcome.
+fn export_statuses(
+    translation: &Translation,
+    plan: &Plan,
+) -> BTreeMap<ObjectKey, Arc<ExportStatus>> {
+    let mut by_export = conditions(translation, plan);
+    translation
+        .exports
+        .iter()
+        .map(|(key, outcome)| {
+            let status = ExportStatus {
+                outcome: outcome.clone(),
+                conditions: by_export.remove(key).unwrap_or_default(),
+            };
+            (key.clone(), Arc::new(status))
+        })
+        .collect()
 }
 
 /// One request: `Some(stored)` for a create or update, `None` for a delete.

@@ -22,7 +22,7 @@
 //!
 //! async fn mirror(link: Link, source: impl SourceCluster, target: impl TargetCluster) {
 //!     let mut driver = Driver::new(link, source, target, TokioClock);
-//!     let status = driver.subscribe(); // for metrics: counters, diagnostics, failures
+//!     let status = driver.subscribe(); // for metrics: counters, diagnostics, failures, conditions
 //!     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
 //!     # drop(stop);
 //!     driver.run(async { stopped.await.ok(); }).await;
@@ -35,13 +35,15 @@ mod cache;
 mod clock;
 mod driver;
 mod error;
+mod event;
 mod scope;
 
 pub use clock::{Backoff, Clock, TokioClock};
 pub use driver::{
-    Driver, DriverConfig, DriverStats, DriverStatus, Failure, ReconcileOutcome, Scope,
+    Driver, DriverConfig, DriverStats, DriverStatus, ExportStatus, Failure, ReconcileOutcome, Scope,
 };
 pub use error::{ApiError, DriverError};
+pub use event::{EventType, REPORTING_COMPONENT, StatusEvent};
 
 use std::sync::Arc;
 
@@ -103,6 +105,19 @@ pub trait TargetCluster: Send + Sync {
     async fn list(&self) -> Result<TargetState, ApiError>;
     /// Changes from now on. The stream may end or yield errors; the driver then relists.
     fn watch(&self) -> BoxStream<'static, Result<TargetEvent, ApiError>>;
+    /// Records `event` about an exported Service in this cluster (SPEC §12, honest status): a
+    /// `core/v1` Event on the Service, timestamped by the backend. The driver calls it only when
+    /// an export's conditions change — never on a resync that changes nothing — and does not
+    /// retry: Events are best effort, a failure is only counted
+    /// ([`DriverStats::status_event_failures`]).
+    ///
+    /// The default does nothing (a backend without Events, or a read-only target): an additive
+    /// method, existing implementations keep compiling. A backend that records Events needs
+    /// `create`/`patch` on `events` in the target cluster.
+    async fn record_event(&self, event: &StatusEvent) -> Result<(), ApiError> {
+        let _ = event;
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -136,5 +151,8 @@ impl<C: TargetCluster + ?Sized> TargetCluster for Arc<C> {
     }
     fn watch(&self) -> BoxStream<'static, Result<TargetEvent, ApiError>> {
         (**self).watch()
+    }
+    async fn record_event(&self, event: &StatusEvent) -> Result<(), ApiError> {
+        (**self).record_event(event).await
     }
 }

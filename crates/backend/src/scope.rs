@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use svcmirror_core::labels::{self, HEADLESS_MIRROR_SVC_NAME, REMOTE_SVC_FQ_NAME};
 use svcmirror_core::model::{ObjectKey, ObjectMeta};
 use svcmirror_core::names::mirror_name;
-use svcmirror_core::{Desired, Diagnostic, Link, SourceState, translate};
+use svcmirror_core::{Desired, Link, SourceState, Translation, translate};
 
 use crate::cache::{SourceCache, TargetCache};
 
@@ -44,8 +44,8 @@ pub(crate) struct Scoped {
     pub(crate) desired: Desired,
     /// The source objects in scope: the export's own, plus any object holding a desired name.
     pub(crate) observed: SourceState,
-    /// The translation's findings.
-    pub(crate) diagnostics: Vec<Diagnostic>,
+    /// The rest of the export's translation (its outcome and findings; `desired` moved out).
+    pub(crate) translation: Translation,
     /// Every key the scope touched (desired, observed, the export itself).
     pub(crate) keys: BTreeSet<ObjectKey>,
 }
@@ -68,12 +68,12 @@ pub(crate) fn scope_export(
     source: &SourceCache,
 ) -> Result<Scoped, Ambiguous> {
     let ns = export.namespace.as_str();
-    let translation = translate(
+    let mut translation = translate(
         link,
         &target.export_state(export),
         &source.namespace_state(ns),
     );
-    let desired = translation.desired;
+    let desired = std::mem::take(&mut translation.desired);
     let desired_keys: BTreeSet<&ObjectKey> = desired
         .services
         .keys()
@@ -144,7 +144,7 @@ pub(crate) fn scope_export(
             namespaces: source.namespace_list(),
         },
         desired,
-        diagnostics: translation.diagnostics,
+        translation,
         keys,
     })
 }

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream::{self, BoxStream};
-use svcmirror_backend::{ApiError, Preconditions, SourceCluster, TargetCluster, TargetEvent};
+use svcmirror_backend::{
+    ApiError, Preconditions, SourceCluster, StatusEvent, TargetCluster, TargetEvent,
+};
 use svcmirror_core::model::{Kind, Object, ObjectKey};
 use svcmirror_core::{SourceState, TargetState};
 
@@ -41,6 +43,8 @@ use crate::watch::{WatchEvent, WatchPoll};
 #[derive(Debug, Clone)]
 pub struct FakeHandle {
     cluster: Arc<Mutex<FakeCluster>>,
+    /// Status Events recorded through [`TargetCluster::record_event`], in order.
+    events: Arc<Mutex<Vec<StatusEvent>>>,
 }
 
 impl From<FakeCluster> for FakeHandle {
@@ -62,7 +66,18 @@ impl FakeHandle {
     pub fn new(cluster: FakeCluster) -> Self {
         Self {
             cluster: Arc::new(Mutex::new(cluster)),
+            events: Arc::default(),
         }
+    }
+
+    /// The status Events recorded through [`TargetCluster::record_event`], oldest first. They are
+    /// kept beside the store, not in it (the fake serves no Event API): no request is counted and
+    /// no fault is injected for them.
+    pub fn recorded_events(&self) -> Vec<StatusEvent> {
+        self.events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The cluster, for synchronous set-up and inspection. A panic while it was held does not
@@ -157,6 +172,15 @@ impl TargetCluster for FakeHandle {
             },
         };
         stream::unfold(state, WatchStream::next).fuse().boxed()
+    }
+
+    /// Keeps the Event in [`recorded_events`](Self::recorded_events).
+    async fn record_event(&self, event: &StatusEvent) -> Result<(), ApiError> {
+        self.events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(event.clone());
+        Ok(())
     }
 }
 

@@ -7,8 +7,9 @@
 //! adds leader election with a `coordination.k8s.io/v1` Lease.
 //!
 //! It is **thin**: [`convert`] turns k8s-openapi objects into the core's model and back, field by
-//! field, and the rest is transport (list, watch, get, server-side apply, delete) and the mapping
-//! of HTTP failures to [`ApiError`](svcmirror_backend::ApiError) ([`map_error`]).
+//! field, and the rest is transport (list, watch, get, server-side apply, delete, and `core/v1`
+//! Events on exported Services when their status changes) and the mapping of HTTP failures to
+//! [`ApiError`](svcmirror_backend::ApiError) ([`map_error`]).
 //!
 //! **What it must never do**: decide anything about mirroring. No `if` here looks at
 //! headlessness, ports, names or ownership labels; what is exported, what a mirror looks like and
@@ -36,6 +37,7 @@
 
 pub mod convert;
 mod error;
+mod events;
 pub mod lease;
 mod source;
 mod target;

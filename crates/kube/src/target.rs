@@ -6,7 +6,7 @@ use futures::stream::{self, BoxStream, StreamExt};
 use k8s_openapi::api::core::v1 as k8s;
 use kube::api::{Api, ListParams};
 use kube::runtime::{WatchStreamExt, watcher};
-use svcmirror_backend::{ApiError, TargetCluster, TargetEvent};
+use svcmirror_backend::{ApiError, StatusEvent, TargetCluster, TargetEvent};
 use svcmirror_core::model::{Endpoints, Kind, ObjectKey, Service};
 use svcmirror_core::{LabelSelector, TargetState};
 
@@ -30,6 +30,9 @@ use crate::source::list_all;
 /// [`TargetEvent::Restarted`] with the complete state once both initial lists are in, and again
 /// whenever either watcher re-lists (the other kind's part comes from what the stream last saw).
 /// Watch errors are yielded as they happen; the watchers then resume on their own.
+///
+/// It writes one thing: status Events on exported Services
+/// ([`TargetCluster::record_event`], `core/v1`, see the `events` module).
 #[derive(Clone)]
 pub struct KubeTarget {
     client: kube::Client,
@@ -117,6 +120,12 @@ impl TargetCluster for KubeTarget {
             })
             .filter_map(futures::future::ready)
             .boxed()
+    }
+
+    /// Creates a `core/v1` Event on the exported Service (refreshing it when the same report
+    /// exists already): the target credentials need `create` and `patch` on `events`.
+    async fn record_event(&self, event: &StatusEvent) -> Result<(), ApiError> {
+        crate::events::record(&self.client, event).await
     }
 }
 

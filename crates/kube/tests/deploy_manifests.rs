@@ -114,7 +114,7 @@ fn roles_grant_no_wildcards_and_no_secret_writes() {
 }
 
 #[test]
-fn target_role_is_read_only_and_lease_role_is_namespaced() {
+fn target_role_reads_services_writes_only_events_and_lease_role_is_namespaced() {
     let docs = documents();
     let role = |name: &str| {
         docs.iter()
@@ -125,10 +125,27 @@ fn target_role_is_read_only_and_lease_role_is_namespaced() {
             .unwrap_or_else(|| panic!("no role {name}"))
     };
     let target = role("svcmirror-target");
-    for rule in target["rules"].as_array().expect("rules") {
-        assert_eq!(strings(&rule["verbs"]), ["get", "list", "watch"]);
-        assert_eq!(strings(&rule["resources"]), ["services", "endpoints"]);
+    let rules = target["rules"].as_array().expect("rules");
+    // Reads only, except status Events (SPEC §12): core/v1, create and patch, nothing else.
+    for rule in rules {
+        if strings(&rule["resources"]).contains(&"events") {
+            assert_eq!(strings(&rule["apiGroups"]), [""], "{rule}");
+            assert_eq!(strings(&rule["resources"]), ["events"], "{rule}");
+            assert_eq!(strings(&rule["verbs"]), ["create", "patch"], "{rule}");
+        } else {
+            assert_eq!(strings(&rule["verbs"]), ["get", "list", "watch"], "{rule}");
+        }
     }
+    assert!(
+        rules
+            .iter()
+            .any(|r| strings(&r["resources"]) == ["services", "endpoints"]),
+        "services and endpoints are read"
+    );
+    assert!(
+        rules.iter().any(|r| strings(&r["resources"]) == ["events"]),
+        "status Events are written"
+    );
     let lease = role("svcmirror-lease");
     assert_eq!(
         lease["kind"], "Role",

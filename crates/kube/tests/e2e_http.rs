@@ -310,6 +310,11 @@ async fn handle(server: &Arc<ApiServer>, req: Request<Incoming>) -> Response<Bod
                 Err(err) => error_response(&err),
             }
         }
+        // Status Events (SPEC §12): accepted as they come, counted by `count("POST events")`.
+        (Method::POST, None) if path.ends_with("/events") => json_response(
+            StatusCode::CREATED,
+            &serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null),
+        ),
         (method, _) => status_response(405, "MethodNotAllowed", &format!("{method} {path}"), None),
     }
 }
@@ -661,6 +666,11 @@ async fn seed_walkthrough_end_to_end_over_http_with_watch_restart_and_409() {
         stopped.stats().writes >= 7,
         "3 endpoint mirrors + root, Services and Endpoints"
     );
+    // The status Events reached the target over HTTP (at least the first `Mirrored`; the one of
+    // the scale-down may still be in flight when the driver is stopped).
+    assert!(stopped.stats().status_events >= 1, "{:?}", stopped.stats());
+    assert_eq!(stopped.stats().status_event_failures, 0);
+    assert!(u64::from(west.count("POST events")) >= stopped.stats().status_events);
     let mut again = Driver::new(
         link_again(),
         source,

@@ -659,3 +659,129 @@ async fn lease_of_a_live_holder_is_followed_and_a_lost_race_is_not_leadership() 
     assert_eq!(seen[2].body["spec"]["holderIdentity"], "pod-a");
     assert_eq!(seen[2].body["spec"]["leaseTransitions"], 3);
 }
+
+/// The Event the driver hands over when `default/nginx-svc` becomes `Mirrored=True`.
+fn mirrored_event() -> svcmirror_backend::StatusEvent {
+    use svcmirror_core::{Condition, ConditionStatus, ConditionType};
+    let mut svc = Service::new("default", "nginx-svc");
+    svc.metadata.uid = Some("u-1".into());
+    svc.metadata.resource_version = Some("7".into());
+    let condition = |type_, status, reason: &str| Condition {
+        type_,
+        status,
+        reason: reason.into(),
+        message: "headless root mirror nginx-svc-west with 3 endpoint mirror(s) is in place".into(),
+    };
+    svcmirror_backend::StatusEvent::for_export(
+        &svc.metadata,
+        &[
+            condition(ConditionType::Valid, ConditionStatus::True, "Valid"),
+            condition(ConditionType::Mirrored, ConditionStatus::True, "Mirrored"),
+            condition(
+                ConditionType::Conflict,
+                ConditionStatus::False,
+                "NoConflicts",
+            ),
+        ],
+    )
+    .expect("an event")
+}
+
+#[tokio::test]
+async fn target_record_event_creates_a_core_v1_event_on_the_exported_service() {
+    let (client, mut rx) = mock_client(Box::new(|seen: &Seen| match seen.method.as_str() {
+        "POST" => Answer::Json(201, seen.body.clone()),
+        other => panic!("unexpected {other}"),
+    }));
+    let event = mirrored_event();
+    KubeTarget::new(client, &LabelSelector::default_export())
+        .record_event(&event)
+        .await
+        .expect("recorded");
+
+    let seen = drain(&mut rx).await;
+    assert_eq!(seen.len(), 1, "{seen:#?}");
+    let post = &seen[0];
+    assert_eq!(post.path, "/api/v1/namespaces/default/events");
+    let body = &post.body;
+    assert_eq!(
+        (body["apiVersion"].as_str(), body["kind"].as_str()),
+        (Some("v1"), Some("Event"))
+    );
+    assert_eq!(body["metadata"]["name"], event.name.as_str());
+    assert!(event.name.starts_with("nginx-svc."));
+    assert_eq!(body["metadata"]["namespace"], "default");
+    assert_eq!(
+        body["involvedObject"],
+        json!({"apiVersion": "v1", "kind": "Service", "namespace": "default",
+               "name": "nginx-svc", "uid": "u-1", "resourceVersion": "7"})
+    );
+    assert_eq!(body["reason"], "Mirrored");
+    assert_eq!(body["type"], "Normal");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("Mirrored=True: headless root mirror")),
+        "{body}"
+    );
+    assert_eq!(body["source"], json!({"component": "svcmirror"}));
+    assert_eq!(body["reportingComponent"], "svcmirror");
+    assert_eq!(body["count"], 1);
+    // The adapter, not the driver, reads the clock.
+    for stamp in ["firstTimestamp", "lastTimestamp"] {
+        assert!(
+            body[stamp].as_str().is_some_and(|t| t.ends_with('Z')),
+            "{stamp}: {body}"
+        );
+    }
+    assert_eq!(body["firstTimestamp"], body["lastTimestamp"]);
+}
+
+#[tokio::test]
+async fn target_record_event_refreshes_an_existing_event_with_a_merge_patch() {
+    let (client, mut rx) = mock_client(Box::new(|seen: &Seen| match seen.method.as_str() {
+        "POST" => status(
+            409,
+            "AlreadyExists",
+            "events \"nginx-svc.x\" already exists",
+        ),
+        "PATCH" => Answer::Json(
+            200,
+            json!({"apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": "nginx-svc.x", "namespace": "default"},
+            "involvedObject": {"kind": "Service", "name": "nginx-svc"}}),
+        ),
+        other => panic!("unexpected {other}"),
+    }));
+    let event = mirrored_event();
+    KubeTarget::new(client, &LabelSelector::default_export())
+        .record_event(&event)
+        .await
+        .expect("refreshed");
+    let seen = drain(&mut rx).await;
+    assert_eq!(seen.len(), 2, "{seen:#?}");
+    let patch = &seen[1];
+    assert_eq!(
+        patch.path,
+        format!("/api/v1/namespaces/default/events/{}", event.name)
+    );
+    assert_eq!(
+        patch.content_type.as_deref(),
+        Some("application/merge-patch+json")
+    );
+    let fields: Vec<&String> = patch.body.as_object().expect("object").keys().collect();
+    assert_eq!(fields, ["lastTimestamp"], "{}", patch.body);
+}
+
+#[tokio::test]
+async fn target_record_event_maps_a_refusal_to_forbidden() {
+    let (client, mut rx) = mock_client(Box::new(|_: &Seen| {
+        status(403, "Forbidden", "events is forbidden: cannot create")
+    }));
+    let err = KubeTarget::new(client, &LabelSelector::default_export())
+        .record_event(&mirrored_event())
+        .await
+        .expect_err("refused");
+    assert!(matches!(err, ApiError::Forbidden(_)), "{err:?}");
+    assert_eq!(drain(&mut rx).await.len(), 1, "not retried");
+}
