@@ -557,6 +557,7 @@ fn mixed_source() -> SourceState {
                 source.services.push(s);
             }
             Object::Endpoints(e) => source.endpoints.push(e),
+            Object::EndpointSlice(e) => source.endpoint_slices.push(e),
             Object::Namespace(_) => {}
         }
     }
@@ -755,6 +756,7 @@ fn conditions_name_conflict_and_namespace_missing() {
         services: vec![foreign],
         endpoints: vec![],
         namespaces: Some(vec![svcmirror::model::Namespace::new("default")]),
+        ..SourceState::default()
     };
     let target = only(vec![
         svc("default", "web").exported().port("http", 80).build(),

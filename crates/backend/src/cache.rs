@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use svcmirror_core::model::{Endpoints, Kind, Namespace, Object, ObjectKey, Service};
+use svcmirror_core::model::{
+    EndpointSlice, Endpoints, Kind, Namespace, Object, ObjectKey, Service,
+};
 use svcmirror_core::{SourceState, TargetState};
 
 use crate::TargetEvent;
@@ -80,11 +82,12 @@ impl TargetCache {
     }
 }
 
-/// The source cluster's Services, Endpoints and (when listed) Namespaces.
+/// The source cluster's Services, Endpoints, EndpointSlices and (when listed) Namespaces.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SourceCache {
     pub(crate) services: BTreeMap<ObjectKey, Service>,
     pub(crate) endpoints: BTreeMap<ObjectKey, Endpoints>,
+    pub(crate) endpoint_slices: BTreeMap<ObjectKey, EndpointSlice>,
     /// `None` when the backend does not list namespaces (every namespace is assumed to exist).
     pub(crate) namespaces: Option<BTreeMap<String, Namespace>>,
 }
@@ -99,6 +102,11 @@ impl SourceCache {
                 .collect(),
             endpoints: state
                 .endpoints
+                .into_iter()
+                .map(|e| (e.metadata.key(), e))
+                .collect(),
+            endpoint_slices: state
+                .endpoint_slices
                 .into_iter()
                 .map(|e| (e.metadata.key(), e))
                 .collect(),
@@ -122,6 +130,7 @@ impl SourceCache {
         SourceState {
             services: self.services.values().cloned().collect(),
             endpoints: self.endpoints.values().cloned().collect(),
+            endpoint_slices: self.endpoint_slices.values().cloned().collect(),
             namespaces: self.namespace_list(),
         }
     }
@@ -146,6 +155,16 @@ impl SourceCache {
             .take_while(move |(k, _)| k.namespace == namespace)
     }
 
+    /// The EndpointSlices of one namespace.
+    pub(crate) fn endpoint_slices_in<'a>(
+        &'a self,
+        namespace: &'a str,
+    ) -> impl Iterator<Item = (&'a ObjectKey, &'a EndpointSlice)> + 'a {
+        self.endpoint_slices
+            .range(ObjectKey::new(namespace, "")..)
+            .take_while(move |(k, _)| k.namespace == namespace)
+    }
+
     /// One namespace's objects and every Namespace: all one export's translation reads (mirrors
     /// live in the namespace of the Service they mirror).
     pub(crate) fn namespace_state(&self, namespace: &str) -> SourceState {
@@ -156,6 +175,10 @@ impl SourceCache {
                 .collect(),
             endpoints: self
                 .endpoints_in(namespace)
+                .map(|(_, e)| e.clone())
+                .collect(),
+            endpoint_slices: self
+                .endpoint_slices_in(namespace)
                 .map(|(_, e)| e.clone())
                 .collect(),
             namespaces: self.namespace_list(),
@@ -176,6 +199,9 @@ impl SourceCache {
             Object::Endpoints(ep) => {
                 self.endpoints.insert(ep.metadata.key(), ep);
             }
+            Object::EndpointSlice(slice) => {
+                self.endpoint_slices.insert(slice.metadata.key(), slice);
+            }
         }
     }
 
@@ -192,6 +218,9 @@ impl SourceCache {
             }
             Kind::Endpoints => {
                 self.endpoints.remove(key);
+            }
+            Kind::EndpointSlice => {
+                self.endpoint_slices.remove(key);
             }
         }
     }

@@ -79,6 +79,7 @@ pub(crate) fn scope_export(
         .keys()
         .chain(desired.endpoints.keys())
         .collect();
+    let desired_slices: BTreeSet<&ObjectKey> = desired.endpoint_slices.keys().collect();
 
     // Root mirror names of this export, desired or left over: endpoint mirrors point at them.
     let mut roots: BTreeSet<String> = translation
@@ -128,6 +129,14 @@ pub(crate) fn scope_export(
         .filter(|(k, e)| check(k, &e.metadata))
         .map(|(_, e)| e.clone())
         .collect();
+    // EndpointSlices have names of their own (`<mirror>-ipv4`…): a desired one is in scope
+    // whoever holds it, an observed one when its labels and annotations say it is this export's
+    // (the plan then decides, from `managed-by`, whether it is ours to update or delete).
+    let endpoint_slices: Vec<_> = source
+        .endpoint_slices_in(ns)
+        .filter(|(k, e)| desired_slices.contains(k) || belongs(&e.metadata))
+        .map(|(_, e)| e.clone())
+        .collect();
     if let Some(key) = ambiguous {
         return Err(Ambiguous { key });
     }
@@ -135,12 +144,15 @@ pub(crate) fn scope_export(
     let mut keys: BTreeSet<ObjectKey> = desired_keys.into_iter().cloned().collect();
     keys.extend(services.iter().map(|s| s.metadata.key()));
     keys.extend(endpoints.iter().map(|e| e.metadata.key()));
+    keys.extend(desired_slices.iter().map(|k| (*k).clone()));
+    keys.extend(endpoint_slices.iter().map(|e| e.metadata.key()));
     keys.insert(export.clone());
     keys.extend(translation.diagnostics.iter().map(|d| d.object.clone()));
     Ok(Scoped {
         observed: SourceState {
             services,
             endpoints,
+            endpoint_slices,
             namespaces: source.namespace_list(),
         },
         desired,

@@ -154,5 +154,11 @@ fn describe(object: &Object) -> String {
                 format!("Endpoints {} → {}", ep.metadata.key(), addresses.join(", "))
             }
         }
+        Object::EndpointSlice(slice) => format!(
+            "EndpointSlice {} ({}) → {}",
+            slice.metadata.key(),
+            slice.address_type,
+            crate::render::slice_line(slice)
+        ),
     }
 }

@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use serde::Serialize;
-use svcmirror_core::model::{Endpoints, Kind, Object, ObjectKey, Service};
+use svcmirror_core::model::{EndpointSlice, Endpoints, Kind, Object, ObjectKey, Service};
 use svcmirror_core::{Diagnostic, Operation, Plan, SourceState};
 
 #[derive(Serialize)]
@@ -122,6 +122,10 @@ fn observed(source: &SourceState, object: &Object) -> Option<Object> {
     match object {
         Object::Service(_) => source.service(&key).cloned().map(Object::Service),
         Object::Endpoints(_) => source.endpoints_at(&key).cloned().map(Object::Endpoints),
+        Object::EndpointSlice(_) => source
+            .endpoint_slice_at(&key)
+            .cloned()
+            .map(Object::EndpointSlice),
         Object::Namespace(_) => None,
     }
 }
@@ -141,6 +145,7 @@ fn summary(object: &Object) -> Vec<String> {
     match object {
         Object::Service(s) => vec![format!("{} {}", service_type(s), ports(s))],
         Object::Endpoints(e) => vec![endpoints_line(e)],
+        Object::EndpointSlice(e) => vec![format!("{} {}", e.address_type, slice_line(e))],
         Object::Namespace(_) => Vec::new(),
     }
 }
@@ -179,6 +184,34 @@ pub fn endpoints_line(e: &Endpoints) -> String {
                     part.push_str(&format!(" ({h})"));
                 }
                 if !ready {
+                    part.push_str(" [not ready]");
+                }
+                parts.push(part);
+            }
+        }
+    }
+    if parts.is_empty() {
+        "<none>".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// An EndpointSlice as [`endpoints_line`] shows Endpoints: `10.43.1.2:80 (nginx-set-0), …` or
+/// `<none>`.
+pub fn slice_line(e: &EndpointSlice) -> String {
+    let mut parts = Vec::new();
+    for endpoint in &e.endpoints {
+        for address in &endpoint.addresses {
+            for p in &e.ports {
+                let mut part = match p.port {
+                    Some(port) => format!("{address}:{port}"),
+                    None => address.clone(),
+                };
+                if let Some(h) = &endpoint.hostname {
+                    part.push_str(&format!(" ({h})"));
+                }
+                if endpoint.conditions.ready == Some(false) {
                     part.push_str(" [not ready]");
                 }
                 parts.push(part);

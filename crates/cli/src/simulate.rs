@@ -69,6 +69,7 @@ pub fn simulate(
             services: target.services,
             endpoints: target.endpoints,
             namespaces: None,
+            ..SourceState::default()
         })
         .context("loading the target snapshot")?;
     let source = FakeHandle::from(match faults {

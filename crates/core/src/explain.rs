@@ -35,7 +35,8 @@ pub struct Explanation {
     /// How it was mirrored; `None` when this link does not export it (the steps say which
     /// selectors were tried against which labels).
     pub outcome: Option<ExportOutcome>,
-    /// The objects it yields in the source this pass (a headless export's root Endpoints gain
+    /// The objects it yields in the source this pass — Services, Endpoints and, when the link
+    /// writes them, EndpointSlices (a headless export's root Endpoints gain
     /// their hostnames once the source allocated the endpoint mirrors' ClusterIPs: SPEC §6.6).
     pub objects: Vec<Object>,
     /// The operations of the link's plan that concern those objects.
@@ -105,6 +106,14 @@ pub fn explain(
             .cloned()
             .map(Object::Endpoints),
     );
+    let slice_keys = export.slice_keys(&service.namespace);
+    objects.extend(
+        slice_keys
+            .iter()
+            .filter_map(|k| translation.desired.endpoint_slices.get(k))
+            .cloned()
+            .map(Object::EndpointSlice),
+    );
     objects.sort_by_key(|o| (o.kind(), o.key()));
     let operations = plan
         .operations
@@ -112,6 +121,7 @@ pub fn explain(
         .filter(|op| match op.kind() {
             Kind::Namespace => objects.iter().any(|o| o.kind() == Kind::Namespace),
             Kind::Service | Kind::Endpoints => keys.contains(&op.key()),
+            Kind::EndpointSlice => slice_keys.contains(&op.key()),
         })
         .cloned()
         .collect();
@@ -123,7 +133,10 @@ pub fn explain(
     diagnostics.extend(
         plan.diagnostics
             .iter()
-            .filter(|d| d.reason == Reason::NameConflict && keys.contains(&d.object))
+            .filter(|d| {
+                d.reason == Reason::NameConflict
+                    && (keys.contains(&d.object) || slice_keys.contains(&d.object))
+            })
             .cloned(),
     );
     diagnostics.sort();

@@ -23,6 +23,23 @@ pub const REMOTE_SERVICE: &str = "multicluster.linkerd.io/remote-service";
 /// not Linkerd's: a federated Service Linkerd created is not adopted (a `NameConflict`).
 pub const FEDERATED: &str = "svcmirror.io/federated";
 
+/// Label (EndpointSlice): the Service a slice belongs to; how kube-proxy, CoreDNS and every
+/// slice consumer find it.
+pub const SLICE_SERVICE_NAME: &str = "kubernetes.io/service-name";
+/// Label (EndpointSlice): the controller that manages a slice.
+pub const SLICE_MANAGED_BY: &str = "endpointslice.kubernetes.io/managed-by";
+/// Our value of [`SLICE_MANAGED_BY`]: never the endpointslice controllers' own
+/// (`endpointslice-controller.k8s.io`, `endpointslicemirroring-controller.k8s.io`), which would
+/// then fight over our slices.
+pub const SLICE_MANAGER: &str = "svcmirror.io";
+/// Label (EndpointSlice, MCS API): the cluster the endpoints come from.
+pub const MCS_SOURCE_CLUSTER: &str = "multicluster.kubernetes.io/source-cluster";
+/// Label (EndpointSlice, MCS API): the exported Service's name.
+pub const MCS_SERVICE_NAME: &str = "multicluster.kubernetes.io/service-name";
+/// Label (Endpoints): `"true"` tells Kubernetes' endpointslice mirroring controller not to turn
+/// these Endpoints into slices; set on mirror Endpoints when the link writes slices itself.
+pub const SKIP_MIRROR: &str = "endpointslice.kubernetes.io/skip-mirror";
+
 /// Annotation: the fully qualified name of what a mirror stands for in the target cluster.
 pub const REMOTE_SVC_FQ_NAME: &str = "mirror.linkerd.io/remote-svc-fq-name";
 /// Annotation: the target object's resourceVersion the mirror was made from.
@@ -58,6 +75,21 @@ pub fn is_owned_by(meta: &ObjectMeta, link: &Link) -> bool {
 pub fn is_owned(labels: &BTreeMap<String, String>, link: &Link) -> bool {
     labels.get(MIRRORED_SERVICE).map(String::as_str) == Some("true")
         && labels.get(CLUSTER_NAME).map(String::as_str) == Some(link.cluster_name().as_str())
+}
+
+/// Whether an EndpointSlice is ours (SPEC §7, §12): this link's ownership labels *and*
+/// `endpointslice.kubernetes.io/managed-by: svcmirror.io`. Kubernetes' endpointslice mirroring
+/// controller copies the labels of our Endpoints onto the slices it makes from them, so the
+/// ownership labels alone would claim its slices; the manager label tells them apart.
+#[must_use]
+pub fn is_owned_slice(meta: &ObjectMeta, link: &Link) -> bool {
+    is_owned_by(meta, link) && is_svcmirror_slice(&meta.labels)
+}
+
+/// Whether a slice says it is managed by svcmirror ([`SLICE_MANAGER`]).
+#[must_use]
+pub fn is_svcmirror_slice(labels: &BTreeMap<String, String>) -> bool {
+    labels.get(SLICE_MANAGED_BY).map(String::as_str) == Some(SLICE_MANAGER)
 }
 
 /// The ownership labels of this link.

@@ -12,8 +12,8 @@
 //! The module layout follows `SPEC.md`: [`link`] (§2), [`names`] (§3), [`labels`] (§4),
 //! [`translate`](mod@translate) (§5–§6, §9 remote discovery), [`plan`](mod@plan) (§7),
 //! [`validate`] (§8), [`federate`](mod@federate) (§9 federated), [`diagnostics`] (§10), and
-//! beyond Linkerd (§12): [`hostname_policy`], [`status`] (conditions), [`explain`](mod@explain)
-//! (the decision path for one Service).
+//! beyond Linkerd (§12): [`hostname_policy`], [`endpoint_slices`] (EndpointSlice output),
+//! [`status`] (conditions), [`explain`](mod@explain) (the decision path for one Service).
 //!
 //! **What this crate must never do**: I/O, read a clock, draw random numbers, spawn tasks or
 //! depend on an async runtime, kube or a YAML library. Its output is a function of its input alone
@@ -42,6 +42,7 @@
 #![deny(missing_docs)]
 
 pub mod diagnostics;
+pub mod endpoint_slices;
 pub mod explain;
 pub mod federate;
 pub mod hostname_policy;
@@ -59,8 +60,8 @@ pub use diagnostics::{Diagnostic, Reason, Severity};
 pub use explain::{Explanation, Step, explain};
 pub use federate::federate;
 pub use hostname_policy::HostnamePolicy;
-pub use link::{LabelSelector, Link, LinkBuilder, LinkError};
-pub use model::{Endpoints, Kind, Object, ObjectKey, Service};
+pub use link::{EndpointsApi, LabelSelector, Link, LinkBuilder, LinkError};
+pub use model::{EndpointSlice, Endpoints, Kind, Object, ObjectKey, Service};
 pub use names::ClusterName;
 pub use plan::{DeleteReason, Operation, Plan, plan, plan_federated};
 pub use state::{Desired, SourceState, TargetState};

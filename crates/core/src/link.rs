@@ -38,6 +38,8 @@ pub struct Link {
     hostname_policy: HostnamePolicy,
     remote_discovery_selector: LabelSelector,
     federated_selector: LabelSelector,
+    #[serde(skip_serializing_if = "EndpointsApi::is_default")]
+    endpoints_api: EndpointsApi,
 }
 
 impl Link {
@@ -58,6 +60,7 @@ impl Link {
             hostname_policy: HostnamePolicy::default(),
             remote_discovery_selector: LabelSelector::default_remote_discovery(),
             federated_selector: LabelSelector::default_federated(),
+            endpoints_api: EndpointsApi::default(),
         }
     }
 
@@ -132,6 +135,12 @@ impl Link {
     pub fn federated_selector(&self) -> &LabelSelector {
         &self.federated_selector
     }
+    /// Which endpoint API the mirrors are written with: Endpoints, EndpointSlices or both
+    /// (SPEC §12).
+    #[must_use]
+    pub fn endpoints_api(&self) -> EndpointsApi {
+        self.endpoints_api
+    }
 }
 
 /// Builds a [`Link`]; every setter has the SPEC §2 default.
@@ -152,6 +161,7 @@ pub struct LinkBuilder {
     hostname_policy: HostnamePolicy,
     remote_discovery_selector: LabelSelector,
     federated_selector: LabelSelector,
+    endpoints_api: EndpointsApi,
 }
 
 impl LinkBuilder {
@@ -228,6 +238,12 @@ impl LinkBuilder {
         self.federated_selector = selector;
         self
     }
+    /// Which endpoint API mirrors are written with (default [`EndpointsApi::Endpoints`],
+    /// Linkerd's; SPEC §12).
+    pub fn endpoints_api(mut self, api: EndpointsApi) -> Self {
+        self.endpoints_api = api;
+        self
+    }
 
     /// Validates and builds the link.
     ///
@@ -262,7 +278,78 @@ impl LinkBuilder {
             hostname_policy: self.hostname_policy,
             remote_discovery_selector: self.remote_discovery_selector,
             federated_selector: self.federated_selector,
+            endpoints_api: self.endpoints_api,
         })
+    }
+}
+
+/// Which endpoint API a link writes for every mirror (SPEC §12). Endpoints is deprecated since
+/// Kubernetes 1.33 (linkerd#15561, #14781) and consumers read EndpointSlices (#12660, #14445).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum EndpointsApi {
+    /// core/v1 Endpoints only (Linkerd's behaviour, the default). Kubernetes' endpointslice
+    /// mirroring controller turns them into slices managed by itself.
+    #[default]
+    Endpoints,
+    /// `discovery.k8s.io/v1` EndpointSlices only, managed by `svcmirror.io`; no Endpoints.
+    Slices,
+    /// Both. The Endpoints are labelled `endpointslice.kubernetes.io/skip-mirror: "true"` so
+    /// that the mirroring controller does not publish every endpoint a second time.
+    Both,
+}
+
+impl EndpointsApi {
+    /// Every value, in the order documented.
+    pub const ALL: [Self; 3] = [Self::Endpoints, Self::Slices, Self::Both];
+
+    /// The flag value (`endpoints`, `slices`, `both`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Endpoints => "endpoints",
+            Self::Slices => "slices",
+            Self::Both => "both",
+        }
+    }
+
+    /// Whether core/v1 Endpoints are written.
+    #[must_use]
+    pub fn writes_endpoints(self) -> bool {
+        matches!(self, Self::Endpoints | Self::Both)
+    }
+
+    /// Whether EndpointSlices are written.
+    #[must_use]
+    pub fn writes_slices(self) -> bool {
+        matches!(self, Self::Slices | Self::Both)
+    }
+
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+impl fmt::Display for EndpointsApi {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A value that is not an [`EndpointsApi`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an endpoints API (endpoints, slices or both)")]
+pub struct UnknownEndpointsApi(pub String);
+
+impl std::str::FromStr for EndpointsApi {
+    type Err = UnknownEndpointsApi;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| UnknownEndpointsApi(s.to_owned()))
     }
 }
 

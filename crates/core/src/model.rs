@@ -299,6 +299,120 @@ pub struct EndpointPort {
     pub app_protocol: Option<String>,
 }
 
+/// `apiVersion` of an EndpointSlice.
+pub const DISCOVERY_V1: &str = "discovery.k8s.io/v1";
+
+fn api_version_discovery_v1() -> String {
+    DISCOVERY_V1.to_owned()
+}
+
+/// A `discovery.k8s.io/v1` EndpointSlice (SPEC §12: Endpoints is deprecated since Kubernetes 1.33;
+/// consumers read slices).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointSlice {
+    /// Always `discovery.k8s.io/v1`.
+    #[serde(default = "api_version_discovery_v1")]
+    pub api_version: String,
+    /// Always `EndpointSlice`.
+    #[serde(default = "EndpointSlice::kind_name")]
+    pub kind: String,
+    /// `metadata`.
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    /// `addressType`: `IPv4`, `IPv6` (or `FQDN`, which svcmirror never writes).
+    #[serde(default)]
+    pub address_type: String,
+    /// `endpoints` (at most 1000); always written, as the API server does.
+    #[serde(default)]
+    pub endpoints: Vec<Endpoint>,
+    /// `ports`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<EndpointSlicePort>,
+}
+
+impl EndpointSlice {
+    fn kind_name() -> String {
+        "EndpointSlice".to_owned()
+    }
+
+    /// An EndpointSlice called `namespace/name` of `address_type`, with no endpoints or ports.
+    #[must_use]
+    pub fn new(namespace: &str, name: &str, address_type: &str) -> Self {
+        Self {
+            api_version: api_version_discovery_v1(),
+            kind: Self::kind_name(),
+            metadata: ObjectMeta {
+                name: name.to_owned(),
+                namespace: namespace.to_owned(),
+                ..ObjectMeta::default()
+            },
+            address_type: address_type.to_owned(),
+            endpoints: Vec::new(),
+            ports: Vec::new(),
+        }
+    }
+}
+
+/// One entry of an EndpointSlice's `endpoints`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Endpoint {
+    /// `addresses`: one IP of the slice's address type (the API allows up to 100, all used
+    /// interchangeably).
+    #[serde(default)]
+    pub addresses: Vec<String>,
+    /// `conditions`.
+    #[serde(default)]
+    pub conditions: EndpointConditions,
+    /// `hostname`: the DNS label the endpoint is known by under a headless Service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// `nodeName`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_name: Option<String>,
+    /// `zone`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    /// `targetRef`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_ref: Option<ObjectReference>,
+}
+
+/// `conditions` of an endpoint; an unset condition means "unknown" (consumers treat ready as
+/// true then).
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointConditions {
+    /// `ready`: the endpoint may receive new traffic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready: Option<bool>,
+    /// `serving`: the endpoint is serving (even while terminating).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serving: Option<bool>,
+    /// `terminating`: the endpoint is terminating.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminating: Option<bool>,
+}
+
+/// One entry of an EndpointSlice's `ports`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointSlicePort {
+    /// `name` (the API server defaults it to `""`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `protocol` (the API server defaults it to `TCP`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    /// `port`, 1–65535; unset means every port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<i32>,
+    /// `appProtocol`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_protocol: Option<String>,
+}
+
 /// A core/v1 Namespace (only its name and labels matter here).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -342,6 +456,8 @@ pub enum Kind {
     Service,
     /// core/v1 Endpoints.
     Endpoints,
+    /// discovery.k8s.io/v1 EndpointSlice (SPEC §12).
+    EndpointSlice,
 }
 
 impl Kind {
@@ -352,6 +468,7 @@ impl Kind {
             Self::Namespace => "Namespace",
             Self::Service => "Service",
             Self::Endpoints => "Endpoints",
+            Self::EndpointSlice => "EndpointSlice",
         }
     }
 }
@@ -402,6 +519,8 @@ pub enum Object {
     Service(Service),
     /// A mirror or endpoint mirror Endpoints.
     Endpoints(Endpoints),
+    /// An EndpointSlice of a mirror or endpoint mirror (SPEC §12).
+    EndpointSlice(EndpointSlice),
 }
 
 impl Object {
@@ -412,6 +531,7 @@ impl Object {
             Self::Namespace(_) => Kind::Namespace,
             Self::Service(_) => Kind::Service,
             Self::Endpoints(_) => Kind::Endpoints,
+            Self::EndpointSlice(_) => Kind::EndpointSlice,
         }
     }
 
@@ -422,6 +542,7 @@ impl Object {
             Self::Namespace(ns) => ObjectKey::new("", &ns.metadata.name),
             Self::Service(svc) => svc.metadata.key(),
             Self::Endpoints(ep) => ep.metadata.key(),
+            Self::EndpointSlice(slice) => slice.metadata.key(),
         }
     }
 }

@@ -126,6 +126,21 @@ pub fn mirror_name(base: &str, cluster: &ClusterName) -> MirrorName {
     }
 }
 
+/// SPEC §12: the name of one of a mirror's EndpointSlices, `<mirror>-<suffix>` (the suffix is
+/// `ipv4`, `ipv6`, `ipv4-2`…), deterministic — never `generateName` — and, like every mirror name,
+/// a DNS label of at most 63 characters: when it does not fit, the mirror name is truncated and a
+/// stable hash of the full name keeps distinct names distinct.
+#[must_use]
+pub fn slice_name(mirror: &str, suffix: &str) -> String {
+    let full = format!("{mirror}-{suffix}");
+    if full.len() <= MAX_LABEL_LEN {
+        return full;
+    }
+    let hash = stable_hash_hex(&full);
+    let room = MAX_LABEL_LEN.saturating_sub(suffix.len() + HASH_LEN + 2);
+    format!("{}-{hash}-{suffix}", trim_dashes(truncate(mirror, room)))
+}
+
 fn truncate(s: &str, max: usize) -> &str {
     // Callers pass DNS labels: ASCII only, so any byte index is a char boundary.
     &s[..s.len().min(max)]
@@ -219,6 +234,18 @@ mod tests {
             "{}",
             n.name
         );
+    }
+
+    #[test]
+    fn slice_names_fit_and_stay_distinct() {
+        assert_eq!(slice_name("web-west", "ipv4"), "web-west-ipv4");
+        let long = mirror_name(&"a".repeat(60), &west()).name;
+        let (a, b) = (slice_name(&long, "ipv4"), slice_name(&long, "ipv4-2"));
+        for n in [&a, &b] {
+            assert!(is_dns1035_label(n) && n.len() <= 63, "{n}");
+        }
+        assert_ne!(a, b);
+        assert!(a.ends_with("-ipv4") && b.ends_with("-ipv4-2"));
     }
 
     #[test]

@@ -5,10 +5,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::diagnostics::{Diagnostic, Reason, Severity};
-use crate::labels::{self, HEADLESS_MIRROR_SVC_NAME};
+use crate::labels::{self, HEADLESS_MIRROR_SVC_NAME, SLICE_SERVICE_NAME};
 use crate::link::Link;
 use crate::model::{
-    Endpoints, IntOrString, Kind, Object, ObjectKey, ObjectMeta, Service, ServicePort,
+    Endpoint, EndpointSlice, EndpointSlicePort, Endpoints, IntOrString, Kind, Object, ObjectKey,
+    ObjectMeta, Service, ServicePort,
 };
 use crate::state::{Desired, SourceState};
 
@@ -90,7 +91,8 @@ impl Operation {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Plan {
     /// Operations, in a safe order: namespaces; deletions for type changes; endpoint mirror Services
-    /// before root/ClusterIP mirrors; Services before Endpoints; orphan deletions last.
+    /// before root/ClusterIP mirrors; Services before Endpoints, Endpoints before EndpointSlices;
+    /// orphan deletions last.
     pub operations: Vec<Operation>,
     /// Findings (name conflicts).
     pub diagnostics: Vec<Diagnostic>,
@@ -144,6 +146,12 @@ impl Owner<'_> {
         }
     }
 
+    /// SPEC §12: a slice is ours only when it also says it is managed by svcmirror
+    /// ([`labels::is_owned_slice`]): the mirroring controller copies our ownership labels.
+    fn owns_slice(self, meta: &ObjectMeta) -> bool {
+        self.owns(meta) && labels::is_svcmirror_slice(&meta.labels)
+    }
+
     fn name(self) -> &'static str {
         match self {
             Self::Link(_) => "this link",
@@ -160,6 +168,11 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
         .collect();
     let endpoints: BTreeMap<ObjectKey, &Endpoints> = source
         .endpoints
+        .iter()
+        .map(|e| (e.metadata.key(), e))
+        .collect();
+    let slices: BTreeMap<ObjectKey, &EndpointSlice> = source
+        .endpoint_slices
         .iter()
         .map(|e| (e.metadata.key(), e))
         .collect();
@@ -293,11 +306,80 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
         }
     }
 
-    // Orphans: ours, not desired. Endpoints first, so no Service is left pointing nowhere.
+    // SPEC §12: slices as Endpoints — never for a blocked Service (that would hijack someone
+    // else's traffic), never over a slice that is not ours.
+    for (key, want) in &desired.endpoint_slices {
+        let service = want
+            .metadata
+            .labels
+            .get(SLICE_SERVICE_NAME)
+            .map(|name| ObjectKey::new(&key.namespace, name));
+        if service.is_some_and(|s| blocked.contains(&s)) {
+            continue;
+        }
+        let phase = if want.metadata.labels.contains_key(HEADLESS_MIRROR_SVC_NAME) {
+            &mut phases.endpoint_mirror_slices
+        } else {
+            &mut phases.mirror_slices
+        };
+        match slices.get(key) {
+            None => phase.push(Operation::Create {
+                object: Object::EndpointSlice(want.clone()),
+            }),
+            Some(have) if !owner.owns_slice(&have.metadata) => {
+                out.diagnostics.push(Diagnostic::new(
+                    Reason::NameConflict,
+                    Severity::Error,
+                    Kind::EndpointSlice,
+                    key.clone(),
+                    format!(
+                        "an EndpointSlice with this name exists and is not owned by {} \
+                         (managed-by {:?}); left alone",
+                        owner.name(),
+                        have.metadata
+                            .labels
+                            .get(labels::SLICE_MANAGED_BY)
+                            .map_or("", String::as_str)
+                    ),
+                ));
+            }
+            Some(have) => {
+                let changed = slice_changes(want, have);
+                if !changed.is_empty() {
+                    let mut object = want.clone();
+                    object
+                        .metadata
+                        .resource_version
+                        .clone_from(&have.metadata.resource_version);
+                    object.metadata.uid.clone_from(&have.metadata.uid);
+                    object
+                        .metadata
+                        .creation_timestamp
+                        .clone_from(&have.metadata.creation_timestamp);
+                    phase.push(Operation::Update {
+                        object: Object::EndpointSlice(object),
+                        changed,
+                    });
+                }
+            }
+        }
+    }
+
+    // Orphans: ours, not desired. Endpoints and slices first, so no Service is left pointing
+    // nowhere.
     for (key, have) in &endpoints {
         if owner.owns(&have.metadata) && !desired.endpoints.contains_key(key) {
             phases.orphan_deletes.push(delete(
                 Kind::Endpoints,
+                &have.metadata,
+                DeleteReason::Orphan,
+            ));
+        }
+    }
+    for (key, have) in &slices {
+        if owner.owns_slice(&have.metadata) && !desired.endpoint_slices.contains_key(key) {
+            phases.orphan_deletes.push(delete(
+                Kind::EndpointSlice,
                 &have.metadata,
                 DeleteReason::Orphan,
             ));
@@ -324,6 +406,8 @@ struct Phases {
     mirror_services: Vec<Operation>,
     endpoint_mirror_endpoints: Vec<Operation>,
     mirror_endpoints: Vec<Operation>,
+    endpoint_mirror_slices: Vec<Operation>,
+    mirror_slices: Vec<Operation>,
     orphan_deletes: Vec<Operation>,
 }
 
@@ -340,6 +424,8 @@ impl Phases {
             self.mirror_services,
             self.endpoint_mirror_endpoints,
             self.mirror_endpoints,
+            self.endpoint_mirror_slices,
+            self.mirror_slices,
             self.orphan_deletes,
         ]
         .into_iter()
@@ -433,4 +519,55 @@ fn canonical_subsets(ep: &Endpoints) -> Vec<crate::model::EndpointSubset> {
         .collect();
     subsets.sort();
     subsets
+}
+
+/// The field groups of an EndpointSlice that differ, comparing endpoints and ports as sets with
+/// the API server's defaults (port `name: ""`, `protocol: TCP`).
+fn slice_changes(want: &EndpointSlice, have: &EndpointSlice) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    if want.metadata.labels != have.metadata.labels {
+        changed.push("metadata.labels");
+    }
+    if want.metadata.annotations != have.metadata.annotations {
+        changed.push("metadata.annotations");
+    }
+    if want.address_type != have.address_type {
+        changed.push("addressType");
+    }
+    if canonical_endpoints(want) != canonical_endpoints(have) {
+        changed.push("endpoints");
+    }
+    if canonical_slice_ports(want) != canonical_slice_ports(have) {
+        changed.push("ports");
+    }
+    changed
+}
+
+fn canonical_endpoints(slice: &EndpointSlice) -> Vec<Endpoint> {
+    let mut endpoints: Vec<Endpoint> = slice
+        .endpoints
+        .iter()
+        .cloned()
+        .map(|mut e| {
+            e.addresses.sort();
+            e
+        })
+        .collect();
+    endpoints.sort();
+    endpoints
+}
+
+fn canonical_slice_ports(slice: &EndpointSlice) -> Vec<EndpointSlicePort> {
+    let mut ports: Vec<EndpointSlicePort> = slice
+        .ports
+        .iter()
+        .cloned()
+        .map(|mut p| {
+            p.name = p.name.filter(|n| !n.is_empty());
+            p.protocol = Some(p.protocol.unwrap_or_else(|| "TCP".to_owned()));
+            p
+        })
+        .collect();
+    ports.sort();
+    ports
 }

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Endpoints, Kind, Namespace, Object, ObjectKey, Service};
+use crate::model::{EndpointSlice, Endpoints, Kind, Namespace, Object, ObjectKey, Service};
 
 /// What the target cluster holds: its Services and Endpoints (exported or not; the link's selector
 /// decides).
@@ -23,6 +23,11 @@ pub struct SourceState {
     pub services: Vec<Service>,
     /// The source cluster's Endpoints (ours and others').
     pub endpoints: Vec<Endpoints>,
+    /// The source cluster's EndpointSlices (ours and others', e.g. the endpointslice
+    /// controllers'; SPEC §12). Empty when unknown: then no slice of ours is seen, so none is
+    /// deleted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoint_slices: Vec<EndpointSlice>,
     /// The source cluster's Namespaces; `None` when unknown, in which case every namespace is
     /// assumed to exist.
     pub namespaces: Option<Vec<Namespace>>,
@@ -49,7 +54,16 @@ impl SourceState {
         self.endpoints.iter().find(|e| &e.metadata.key() == key)
     }
 
-    /// Every object as one sorted list: Namespaces, then Services, then Endpoints, each by key.
+    /// The EndpointSlice at `key`, if any.
+    #[must_use]
+    pub fn endpoint_slice_at(&self, key: &ObjectKey) -> Option<&EndpointSlice> {
+        self.endpoint_slices
+            .iter()
+            .find(|e| &e.metadata.key() == key)
+    }
+
+    /// Every object as one sorted list: Namespaces, then Services, then Endpoints, then
+    /// EndpointSlices, each by key.
     #[must_use]
     pub fn objects(&self) -> Vec<Object> {
         let mut out: Vec<Object> = self
@@ -60,6 +74,12 @@ impl SourceState {
             .map(Object::Namespace)
             .chain(self.services.iter().cloned().map(Object::Service))
             .chain(self.endpoints.iter().cloned().map(Object::Endpoints))
+            .chain(
+                self.endpoint_slices
+                    .iter()
+                    .cloned()
+                    .map(Object::EndpointSlice),
+            )
             .collect();
         out.sort_by_key(|o| (o.kind(), o.key()));
         out
@@ -73,12 +93,16 @@ pub struct Desired {
     pub namespaces: BTreeMap<String, Namespace>,
     /// Mirror, root mirror and endpoint mirror Services.
     pub services: BTreeMap<ObjectKey, Service>,
-    /// Their Endpoints.
+    /// Their Endpoints (none when the link writes only EndpointSlices).
     pub endpoints: BTreeMap<ObjectKey, Endpoints>,
+    /// Their EndpointSlices, when the link writes them (SPEC §12, [`crate::EndpointsApi`]).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub endpoint_slices: BTreeMap<ObjectKey, EndpointSlice>,
 }
 
 impl Desired {
-    /// Every desired object, Namespaces first, then Services, then Endpoints.
+    /// Every desired object, Namespaces first, then Services, then Endpoints, then
+    /// EndpointSlices.
     #[must_use]
     pub fn objects(&self) -> Vec<Object> {
         self.namespaces
@@ -87,13 +111,22 @@ impl Desired {
             .map(Object::Namespace)
             .chain(self.services.values().cloned().map(Object::Service))
             .chain(self.endpoints.values().cloned().map(Object::Endpoints))
+            .chain(
+                self.endpoint_slices
+                    .values()
+                    .cloned()
+                    .map(Object::EndpointSlice),
+            )
             .collect()
     }
 
     /// Number of desired objects.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.namespaces.len() + self.services.len() + self.endpoints.len()
+        self.namespaces.len()
+            + self.services.len()
+            + self.endpoints.len()
+            + self.endpoint_slices.len()
     }
 
     /// True when nothing is desired.

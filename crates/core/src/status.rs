@@ -14,8 +14,9 @@
 //! A headless export mirrored as the spec says reports `Mirrored=True` (Linkerd differs). Pure
 //! data: the controller turns changes into Events and metrics; nothing here reads a clock, so
 //! `lastTransitionTime` is the writer's business. Leftover endpoint mirrors that the plan deletes as
-//! orphans are not attributed to an export (a Delete names no export): the export's own objects are
-//! what `Mirrored` describes.
+//! orphans are not attributed to an export (a Delete names no export): the export's own objects —
+//! Services, Endpoints and, when the link writes them, EndpointSlices — are what `Mirrored`
+//! describes.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -138,18 +139,26 @@ pub(crate) fn export_conditions(
     plan: &Plan,
 ) -> Vec<Condition> {
     let objects = outcome.object_keys(&key.namespace);
+    let slices = outcome.slice_keys(&key.namespace);
     let pending: Vec<&Operation> = plan
         .operations
         .iter()
         .filter(|op| match op.kind() {
             Kind::Namespace => op.key().name == key.namespace && outcome.mirror.is_some(),
             Kind::Service | Kind::Endpoints => objects.contains(&op.key()),
+            Kind::EndpointSlice => slices.contains(&op.key()),
         })
         .collect();
     let plan_conflicts: Vec<&Diagnostic> = plan
         .diagnostics
         .iter()
-        .filter(|d| d.reason == Reason::NameConflict && objects.contains(&d.object))
+        .filter(|d| {
+            d.reason == Reason::NameConflict
+                && match d.kind {
+                    Kind::EndpointSlice => slices.contains(&d.object),
+                    _ => objects.contains(&d.object),
+                }
+        })
         .collect();
     let findings: Vec<&Diagnostic> = found.iter().chain(plan_conflicts).collect();
     vec![

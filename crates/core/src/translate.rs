@@ -8,11 +8,12 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use crate::diagnostics::{Diagnostic, Reason, Severity};
+use crate::endpoint_slices::endpoint_slices;
 use crate::explain::Step;
 use crate::hostname_policy::{HOSTNAME_POLICY_ANNOTATION, HostnamePolicy};
 use crate::labels::{
     self, HEADLESS_MIRROR_SVC_NAME, REMOTE_DISCOVERY_LABEL, REMOTE_GATEWAY_IDENTITY,
-    REMOTE_RESOURCE_VERSION, REMOTE_SERVICE, REMOTE_SVC_FQ_NAME,
+    REMOTE_RESOURCE_VERSION, REMOTE_SERVICE, REMOTE_SVC_FQ_NAME, SKIP_MIRROR, SLICE_SERVICE_NAME,
 };
 use crate::link::{LabelSelector, Link};
 use crate::model::{
@@ -60,6 +61,10 @@ pub struct ExportOutcome {
     pub mirror: Option<String>,
     /// The endpoint mirrors' names, sorted.
     pub endpoint_mirrors: Vec<String>,
+    /// The names of the EndpointSlices of its mirror and endpoint mirrors, sorted (SPEC §12; empty
+    /// unless the link writes slices).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub endpoint_slices: Vec<String>,
 }
 
 impl ExportOutcome {
@@ -68,6 +73,7 @@ impl ExportOutcome {
             mode,
             mirror,
             endpoint_mirrors: Vec::new(),
+            endpoint_slices: Vec::new(),
         }
     }
 
@@ -78,6 +84,15 @@ impl ExportOutcome {
         self.mirror
             .iter()
             .chain(&self.endpoint_mirrors)
+            .map(|name| ObjectKey::new(namespace, name))
+            .collect()
+    }
+
+    /// The keys of the EndpointSlices this export wants in the source (SPEC §12).
+    #[must_use]
+    pub fn slice_keys(&self, namespace: &str) -> Vec<ObjectKey> {
+        self.endpoint_slices
+            .iter()
             .map(|name| ObjectKey::new(namespace, name))
             .collect()
     }
@@ -319,6 +334,26 @@ impl<'a> Translator<'a> {
     }
 
     fn finish(mut self) -> Translation {
+        // SPEC §12: each export's slices are those of its mirror and endpoint mirrors.
+        let mut slices_of: BTreeMap<ObjectKey, Vec<String>> = BTreeMap::new();
+        for (key, slice) in &self.desired.endpoint_slices {
+            if let Some(service) = slice.metadata.labels.get(SLICE_SERVICE_NAME) {
+                slices_of
+                    .entry(ObjectKey::new(&key.namespace, service))
+                    .or_default()
+                    .push(key.name.clone());
+            }
+        }
+        for (export, outcome) in &mut self.exports {
+            outcome.endpoint_slices = outcome
+                .object_keys(&export.namespace)
+                .iter()
+                .filter_map(|k| slices_of.get(k))
+                .flatten()
+                .cloned()
+                .collect();
+            outcome.endpoint_slices.sort();
+        }
         self.diagnostics.sort();
         self.diagnostics.dedup();
         Translation {
@@ -781,7 +816,7 @@ impl<'a> Translator<'a> {
             }
         );
         let endpoints = self.gateway_endpoints(&mirror, has_ready, &svc.spec.ports);
-        self.insert(mirror, endpoints);
+        self.insert(mirror, endpoints, &export.name);
         ExportOutcome::new(MirrorMode::ClusterIp, Some(name.name))
     }
 
@@ -799,22 +834,33 @@ impl<'a> Translator<'a> {
         };
         let mut root = self.mirror_service(svc, &root_name.name, None);
         root.spec.cluster_ip = Some(CLUSTER_IP_NONE.to_owned());
+        let mut root_ep = Endpoints::new(&export.namespace, &root_name.name);
+        root_ep.metadata.labels.clone_from(&root.metadata.labels);
+        root_ep.metadata.annotations = self.endpoints_annotations(&root);
+        // Endpoint mirrors share the root's labels and ports, computed once per export.
+        let ports = root.spec.ports.clone();
         // The root is claimed before its endpoint mirrors so they cannot take its name.
-        self.desired
-            .services
-            .insert(root.metadata.key(), root.clone());
+        self.desired.services.insert(root.metadata.key(), root);
 
+        let export_fq = labels::remote_fq_name(&svc.metadata.name, &export.namespace, self.link);
         let mut endpoint_mirrors: BTreeMap<&str, (String, Option<IpAddr>)> = BTreeMap::new();
         for (hostname, ip) in self.named_ready_addresses(&export, subsets) {
             let Some(name) = self.claim_name(&export, hostname, "endpoint mirror") else {
                 continue;
             };
-            let fq = format!(
-                "{hostname}.{}",
-                labels::remote_fq_name(&svc.metadata.name, &export.namespace, self.link)
-            );
-            let mut mirror = self.mirror_service(svc, &name.name, Some(&root_name.name));
-            mirror.metadata.annotations = BTreeMap::from([(REMOTE_SVC_FQ_NAME.to_owned(), fq)]);
+            // SPEC §6.5: the root's labels plus the root's name; only the fq-name and
+            // resource-version annotations (none copied from the exported Service).
+            let mut mirror = Service::new(&export.namespace, &name.name);
+            mirror.metadata.labels.clone_from(&root_ep.metadata.labels);
+            mirror
+                .metadata
+                .labels
+                .insert(HEADLESS_MIRROR_SVC_NAME.to_owned(), root_name.name.clone());
+            mirror.spec.ports.clone_from(&ports);
+            mirror.metadata.annotations = BTreeMap::from([(
+                REMOTE_SVC_FQ_NAME.to_owned(),
+                format!("{hostname}.{export_fq}"),
+            )]);
             if let Some(rv) = &endpoints.metadata.resource_version {
                 mirror
                     .metadata
@@ -835,21 +881,16 @@ impl<'a> Translator<'a> {
                     ),
                 }
             );
-            self.insert(mirror, ep);
+            self.insert(mirror, ep, &export.name);
             endpoint_mirrors.insert(hostname, (name.name, allocated));
         }
 
-        let mut root_ep = Endpoints::new(&export.namespace, &root_name.name);
-        root_ep.metadata.labels.clone_from(&root.metadata.labels);
-        root_ep.metadata.annotations = self.endpoints_annotations(&root);
         root_ep.subsets = subsets
             .iter()
             .filter_map(|subset| self.root_subset(subset, &endpoint_mirrors))
             .collect();
         root_ep.subsets.sort();
-        self.desired
-            .endpoints
-            .insert(root_ep.metadata.key(), root_ep);
+        self.emit_endpoints(root_ep, &export.name);
         let mut outcome = ExportOutcome::new(MirrorMode::Headless, Some(root_name.name));
         outcome.endpoint_mirrors = endpoint_mirrors.into_values().map(|(n, _)| n).collect();
         outcome
@@ -1027,9 +1068,54 @@ impl<'a> Translator<'a> {
         ep
     }
 
-    fn insert(&mut self, svc: Service, ep: Endpoints) {
+    fn insert(&mut self, svc: Service, ep: Endpoints, exported: &str) {
         self.desired.services.insert(svc.metadata.key(), svc);
-        self.desired.endpoints.insert(ep.metadata.key(), ep);
+        self.emit_endpoints(ep, exported);
+    }
+
+    /// SPEC §12: a mirror's Endpoints as the link's endpoint API asks — the Endpoints, their
+    /// EndpointSlices, or both (the Endpoints then labelled `skip-mirror`, so Kubernetes'
+    /// mirroring controller does not publish every endpoint a second time).
+    fn emit_endpoints(&mut self, mut ep: Endpoints, exported: &str) {
+        let api = self.link.endpoints_api();
+        if api.writes_slices() {
+            let slices = endpoint_slices(&ep, exported, self.link);
+            step!(
+                self,
+                "SPEC §12 EndpointSlices",
+                "Endpoints `{}` as {}",
+                ep.metadata.name,
+                if slices.is_empty() {
+                    "no slice (no address)".to_owned()
+                } else {
+                    slices
+                        .iter()
+                        .map(|s| {
+                            format!(
+                                "`{}` ({}, {} endpoints)",
+                                s.metadata.name,
+                                s.address_type,
+                                s.endpoints.len()
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            );
+            for slice in slices {
+                self.desired
+                    .endpoint_slices
+                    .insert(slice.metadata.key(), slice);
+            }
+        }
+        if api.writes_endpoints() {
+            if api.writes_slices() {
+                ep.metadata
+                    .labels
+                    .insert(SKIP_MIRROR.to_owned(), "true".to_owned());
+            }
+            self.desired.endpoints.insert(ep.metadata.key(), ep);
+        }
     }
 }
 

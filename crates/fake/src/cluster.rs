@@ -1,5 +1,5 @@
 //! The store and the verbs: what `kube-apiserver` does with a create, update or delete of a
-//! Service, Endpoints or Namespace, minus everything svcmirror does not model.
+//! Service, Endpoints, EndpointSlice or Namespace, minus everything svcmirror does not model.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use svcmirror_backend::{ApiError, Preconditions};
 use svcmirror_core::model::{
-    CLUSTER_IP_NONE, Endpoints, Kind, Namespace, Object, ObjectKey, Service,
+    CLUSTER_IP_NONE, EndpointSlice, Endpoints, Kind, Namespace, Object, ObjectKey, Service,
 };
 use svcmirror_core::{Operation, Plan, SourceState, TargetState};
 
@@ -23,7 +23,8 @@ pub const CREATION_TIMESTAMP: &str = "2024-01-01T00:00:00Z";
 /// The namespace every cluster has, created by [`FakeCluster::new`]; it cannot be deleted.
 const DEFAULT_NAMESPACE: &str = "default";
 
-/// An in-memory cluster holding Namespaces, Services and Endpoints, answering like the API server.
+/// An in-memory cluster holding Namespaces, Services, Endpoints and EndpointSlices, answering like
+/// the API server.
 ///
 /// A new cluster holds the `default` Namespace (as every real cluster does) and nothing else; the
 /// first address after the network address of the service CIDR is reserved (it belongs to the
@@ -39,6 +40,7 @@ pub struct FakeCluster {
     namespaces: BTreeMap<String, Namespace>,
     services: BTreeMap<ObjectKey, Service>,
     endpoints: BTreeMap<ObjectKey, Endpoints>,
+    endpoint_slices: BTreeMap<ObjectKey, EndpointSlice>,
     /// The last resourceVersion handed out; every write takes the next one.
     resource_version: u64,
     /// The last uid handed out.
@@ -94,6 +96,7 @@ impl FakeCluster {
             namespaces: BTreeMap::new(),
             services: BTreeMap::new(),
             endpoints: BTreeMap::new(),
+            endpoint_slices: BTreeMap::new(),
             resource_version: 0,
             uids: 0,
             log: Vec::new(),
@@ -154,6 +157,12 @@ impl FakeCluster {
                         .iter()
                         .map(|e| e.metadata.namespace().to_owned()),
                 )
+                .chain(
+                    state
+                        .endpoint_slices
+                        .iter()
+                        .map(|e| e.metadata.namespace().to_owned()),
+                )
                 .collect::<std::collections::BTreeSet<_>>()
                 .iter()
                 .map(|name| Namespace::new(name))
@@ -182,6 +191,20 @@ impl FakeCluster {
             self.stamp_creation(&mut ep.metadata.creation_timestamp);
             self.endpoints.insert(key, ep.clone());
             self.record(WatchEvent::Added(Object::Endpoints(ep)));
+        }
+        for mut slice in state.endpoint_slices {
+            let key = slice.metadata.key();
+            slice.metadata.namespace.clone_from(&key.namespace);
+            validation::default_endpoint_slice(&mut slice);
+            self.require_namespace(&key.namespace)?;
+            if self.endpoint_slices.contains_key(&key) {
+                return Err(already_exists(Kind::EndpointSlice, &key));
+            }
+            self.stamp_uid(&mut slice.metadata.uid);
+            slice.metadata.resource_version = Some(self.next_resource_version());
+            self.stamp_creation(&mut slice.metadata.creation_timestamp);
+            self.endpoint_slices.insert(key, slice.clone());
+            self.record(WatchEvent::Added(Object::EndpointSlice(slice)));
         }
         Ok(())
     }
@@ -363,6 +386,9 @@ impl FakeCluster {
             Object::Namespace(ns) => self.create_namespace_object(ns).map(Object::Namespace),
             Object::Service(svc) => self.create_service(svc).map(Object::Service),
             Object::Endpoints(ep) => self.create_endpoints(ep).map(Object::Endpoints),
+            Object::EndpointSlice(slice) => {
+                self.create_endpoint_slice(slice).map(Object::EndpointSlice)
+            }
         }
     }
 
@@ -384,6 +410,9 @@ impl FakeCluster {
             Object::Namespace(ns) => self.update_namespace(ns).map(Object::Namespace),
             Object::Service(svc) => self.update_service(svc).map(Object::Service),
             Object::Endpoints(ep) => self.update_endpoints(ep).map(Object::Endpoints),
+            Object::EndpointSlice(slice) => {
+                self.update_endpoint_slice(slice).map(Object::EndpointSlice)
+            }
         }
     }
 
@@ -424,6 +453,10 @@ impl FakeCluster {
                 .map(|s| (s.metadata.uid.clone(), s.metadata.resource_version.clone())),
             Kind::Endpoints => self
                 .endpoints
+                .get(key)
+                .map(|e| (e.metadata.uid.clone(), e.metadata.resource_version.clone())),
+            Kind::EndpointSlice => self
+                .endpoint_slices
                 .get(key)
                 .map(|e| (e.metadata.uid.clone(), e.metadata.resource_version.clone())),
         };
@@ -472,6 +505,15 @@ impl FakeCluster {
                     self.remove_endpoints(&k);
                 }
                 let held: Vec<ObjectKey> = self
+                    .endpoint_slices
+                    .keys()
+                    .filter(|k| k.namespace == key.name)
+                    .cloned()
+                    .collect();
+                for k in held {
+                    self.remove_endpoint_slice(&k);
+                }
+                let held: Vec<ObjectKey> = self
                     .services
                     .keys()
                     .filter(|k| k.namespace == key.name)
@@ -491,6 +533,9 @@ impl FakeCluster {
             Kind::Endpoints => {
                 self.remove_endpoints(key);
             }
+            Kind::EndpointSlice => {
+                self.remove_endpoint_slice(key);
+            }
         }
         Ok(())
     }
@@ -506,6 +551,11 @@ impl FakeCluster {
                 .map(Object::Namespace),
             Kind::Service => self.services.get(key).cloned().map(Object::Service),
             Kind::Endpoints => self.endpoints.get(key).cloned().map(Object::Endpoints),
+            Kind::EndpointSlice => self
+                .endpoint_slices
+                .get(key)
+                .cloned()
+                .map(Object::EndpointSlice),
         }
     }
 
@@ -516,6 +566,7 @@ impl FakeCluster {
         SourceState {
             services: self.services.values().cloned().collect(),
             endpoints: self.endpoints.values().cloned().collect(),
+            endpoint_slices: self.endpoint_slices.values().cloned().collect(),
             namespaces: Some(self.namespaces.values().cloned().collect()),
         }
     }
@@ -767,6 +818,85 @@ impl FakeCluster {
         self.endpoints.insert(key, ep.clone());
         self.record(WatchEvent::Modified(Object::Endpoints(ep.clone())));
         Ok(ep)
+    }
+
+    fn create_endpoint_slice(
+        &mut self,
+        mut slice: EndpointSlice,
+    ) -> Result<EndpointSlice, ApiError> {
+        let key = slice.metadata.key();
+        slice.metadata.namespace.clone_from(&key.namespace);
+        validation::default_endpoint_slice(&mut slice);
+        validation::endpoint_slice(&slice).map_err(|e| e.into_api(Kind::EndpointSlice, &key))?;
+        reject_resource_version_on_create(
+            slice.metadata.resource_version.as_ref(),
+            Kind::EndpointSlice,
+            &key,
+        )?;
+        self.require_namespace(&key.namespace)?;
+        if self.endpoint_slices.contains_key(&key) {
+            return Err(already_exists(Kind::EndpointSlice, &key));
+        }
+        self.stamp_uid(&mut slice.metadata.uid);
+        slice.metadata.resource_version = Some(self.next_resource_version());
+        self.stamp_creation(&mut slice.metadata.creation_timestamp);
+        self.endpoint_slices.insert(key, slice.clone());
+        self.record(WatchEvent::Added(Object::EndpointSlice(slice.clone())));
+        Ok(slice)
+    }
+
+    fn update_endpoint_slice(
+        &mut self,
+        mut slice: EndpointSlice,
+    ) -> Result<EndpointSlice, ApiError> {
+        let key = slice.metadata.key();
+        let stored = self
+            .endpoint_slices
+            .get(&key)
+            .ok_or_else(|| not_found(Kind::EndpointSlice, &key))?;
+        check_current(
+            Kind::EndpointSlice,
+            &key,
+            (&slice.metadata.uid, &slice.metadata.resource_version),
+            (&stored.metadata.uid, &stored.metadata.resource_version),
+        )?;
+        slice.metadata.namespace.clone_from(&key.namespace);
+        validation::default_endpoint_slice(&mut slice);
+        validation::endpoint_slice(&slice).map_err(|e| e.into_api(Kind::EndpointSlice, &key))?;
+        // addressType is immutable.
+        if slice.address_type != stored.address_type {
+            return Err(FieldError::new(
+                "addressType",
+                format!(
+                    "{:?}: field is immutable (stored: {:?})",
+                    slice.address_type, stored.address_type
+                ),
+            )
+            .into_api(Kind::EndpointSlice, &key));
+        }
+        slice.metadata.uid.clone_from(&stored.metadata.uid);
+        slice
+            .metadata
+            .resource_version
+            .clone_from(&stored.metadata.resource_version);
+        slice
+            .metadata
+            .creation_timestamp
+            .clone_from(&stored.metadata.creation_timestamp);
+        if &slice == stored {
+            return Ok(slice);
+        }
+        slice.metadata.resource_version = Some(self.next_resource_version());
+        self.endpoint_slices.insert(key, slice.clone());
+        self.record(WatchEvent::Modified(Object::EndpointSlice(slice.clone())));
+        Ok(slice)
+    }
+
+    fn remove_endpoint_slice(&mut self, key: &ObjectKey) -> Option<EndpointSlice> {
+        let mut slice = self.endpoint_slices.remove(key)?;
+        slice.metadata.resource_version = Some(self.next_resource_version());
+        self.record(WatchEvent::Deleted(Object::EndpointSlice(slice.clone())));
+        Some(slice)
     }
 
     fn remove_service(&mut self, key: &ObjectKey) -> Option<Service> {

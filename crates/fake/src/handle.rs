@@ -243,7 +243,8 @@ impl WatchStream {
     }
 }
 
-/// A store event as the target watch reports it; Namespace events are not reported.
+/// A store event as the target watch reports it; Namespace and EndpointSlice events are not
+/// reported (exports are read from Endpoints).
 fn target_event(event: WatchEvent) -> Option<TargetEvent> {
     match event {
         WatchEvent::Added(Object::Service(s)) | WatchEvent::Modified(Object::Service(s)) => {
@@ -258,8 +259,8 @@ fn target_event(event: WatchEvent) -> Option<TargetEvent> {
         WatchEvent::Deleted(Object::Endpoints(e)) => {
             Some(TargetEvent::EndpointsDeleted(e.metadata.key()))
         }
-        WatchEvent::Added(Object::Namespace(_))
-        | WatchEvent::Modified(Object::Namespace(_))
-        | WatchEvent::Deleted(Object::Namespace(_)) => None,
+        WatchEvent::Added(Object::Namespace(_) | Object::EndpointSlice(_))
+        | WatchEvent::Modified(Object::Namespace(_) | Object::EndpointSlice(_))
+        | WatchEvent::Deleted(Object::Namespace(_) | Object::EndpointSlice(_)) => None,
     }
 }

@@ -1,15 +1,16 @@
-//! What the API server's defaulting and validation do to a Service, Endpoints or Namespace before
-//! it is stored (`pkg/apis/core/v1/defaults.go`, `pkg/apis/core/validation`). Only the rules that
+//! What the API server's defaulting and validation do to a Service, Endpoints, EndpointSlice or
+//! Namespace before it is stored (`pkg/apis/core/v1/defaults.go`, `pkg/apis/core/validation`,
+//! `pkg/apis/discovery/validation`). Only the rules that
 //! concern the fields svcmirror models are here. The first offending field is reported (the real
 //! server lists them all; one is enough to name the problem).
 
 use std::collections::BTreeSet;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use svcmirror_backend::ApiError;
 use svcmirror_core::model::{
-    CLUSTER_IP_NONE, EndpointAddress, EndpointPort, Endpoints, IntOrString, Kind, Namespace,
-    ObjectKey, ObjectMeta, Service,
+    CLUSTER_IP_NONE, EndpointAddress, EndpointPort, EndpointSlice, Endpoints, IntOrString, Kind,
+    Namespace, ObjectKey, ObjectMeta, Service,
 };
 use svcmirror_core::names::{is_dns1035_label, is_dns1123_label};
 
@@ -216,6 +217,115 @@ pub(crate) fn endpoints(ep: &Endpoints) -> Checked {
         for (j, p) in subset.ports.iter().enumerate() {
             endpoint_port(p, many, &format!("subsets[{i}].ports[{j}]"))?;
         }
+    }
+    Ok(())
+}
+
+/// EndpointSlice defaulting (`pkg/apis/discovery/v1/defaults.go`): port `name: ""` and
+/// `protocol: TCP`.
+pub(crate) fn default_endpoint_slice(slice: &mut EndpointSlice) {
+    for port in &mut slice.ports {
+        if port.name.is_none() {
+            port.name = Some(String::new());
+        }
+        if port.protocol.as_deref().is_none_or(str::is_empty) {
+            port.protocol = Some("TCP".to_owned());
+        }
+    }
+}
+
+/// The API server's limits on an EndpointSlice.
+const MAX_SLICE_ENDPOINTS: usize = 1000;
+const MAX_SLICE_PORTS: usize = 100;
+const MAX_ENDPOINT_ADDRESSES: usize = 100;
+
+/// Validates a (defaulted) EndpointSlice.
+pub(crate) fn endpoint_slice(slice: &EndpointSlice) -> Checked {
+    let name = &slice.metadata.name;
+    if !is_dns1123_subdomain(name) {
+        return Err(FieldError::new(
+            "metadata.name",
+            format!("{name:?}: must be a DNS-1123 subdomain"),
+        ));
+    }
+    meta(&slice.metadata)?;
+    let family = slice.address_type.as_str();
+    if !["IPv4", "IPv6", "FQDN"].contains(&family) {
+        return Err(FieldError::new(
+            "addressType",
+            format!(
+                "Unsupported value: {family:?}: supported values: \"FQDN\", \"IPv4\", \"IPv6\""
+            ),
+        ));
+    }
+    if slice.endpoints.len() > MAX_SLICE_ENDPOINTS {
+        return Err(FieldError::new(
+            "endpoints",
+            format!(
+                "Too many: {}: must have at most {MAX_SLICE_ENDPOINTS} items",
+                slice.endpoints.len()
+            ),
+        ));
+    }
+    for (i, endpoint) in slice.endpoints.iter().enumerate() {
+        let at = format!("endpoints[{i}]");
+        if endpoint.addresses.is_empty() || endpoint.addresses.len() > MAX_ENDPOINT_ADDRESSES {
+            return Err(FieldError::new(
+                format!("{at}.addresses"),
+                format!("must contain at least 1 and at most {MAX_ENDPOINT_ADDRESSES} addresses"),
+            ));
+        }
+        for (j, address) in endpoint.addresses.iter().enumerate() {
+            let valid = match family {
+                "IPv4" => address.parse::<Ipv4Addr>().is_ok(),
+                "IPv6" => address.parse::<Ipv6Addr>().is_ok(),
+                _ => is_dns1123_subdomain(address),
+            };
+            if !valid {
+                return Err(FieldError::new(
+                    format!("{at}.addresses[{j}]"),
+                    format!("{address:?}: must be a valid {family} address"),
+                ));
+            }
+        }
+        if let Some(h) = endpoint.hostname.as_deref()
+            && !is_dns1123_label(h)
+        {
+            return Err(FieldError::new(
+                format!("{at}.hostname"),
+                format!("{h:?}: must be a DNS-1123 label"),
+            ));
+        }
+    }
+    if slice.ports.len() > MAX_SLICE_PORTS {
+        return Err(FieldError::new(
+            "ports",
+            format!(
+                "Too many: {}: must have at most {MAX_SLICE_PORTS} items",
+                slice.ports.len()
+            ),
+        ));
+    }
+    let mut names = BTreeSet::new();
+    for (i, port) in slice.ports.iter().enumerate() {
+        let at = |field: &str| format!("ports[{i}].{field}");
+        let name = port.name.as_deref().unwrap_or_default();
+        if !name.is_empty() && !is_dns1123_label(name) {
+            return Err(FieldError::new(
+                at("name"),
+                format!("{name:?}: must be a DNS-1123 label"),
+            ));
+        }
+        if !names.insert(name) {
+            return Err(FieldError::new(
+                at("name"),
+                format!("Duplicate value: {name:?}"),
+            ));
+        }
+        if let Some(p) = port.port {
+            port_number(p, &at("port"))?;
+        }
+        protocol(port.protocol.as_deref(), &at("protocol"))?;
     }
     Ok(())
 }

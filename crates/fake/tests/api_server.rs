@@ -664,6 +664,7 @@ fn restore_loads_a_snapshot_keeping_cluster_ips_and_uids() {
         services: vec![kubernetes, web],
         endpoints: vec![ep],
         namespaces: None,
+        ..svcmirror_core::SourceState::default()
     })
     .unwrap();
     assert_eq!(c.stats().requests, 0, "restoring is set-up, not requests");
@@ -723,6 +724,7 @@ fn restore_stores_a_foreign_snapshot_as_it_is() {
         services: vec![a, external],
         endpoints: vec![],
         namespaces: None,
+        ..svcmirror_core::SourceState::default()
     })
     .unwrap();
     let state = c.state();
@@ -737,6 +739,7 @@ fn restore_stores_a_foreign_snapshot_as_it_is() {
             services: vec![svc("default", "a")],
             endpoints: vec![],
             namespaces: None,
+            ..svcmirror_core::SourceState::default()
         })
         .unwrap_err();
     assert!(matches!(err, ApiError::AlreadyExists { .. }), "{err:?}");
@@ -745,6 +748,7 @@ fn restore_stores_a_foreign_snapshot_as_it_is() {
             services: vec![svc("elsewhere", "c")],
             endpoints: vec![],
             namespaces: Some(vec![]),
+            ..svcmirror_core::SourceState::default()
         })
         .unwrap_err();
     assert!(

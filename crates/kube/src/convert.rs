@@ -4,8 +4,10 @@
 //! metadata name, namespace, labels, annotations, resourceVersion, uid and creationTimestamp;
 //! Service `spec.type`, `clusterIP`, `clusterIPs`, `ports` (name, protocol, port, targetPort,
 //! nodePort, appProtocol) and `selector`; Endpoints subsets (addresses and notReadyAddresses with
-//! ip, hostname, nodeName and targetRef; ports). Fields the core does not model (status,
-//! managedFields, sessionAffinity…) are dropped on the way in and therefore never written back.
+//! ip, hostname, nodeName and targetRef; ports); EndpointSlice `addressType`, `endpoints`
+//! (addresses, conditions, hostname, nodeName, zone, targetRef) and `ports`. Fields the core does
+//! not model (status, managedFields, sessionAffinity, slice hints…) are dropped on the way in and
+//! therefore never written back.
 //!
 //! Two normalisations, both meaningless to the API server: an absent list or map and an empty one
 //! are the same value (`None` ↔ empty), and a `creationTimestamp` the core holds that is not an
@@ -15,6 +17,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1 as k8s;
+use k8s_openapi::api::discovery::v1 as discovery;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use k8s_openapi::apimachinery::pkg::util::intstr;
 use svcmirror_core::model;
@@ -229,6 +232,113 @@ pub fn endpoints_to_k8s(ep: &model::Endpoints) -> k8s::Endpoints {
     k8s::Endpoints {
         metadata: object_meta_to_k8s(&ep.metadata),
         subsets: vec_out(&ep.subsets, subset_out),
+    }
+}
+
+/// A list field that is `Vec<T>` in some Kubernetes versions and `Option<Vec<T>>` in others
+/// (EndpointSlice `endpoints` became optional in 1.36): read either as a `Vec`, so this crate
+/// builds whichever version the binary pins.
+trait ListField<T> {
+    fn into_vec(self) -> Vec<T>;
+}
+
+impl<T> ListField<T> for Vec<T> {
+    fn into_vec(self) -> Vec<T> {
+        self
+    }
+}
+
+impl<T> ListField<T> for Option<Vec<T>> {
+    fn into_vec(self) -> Vec<T> {
+        self.unwrap_or_default()
+    }
+}
+
+fn slice_endpoint_in(e: discovery::Endpoint) -> model::Endpoint {
+    let conditions = e.conditions.unwrap_or_default();
+    model::Endpoint {
+        addresses: e.addresses,
+        conditions: model::EndpointConditions {
+            ready: conditions.ready,
+            serving: conditions.serving,
+            terminating: conditions.terminating,
+        },
+        hostname: e.hostname,
+        node_name: e.node_name,
+        zone: e.zone,
+        target_ref: e.target_ref.map(object_reference_in),
+    }
+}
+
+fn slice_endpoint_out(e: &model::Endpoint) -> discovery::Endpoint {
+    let c = &e.conditions;
+    let conditions = (c.ready.is_some() || c.serving.is_some() || c.terminating.is_some())
+        .then_some(discovery::EndpointConditions {
+            ready: c.ready,
+            serving: c.serving,
+            terminating: c.terminating,
+        });
+    discovery::Endpoint {
+        addresses: e.addresses.clone(),
+        conditions,
+        hostname: e.hostname.clone(),
+        node_name: e.node_name.clone(),
+        zone: e.zone.clone(),
+        target_ref: e.target_ref.as_ref().map(object_reference_out),
+        ..discovery::Endpoint::default()
+    }
+}
+
+fn slice_port_in(p: discovery::EndpointPort) -> model::EndpointSlicePort {
+    model::EndpointSlicePort {
+        name: p.name,
+        protocol: p.protocol,
+        port: p.port,
+        app_protocol: p.app_protocol,
+    }
+}
+
+fn slice_port_out(p: &model::EndpointSlicePort) -> discovery::EndpointPort {
+    discovery::EndpointPort {
+        name: p.name.clone(),
+        protocol: p.protocol.clone(),
+        port: p.port,
+        app_protocol: p.app_protocol.clone(),
+    }
+}
+
+/// k8s-openapi `EndpointSlice` → the core's EndpointSlice.
+#[must_use]
+pub fn endpoint_slice_from_k8s(slice: discovery::EndpointSlice) -> model::EndpointSlice {
+    let mut out = model::EndpointSlice::new("", "", &slice.address_type);
+    out.metadata = object_meta_from_k8s(slice.metadata);
+    out.endpoints = slice
+        .endpoints
+        .into_vec()
+        .into_iter()
+        .map(slice_endpoint_in)
+        .collect();
+    out.ports = vec_in(slice.ports, slice_port_in);
+    out
+}
+
+/// The core's EndpointSlice → k8s-openapi `EndpointSlice`.
+#[must_use]
+// `endpoints` is `Vec` in some Kubernetes versions and `Option<Vec>` in others: `.into()` is the
+// identity in the former.
+#[allow(clippy::useless_conversion)]
+pub fn endpoint_slice_to_k8s(slice: &model::EndpointSlice) -> discovery::EndpointSlice {
+    discovery::EndpointSlice {
+        metadata: object_meta_to_k8s(&slice.metadata),
+        address_type: slice.address_type.clone(),
+        // `Vec` or `Option<Vec>` depending on the Kubernetes version: `From` builds either.
+        endpoints: slice
+            .endpoints
+            .iter()
+            .map(slice_endpoint_out)
+            .collect::<Vec<_>>()
+            .into(),
+        ports: vec_out(&slice.ports, slice_port_out),
     }
 }
 
@@ -455,5 +565,66 @@ mod tests {
         let json = serde_json::to_value(&original).expect("serializes");
         let via_json: model::Endpoints = serde_json::from_value(json).expect("core reads it");
         assert_eq!(endpoints_from_k8s(original), via_json);
+        let original = full_slice();
+        let json = serde_json::to_value(&original).expect("serializes");
+        let via_json: model::EndpointSlice = serde_json::from_value(json).expect("core reads it");
+        assert_eq!(endpoint_slice_from_k8s(original), via_json);
+    }
+
+    #[allow(clippy::useless_conversion)] // `endpoints` is `Option<Vec>` in some versions.
+    fn full_slice() -> discovery::EndpointSlice {
+        discovery::EndpointSlice {
+            metadata: full_meta("web-west-ipv4"),
+            address_type: "IPv4".to_owned(),
+            endpoints: vec![
+                discovery::Endpoint {
+                    addresses: vec!["10.43.0.10".to_owned()],
+                    conditions: Some(discovery::EndpointConditions {
+                        ready: Some(true),
+                        serving: Some(true),
+                        terminating: Some(false),
+                    }),
+                    hostname: Some("web-0".to_owned()),
+                    node_name: Some("node-1".to_owned()),
+                    zone: Some("zone-a".to_owned()),
+                    target_ref: Some(k8s::ObjectReference {
+                        kind: Some("Pod".to_owned()),
+                        name: Some("web-0".to_owned()),
+                        namespace: Some("default".to_owned()),
+                        uid: Some("u-1".to_owned()),
+                        resource_version: Some("9".to_owned()),
+                        ..k8s::ObjectReference::default()
+                    }),
+                    ..discovery::Endpoint::default()
+                },
+                discovery::Endpoint {
+                    addresses: vec!["10.43.0.11".to_owned()],
+                    conditions: Some(discovery::EndpointConditions {
+                        ready: Some(false),
+                        serving: Some(false),
+                        terminating: None,
+                    }),
+                    ..discovery::Endpoint::default()
+                },
+            ]
+            .into(),
+            ports: Some(vec![discovery::EndpointPort {
+                name: Some("http".to_owned()),
+                protocol: Some("TCP".to_owned()),
+                port: Some(4143),
+                app_protocol: Some("http".to_owned()),
+            }]),
+        }
+    }
+
+    #[test]
+    fn endpoint_slice_round_trip_keeps_endpoints_conditions_and_ports() {
+        let original = full_slice();
+        let core = endpoint_slice_from_k8s(original.clone());
+        assert_eq!(core.address_type, "IPv4");
+        assert_eq!(core.endpoints[0].hostname.as_deref(), Some("web-0"));
+        assert_eq!(core.endpoints[1].conditions.ready, Some(false));
+        assert_eq!(core.ports[0].port, Some(4143));
+        assert_eq!(endpoint_slice_to_k8s(&core), original);
     }
 }

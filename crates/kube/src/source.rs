@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1 as k8s;
+use k8s_openapi::api::discovery::v1 as discovery;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -18,13 +19,16 @@ pub const FIELD_MANAGER: &str = "svcmirror";
 /// Page size of every list request.
 pub(crate) const PAGE_SIZE: u32 = 500;
 
-/// The source cluster over kube-rs: lists, reads and writes Services, Endpoints and Namespaces.
+/// The source cluster over kube-rs: lists, reads and writes Services, Endpoints,
+/// `discovery.k8s.io/v1` EndpointSlices and Namespaces.
 ///
-/// - **list** reads every Service and Endpoints of the cluster (all namespaces, paged by 500) and
-///   every Namespace. Listing *all* of them, not only the ones labelled as mirrors, is deliberate:
-///   the core must see a foreign object that holds a name a mirror would take to report
-///   `NameConflict` instead of planning a write. RBAC: `list` on services, endpoints and namespaces
-///   cluster-wide.
+/// - **list** reads every Service, Endpoints and EndpointSlice of the cluster (all namespaces,
+///   paged by 500) and every Namespace. Listing *all* of them, not only the ones labelled as
+///   mirrors, is deliberate: the core must see a foreign object that holds a name a mirror would
+///   take to report `NameConflict` instead of planning a write. Slices are listed whatever the
+///   link's endpoints API, so switching a link from slices back to Endpoints finds (and the core
+///   deletes) the slices it wrote. RBAC: `list` on services, endpoints, endpointslices and
+///   namespaces cluster-wide.
 /// - **create** reads the name first and answers `AlreadyExists` when anything holds it, then
 ///   writes with server-side apply (see below). The read-then-apply window is a race only with a
 ///   third party creating the very same name in between; the apply then fails with `Conflict` if
@@ -113,6 +117,15 @@ impl KubeSource {
                 let stored = self.apply(&api, kind, &key, &body).await?;
                 Ok(Object::Endpoints(convert::endpoints_from_k8s(stored)))
             }
+            Object::EndpointSlice(slice) => {
+                let mut body = convert::endpoint_slice_to_k8s(slice);
+                strip_server_fields(&mut body.metadata, fresh);
+                let api = self.namespaced(&key.namespace);
+                let stored = self.apply(&api, kind, &key, &body).await?;
+                Ok(Object::EndpointSlice(convert::endpoint_slice_from_k8s(
+                    stored,
+                )))
+            }
         }
     }
 }
@@ -157,16 +170,18 @@ where
 impl SourceCluster for KubeSource {
     async fn list(&self) -> Result<SourceState, ApiError> {
         let params = ListParams::default();
-        let (svc_api, ep_api, ns_api) = (
+        let (svc_api, ep_api, slice_api, ns_api) = (
             Api::<k8s::Service>::all(self.client.clone()),
             Api::<k8s::Endpoints>::all(self.client.clone()),
+            Api::<discovery::EndpointSlice>::all(self.client.clone()),
             Api::<k8s::Namespace>::all(self.client.clone()),
         );
         let services = list_all(&svc_api, &params, Kind::Service);
         let endpoints = list_all(&ep_api, &params, Kind::Endpoints);
+        let slices = list_all(&slice_api, &params, Kind::EndpointSlice);
         let namespaces = list_all(&ns_api, &params, Kind::Namespace);
-        let (services, endpoints, namespaces) =
-            futures::try_join!(services, endpoints, namespaces)?;
+        let (services, endpoints, slices, namespaces) =
+            futures::try_join!(services, endpoints, slices, namespaces)?;
         Ok(SourceState {
             services: services
                 .into_iter()
@@ -175,6 +190,10 @@ impl SourceCluster for KubeSource {
             endpoints: endpoints
                 .into_iter()
                 .map(convert::endpoints_from_k8s)
+                .collect(),
+            endpoint_slices: slices
+                .into_iter()
+                .map(convert::endpoint_slice_from_k8s)
                 .collect(),
             namespaces: Some(
                 namespaces
@@ -205,6 +224,12 @@ impl SourceCluster for KubeSource {
                 .await
                 .map_err(err)?
                 .map(|ep| Object::Endpoints(convert::endpoints_from_k8s(ep))),
+            Kind::EndpointSlice => self
+                .namespaced::<discovery::EndpointSlice>(&key.namespace)
+                .get_opt(&key.name)
+                .await
+                .map_err(err)?
+                .map(|slice| Object::EndpointSlice(convert::endpoint_slice_from_k8s(slice))),
         })
     }
 
@@ -248,6 +273,12 @@ impl SourceCluster for KubeSource {
                 .map_err(err),
             Kind::Endpoints => self
                 .namespaced::<k8s::Endpoints>(&key.namespace)
+                .delete(&key.name, &params)
+                .await
+                .map(drop)
+                .map_err(err),
+            Kind::EndpointSlice => self
+                .namespaced::<discovery::EndpointSlice>(&key.namespace)
                 .delete(&key.name, &params)
                 .await
                 .map(drop)

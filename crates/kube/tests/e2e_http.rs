@@ -178,18 +178,24 @@ fn percent_decode(v: &str) -> String {
 }
 
 /// The routes: `/api/v1/{services,endpoints,namespaces}` (all namespaces) and
-/// `/api/v1/namespaces/{ns}/{services,endpoints}/{name}`, `/api/v1/namespaces/{name}`.
+/// `/api/v1/namespaces/{ns}/{services,endpoints}/{name}`, `/api/v1/namespaces/{name}`; the same
+/// for `endpointslices` under `/apis/discovery.k8s.io/v1/`.
 enum Route {
     Collection(Kind),
     Object(Kind, ObjectKey),
 }
 
 fn route(path: &str) -> Option<Route> {
-    let parts: Vec<&str> = path.trim_start_matches("/api/v1/").split('/').collect();
-    let kind = |s: &str| match s {
-        "services" => Some(Kind::Service),
-        "endpoints" => Some(Kind::Endpoints),
-        "namespaces" => Some(Kind::Namespace),
+    let (discovery, rest) = match path.strip_prefix("/apis/discovery.k8s.io/v1/") {
+        Some(rest) => (true, rest),
+        None => (false, path.trim_start_matches("/api/v1/")),
+    };
+    let parts: Vec<&str> = rest.split('/').collect();
+    let kind = |s: &str| match (discovery, s) {
+        (false, "services") => Some(Kind::Service),
+        (false, "endpoints") => Some(Kind::Endpoints),
+        (_, "namespaces") => Some(Kind::Namespace),
+        (true, "endpointslices") => Some(Kind::EndpointSlice),
         _ => None,
     };
     match parts.as_slice() {
@@ -213,6 +219,7 @@ fn labels_of(object: &Object) -> BTreeMap<String, String> {
         Object::Service(s) => s.metadata.labels.clone(),
         Object::Endpoints(e) => e.metadata.labels.clone(),
         Object::Namespace(n) => n.metadata.labels.clone(),
+        Object::EndpointSlice(e) => e.metadata.labels.clone(),
     }
 }
 
@@ -265,7 +272,8 @@ async fn handle(server: &Arc<ApiServer>, req: Request<Incoming>) -> Response<Bod
                 .collect();
             json_response(
                 StatusCode::OK,
-                &json!({"kind": format!("{kind}List"), "apiVersion": "v1",
+                &json!({"kind": format!("{kind}List"),
+                        "apiVersion": if kind == Kind::EndpointSlice { "discovery.k8s.io/v1" } else { "v1" },
                         "metadata": {"resourceVersion": cluster.resource_version().to_string()},
                         "items": items}),
             )
@@ -332,6 +340,9 @@ fn apply(
         Kind::Service => Object::Service(serde_json::from_value(body).expect("a Service")),
         Kind::Endpoints => Object::Endpoints(serde_json::from_value(body).expect("an Endpoints")),
         Kind::Namespace => Object::Namespace(serde_json::from_value(body).expect("a Namespace")),
+        Kind::EndpointSlice => {
+            Object::EndpointSlice(serde_json::from_value(body).expect("an EndpointSlice"))
+        }
     };
     assert_eq!(&object.key(), key, "the body names the object of the path");
     match cluster.get(kind, key) {
@@ -342,6 +353,7 @@ fn apply(
                 Object::Service(s) => s.metadata.resource_version.clone(),
                 Object::Endpoints(e) => e.metadata.resource_version.clone(),
                 Object::Namespace(n) => n.metadata.resource_version.clone(),
+                Object::EndpointSlice(e) => e.metadata.resource_version.clone(),
             };
             match &mut object {
                 Object::Service(s) if s.metadata.resource_version.is_none() => {
@@ -352,6 +364,9 @@ fn apply(
                 }
                 Object::Namespace(n) if n.metadata.resource_version.is_none() => {
                     n.metadata.resource_version = stored_rv;
+                }
+                Object::EndpointSlice(e) if e.metadata.resource_version.is_none() => {
+                    e.metadata.resource_version = stored_rv;
                 }
                 _ => {}
             }

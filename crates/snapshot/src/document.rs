@@ -10,7 +10,9 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
-use svcmirror_core::model::{Endpoints, Kind, Namespace, ObjectKey, Service};
+use svcmirror_core::model::{
+    DISCOVERY_V1, EndpointSlice, Endpoints, Kind, Namespace, ObjectKey, Service,
+};
 use svcmirror_core::{Diagnostic, Reason, Severity};
 
 /// What one object of the input became.
@@ -19,7 +21,9 @@ pub(crate) enum Entry {
     Service(Service),
     Endpoints(Endpoints),
     Namespace(Namespace),
-    /// A v1 Service, Endpoints or Namespace with a malformed field: dropped, reported.
+    EndpointSlice(EndpointSlice),
+    /// A v1 Service, Endpoints or Namespace (or `discovery.k8s.io/v1` EndpointSlice) with a
+    /// malformed field: dropped, reported.
     Invalid(Diagnostic),
     /// An object of a kind we do not mirror (Pod, Deployment…).
     Skipped,
@@ -251,15 +255,14 @@ fn entry_from_object(fields: Map<String, Value>) -> Entry {
     if let Err(reason) = kind_and_api_version(&fields) {
         return Entry::NotAnObject(reason);
     }
-    // Only core/v1 objects are read; `apps/v1` Deployments, `discovery.k8s.io/v1`
-    // EndpointSlices and the rest of a `kubectl get all` dump are skipped.
-    if fields.get("apiVersion").and_then(Value::as_str) != Some("v1") {
-        return Entry::Skipped;
-    }
-    let kind = match fields.get("kind").and_then(Value::as_str) {
-        Some("Service") => Kind::Service,
-        Some("Endpoints") => Kind::Endpoints,
-        Some("Namespace") => Kind::Namespace,
+    // Only core/v1 Services, Endpoints and Namespaces and `discovery.k8s.io/v1` EndpointSlices
+    // are read; `apps/v1` Deployments and the rest of a `kubectl get all` dump are skipped.
+    let api_version = fields.get("apiVersion").and_then(Value::as_str);
+    let kind = match (api_version, fields.get("kind").and_then(Value::as_str)) {
+        (Some("v1"), Some("Service")) => Kind::Service,
+        (Some("v1"), Some("Endpoints")) => Kind::Endpoints,
+        (Some("v1"), Some("Namespace")) => Kind::Namespace,
+        (Some(DISCOVERY_V1), Some("EndpointSlice")) => Kind::EndpointSlice,
         _ => return Entry::Skipped,
     };
     let value = Value::Object(fields);
@@ -267,6 +270,7 @@ fn entry_from_object(fields: Map<String, Value>) -> Entry {
         Kind::Service => typed(&value).map(Entry::Service),
         Kind::Endpoints => typed(&value).map(Entry::Endpoints),
         Kind::Namespace => typed(&value).map(Entry::Namespace),
+        Kind::EndpointSlice => typed(&value).map(Entry::EndpointSlice),
     };
     converted.unwrap_or_else(|fault| Entry::Invalid(invalid_object(&value, kind, fault)))
 }
@@ -302,7 +306,7 @@ fn invalid_object(value: &Value, kind: Kind, fault: Fault) -> Diagnostic {
     let name = metadata_str("name");
     let object = match kind {
         Kind::Namespace => ObjectKey::new("", name),
-        Kind::Service | Kind::Endpoints => {
+        Kind::Service | Kind::Endpoints | Kind::EndpointSlice => {
             let namespace = match metadata_str("namespace") {
                 "" => "default",
                 namespace => namespace,
@@ -393,11 +397,39 @@ mod tests {
     }
 
     #[test]
+    fn endpoint_slices_are_read_and_field_paths_reported() {
+        let value = json!({
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": "web-abc12", "namespace": "shop",
+                         "labels": {"kubernetes.io/service-name": "web"}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": ["10.42.0.5"], "conditions": {"ready": true}, "hostname": "web-0"}],
+            "ports": [{"name": "http", "port": 80, "protocol": "TCP"}]
+        });
+        let Entry::EndpointSlice(slice) = entry_from_value(value) else {
+            panic!("an EndpointSlice")
+        };
+        assert_eq!(slice.metadata.key(), ObjectKey::new("shop", "web-abc12"));
+        assert_eq!(slice.endpoints[0].hostname.as_deref(), Some("web-0"));
+        assert_eq!(slice.ports[0].port, Some(80));
+        let d = diagnostic(json!({
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": "web-abc12"}, "addressType": "IPv4",
+            "endpoints": [{"addresses": "10.42.0.5"}]
+        }));
+        assert_eq!(d.kind, Kind::EndpointSlice);
+        assert_eq!(d.field.as_deref(), Some("endpoints[0].addresses"));
+        assert_eq!(d.object, ObjectKey::new("default", "web-abc12"));
+    }
+
+    #[test]
     fn other_kinds_and_versions_are_skipped() {
         for value in [
             json!({"apiVersion": "v1", "kind": "Pod", "spec": 5}),
             json!({"apiVersion": "apps/v1", "kind": "Deployment"}),
             json!({"apiVersion": "v2", "kind": "Service", "spec": {"ports": "none"}}),
+            json!({"apiVersion": "discovery.k8s.io/v1beta1", "kind": "EndpointSlice"}),
+            json!({"apiVersion": "v1", "kind": "EndpointSlice"}),
         ] {
             assert!(matches!(entry_from_value(value), Entry::Skipped));
         }

@@ -4,8 +4,8 @@
 //!
 //! - [`parse`] / [`read`]: YAML or JSON — one object, a `List` (or `ServiceList`…), several
 //!   `---`-separated YAML documents, or a JSON array — into a [`Snapshot`] of `v1` Services,
-//!   Endpoints and Namespaces. Other kinds (Pods, Deployments, EndpointSlices…) are skipped, so a
-//!   `kubectl get all -o yaml` dump reads as is.
+//!   Endpoints and Namespaces and `discovery.k8s.io/v1` EndpointSlices. Other kinds (Pods,
+//!   Deployments…) are skipped, so a `kubectl get all -o yaml` dump reads as is.
 //! - [`write_list`]: objects → one `v1` `List` in YAML or JSON that kubectl reads back unchanged.
 //!
 //! A malformed object (a field of the wrong type) does not spoil the input: it is dropped and
@@ -41,7 +41,7 @@ mod write;
 
 use std::io::Read;
 
-use svcmirror_core::model::{Endpoints, Kind, Namespace, Service};
+use svcmirror_core::model::{EndpointSlice, Endpoints, Kind, Namespace, Service};
 use svcmirror_core::{Diagnostic, SourceState, TargetState};
 
 use crate::document::{Entry, Shape};
@@ -97,13 +97,18 @@ pub struct Snapshot {
     pub endpoints: Vec<Endpoints>,
     /// Every well-formed `v1` Namespace.
     pub namespaces: Vec<Namespace>,
+    /// Every well-formed `discovery.k8s.io/v1` EndpointSlice: part of the source state (the
+    /// slices svcmirror wrote, and others' that hold names it wants); the target is read from its
+    /// Endpoints, so [`Snapshot::into_target`] leaves them out.
+    pub endpoint_slices: Vec<EndpointSlice>,
     /// One [`InvalidObject`](svcmirror_core::Reason::InvalidObject) error per malformed `v1`
-    /// Service, Endpoints or Namespace, which is left out of the lists above.
+    /// Service, Endpoints or Namespace (or EndpointSlice), which is left out of the lists above.
     pub diagnostics: Vec<Diagnostic>,
 }
 
 impl Snapshot {
-    /// The snapshot as the target cluster's state (its Namespaces are not needed).
+    /// The snapshot as the target cluster's state (its Namespaces are not needed, and neither
+    /// are its EndpointSlices: exports are read from their Endpoints, as Linkerd reads them).
     #[must_use]
     pub fn into_target(self) -> TargetState {
         TargetState {
@@ -122,6 +127,7 @@ impl Snapshot {
         SourceState {
             services: self.services,
             endpoints: self.endpoints,
+            endpoint_slices: self.endpoint_slices,
             namespaces: listed_namespaces.then_some(self.namespaces),
         }
     }
@@ -170,6 +176,7 @@ pub fn parse(bytes: &[u8], origin: &str, limits: &Limits) -> Result<Snapshot, Sn
                 Entry::Service(service) => snapshot.services.push(service),
                 Entry::Endpoints(endpoints) => snapshot.endpoints.push(endpoints),
                 Entry::Namespace(namespace) => snapshot.namespaces.push(namespace),
+                Entry::EndpointSlice(slice) => snapshot.endpoint_slices.push(slice),
                 Entry::Invalid(diagnostic) => snapshot.diagnostics.push(diagnostic),
                 Entry::Skipped => {}
                 Entry::NotAnObject(reason) => {

@@ -278,26 +278,47 @@ fn kubectl_get_all_dump_skips_other_kinds() {
 }
 
 #[test]
-fn only_core_v1_kinds_are_read() {
-    // A Knative Service is a `Service` too, but not ours.
+fn only_core_v1_kinds_and_discovery_v1_endpoint_slices_are_read() {
+    // A Knative Service is a `Service` too, but not ours; a v1beta1 slice is not read either.
     let yaml = "\
 apiVersion: serving.knative.dev/v1
 kind: Service
 metadata: {name: hello}
 spec: {template: {spec: {containers: [{image: hello}]}}}
 ---
+apiVersion: discovery.k8s.io/v1beta1
+kind: EndpointSlice
+metadata: {name: web-old}
+addressType: IPv4
+endpoints: [{addresses: [10.42.0.8]}]
+---
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
 metadata: {name: web-abcde}
-endpoints: [{addresses: [10.42.0.7]}]
+addressType: IPv4
+endpoints: [{addresses: [10.42.0.7], conditions: {ready: true}}]
 ---
 apiVersion: v1
 kind: ConfigMap
 metadata: {name: settings}
 data: {port: eighty}
 ";
-    let snapshot = ok(yaml);
+    let mut snapshot = ok(yaml);
+    let slices = std::mem::take(&mut snapshot.endpoint_slices);
     assert_eq!(snapshot, Snapshot::default());
+    let [slice] = slices.as_slice() else {
+        panic!("{slices:?}")
+    };
+    assert_eq!(slice.metadata.key(), ObjectKey::new("default", "web-abcde"));
+    assert_eq!(slice.endpoints[0].addresses, ["10.42.0.7"]);
+    assert_eq!(slice.endpoints[0].conditions.ready, Some(true));
+    // The source state holds them; the target reads Endpoints only.
+    let source = ok(yaml).into_source();
+    assert_eq!(source.endpoint_slices.len(), 1);
+    assert_eq!(
+        ok(yaml).into_target(),
+        svcmirror_core::TargetState::default()
+    );
 }
 
 #[test]

@@ -642,6 +642,7 @@ impl World {
                 Object::Namespace(ns) => &ns.metadata.labels,
                 Object::Service(s) => &s.metadata.labels,
                 Object::Endpoints(e) => &e.metadata.labels,
+                Object::EndpointSlice(e) => &e.metadata.labels,
             };
             assert!(
                 labels::is_owned(labels, &self.link),
