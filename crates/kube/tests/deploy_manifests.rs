@@ -157,6 +157,24 @@ fn target_role_reads_services_writes_only_events_and_lease_role_is_namespaced() 
         ["get", "create", "update"]
     );
     let source = role("svcmirror-source");
+    // SPEC §12: EndpointSlices get exactly the verbs of Services and Endpoints, in their group.
+    let source_rules = source["rules"].as_array().expect("rules");
+    let rule_for = |resource: &str| {
+        source_rules
+            .iter()
+            .find(|r| strings(&r["resources"]).contains(&resource))
+            .unwrap_or_else(|| panic!("no source rule for {resource}"))
+    };
+    let endpoints_rule = rule_for("endpoints");
+    let slices_rule = rule_for("endpointslices");
+    assert_eq!(strings(&endpoints_rule["apiGroups"]), [""]);
+    assert_eq!(strings(&slices_rule["apiGroups"]), ["discovery.k8s.io"]);
+    assert_eq!(strings(&slices_rule["resources"]), ["endpointslices"]);
+    assert_eq!(
+        strings(&slices_rule["verbs"]),
+        strings(&endpoints_rule["verbs"]),
+        "endpointslices: the verbs of endpoints"
+    );
     let namespaces_rule = source["rules"]
         .as_array()
         .expect("rules")

@@ -10,7 +10,10 @@ use kube::client::Body;
 use serde_json::{Value, json};
 use svcmirror_backend::{ApiError, Preconditions, SourceCluster, TargetCluster, TargetEvent};
 use svcmirror_core::LabelSelector;
-use svcmirror_core::model::{Endpoints, Kind, Object, ObjectKey, Service, ServicePort};
+use svcmirror_core::model::{
+    Endpoint, EndpointConditions, EndpointSlice, EndpointSlicePort, Endpoints, Kind, Object,
+    ObjectKey, Service, ServicePort,
+};
 use svcmirror_kube::lease::{LeaderElector, LeaseConfig};
 use svcmirror_kube::{KubeSource, KubeTarget};
 use tokio::sync::mpsc;
@@ -334,8 +337,21 @@ async fn target_watch_turns_the_initial_lists_into_restarted_then_streams_change
 }
 
 #[tokio::test]
-async fn source_list_reads_every_service_endpoints_and_namespace() {
+async fn source_list_reads_every_service_endpoints_endpoint_slice_and_namespace() {
     let (client, mut rx) = mock_client(Box::new(|seen: &Seen| match seen.path.as_str() {
+        "/apis/discovery.k8s.io/v1/endpointslices" => list(
+            "EndpointSlice",
+            vec![
+                json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                        "metadata": {"name": "foreign-x7k2p", "namespace": "default",
+                                     "labels": {"endpointslice.kubernetes.io/managed-by":
+                                                "endpointslice-controller.k8s.io"}},
+                        "addressType": "IPv4",
+                        "endpoints": [{"addresses": ["10.42.0.5"], "conditions": {"ready": true}}],
+                        "ports": [{"name": "", "port": 80, "protocol": "TCP"}]}),
+            ],
+            None,
+        ),
         "/api/v1/services" => list(
             "Service",
             vec![service_json("default", "foreign", json!({}))],
@@ -356,9 +372,14 @@ async fn source_list_reads_every_service_endpoints_and_namespace() {
     let state = KubeSource::new(client).list().await.expect("list");
     assert_eq!(state.services[0].metadata.name, "foreign");
     assert_eq!(state.endpoints.len(), 1);
+    assert_eq!(state.endpoint_slices[0].metadata.name, "foreign-x7k2p");
+    assert_eq!(
+        state.endpoint_slices[0].endpoints[0].addresses,
+        ["10.42.0.5"]
+    );
     assert!(state.has_namespace("default") && !state.has_namespace("apps"));
     let seen = drain(&mut rx).await;
-    assert_eq!(seen.len(), 3);
+    assert_eq!(seen.len(), 4);
     assert!(
         seen.iter()
             .all(|s| s.method == "GET" && !s.query.contains_key("labelSelector"))
@@ -541,6 +562,136 @@ async fn source_delete_sends_uid_and_resource_version_preconditions() {
         json!({"uid": "u-3", "resourceVersion": "55"})
     );
     assert!(seen[1].body.get("preconditions").is_none());
+}
+
+fn mirror_slice() -> EndpointSlice {
+    let mut slice = EndpointSlice::new("default", "nginx-svc-west-ipv4", "IPv4");
+    for (k, v) in [
+        ("mirror.linkerd.io/mirrored-service", "true"),
+        ("mirror.linkerd.io/cluster-name", "west"),
+        ("kubernetes.io/service-name", "nginx-svc-west"),
+        ("endpointslice.kubernetes.io/managed-by", "svcmirror.io"),
+    ] {
+        slice.metadata.labels.insert(k.into(), v.into());
+    }
+    slice.endpoints.push(Endpoint {
+        addresses: vec!["10.43.0.10".into()],
+        conditions: EndpointConditions {
+            ready: Some(true),
+            serving: Some(true),
+            terminating: Some(false),
+        },
+        hostname: Some("nginx-set-0".into()),
+        ..Endpoint::default()
+    });
+    slice.ports.push(EndpointSlicePort {
+        name: Some("http".into()),
+        protocol: Some("TCP".into()),
+        port: Some(80),
+        app_protocol: None,
+    });
+    slice
+}
+
+#[tokio::test]
+async fn source_endpoint_slices_are_applied_and_deleted_under_discovery_v1() {
+    const PATH: &str =
+        "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/nginx-svc-west-ipv4";
+    let (client, mut rx) = mock_client(Box::new(|seen: &Seen| match seen.method.as_str() {
+        "GET" => status(
+            404,
+            "NotFound",
+            "endpointslices \"nginx-svc-west-ipv4\" not found",
+        ),
+        "PATCH" => {
+            let mut stored = seen.body.clone();
+            stored["metadata"]["resourceVersion"] = json!("201");
+            stored["metadata"]["uid"] = json!("u-s");
+            stored["ports"][0]["name"] = json!("http");
+            Answer::Json(200, stored)
+        }
+        "DELETE" => Answer::Json(
+            200,
+            json!({"kind": "Status", "apiVersion": "v1", "status": "Success"}),
+        ),
+        other => panic!("unexpected {other}"),
+    }));
+    let source = KubeSource::new(client);
+    let stored = source
+        .create(&Object::EndpointSlice(mirror_slice()))
+        .await
+        .expect("created");
+    let Object::EndpointSlice(stored) = stored else {
+        panic!("an EndpointSlice")
+    };
+    assert_eq!(stored.metadata.resource_version.as_deref(), Some("201"));
+    assert_eq!(stored.endpoints[0].hostname.as_deref(), Some("nginx-set-0"));
+    let mut changed = stored.clone();
+    changed.endpoints[0].conditions.ready = Some(false);
+    source
+        .update(&Object::EndpointSlice(changed))
+        .await
+        .expect("updated");
+    source
+        .delete(
+            Kind::EndpointSlice,
+            &ObjectKey::new("default", "nginx-svc-west-ipv4"),
+            &Preconditions {
+                uid: Some("u-s".into()),
+                resource_version: Some("201".into()),
+            },
+        )
+        .await
+        .expect("deleted");
+
+    let seen = drain(&mut rx).await;
+    let summary: Vec<(&str, &str)> = seen
+        .iter()
+        .map(|s| (s.method.as_str(), s.path.as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("GET", PATH),
+            ("PATCH", PATH),
+            ("PATCH", PATH),
+            ("DELETE", PATH)
+        ]
+    );
+    let create = &seen[1];
+    assert_eq!(
+        create.query.get("fieldManager").map(String::as_str),
+        Some("svcmirror")
+    );
+    assert!(!create.query.contains_key("force"));
+    assert_eq!(
+        create.content_type.as_deref(),
+        Some("application/apply-patch+yaml")
+    );
+    assert_eq!(create.body["apiVersion"], "discovery.k8s.io/v1");
+    assert_eq!(create.body["kind"], "EndpointSlice");
+    assert_eq!(create.body["addressType"], "IPv4");
+    assert_eq!(
+        create.body["endpoints"][0],
+        json!({"addresses": ["10.43.0.10"], "hostname": "nginx-set-0",
+               "conditions": {"ready": true, "serving": true, "terminating": false}})
+    );
+    assert_eq!(
+        create.body["ports"][0],
+        json!({"name": "http", "port": 80, "protocol": "TCP"})
+    );
+    assert_eq!(
+        create.body["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"],
+        "svcmirror.io"
+    );
+    assert!(create.body["metadata"].get("resourceVersion").is_none());
+    let update = &seen[2];
+    assert_eq!(update.body["metadata"]["resourceVersion"], "201");
+    assert_eq!(update.body["endpoints"][0]["conditions"]["ready"], false);
+    assert_eq!(
+        seen[3].body["preconditions"],
+        json!({"uid": "u-s", "resourceVersion": "201"})
+    );
 }
 
 #[tokio::test]
