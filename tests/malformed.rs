@@ -49,6 +49,8 @@ const KNOWN_SILENT: &[&str] = &[
     "duplicate-port-numbers.yaml",
     // F3: subset port names/protocols are copied into the root mirror's Endpoints unchecked.
     "endpoint-port-name-invalid.yaml",
+    // F6: an empty subset port protocol is copied; the root mirror is then updated forever.
+    "endpoint-port-protocol-empty.yaml",
     "endpoint-port-protocol-quic.yaml",
     // By design (skipped kind `service`), but without a word.
     "kind-lowercase.yaml",
@@ -402,4 +404,46 @@ fn finding_f3_subset_port_names_and_protocols_are_checked() {
         };
         assert_reported_not_refused(&target, "subsets[0].ports[0]");
     }
+}
+
+/// Finding F6 (fuzz target `plan`, crash-dc404b78…, minimized by hand): a target Endpoints port
+/// with `protocol: ""` is copied into the root mirror's Endpoints; the API server defaults it to
+/// `TCP`, and `plan` (which defaults only a missing protocol) sees a difference on every pass: an
+/// update on every reconcile, never converging (SPEC §6.6 "converges in at most two passes").
+/// Expected: translate writes `TCP` for an empty protocol (or reports `InvalidObject` at
+/// `subsets[0].ports[0].protocol`), and plan treats `""` as `TCP`, as the API server does.
+#[test]
+#[ignore = "finding F6: empty subset port protocol makes the root mirror update forever (core owners)"]
+fn finding_f6_empty_subset_port_protocol_converges() {
+    let mut port = eport("http", 80);
+    port.protocol = Some(String::new());
+    let target = TargetState {
+        services: vec![
+            svc("default", "web")
+                .headless()
+                .exported()
+                .port("http", 80)
+                .build(),
+        ],
+        endpoints: vec![
+            eps("default", "web")
+                .subset(vec![addr("10.42.0.31", Some("web-0"))], vec![], vec![port])
+                .build(),
+        ],
+    };
+    let link = link();
+    let mut f = fake();
+    let mut passes = 0;
+    for _ in 0..4 {
+        let source = f.state();
+        let p = svcmirror::plan(&link, &translate(&link, &target, &source).desired, &source);
+        if p.is_empty() {
+            break;
+        }
+        passes += 1;
+        for op in &p.operations {
+            f.apply(op).expect("accepted");
+        }
+    }
+    assert!(passes <= 2, "still planning after {passes} passes");
 }

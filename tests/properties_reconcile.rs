@@ -69,7 +69,8 @@ fn owned_in(source: &SourceState, link: &Link, kind: Kind, key: &ObjectKey) -> b
         Kind::Endpoints => source
             .endpoints_at(key)
             .is_some_and(|e| is_owned_by(&e.metadata, link)),
-        Kind::Namespace => false,
+        // Namespaces are cluster-scoped; kinds added later are not checked here.
+        _ => false,
     }
 }
 
@@ -80,7 +81,7 @@ fn foreign(source: &SourceState, link: &Link) -> Vec<Object> {
         .filter(|o| match o {
             Object::Service(s) => !is_owned_by(&s.metadata, link),
             Object::Endpoints(e) => !is_owned_by(&e.metadata, link),
-            Object::Namespace(_) => false,
+            _ => false,
         })
         .collect()
 }
@@ -122,7 +123,7 @@ proptest! {
             let ours = match &o {
                 Object::Service(s) => is_owned_by(&s.metadata, &link),
                 Object::Endpoints(e) => is_owned_by(&e.metadata, &link),
-                Object::Namespace(_) => false,
+                _ => false,
             };
             prop_assert!(!ours || desired.contains(&(o.kind(), o.key())), "orphan {} {}", o.kind(), o.key());
         }
