@@ -133,6 +133,15 @@ pub struct ExportStatus {
 }
 
 impl ExportStatus {
+    /// An export's outcome and its conditions (as [`svcmirror_core::conditions`] gives them).
+    #[must_use]
+    pub fn new(outcome: ExportOutcome, conditions: Vec<Condition>) -> Self {
+        Self {
+            outcome,
+            conditions,
+        }
+    }
+
     /// The mirror mode as a metrics label: `headless`, `clusterip`, `remote-discovery`,
     /// `federated`, `waiting` (a headless export without Endpoints yet) or `not-mirrored`.
     #[must_use]
@@ -898,11 +907,11 @@ fn export_statuses(
         .exports
         .iter()
         .map(|(key, outcome)| {
-            let status = ExportStatus {
-                outcome: outcome.clone(),
-                conditions: by_export.remove(key).unwrap_or_default(),
-            };
-            (key.clone(), Arc::new(status))
+            let conditions = by_export.remove(key).unwrap_or_default();
+            (
+                key.clone(),
+                Arc::new(ExportStatus::new(outcome.clone(), conditions)),
+            )
         })
         .collect()
 }

@@ -460,7 +460,7 @@ fn metrics(status: Option<&DriverStatus>, leader: bool, acquisitions: u64) -> St
         &[(String::new(), acquisitions)],
     );
     let stats = status.map(|s| s.stats).unwrap_or_default();
-    let counters: [(&str, &str, u64); 10] = [
+    let counters: [(&str, &str, u64); 12] = [
         (
             "svcmirror_reconciles_total",
             "Reconciles (one export or the whole link).",
@@ -511,6 +511,16 @@ fn metrics(status: Option<&DriverStatus>, leader: bool, acquisitions: u64) -> St
             "Reconciles that hit the pass limit.",
             stats.unconverged,
         ),
+        (
+            "svcmirror_status_events_total",
+            "Events recorded on exported Services in the target (one per change of conditions).",
+            stats.status_events,
+        ),
+        (
+            "svcmirror_status_event_failures_total",
+            "Events the target refused (not retried).",
+            stats.status_event_failures,
+        ),
     ];
     for (name, help, value) in counters {
         metric(name, "counter", help, &[(String::new(), value)]);
@@ -540,6 +550,51 @@ fn metrics(status: Option<&DriverStatus>, leader: bool, acquisitions: u64) -> St
         "Current findings of the core (exports mirrored differently or not at all), by reason.",
         &by_reason.into_iter().collect::<Vec<_>>(),
     );
+    // SPEC §12: every mode is reported, zero included, so a dashboard sees a mode empty out.
+    let by_mode = status
+        .map(DriverStatus::exports_by_mode)
+        .unwrap_or_default();
+    let mut modes: Vec<(String, u64)> = MODES
+        .iter()
+        .map(|mode| {
+            let n = by_mode.get(mode).copied().unwrap_or(0);
+            (format!("{{mode=\"{mode}\"}}"), n as u64)
+        })
+        .collect();
+    modes.extend(
+        by_mode
+            .iter()
+            .filter(|(mode, _)| !MODES.contains(mode))
+            .map(|(mode, n)| (format!("{{mode=\"{mode}\"}}"), *n as u64)),
+    );
+    metric(
+        "svcmirror_mirrored_services",
+        "gauge",
+        "Exported Services by how they are mirrored (waiting: headless without Endpoints yet).",
+        &modes,
+    );
+    let conditions: Vec<(String, u64)> = status
+        .map(|s| {
+            s.condition_counts()
+                .into_iter()
+                .map(|((condition, value, reason), n)| {
+                    (
+                        format!(
+                            "{{condition=\"{condition:?}\",status=\"{value:?}\",reason=\"{}\"}}",
+                            label_value(reason)
+                        ),
+                        n as u64,
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    metric(
+        "svcmirror_export_condition",
+        "gauge",
+        "Exported Services by condition (Valid, Mirrored, Conflict), status and reason.",
+        &conditions,
+    );
     metric(
         "svcmirror_failing_objects",
         "gauge",
@@ -558,9 +613,29 @@ fn metrics(status: Option<&DriverStatus>, leader: bool, acquisitions: u64) -> St
     out
 }
 
+/// The modes `svcmirror_mirrored_services` always reports
+/// ([`svcmirror_backend::ExportStatus::mode_name`]).
+const MODES: [&str; 5] = [
+    "headless",
+    "clusterip",
+    "remote-discovery",
+    "waiting",
+    "not-mirrored",
+];
+
+/// A Prometheus label value: backslash, double quote and newline escaped.
+fn label_value(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use svcmirror_backend::ExportStatus;
+    use svcmirror_core::model::ObjectKey;
+    use svcmirror_core::{Condition, ConditionType, ExportOutcome, MirrorMode};
 
     #[test]
     fn durations() {
@@ -614,6 +689,7 @@ mod tests {
         tx.send_replace(status);
         assert_eq!(respond("/readyz", &shared).status(), StatusCode::OK);
         let body = respond("/metrics", &shared).into_body();
+        assert_exposition_format(&body);
         assert!(body.contains("svcmirror_leader 1\n"), "{body}");
         assert!(
             body.contains("svcmirror_api_writes_total{verb=\"create\"} 7\n"),
@@ -624,5 +700,129 @@ mod tests {
             "{body}"
         );
         assert_eq!(respond("/nope", &shared).status(), StatusCode::NOT_FOUND);
+    }
+
+    fn export(
+        mode: MirrorMode,
+        mirrored: (bool, &str),
+        conflict: (bool, &str),
+    ) -> Arc<ExportStatus> {
+        let condition = |type_, status: bool, reason: &str| Condition {
+            type_,
+            status: status.into(),
+            reason: reason.into(),
+            message: String::new(),
+        };
+        let outcome = ExportOutcome {
+            mode,
+            mirror: None,
+            endpoint_mirrors: Vec::new(),
+            endpoint_slices: Vec::new(),
+        };
+        Arc::new(ExportStatus::new(
+            outcome,
+            vec![
+                condition(ConditionType::Valid, true, "Valid"),
+                condition(ConditionType::Mirrored, mirrored.0, mirrored.1),
+                condition(ConditionType::Conflict, conflict.0, conflict.1),
+            ],
+        ))
+    }
+
+    /// Every sample line is `name{labels} value`, preceded by the HELP and TYPE of its family.
+    fn assert_exposition_format(body: &str) {
+        let mut family = String::new();
+        for line in body.lines() {
+            if let Some(rest) = line.strip_prefix("# HELP ") {
+                family = rest.split(' ').next().unwrap_or_default().to_owned();
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let (name, kind) = rest.split_once(' ').expect("TYPE name kind");
+                assert_eq!(name, family, "TYPE without HELP: {line}");
+                assert!(["counter", "gauge"].contains(&kind), "{line}");
+                continue;
+            }
+            let (series, value) = line.rsplit_once(' ').expect("sample value");
+            assert!(value.parse::<u64>().is_ok(), "{line}");
+            let name = series.split('{').next().unwrap_or_default();
+            assert_eq!(name, family, "sample outside its family: {line}");
+            if let Some(labels) = series.strip_prefix(name).filter(|l| !l.is_empty()) {
+                assert!(labels.starts_with('{') && labels.ends_with('}'), "{line}");
+                for pair in labels[1..labels.len() - 1].split(',') {
+                    let (key, value) = pair.split_once('=').expect("label=value");
+                    assert!(
+                        key.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                        "{line}"
+                    );
+                    assert!(value.starts_with('"') && value.ends_with('"'), "{line}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn metrics_count_exports_by_mode_and_by_condition() {
+        let shared = Mutex::new(Shared::default());
+        let (tx, rx) = watch::channel(DriverStatus::default());
+        {
+            let mut s = shared.lock().expect("lock");
+            s.status = Some(rx);
+            s.leader = true;
+        }
+        let mut status = DriverStatus::default();
+        status.stats.status_events = 4;
+        let healthy = (false, "NoConflicts");
+        for (name, export) in [
+            (
+                "nginx-svc",
+                export(MirrorMode::Headless, (true, "Mirrored"), healthy),
+            ),
+            (
+                "pg",
+                export(MirrorMode::Headless, (true, "Mirrored"), healthy),
+            ),
+            (
+                "web",
+                export(MirrorMode::ClusterIp, (true, "Mirrored"), healthy),
+            ),
+            (
+                "api",
+                export(
+                    MirrorMode::NotMirrored,
+                    (false, "NameConflict"),
+                    (true, "NameConflict"),
+                ),
+            ),
+        ] {
+            status
+                .exports
+                .insert(ObjectKey::new("default", name), export);
+        }
+        tx.send_replace(status);
+        let body = respond("/metrics", &shared).into_body();
+        assert_exposition_format(&body);
+        for line in [
+            "# TYPE svcmirror_mirrored_services gauge\n",
+            "svcmirror_mirrored_services{mode=\"headless\"} 2\n",
+            "svcmirror_mirrored_services{mode=\"clusterip\"} 1\n",
+            "svcmirror_mirrored_services{mode=\"remote-discovery\"} 0\n",
+            "svcmirror_mirrored_services{mode=\"waiting\"} 0\n",
+            "svcmirror_mirrored_services{mode=\"not-mirrored\"} 1\n",
+            "# TYPE svcmirror_export_condition gauge\n",
+            "svcmirror_export_condition{condition=\"Valid\",status=\"True\",reason=\"Valid\"} 4\n",
+            "svcmirror_export_condition{condition=\"Mirrored\",status=\"True\",reason=\"Mirrored\"} 3\n",
+            "svcmirror_export_condition{condition=\"Mirrored\",status=\"False\",reason=\"NameConflict\"} 1\n",
+            "svcmirror_export_condition{condition=\"Conflict\",status=\"True\",reason=\"NameConflict\"} 1\n",
+            "svcmirror_export_condition{condition=\"Conflict\",status=\"False\",reason=\"NoConflicts\"} 3\n",
+            "svcmirror_status_events_total 4\n",
+        ] {
+            assert!(body.contains(line), "missing {line:?} in\n{body}");
+        }
+        // A standby replica (no driver) still exposes every mode, at zero.
+        let standby = metrics(None, false, 0);
+        assert_exposition_format(&standby);
+        assert!(standby.contains("svcmirror_mirrored_services{mode=\"headless\"} 0\n"));
+        assert_eq!(label_value("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
     }
 }

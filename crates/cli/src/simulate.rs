@@ -2,6 +2,7 @@
 //! clusters, with optional seeded faults, to show what the controller would do and what it costs
 //! in API calls.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use futures::future::BoxFuture;
 use serde::Serialize;
 use svcmirror_backend::{Clock, Driver, Failure};
 use svcmirror_core::model::Object;
-use svcmirror_core::{Diagnostic, Link, SourceState, TargetState};
+use svcmirror_core::{Condition, Diagnostic, Link, SourceState, TargetState};
 use svcmirror_fake::{FakeCluster, FakeHandle, FaultConfig};
 
 /// Whole-link reconciles (and resync attempts) before giving up on convergence. Each reconcile
@@ -51,6 +52,9 @@ pub struct Simulation {
     pub diagnostics: Vec<Diagnostic>,
     /// Operations the driver gave up on.
     pub failures: Vec<Failure>,
+    /// SPEC §12: the conditions of every exported Service (`namespace/name`), as the driver
+    /// published them after the final resync.
+    pub conditions: BTreeMap<String, Vec<Condition>>,
     /// What it cost.
     pub stats: SimulationStats,
 }
@@ -109,10 +113,16 @@ pub fn simulate(
         }
         let status = driver.status();
         let objects = source.lock().state().objects();
+        let conditions = status
+            .exports
+            .iter()
+            .map(|(key, export)| (key.to_string(), export.conditions.clone()))
+            .collect();
         Ok(Simulation {
             objects,
             diagnostics: status.diagnostics,
             failures: status.failures,
+            conditions,
             stats: SimulationStats {
                 writes,
                 failed_requests: status.stats.failed_requests,
@@ -125,7 +135,7 @@ pub fn simulate(
     })
 }
 
-/// `{"objects": <kind: List>, "stats": {...}}`.
+/// `{"objects": <kind: List>, "conditions": {"ns/name": [...]}, "stats": {...}}`.
 pub fn write_json(sim: &Simulation, out: &mut impl Write) -> io::Result<()> {
     #[derive(Serialize)]
     struct List<'a> {
@@ -137,6 +147,7 @@ pub fn write_json(sim: &Simulation, out: &mut impl Write) -> io::Result<()> {
     #[derive(Serialize)]
     struct View<'a> {
         objects: List<'a>,
+        conditions: &'a BTreeMap<String, Vec<Condition>>,
         stats: SimulationStats,
     }
     let view = View {
@@ -145,13 +156,15 @@ pub fn write_json(sim: &Simulation, out: &mut impl Write) -> io::Result<()> {
             kind: "List",
             items: &sim.objects,
         },
+        conditions: &sim.conditions,
         stats: sim.stats,
     };
     serde_json::to_writer_pretty(&mut *out, &view)?;
     writeln!(out)
 }
 
-/// A few lines for a person, then east's Services as `kubectl get services` shows them.
+/// A few lines for a person (the cost, then one line of conditions per export), then east's
+/// Services as `kubectl get services` shows them.
 pub fn write_summary(sim: &Simulation, out: &mut impl Write) -> io::Result<()> {
     let s = sim.stats;
     writeln!(
@@ -169,6 +182,13 @@ pub fn write_summary(sim: &Simulation, out: &mut impl Write) -> io::Result<()> {
         s.retries,
         s.writes_after_resync
     )?;
+    for (export, conditions) in &sim.conditions {
+        let summary: Vec<String> = conditions
+            .iter()
+            .map(|c| format!("{:?}={:?} ({})", c.type_, c.status, c.reason))
+            .collect();
+        writeln!(out, "{export}: {}", summary.join(", "))?;
+    }
     writeln!(out)?;
     let services: Vec<&svcmirror_core::Service> = sim
         .objects

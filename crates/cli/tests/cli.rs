@@ -311,6 +311,14 @@ fn simulate_seed_costs_the_minimum_and_a_resync_writes_nothing() {
     assert_eq!(stats["writes_after_resync"], 0);
     assert_eq!(stats["failed_requests"], 0);
     assert_eq!(stats["converged"], true);
+    // SPEC §12: the headless seed is reported healthy (Linkerd reports it as failed).
+    assert_eq!(
+        sim["conditions"]["default/nginx-svc"][1],
+        serde_json::json!({"type": "Mirrored", "status": "True", "reason": "Mirrored",
+            "message": "headless root mirror nginx-svc-west with 3 endpoint mirror(s) is in place"}),
+        "{}",
+        sim["conditions"]
+    );
 }
 
 #[test]
