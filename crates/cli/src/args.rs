@@ -152,6 +152,11 @@ pub struct LinkArgs {
     #[arg(long, value_name = "POLICY", default_value = "hostname",
           value_parser = ["hostname", "target-ref", "dashed-ip", "skip"])]
     pub hostname_policy: String,
+    /// Which endpoint API mirrors are written with: endpoints (core/v1 Endpoints, Linkerd's),
+    /// slices (discovery.k8s.io/v1 EndpointSlices managed by svcmirror.io), or both.
+    #[arg(long, value_name = "API", default_value = "endpoints",
+          value_parser = ["endpoints", "slices", "both"])]
+    pub endpoints_api: String,
 }
 
 impl LinkArgs {
@@ -171,6 +176,11 @@ impl LinkArgs {
             self.hostname_policy
                 .parse()
                 .map_err(|e| anyhow::anyhow!("--hostname-policy: {e}"))?,
+        );
+        builder = builder.endpoints_api(
+            self.endpoints_api
+                .parse()
+                .map_err(|e| anyhow::anyhow!("--endpoints-api: {e}"))?,
         );
         for key in &self.exclude_label {
             builder = builder.exclude_label(KeyPattern::new(key));

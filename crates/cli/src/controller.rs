@@ -94,6 +94,9 @@ struct LinkFile {
     create_namespaces: bool,
     #[serde(default = "yes")]
     gateway_alive: bool,
+    /// `endpoints` (default), `slices` or `both` (SPEC §12).
+    #[serde(default)]
+    endpoints_api: svcmirror_core::EndpointsApi,
 }
 
 fn yes() -> bool {
@@ -114,7 +117,8 @@ impl LinkFile {
             .export_selector(self.selector.unwrap_or_else(LabelSelector::default_export))
             .enable_headless_services(self.enable_headless_services)
             .create_namespaces(self.create_namespaces)
-            .gateway_alive(self.gateway_alive);
+            .gateway_alive(self.gateway_alive)
+            .endpoints_api(self.endpoints_api);
         for key in &self.excluded_labels {
             builder = builder.exclude_label(KeyPattern::new(key));
         }
@@ -665,6 +669,22 @@ mod tests {
             "mirror.linkerd.io/exported=true"
         );
         assert!(serde_saphyr::from_str::<LinkFile>("clusterName: west\nbogus: 1\n").is_err());
+    }
+
+    #[test]
+    fn link_file_endpoints_api() {
+        let link = |extra: &str| {
+            serde_saphyr::from_str::<LinkFile>(&format!(
+                "clusterName: west\ngatewayAddresses: [172.18.0.4]\n{extra}"
+            ))
+            .map(|f| f.build().expect("valid").endpoints_api())
+        };
+        assert_eq!(link("").ok(), Some(svcmirror_core::EndpointsApi::Endpoints));
+        assert_eq!(
+            link("endpointsApi: both\n").ok(),
+            Some(svcmirror_core::EndpointsApi::Both)
+        );
+        assert!(link("endpointsApi: slice\n").is_err());
     }
 
     #[test]

@@ -300,6 +300,7 @@ fn into_objects(state: SourceState) -> Vec<Object> {
         .map(Object::Namespace)
         .chain(state.services.into_iter().map(Object::Service))
         .chain(state.endpoints.into_iter().map(Object::Endpoints))
+        .chain(state.endpoint_slices.into_iter().map(Object::EndpointSlice))
         .collect();
     objects.sort_by_cached_key(|o| (o.kind(), o.key()));
     objects
