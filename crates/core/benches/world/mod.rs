@@ -142,7 +142,7 @@ pub fn converged_source(link: &Link, target: &TargetState) -> SourceState {
         let source = SourceState {
             services: services.values().cloned().collect(),
             endpoints: endpoints.values().cloned().collect(),
-            namespaces: None,
+            ..SourceState::default()
         };
         let desired = svcmirror_core::translate(link, target, &source).desired;
         let plan = svcmirror_core::plan(link, &desired, &source);
