@@ -143,3 +143,32 @@ fn plan_shows_slice_creations() {
         "{text}"
     );
 }
+
+#[test]
+fn simulate_with_both_converges_through_the_driver_and_a_resync_writes_nothing() {
+    let out = svcmirror()
+        .args(["simulate", "-o", "json", "--target", &seed()])
+        .args(LINK)
+        .args([
+            "--endpoints-api",
+            "both",
+            "--fault-rate",
+            "0.2",
+            "--seed",
+            "7",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sim: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(sim["stats"]["converged"], true, "{sim}");
+    assert_eq!(sim["stats"]["writes_after_resync"], 0, "{sim}");
+    let items = sim["objects"]["items"].as_array().expect("items");
+    assert_eq!(of_kind(items, "EndpointSlice").len(), 4);
+    assert_eq!(of_kind(items, "Endpoints").len(), 4);
+}
