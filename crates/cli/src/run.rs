@@ -224,10 +224,13 @@ impl Loaded {
                         .map(|e| e.metadata.namespace().to_owned()),
                 )
                 .collect();
+            // A namespace name the API server refuses is not created: the core reports the
+            // objects in it as invalid, and the rest of the input is still mirrored.
             for ns in namespaces {
-                if fake
-                    .get(Kind::Namespace, &ObjectKey::new("", &ns))
-                    .is_none()
+                if svcmirror_core::names::is_dns1123_label(&ns)
+                    && fake
+                        .get(Kind::Namespace, &ObjectKey::new("", &ns))
+                        .is_none()
                 {
                     fake.create_namespace(&ns)
                         .with_context(|| format!("namespace {ns}"))?;

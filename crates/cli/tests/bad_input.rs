@@ -41,19 +41,11 @@ fn assert_complete_list(file: &Path, out: &str) {
     );
 }
 
-/// Inputs the command currently fails on, with the finding of the issue-5 report. F1/F2: the core
-/// copies target content the source API server refuses (labels/annotations, a duplicate
-/// port/protocol), the fake refuses the mirror, and the command exits 2 ("input unusable") on a
-/// readable input, printing none of the other mirrors. F5: the command creates the target's
-/// invalid namespace `Bad_NS` in the fake source and exits 2 the same way. When fixed, the file
-/// leaves this list.
-const KNOWN_FAILING: &[&str] = &[
-    "annotation-key-invalid.yaml",
-    "duplicate-port-numbers.yaml",
-    "label-key-invalid.yaml",
-    "label-value-invalid.yaml",
-    "namespace-invalid.yaml",
-];
+/// Inputs the command is known to fail on (none since findings F1, F2 and F5 of the issue-5
+/// report were fixed: the core refuses to copy what the source API server refuses, and the CLI no
+/// longer creates an invalid target namespace in the fake source). A file added here must name
+/// its finding.
+const KNOWN_FAILING: &[&str] = &[];
 
 #[test]
 fn translate_over_the_malformed_corpus_never_panics_and_exits_as_documented() {

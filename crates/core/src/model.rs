@@ -121,6 +121,15 @@ impl Service {
     }
 }
 
+/// A port's protocol as the API server stores it: `TCP` when unset or empty.
+#[must_use]
+pub fn effective_protocol(protocol: Option<&str>) -> &str {
+    match protocol {
+        None | Some("") => "TCP",
+        Some(p) => p,
+    }
+}
+
 /// The `spec.clusterIP` value of a headless Service.
 pub const CLUSTER_IP_NONE: &str = "None";
 

@@ -9,7 +9,7 @@ use crate::labels::{self, HEADLESS_MIRROR_SVC_NAME, SLICE_SERVICE_NAME};
 use crate::link::Link;
 use crate::model::{
     Endpoint, EndpointSlice, EndpointSlicePort, Endpoints, IntOrString, Kind, Object, ObjectKey,
-    ObjectMeta, Service, ServicePort,
+    ObjectMeta, Service, ServicePort, effective_protocol,
 };
 use crate::state::{Desired, SourceState};
 
@@ -449,7 +449,7 @@ fn delete(kind: Kind, meta: &ObjectMeta, reason: DeleteReason) -> Operation {
 fn normalized_port(p: &ServicePort) -> (Option<&str>, &str, i32, IntOrString) {
     (
         p.name.as_deref().filter(|n| !n.is_empty()),
-        p.protocol.as_deref().unwrap_or("TCP"),
+        effective_protocol(p.protocol.as_deref()),
         p.port,
         p.target_port.clone().unwrap_or(IntOrString::Int(p.port)),
     )
@@ -509,9 +509,7 @@ fn canonical_subsets(ep: &Endpoints) -> Vec<crate::model::EndpointSubset> {
             s.addresses.sort();
             s.not_ready_addresses.sort();
             for p in &mut s.ports {
-                if p.protocol.is_none() {
-                    p.protocol = Some("TCP".to_owned());
-                }
+                p.protocol = Some(effective_protocol(p.protocol.as_deref()).to_owned());
             }
             s.ports.sort();
             s
@@ -564,7 +562,7 @@ fn canonical_slice_ports(slice: &EndpointSlice) -> Vec<EndpointSlicePort> {
         .cloned()
         .map(|mut p| {
             p.name = p.name.filter(|n| !n.is_empty());
-            p.protocol = Some(p.protocol.unwrap_or_else(|| "TCP".to_owned()));
+            p.protocol = Some(effective_protocol(p.protocol.as_deref()).to_owned());
             p
         })
         .collect();

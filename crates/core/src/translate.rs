@@ -18,7 +18,7 @@ use crate::labels::{
 use crate::link::{LabelSelector, Link};
 use crate::model::{
     CLUSTER_IP_NONE, EndpointAddress, EndpointPort, EndpointSubset, Endpoints, IntOrString, Kind,
-    Namespace, ObjectKey, Service, ServicePort,
+    Namespace, ObjectKey, Service, ServicePort, effective_protocol,
 };
 use crate::names::{MirrorName, mirror_name};
 use crate::state::{Desired, SourceState, TargetState};
@@ -231,7 +231,7 @@ fn describe_ports(ports: &[ServicePort]) -> String {
             format!(
                 "{name} {}/{}",
                 p.port,
-                p.protocol.as_deref().unwrap_or("TCP")
+                effective_protocol(p.protocol.as_deref())
             )
         })
         .collect::<Vec<_>>()
@@ -1049,7 +1049,7 @@ impl<'a> Translator<'a> {
                 .map(|p| EndpointPort {
                     name: p.name.clone().filter(|n| !n.is_empty()),
                     port: i32::from(self.link.gateway_port()),
-                    protocol: Some(p.protocol.clone().unwrap_or_else(|| "TCP".to_owned())),
+                    protocol: Some(effective_protocol(p.protocol.as_deref()).to_owned()),
                     app_protocol: None,
                 })
                 .collect();
@@ -1153,7 +1153,7 @@ fn describe_named(subsets: &[CheckedSubset<'_>]) -> String {
 pub(crate) fn mirror_port(port: &ServicePort) -> ServicePort {
     ServicePort {
         name: port.name.clone().filter(|n| !n.is_empty()),
-        protocol: Some(port.protocol.clone().unwrap_or_else(|| "TCP".to_owned())),
+        protocol: Some(effective_protocol(port.protocol.as_deref()).to_owned()),
         port: port.port,
         target_port: Some(
             port.target_port

@@ -8,7 +8,7 @@ use crate::diagnostics::{Diagnostic, Reason, Severity};
 use crate::hostname_policy::{HostnamePolicy, PodNameSource, pod_name};
 use crate::model::{
     CLUSTER_IP_NONE, EndpointAddress, EndpointPort, Endpoints, IntOrString, Kind, ObjectKey,
-    Service,
+    Service, effective_protocol,
 };
 use crate::names::{is_dns1035_label, is_dns1123_label};
 
@@ -66,6 +66,32 @@ pub fn service_problems(svc: &Service) -> Vec<Diagnostic> {
             format!("{:?} is not a DNS-1123 label", svc.metadata.namespace),
         );
     }
+    // F1 (fuzzing): what the source API server refuses must not be copied onto a mirror.
+    for (k, v) in &svc.metadata.labels {
+        if !is_qualified_name(k) {
+            bad(
+                format!("metadata.labels[{k:?}]"),
+                format!(
+                    "{k:?} is not a valid label key ([prefix/]name, name ≤ 63 alphanumerics, '-', '_', '.')"
+                ),
+            );
+        } else if !is_label_value(v) {
+            bad(
+                format!("metadata.labels[{k:?}]"),
+                format!("{v:?} is not a valid label value (≤ 63 alphanumerics, '-', '_', '.')"),
+            );
+        }
+    }
+    for k in svc.metadata.annotations.keys() {
+        if !is_qualified_name(k) {
+            bad(
+                format!("metadata.annotations[{k:?}]"),
+                format!(
+                    "{k:?} is not a valid annotation key ([prefix/]name, name ≤ 63 alphanumerics, '-', '_', '.')"
+                ),
+            );
+        }
+    }
     if let Some(ip) = &svc.spec.cluster_ip
         && !ip.is_empty()
         && ip != CLUSTER_IP_NONE
@@ -85,6 +111,7 @@ pub fn service_problems(svc: &Service) -> Vec<Diagnostic> {
             );
         }
         if let Some(p) = &port.protocol
+            && !p.is_empty()
             && !PROTOCOLS.contains(&p.as_str())
         {
             bad(
@@ -115,6 +142,17 @@ pub fn service_problems(svc: &Service) -> Vec<Diagnostic> {
             bad(
                 format!("spec.ports[{i}].name"),
                 format!("port name {name:?} is used twice"),
+            );
+        }
+        // F2 (fuzzing): the API server refuses `Duplicate value: 80/TCP`.
+        let protocol = effective_protocol(port.protocol.as_deref());
+        if svc.spec.ports[..i]
+            .iter()
+            .any(|p| p.port == port.port && effective_protocol(p.protocol.as_deref()) == protocol)
+        {
+            bad(
+                format!("spec.ports[{i}]"),
+                format!("{}/{protocol} is used twice", port.port),
             );
         }
         match &port.target_port {
@@ -180,16 +218,16 @@ pub(crate) fn check_endpoints<'a>(
                 .iter()
                 .enumerate()
                 .filter(|(p, port)| {
-                    let ok = valid_port(port.port);
-                    if !ok {
+                    let problem = endpoint_port_problem(port);
+                    if let Some((field, message)) = &problem {
                         diagnostics.push(invalid(
                             Kind::Endpoints,
                             &key,
-                            format!("subsets[{s}].ports[{p}].port"),
-                            format!("{} is not a port number (1-65535); port dropped", port.port),
+                            format!("subsets[{s}].ports[{p}].{field}"),
+                            format!("{message}; port dropped"),
                         ));
                     }
-                    ok
+                    problem.is_none()
                 })
                 .map(|(_, port)| port)
                 .collect();
@@ -200,6 +238,50 @@ pub(crate) fn check_endpoints<'a>(
             }
         })
         .collect()
+}
+
+/// F3 (fuzzing): a subset port is copied into the root mirror's Endpoints unchanged (SPEC §6.6),
+/// so it must be one the source API server accepts.
+fn endpoint_port_problem(port: &EndpointPort) -> Option<(&'static str, String)> {
+    if !valid_port(port.port) {
+        return Some((
+            "port",
+            format!("{} is not a port number (1-65535)", port.port),
+        ));
+    }
+    if let Some(name) = port.name.as_deref().filter(|n| !n.is_empty())
+        && !is_dns1123_label(name)
+    {
+        return Some(("name", format!("{name:?} is not a DNS-1123 label")));
+    }
+    let protocol = effective_protocol(port.protocol.as_deref());
+    if !PROTOCOLS.contains(&protocol) {
+        return Some(("protocol", format!("{protocol:?} is not TCP, UDP or SCTP")));
+    }
+    None
+}
+
+/// A label or annotation key: an optional DNS-subdomain prefix (≤ 253) and `/`, then a name of
+/// ≤ 63 alphanumerics, `-`, `_`, `.`, starting and ending alphanumeric.
+fn is_qualified_name(key: &str) -> bool {
+    let (prefix, name) = match key.rsplit_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, key),
+    };
+    let prefix_ok = prefix
+        .is_none_or(|p| !p.is_empty() && p.len() <= 253 && p.split('.').all(is_dns1123_label));
+    prefix_ok && !name.is_empty() && is_label_value(name)
+}
+
+/// A label value: empty, or ≤ 63 alphanumerics, `-`, `_`, `.`, starting and ending alphanumeric.
+fn is_label_value(v: &str) -> bool {
+    let b = v.as_bytes();
+    b.is_empty()
+        || (b.len() <= 63
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+            && b[0].is_ascii_alphanumeric()
+            && b[b.len() - 1].is_ascii_alphanumeric())
 }
 
 fn check_address<'a>(

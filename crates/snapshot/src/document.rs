@@ -283,6 +283,9 @@ struct Fault {
 }
 
 fn typed<T: DeserializeOwned>(value: &Value) -> Result<T, Fault> {
+    if let Some(fault) = positional_struct(value, "") {
+        return Err(fault);
+    }
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
         Fault {
@@ -291,6 +294,63 @@ fn typed<T: DeserializeOwned>(value: &Value) -> Result<T, Fault> {
             message: err.into_inner().to_string(),
         }
     })
+}
+
+/// Fields whose value is an object in the Kubernetes schema.
+const OBJECT_FIELDS: [&str; 4] = ["metadata", "spec", "targetRef", "conditions"];
+/// Fields whose value is a list of objects.
+const OBJECT_LIST_FIELDS: [&str; 5] = [
+    "subsets",
+    "addresses",
+    "notReadyAddresses",
+    "ports",
+    "endpoints",
+];
+
+/// serde accepts a sequence where a struct is expected (its positional form: `metadata: [name,
+/// namespace]`). kubectl never writes that and the API server refuses it, so it is a fault rather
+/// than an object read by position (finding F4 of the issue-5 fuzzing).
+fn positional_struct(value: &Value, path: &str) -> Option<Fault> {
+    let Value::Object(map) = value else {
+        return None;
+    };
+    let at = |key: &str| {
+        if path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    for (key, child) in map {
+        let field = at(key);
+        let as_struct = |v: &Value, field: String| {
+            v.is_array().then(|| Fault {
+                message: "invalid type: sequence, expected a mapping".to_owned(),
+                field: Some(field),
+            })
+        };
+        if OBJECT_FIELDS.contains(&key.as_str())
+            && let Some(fault) = as_struct(child, field.clone())
+        {
+            return Some(fault);
+        }
+        if OBJECT_LIST_FIELDS.contains(&key.as_str())
+            && let Value::Array(items) = child
+        {
+            for (i, item) in items.iter().enumerate() {
+                let item_field = format!("{field}[{i}]");
+                if let Some(fault) = as_struct(item, item_field.clone())
+                    .or_else(|| positional_struct(item, &item_field))
+                {
+                    return Some(fault);
+                }
+            }
+        }
+        if let Some(fault) = positional_struct(child, &field) {
+            return Some(fault);
+        }
+    }
+    None
 }
 
 /// The diagnostic for a v1 object that could not be read. Its name and namespace are read

@@ -686,3 +686,22 @@ fn into_target_and_into_source() {
     let only_bad = ok("apiVersion: v1\nkind: Namespace\nmetadata: {name: [x]}\n").into_source();
     assert_eq!(only_bad.namespaces, Some(vec![]));
 }
+
+/// Finding F4 of the issue-5 fuzzing: serde reads a sequence as a struct by position; kubectl
+/// never writes that, so it is an InvalidObject with the field, not a mirrored Service.
+#[test]
+fn a_sequence_where_a_mapping_belongs_is_a_diagnostic() {
+    let snapshot = ok(
+        "apiVersion: v1\nkind: Service\nmetadata: [bad, default]\nspec: {ports: [{port: 80}]}\n",
+    );
+    assert!(snapshot.services.is_empty());
+    assert_eq!(snapshot.diagnostics[0].field.as_deref(), Some("metadata"));
+    let snapshot = ok(
+        "apiVersion: v1\nkind: Endpoints\nmetadata: {name: e}\nsubsets: [{addresses: [[10.0.0.1]]}]\n",
+    );
+    assert!(snapshot.endpoints.is_empty());
+    assert_eq!(
+        snapshot.diagnostics[0].field.as_deref(),
+        Some("subsets[0].addresses[0]")
+    );
+}
