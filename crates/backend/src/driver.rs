@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use crate::cache::{SourceCache, TargetCache};
 use crate::clock::{Backoff, Clock, SplitMix64};
 use crate::error::DriverError;
-use crate::event::StatusEvent;
+use crate::event::{EventType, StatusEvent};
 use crate::scope::{self, Ambiguous};
 use crate::{ApiError, Preconditions, SourceCluster, TargetCluster, TargetEvent};
 
@@ -287,6 +287,10 @@ pub struct Driver<S, T, C> {
     unconverged: BTreeSet<Scope>,
     list_error: Option<DriverError>,
     exports: BTreeMap<ObjectKey, Arc<ExportStatus>>,
+    /// Whether a whole-link reconcile has established every export's conditions since the driver
+    /// started. Until then a healthy export is not news: a restart must not send one Normal Event
+    /// per export (thousands of writes to the target for a quiet cluster).
+    conditions_known: bool,
     status: watch::Sender<DriverStatus>,
 }
 
@@ -320,6 +324,7 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
             unconverged: BTreeSet::new(),
             list_error: None,
             exports: BTreeMap::new(),
+            conditions_known: false,
             status: watch::channel(DriverStatus::default()).0,
         }
     }
@@ -702,6 +707,9 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
         if let Some(exports) = exports {
             let changed = self.replace_exports(work, exports);
             self.record_events(&changed).await;
+            if matches!(work, Work::Link) {
+                self.conditions_known = true;
+            }
         }
         if outcome.pass_limit_reached {
             self.stats.unconverged += 1;
@@ -765,6 +773,9 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
             let Some(event) = StatusEvent::for_export(&service.metadata, &status.conditions) else {
                 continue;
             };
+            if !self.conditions_known && event.type_ == EventType::Normal {
+                continue;
+            }
             match self.target.record_event(&event).await {
                 Ok(()) => self.stats.status_events += 1,
                 Err(_) => self.stats.status_event_failures += 1,

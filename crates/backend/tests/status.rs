@@ -150,6 +150,30 @@ async fn resync_of_a_converged_state_records_no_event() {
     assert_eq!(*w.driver.exports(), exports);
 }
 
+/// A restart over a converged source must not send one Normal Event per export (thousands of
+/// writes to the target for a quiet cluster); Warnings are still reported.
+#[tokio::test]
+async fn a_restarted_driver_records_no_event_for_healthy_exports() {
+    let mut w = World::new(link());
+    w.start().await;
+    w.seed("default").await;
+    w.put_service(exported("default", "portless", true, &[]))
+        .await;
+    let before = w.target.recorded_events().len();
+    let mut restarted = Driver::new(link(), w.source.clone(), w.target.clone(), w.clock.clone());
+    restarted.resync().await.expect("lists");
+    let after = w.target.recorded_events();
+    let new: Vec<_> = after[before..]
+        .iter()
+        .map(|e| (e.service.to_string(), e.type_))
+        .collect();
+    assert_eq!(new, [("default/portless".to_owned(), EventType::Warning)]);
+    assert_eq!(
+        summary(&restarted.exports()[&key("default", "nginx-svc")]),
+        healthy("Mirrored")
+    );
+}
+
 #[tokio::test]
 async fn portless_headless_export_is_valid_false_no_ports() {
     let mut w = World::new(link());
@@ -360,15 +384,18 @@ impl TargetCluster for RefusingEvents {
 #[tokio::test]
 async fn refused_events_are_counted_and_never_fail_the_reconcile() {
     let w = World::new(link());
-    put_quietly(
-        &w.target,
-        Object::Service(exported("default", "web", false, &HTTP)),
-    );
     let mut driver = Driver::new(
         link(),
         w.source.clone(),
         RefusingEvents(w.target.clone()),
         w.clock.clone(),
+    );
+    // The first whole-link reconcile after a start reports no healthy export (see
+    // `a_restarted_driver_records_no_event_for_healthy_exports`): start from an empty target.
+    driver.resync().await.expect("lists");
+    put_quietly(
+        &w.target,
+        Object::Service(exported("default", "web", false, &HTTP)),
     );
     let outcome = driver.resync().await.expect("lists");
     assert!(outcome.complete, "{outcome:?}");
