@@ -67,17 +67,21 @@ impl Backoff {
     }
 }
 
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny, seedable, well-mixed generator; only used for
-/// backoff jitter, so statistical quality beyond that is not needed.
+/// SplitMix64 (Steele, Lea, Flood 2014): a tiny, seedable, well-mixed generator, fixed by its
+/// definition, so a seed gives the same numbers on every platform and release. The driver uses it
+/// for backoff jitter; `svcmirror-fake` for its injected faults. Not for anything cryptographic.
 #[derive(Debug, Clone)]
-pub(crate) struct SplitMix64(u64);
+pub struct SplitMix64(u64);
 
 impl SplitMix64 {
-    pub(crate) fn new(seed: u64) -> Self {
+    /// A generator starting from `seed`.
+    #[must_use]
+    pub fn new(seed: u64) -> Self {
         Self(seed)
     }
 
-    pub(crate) fn next_u64(&mut self) -> u64 {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -86,12 +90,20 @@ impl SplitMix64 {
     }
 
     /// A number in `0..bound` (0 when `bound` is 0).
-    pub(crate) fn below(&mut self, bound: u64) -> u64 {
+    pub fn below(&mut self, bound: u64) -> u64 {
         if bound == 0 {
             0
         } else {
             self.next_u64() % bound
         }
+    }
+
+    /// Uniform in `[0, 1)`.
+    pub fn next_f64(&mut self) -> f64 {
+        // 53 random bits are exactly representable.
+        #[allow(clippy::cast_precision_loss)]
+        let x = (self.next_u64() >> 11) as f64;
+        x / (1u64 << 53) as f64
     }
 }
 

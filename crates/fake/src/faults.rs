@@ -1,7 +1,7 @@
 //! Fault injection: a seeded, reproducible fraction of requests fails the way a real API server
 //! and network fail, so a controller's retry paths run in tests.
 
-use svcmirror_backend::ApiError;
+use svcmirror_backend::{ApiError, SplitMix64};
 use svcmirror_core::model::{Kind, ObjectKey};
 
 use crate::stats::Verb;
@@ -12,7 +12,7 @@ use crate::stats::Verb;
 /// tell, and must re-read before it retries.
 ///
 /// The same seed and the same sequence of requests always give the same faults (the generator is
-/// SplitMix64, written here: no clock, no OS randomness).
+/// SplitMix64 of `svcmirror-backend`: no clock, no OS randomness).
 ///
 /// ```
 /// use svcmirror_fake::{FakeCluster, FaultConfig};
@@ -118,8 +118,8 @@ impl Faults {
     pub(crate) fn new(config: FaultConfig) -> Self {
         Self {
             config,
-            requests: SplitMix64(config.seed),
-            watches: SplitMix64(config.seed ^ 0x5741_5443_4845_5321),
+            requests: SplitMix64::new(config.seed),
+            watches: SplitMix64::new(config.seed ^ 0x5741_5443_4845_5321),
         }
     }
 
@@ -150,28 +150,6 @@ impl Faults {
     }
 }
 
-/// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast, and fixed by its definition.
-#[derive(Debug, Clone)]
-pub(crate) struct SplitMix64(u64);
-
-impl SplitMix64 {
-    pub(crate) fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[0, 1)`.
-    pub(crate) fn next_f64(&mut self) -> f64 {
-        // 53 random bits are exactly representable.
-        #[allow(clippy::cast_precision_loss)]
-        let x = (self.next_u64() >> 11) as f64;
-        x / (1u64 << 53) as f64
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,7 +157,7 @@ mod tests {
     #[test]
     fn splitmix64_matches_the_reference_sequence() {
         // First outputs for seed 1234567 from the reference C implementation.
-        let mut g = SplitMix64(1_234_567);
+        let mut g = SplitMix64::new(1_234_567);
         let got: Vec<u64> = (0..3).map(|_| g.next_u64()).collect();
         assert_eq!(
             got,
