@@ -16,7 +16,6 @@ mod input;
 
 use std::collections::BTreeSet;
 
-use svcmirror_backend::ApiError;
 use svcmirror_core::labels::is_owned;
 use svcmirror_core::model::{Kind, Object, ObjectKey};
 use svcmirror_core::names::is_dns1035_label;
@@ -187,44 +186,6 @@ fn foreign_objects(source: &SourceState, link: &Link) -> Vec<Object> {
         .collect()
 }
 
-/// Set this environment variable to make [`check_plan`] fail on the known findings too.
-pub const STRICT: &str = "SVCMIRROR_FUZZ_STRICT";
-
-/// Refusals of the source API server caused by target content the core copies onto mirrors
-/// without checking it (fuzz/README.md, "Findings"): the plan target stops checking such an input
-/// rather than crashing on the same known bug again and again. Returns the finding's id.
-#[must_use]
-pub fn known_finding(err: &ApiError) -> Option<&'static str> {
-    let ApiError::Invalid { field, message, .. } = err else {
-        return None;
-    };
-    if field == "metadata.labels" || field == "metadata.annotations" {
-        // F1: invalid label keys/values and annotation keys are copied from the target Service.
-        Some("F1")
-    } else if field.starts_with("spec.ports[") && message.starts_with("Duplicate value") {
-        // F2: two target ports with one port number and protocol are accepted and copied.
-        Some("F2")
-    } else if field.starts_with("subsets[")
-        && (field.ends_with(".name") || field.ends_with(".protocol"))
-    {
-        // F3: target Endpoints port names and protocols are copied into the root mirror unchecked.
-        Some("F3")
-    } else {
-        None
-    }
-}
-
-/// F6: a target Endpoints port with `protocol: ""`, which the core copies into the root mirror
-/// while the API server stores `TCP`, so the plan updates it on every pass.
-fn has_empty_subset_port_protocol(target: &TargetState) -> bool {
-    target
-        .endpoints
-        .iter()
-        .flat_map(|e| &e.subsets)
-        .flat_map(|s| &s.ports)
-        .any(|p| p.protocol.as_deref() == Some(""))
-}
-
 /// Most non-empty plans before the plan must be empty (SPEC: two passes; one more for an
 /// observed start state that needs clean-up first).
 const MAX_PASSES: usize = 3;
@@ -278,13 +239,6 @@ pub fn check_plan(input: &PlanInput) -> PlanOutcome {
             break;
         }
         passes += 1;
-        if passes > MAX_PASSES
-            && has_empty_subset_port_protocol(&target)
-            && std::env::var_os(STRICT).is_none()
-        {
-            // F6: the root mirror's Endpoints are updated forever; reported, with a test.
-            return PlanOutcome::StoppedAtKnownFinding("F6");
-        }
         assert!(
             passes <= MAX_PASSES,
             "no convergence in {MAX_PASSES} passes; still planned: {:#?}",
@@ -323,12 +277,6 @@ pub fn check_plan(input: &PlanInput) -> PlanOutcome {
                 }
             }
             if let Err(e) = fake.apply(op) {
-                if let Some(finding) = known_finding(&e)
-                    && std::env::var_os(STRICT).is_none()
-                {
-                    // Reported, with a regression test; keep fuzzing for something new.
-                    return PlanOutcome::StoppedAtKnownFinding(finding);
-                }
                 panic!(
                     "the fake refused planned {} {} {}: {e:?}",
                     op.action(),
@@ -351,6 +299,4 @@ pub enum PlanOutcome {
         /// Non-empty plans applied.
         passes: usize,
     },
-    /// The fake refused an operation for a reason listed in [`known_finding`]; checking stopped.
-    StoppedAtKnownFinding(&'static str),
 }

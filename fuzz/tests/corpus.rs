@@ -64,9 +64,8 @@ fn translate_seeds() {
 fn plan_seeds() {
     let converged = std::cell::Cell::new(0);
     replay("plan", 5, |bytes| {
-        if let Ok(input) = PlanInput::arbitrary_take_rest(Unstructured::new(bytes))
-            && let PlanOutcome::Converged { passes } = check_plan(&input)
-        {
+        if let Ok(input) = PlanInput::arbitrary_take_rest(Unstructured::new(bytes)) {
+            let PlanOutcome::Converged { passes } = check_plan(&input);
             assert!(passes <= 3);
             converged.set(converged.get() + 1);
         }
