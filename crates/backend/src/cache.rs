@@ -1,10 +1,11 @@
 //! What the driver believes each cluster holds: the target as last listed and watched, the source
 //! as last listed, read or written. Keyed maps, so every view taken from them is sorted.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
+use svcmirror_core::labels::{HEADLESS_MIRROR_SVC_NAME, REMOTE_SVC_FQ_NAME};
 use svcmirror_core::model::{
-    EndpointSlice, Endpoints, Kind, Namespace, Object, ObjectKey, Service,
+    EndpointSlice, Endpoints, Kind, Namespace, Object, ObjectKey, ObjectMeta, Service,
 };
 use svcmirror_core::{SourceState, TargetState};
 
@@ -82,39 +83,144 @@ impl TargetCache {
     }
 }
 
-/// The source cluster's Services, Endpoints, EndpointSlices and (when listed) Namespaces.
+/// The source cluster's Services, Endpoints, EndpointSlices and (when listed) Namespaces, with
+/// two indexes kept in step with every write, so that one export's objects are found without
+/// scanning its namespace (see [`crate::scope`]).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SourceCache {
-    pub(crate) services: BTreeMap<ObjectKey, Service>,
-    pub(crate) endpoints: BTreeMap<ObjectKey, Endpoints>,
-    pub(crate) endpoint_slices: BTreeMap<ObjectKey, EndpointSlice>,
+    services: BTreeMap<ObjectKey, Service>,
+    endpoints: BTreeMap<ObjectKey, Endpoints>,
+    endpoint_slices: BTreeMap<ObjectKey, EndpointSlice>,
     /// `None` when the backend does not list namespaces (every namespace is assumed to exist).
-    pub(crate) namespaces: Option<BTreeMap<String, Namespace>>,
+    namespaces: Option<BTreeMap<String, Namespace>>,
+    /// Export a `remote-svc-fq-name` annotation names (see [`owner_hint`]) → the objects carrying it.
+    by_owner: BTreeMap<ObjectKey, BTreeSet<(Kind, ObjectKey)>>,
+    /// `(namespace, headless-mirror-svc-name label)` → the objects carrying it.
+    by_root: BTreeMap<ObjectKey, BTreeSet<(Kind, ObjectKey)>>,
+}
+
+/// The export an object's `remote-svc-fq-name` annotation names, read without the link (the
+/// cache does not know it): the first DNS label of `<name>.<ns>.svc.<domain>`, the second of
+/// `<hostname>.<name>.<ns>.svc.<domain>` on an object with the `headless-mirror-svc-name` label,
+/// in the object's namespace. A superset of [`crate::scope::export_of`], which checks ownership,
+/// domain and shape: whatever it attributes to an export is indexed under that export.
+fn owner_hint(meta: &ObjectMeta) -> Option<ObjectKey> {
+    let fq = meta.annotations.get(REMOTE_SVC_FQ_NAME)?;
+    let index = usize::from(meta.labels.contains_key(HEADLESS_MIRROR_SVC_NAME));
+    let name = fq.split('.').nth(index)?;
+    Some(ObjectKey::new(meta.namespace(), name))
+}
+
+/// The root mirror an object's `headless-mirror-svc-name` label names, in its namespace.
+fn root_hint(meta: &ObjectMeta) -> Option<ObjectKey> {
+    let root = meta.labels.get(HEADLESS_MIRROR_SVC_NAME)?;
+    Some(ObjectKey::new(meta.namespace(), root))
+}
+
+/// An object's entries in the two indexes: its [`owner_hint`] and its [`root_hint`].
+type Hints = (Option<ObjectKey>, Option<ObjectKey>);
+
+fn hints(meta: &ObjectMeta) -> Hints {
+    (owner_hint(meta), root_hint(meta))
+}
+
+fn index_add(
+    index: &mut BTreeMap<ObjectKey, BTreeSet<(Kind, ObjectKey)>>,
+    hint: Option<ObjectKey>,
+    kind: Kind,
+    key: &ObjectKey,
+) {
+    if let Some(hint) = hint {
+        index.entry(hint).or_default().insert((kind, key.clone()));
+    }
+}
+
+fn index_remove(
+    index: &mut BTreeMap<ObjectKey, BTreeSet<(Kind, ObjectKey)>>,
+    hint: Option<ObjectKey>,
+    kind: Kind,
+    key: &ObjectKey,
+) {
+    let Some(hint) = hint else { return };
+    if let Some(keys) = index.get_mut(&hint) {
+        keys.remove(&(kind, key.clone()));
+        if keys.is_empty() {
+            index.remove(&hint);
+        }
+    }
 }
 
 impl SourceCache {
     pub(crate) fn from_state(state: SourceState) -> Self {
-        Self {
-            services: state
-                .services
-                .into_iter()
-                .map(|s| (s.metadata.key(), s))
-                .collect(),
-            endpoints: state
-                .endpoints
-                .into_iter()
-                .map(|e| (e.metadata.key(), e))
-                .collect(),
-            endpoint_slices: state
-                .endpoint_slices
-                .into_iter()
-                .map(|e| (e.metadata.key(), e))
-                .collect(),
+        let mut cache = Self {
             namespaces: state.namespaces.map(|all| {
                 all.into_iter()
                     .map(|ns| (ns.metadata.name.clone(), ns))
                     .collect()
             }),
+            ..Self::default()
+        };
+        for svc in state.services {
+            cache.store(Object::Service(svc));
+        }
+        for ep in state.endpoints {
+            cache.store(Object::Endpoints(ep));
+        }
+        for slice in state.endpoint_slices {
+            cache.store(Object::EndpointSlice(slice));
+        }
+        cache
+    }
+
+    /// The Service at `key`.
+    pub(crate) fn service(&self, key: &ObjectKey) -> Option<&Service> {
+        self.services.get(key)
+    }
+
+    /// The Endpoints at `key`.
+    pub(crate) fn endpoints(&self, key: &ObjectKey) -> Option<&Endpoints> {
+        self.endpoints.get(key)
+    }
+
+    /// The EndpointSlice at `key`.
+    pub(crate) fn endpoint_slice(&self, key: &ObjectKey) -> Option<&EndpointSlice> {
+        self.endpoint_slices.get(key)
+    }
+
+    /// The objects whose `remote-svc-fq-name` annotation may name `export` (a superset: the
+    /// caller checks ownership with the link), sorted by kind and key.
+    pub(crate) fn annotated_for<'a>(
+        &'a self,
+        export: &ObjectKey,
+    ) -> impl Iterator<Item = &'a (Kind, ObjectKey)> + 'a {
+        self.by_owner.get(export).into_iter().flatten()
+    }
+
+    /// The objects labelled `headless-mirror-svc-name=<root>` in `namespace`, sorted by kind and
+    /// key.
+    pub(crate) fn labelled_with_root<'a>(
+        &'a self,
+        namespace: &str,
+        root: &str,
+    ) -> impl Iterator<Item = &'a (Kind, ObjectKey)> + 'a {
+        self.by_root
+            .get(&ObjectKey::new(namespace, root))
+            .into_iter()
+            .flatten()
+    }
+
+    /// Moves `key` in the indexes from the hints of its old version to those of its new one.
+    fn reindex(&mut self, kind: Kind, key: &ObjectKey, old: Option<Hints>, new: Option<Hints>) {
+        if old == new {
+            return;
+        }
+        if let Some((owner, root)) = old {
+            index_remove(&mut self.by_owner, owner, kind, key);
+            index_remove(&mut self.by_root, root, kind, key);
+        }
+        if let Some((owner, root)) = new {
+            index_add(&mut self.by_owner, owner, kind, key);
+            index_add(&mut self.by_root, root, kind, key);
         }
     }
 
@@ -135,56 +241,6 @@ impl SourceCache {
         }
     }
 
-    /// The Services of one namespace.
-    pub(crate) fn services_in<'a>(
-        &'a self,
-        namespace: &'a str,
-    ) -> impl Iterator<Item = (&'a ObjectKey, &'a Service)> + 'a {
-        self.services
-            .range(ObjectKey::new(namespace, "")..)
-            .take_while(move |(k, _)| k.namespace == namespace)
-    }
-
-    /// The Endpoints of one namespace.
-    pub(crate) fn endpoints_in<'a>(
-        &'a self,
-        namespace: &'a str,
-    ) -> impl Iterator<Item = (&'a ObjectKey, &'a Endpoints)> + 'a {
-        self.endpoints
-            .range(ObjectKey::new(namespace, "")..)
-            .take_while(move |(k, _)| k.namespace == namespace)
-    }
-
-    /// The EndpointSlices of one namespace.
-    pub(crate) fn endpoint_slices_in<'a>(
-        &'a self,
-        namespace: &'a str,
-    ) -> impl Iterator<Item = (&'a ObjectKey, &'a EndpointSlice)> + 'a {
-        self.endpoint_slices
-            .range(ObjectKey::new(namespace, "")..)
-            .take_while(move |(k, _)| k.namespace == namespace)
-    }
-
-    /// One namespace's objects and every Namespace: all one export's translation reads (mirrors
-    /// live in the namespace of the Service they mirror).
-    pub(crate) fn namespace_state(&self, namespace: &str) -> SourceState {
-        SourceState {
-            services: self
-                .services_in(namespace)
-                .map(|(_, s)| s.clone())
-                .collect(),
-            endpoints: self
-                .endpoints_in(namespace)
-                .map(|(_, e)| e.clone())
-                .collect(),
-            endpoint_slices: self
-                .endpoint_slices_in(namespace)
-                .map(|(_, e)| e.clone())
-                .collect(),
-            namespaces: self.namespace_list(),
-        }
-    }
-
     /// Records `object` as the server stored it.
     pub(crate) fn store(&mut self, object: Object) {
         match object {
@@ -194,35 +250,40 @@ impl SourceCache {
                 }
             }
             Object::Service(svc) => {
-                self.services.insert(svc.metadata.key(), svc);
+                let key = svc.metadata.key();
+                let old = self.services.get(&key).map(|o| hints(&o.metadata));
+                self.reindex(Kind::Service, &key, old, Some(hints(&svc.metadata)));
+                self.services.insert(key, svc);
             }
             Object::Endpoints(ep) => {
-                self.endpoints.insert(ep.metadata.key(), ep);
+                let key = ep.metadata.key();
+                let old = self.endpoints.get(&key).map(|o| hints(&o.metadata));
+                self.reindex(Kind::Endpoints, &key, old, Some(hints(&ep.metadata)));
+                self.endpoints.insert(key, ep);
             }
             Object::EndpointSlice(slice) => {
-                self.endpoint_slices.insert(slice.metadata.key(), slice);
+                let key = slice.metadata.key();
+                let old = self.endpoint_slices.get(&key).map(|o| hints(&o.metadata));
+                self.reindex(Kind::EndpointSlice, &key, old, Some(hints(&slice.metadata)));
+                self.endpoint_slices.insert(key, slice);
             }
         }
     }
 
     /// Records that the object is gone.
     pub(crate) fn forget(&mut self, kind: Kind, key: &ObjectKey) {
-        match kind {
+        let old = match kind {
             Kind::Namespace => {
                 if let Some(all) = &mut self.namespaces {
                     all.remove(&key.name);
                 }
+                return;
             }
-            Kind::Service => {
-                self.services.remove(key);
-            }
-            Kind::Endpoints => {
-                self.endpoints.remove(key);
-            }
-            Kind::EndpointSlice => {
-                self.endpoint_slices.remove(key);
-            }
-        }
+            Kind::Service => self.services.remove(key).map(|o| hints(&o.metadata)),
+            Kind::Endpoints => self.endpoints.remove(key).map(|o| hints(&o.metadata)),
+            Kind::EndpointSlice => self.endpoint_slices.remove(key).map(|o| hints(&o.metadata)),
+        };
+        self.reindex(kind, key, old, None);
     }
 }
 
@@ -230,20 +291,81 @@ impl SourceCache {
 mod tests {
     use super::*;
 
-    #[test]
-    fn namespace_views_hold_only_that_namespace() {
-        let mut cache = SourceCache::default();
-        for (ns, name) in [("a", "x"), ("b", "x"), ("b", "y"), ("ba", "x"), ("c", "x")] {
-            cache.store(Object::Service(Service::new(ns, name)));
-            cache.store(Object::Endpoints(Endpoints::new(ns, name)));
+    fn mirror(root: Option<&str>, ns: &str, name: &str, fq: &str) -> Service {
+        let mut svc = Service::new(ns, name);
+        svc.metadata
+            .annotations
+            .insert(REMOTE_SVC_FQ_NAME.into(), fq.into());
+        if let Some(root) = root {
+            svc.metadata
+                .labels
+                .insert(HEADLESS_MIRROR_SVC_NAME.into(), root.into());
         }
-        let names: Vec<String> = cache.services_in("b").map(|(k, _)| k.to_string()).collect();
-        assert_eq!(names, ["b/x", "b/y"]);
-        let state = cache.namespace_state("b");
-        assert_eq!(state.services.len(), 2);
-        assert_eq!(state.endpoints.len(), 2);
-        assert!(state.namespaces.is_none());
-        cache.forget(Kind::Service, &ObjectKey::new("b", "x"));
-        assert_eq!(cache.services_in("b").count(), 1);
+        svc
+    }
+
+    fn annotated(cache: &SourceCache, ns: &str, export: &str) -> Vec<String> {
+        cache
+            .annotated_for(&ObjectKey::new(ns, export))
+            .map(|(kind, key)| format!("{kind:?} {key}"))
+            .collect()
+    }
+
+    #[test]
+    fn indexes_follow_every_write() {
+        let mut cache = SourceCache::from_state(SourceState {
+            services: vec![
+                mirror(None, "b", "web-west", "web.b.svc.cluster.local"),
+                mirror(
+                    Some("web-west"),
+                    "b",
+                    "web-0-west",
+                    "web-0.web.b.svc.cluster.local",
+                ),
+                mirror(None, "c", "web-west", "web.b.svc.cluster.local"),
+            ],
+            ..SourceState::default()
+        });
+        let mut ep = Endpoints::new("b", "web-west");
+        ep.metadata
+            .annotations
+            .insert(REMOTE_SVC_FQ_NAME.into(), "web.b.svc.cluster.local".into());
+        cache.store(Object::Endpoints(ep));
+        assert_eq!(
+            annotated(&cache, "b", "web"),
+            [
+                "Service b/web-0-west",
+                "Service b/web-west",
+                "Endpoints b/web-west"
+            ]
+        );
+        // Indexed in its own namespace: scope::export_of rejects it, the index need not.
+        assert_eq!(annotated(&cache, "c", "web"), ["Service c/web-west"]);
+        let roots: Vec<String> = cache
+            .labelled_with_root("b", "web-west")
+            .map(|(_, key)| key.to_string())
+            .collect();
+        assert_eq!(roots, ["b/web-0-west"]);
+
+        // A new version that names another export moves; a deleted object leaves.
+        cache.store(Object::Service(mirror(
+            None,
+            "b",
+            "web-west",
+            "api.b.svc.cluster.local",
+        )));
+        cache.forget(Kind::Endpoints, &ObjectKey::new("b", "web-west"));
+        assert_eq!(annotated(&cache, "b", "web"), ["Service b/web-0-west"]);
+        assert_eq!(annotated(&cache, "b", "api"), ["Service b/web-west"]);
+        cache.forget(Kind::Service, &ObjectKey::new("b", "web-0-west"));
+        assert!(annotated(&cache, "b", "web").is_empty());
+        assert_eq!(cache.labelled_with_root("b", "web-west").count(), 0);
+        assert!(cache.by_root.is_empty());
+        assert_eq!(
+            cache
+                .service(&ObjectKey::new("b", "web-west"))
+                .map(|s| s.metadata.name.as_str()),
+            Some("web-west")
+        );
     }
 }

@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 
 use svcmirror_core::labels::{self, HEADLESS_MIRROR_SVC_NAME, REMOTE_SVC_FQ_NAME};
-use svcmirror_core::model::{ObjectKey, ObjectMeta};
+use svcmirror_core::model::{Kind, ObjectKey, ObjectMeta};
 use svcmirror_core::names::mirror_name;
 use svcmirror_core::{Desired, Link, SourceState, Translation, translate};
 
@@ -61,6 +61,10 @@ pub(crate) struct Ambiguous {
 ///
 /// Ambiguous when a desired name is held by an object of this link that belongs to another export
 /// (or to no export we can tell): only the whole-link translation decides who keeps a name.
+///
+/// Costs in proportion to the export, never to its namespace: the translation is shown only the
+/// source objects at the names the export may want, and the plan only the export's own objects
+/// (from the cache's owner indexes) plus those holding a desired name.
 pub(crate) fn scope_export(
     link: &Link,
     export: &ObjectKey,
@@ -68,11 +72,7 @@ pub(crate) fn scope_export(
     source: &SourceCache,
 ) -> Result<Scoped, Ambiguous> {
     let ns = export.namespace.as_str();
-    let mut translation = translate(
-        link,
-        &target.export_state(export),
-        &source.namespace_state(ns),
-    );
+    let mut translation = translate_export(link, export, target, source);
     let desired = std::mem::take(&mut translation.desired);
     let desired_keys: BTreeSet<&ObjectKey> = desired
         .services
@@ -89,8 +89,10 @@ pub(crate) fn scope_export(
         .into_iter()
         .collect();
     roots.insert(mirror_name(&export.name, link.cluster_name()).name);
-    for (key, svc) in source.services_in(ns) {
-        if !svc.metadata.labels.contains_key(HEADLESS_MIRROR_SVC_NAME)
+    for (kind, key) in source.annotated_for(export) {
+        if *kind == Kind::Service
+            && let Some(svc) = source.service(key)
+            && !svc.metadata.labels.contains_key(HEADLESS_MIRROR_SVC_NAME)
             && export_of(&svc.metadata, link).as_ref() == Some(export)
         {
             roots.insert(key.name.clone());
@@ -108,6 +110,19 @@ pub(crate) fn scope_export(
                     .is_some_and(|root| roots.contains(root))
         }
     };
+    // Candidates: what the indexes attribute to the export or to one of its roots (a superset,
+    // checked with `belongs`), and whatever holds a desired name.
+    let mut candidates: BTreeSet<(Kind, &ObjectKey)> = source
+        .annotated_for(export)
+        .chain(roots.iter().flat_map(|r| source.labelled_with_root(ns, r)))
+        .map(|(kind, key)| (*kind, key))
+        .collect();
+    for key in &desired_keys {
+        candidates.insert((Kind::Service, key));
+        candidates.insert((Kind::Endpoints, key));
+    }
+    candidates.extend(desired_slices.iter().map(|k| (Kind::EndpointSlice, *k)));
+
     let mut ambiguous = None;
     let mut check = |key: &ObjectKey, meta: &ObjectMeta| -> bool {
         let mine = belongs(meta);
@@ -119,23 +134,29 @@ pub(crate) fn scope_export(
         }
         mine
     };
-    let services: Vec<_> = source
-        .services_in(ns)
-        .filter(|(k, s)| check(k, &s.metadata))
-        .map(|(_, s)| s.clone())
+    let keys_of = |kind: Kind| {
+        candidates
+            .iter()
+            .filter(move |(k, _)| *k == kind)
+            .map(|(_, key)| *key)
+    };
+    let services: Vec<_> = keys_of(Kind::Service)
+        .filter_map(|k| source.service(k))
+        .filter(|s| check(&s.metadata.key(), &s.metadata))
+        .cloned()
         .collect();
-    let endpoints: Vec<_> = source
-        .endpoints_in(ns)
-        .filter(|(k, e)| check(k, &e.metadata))
-        .map(|(_, e)| e.clone())
+    let endpoints: Vec<_> = keys_of(Kind::Endpoints)
+        .filter_map(|k| source.endpoints(k))
+        .filter(|e| check(&e.metadata.key(), &e.metadata))
+        .cloned()
         .collect();
     // EndpointSlices have names of their own (`<mirror>-ipv4`…): a desired one is in scope
     // whoever holds it, an observed one when its labels and annotations say it is this export's
     // (the plan then decides, from `managed-by`, whether it is ours to update or delete).
-    let endpoint_slices: Vec<_> = source
-        .endpoint_slices_in(ns)
-        .filter(|(k, e)| desired_slices.contains(k) || belongs(&e.metadata))
-        .map(|(_, e)| e.clone())
+    let endpoint_slices: Vec<_> = keys_of(Kind::EndpointSlice)
+        .filter_map(|k| source.endpoint_slice(k))
+        .filter(|e| desired_slices.contains(&e.metadata.key()) || belongs(&e.metadata))
+        .cloned()
         .collect();
     if let Some(key) = ambiguous {
         return Err(Ambiguous { key });
@@ -159,6 +180,53 @@ pub(crate) fn scope_export(
         translation,
         keys,
     })
+}
+
+/// One export's translation, shown only the source objects at the names it may want.
+///
+/// The core reads the source by name only — the ClusterIPs of our endpoint mirrors, names held by
+/// objects we do not own, and which namespaces exist (`translate`'s contract) — and a name it
+/// wants and finds free, it desires. So: translate against the objects at [`wanted_names`]; if
+/// the result desires a name that was not looked up, look it up too and translate again. Each
+/// round adds names, so this ends, and the last round saw every name the export considered, as
+/// its translation against the whole namespace would.
+fn translate_export(
+    link: &Link,
+    export: &ObjectKey,
+    target: &TargetCache,
+    source: &SourceCache,
+) -> Translation {
+    let target_state = target.export_state(export);
+    let namespaces = source.namespace_list();
+    let mut looked_up: BTreeSet<ObjectKey> =
+        wanted_names(link, export, target).into_iter().collect();
+    loop {
+        let seen = SourceState {
+            services: looked_up
+                .iter()
+                .filter_map(|k| source.service(k).cloned())
+                .collect(),
+            endpoints: looked_up
+                .iter()
+                .filter_map(|k| source.endpoints(k).cloned())
+                .collect(),
+            endpoint_slices: Vec::new(),
+            namespaces: namespaces.clone(),
+        };
+        let translation = translate(link, &target_state, &seen);
+        let unseen: Vec<ObjectKey> = translation
+            .desired
+            .services
+            .keys()
+            .chain(translation.desired.endpoints.keys())
+            .filter(|k| !looked_up.contains(*k))
+            .cloned()
+            .collect();
+        if unseen.is_empty() {
+            return translation;
+        }
+        looked_up.extend(unseen);
+    }
 }
 
 /// The mirror names an export may want with the target as cached: its mirror and one per named
@@ -191,7 +259,11 @@ pub(crate) fn wanted_names(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use svcmirror_core::TargetState;
     use svcmirror_core::labels::{CLUSTER_NAME, MIRRORED_SERVICE};
+    use svcmirror_core::model::{
+        EndpointAddress, EndpointPort, EndpointSubset, Endpoints, Service, ServicePort,
+    };
 
     fn link() -> Link {
         Link::builder("west")
@@ -257,5 +329,94 @@ mod tests {
         assert_eq!(export_of(&wrong_shape, &link), None);
         let other_namespace = meta("other", "nginx-svc.default.svc.cluster.local", None, "west");
         assert_eq!(export_of(&other_namespace, &link), None);
+    }
+
+    fn headless_export(ns: &str, name: &str, hosts: &[&str]) -> (Service, Endpoints) {
+        let mut svc = Service::new(ns, name);
+        svc.metadata
+            .labels
+            .insert("mirror.linkerd.io/exported".into(), "true".into());
+        svc.spec.cluster_ip = Some("None".into());
+        svc.spec.ports = vec![ServicePort {
+            name: Some("http".into()),
+            protocol: Some("TCP".into()),
+            port: 80,
+            ..ServicePort::default()
+        }];
+        let mut ep = Endpoints::new(ns, name);
+        ep.subsets = vec![EndpointSubset {
+            addresses: hosts
+                .iter()
+                .enumerate()
+                .map(|(i, h)| EndpointAddress {
+                    ip: format!("10.42.0.{}", 10 + i),
+                    hostname: Some((*h).to_owned()),
+                    ..EndpointAddress::default()
+                })
+                .collect(),
+            ports: vec![EndpointPort {
+                name: Some("http".into()),
+                port: 80,
+                protocol: Some("TCP".into()),
+                ..EndpointPort::default()
+            }],
+            ..EndpointSubset::default()
+        }];
+        (svc, ep)
+    }
+
+    /// The one-export translation sees only the names the export may want, yet decides as the
+    /// translation against its whole namespace does: allocated IPs, a foreign name (SPEC §7
+    /// `NameConflict`), another export's mirrors around it.
+    #[test]
+    fn translate_export_equals_the_translation_against_the_namespace() {
+        let link = Link::builder("west")
+            .gateway_address("172.18.0.4".parse().expect("ip"))
+            .enable_headless_services(true)
+            .build()
+            .expect("link");
+        let (a, a_ep) = headless_export("default", "nginx-svc", &["nginx-set-0", "nginx-set-1"]);
+        let (b, b_ep) = headless_export("default", "web", &["web-0"]);
+        let target = TargetCache::from_state(TargetState {
+            services: vec![a, b],
+            endpoints: vec![a_ep, b_ep],
+        });
+        // The source as a first pass left it, with ClusterIPs allocated, plus a foreign Service
+        // holding one endpoint mirror's name.
+        let first = translate(&link, &target.state(), &SourceState::default());
+        let mut services: Vec<Service> = first.desired.services.into_values().collect();
+        for (i, svc) in services.iter_mut().enumerate() {
+            svc.spec.cluster_ip = Some(format!("10.43.0.{}", 10 + i));
+        }
+        services.retain(|s| s.metadata.name != "nginx-set-1-west");
+        services.push(Service::new("default", "nginx-set-1-west"));
+        let source = SourceCache::from_state(SourceState {
+            services,
+            endpoints: first.desired.endpoints.into_values().collect(),
+            ..SourceState::default()
+        });
+
+        for export in [
+            ObjectKey::new("default", "nginx-svc"),
+            ObjectKey::new("default", "web"),
+        ] {
+            let whole_namespace = translate(&link, &target.export_state(&export), &source.state());
+            let scoped = translate_export(&link, &export, &target, &source);
+            assert_eq!(scoped, whole_namespace, "{export}");
+        }
+        let nginx = translate_export(
+            &link,
+            &ObjectKey::new("default", "nginx-svc"),
+            &target,
+            &source,
+        );
+        assert!(
+            nginx
+                .diagnostics
+                .iter()
+                .any(|d| d.reason == svcmirror_core::Reason::NameConflict),
+            "{:?}",
+            nginx.diagnostics
+        );
     }
 }
