@@ -60,11 +60,28 @@ impl Document {
 
 impl<'de> Deserialize<'de> for Document {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(DocumentVisitor)
+        deserializer.deserialize_any(DocumentVisitor { fast: false })
     }
 }
 
-struct DocumentVisitor;
+impl Document {
+    /// Reads a JSON document from `bytes`, taking each List item as raw text and converting it
+    /// straight into the model ([`fast::entry`](crate::fast::entry)). `Err` means only "not read
+    /// this way": the caller reads the input again with [`Document::deserialize`], whose outcome
+    /// (objects, diagnostics or error, with its position) is the reference.
+    pub(crate) fn from_json_fast(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+        let document = deserializer.deserialize_any(DocumentVisitor { fast: true })?;
+        deserializer.end()?;
+        Ok(document)
+    }
+}
+
+/// Reads a document; with `fast` (JSON only), List items are read as raw JSON text and converted
+/// by [`crate::fast::entry`], without a [`Value`] per item.
+struct DocumentVisitor {
+    fast: bool,
+}
 
 impl<'de> Visitor<'de> for DocumentVisitor {
     type Value = Document;
@@ -78,7 +95,7 @@ impl<'de> Visitor<'de> for DocumentVisitor {
         let mut items = None;
         while let Some(key) = map.next_key::<String>()? {
             if key == "items" {
-                items = Some(map.next_value::<Items>()?);
+                items = Some(map.next_value_seed(ItemsVisitor { fast: self.fast })?);
             } else {
                 let value = map.next_value::<Value>()?;
                 fields.insert(key, value);
@@ -108,11 +125,8 @@ impl<'de> Visitor<'de> for DocumentVisitor {
         Ok(Document::single(entry_from_object(fields)))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Document, A::Error> {
-        let mut entries = Vec::new();
-        while let Some(value) = seq.next_element::<Value>()? {
-            entries.push(entry_from_value(value));
-        }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Document, A::Error> {
+        let entries = entries(seq, self.fast)?;
         Ok(Document {
             shape: Shape::Sequence,
             entries,
@@ -166,13 +180,33 @@ enum Items {
     Other(Value),
 }
 
-impl<'de> Deserialize<'de> for Items {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(ItemsVisitor)
+impl<'de> de::DeserializeSeed<'de> for ItemsVisitor {
+    type Value = Items;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Items, D::Error> {
+        deserializer.deserialize_any(self)
     }
 }
 
-struct ItemsVisitor;
+struct ItemsVisitor {
+    fast: bool,
+}
+
+/// Every element of a sequence of objects, converted as soon as it is read.
+fn entries<'de, A: SeqAccess<'de>>(mut seq: A, fast: bool) -> Result<Vec<Entry>, A::Error> {
+    let mut entries = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+    if fast {
+        while let Some(raw) = seq.next_element::<&'de serde_json::value::RawValue>()? {
+            // Any error here sends the whole input back to the reference reader.
+            entries.push(crate::fast::entry(raw.get()).map_err(de::Error::custom)?);
+        }
+    } else {
+        while let Some(value) = seq.next_element::<Value>()? {
+            entries.push(entry_from_value(value));
+        }
+    }
+    Ok(entries)
+}
 
 /// Every non-sequence `items` is kept as a [`Value`] (it matters only to say what it was).
 macro_rules! keep_as_value {
@@ -190,12 +224,8 @@ impl<'de> Visitor<'de> for ItemsVisitor {
         f.write_str("a sequence of Kubernetes objects")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Items, A::Error> {
-        let mut entries = Vec::new();
-        while let Some(value) = seq.next_element::<Value>()? {
-            entries.push(entry_from_value(value));
-        }
-        Ok(Items::Entries(entries))
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Items, A::Error> {
+        Ok(Items::Entries(entries(seq, self.fast)?))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Items, A::Error> {
@@ -297,9 +327,9 @@ fn typed<T: DeserializeOwned>(value: &Value) -> Result<T, Fault> {
 }
 
 /// Fields whose value is an object in the Kubernetes schema.
-const OBJECT_FIELDS: [&str; 4] = ["metadata", "spec", "targetRef", "conditions"];
+pub(crate) const OBJECT_FIELDS: [&str; 4] = ["metadata", "spec", "targetRef", "conditions"];
 /// Fields whose value is a list of objects.
-const OBJECT_LIST_FIELDS: [&str; 5] = [
+pub(crate) const OBJECT_LIST_FIELDS: [&str; 5] = [
     "subsets",
     "addresses",
     "notReadyAddresses",

@@ -36,6 +36,7 @@
 
 mod document;
 mod error;
+mod fast;
 mod parse;
 mod write;
 

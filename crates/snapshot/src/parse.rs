@@ -82,6 +82,14 @@ fn documents_here(
 }
 
 fn json(bytes: &[u8], origin: &str) -> Result<Vec<Parsed>, SnapshotError> {
+    // The typed fast path first; on any trouble the reference reader below decides, so that
+    // every outcome (objects, diagnostics, errors and their positions) stays the reference's.
+    if let Ok(document) = Document::from_json_fast(bytes) {
+        return Ok(vec![Parsed {
+            location: None,
+            document,
+        }]);
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let document = Document::deserialize(&mut deserializer)
         .and_then(|document| deserializer.end().map(|()| document))
