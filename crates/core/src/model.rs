@@ -52,6 +52,16 @@ impl ObjectMeta {
     pub fn key(&self) -> ObjectKey {
         ObjectKey::new(self.namespace(), &self.name)
     }
+
+    /// Whether this object is at `key` (compares without building a key).
+    pub(crate) fn is_at(&self, key: &ObjectKey) -> bool {
+        self.name == key.name && self.namespace() == key.namespace
+    }
+
+    /// `(namespace, name)`, borrowed: orders like [`ObjectMeta::key`], allocates nothing.
+    pub(crate) fn key_ref(&self) -> (&str, &str) {
+        (self.namespace(), &self.name)
+    }
 }
 
 /// `metadata` of a cluster-scoped object (a Namespace).
@@ -505,6 +515,11 @@ impl ObjectKey {
             namespace: namespace.to_owned(),
             name: name.to_owned(),
         }
+    }
+
+    /// `(namespace, name)`, borrowed: the form the per-call indexes of the core are keyed by.
+    pub(crate) fn key_ref(&self) -> (&str, &str) {
+        (&self.namespace, &self.name)
     }
 }
 

@@ -161,26 +161,34 @@ impl Owner<'_> {
 }
 
 fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
-    let services: BTreeMap<ObjectKey, &Service> = source
+    // The source, indexed once by borrowed `(namespace, name)`: no key is allocated.
+    let services: BTreeMap<(&str, &str), &Service> = source
         .services
         .iter()
-        .map(|s| (s.metadata.key(), s))
+        .map(|s| (s.metadata.key_ref(), s))
         .collect();
-    let endpoints: BTreeMap<ObjectKey, &Endpoints> = source
+    let endpoints: BTreeMap<(&str, &str), &Endpoints> = source
         .endpoints
         .iter()
-        .map(|e| (e.metadata.key(), e))
+        .map(|e| (e.metadata.key_ref(), e))
         .collect();
-    let slices: BTreeMap<ObjectKey, &EndpointSlice> = source
+    let slices: BTreeMap<(&str, &str), &EndpointSlice> = source
         .endpoint_slices
         .iter()
-        .map(|e| (e.metadata.key(), e))
+        .map(|e| (e.metadata.key_ref(), e))
         .collect();
     let mut out = Plan::default();
     let mut phases = Phases::default();
 
+    let namespaces: Option<BTreeSet<&str>> = source
+        .namespaces
+        .as_ref()
+        .map(|all| all.iter().map(|ns| ns.metadata.name.as_str()).collect());
     for ns in desired.namespaces.values() {
-        if !source.has_namespace(&ns.metadata.name) {
+        if namespaces
+            .as_ref()
+            .is_some_and(|all| !all.contains(ns.metadata.name.as_str()))
+        {
             phases.namespaces.push(Operation::Create {
                 object: Object::Namespace(ns.clone()),
             });
@@ -189,8 +197,12 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
 
     let mut blocked: BTreeSet<ObjectKey> = BTreeSet::new();
     for key in desired.services.keys().chain(desired.endpoints.keys()) {
-        let foreign_svc = services.get(key).filter(|s| !owner.owns(&s.metadata));
-        let foreign_ep = endpoints.get(key).filter(|e| !owner.owns(&e.metadata));
+        let foreign_svc = services
+            .get(&key.key_ref())
+            .filter(|s| !owner.owns(&s.metadata));
+        let foreign_ep = endpoints
+            .get(&key.key_ref())
+            .filter(|e| !owner.owns(&e.metadata));
         if (foreign_svc.is_some() || foreign_ep.is_some()) && blocked.insert(key.clone()) {
             let kind = if foreign_svc.is_some() {
                 Kind::Service
@@ -221,7 +233,7 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
         } else {
             &mut phases.mirror_services
         };
-        match services.get(key) {
+        match services.get(&key.key_ref()) {
             None => phase.push(Operation::Create {
                 object: Object::Service(want.clone()),
             }),
@@ -269,7 +281,7 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
         } else {
             &mut phases.mirror_endpoints
         };
-        match endpoints.get(key) {
+        match endpoints.get(&key.key_ref()) {
             None => phase.push(Operation::Create {
                 object: Object::Endpoints(want.clone()),
             }),
@@ -322,7 +334,7 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
         } else {
             &mut phases.mirror_slices
         };
-        match slices.get(key) {
+        match slices.get(&key.key_ref()) {
             None => phase.push(Operation::Create {
                 object: Object::EndpointSlice(want.clone()),
             }),
@@ -367,8 +379,8 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
 
     // Orphans: ours, not desired. Endpoints and slices first, so no Service is left pointing
     // nowhere.
-    for (key, have) in &endpoints {
-        if owner.owns(&have.metadata) && !desired.endpoints.contains_key(key) {
+    for have in endpoints.values() {
+        if owner.owns(&have.metadata) && !desired.endpoints.contains_key(&have.metadata.key()) {
             phases.orphan_deletes.push(delete(
                 Kind::Endpoints,
                 &have.metadata,
@@ -376,8 +388,10 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
             ));
         }
     }
-    for (key, have) in &slices {
-        if owner.owns_slice(&have.metadata) && !desired.endpoint_slices.contains_key(key) {
+    for have in slices.values() {
+        if owner.owns_slice(&have.metadata)
+            && !desired.endpoint_slices.contains_key(&have.metadata.key())
+        {
             phases.orphan_deletes.push(delete(
                 Kind::EndpointSlice,
                 &have.metadata,
@@ -385,8 +399,8 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
             ));
         }
     }
-    for (key, have) in &services {
-        if owner.owns(&have.metadata) && !desired.services.contains_key(key) {
+    for have in services.values() {
+        if owner.owns(&have.metadata) && !desired.services.contains_key(&have.metadata.key()) {
             phases
                 .orphan_deletes
                 .push(delete(Kind::Service, &have.metadata, DeleteReason::Orphan));
@@ -471,7 +485,8 @@ fn service_changes(want: &Service, have: &Service) -> Vec<&'static str> {
     if want.metadata.annotations != have.metadata.annotations {
         changed.push("metadata.annotations");
     }
-    if sorted_ports(want) != sorted_ports(have) {
+    // Equal as written is equal as stored: the sorted, defaulted copies only when they differ.
+    if want.spec.ports != have.spec.ports && sorted_ports(want) != sorted_ports(have) {
         changed.push("spec.ports");
     }
     if have.spec.selector.as_ref().is_some_and(|s| !s.is_empty()) {
@@ -494,7 +509,7 @@ fn endpoints_changes(want: &Endpoints, have: &Endpoints) -> Vec<&'static str> {
     if want.metadata.annotations != have.metadata.annotations {
         changed.push("metadata.annotations");
     }
-    if canonical_subsets(want) != canonical_subsets(have) {
+    if want.subsets != have.subsets && canonical_subsets(want) != canonical_subsets(have) {
         changed.push("subsets");
     }
     changed
@@ -532,10 +547,10 @@ fn slice_changes(want: &EndpointSlice, have: &EndpointSlice) -> Vec<&'static str
     if want.address_type != have.address_type {
         changed.push("addressType");
     }
-    if canonical_endpoints(want) != canonical_endpoints(have) {
+    if want.endpoints != have.endpoints && canonical_endpoints(want) != canonical_endpoints(have) {
         changed.push("endpoints");
     }
-    if canonical_slice_ports(want) != canonical_slice_ports(have) {
+    if want.ports != have.ports && canonical_slice_ports(want) != canonical_slice_ports(have) {
         changed.push("ports");
     }
     changed

@@ -45,21 +45,19 @@ impl SourceState {
     /// The Service at `key`, if any.
     #[must_use]
     pub fn service(&self, key: &ObjectKey) -> Option<&Service> {
-        self.services.iter().find(|s| &s.metadata.key() == key)
+        self.services.iter().find(|s| s.metadata.is_at(key))
     }
 
     /// The Endpoints at `key`, if any.
     #[must_use]
     pub fn endpoints_at(&self, key: &ObjectKey) -> Option<&Endpoints> {
-        self.endpoints.iter().find(|e| &e.metadata.key() == key)
+        self.endpoints.iter().find(|e| e.metadata.is_at(key))
     }
 
     /// The EndpointSlice at `key`, if any.
     #[must_use]
     pub fn endpoint_slice_at(&self, key: &ObjectKey) -> Option<&EndpointSlice> {
-        self.endpoint_slices
-            .iter()
-            .find(|e| &e.metadata.key() == key)
+        self.endpoint_slices.iter().find(|e| e.metadata.is_at(key))
     }
 
     /// Every object as one sorted list: Namespaces, then Services, then Endpoints, then

@@ -274,9 +274,12 @@ pub(crate) fn unique_by_key<'a, T: PartialEq>(
 
 struct Translator<'a> {
     link: &'a Link,
-    source: &'a SourceState,
-    source_services: BTreeMap<ObjectKey, &'a Service>,
-    foreign_endpoints: BTreeSet<ObjectKey>,
+    /// The source's Services, indexed once per call by borrowed `(namespace, name)`.
+    source_services: BTreeMap<(&'a str, &'a str), &'a Service>,
+    /// The source's Endpoints that this link does not own.
+    foreign_endpoints: BTreeSet<(&'a str, &'a str)>,
+    /// The source's namespaces; `None` when unknown (then every namespace exists).
+    source_namespaces: Option<BTreeSet<&'a str>>,
     desired: Desired,
     exports: BTreeMap<ObjectKey, ExportOutcome>,
     diagnostics: Vec<Diagnostic>,
@@ -289,19 +292,23 @@ impl<'a> Translator<'a> {
         let source_services = source
             .services
             .iter()
-            .map(|s| (s.metadata.key(), s))
+            .map(|s| (s.metadata.key_ref(), s))
             .collect();
         let foreign_endpoints = source
             .endpoints
             .iter()
             .filter(|e| !labels::is_owned_by(&e.metadata, link))
-            .map(|e| e.metadata.key())
+            .map(|e| e.metadata.key_ref())
             .collect();
+        let source_namespaces = source
+            .namespaces
+            .as_ref()
+            .map(|all| all.iter().map(|ns| ns.metadata.name.as_str()).collect());
         Self {
             link,
-            source,
             source_services,
             foreign_endpoints,
+            source_namespaces,
             desired: Desired::default(),
             exports: BTreeMap::new(),
             diagnostics: Vec::new(),
@@ -681,7 +688,11 @@ impl<'a> Translator<'a> {
 
     /// SPEC §7: a missing source namespace is created (when allowed) or the export waits for it.
     fn namespace_ready(&mut self, key: &ObjectKey) -> bool {
-        if self.source.has_namespace(&key.namespace) {
+        let exists = self
+            .source_namespaces
+            .as_ref()
+            .is_none_or(|all| all.contains(key.namespace.as_str()));
+        if exists {
             step!(
                 self,
                 "SPEC §7 namespace",
@@ -749,9 +760,9 @@ impl<'a> Translator<'a> {
         // SPEC §7: a name held by an object we do not own is left alone, and so is its Endpoints.
         let foreign_service = self
             .source_services
-            .get(&key)
+            .get(&key.key_ref())
             .is_some_and(|s| !labels::is_owned_by(&s.metadata, self.link));
-        if foreign_service || self.foreign_endpoints.contains(&key) {
+        if foreign_service || self.foreign_endpoints.contains(&key.key_ref()) {
             let kind = if foreign_service {
                 Kind::Service
             } else {
@@ -979,7 +990,7 @@ impl<'a> Translator<'a> {
 
     /// The ClusterIP the source allocated to our endpoint mirror `key`, if it exists already.
     fn allocated_ip(&self, key: &ObjectKey) -> Option<IpAddr> {
-        let svc = self.source_services.get(key)?;
+        let svc = self.source_services.get(&key.key_ref())?;
         if !labels::is_owned_by(&svc.metadata, self.link) {
             return None;
         }
