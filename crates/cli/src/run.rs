@@ -47,9 +47,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             };
             Timings::time(&mut timings.render, || {
                 let mut out = std::io::stdout().lock();
-                // Moved, not cloned: the converged source is the largest thing this command holds.
-                let objects = into_objects(converged.source);
-                svcmirror_snapshot::write_list(&objects, format, &mut out)?;
+                // Moved out one at a time as it is written, never cloned nor gathered: the
+                // converged source is the largest thing this command holds.
+                svcmirror_snapshot::write_list(into_objects(converged.source), format, &mut out)?;
                 out.flush()
             })?;
             if args.inputs.timings {
@@ -294,19 +294,30 @@ fn converge_timed(
     anyhow::bail!("mirroring did not converge in 4 passes; last plan: {last:?}")
 }
 
-/// Every object of `state`, moved, in the order of [`SourceState::objects`].
-fn into_objects(state: SourceState) -> Vec<Object> {
-    let mut objects: Vec<Object> = state
-        .namespaces
+/// Every object of `state`, moved out one at a time, in the order of [`SourceState::objects`]:
+/// by kind (Namespaces, Services, Endpoints, EndpointSlices), then by key.
+fn into_objects(mut state: SourceState) -> impl Iterator<Item = Object> {
+    let mut namespaces = state.namespaces.take().unwrap_or_default();
+    namespaces.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    // Compared through borrowed keys: `ObjectKey` orders by namespace, then name.
+    let by_key = |a: &svcmirror_core::model::ObjectMeta, b: &svcmirror_core::model::ObjectMeta| {
+        (a.namespace(), a.name.as_str()).cmp(&(b.namespace(), b.name.as_str()))
+    };
+    state
+        .services
+        .sort_by(|a, b| by_key(&a.metadata, &b.metadata));
+    state
+        .endpoints
+        .sort_by(|a, b| by_key(&a.metadata, &b.metadata));
+    state
+        .endpoint_slices
+        .sort_by(|a, b| by_key(&a.metadata, &b.metadata));
+    namespaces
         .into_iter()
-        .flatten()
         .map(Object::Namespace)
         .chain(state.services.into_iter().map(Object::Service))
         .chain(state.endpoints.into_iter().map(Object::Endpoints))
         .chain(state.endpoint_slices.into_iter().map(Object::EndpointSlice))
-        .collect();
-    objects.sort_by_cached_key(|o| (o.kind(), o.key()));
-    objects
 }
 
 /// `--timings`: wall time per phase. The clock is read here, never in the core.

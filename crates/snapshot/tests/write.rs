@@ -206,7 +206,7 @@ impl io::Write for Full {
 #[test]
 fn write_errors_are_returned() {
     for format in [Format::Yaml, Format::Json] {
-        let error = write_list(&objects(), format, &mut Full { room: 100 }).unwrap_err();
+        let error = write_list(objects(), format, &mut Full { room: 100 }).unwrap_err();
         assert_eq!(
             error.kind(),
             io::ErrorKind::StorageFull,
