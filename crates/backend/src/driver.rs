@@ -372,6 +372,8 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
     /// A receiver of [`status`](Self::status) snapshots, updated after every reconcile and relist:
     /// how a CLI or metrics endpoint watches a driver that is inside [`run`](Self::run).
     pub fn subscribe(&self) -> watch::Receiver<DriverStatus> {
+        // `publish` skips the snapshot while nobody listens: bring it up to date first.
+        self.status.send_replace(self.status());
         self.status.subscribe()
     }
 
@@ -582,8 +584,13 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
         }
     }
 
+    /// Hands subscribers a fresh snapshot. Building one clones every export's entry and every
+    /// finding, so it is skipped while nobody subscribed: otherwise each one-export reconcile
+    /// would cost in proportion to the whole link.
     fn publish(&self) {
-        self.status.send_replace(self.status());
+        if self.status.receiver_count() > 0 {
+            self.status.send_replace(self.status());
+        }
     }
 
     /// Translate and plan one round of `work`.
