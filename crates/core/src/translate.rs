@@ -879,7 +879,7 @@ impl<'a> Translator<'a> {
                     .insert(REMOTE_RESOURCE_VERSION.to_owned(), rv.clone());
             }
             let ep = self.gateway_endpoints(&mirror, true, &svc.spec.ports);
-            let allocated = self.allocated_ip(&mirror.metadata.key());
+            let allocated = self.allocated_ip(&mirror);
             step!(
                 self,
                 "SPEC §6.5 endpoint mirror",
@@ -988,9 +988,9 @@ impl<'a> Translator<'a> {
         })
     }
 
-    /// The ClusterIP the source allocated to our endpoint mirror `key`, if it exists already.
-    fn allocated_ip(&self, key: &ObjectKey) -> Option<IpAddr> {
-        let svc = self.source_services.get(&key.key_ref())?;
+    /// The ClusterIP the source allocated to our endpoint mirror `mirror`, if it exists already.
+    fn allocated_ip(&self, mirror: &Service) -> Option<IpAddr> {
+        let svc = self.source_services.get(&mirror.metadata.key_ref())?;
         if !labels::is_owned_by(&svc.metadata, self.link) {
             return None;
         }
@@ -1041,8 +1041,7 @@ impl<'a> Translator<'a> {
         has_ready: bool,
         ports: &[ServicePort],
     ) -> Endpoints {
-        let key = mirror.metadata.key();
-        let mut ep = Endpoints::new(&key.namespace, &key.name);
+        let mut ep = Endpoints::new(mirror.metadata.namespace(), &mirror.metadata.name);
         ep.metadata.labels.clone_from(&mirror.metadata.labels);
         ep.metadata.annotations = self.endpoints_annotations(mirror);
         if has_ready {
