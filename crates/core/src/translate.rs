@@ -351,15 +351,18 @@ impl<'a> Translator<'a> {
                     .push(key.name.clone());
             }
         }
-        for (export, outcome) in &mut self.exports {
-            outcome.endpoint_slices = outcome
-                .object_keys(&export.namespace)
-                .iter()
-                .filter_map(|k| slices_of.get(k))
-                .flatten()
-                .cloned()
-                .collect();
-            outcome.endpoint_slices.sort();
+        // Without slices (the default Endpoints API) there is nothing to look up: no key is built.
+        if !slices_of.is_empty() {
+            for (export, outcome) in &mut self.exports {
+                outcome.endpoint_slices = outcome
+                    .object_keys(&export.namespace)
+                    .iter()
+                    .filter_map(|k| slices_of.get(k))
+                    .flatten()
+                    .cloned()
+                    .collect();
+                outcome.endpoint_slices.sort();
+            }
         }
         self.diagnostics.sort();
         self.diagnostics.dedup();
