@@ -468,7 +468,7 @@ fn converged_slices_are_idempotent_and_a_restart_writes_nothing() {
     // `svcmirror plan --source` would) and plans nothing.
     let mut manifest = Vec::new();
     svcmirror_snapshot::write_list(
-        &c.source.objects(),
+        c.source.objects(),
         svcmirror_snapshot::Format::Yaml,
         &mut manifest,
     )
