@@ -252,15 +252,7 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
                 let changed = service_changes(want, have);
                 if !changed.is_empty() {
                     let mut object = want.clone();
-                    object
-                        .metadata
-                        .resource_version
-                        .clone_from(&have.metadata.resource_version);
-                    object.metadata.uid.clone_from(&have.metadata.uid);
-                    object
-                        .metadata
-                        .creation_timestamp
-                        .clone_from(&have.metadata.creation_timestamp);
+                    keep_server_fields(&mut object.metadata, &have.metadata);
                     object.spec.cluster_ip.clone_from(&have.spec.cluster_ip);
                     object.spec.cluster_ips.clone_from(&have.spec.cluster_ips);
                     phase.push(Operation::Update {
@@ -300,15 +292,7 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
                 let changed = endpoints_changes(want, have);
                 if !changed.is_empty() {
                     let mut object = want.clone();
-                    object
-                        .metadata
-                        .resource_version
-                        .clone_from(&have.metadata.resource_version);
-                    object.metadata.uid.clone_from(&have.metadata.uid);
-                    object
-                        .metadata
-                        .creation_timestamp
-                        .clone_from(&have.metadata.creation_timestamp);
+                    keep_server_fields(&mut object.metadata, &have.metadata);
                     phase.push(Operation::Update {
                         object: Object::Endpoints(object),
                         changed,
@@ -359,15 +343,7 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
                 let changed = slice_changes(want, have);
                 if !changed.is_empty() {
                     let mut object = want.clone();
-                    object
-                        .metadata
-                        .resource_version
-                        .clone_from(&have.metadata.resource_version);
-                    object.metadata.uid.clone_from(&have.metadata.uid);
-                    object
-                        .metadata
-                        .creation_timestamp
-                        .clone_from(&have.metadata.creation_timestamp);
+                    keep_server_fields(&mut object.metadata, &have.metadata);
                     phase.push(Operation::Update {
                         object: Object::EndpointSlice(object),
                         changed,
@@ -446,6 +422,14 @@ impl Phases {
         .flatten()
         .collect()
     }
+}
+
+/// An update carries the observed resourceVersion (the optimistic-concurrency precondition) and
+/// keeps what the server set: uid and creationTimestamp.
+fn keep_server_fields(want: &mut ObjectMeta, have: &ObjectMeta) {
+    want.resource_version.clone_from(&have.resource_version);
+    want.uid.clone_from(&have.uid);
+    want.creation_timestamp.clone_from(&have.creation_timestamp);
 }
 
 fn delete(kind: Kind, meta: &ObjectMeta, reason: DeleteReason) -> Operation {
