@@ -1,5 +1,6 @@
 //! SPEC §7: from desired state and what the source holds to an ordered list of operations.
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
@@ -195,37 +196,59 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
         }
     }
 
-    let mut blocked: BTreeSet<ObjectKey> = BTreeSet::new();
-    for key in desired.services.keys().chain(desired.endpoints.keys()) {
-        let foreign_svc = services
-            .get(&key.key_ref())
-            .filter(|s| !owner.owns(&s.metadata));
-        let foreign_ep = endpoints
-            .get(&key.key_ref())
-            .filter(|e| !owner.owns(&e.metadata));
-        if (foreign_svc.is_some() || foreign_ep.is_some()) && blocked.insert(key.clone()) {
-            let kind = if foreign_svc.is_some() {
-                Kind::Service
-            } else {
-                Kind::Endpoints
-            };
-            out.diagnostics.push(Diagnostic::new(
-                Reason::NameConflict,
-                Severity::Error,
-                kind,
-                key.clone(),
-                format!(
-                    "a {kind} with this name exists and is not owned by {}; neither it nor its \
-                     same-named Service/Endpoints is written",
-                    owner.name()
-                ),
-            ));
+    // SPEC §7: a desired name held by an object we do not own blocks the Service and its
+    // Endpoints. Only foreign objects are looked up (by an allocated key): ours never block.
+    let mut blocked: BTreeMap<ObjectKey, Kind> = BTreeMap::new();
+    let foreign = services
+        .values()
+        .filter(|s| !owner.owns(&s.metadata))
+        .map(|s| (Kind::Service, &s.metadata))
+        .chain(
+            endpoints
+                .values()
+                .filter(|e| !owner.owns(&e.metadata))
+                .map(|e| (Kind::Endpoints, &e.metadata)),
+        );
+    for (kind, meta) in foreign {
+        let key = meta.key();
+        if desired.services.contains_key(&key) || desired.endpoints.contains_key(&key) {
+            // A foreign Service is named over a foreign Endpoints of the same name.
+            blocked.entry(key).or_insert(kind);
         }
     }
+    for (key, kind) in &blocked {
+        out.diagnostics.push(Diagnostic::new(
+            Reason::NameConflict,
+            Severity::Error,
+            *kind,
+            key.clone(),
+            format!(
+                "a {kind} with this name exists and is not owned by {}; neither it nor its \
+                 same-named Service/Endpoints is written",
+                owner.name()
+            ),
+        ));
+    }
 
-    let mut type_changed: BTreeSet<ObjectKey> = BTreeSet::new();
-    for (key, want) in &desired.services {
-        if blocked.contains(key) {
+    // Each kind: the desired objects and the source's, walked together in key order.
+    let mut orphan_services = Vec::new();
+    let mut type_changed: BTreeSet<&ObjectKey> = BTreeSet::new();
+    for pair in outer_join(&desired.services, &services) {
+        let (key, want, have) = match pair {
+            Pair::Source(have) => {
+                if owner.owns(&have.metadata) {
+                    orphan_services.push(delete(
+                        Kind::Service,
+                        &have.metadata,
+                        DeleteReason::Orphan,
+                    ));
+                }
+                continue;
+            }
+            Pair::Desired(key, want) => (key, want, None),
+            Pair::Both(key, want, have) => (key, want, Some(have)),
+        };
+        if blocked.contains_key(key) {
             continue;
         }
         let phase = if want.metadata.labels.contains_key(HEADLESS_MIRROR_SVC_NAME) {
@@ -233,12 +256,12 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
         } else {
             &mut phases.mirror_services
         };
-        match services.get(&key.key_ref()) {
+        match have {
             None => phase.push(Operation::Create {
                 object: Object::Service(want.clone()),
             }),
             Some(have) if have.is_headless() != want.is_headless() => {
-                type_changed.insert(key.clone());
+                type_changed.insert(key);
                 phases.type_change_deletes.push(delete(
                     Kind::Service,
                     &have.metadata,
@@ -264,8 +287,23 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
         }
     }
 
-    for (key, want) in &desired.endpoints {
-        if blocked.contains(key) {
+    let mut orphan_endpoints = Vec::new();
+    for pair in outer_join(&desired.endpoints, &endpoints) {
+        let (key, want, have) = match pair {
+            Pair::Source(have) => {
+                if owner.owns(&have.metadata) {
+                    orphan_endpoints.push(delete(
+                        Kind::Endpoints,
+                        &have.metadata,
+                        DeleteReason::Orphan,
+                    ));
+                }
+                continue;
+            }
+            Pair::Desired(key, want) => (key, want, None),
+            Pair::Both(key, want, have) => (key, want, Some(have)),
+        };
+        if blocked.contains_key(key) {
             continue;
         }
         let phase = if want.metadata.labels.contains_key(HEADLESS_MIRROR_SVC_NAME) {
@@ -273,7 +311,7 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
         } else {
             &mut phases.mirror_endpoints
         };
-        match endpoints.get(&key.key_ref()) {
+        match have {
             None => phase.push(Operation::Create {
                 object: Object::Endpoints(want.clone()),
             }),
@@ -304,13 +342,29 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
 
     // SPEC §12: slices as Endpoints — never for a blocked Service (that would hijack someone
     // else's traffic), never over a slice that is not ours.
-    for (key, want) in &desired.endpoint_slices {
+    let mut orphan_slices = Vec::new();
+    for pair in outer_join(&desired.endpoint_slices, &slices) {
+        let (key, want, have) = match pair {
+            Pair::Source(have) => {
+                if owner.owns_slice(&have.metadata) {
+                    orphan_slices.push(delete(
+                        Kind::EndpointSlice,
+                        &have.metadata,
+                        DeleteReason::Orphan,
+                    ));
+                }
+                continue;
+            }
+            Pair::Desired(key, want) => (key, want, None),
+            Pair::Both(key, want, have) => (key, want, Some(have)),
+        };
         let service = want
             .metadata
             .labels
             .get(SLICE_SERVICE_NAME)
+            .filter(|_| !blocked.is_empty())
             .map(|name| ObjectKey::new(&key.namespace, name));
-        if service.is_some_and(|s| blocked.contains(&s)) {
+        if service.is_some_and(|s| blocked.contains_key(&s)) {
             continue;
         }
         let phase = if want.metadata.labels.contains_key(HEADLESS_MIRROR_SVC_NAME) {
@@ -318,7 +372,7 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
         } else {
             &mut phases.mirror_slices
         };
-        match slices.get(&key.key_ref()) {
+        match have {
             None => phase.push(Operation::Create {
                 object: Object::EndpointSlice(want.clone()),
             }),
@@ -355,37 +409,52 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
 
     // Orphans: ours, not desired. Endpoints and slices first, so no Service is left pointing
     // nowhere.
-    for have in endpoints.values() {
-        if owner.owns(&have.metadata) && !desired.endpoints.contains_key(&have.metadata.key()) {
-            phases.orphan_deletes.push(delete(
-                Kind::Endpoints,
-                &have.metadata,
-                DeleteReason::Orphan,
-            ));
-        }
-    }
-    for have in slices.values() {
-        if owner.owns_slice(&have.metadata)
-            && !desired.endpoint_slices.contains_key(&have.metadata.key())
-        {
-            phases.orphan_deletes.push(delete(
-                Kind::EndpointSlice,
-                &have.metadata,
-                DeleteReason::Orphan,
-            ));
-        }
-    }
-    for have in services.values() {
-        if owner.owns(&have.metadata) && !desired.services.contains_key(&have.metadata.key()) {
-            phases
-                .orphan_deletes
-                .push(delete(Kind::Service, &have.metadata, DeleteReason::Orphan));
-        }
-    }
+    phases.orphan_deletes.extend(orphan_endpoints);
+    phases.orphan_deletes.extend(orphan_slices);
+    phases.orphan_deletes.extend(orphan_services);
 
     out.operations = phases.into_operations();
     out.diagnostics.sort();
     out
+}
+
+/// One key of a full outer join of the desired objects of a kind with the source's.
+enum Pair<'d, 's, T> {
+    /// Desired, not in the source.
+    Desired(&'d ObjectKey, &'d T),
+    /// Desired and in the source.
+    Both(&'d ObjectKey, &'d T, &'s T),
+    /// In the source, not desired.
+    Source(&'s T),
+}
+
+/// Walks `desired` and the indexed `source` together, in key order (both order by namespace,
+/// then name): each object meets its counterpart without a lookup or an allocated key.
+fn outer_join<'d, 's, T>(
+    desired: &'d BTreeMap<ObjectKey, T>,
+    source: &'d BTreeMap<(&'s str, &'s str), &'s T>,
+) -> impl Iterator<Item = Pair<'d, 's, T>> {
+    let mut want = desired.iter().peekable();
+    let mut have = source.iter().peekable();
+    std::iter::from_fn(move || {
+        let order = match (want.peek(), have.peek()) {
+            (None, None) => return None,
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (Some((key, _)), Some((at, _))) => key.key_ref().cmp(at),
+        };
+        Some(match order {
+            Ordering::Less => {
+                let (key, w) = want.next()?;
+                Pair::Desired(key, w)
+            }
+            Ordering::Greater => Pair::Source(*have.next()?.1),
+            Ordering::Equal => {
+                let (key, w) = want.next()?;
+                Pair::Both(key, w, *have.next()?.1)
+            }
+        })
+    })
 }
 
 #[derive(Default)]
