@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 
 use common::*;
 use svcmirror::labels::{
@@ -325,7 +324,7 @@ fn foreign_slices() -> Vec<EndpointSlice> {
     });
     let mut mirrored = controller.clone();
     mirrored.metadata.name = "nginx-set-0-west-q2v9d".into();
-    mirrored.metadata.labels = BTreeMap::from([
+    mirrored.metadata.labels = svcmirror::StringMap::from([
         (SLICE_SERVICE_NAME.into(), "nginx-set-0-west".into()),
         (
             SLICE_MANAGED_BY.into(),

@@ -61,7 +61,7 @@ pub use explain::{Explanation, Step, explain};
 pub use federate::federate;
 pub use hostname_policy::HostnamePolicy;
 pub use link::{EndpointsApi, LabelSelector, Link, LinkBuilder, LinkError};
-pub use model::{EndpointSlice, Endpoints, Kind, Object, ObjectKey, Service};
+pub use model::{EndpointSlice, Endpoints, Kind, Object, ObjectKey, Service, StringMap};
 pub use names::ClusterName;
 pub use plan::{DeleteReason, Operation, Plan, plan, plan_federated};
 pub use state::{Desired, SourceState, TargetState};

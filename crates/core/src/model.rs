@@ -4,10 +4,146 @@
 //! unknown fields (managedFields, status, ownerReferences…) are ignored. Only what the mirror reads
 //! or writes is modelled. Nothing here validates: [`crate::validate`] does, and reports field paths.
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A `string → string` map (labels, annotations) that clones in O(1): the entries are shared
+/// until one clone is changed, which then copies them (copy on write).
+///
+/// A mirror's labels are computed once per export and carried by its Service, its Endpoints and
+/// every endpoint mirror; the plan, the fake API server and the driver's cache clone whole objects.
+/// Sharing the map makes those clones cost a reference count instead of ~20 `String`s each.
+/// Reads go through [`Deref`] to the [`BTreeMap`]; writes through [`StringMap::insert`],
+/// [`StringMap::remove`] or [`StringMap::make_mut`]. Equality, order, `Debug` and serde are the
+/// map's.
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StringMap(Arc<BTreeMap<String, String>>);
+
+impl StringMap {
+    /// An empty map.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The map, to change it: copies the entries first when another clone shares them.
+    pub fn make_mut(&mut self) -> &mut BTreeMap<String, String> {
+        Arc::make_mut(&mut self.0)
+    }
+
+    /// Inserts `key → value`, returning the previous value ([`BTreeMap::insert`]).
+    pub fn insert(&mut self, key: String, value: String) -> Option<String> {
+        self.make_mut().insert(key, value)
+    }
+
+    /// Removes `key`, returning its value ([`BTreeMap::remove`]). Copies nothing when absent.
+    pub fn remove<Q>(&mut self, key: &Q) -> Option<String>
+    where
+        String: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        if self.0.contains_key(key) {
+            self.make_mut().remove(key)
+        } else {
+            None
+        }
+    }
+
+    /// Keeps the entries for which `keep` is true ([`BTreeMap::retain`]).
+    /// Copies nothing when every entry is kept.
+    pub fn retain(&mut self, mut keep: impl FnMut(&String, &String) -> bool) {
+        if self.0.iter().any(|(k, v)| !keep(k, v)) {
+            self.make_mut().retain(|k, v| keep(k, v));
+        }
+    }
+
+    /// Removes every entry ([`BTreeMap::clear`]).
+    pub fn clear(&mut self) {
+        *self = Self::default();
+    }
+
+    /// Whether `self` and `other` share their entries (then they are equal without comparing).
+    #[must_use]
+    pub fn shares_with(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Deref for StringMap {
+    type Target = BTreeMap<String, String>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl fmt::Debug for StringMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl From<BTreeMap<String, String>> for StringMap {
+    fn from(map: BTreeMap<String, String>) -> Self {
+        Self(Arc::new(map))
+    }
+}
+
+impl<const N: usize> From<[(String, String); N]> for StringMap {
+    fn from(entries: [(String, String); N]) -> Self {
+        Self(Arc::new(BTreeMap::from(entries)))
+    }
+}
+
+impl From<StringMap> for BTreeMap<String, String> {
+    fn from(map: StringMap) -> Self {
+        Arc::unwrap_or_clone(map.0)
+    }
+}
+
+impl FromIterator<(String, String)> for StringMap {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(entries: I) -> Self {
+        Self(Arc::new(entries.into_iter().collect()))
+    }
+}
+
+impl Extend<(String, String)> for StringMap {
+    fn extend<I: IntoIterator<Item = (String, String)>>(&mut self, entries: I) {
+        self.make_mut().extend(entries);
+    }
+}
+
+impl<'a> IntoIterator for &'a StringMap {
+    type Item = (&'a String, &'a String);
+    type IntoIter = std::collections::btree_map::Iter<'a, String, String>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl PartialEq<BTreeMap<String, String>> for StringMap {
+    fn eq(&self, other: &BTreeMap<String, String>) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl Serialize for StringMap {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for StringMap {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        BTreeMap::deserialize(deserializer).map(Self::from)
+    }
+}
 
 /// `metadata` of a namespaced object.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,10 +157,10 @@ pub struct ObjectMeta {
     pub namespace: String,
     /// `metadata.labels`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
+    pub labels: StringMap,
     /// `metadata.annotations`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: BTreeMap<String, String>,
+    pub annotations: StringMap,
     /// `metadata.resourceVersion`, set by the API server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_version: Option<String>,
@@ -73,7 +209,7 @@ pub struct ClusterObjectMeta {
     pub name: String,
     /// `metadata.labels`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
+    pub labels: StringMap,
     /// `metadata.resourceVersion`, set by the API server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_version: Option<String>,

@@ -18,7 +18,7 @@ use crate::labels::{
 use crate::link::{LabelSelector, Link};
 use crate::model::{
     CLUSTER_IP_NONE, EndpointAddress, EndpointPort, EndpointSubset, Endpoints, IntOrString, Kind,
-    Namespace, ObjectKey, Service, ServicePort, effective_protocol,
+    Namespace, ObjectKey, Service, ServicePort, StringMap, effective_protocol,
 };
 use crate::names::{MirrorName, mirror_name};
 use crate::state::{Desired, SourceState, TargetState};
@@ -712,7 +712,7 @@ impl<'a> Translator<'a> {
                 key.namespace
             );
             let mut ns = Namespace::new(&key.namespace);
-            ns.metadata.labels = labels::ownership_labels(self.link);
+            ns.metadata.labels = labels::ownership_labels(self.link).into();
             self.desired.namespaces.insert(key.namespace.clone(), ns);
             return true;
         }
@@ -851,7 +851,11 @@ impl<'a> Translator<'a> {
         let mut root_ep = Endpoints::new(&export.namespace, &root_name.name);
         root_ep.metadata.labels.clone_from(&root.metadata.labels);
         root_ep.metadata.annotations = self.endpoints_annotations(&root);
-        // Endpoint mirrors share the root's labels and ports, computed once per export.
+        // SPEC §6.5: endpoint mirrors carry the root's labels plus the root's name, and the
+        // root's ports: computed once per export, the labels shared by every endpoint mirror and
+        // its Endpoints (a reference count each, see `StringMap`).
+        let mut mirror_labels = root.metadata.labels.clone();
+        mirror_labels.insert(HEADLESS_MIRROR_SVC_NAME.to_owned(), root_name.name.clone());
         let ports = root.spec.ports.clone();
         // The root is claimed before its endpoint mirrors so they cannot take its name.
         self.desired.services.insert(root.metadata.key(), root);
@@ -865,13 +869,9 @@ impl<'a> Translator<'a> {
             // SPEC §6.5: the root's labels plus the root's name; only the fq-name and
             // resource-version annotations (none copied from the exported Service).
             let mut mirror = Service::new(&export.namespace, &name.name);
-            mirror.metadata.labels.clone_from(&root_ep.metadata.labels);
-            mirror
-                .metadata
-                .labels
-                .insert(HEADLESS_MIRROR_SVC_NAME.to_owned(), root_name.name.clone());
+            mirror.metadata.labels = mirror_labels.clone();
             mirror.spec.ports.clone_from(&ports);
-            mirror.metadata.annotations = BTreeMap::from([(
+            mirror.metadata.annotations = StringMap::from([(
                 REMOTE_SVC_FQ_NAME.to_owned(),
                 format!("{hostname}.{export_fq}"),
             )]);
@@ -1005,7 +1005,7 @@ impl<'a> Translator<'a> {
     fn mirror_service(&self, svc: &Service, name: &str, root: Option<&str>) -> Service {
         let export = svc.metadata.key();
         let mut mirror = Service::new(&export.namespace, name);
-        mirror.metadata.labels = labels::mirror_labels(&svc.metadata.labels, self.link);
+        mirror.metadata.labels = labels::mirror_labels(&svc.metadata.labels, self.link).into();
         if let Some(root) = root {
             mirror
                 .metadata
@@ -1020,12 +1020,12 @@ impl<'a> Translator<'a> {
         if let Some(rv) = &svc.metadata.resource_version {
             annotations.insert(REMOTE_RESOURCE_VERSION.to_owned(), rv.clone());
         }
-        mirror.metadata.annotations = annotations;
+        mirror.metadata.annotations = annotations.into();
         mirror.spec.ports = svc.spec.ports.iter().map(mirror_port).collect();
         mirror
     }
 
-    fn endpoints_annotations(&self, mirror: &Service) -> BTreeMap<String, String> {
+    fn endpoints_annotations(&self, mirror: &Service) -> StringMap {
         let mut annotations = BTreeMap::new();
         if let Some(fq) = mirror.metadata.annotations.get(REMOTE_SVC_FQ_NAME) {
             annotations.insert(REMOTE_SVC_FQ_NAME.to_owned(), fq.clone());
@@ -1033,7 +1033,7 @@ impl<'a> Translator<'a> {
         if let Some(identity) = self.link.gateway_identity() {
             annotations.insert(REMOTE_GATEWAY_IDENTITY.to_owned(), identity.to_owned());
         }
-        annotations
+        annotations.into()
     }
 
     /// SPEC §5: one subset of gateway addresses with one gateway-port entry per Service port, when

@@ -22,8 +22,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use k8s_openapi::apimachinery::pkg::util::intstr;
 use svcmirror_core::model;
 
-fn map_in(map: Option<BTreeMap<String, String>>) -> BTreeMap<String, String> {
-    map.unwrap_or_default()
+fn map_in(map: Option<BTreeMap<String, String>>) -> model::StringMap {
+    map.unwrap_or_default().into()
 }
 
 fn map_out(map: &BTreeMap<String, String>) -> Option<BTreeMap<String, String>> {

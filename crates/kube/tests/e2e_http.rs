@@ -216,10 +216,10 @@ fn of_kind(object: &Object, kind: Kind) -> bool {
 
 fn labels_of(object: &Object) -> BTreeMap<String, String> {
     match object {
-        Object::Service(s) => s.metadata.labels.clone(),
-        Object::Endpoints(e) => e.metadata.labels.clone(),
-        Object::Namespace(n) => n.metadata.labels.clone(),
-        Object::EndpointSlice(e) => e.metadata.labels.clone(),
+        Object::Service(s) => s.metadata.labels.clone().into(),
+        Object::Endpoints(e) => e.metadata.labels.clone().into(),
+        Object::Namespace(n) => n.metadata.labels.clone().into(),
+        Object::EndpointSlice(e) => e.metadata.labels.clone().into(),
     }
 }
 
