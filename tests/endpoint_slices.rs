@@ -4,7 +4,6 @@
 
 mod common;
 
-
 use common::*;
 use svcmirror::labels::{
     CLUSTER_NAME, MCS_SERVICE_NAME, MCS_SOURCE_CLUSTER, MIRRORED_SERVICE, SKIP_MIRROR,
