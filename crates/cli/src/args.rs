@@ -61,6 +61,10 @@ pub struct Inputs {
     /// over passes; translate adds `apply=<ms>ms`, the in-memory source's share).
     #[arg(long)]
     pub timings: bool,
+    /// Refuse an input file larger than this many bytes (a guard against reading something that
+    /// is not a snapshot; raise it for a cluster-scale source snapshot).
+    #[arg(long, value_name = "BYTES", default_value_t = svcmirror_snapshot::Limits::default().max_bytes)]
+    pub max_input_bytes: u64,
     #[command(flatten)]
     pub link: LinkArgs,
 }

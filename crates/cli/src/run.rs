@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use svcmirror_core::model::{Kind, ObjectKey};
 use svcmirror_core::{
-    Diagnostic, Link, Object, Plan, Severity, SourceState, TargetState, plan, translate,
+    Diagnostic, Link, Object, Severity, SourceState, TargetState, plan, translate,
 };
 use svcmirror_fake::FakeCluster;
-use svcmirror_snapshot::{Format, Limits, Snapshot};
+use svcmirror_snapshot::{Format, Limits, Snapshot, SnapshotError};
 
 use crate::args::{Cli, Command, Inputs, ListFormat, PlanFormat};
 use crate::{demo, render};
@@ -176,13 +176,17 @@ struct Loaded {
 impl Loaded {
     fn read(inputs: &Inputs) -> anyhow::Result<Self> {
         let link = inputs.link.build()?;
-        let limits = Limits::default();
-        let target = svcmirror_snapshot::read(&inputs.target, &limits)?;
-        let source = inputs
-            .source
-            .as_deref()
-            .map(|path| svcmirror_snapshot::read(path, &limits))
-            .transpose()?;
+        let limits = Limits::default().with_max_bytes(inputs.max_input_bytes);
+        let read = |path: &str| {
+            svcmirror_snapshot::read(path, &limits).map_err(|e| match e {
+                SnapshotError::TooLarge { .. } => {
+                    anyhow::anyhow!("{e} (raise it with --max-input-bytes)")
+                }
+                e => e.into(),
+            })
+        };
+        let target = read(&inputs.target)?;
+        let source = inputs.source.as_deref().map(read).transpose()?;
         let mut diagnostics = target.diagnostics.clone();
         if let Some(source) = &source {
             diagnostics.extend(source.diagnostics.iter().cloned());
@@ -255,13 +259,19 @@ pub fn converge(link: &Link, target: &TargetState, fake: FakeCluster) -> anyhow:
 }
 
 /// [`converge`], adding the time spent in the core and in the fake to `timings`.
+///
+/// At cluster scale memory is what limits this loop, so each pass holds as few copies of the
+/// mirrors as it can: the listed source and the translation are dropped once the plan is made,
+/// the plan's objects are moved into the fake (not copied), the fake keeps no write history,
+/// and the converged store is moved out, not listed.
 fn converge_timed(
     link: &Link,
     target: &TargetState,
     mut fake: FakeCluster,
     timings: &mut Timings,
 ) -> anyhow::Result<Converged> {
-    let mut last: Option<Plan> = None;
+    let mut last: Option<String> = None;
+    fake.compact_history();
     for _ in 0..4 {
         let source = Timings::time(&mut timings.apply, || fake.state());
         let translation =
@@ -269,29 +279,36 @@ fn converge_timed(
         let plan = Timings::time(&mut timings.plan, || {
             plan(link, &translation.desired, &source)
         });
+        drop(source);
         if plan.is_empty() {
+            drop(translation.desired);
             let mut diagnostics = translation.diagnostics;
             diagnostics.extend(plan.diagnostics);
             return Ok(Converged {
-                source,
+                source: Timings::time(&mut timings.apply, || fake.into_state()),
                 diagnostics,
             });
         }
+        drop(translation);
         let apply_start = Instant::now();
-        for op in &plan.operations {
-            fake.apply(op).with_context(|| {
-                format!(
-                    "the in-memory API server rejected {} {} {}",
-                    op.action(),
-                    op.kind(),
-                    op.key()
-                )
+        last = Some(format!(
+            "{} operations, the first {:?}",
+            plan.operations.len(),
+            plan.operations.first()
+        ));
+        for op in plan.operations {
+            let (action, kind, key) = (op.action(), op.kind(), op.key());
+            fake.apply_owned(op).with_context(|| {
+                format!("the in-memory API server rejected {action} {kind} {key}")
             })?;
         }
+        fake.compact_history();
         timings.apply += apply_start.elapsed();
-        last = Some(plan);
     }
-    anyhow::bail!("mirroring did not converge in 4 passes; last plan: {last:?}")
+    anyhow::bail!(
+        "mirroring did not converge in 4 passes; the last plan had {}",
+        last.unwrap_or_default()
+    )
 }
 
 /// Every object of `state`, moved out one at a time, in the order of [`SourceState::objects`]:

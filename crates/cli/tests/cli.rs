@@ -341,3 +341,45 @@ fn simulate_under_faults_converges_to_the_fault_free_state() {
         .sum();
     assert!(failed > 0);
 }
+
+/// SPEC §8 limits: an input over the size limit exits 2 naming the file, the limit and the flag
+/// that raises it; with the limit raised, the same input is read.
+#[test]
+fn input_over_the_size_limit_names_the_flag_that_raises_it() {
+    let target = data("clusterip.yaml");
+    let size = std::fs::metadata(&target).expect("clusterip.yaml").len();
+    let small = (size - 1).to_string();
+    let (code, out, err) = stdout_of(
+        svcmirror()
+            .args([
+                "translate",
+                "--target",
+                &target,
+                "--max-input-bytes",
+                &small,
+            ])
+            .args(LINK),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains(&format!("input larger than the limit of {small} bytes"))
+            && err.contains("--max-input-bytes")
+            && err.contains("clusterip.yaml"),
+        "{err}"
+    );
+    let exact = size.to_string();
+    let (code, out, err) = stdout_of(
+        svcmirror()
+            .args([
+                "translate",
+                "--target",
+                &target,
+                "--max-input-bytes",
+                &exact,
+            ])
+            .args(LINK),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("name: web-west"), "{out}");
+}

@@ -321,6 +321,16 @@ impl FakeCluster {
         self.hub.wrote();
     }
 
+    /// Drops the history of writes so far, as the API server's compaction does: open watches end
+    /// at their next poll (their consumers relist, as after a `410 Gone`) and
+    /// [`events_since`](Self::events_since) reports only later writes. The stored objects are
+    /// untouched. Without it a long-lived fake keeps a copy of every object ever written (at
+    /// cluster scale, the CLI's in-memory source would hold each mirror twice).
+    pub fn compact_history(&mut self) {
+        self.log = Vec::new();
+        self.hub.restart();
+    }
+
     /// Ends every open watch stream (of [`FakeHandle`](crate::FakeHandle)): the next time each
     /// is polled it ends, as when the API server closes watches (restart, compaction), and its
     /// consumer must relist.
@@ -571,6 +581,18 @@ impl FakeCluster {
         }
     }
 
+    /// Everything stored, moved out as the source cluster's state: [`state`](Self::state)
+    /// without the copy, for a caller done with the cluster.
+    #[must_use]
+    pub fn into_state(self) -> SourceState {
+        SourceState {
+            services: self.services.into_values().collect(),
+            endpoints: self.endpoints.into_values().collect(),
+            endpoint_slices: self.endpoint_slices.into_values().collect(),
+            namespaces: Some(self.namespaces.into_values().collect()),
+        }
+    }
+
     /// The stored Services and Endpoints, as a target cluster's state, sorted by key.
     #[must_use]
     pub fn target_state(&self) -> TargetState {
@@ -604,6 +626,18 @@ impl FakeCluster {
                     resource_version: resource_version.clone(),
                 },
             ),
+        }
+    }
+
+    /// [`apply`](Self::apply), taking the operation's object instead of copying it.
+    ///
+    /// # Errors
+    /// Those of the verb.
+    pub fn apply_owned(&mut self, operation: Operation) -> Result<(), ApiError> {
+        match operation {
+            Operation::Create { object } => self.create(object).map(drop),
+            Operation::Update { object, .. } => self.update(object).map(drop),
+            delete @ Operation::Delete { .. } => self.apply(&delete),
         }
     }
 

@@ -251,3 +251,24 @@ async fn random_watch_restarts_are_reproducible_and_a_relisting_consumer_converg
     assert_eq!(run(9).await, (restarts, view));
     assert_ne!(run(10).await.0, 0);
 }
+
+/// Compaction ends open watches, as a `410 Gone` does: the stream ends (its consumer relists),
+/// and a watch opened afterwards sees the writes that follow.
+#[tokio::test]
+async fn compacting_history_ends_open_watches_and_new_watches_see_later_writes() {
+    let target = FakeHandle::default();
+    let mut before = target.watch();
+    assert!(before.next().now_or_never().is_none()); // now waiting
+    target.lock().compact_history();
+    assert_eq!(before.next().await.map(|r| r.is_ok()), None, "ended");
+    let mut after = target.watch();
+    target
+        .lock()
+        .create(Object::Endpoints(eps("s1", "10.42.0.2")))
+        .unwrap();
+    let event = after.next().await.expect("an event").expect("not an error");
+    assert!(
+        matches!(&event, TargetEvent::EndpointsApplied(e) if e.metadata.name == "s1"),
+        "{event:?}"
+    );
+}

@@ -128,3 +128,74 @@ fn requests_are_counted_by_verb_and_outcome_while_inspection_is_not() {
     assert_eq!((stats.creates, stats.updates, stats.deletes), (2, 1, 1));
     assert_eq!(stats.injected_faults, 0);
 }
+
+/// Compaction drops the write history, not the objects: later writes are events again, the
+/// resourceVersion keeps counting, and the store (`state`, `into_state`) is unchanged.
+#[test]
+fn compacted_history_keeps_the_objects_and_later_writes_are_events() {
+    let mut c = FakeCluster::default();
+    c.create(svc("web")).unwrap();
+    let before = c.state();
+    let rv = c.resource_version();
+    c.compact_history();
+    assert!(c.events_since(0).is_empty(), "history dropped");
+    assert_eq!(c.state(), before, "objects kept");
+    assert_eq!(c.resource_version(), rv);
+    c.create(svc("api")).unwrap();
+    assert_eq!(
+        summary(&c.events_since(0)),
+        vec![(rv + 1, "added", "Service/default/api".to_owned())]
+    );
+    // `into_state` moves out what `state` copies.
+    let copied = c.state();
+    assert_eq!(copied.services.len(), 2);
+    assert_eq!(c.into_state(), copied);
+}
+
+/// `apply_owned` is `apply` without the copy: same store, same events, same counters.
+#[test]
+fn apply_owned_matches_apply() {
+    use svcmirror_core::{DeleteReason, Operation};
+    let ops = |c: &FakeCluster| {
+        let mut web = match c.get(Kind::Service, &ObjectKey::new("default", "web")) {
+            Some(Object::Service(s)) => s,
+            _ => panic!("web"),
+        };
+        web.metadata.labels.insert("tier".into(), "front".into());
+        vec![
+            Operation::Create { object: svc("api") },
+            Operation::Update {
+                object: Object::Service(web.clone()),
+                changed: vec!["metadata.labels"],
+            },
+            Operation::Delete {
+                kind: Kind::Service,
+                key: ObjectKey::new("default", "web"),
+                uid: None,
+                resource_version: None,
+                reason: DeleteReason::Orphan,
+            },
+        ]
+    };
+    let (mut by_ref, mut by_value) = (FakeCluster::default(), FakeCluster::default());
+    for c in [&mut by_ref, &mut by_value] {
+        c.create(svc("web")).unwrap();
+    }
+    for op in ops(&by_ref) {
+        by_ref.apply(&op).unwrap();
+    }
+    for op in ops(&by_value) {
+        by_value.apply_owned(op).unwrap();
+    }
+    assert_eq!(by_value.state(), by_ref.state());
+    assert_eq!(
+        summary(&by_value.events_since(0)),
+        summary(&by_ref.events_since(0))
+    );
+    assert_eq!(by_value.stats(), by_ref.stats());
+    assert_eq!(
+        by_value.state().services.len(),
+        1,
+        "web deleted, api created"
+    );
+}
