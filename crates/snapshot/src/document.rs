@@ -318,12 +318,61 @@ fn typed<T: DeserializeOwned>(value: &Value) -> Result<T, Fault> {
     }
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
+        let message = match field_value(value, err.path()) {
+            Some((field, found)) => wrong_value(field, found),
+            None => None,
+        };
         Fault {
             // serde_path_to_error writes the empty path as ".".
             field: (path != ".").then_some(path),
-            message: err.into_inner().to_string(),
+            message: message.unwrap_or_else(|| err.into_inner().to_string()),
         }
     })
+}
+
+/// The name of the field at `path` (its last mapping key) and its value in `object`.
+fn field_value<'v>(
+    object: &'v Value,
+    path: &serde_path_to_error::Path,
+) -> Option<(&'v str, &'v Value)> {
+    use serde_path_to_error::Segment;
+
+    let mut found = object;
+    let mut field = None;
+    for segment in path {
+        match segment {
+            Segment::Seq { index } => found = found.get(*index)?,
+            Segment::Map { key } => {
+                let (name, value) = found.as_object()?.get_key_value(key)?;
+                field = Some(name.as_str());
+                found = value;
+            }
+            Segment::Enum { .. } | Segment::Unknown => return None,
+        }
+    }
+    Some((field?, found))
+}
+
+/// What a person needs to hear about a port-like field that serde refused, instead of serde's
+/// words (`invalid type: floating point `1e+20`, expected i32`, `data did not match any variant
+/// of untagged enum IntOrString`). `None` for every other field: serde's message says it well.
+fn wrong_value(field: &str, found: &Value) -> Option<String> {
+    let what = match found {
+        Value::Null => "null".to_owned(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => format!("the string {s:?}"),
+        Value::Array(_) => "a sequence".to_owned(),
+        Value::Object(_) => "a mapping".to_owned(),
+    };
+    match field {
+        // `port` of a Service or Endpoints port, an EndpointSlice port; `nodePort`.
+        "port" | "nodePort" => Some(format!("a {field} must be an integer 1-65535, not {what}")),
+        "targetPort" => Some(format!(
+            "a targetPort must be a port number or a port name, not {what}"
+        )),
+        _ => None,
+    }
 }
 
 /// Fields whose value is an object in the Kubernetes schema.
@@ -457,6 +506,58 @@ mod tests {
         }));
         assert_eq!(d.field.as_deref(), Some("spec.ports[0].targetPort"));
         assert_eq!(d.object, ObjectKey::new("default", "web"));
+        assert_eq!(
+            d.message,
+            "not read: a targetPort must be a port number or a port name, not true"
+        );
+        let d = diagnostic(json!({
+            "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+            "spec": {"ports": [{"port": 80}, {"port": 81, "targetPort": [80]}]}
+        }));
+        assert_eq!(
+            d.to_string(),
+            "error: InvalidObject Service default/web spec.ports[1].targetPort: not read: \
+             a targetPort must be a port number or a port name, not a sequence"
+        );
+    }
+
+    /// SPEC §8: a port that is not an integer says so, not serde's "floating point, expected i32".
+    #[test]
+    fn ports_that_are_not_integers() {
+        for (port, what) in [
+            (json!(1e20), "1e+20"),
+            (json!(80.5), "80.5"),
+            (json!(3_000_000_000_u64), "3000000000"),
+            (json!("80"), "the string \"80\""),
+            (json!({"number": 80}), "a mapping"),
+        ] {
+            let d = diagnostic(json!({
+                "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+                "spec": {"ports": [{"port": port}]}
+            }));
+            assert_eq!(d.field.as_deref(), Some("spec.ports[0].port"));
+            assert_eq!(
+                d.message,
+                format!("not read: a port must be an integer 1-65535, not {what}")
+            );
+        }
+        let d = diagnostic(json!({
+            "apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "web"},
+            "subsets": [{"ports": [{"port": 8.0}]}]
+        }));
+        assert_eq!(d.field.as_deref(), Some("subsets[0].ports[0].port"));
+        assert_eq!(
+            d.message,
+            "not read: a port must be an integer 1-65535, not 8.0"
+        );
+        let d = diagnostic(json!({
+            "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+            "spec": {"ports": [{"port": 80, "nodePort": "x"}]}
+        }));
+        assert_eq!(
+            d.message,
+            "not read: a nodePort must be an integer 1-65535, not the string \"x\""
+        );
     }
 
     #[test]

@@ -280,6 +280,8 @@ mod tests {
             r#"{"apiVersion":"v1","kind":"Service","kind":"Pod"}"#,
             r#"{"apiVersion":"v1","kind":"Serv\u0069ce","metadata":{"name":"web"}}"#,
             r#"{"apiVersion":"v1","kind":"Service","spec":{"ports":[{"port":"eighty"}]}}"#,
+            r#"{"apiVersion":"v1","kind":"Service","spec":{"ports":[{"port":1e20}]}}"#,
+            r#"{"apiVersion":"v1","kind":"Service","spec":{"ports":[{"port":80,"targetPort":[80]}]}}"#,
             r#"{"kind":"Service"}"#,
             r#"{"apiVersion":"v1","kind":3}"#,
             r#"[1]"#,
