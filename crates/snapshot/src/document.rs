@@ -47,13 +47,25 @@ pub(crate) enum Shape {
 pub(crate) struct Document {
     pub(crate) shape: Shape,
     pub(crate) entries: Vec<Entry>,
+    /// The document is a List whose `items` is not a sequence: the fault is that value, not
+    /// the document.
+    pub(crate) items_not_a_list: bool,
 }
 
 impl Document {
-    fn single(entry: Entry) -> Self {
+    pub(crate) fn single(entry: Entry) -> Self {
         Self {
             shape: Shape::Single,
             entries: vec![entry],
+            items_not_a_list: false,
+        }
+    }
+
+    fn list(shape: Shape, entries: Vec<Entry>) -> Self {
+        Self {
+            shape,
+            entries,
+            items_not_a_list: false,
         }
     }
 }
@@ -107,18 +119,15 @@ impl<'de> Visitor<'de> for DocumentVisitor {
         let kind = fields.get("kind").and_then(Value::as_str).unwrap_or("");
         if kind.ends_with("List") {
             return Ok(match items {
-                None => Document {
-                    shape: Shape::List,
-                    entries: Vec::new(),
+                None => Document::list(Shape::List, Vec::new()),
+                Some(Items::Entries(entries)) => Document::list(Shape::List, entries),
+                Some(Items::Other(value)) => Document {
+                    items_not_a_list: true,
+                    ..Document::single(Entry::NotAnObject(format!(
+                        "a {kind} whose items is {}, not a sequence",
+                        describe(&value)
+                    )))
                 },
-                Some(Items::Entries(entries)) => Document {
-                    shape: Shape::List,
-                    entries,
-                },
-                Some(Items::Other(value)) => Document::single(Entry::NotAnObject(format!(
-                    "a {kind} whose items is {}",
-                    describe(&value)
-                ))),
             });
         }
         // Not a List: `items` means nothing to the kinds we read, so it is not put back.
@@ -126,11 +135,7 @@ impl<'de> Visitor<'de> for DocumentVisitor {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Document, A::Error> {
-        let entries = entries(seq, self.fast)?;
-        Ok(Document {
-            shape: Shape::Sequence,
-            entries,
-        })
+        Ok(Document::list(Shape::Sequence, entries(seq, self.fast)?))
     }
 
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<Document, E> {

@@ -172,6 +172,7 @@ pub fn parse(bytes: &[u8], origin: &str, limits: &Limits) -> Result<Snapshot, Sn
     let mut snapshot = Snapshot::default();
     for (n, parsed) in documents.into_iter().enumerate() {
         let shape = parsed.document.shape;
+        let items_not_a_list = parsed.document.items_not_a_list;
         for (i, entry) in parsed.document.entries.into_iter().enumerate() {
             match entry {
                 Entry::Service(service) => snapshot.services.push(service),
@@ -191,9 +192,16 @@ pub fn parse(bytes: &[u8], origin: &str, limits: &Limits) -> Result<Snapshot, Sn
                         Shape::List => format!("items[{i}] of {document}"),
                         Shape::Sequence => format!("[{i}] of {document}"),
                     };
+                    // Point at the faulty value itself when it could be found.
+                    let places = &parsed.places;
+                    let at = match shape {
+                        Shape::Single if items_not_a_list => places.items,
+                        Shape::Single => None,
+                        Shape::List | Shape::Sequence => places.elements.get(i).copied(),
+                    };
                     return Err(SnapshotError::NotAnObject {
                         origin: origin.to_owned(),
-                        location: parsed.location,
+                        location: at.or(parsed.location),
                         position,
                         reason,
                     });

@@ -1,6 +1,9 @@
 //! Bytes → documents: format detection, the YAML budget, and error translation.
 
+use std::fmt;
+
 use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::{Budget, Spanned};
 
 use crate::document::{Document, Entry, Shape};
@@ -15,6 +18,9 @@ const MAX_DEPTH: usize = 128;
 pub(crate) struct Parsed {
     pub(crate) location: Option<Location>,
     pub(crate) document: Document,
+    /// Where its `items` and their elements are, when one of them is not an object (found only
+    /// then, by a second reading of the input).
+    pub(crate) places: Places,
 }
 
 impl Parsed {
@@ -25,6 +31,14 @@ impl Parsed {
             .iter()
             .any(|entry| matches!(entry, Entry::NotAnObject(_)))
     }
+}
+
+/// Where a document's objects are: the value of its `items`, and each element of that value (or
+/// of the document, a top-level JSON array). Empty when unknown.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Places {
+    pub(crate) items: Option<Location>,
+    pub(crate) elements: Vec<Location>,
 }
 
 /// The UTF-8 byte order mark, skipped at the start of the input.
@@ -86,6 +100,206 @@ fn documents_here(
         }),
         Some(_) => yaml(bytes, &input, limits),
     }
+    .map(|mut documents| {
+        if !documents.iter().all(Parsed::holds_only_objects) {
+            locate(bytes, &mut documents, limits);
+        }
+        documents
+    })
+}
+
+/// Fills in [`Parsed::places`], by reading the input again (as JSON if it reads as JSON, else
+/// as YAML): only done when an error is about to be reported, so it costs nothing otherwise.
+fn locate(bytes: &[u8], documents: &mut [Parsed], limits: &Limits) {
+    if let [document] = documents
+        && let Some(places) = json_places(bytes)
+    {
+        document.places = places;
+        return;
+    }
+    let options = yaml_options(bytes.len(), limits);
+    if let Ok(all) = serde_saphyr::from_slice_multiple_with_options::<YamlPlaces>(bytes, options)
+        && all.len() == documents.len()
+    {
+        for (parsed, places) in documents.iter_mut().zip(all) {
+            parsed.places = places.0;
+        }
+    }
+}
+
+/// Where `items` and its elements (or the elements of a top-level array) are, in a JSON text.
+fn json_places(bytes: &[u8]) -> Option<Places> {
+    use serde_json::value::RawValue;
+
+    #[derive(Deserialize)]
+    struct List<'a> {
+        #[serde(borrow)]
+        items: Option<&'a RawValue>,
+    }
+    let at = |raw: &RawValue| {
+        let offset = (raw.get().as_ptr() as usize).checked_sub(bytes.as_ptr() as usize)?;
+        location_of(bytes, offset)
+    };
+    let elements = |raw: &RawValue| -> Vec<Location> {
+        serde_json::from_str::<Vec<&RawValue>>(raw.get())
+            .map(|all| all.into_iter().filter_map(at).collect())
+            .unwrap_or_default()
+    };
+    let top: &RawValue = serde_json::from_slice(bytes).ok()?;
+    if top.get().starts_with('[') {
+        return Some(Places {
+            items: None,
+            elements: elements(top),
+        });
+    }
+    let items = serde_json::from_str::<List<'_>>(top.get()).ok()?.items?;
+    Some(Places {
+        items: at(items),
+        elements: elements(items),
+    })
+}
+
+/// Line and column (in characters, as editors count them) of a byte offset.
+fn location_of(bytes: &[u8], offset: usize) -> Option<Location> {
+    let before = bytes.get(..offset)?;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    Some(Location {
+        line: line as u64,
+        column: column as u64,
+    })
+}
+
+/// [`Places`] of a YAML document: a visitor that accepts any document, spans `items` and each of
+/// its elements, and skips the rest.
+struct YamlPlaces(Places);
+
+impl<'de> Deserialize<'de> for YamlPlaces {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(PlacesVisitor).map(YamlPlaces)
+    }
+}
+
+/// The elements of `items`, spanned.
+struct Elements(Vec<Location>);
+
+impl<'de> Deserialize<'de> for Elements {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ElementsVisitor).map(Elements)
+    }
+}
+
+fn spanned_location(span: serde_saphyr::Location) -> Option<Location> {
+    (span.line() > 0).then(|| Location {
+        line: span.line(),
+        column: span.column(),
+    })
+}
+
+/// A visitor whose value is `Default` for anything but what `visit_map` / `visit_seq` look at.
+macro_rules! default_for_the_rest {
+    () => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(Self::Value::default())
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(Self::Value::default())
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(Self::Value::default())
+        }
+        fn visit_i128<E: de::Error>(self, _: i128) -> Result<Self::Value, E> {
+            Ok(Self::Value::default())
+        }
+        fn visit_u128<E: de::Error>(self, _: u128) -> Result<Self::Value, E> {
+            Ok(Self::Value::default())
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(Self::Value::default())
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(Self::Value::default())
+        }
+        fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<Self::Value, E> {
+            Ok(Self::Value::default())
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Self::Value::default())
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Self::Value::default())
+        }
+    };
+}
+
+struct PlacesVisitor;
+
+impl<'de> Visitor<'de> for PlacesVisitor {
+    type Value = Places;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any YAML document")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Places, A::Error> {
+        let mut places = Places::default();
+        while let Some(key) = map.next_key::<serde_json::Value>()? {
+            if key == "items" {
+                let items = map.next_value::<Spanned<Elements>>()?;
+                places = Places {
+                    items: spanned_location(items.referenced),
+                    elements: items.value.0,
+                };
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(places)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Places, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Places::default())
+    }
+
+    default_for_the_rest!();
+}
+
+struct ElementsVisitor;
+
+impl<'de> Visitor<'de> for ElementsVisitor {
+    type Value = Vec<Location>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<Location>, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Vec::new())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Location>, A::Error> {
+        let mut elements = Vec::new();
+        while let Some(element) = seq.next_element::<Spanned<IgnoredAny>>()? {
+            // An element without a known position ends the list: later ones would be misplaced.
+            let Some(at) = spanned_location(element.referenced) else {
+                break;
+            };
+            elements.push(at);
+        }
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(elements)
+    }
+
+    default_for_the_rest!();
 }
 
 fn json(bytes: &[u8], origin: &str) -> Result<Vec<Parsed>, SnapshotError> {
@@ -95,6 +309,7 @@ fn json(bytes: &[u8], origin: &str) -> Result<Vec<Parsed>, SnapshotError> {
         return Ok(vec![Parsed {
             location: None,
             document,
+            places: Places::default(),
         }]);
     }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
@@ -104,6 +319,7 @@ fn json(bytes: &[u8], origin: &str) -> Result<Vec<Parsed>, SnapshotError> {
     Ok(vec![Parsed {
         location: None,
         document,
+        places: Places::default(),
     }])
 }
 
@@ -157,14 +373,15 @@ fn yaml(bytes: &[u8], input: &Input<'_>, limits: &Limits) -> Result<Vec<Parsed>,
                 });
                 let document = if value.shape == Shape::Sequence {
                     // kubectl reads a YAML document as one object; a sequence is not one.
-                    Document {
-                        shape: Shape::Single,
-                        entries: vec![Entry::NotAnObject("a sequence".into())],
-                    }
+                    Document::single(Entry::NotAnObject("a sequence".into()))
                 } else {
                     value
                 };
-                Parsed { location, document }
+                Parsed {
+                    location,
+                    document,
+                    places: Places::default(),
+                }
             },
         )
         .collect())

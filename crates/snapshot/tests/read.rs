@@ -418,7 +418,11 @@ items:
         "{}",
         port.message
     );
-    assert!(port.message.contains("expected i32"), "{}", port.message);
+    assert!(
+        port.message.contains("a port must be an integer 1-65535"),
+        "{}",
+        port.message
+    );
     assert!(
         snapshot.diagnostics[1]
             .message
@@ -571,6 +575,36 @@ items:
     assert!(
         error.to_string().contains("a List whose items is a number"),
         "{error}"
+    );
+}
+
+/// The error points at the value at fault (`items`, or the item), not at the document.
+#[test]
+fn list_faults_point_at_the_value() {
+    let error = err("apiVersion: v1\nkind: List\nitems: {a: b}\n");
+    assert_eq!(
+        error.to_string(),
+        "test.yaml:3:8: the document is not a Kubernetes object: \
+         a List whose items is a mapping, not a sequence"
+    );
+    let error = err("apiVersion: v1\nkind: Service\nmetadata: {name: a}\n---\n\
+                     apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n- 42\n");
+    assert_eq!(
+        error.to_string(),
+        "test.yaml:10:3: items[1] of document 2 is not a Kubernetes object: a number"
+    );
+    let error = err("{\"apiVersion\": \"v1\", \"kind\": \"List\",\n \"items\": \"none\"}");
+    assert_eq!(
+        error.to_string(),
+        "test.yaml:2:11: the document is not a Kubernetes object: \
+         a List whose items is a string, not a sequence"
+    );
+    let error = err(
+        "{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [\n  {\"apiVersion\": \"v1\", \"kind\": \"Pod\"},\n  [1]]}",
+    );
+    assert_eq!(
+        error.to_string(),
+        "test.yaml:3:3: items[1] of the document is not a Kubernetes object: a sequence"
     );
 }
 
