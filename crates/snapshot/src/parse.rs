@@ -6,8 +6,9 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::{Budget, Spanned};
 
-use crate::document::{Document, Entry, Shape};
+use crate::document::{Document, Entry, Shape, UNNAMED};
 use crate::{Limits, Location, SnapshotError};
+use svcmirror_core::Diagnostic;
 
 /// Deepest nesting accepted, in YAML and in JSON (where it is serde_json's own recursion limit).
 /// A Kubernetes List of Endpoints nests 8 levels; 128 leaves room for any real object while
@@ -30,6 +31,18 @@ impl Parsed {
             .entries
             .iter()
             .any(|entry| matches!(entry, Entry::NotAnObject(_)))
+    }
+
+    /// Whether something will be reported by where it is: a value that is not an object, or
+    /// an object without a name.
+    fn needs_places(&self) -> bool {
+        let unnamed = |d: &Diagnostic| d.object.name == UNNAMED;
+        self.document.entries.iter().any(|entry| match entry {
+            Entry::NotAnObject(_) => true,
+            Entry::Invalid(d) => unnamed(d),
+            Entry::Noted(_, notes) => notes.iter().any(unnamed),
+            _ => false,
+        })
     }
 }
 
@@ -101,7 +114,7 @@ fn documents_here(
         Some(_) => yaml(bytes, &input, limits),
     }
     .map(|mut documents| {
-        if !documents.iter().all(Parsed::holds_only_objects) {
+        if documents.iter().any(Parsed::needs_places) {
             locate(bytes, &mut documents, limits);
         }
         documents
@@ -109,7 +122,8 @@ fn documents_here(
 }
 
 /// Fills in [`Parsed::places`], by reading the input again (as JSON if it reads as JSON, else
-/// as YAML): only done when an error is about to be reported, so it costs nothing otherwise.
+/// as YAML): only done when something is to be reported by where it is, so it costs nothing
+/// otherwise.
 fn locate(bytes: &[u8], documents: &mut [Parsed], limits: &Limits) {
     if let [document] = documents
         && let Some(places) = json_places(bytes)
