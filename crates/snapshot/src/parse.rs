@@ -555,11 +555,13 @@ fn budget_breach(
             budget.max_merge_keys
         ),
         B::RecordedAnchorEvents { .. } => format!(
-            "YAML anchors (`&name`) hold more than {} parser events in all, the limit",
+            "YAML anchors (`&name`) hold more than {} parser events for aliases to replay, \
+             the limit on anchors",
             budget.max_recorded_anchor_events
         ),
         B::RecordedAnchorBytes { .. } => format!(
-            "YAML anchors (`&name`) hold more than {} bytes in all, the limit",
+            "YAML anchors (`&name`) hold more than {} bytes for aliases to replay, the limit \
+             on anchors",
             budget.max_recorded_anchor_bytes
         ),
         B::Documents { .. } => format!("more than {} documents", limits.max_objects),
