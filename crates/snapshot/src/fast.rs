@@ -330,6 +330,36 @@ mod tests {
         }
     }
 
+    /// Well-formed objects stay on the fast path (`complete`); only doubtful ones go back.
+    #[test]
+    fn well_formed_objects_stay_on_the_fast_path() {
+        let typed = |text: &str| {
+            let value: Value = serde_json::from_str(text).unwrap();
+            match value["kind"].as_str().unwrap() {
+                "Service" => Entry::Service(serde_json::from_value(value).unwrap()),
+                "Endpoints" => Entry::Endpoints(serde_json::from_value(value).unwrap()),
+                "Namespace" => Entry::Namespace(serde_json::from_value(value).unwrap()),
+                _ => Entry::EndpointSlice(serde_json::from_value(value).unwrap()),
+            }
+        };
+        for text in [
+            r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},"spec":{"ports":[{"port":80}]}}"#,
+            r#"{"apiVersion":"v1","kind":"Endpoints","metadata":{"name":"web"},"subsets":[{"addresses":[{"ip":"10.0.0.1"}],"notReadyAddresses":[{"ip":"10.0.0.2"}],"ports":[{"port":80}]}]}"#,
+            r#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"shop"}}"#,
+            r#"{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":"web-1"},"addressType":"IPv4","endpoints":[]}"#,
+        ] {
+            assert!(complete(&typed(text)), "{text}");
+        }
+        for text in [
+            r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":""}}"#,
+            r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},"spec":{"ports":[{"name":"http"}]}}"#,
+            r#"{"apiVersion":"v1","kind":"Endpoints","metadata":{"name":"web"},"subsets":[{"notReadyAddresses":[{"hostname":"a"}]}]}"#,
+            r#"{"apiVersion":"v1","kind":"Endpoints","metadata":{"name":"web"},"subsets":[{"ports":[{"port":0}]}]}"#,
+        ] {
+            assert!(!complete(&typed(text)), "{text}");
+        }
+    }
+
     #[test]
     fn walk_errors_send_the_input_back() {
         assert!(entry(r#"{"apiVersion":"v1","kind":"Pod","x":"\udc00"}"#).is_err());
