@@ -19,7 +19,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde_json::Value;
 use svcmirror_core::model::DISCOVERY_V1;
 
-use crate::document::{Entry, OBJECT_FIELDS, OBJECT_LIST_FIELDS, entry_from_value};
+use crate::document::{Entry, OBJECT_FIELDS, OBJECT_LIST_FIELDS, entry_from_value, looks_read};
 
 /// Deepest nesting of an item read here (the item itself is level 1). The reference counts the
 /// enclosing List and `items` too, towards its limit of 128; anything deeper than this goes back
@@ -56,12 +56,42 @@ pub(crate) fn entry(text: &str) -> Result<Entry, serde_json::Error> {
         (DISCOVERY_V1, "EndpointSlice") => {
             |text| serde_json::from_str(text).map(Entry::EndpointSlice)
         }
+        // A look-alike of a kind that is read is skipped with a warning: the reference's.
+        _ if looks_read(api_version, kind) => return reference(),
         _ => return Ok(Entry::Skipped),
     };
     if head.positional {
         return reference();
     }
-    typed(text).or_else(|_| reference())
+    match typed(text) {
+        Ok(entry) if complete(&entry) => Ok(entry),
+        _ => reference(),
+    }
+}
+
+/// Whether a typed object has every field the reference reader requires ([`entry_from_value`]
+/// reports a missing `metadata.name`, Service or Endpoints `port`, or address `ip`). The typed
+/// object cannot tell missing from `""` or `0`, so either sends the item to the reference.
+fn complete(entry: &Entry) -> bool {
+    match entry {
+        Entry::Service(service) => {
+            !service.metadata.name.is_empty() && service.spec.ports.iter().all(|p| p.port != 0)
+        }
+        Entry::Endpoints(endpoints) => {
+            !endpoints.metadata.name.is_empty()
+                && endpoints.subsets.iter().all(|subset| {
+                    subset
+                        .addresses
+                        .iter()
+                        .chain(&subset.not_ready_addresses)
+                        .all(|a| !a.ip.is_empty())
+                        && subset.ports.iter().all(|p| p.port != 0)
+                })
+        }
+        Entry::Namespace(namespace) => !namespace.metadata.name.is_empty(),
+        Entry::EndpointSlice(slice) => !slice.metadata.name.is_empty(),
+        _ => false,
+    }
 }
 
 /// What the walk learnt about an item.
@@ -280,12 +310,53 @@ mod tests {
             r#"{"apiVersion":"v1","kind":"Service","kind":"Pod"}"#,
             r#"{"apiVersion":"v1","kind":"Serv\u0069ce","metadata":{"name":"web"}}"#,
             r#"{"apiVersion":"v1","kind":"Service","spec":{"ports":[{"port":"eighty"}]}}"#,
+            r#"{"apiVersion":"v1","kind":"Service","spec":{"ports":[{"port":1e20}]}}"#,
+            r#"{"apiVersion":"v1","kind":"Service","spec":{"ports":[{"port":80,"targetPort":[80]}]}}"#,
             r#"{"kind":"Service"}"#,
+            r#"{"apiVersion":"v1","kind":"Service","spec":{"ports":[{"name":"http"}]}}"#,
+            r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},"spec":{"ports":[{"port":0}]}}"#,
+            r#"{"apiVersion":"v1","kind":"Endpoints","metadata":{"name":"web"},"subsets":[{"addresses":[{"hostname":"a"},{"ip":"10.0.0.1"}],"ports":[{"name":"http"}]}]}"#,
+            r#"{"apiVersion":"v1","kind":"Endpoints","metadata":{"name":"web"},"subsets":[{"notReadyAddresses":[{"ip":""}]}]}"#,
+            r#"{"apiVersion":"v1","kind":"Namespace","metadata":{}}"#,
+            r#"{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":""}}"#,
+            r#"{"apiVersion":"v2","kind":"Service","metadata":{"name":"web"}}"#,
+            r#"{"apiVersion":"v1","kind":"service","metadata":{"name":"web"}}"#,
+            r#"{"apiVersion":"discovery.k8s.io/v1beta1","kind":"EndpointSlice"}"#,
             r#"{"apiVersion":"v1","kind":3}"#,
             r#"[1]"#,
             r#"null"#,
         ] {
             agree(text);
+        }
+    }
+
+    /// Well-formed objects stay on the fast path (`complete`); only doubtful ones go back.
+    #[test]
+    fn well_formed_objects_stay_on_the_fast_path() {
+        let typed = |text: &str| {
+            let value: Value = serde_json::from_str(text).unwrap();
+            match value["kind"].as_str().unwrap() {
+                "Service" => Entry::Service(serde_json::from_value(value).unwrap()),
+                "Endpoints" => Entry::Endpoints(serde_json::from_value(value).unwrap()),
+                "Namespace" => Entry::Namespace(serde_json::from_value(value).unwrap()),
+                _ => Entry::EndpointSlice(serde_json::from_value(value).unwrap()),
+            }
+        };
+        for text in [
+            r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},"spec":{"ports":[{"port":80}]}}"#,
+            r#"{"apiVersion":"v1","kind":"Endpoints","metadata":{"name":"web"},"subsets":[{"addresses":[{"ip":"10.0.0.1"}],"notReadyAddresses":[{"ip":"10.0.0.2"}],"ports":[{"port":80}]}]}"#,
+            r#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"shop"}}"#,
+            r#"{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":"web-1"},"addressType":"IPv4","endpoints":[]}"#,
+        ] {
+            assert!(complete(&typed(text)), "{text}");
+        }
+        for text in [
+            r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":""}}"#,
+            r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},"spec":{"ports":[{"name":"http"}]}}"#,
+            r#"{"apiVersion":"v1","kind":"Endpoints","metadata":{"name":"web"},"subsets":[{"notReadyAddresses":[{"hostname":"a"}]}]}"#,
+            r#"{"apiVersion":"v1","kind":"Endpoints","metadata":{"name":"web"},"subsets":[{"ports":[{"port":0}]}]}"#,
+        ] {
+            assert!(!complete(&typed(text)), "{text}");
         }
     }
 

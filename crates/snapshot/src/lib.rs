@@ -5,14 +5,20 @@
 //! - [`parse`] / [`read`]: YAML or JSON — one object, a `List` (or `ServiceList`…), several
 //!   `---`-separated YAML documents, or a JSON array — into a [`Snapshot`] of `v1` Services,
 //!   Endpoints and Namespaces and `discovery.k8s.io/v1` EndpointSlices. Other kinds (Pods,
-//!   Deployments…) are skipped, so a `kubectl get all -o yaml` dump reads as is.
+//!   Deployments…) are skipped, so a `kubectl get all -o yaml` dump reads as is; one that looks
+//!   like a mistake for a kind that is read (`kind: service`, a `v2` Service) is skipped with a
+//!   warning at `kind` or `apiVersion`.
 //! - [`write_list`]: objects → one `v1` `List` in YAML or JSON that kubectl reads back unchanged.
 //!
 //! A malformed object (a field of the wrong type) does not spoil the input: it is dropped and
 //! reported as a [`Diagnostic`] with reason [`InvalidObject`](svcmirror_core::Reason::InvalidObject)
-//! and its field path (`spec.ports[0].port`), as SPEC §8 asks. Only an input that cannot be read
-//! at all is a [`SnapshotError`]: not YAML/JSON, empty, a document that is not a Kubernetes
-//! object, or over the [`Limits`] (including YAML alias bombs and deep nesting).
+//! and its field path (`spec.ports[0].port`), as SPEC §8 asks. A required field that is missing
+//! is reported as such (`metadata.name`, a Service port's `port`), not read as `""` or `0`; an
+//! Endpoints address without `ip` or port without `port` is dropped, the rest kept. An object
+//! without a name is called `<unnamed>`, and its diagnostic says where it is in the input. Only
+//! an input that cannot be read at all is a [`SnapshotError`]: not YAML/JSON, empty, a document
+//! that is not a Kubernetes object, or over the [`Limits`] (including YAML alias bombs and deep
+//! nesting).
 //!
 //! **What this crate must never do**: decide anything about mirroring (exports, headlessness,
 //! names — that is `svcmirror-core`'s job; this crate only converts and moves bytes), or panic,
@@ -43,7 +49,7 @@ mod write;
 use std::io::Read;
 
 use svcmirror_core::model::{EndpointSlice, Endpoints, Kind, Namespace, Service};
-use svcmirror_core::{Diagnostic, SourceState, TargetState};
+use svcmirror_core::{Diagnostic, Severity, SourceState, TargetState};
 
 use crate::document::{Entry, Shape};
 pub use crate::error::{Location, SnapshotError};
@@ -102,8 +108,13 @@ pub struct Snapshot {
     /// slices svcmirror wrote, and others' that hold names it wants); the target is read from its
     /// Endpoints, so [`Snapshot::into_target`] leaves them out.
     pub endpoint_slices: Vec<EndpointSlice>,
-    /// One [`InvalidObject`](svcmirror_core::Reason::InvalidObject) error per malformed `v1`
-    /// Service, Endpoints or Namespace (or EndpointSlice), which is left out of the lists above.
+    /// What was wrong with the input, all with reason
+    /// [`InvalidObject`](svcmirror_core::Reason::InvalidObject): an error per malformed `v1`
+    /// Service, Endpoints or Namespace (or EndpointSlice), which is left out of the lists above;
+    /// an error per address or port dropped from an Endpoints for a missing `ip` or `port`; a
+    /// warning per skipped object whose `kind` or `apiVersion` looks like a mistake for one that
+    /// is read (`kind: service`, `apiVersion: v2`). An object without a name is named
+    /// `<unnamed>`, and the message says where it is (`items[3] of document 1`).
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -123,8 +134,12 @@ impl Snapshot {
     /// unknown (`None`) and every namespace is assumed to exist.
     #[must_use]
     pub fn into_source(self) -> SourceState {
+        // A malformed Namespace counts (an error), a skipped look-alike does not (a warning).
         let listed_namespaces = !self.namespaces.is_empty()
-            || self.diagnostics.iter().any(|d| d.kind == Kind::Namespace);
+            || self
+                .diagnostics
+                .iter()
+                .any(|d| d.kind == Kind::Namespace && d.severity == Severity::Error);
         SourceState {
             services: self.services,
             endpoints: self.endpoints,
@@ -172,32 +187,56 @@ pub fn parse(bytes: &[u8], origin: &str, limits: &Limits) -> Result<Snapshot, Sn
     let mut snapshot = Snapshot::default();
     for (n, parsed) in documents.into_iter().enumerate() {
         let shape = parsed.document.shape;
+        let items_not_a_list = parsed.document.items_not_a_list;
+        // Where item `i` is: which document or element, and its line:column when known.
+        let position = |i: usize, document: String| match shape {
+            Shape::Single => document,
+            Shape::List => format!("items[{i}] of {document}"),
+            Shape::Sequence => format!("[{i}] of {document}"),
+        };
+        let location = |i: usize| match shape {
+            Shape::Single if items_not_a_list => parsed.places.items.or(parsed.location),
+            Shape::Single => parsed.location,
+            Shape::List | Shape::Sequence => parsed.places.elements.get(i).copied(),
+        };
         for (i, entry) in parsed.document.entries.into_iter().enumerate() {
+            let (entry, notes) = match entry {
+                Entry::Noted(entry, notes) => (*entry, notes),
+                entry => (entry, Vec::new()),
+            };
+            let mut diagnostics = notes;
             match entry {
                 Entry::Service(service) => snapshot.services.push(service),
                 Entry::Endpoints(endpoints) => snapshot.endpoints.push(endpoints),
                 Entry::Namespace(namespace) => snapshot.namespaces.push(namespace),
                 Entry::EndpointSlice(slice) => snapshot.endpoint_slices.push(slice),
-                Entry::Invalid(diagnostic) => snapshot.diagnostics.push(diagnostic),
-                Entry::Skipped => {}
+                Entry::Invalid(diagnostic) => diagnostics.push(diagnostic),
+                Entry::Skipped | Entry::Noted(..) => {}
                 Entry::NotAnObject(reason) => {
                     let document = if several {
                         format!("document {}", n + 1)
                     } else {
                         "the document".to_owned()
                     };
-                    let position = match shape {
-                        Shape::Single => document,
-                        Shape::List => format!("items[{i}] of {document}"),
-                        Shape::Sequence => format!("[{i}] of {document}"),
-                    };
                     return Err(SnapshotError::NotAnObject {
                         origin: origin.to_owned(),
-                        location: parsed.location,
-                        position,
+                        // Point at the faulty value itself when it could be found.
+                        location: location(i).or(parsed.location),
+                        position: position(i, document),
                         reason,
                     });
                 }
+            }
+            for mut diagnostic in diagnostics {
+                // SPEC §8: an object without a name is still named, by where it is.
+                if diagnostic.object.name == document::UNNAMED {
+                    let at = position(i, format!("document {}", n + 1));
+                    diagnostic.message = match location(i) {
+                        Some(l) => format!("{} ({at}, line {})", diagnostic.message, l.line),
+                        None => format!("{} ({at})", diagnostic.message),
+                    };
+                }
+                snapshot.diagnostics.push(diagnostic);
             }
         }
     }

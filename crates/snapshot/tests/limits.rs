@@ -341,4 +341,13 @@ fn alias_bomb_in_a_large_input_is_still_refused() {
         matches!(error, SnapshotError::TooComplex { .. }),
         "{error:?}"
     );
+    // In plain words: what was refused and which limit, not serde-saphyr's internals.
+    let message = error.to_string();
+    assert!(
+        message.contains(
+            ": refused: YAML anchors (`&name`) hold more than 100000 parser events for aliases \
+             to replay, the limit on anchors"
+        ),
+        "{message}"
+    );
 }

@@ -279,7 +279,8 @@ fn kubectl_get_all_dump_skips_other_kinds() {
 
 #[test]
 fn only_core_v1_kinds_and_discovery_v1_endpoint_slices_are_read() {
-    // A Knative Service is a `Service` too, but not ours; a v1beta1 slice is not read either.
+    // A Knative Service is a `Service` too, but not ours; a v1beta1 slice is not read either,
+    // and that is said (SPEC §8: it may be a mistake).
     let yaml = "\
 apiVersion: serving.knative.dev/v1
 kind: Service
@@ -305,7 +306,17 @@ data: {port: eighty}
 ";
     let mut snapshot = ok(yaml);
     let slices = std::mem::take(&mut snapshot.endpoint_slices);
+    let diagnostics = std::mem::take(&mut snapshot.diagnostics);
     assert_eq!(snapshot, Snapshot::default());
+    let [warning] = diagnostics.as_slice() else {
+        panic!("{diagnostics:?}")
+    };
+    assert_eq!(
+        warning.to_string(),
+        "warning: InvalidObject EndpointSlice default/web-old apiVersion: skipped: \
+         \"discovery.k8s.io/v1beta1\" is not discovery.k8s.io/v1, the only apiVersion read for \
+         kind EndpointSlice"
+    );
     let [slice] = slices.as_slice() else {
         panic!("{slices:?}")
     };
@@ -405,7 +416,7 @@ items:
                 "shop/bad-labels".to_owned(),
                 "metadata.labels.team"
             ),
-            (Kind::Namespace, String::new(), "metadata.name"),
+            (Kind::Namespace, "<unnamed>".to_owned(), "metadata.name"),
         ]
     );
     for diagnostic in &snapshot.diagnostics {
@@ -418,7 +429,11 @@ items:
         "{}",
         port.message
     );
-    assert!(port.message.contains("expected i32"), "{}", port.message);
+    assert!(
+        port.message.contains("a port must be an integer 1-65535"),
+        "{}",
+        port.message
+    );
     assert!(
         snapshot.diagnostics[1]
             .message
@@ -469,8 +484,63 @@ fn malformed_object_with_unreadable_name_still_reports() {
     let [diagnostic] = snapshot.diagnostics.as_slice() else {
         panic!()
     };
-    assert_eq!(diagnostic.object, ObjectKey::new("default", ""));
+    assert_eq!(diagnostic.object, ObjectKey::new("default", "<unnamed>"));
     assert_eq!(diagnostic.field.as_deref(), Some("metadata"));
+    assert_eq!(
+        diagnostic.message,
+        "not read: invalid type: integer `5`, expected a mapping (document 1, line 1)"
+    );
+}
+
+/// SPEC §8: an object without a name is named by where it is, in YAML and in JSON (whichever
+/// reader reads the item).
+#[test]
+fn objects_without_a_name_are_named_by_where_they_are() {
+    let yaml = "\
+apiVersion: v1
+kind: Service
+metadata: {name: a}
+spec: {ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Pod
+- apiVersion: v1
+  kind: Endpoints
+  metadata: {namespace: shop}
+";
+    let snapshot = ok(yaml);
+    assert_eq!(snapshot.services.len(), 1);
+    let lines: Vec<String> = snapshot
+        .diagnostics
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "error: InvalidObject Endpoints shop/<unnamed> metadata.name: not read: \
+          required field missing (items[1] of document 2, line 11)"
+        ]
+    );
+    let json = "{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [\n\
+                {\"apiVersion\": \"v1\", \"kind\": \"Namespace\", \"metadata\": {\"name\": \"shop\"}},\n\
+                {\"apiVersion\": \"v1\", \"kind\": \"Service\", \"spec\": {}}]}";
+    let snapshot = ok(json);
+    let lines: Vec<String> = snapshot
+        .diagnostics
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "error: InvalidObject Service default/<unnamed> metadata.name: not read: \
+          required field missing (items[1] of document 1, line 3)"
+        ]
+    );
 }
 
 #[test]
@@ -571,6 +641,36 @@ items:
     assert!(
         error.to_string().contains("a List whose items is a number"),
         "{error}"
+    );
+}
+
+/// The error points at the value at fault (`items`, or the item), not at the document.
+#[test]
+fn list_faults_point_at_the_value() {
+    let error = err("apiVersion: v1\nkind: List\nitems: {a: b}\n");
+    assert_eq!(
+        error.to_string(),
+        "test.yaml:3:8: the document is not a Kubernetes object: \
+         a List whose items is a mapping, not a sequence"
+    );
+    let error = err("apiVersion: v1\nkind: Service\nmetadata: {name: a}\n---\n\
+                     apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n- 42\n");
+    assert_eq!(
+        error.to_string(),
+        "test.yaml:10:3: items[1] of document 2 is not a Kubernetes object: a number"
+    );
+    let error = err("{\"apiVersion\": \"v1\", \"kind\": \"List\",\n \"items\": \"none\"}");
+    assert_eq!(
+        error.to_string(),
+        "test.yaml:2:11: the document is not a Kubernetes object: \
+         a List whose items is a string, not a sequence"
+    );
+    let error = err(
+        "{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [\n  {\"apiVersion\": \"v1\", \"kind\": \"Pod\"},\n  [1]]}",
+    );
+    assert_eq!(
+        error.to_string(),
+        "test.yaml:3:3: items[1] of the document is not a Kubernetes object: a sequence"
     );
 }
 
