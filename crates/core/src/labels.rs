@@ -1,9 +1,7 @@
 //! SPEC §4: the labels and annotations written on mirror objects, and which target ones are copied.
 
-use std::collections::BTreeMap;
-
 use crate::link::{KeyPattern, Link};
-use crate::model::ObjectMeta;
+use crate::model::{ObjectMeta, StringMap};
 
 /// Label: `"true"` on every object the mirror owns.
 pub const MIRRORED_SERVICE: &str = "mirror.linkerd.io/mirrored-service";
@@ -72,7 +70,7 @@ pub fn is_owned_by(meta: &ObjectMeta, link: &Link) -> bool {
 
 /// [`is_owned_by`] on a label map.
 #[must_use]
-pub fn is_owned(labels: &BTreeMap<String, String>, link: &Link) -> bool {
+pub fn is_owned(labels: &StringMap, link: &Link) -> bool {
     labels.get(MIRRORED_SERVICE).map(String::as_str) == Some("true")
         && labels.get(CLUSTER_NAME).map(String::as_str) == Some(link.cluster_name().as_str())
 }
@@ -88,14 +86,14 @@ pub fn is_owned_slice(meta: &ObjectMeta, link: &Link) -> bool {
 
 /// Whether a slice says it is managed by svcmirror ([`SLICE_MANAGER`]).
 #[must_use]
-pub fn is_svcmirror_slice(labels: &BTreeMap<String, String>) -> bool {
+pub fn is_svcmirror_slice(labels: &StringMap) -> bool {
     labels.get(SLICE_MANAGED_BY).map(String::as_str) == Some(SLICE_MANAGER)
 }
 
 /// The ownership labels of this link.
 #[must_use]
-pub fn ownership_labels(link: &Link) -> BTreeMap<String, String> {
-    BTreeMap::from([
+pub fn ownership_labels(link: &Link) -> StringMap {
+    StringMap::from([
         (MIRRORED_SERVICE.to_owned(), "true".to_owned()),
         (
             CLUSTER_NAME.to_owned(),
@@ -106,7 +104,7 @@ pub fn ownership_labels(link: &Link) -> BTreeMap<String, String> {
 
 /// Whether an object carries the federation's ownership labels (SPEC §9, see [`FEDERATED`]).
 #[must_use]
-pub fn is_federation_owned(labels: &BTreeMap<String, String>) -> bool {
+pub fn is_federation_owned(labels: &StringMap) -> bool {
     labels.get(MIRRORED_SERVICE).map(String::as_str) == Some("true")
         && labels.get(FEDERATED).map(String::as_str) == Some("true")
         && !labels.contains_key(CLUSTER_NAME)
@@ -115,29 +113,27 @@ pub fn is_federation_owned(labels: &BTreeMap<String, String>) -> bool {
 /// Labels of a mirror Service and its Endpoints: the target's labels minus every
 /// `mirror.linkerd.io/*` key and the excluded ones, plus the ownership labels.
 #[must_use]
-pub fn mirror_labels(target: &BTreeMap<String, String>, link: &Link) -> BTreeMap<String, String> {
+pub fn mirror_labels(target: &StringMap, link: &Link) -> StringMap {
     let mut labels = copied_labels(target, link.excluded_labels());
-    labels.extend(ownership_labels(link));
+    labels.insert(MIRRORED_SERVICE.to_owned(), "true".to_owned());
+    labels.insert(
+        CLUSTER_NAME.to_owned(),
+        link.cluster_name().as_str().to_owned(),
+    );
     labels
 }
 
 /// SPEC §9: labels of a federated Service: the lead member's labels, copied as for a mirror, plus
 /// `mirrored-service: "true"` and [`FEDERATED`], without `cluster-name`.
 #[must_use]
-pub fn federated_labels(
-    target: &BTreeMap<String, String>,
-    excluded: &[KeyPattern],
-) -> BTreeMap<String, String> {
+pub fn federated_labels(target: &StringMap, excluded: &[KeyPattern]) -> StringMap {
     let mut labels = copied_labels(target, excluded);
     labels.insert(MIRRORED_SERVICE.to_owned(), "true".to_owned());
     labels.insert(FEDERATED.to_owned(), "true".to_owned());
     labels
 }
 
-fn copied_labels(
-    target: &BTreeMap<String, String>,
-    excluded: &[KeyPattern],
-) -> BTreeMap<String, String> {
+fn copied_labels(target: &StringMap, excluded: &[KeyPattern]) -> StringMap {
     target
         .iter()
         .filter(|(k, _)| {
@@ -150,19 +146,13 @@ fn copied_labels(
 /// Annotations copied from the target Service: all but the topology ones and the excluded ones
 /// (`config.linkerd.io/opaque-ports` is always copied).
 #[must_use]
-pub fn copied_annotations(
-    target: &BTreeMap<String, String>,
-    link: &Link,
-) -> BTreeMap<String, String> {
+pub fn copied_annotations(target: &StringMap, link: &Link) -> StringMap {
     copied_annotations_excluding(target, link.excluded_annotations())
 }
 
 /// [`copied_annotations`] with an explicit exclusion list (federated Services, SPEC §9).
 #[must_use]
-pub fn copied_annotations_excluding(
-    target: &BTreeMap<String, String>,
-    excluded: &[KeyPattern],
-) -> BTreeMap<String, String> {
+pub fn copied_annotations_excluding(target: &StringMap, excluded: &[KeyPattern]) -> StringMap {
     target
         .iter()
         .filter(|(k, _)| {

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::hostname_policy::HostnamePolicy;
+use crate::model::StringMap;
 use crate::names::{ClusterName, InvalidClusterName, is_dns1123_label};
 
 /// Linkerd's default gateway port (`mc-gateway`).
@@ -436,7 +437,7 @@ impl LabelSelector {
 
     /// Whether `labels` satisfy the selector. An empty selector matches nothing.
     #[must_use]
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+    pub fn matches(&self, labels: &StringMap) -> bool {
         if self.is_empty() {
             return false;
         }
@@ -606,7 +607,7 @@ impl KeyPattern {
 mod tests {
     use super::*;
 
-    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    fn labels(pairs: &[(&str, &str)]) -> StringMap {
         pairs
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

@@ -4,25 +4,36 @@
 //! unknown fields (managedFields, status, ownerReferences…) are ignored. Only what the mirror reads
 //! or writes is modelled. Nothing here validates: [`crate::validate`] does, and reports field paths.
 
-use std::borrow::Borrow;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::ops::Deref;
 use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// A `string → string` map (labels, annotations) that clones in O(1): the entries are shared
-/// until one clone is changed, which then copies them (copy on write).
+/// A `string → string` map (labels, annotations): sorted by key, compact, and cloned in O(1).
 ///
-/// A mirror's labels are computed once per export and carried by its Service, its Endpoints and
-/// every endpoint mirror; the plan, the fake API server and the driver's cache clone whole objects.
-/// Sharing the map makes those clones cost a reference count instead of ~20 `String`s each.
-/// Reads go through [`Deref`] to the [`BTreeMap`]; writes through [`StringMap::insert`],
-/// [`StringMap::remove`] or [`StringMap::make_mut`]. Equality, order, `Debug` and serde are the
-/// map's.
+/// The entries are shared by every clone until one clone is changed, which then copies them
+/// (copy on write), and they are stored as one sorted vector, not a tree. A mirror's labels are
+/// computed once per export and carried by its Service, its Endpoints and every endpoint mirror;
+/// the plan, the fake API server and the driver's cache clone whole objects. Sharing makes those
+/// clones cost a reference count instead of ~20 `String`s each, and a vector makes a one-entry
+/// map (an endpoint mirror's annotations) ~100 bytes instead of a ~560-byte tree node. An empty
+/// map allocates nothing.
+///
+/// The API is the subset of [`BTreeMap`]'s that labels need (`get`, `contains_key`, `iter`,
+/// `insert`, `remove`, …), with the same meaning. Equality, order, `Debug` and serde are those
+/// of the map.
 #[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct StringMap(Arc<BTreeMap<String, String>>);
+pub struct StringMap(
+    /// Sorted by key, keys unique; `None` exactly when empty (so equality is derived).
+    Option<Arc<Vec<(String, String)>>>,
+);
+
+/// The iterator of [`StringMap::iter`].
+pub type StringMapIter<'a> = std::iter::Map<
+    std::slice::Iter<'a, (String, String)>,
+    fn(&(String, String)) -> (&String, &String),
+>;
 
 impl StringMap {
     /// An empty map.
@@ -31,111 +42,193 @@ impl StringMap {
         Self::default()
     }
 
-    /// The map, to change it: copies the entries first when another clone shares them.
-    pub fn make_mut(&mut self) -> &mut BTreeMap<String, String> {
-        Arc::make_mut(&mut self.0)
+    fn entries(&self) -> &[(String, String)] {
+        self.0.as_deref().map_or(&[], Vec::as_slice)
     }
 
-    /// Inserts `key → value`, returning the previous value ([`BTreeMap::insert`]).
+    /// The entries, to change them: copies them first when another clone shares them.
+    fn entries_mut(&mut self) -> &mut Vec<(String, String)> {
+        Arc::make_mut(self.0.get_or_insert_with(Arc::default))
+    }
+
+    /// Restores the invariant after a removal: an empty map holds nothing.
+    fn normalize(&mut self) {
+        if self.0.as_ref().is_some_and(|e| e.is_empty()) {
+            self.0 = None;
+        }
+    }
+
+    fn position(&self, key: &str) -> Result<usize, usize> {
+        self.entries()
+            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+    }
+
+    /// The number of entries.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.entries().len()
+    }
+
+    /// True when there is no entry.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// The value of `key`.
+    #[must_use]
+    pub fn get(&self, key: &str) -> Option<&String> {
+        let i = self.position(key).ok()?;
+        Some(&self.entries()[i].1)
+    }
+
+    /// Whether `key` has a value.
+    #[must_use]
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.position(key).is_ok()
+    }
+
+    /// The entries, by key.
+    pub fn iter(&self) -> StringMapIter<'_> {
+        self.entries().iter().map(|(k, v)| (k, v))
+    }
+
+    /// The keys, in order.
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &String> + ExactSizeIterator {
+        self.entries().iter().map(|(k, _)| k)
+    }
+
+    /// The values, in key order.
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &String> + ExactSizeIterator {
+        self.entries().iter().map(|(_, v)| v)
+    }
+
+    /// Sets `key` to `value`, returning the previous value.
     pub fn insert(&mut self, key: String, value: String) -> Option<String> {
-        self.make_mut().insert(key, value)
-    }
-
-    /// Removes `key`, returning its value ([`BTreeMap::remove`]). Copies nothing when absent.
-    pub fn remove<Q>(&mut self, key: &Q) -> Option<String>
-    where
-        String: Borrow<Q>,
-        Q: Ord + ?Sized,
-    {
-        if self.0.contains_key(key) {
-            self.make_mut().remove(key)
-        } else {
-            None
+        match self.position(&key) {
+            Ok(i) => Some(std::mem::replace(&mut self.entries_mut()[i].1, value)),
+            Err(i) => {
+                self.entries_mut().insert(i, (key, value));
+                None
+            }
         }
     }
 
-    /// Keeps the entries for which `keep` is true ([`BTreeMap::retain`]).
-    /// Copies nothing when every entry is kept.
+    /// Removes `key`, returning its value. Copies nothing when absent.
+    pub fn remove(&mut self, key: &str) -> Option<String> {
+        let i = self.position(key).ok()?;
+        let (_, value) = self.entries_mut().remove(i);
+        self.normalize();
+        Some(value)
+    }
+
+    /// Keeps the entries for which `keep` is true. Copies nothing when every entry is kept.
     pub fn retain(&mut self, mut keep: impl FnMut(&String, &String) -> bool) {
-        if self.0.iter().any(|(k, v)| !keep(k, v)) {
-            self.make_mut().retain(|k, v| keep(k, v));
+        if self.iter().any(|(k, v)| !keep(k, v)) {
+            self.entries_mut().retain(|(k, v)| keep(k, v));
+            self.normalize();
         }
     }
 
-    /// Removes every entry ([`BTreeMap::clear`]).
+    /// Removes every entry.
     pub fn clear(&mut self) {
-        *self = Self::default();
+        self.0 = None;
     }
 
     /// Whether `self` and `other` share their entries (then they are equal without comparing).
     #[must_use]
     pub fn shares_with(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+        match (&self.0, &other.0) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+
+    /// The entries as a [`BTreeMap`] (a copy).
+    #[must_use]
+    pub fn to_btree_map(&self) -> BTreeMap<String, String> {
+        self.entries().iter().cloned().collect()
     }
 }
 
-impl Deref for StringMap {
-    type Target = BTreeMap<String, String>;
+impl std::ops::Index<&str> for StringMap {
+    type Output = String;
 
-    fn deref(&self) -> &Self::Target {
-        &self.0
+    /// The value of `key`.
+    ///
+    /// # Panics
+    /// When `key` has no value, as [`BTreeMap`]'s index does.
+    fn index(&self, key: &str) -> &String {
+        self.get(key)
+            .unwrap_or_else(|| panic!("no entry for key {key:?}"))
     }
 }
 
 impl fmt::Debug for StringMap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
+        f.debug_map().entries(self.iter()).finish()
     }
 }
 
 impl From<BTreeMap<String, String>> for StringMap {
     fn from(map: BTreeMap<String, String>) -> Self {
-        Self(Arc::new(map))
+        if map.is_empty() {
+            Self(None)
+        } else {
+            // Already sorted by key, keys unique.
+            Self(Some(Arc::new(map.into_iter().collect())))
+        }
     }
 }
 
 impl<const N: usize> From<[(String, String); N]> for StringMap {
     fn from(entries: [(String, String); N]) -> Self {
-        Self(Arc::new(BTreeMap::from(entries)))
+        entries.into_iter().collect()
     }
 }
 
 impl From<StringMap> for BTreeMap<String, String> {
     fn from(map: StringMap) -> Self {
-        Arc::unwrap_or_clone(map.0)
+        map.0
+            .map(|entries| Arc::unwrap_or_clone(entries).into_iter().collect())
+            .unwrap_or_default()
     }
 }
 
 impl FromIterator<(String, String)> for StringMap {
+    /// A later entry for the same key wins, as in [`BTreeMap`].
     fn from_iter<I: IntoIterator<Item = (String, String)>>(entries: I) -> Self {
-        Self(Arc::new(entries.into_iter().collect()))
+        Self::from(entries.into_iter().collect::<BTreeMap<_, _>>())
     }
 }
 
 impl Extend<(String, String)> for StringMap {
     fn extend<I: IntoIterator<Item = (String, String)>>(&mut self, entries: I) {
-        self.make_mut().extend(entries);
+        for (key, value) in entries {
+            self.insert(key, value);
+        }
     }
 }
 
 impl<'a> IntoIterator for &'a StringMap {
     type Item = (&'a String, &'a String);
-    type IntoIter = std::collections::btree_map::Iter<'a, String, String>;
+    type IntoIter = StringMapIter<'a>;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter()
+        self.iter()
     }
 }
 
 impl PartialEq<BTreeMap<String, String>> for StringMap {
     fn eq(&self, other: &BTreeMap<String, String>) -> bool {
-        *self.0 == *other
+        self.len() == other.len() && self.iter().eq(other.iter())
     }
 }
 
 impl Serialize for StringMap {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
+        serializer.collect_map(self.iter())
     }
 }
 
@@ -156,10 +249,10 @@ pub struct ObjectMeta {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub namespace: String,
     /// `metadata.labels`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "StringMap::is_empty")]
     pub labels: StringMap,
     /// `metadata.annotations`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "StringMap::is_empty")]
     pub annotations: StringMap,
     /// `metadata.resourceVersion`, set by the API server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -208,7 +301,7 @@ pub struct ClusterObjectMeta {
     #[serde(default)]
     pub name: String,
     /// `metadata.labels`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "StringMap::is_empty")]
     pub labels: StringMap,
     /// `metadata.resourceVersion`, set by the API server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -704,5 +797,98 @@ impl Object {
             Self::Endpoints(ep) => ep.metadata.key(),
             Self::EndpointSlice(slice) => slice.metadata.key(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> StringMap {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    /// StringMap behaves as the BTreeMap it replaces: same lookups, order, equality, Debug and
+    /// serde, under a random-ish sequence of edits.
+    #[test]
+    fn string_map_matches_btree_map_under_edits() {
+        let mut ours = StringMap::new();
+        let mut model: BTreeMap<String, String> = BTreeMap::new();
+        let keys = ["b", "a", "app", "z", "tier", "a", "m", "b"];
+        for (i, k) in keys.iter().enumerate() {
+            let v = format!("v{i}");
+            assert_eq!(
+                ours.insert((*k).to_owned(), v.clone()),
+                model.insert((*k).to_owned(), v)
+            );
+            if i % 3 == 2 {
+                assert_eq!(ours.remove("a"), model.remove("a"));
+            }
+            assert_eq!(ours, model);
+            assert_eq!(ours.len(), model.len());
+            assert!(ours.iter().eq(model.iter()));
+            assert!(ours.keys().eq(model.keys()));
+            assert_eq!(format!("{ours:?}"), format!("{model:?}"));
+            assert_eq!(
+                serde_json::to_string(&ours).unwrap(),
+                serde_json::to_string(&model).unwrap()
+            );
+            for k in ["a", "b", "app", "missing"] {
+                assert_eq!(ours.get(k), model.get(k));
+                assert_eq!(ours.contains_key(k), model.contains_key(k));
+            }
+        }
+        ours.retain(|k, _| k != "z");
+        model.retain(|k, _| k != "z");
+        assert_eq!(ours, model);
+        assert_eq!(BTreeMap::from(ours.clone()), model);
+        assert_eq!(ours.to_btree_map(), model);
+        let back: StringMap =
+            serde_json::from_str(&serde_json::to_string(&model).unwrap()).unwrap();
+        assert_eq!(back, ours);
+    }
+
+    /// Empty is one value however it was reached, so derived equality holds.
+    #[test]
+    fn string_map_emptied_equals_new() {
+        let mut m = map(&[("a", "1")]);
+        assert_ne!(m, StringMap::new());
+        m.remove("a");
+        assert_eq!(m, StringMap::new());
+        assert!(m.is_empty());
+        let mut r = map(&[("a", "1"), ("b", "2")]);
+        r.retain(|_, _| false);
+        assert_eq!(r, StringMap::new());
+        let mut c = map(&[("a", "1")]);
+        c.clear();
+        assert_eq!(c, StringMap::default());
+        assert_eq!(map(&[]), StringMap::new());
+    }
+
+    /// Clones share their entries until one is changed; the other keeps its own.
+    #[test]
+    fn string_map_clones_share_until_written() {
+        let a = map(&[("app", "web"), ("tier", "front")]);
+        let mut b = a.clone();
+        assert!(b.shares_with(&a));
+        b.insert("tier".into(), "back".into());
+        assert!(!b.shares_with(&a));
+        assert_eq!(a["tier"], "front");
+        assert_eq!(b["tier"], "back");
+        let mut c = a.clone();
+        assert_eq!(c.remove("missing"), None);
+        c.retain(|_, _| true);
+        assert!(c.shares_with(&a), "a no-op edit copies nothing");
+    }
+
+    /// A later entry for the same key wins, as in a BTreeMap (and a YAML/JSON object).
+    #[test]
+    fn string_map_later_duplicate_wins() {
+        let m = map(&[("a", "1"), ("a", "2")]);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m["a"], "2");
     }
 }

@@ -208,7 +208,7 @@ fn verdict(selector: &LabelSelector, matches: bool) -> String {
     }
 }
 
-fn describe_labels(labels: &BTreeMap<String, String>) -> String {
+fn describe_labels(labels: &StringMap) -> String {
     if labels.is_empty() {
         return "none".to_owned();
     }

@@ -26,8 +26,8 @@ fn map_in(map: Option<BTreeMap<String, String>>) -> model::StringMap {
     map.unwrap_or_default().into()
 }
 
-fn map_out(map: &BTreeMap<String, String>) -> Option<BTreeMap<String, String>> {
-    (!map.is_empty()).then(|| map.clone())
+fn map_out(map: &model::StringMap) -> Option<BTreeMap<String, String>> {
+    (!map.is_empty()).then(|| map.to_btree_map())
 }
 
 fn vec_out<T: Clone, U>(items: &[T], f: impl Fn(&T) -> U) -> Option<Vec<U>> {

@@ -214,12 +214,12 @@ fn of_kind(object: &Object, kind: Kind) -> bool {
     object.kind() == kind
 }
 
-fn labels_of(object: &Object) -> BTreeMap<String, String> {
+fn labels_of(object: &Object) -> &svcmirror_core::StringMap {
     match object {
-        Object::Service(s) => s.metadata.labels.clone().into(),
-        Object::Endpoints(e) => e.metadata.labels.clone().into(),
-        Object::Namespace(n) => n.metadata.labels.clone().into(),
-        Object::EndpointSlice(e) => e.metadata.labels.clone().into(),
+        Object::Service(s) => &s.metadata.labels,
+        Object::Endpoints(e) => &e.metadata.labels,
+        Object::Namespace(n) => &n.metadata.labels,
+        Object::EndpointSlice(e) => &e.metadata.labels,
     }
 }
 
@@ -251,7 +251,7 @@ async fn handle(server: &Arc<ApiServer>, req: Request<Incoming>) -> Response<Bod
     let selects = move |object: &Object| {
         selector
             .as_ref()
-            .is_none_or(|s| s.is_empty() || s.matches(&labels_of(object)))
+            .is_none_or(|s| s.is_empty() || s.matches(labels_of(object)))
     };
     match (method, route(&path)) {
         (Method::GET, Some(Route::Collection(kind))) if watching => {
