@@ -6,7 +6,6 @@
 //! headless/ClusterIP/garbage clusterIPs, long names, huge address lists), and `build` turns them
 //! into plain `svcmirror_core` objects.
 
-use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use arbitrary::Arbitrary;
@@ -582,8 +581,8 @@ impl ObservedObject {
             name = format!("{name}-{cluster}");
         }
         let ns = self.ns.build();
-        let mut labels: BTreeMap<String, String> = self.labels.iter().map(Label::build).collect();
-        let own = |labels: &mut BTreeMap<String, String>, k: &str, v: &str| {
+        let mut labels: svcmirror_core::StringMap = self.labels.iter().map(Label::build).collect();
+        let own = |labels: &mut svcmirror_core::StringMap, k: &str, v: &str| {
             labels.insert(k.to_owned(), v.to_owned());
         };
         match self.owner {
