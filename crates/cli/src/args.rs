@@ -65,6 +65,9 @@ pub struct Inputs {
     /// is not a snapshot; raise it for a cluster-scale source snapshot).
     #[arg(long, value_name = "BYTES", default_value_t = svcmirror_snapshot::Limits::default().max_bytes)]
     pub max_input_bytes: u64,
+    /// Refuse an input holding more objects than this (List items and YAML documents).
+    #[arg(long, value_name = "COUNT", default_value_t = svcmirror_snapshot::Limits::default().max_objects)]
+    pub max_input_objects: usize,
     #[command(flatten)]
     pub link: LinkArgs,
 }

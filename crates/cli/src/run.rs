@@ -176,11 +176,16 @@ struct Loaded {
 impl Loaded {
     fn read(inputs: &Inputs) -> anyhow::Result<Self> {
         let link = inputs.link.build()?;
-        let limits = Limits::default().with_max_bytes(inputs.max_input_bytes);
+        let limits = Limits::default()
+            .with_max_bytes(inputs.max_input_bytes)
+            .with_max_objects(inputs.max_input_objects);
         let read = |path: &str| {
             svcmirror_snapshot::read(path, &limits).map_err(|e| match e {
                 SnapshotError::TooLarge { .. } => {
                     anyhow::anyhow!("{e} (raise it with --max-input-bytes)")
+                }
+                SnapshotError::TooManyObjects { .. } => {
+                    anyhow::anyhow!("{e} (raise it with --max-input-objects)")
                 }
                 e => e.into(),
             })

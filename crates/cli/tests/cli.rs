@@ -383,3 +383,26 @@ fn input_over_the_size_limit_names_the_flag_that_raises_it() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("name: web-west"), "{out}");
 }
+
+/// SPEC §8 limits: more objects than the limit exits 2 naming the flag that raises it.
+#[test]
+fn input_over_the_object_limit_names_the_flag_that_raises_it() {
+    let target = data("clusterip.yaml");
+    let (code, out, err) = stdout_of(
+        svcmirror()
+            .args(["plan", "--target", &target, "--max-input-objects", "1"])
+            .args(LINK),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains("more than the limit of 1 objects") && err.contains("--max-input-objects"),
+        "{err}"
+    );
+    let (code, _, err) = stdout_of(
+        svcmirror()
+            .args(["plan", "--target", &target, "--max-input-objects", "3"])
+            .args(LINK),
+    );
+    assert_eq!(code, 0, "{err}");
+}
