@@ -278,7 +278,7 @@ fn federated_service(
     }
 
     let mut svc = Service::new(&key.namespace, &name.name);
-    svc.metadata.labels = federated_labels(&lead.metadata.labels, excluded_labels).into();
+    svc.metadata.labels = federated_labels(&lead.metadata.labels, excluded_labels);
     let mut annotations =
         copied_annotations_excluding(&lead.metadata.annotations, excluded_annotations);
     annotations.remove(REMOTE_DISCOVERY_ANNOTATION);
@@ -297,7 +297,7 @@ fn federated_service(
     if joined.iter().any(|(origin, _)| origin.is_none()) {
         annotations.insert(LOCAL_DISCOVERY_ANNOTATION.to_owned(), key.name.clone());
     }
-    svc.metadata.annotations = annotations.into();
+    svc.metadata.annotations = annotations;
     svc.spec.ports = union_ports(key, joined, diagnostics);
     Some(svc)
 }

@@ -712,7 +712,7 @@ impl<'a> Translator<'a> {
                 key.namespace
             );
             let mut ns = Namespace::new(&key.namespace);
-            ns.metadata.labels = labels::ownership_labels(self.link).into();
+            ns.metadata.labels = labels::ownership_labels(self.link);
             self.desired.namespaces.insert(key.namespace.clone(), ns);
             return true;
         }
@@ -1005,7 +1005,7 @@ impl<'a> Translator<'a> {
     fn mirror_service(&self, svc: &Service, name: &str, root: Option<&str>) -> Service {
         let export = svc.metadata.key();
         let mut mirror = Service::new(&export.namespace, name);
-        mirror.metadata.labels = labels::mirror_labels(&svc.metadata.labels, self.link).into();
+        mirror.metadata.labels = labels::mirror_labels(&svc.metadata.labels, self.link);
         if let Some(root) = root {
             mirror
                 .metadata
@@ -1020,7 +1020,7 @@ impl<'a> Translator<'a> {
         if let Some(rv) = &svc.metadata.resource_version {
             annotations.insert(REMOTE_RESOURCE_VERSION.to_owned(), rv.clone());
         }
-        mirror.metadata.annotations = annotations.into();
+        mirror.metadata.annotations = annotations;
         mirror.spec.ports = svc.spec.ports.iter().map(mirror_port).collect();
         mirror
     }
