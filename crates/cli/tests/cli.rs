@@ -395,6 +395,23 @@ fn input_over_the_object_limit_names_the_flag_that_raises_it() {
     );
     assert_eq!(code, 2, "{err}");
     assert!(out.is_empty(), "{out}");
+    // A YAML stream: its documents count against the limit.
+    assert!(
+        err.contains("more than 1 documents") && err.contains("--max-input-objects"),
+        "{err}"
+    );
+    // A JSON List: its items do.
+    let list = r#"{"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a"}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "b"}}]}"#;
+    let (code, out, err) = stdout_of(
+        svcmirror()
+            .args(["plan", "--target", "-", "--max-input-objects", "1"])
+            .args(LINK)
+            .write_stdin(list),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty(), "{out}");
     assert!(
         err.contains("more than the limit of 1 objects") && err.contains("--max-input-objects"),
         "{err}"
