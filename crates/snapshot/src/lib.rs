@@ -261,7 +261,10 @@ pub fn read(path: &str, limits: &Limits) -> Result<Snapshot, SnapshotError> {
             origin: path.to_owned(),
             source,
         })?;
-        (path, read_at_most(file, path, limits)?)
+        // The file's size, when known, sizes the buffer once: no doubling (a 72 MB snapshot
+        // would otherwise grow through 64 MiB to a 128 MiB buffer, copying as it goes).
+        let size = file.metadata().map_or(0, |m| m.len());
+        (path, read_at_most_sized(file, size, path, limits)?)
     };
     parse(&bytes, origin, limits)
 }
@@ -273,7 +276,18 @@ fn read_at_most(
     origin: &str,
     limits: &Limits,
 ) -> Result<Vec<u8>, SnapshotError> {
-    let mut bytes = Vec::new();
+    read_at_most_sized(reader, 0, origin, limits)
+}
+
+/// [`read_at_most`] into a buffer sized for `size_hint` bytes (capped by the limit).
+fn read_at_most_sized(
+    reader: impl Read,
+    size_hint: u64,
+    origin: &str,
+    limits: &Limits,
+) -> Result<Vec<u8>, SnapshotError> {
+    let capacity = size_hint.min(limits.max_bytes).saturating_add(1);
+    let mut bytes = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
     reader
         .take(limits.max_bytes.saturating_add(1))
         .read_to_end(&mut bytes)
