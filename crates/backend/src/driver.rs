@@ -292,6 +292,33 @@ pub struct Driver<S, T, C> {
     /// per export (thousands of writes to the target for a quiet cluster).
     conditions_known: bool,
     status: watch::Sender<DriverStatus>,
+    /// The exports whose entry in the published status is out of date: publishing copies only
+    /// those, so a one-export event costs O(1) entries, not a copy of every export's status.
+    unpublished: Unpublished,
+}
+
+/// Which export statuses changed since the last published snapshot.
+#[derive(Debug, Default)]
+enum Unpublished {
+    /// None.
+    #[default]
+    Nothing,
+    /// These.
+    Exports(BTreeSet<ObjectKey>),
+    /// Possibly all (a whole-link reconcile replaced them).
+    All,
+}
+
+impl Unpublished {
+    fn export(&mut self, key: &ObjectKey) {
+        match self {
+            Self::Nothing => *self = Self::Exports(BTreeSet::from([key.clone()])),
+            Self::Exports(keys) => {
+                keys.insert(key.clone());
+            }
+            Self::All => {}
+        }
+    }
 }
 
 impl<S, T, C> std::fmt::Debug for Driver<S, T, C> {
@@ -326,6 +353,7 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
             exports: BTreeMap::new(),
             conditions_known: false,
             status: watch::channel(DriverStatus::default()).0,
+            unpublished: Unpublished::Nothing,
         }
     }
 
@@ -587,10 +615,37 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
     /// Hands subscribers a fresh snapshot. Building one clones every export's entry and every
     /// finding, so it is skipped while nobody subscribed: otherwise each one-export reconcile
     /// would cost in proportion to the whole link.
-    fn publish(&self) {
-        if self.status.receiver_count() > 0 {
-            self.status.send_replace(self.status());
+    /// Brings the published snapshot up to date for its subscribers: the small parts are copied
+    /// whole, the export statuses only where they changed (each a reference count).
+    fn publish(&mut self) {
+        let unpublished = std::mem::take(&mut self.unpublished);
+        if self.status.receiver_count() == 0 {
+            // `subscribe` starts from a full snapshot.
+            return;
         }
+        self.status.send_modify(|published| {
+            published.stats = self.stats;
+            published.diagnostics.clone_from(&self.diagnostics);
+            published.failures = self.failures.values().cloned().collect();
+            published.unconverged = self.unconverged.iter().cloned().collect();
+            published.list_error.clone_from(&self.list_error);
+            match unpublished {
+                Unpublished::Nothing => {}
+                Unpublished::All => published.exports.clone_from(&self.exports),
+                Unpublished::Exports(keys) => {
+                    for key in keys {
+                        match self.exports.get(&key) {
+                            Some(status) => {
+                                published.exports.insert(key, Arc::clone(status));
+                            }
+                            None => {
+                                published.exports.remove(&key);
+                            }
+                        }
+                    }
+                }
+            }
+        });
     }
 
     /// Translate and plan one round of `work`.
@@ -749,10 +804,12 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
                     .map(|(key, _)| key.clone())
                     .collect();
                 self.exports = fresh;
+                self.unpublished = Unpublished::All;
                 keys
             }
             Work::Export(key) => {
                 // A one-export translation holds that export only, if it is still exported.
+                self.unpublished.export(key);
                 let old = self.exports.remove(key);
                 let Some(new) = fresh.remove(key) else {
                     return Vec::new();

@@ -409,3 +409,38 @@ async fn refused_events_are_counted_and_never_fail_the_reconcile() {
     driver.resync().await.expect("lists");
     assert_eq!(driver.stats().status_event_failures, 1);
 }
+
+/// The snapshot a subscriber (the controller's /metrics) sees is updated in place, export by
+/// export; after every kind of step it must equal the driver's own full status.
+#[tokio::test]
+async fn the_published_snapshot_always_equals_the_full_status() {
+    let mut w = World::new(link());
+    let rx = w.driver.subscribe();
+    let check = |w: &World, step: &str| {
+        assert_eq!(*rx.borrow(), w.driver.status(), "after {step}");
+    };
+    w.start().await;
+    check(&w, "start");
+    w.seed("default").await;
+    check(&w, "seed");
+    w.put_service(exported("other", "web", false, &HTTP)).await;
+    check(&w, "a new export");
+    let web = Arc::clone(&rx.borrow().exports[&key("other", "web")]);
+    w.put_endpoints(nginx_endpoints("default", 2)).await;
+    check(&w, "a one-export reconcile");
+    assert!(
+        Arc::ptr_eq(&web, &rx.borrow().exports[&key("other", "web")]),
+        "an untouched export keeps its published entry"
+    );
+    let mut unexported = exported("other", "web", false, &HTTP);
+    unexported.metadata.labels.remove(EXPORTED.0);
+    w.put_service(unexported).await;
+    check(&w, "an unexport");
+    assert!(!rx.borrow().exports.contains_key(&key("other", "web")));
+    w.put_service_quietly(exported("other", "api", false, &HTTP));
+    w.resync().await;
+    check(&w, "a whole-link resync");
+    assert!(rx.borrow().exports.contains_key(&key("other", "api")));
+    w.delete_service("default", "nginx-svc").await;
+    check(&w, "a target deletion");
+}
