@@ -3,7 +3,8 @@
 //!
 //! - `incremental_one_endpoints_changed`: [`Driver::handle`] of one changed Endpoints (a new
 //!   resourceVersion and one pod's new IP, flipping between two versions), the driver's
-//!   incremental path, writes to the fake included;
+//!   incremental path, writes to the fake included; and `…_subscribed`, the same with a status
+//!   subscriber (the controller's /metrics), whose snapshot is kept up to date;
 //! - `full_translate_and_plan`: what that path avoids — the core's `translate` + `plan` of the whole
 //!   world against the converged source;
 //! - `resync_unchanged`: [`Driver::resync`] (relist both clusters, reconcile the whole link) of a
@@ -108,6 +109,18 @@ fn driver(c: &mut Criterion) {
     group.bench_function("incremental_one_endpoints_changed", |b| {
         b.iter(|| rt.block_on(driver.handle(black_box(event()))));
     });
+    // The same with a status subscriber, as `svcmirror run` has (for /metrics): the published
+    // snapshot is updated in place, so this must cost about the same.
+    let status = driver.subscribe();
+    group.bench_function("incremental_one_endpoints_changed_subscribed", |b| {
+        b.iter(|| rt.block_on(driver.handle(black_box(event()))));
+    });
+    assert_eq!(
+        *status.borrow(),
+        driver.status(),
+        "the published snapshot fell behind"
+    );
+    drop(status);
     assert_eq!(
         (driver.stats().fallbacks, driver.stats().full_reconciles),
         (fallbacks, full_before),
