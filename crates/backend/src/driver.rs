@@ -625,7 +625,10 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
         }
         self.status.send_modify(|published| {
             published.stats = self.stats;
-            published.diagnostics.clone_from(&self.diagnostics);
+            // Compared first: equal findings (the usual case) are not copied again.
+            if published.diagnostics != self.diagnostics {
+                published.diagnostics.clone_from(&self.diagnostics);
+            }
             published.failures = self.failures.values().cloned().collect();
             published.unconverged = self.unconverged.iter().cloned().collect();
             published.list_error.clone_from(&self.list_error);
