@@ -4,6 +4,7 @@
 //! unknown fields (managedFields, status, ownerReferences…) are ignored. Only what the mirror reads
 //! or writes is modelled. Nothing here validates: [`crate::validate`] does, and reports field paths.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -311,8 +312,45 @@ pub struct ClusterObjectMeta {
     pub uid: Option<String>,
 }
 
-fn api_version_v1() -> String {
-    "v1".to_owned()
+/// `apiVersion` and `kind` are a few constants: held as `&'static str` (no allocation per object)
+/// unless the input says something else, which is kept as written.
+pub type TypeName = Cow<'static, str>;
+
+/// The `apiVersion`s and `kinds` the model knows, shared instead of allocated.
+const TYPE_NAMES: &[&str] = &[
+    "v1",
+    "Service",
+    "Endpoints",
+    "EndpointSlice",
+    "Namespace",
+    DISCOVERY_V1,
+];
+
+/// Reads an `apiVersion` or `kind`: one of [`TYPE_NAMES`] is borrowed, anything else owned.
+fn type_name<'de, D: Deserializer<'de>>(deserializer: D) -> Result<TypeName, D::Error> {
+    struct Visitor;
+    impl serde::de::Visitor<'_> for Visitor {
+        type Value = TypeName;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<TypeName, E> {
+            Ok(TYPE_NAMES
+                .iter()
+                .find(|known| **known == value)
+                .map_or_else(
+                    || Cow::Owned(value.to_owned()),
+                    |known| Cow::Borrowed(*known),
+                ))
+        }
+    }
+    deserializer.deserialize_str(Visitor)
+}
+
+fn api_version_v1() -> TypeName {
+    Cow::Borrowed("v1")
 }
 
 /// A core/v1 Service.
@@ -320,11 +358,11 @@ fn api_version_v1() -> String {
 #[serde(rename_all = "camelCase")]
 pub struct Service {
     /// Always `v1`.
-    #[serde(default = "api_version_v1")]
-    pub api_version: String,
+    #[serde(default = "api_version_v1", deserialize_with = "type_name")]
+    pub api_version: TypeName,
     /// Always `Service`.
-    #[serde(default = "Service::kind_name")]
-    pub kind: String,
+    #[serde(default = "Service::kind_name", deserialize_with = "type_name")]
+    pub kind: TypeName,
     /// `metadata`.
     #[serde(default)]
     pub metadata: ObjectMeta,
@@ -334,8 +372,8 @@ pub struct Service {
 }
 
 impl Service {
-    fn kind_name() -> String {
-        "Service".to_owned()
+    fn kind_name() -> TypeName {
+        Cow::Borrowed("Service")
     }
 
     /// An empty Service called `namespace/name`.
@@ -441,11 +479,11 @@ impl fmt::Display for IntOrString {
 #[serde(rename_all = "camelCase")]
 pub struct Endpoints {
     /// Always `v1`.
-    #[serde(default = "api_version_v1")]
-    pub api_version: String,
+    #[serde(default = "api_version_v1", deserialize_with = "type_name")]
+    pub api_version: TypeName,
     /// Always `Endpoints`.
-    #[serde(default = "Endpoints::kind_name")]
-    pub kind: String,
+    #[serde(default = "Endpoints::kind_name", deserialize_with = "type_name")]
+    pub kind: TypeName,
     /// `metadata`.
     #[serde(default)]
     pub metadata: ObjectMeta,
@@ -455,8 +493,8 @@ pub struct Endpoints {
 }
 
 impl Endpoints {
-    fn kind_name() -> String {
-        "Endpoints".to_owned()
+    fn kind_name() -> TypeName {
+        Cow::Borrowed("Endpoints")
     }
 
     /// An Endpoints object called `namespace/name` with no subsets.
@@ -550,8 +588,8 @@ pub struct EndpointPort {
 /// `apiVersion` of an EndpointSlice.
 pub const DISCOVERY_V1: &str = "discovery.k8s.io/v1";
 
-fn api_version_discovery_v1() -> String {
-    DISCOVERY_V1.to_owned()
+fn api_version_discovery_v1() -> TypeName {
+    Cow::Borrowed(DISCOVERY_V1)
 }
 
 /// A `discovery.k8s.io/v1` EndpointSlice (SPEC §12: Endpoints is deprecated since Kubernetes 1.33;
@@ -560,11 +598,11 @@ fn api_version_discovery_v1() -> String {
 #[serde(rename_all = "camelCase")]
 pub struct EndpointSlice {
     /// Always `discovery.k8s.io/v1`.
-    #[serde(default = "api_version_discovery_v1")]
-    pub api_version: String,
+    #[serde(default = "api_version_discovery_v1", deserialize_with = "type_name")]
+    pub api_version: TypeName,
     /// Always `EndpointSlice`.
-    #[serde(default = "EndpointSlice::kind_name")]
-    pub kind: String,
+    #[serde(default = "EndpointSlice::kind_name", deserialize_with = "type_name")]
+    pub kind: TypeName,
     /// `metadata`.
     #[serde(default)]
     pub metadata: ObjectMeta,
@@ -580,8 +618,8 @@ pub struct EndpointSlice {
 }
 
 impl EndpointSlice {
-    fn kind_name() -> String {
-        "EndpointSlice".to_owned()
+    fn kind_name() -> TypeName {
+        Cow::Borrowed("EndpointSlice")
     }
 
     /// An EndpointSlice called `namespace/name` of `address_type`, with no endpoints or ports.
@@ -666,19 +704,19 @@ pub struct EndpointSlicePort {
 #[serde(rename_all = "camelCase")]
 pub struct Namespace {
     /// Always `v1`.
-    #[serde(default = "api_version_v1")]
-    pub api_version: String,
+    #[serde(default = "api_version_v1", deserialize_with = "type_name")]
+    pub api_version: TypeName,
     /// Always `Namespace`.
-    #[serde(default = "Namespace::kind_name")]
-    pub kind: String,
+    #[serde(default = "Namespace::kind_name", deserialize_with = "type_name")]
+    pub kind: TypeName,
     /// `metadata`.
     #[serde(default)]
     pub metadata: ClusterObjectMeta,
 }
 
 impl Namespace {
-    fn kind_name() -> String {
-        "Namespace".to_owned()
+    fn kind_name() -> TypeName {
+        Cow::Borrowed("Namespace")
     }
 
     /// A Namespace called `name`.
@@ -882,6 +920,32 @@ mod tests {
         assert_eq!(c.remove("missing"), None);
         c.retain(|_, _| true);
         assert!(c.shares_with(&a), "a no-op edit copies nothing");
+    }
+
+    /// `apiVersion` and `kind`: the known constants are shared, anything else is kept as
+    /// written, a missing one takes the default, and all serialize as the plain string.
+    #[test]
+    fn type_names_are_shared_when_known_and_kept_when_not() {
+        let svc: Service =
+            serde_json::from_str(r#"{"apiVersion": "v1", "kind": "Service"}"#).unwrap();
+        assert!(matches!(svc.api_version, Cow::Borrowed("v1")));
+        assert!(matches!(svc.kind, Cow::Borrowed("Service")));
+        let odd: Service =
+            serde_json::from_str(r#"{"apiVersion": "v2", "kind": "service"}"#).unwrap();
+        assert!(matches!(&odd.api_version, Cow::Owned(v) if v == "v2"));
+        assert!(matches!(&odd.kind, Cow::Owned(k) if k == "service"));
+        let slice: EndpointSlice = serde_json::from_str("{}").unwrap();
+        assert_eq!(
+            (&*slice.api_version, &*slice.kind),
+            (DISCOVERY_V1, "EndpointSlice")
+        );
+        let json = serde_json::to_value(&odd).unwrap();
+        assert_eq!(
+            (&json["apiVersion"], &json["kind"]),
+            (&"v2".into(), &"service".into())
+        );
+        let err = serde_json::from_str::<Service>(r#"{"kind": 7}"#).unwrap_err();
+        assert!(err.to_string().contains("expected a string"), "{err}");
     }
 
     /// A later entry for the same key wins, as in a BTreeMap (and a YAML/JSON object).
