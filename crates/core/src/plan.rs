@@ -234,19 +234,13 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
     let mut orphan_services = Vec::new();
     let mut type_changed: BTreeSet<&ObjectKey> = BTreeSet::new();
     for pair in outer_join(&desired.services, &services) {
-        let (key, want, have) = match pair {
-            Pair::Source(have) => {
-                if owner.owns(&have.metadata) {
-                    orphan_services.push(delete(
-                        Kind::Service,
-                        &have.metadata,
-                        DeleteReason::Orphan,
-                    ));
-                }
-                continue;
-            }
-            Pair::Desired(key, want) => (key, want, None),
-            Pair::Both(key, want, have) => (key, want, Some(have)),
+        let Some((key, want, have)) = pair.desired_or_orphan(
+            Kind::Service,
+            |have| &have.metadata,
+            |meta| owner.owns(meta),
+            &mut orphan_services,
+        ) else {
+            continue;
         };
         if blocked.contains_key(key) {
             continue;
@@ -289,19 +283,13 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
 
     let mut orphan_endpoints = Vec::new();
     for pair in outer_join(&desired.endpoints, &endpoints) {
-        let (key, want, have) = match pair {
-            Pair::Source(have) => {
-                if owner.owns(&have.metadata) {
-                    orphan_endpoints.push(delete(
-                        Kind::Endpoints,
-                        &have.metadata,
-                        DeleteReason::Orphan,
-                    ));
-                }
-                continue;
-            }
-            Pair::Desired(key, want) => (key, want, None),
-            Pair::Both(key, want, have) => (key, want, Some(have)),
+        let Some((key, want, have)) = pair.desired_or_orphan(
+            Kind::Endpoints,
+            |have| &have.metadata,
+            |meta| owner.owns(meta),
+            &mut orphan_endpoints,
+        ) else {
+            continue;
         };
         if blocked.contains_key(key) {
             continue;
@@ -344,19 +332,13 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
     // else's traffic), never over a slice that is not ours.
     let mut orphan_slices = Vec::new();
     for pair in outer_join(&desired.endpoint_slices, &slices) {
-        let (key, want, have) = match pair {
-            Pair::Source(have) => {
-                if owner.owns_slice(&have.metadata) {
-                    orphan_slices.push(delete(
-                        Kind::EndpointSlice,
-                        &have.metadata,
-                        DeleteReason::Orphan,
-                    ));
-                }
-                continue;
-            }
-            Pair::Desired(key, want) => (key, want, None),
-            Pair::Both(key, want, have) => (key, want, Some(have)),
+        let Some((key, want, have)) = pair.desired_or_orphan(
+            Kind::EndpointSlice,
+            |have| &have.metadata,
+            |meta| owner.owns_slice(meta),
+            &mut orphan_slices,
+        ) else {
+            continue;
         };
         let service = want
             .metadata
@@ -426,6 +408,29 @@ enum Pair<'d, 's, T> {
     Both(&'d ObjectKey, &'d T, &'s T),
     /// In the source, not desired.
     Source(&'s T),
+}
+
+impl<'d, 's, T> Pair<'d, 's, T> {
+    /// The desired object, with the source's at its key if any; `None` for an object only the
+    /// source holds, which is queued in `orphans` for deletion when it is ours.
+    fn desired_or_orphan(
+        self,
+        kind: Kind,
+        meta: impl Fn(&T) -> &ObjectMeta,
+        ours: impl Fn(&ObjectMeta) -> bool,
+        orphans: &mut Vec<Operation>,
+    ) -> Option<(&'d ObjectKey, &'d T, Option<&'s T>)> {
+        match self {
+            Self::Desired(key, want) => Some((key, want, None)),
+            Self::Both(key, want, have) => Some((key, want, Some(have))),
+            Self::Source(have) => {
+                if ours(meta(have)) {
+                    orphans.push(delete(kind, meta(have), DeleteReason::Orphan));
+                }
+                None
+            }
+        }
+    }
 }
 
 /// Walks `desired` and the indexed `source` together, in key order (both order by namespace,
