@@ -386,6 +386,60 @@ fn finding_f3_subset_port_names_and_protocols_are_checked() {
     }
 }
 
+/// Finding F7 (fuzz target `plan`, crash-30bf84ae…, re-run of 2026-11-25 on the code of
+/// a2fa377 and later): a target subset of several ports of which one is unnamed (`""` or
+/// absent) is copied into the root mirror's Endpoints, which the API server refuses
+/// (`subsets[0].ports[0].name: Required value`) on every reconcile once the root Endpoints has an
+/// address. Expected: `InvalidObject` at `subsets[0].ports[i].name` and the unnamed port dropped;
+/// a single unnamed port is fine (the API server allows it), as are several named ones.
+#[test]
+fn finding_f7_subset_of_several_ports_names_each() {
+    for unnamed in [None, Some(String::new())] {
+        let mut port = eport("http", 80);
+        port.name = unnamed;
+        let target = TargetState {
+            services: vec![
+                svc("default", "web")
+                    .headless()
+                    .exported()
+                    .port("http", 80)
+                    .port("metrics", 9090)
+                    .build(),
+            ],
+            endpoints: vec![
+                eps("default", "web")
+                    .subset(
+                        vec![addr("10.42.0.31", Some("web-0"))],
+                        vec![],
+                        vec![port, eport("metrics", 9090)],
+                    )
+                    .build(),
+            ],
+        };
+        assert_reported_not_refused(&target, "subsets[0].ports[0].name");
+    }
+    // One unnamed port alone is valid: nothing reported, nothing refused.
+    let mut port = eport("http", 80);
+    port.name = None;
+    let target = TargetState {
+        services: vec![
+            svc("default", "web")
+                .headless()
+                .exported()
+                .port("http", 80)
+                .build(),
+        ],
+        endpoints: vec![
+            eps("default", "web")
+                .subset(vec![addr("10.42.0.31", Some("web-0"))], vec![], vec![port])
+                .build(),
+        ],
+    };
+    let (refused, diagnostics) = refusals(&target);
+    assert!(refused.is_empty(), "{refused:#?}");
+    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+}
+
 /// Finding F6 (fuzz target `plan`, crash-dc404b78…, minimized by hand): a target Endpoints port
 /// with `protocol: ""` is copied into the root mirror's Endpoints; the API server defaults it to
 /// `TCP`, and `plan` (which defaults only a missing protocol) sees a difference on every pass: an

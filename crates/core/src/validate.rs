@@ -229,6 +229,25 @@ pub(crate) fn check_endpoints<'a>(
                     }
                     problem.is_none()
                 })
+                .collect::<Vec<_>>();
+            // F7 (fuzzing): as the API server requires, a subset of several ports names each of
+            // them; an unnamed one cannot be copied into the root mirror's Endpoints.
+            let several = ports.len() > 1;
+            let ports = ports
+                .into_iter()
+                .filter(|(p, port)| {
+                    let unnamed = several && port.name.as_deref().is_none_or(str::is_empty);
+                    if unnamed {
+                        diagnostics.push(invalid(
+                            Kind::Endpoints,
+                            &key,
+                            format!("subsets[{s}].ports[{p}].name"),
+                            "a subset with several ports must name each of them; port dropped"
+                                .to_owned(),
+                        ));
+                    }
+                    !unnamed
+                })
                 .map(|(_, port)| port)
                 .collect();
             CheckedSubset {
