@@ -3,95 +3,13 @@
 
 mod common;
 
+use common::strategies::{HOSTS, NAMES, target as arb_target};
 use common::*;
 use proptest::prelude::*;
 use svcmirror::labels::{CLUSTER_NAME, MIRRORED_SERVICE};
-use svcmirror::model::{EndpointAddress, Endpoints, Object, Service};
+use svcmirror::model::{Object, Service};
 use svcmirror::names::is_dns1035_label;
 use svcmirror::{Operation, TargetState, plan, translate};
-
-const HOSTS: [&str; 5] = ["web-0", "web-1", "db-0", "x", "Bad_Host"];
-const NAMES: [&str; 4] = [
-    "web",
-    "db",
-    "nginx-svc",
-    "a-rather-long-service-name-that-will-not-fit-with-a-suffix",
-];
-
-fn arb_address() -> impl Strategy<Value = EndpointAddress> {
-    (
-        0u8..8,
-        prop::option::of(prop::sample::select(&HOSTS[..])),
-        any::<bool>(),
-    )
-        .prop_map(|(last, host, bad_ip)| {
-            let mut a = addr(
-                &if bad_ip && last == 7 {
-                    "999.0.0.1".to_owned()
-                } else {
-                    format!("10.42.0.{last}")
-                },
-                host,
-            );
-            a.target_ref = None;
-            a
-        })
-}
-
-fn arb_export() -> impl Strategy<Value = (Service, Option<Endpoints>)> {
-    (
-        prop::sample::select(&NAMES[..]),
-        prop::sample::select(&["default", "other"][..]),
-        any::<bool>(),
-        any::<bool>(),
-        0usize..3,
-        prop::option::of(prop::collection::vec(
-            (
-                prop::collection::vec(arb_address(), 0..4),
-                prop::collection::vec(arb_address(), 0..2),
-            ),
-            0..3,
-        )),
-    )
-        .prop_map(|(name, ns, headless, exported, ports, subsets)| {
-            let mut s = svc(ns, name);
-            if headless {
-                s = s.headless();
-            }
-            if exported {
-                s = s.exported();
-            }
-            for p in 0..ports {
-                s = s.port(&format!("p{p}"), 80 + i32::try_from(p).unwrap_or(0));
-            }
-            let ep = subsets.map(|subsets| {
-                let mut e = eps(ns, name);
-                for (ready, not_ready) in subsets {
-                    e = e.subset(ready, not_ready, vec![eport("p0", 80)]);
-                }
-                e.build()
-            });
-            (s.build(), ep)
-        })
-}
-
-fn arb_target() -> impl Strategy<Value = TargetState> {
-    prop::collection::vec(arb_export(), 0..6).prop_map(|exports| {
-        let mut t = TargetState::default();
-        for (s, e) in exports {
-            // One object per key, as in a real cluster.
-            if t.services
-                .iter()
-                .any(|x| x.metadata.key() == s.metadata.key())
-            {
-                continue;
-            }
-            t.services.push(s);
-            t.endpoints.extend(e);
-        }
-        t
-    })
-}
 
 fn reversed(t: &TargetState) -> TargetState {
     let mut r = t.clone();
@@ -161,7 +79,7 @@ proptest! {
     }
 
     #[test]
-    fn plan_never_touches_objects_without_our_labels(target in arb_target(), foreign in prop::collection::vec((prop::sample::select(&NAMES[..]), prop::sample::select(&HOSTS[..4])), 0..4)) {
+    fn plan_never_touches_objects_without_our_labels(target in arb_target(), foreign in prop::collection::vec((prop::sample::select(&NAMES[..]), prop::sample::select(&HOSTS[..5])), 0..4)) {
         let mut f = fake();
         // Foreign objects whose names mirrors want, plus another link's object.
         for (name, host) in foreign {

@@ -30,13 +30,23 @@ pub const HOSTS: [&str; 6] = [
 /// Namespaces that exist in [`super::fake`].
 pub const NAMESPACES: [&str; 2] = ["default", "other"];
 
-/// One address: a pod IP, maybe a hostname.
+/// One address: a pod IP (now and then one that is not an IP: `invalid-ip`), maybe a hostname.
 pub fn address() -> impl Strategy<Value = EndpointAddress> {
-    (0u8..12, prop::option::of(prop::sample::select(&HOSTS[..]))).prop_map(|(last, host)| {
-        let mut a = addr(&format!("10.42.0.{last}"), host);
-        a.target_ref = None;
-        a
-    })
+    (
+        0u8..12,
+        prop::option::of(prop::sample::select(&HOSTS[..])),
+        prop::bool::weighted(0.05),
+    )
+        .prop_map(|(last, host, bad_ip)| {
+            let ip = if bad_ip {
+                "999.0.0.1".to_owned()
+            } else {
+                format!("10.42.0.{last}")
+            };
+            let mut a = addr(&ip, host);
+            a.target_ref = None;
+            a
+        })
 }
 
 /// One exported (or not) Service and maybe its Endpoints: headless or ClusterIP, 0–2 ports,
