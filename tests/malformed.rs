@@ -358,6 +358,23 @@ fn finding_f2_duplicate_port_and_protocol_is_reported() {
     assert_reported_not_refused(&target, "spec.ports[1]");
 }
 
+/// A headless export `default/web` with one named ready pod, whose one subset has `ports`
+/// (the Service has a port of each of those numbers).
+fn headless_web_with_subset_ports(ports: Vec<svcmirror::model::EndpointPort>) -> TargetState {
+    let mut service = svc("default", "web").headless().exported();
+    for p in &ports {
+        service = service.port(&format!("p{}", p.port), p.port);
+    }
+    TargetState {
+        services: vec![service.build()],
+        endpoints: vec![
+            eps("default", "web")
+                .subset(vec![addr("10.42.0.31", Some("web-0"))], vec![], ports)
+                .build(),
+        ],
+    }
+}
+
 /// Finding F3 (fuzz target `plan`; tests/malformed/endpoint-port-*.yaml): SPEC §6.6 copies each
 /// subset's ports into the root mirror's Endpoints "unchanged", but only their numbers are
 /// checked; a port name (`HTTP`) or protocol (`QUIC`) the API server refuses makes the root
@@ -368,20 +385,7 @@ fn finding_f3_subset_port_names_and_protocols_are_checked() {
     for (name, protocol) in [("HTTP", "TCP"), ("http", "QUIC")] {
         let mut port = eport(name, 80);
         port.protocol = Some(protocol.into());
-        let target = TargetState {
-            services: vec![
-                svc("default", "web")
-                    .headless()
-                    .exported()
-                    .port("http", 80)
-                    .build(),
-            ],
-            endpoints: vec![
-                eps("default", "web")
-                    .subset(vec![addr("10.42.0.31", Some("web-0"))], vec![], vec![port])
-                    .build(),
-            ],
-        };
+        let target = headless_web_with_subset_ports(vec![port]);
         assert_reported_not_refused(&target, "subsets[0].ports[0]");
     }
 }
@@ -397,45 +401,13 @@ fn finding_f7_subset_of_several_ports_names_each() {
     for unnamed in [None, Some(String::new())] {
         let mut port = eport("http", 80);
         port.name = unnamed;
-        let target = TargetState {
-            services: vec![
-                svc("default", "web")
-                    .headless()
-                    .exported()
-                    .port("http", 80)
-                    .port("metrics", 9090)
-                    .build(),
-            ],
-            endpoints: vec![
-                eps("default", "web")
-                    .subset(
-                        vec![addr("10.42.0.31", Some("web-0"))],
-                        vec![],
-                        vec![port, eport("metrics", 9090)],
-                    )
-                    .build(),
-            ],
-        };
+        let target = headless_web_with_subset_ports(vec![port, eport("metrics", 9090)]);
         assert_reported_not_refused(&target, "subsets[0].ports[0].name");
     }
     // One unnamed port alone is valid: nothing reported, nothing refused.
     let mut port = eport("http", 80);
     port.name = None;
-    let target = TargetState {
-        services: vec![
-            svc("default", "web")
-                .headless()
-                .exported()
-                .port("http", 80)
-                .build(),
-        ],
-        endpoints: vec![
-            eps("default", "web")
-                .subset(vec![addr("10.42.0.31", Some("web-0"))], vec![], vec![port])
-                .build(),
-        ],
-    };
-    let (refused, diagnostics) = refusals(&target);
+    let (refused, diagnostics) = refusals(&headless_web_with_subset_ports(vec![port]));
     assert!(refused.is_empty(), "{refused:#?}");
     assert!(diagnostics.is_empty(), "{diagnostics:#?}");
 }
