@@ -184,10 +184,10 @@ impl Loaded {
                 SnapshotError::TooLarge { .. } => {
                     anyhow::anyhow!("{e} (raise it with --max-input-bytes)")
                 }
-                // A YAML stream counts its documents against the same limit.
                 SnapshotError::TooManyObjects { .. } => {
                     anyhow::anyhow!("{e} (raise it with --max-input-objects)")
                 }
+                // A YAML stream counts its documents against the same limit.
                 SnapshotError::TooComplex { ref message, .. }
                     if message.ends_with(" documents") =>
                 {
