@@ -1,0 +1,577 @@
+//! A small Kubernetes API server for end-to-end tests, on 127.0.0.1 and backed by
+//! `svcmirror_fake::FakeCluster`: list, streaming watch (with 410 expiry), get, server-side-apply
+//! PATCH (with injectable 409s) and delete for Services, Endpoints and Namespaces, plus the seed
+//! walkthrough's target cluster and the check that its mirrors are in place. Shared by
+//! `svcmirror-kube`'s `e2e_http` test (the driver over the kube adapters) and `svcmirror-cli`'s
+//! `run_binary` test (the `svcmirror run` binary), which include it by path.
+#![allow(dead_code)] // each includer uses part of it
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use futures::StreamExt;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
+use hyper::body::{Bytes, Frame, Incoming};
+use serde_json::{Value, json};
+use svcmirror_backend::{ApiError, Preconditions};
+use svcmirror_core::model::{
+    EndpointAddress, EndpointPort, EndpointSubset, Endpoints, Kind, Object, ObjectKey, Service,
+    ServicePort,
+};
+use svcmirror_core::{LabelSelector, Link};
+use svcmirror_fake::{FakeCluster, WatchEvent};
+use tokio::sync::watch;
+
+pub type Body = BoxBody<Bytes, Infallible>;
+
+/// One fake cluster served over HTTP.
+pub struct ApiServer {
+    pub cluster: Mutex<FakeCluster>,
+    /// Bumped on every write: wakes watch streams.
+    pub written: watch::Sender<u64>,
+    /// The resourceVersion history is compacted up to here: a watch that started before it gets
+    /// a 410 Gone (open ones at once) and the client must relist.
+    pub expired: watch::Sender<u64>,
+    /// How many of the next PATCH requests answer 409 Conflict without writing.
+    pub conflicts_to_inject: Mutex<u32>,
+    /// Requests served, by `METHOD path-kind` (for assertions on what the client did).
+    pub requests: Mutex<BTreeMap<String, u32>>,
+}
+
+impl ApiServer {
+    pub fn new(cluster: FakeCluster) -> Arc<Self> {
+        Arc::new(Self {
+            cluster: Mutex::new(cluster),
+            written: watch::Sender::new(0),
+            expired: watch::Sender::new(0),
+            conflicts_to_inject: Mutex::new(0),
+            requests: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, FakeCluster> {
+        self.cluster.lock().expect("cluster lock")
+    }
+
+    /// A write by the test itself (e.g. a scale-down in the target), seen by watches.
+    pub fn write<T>(&self, f: impl FnOnce(&mut FakeCluster) -> T) -> T {
+        let out = f(&mut self.lock());
+        self.written.send_modify(|n| *n += 1);
+        out
+    }
+
+    /// Compacts the history as of now (after one unrelated write, so every watch open or about
+    /// to open started before it): they all end with 410 Gone.
+    pub fn expire_watches(&self) {
+        let rv = self.write(|c| {
+            c.create(Object::Endpoints(Endpoints::new("default", "unrelated")))
+                .expect("unrelated write");
+            c.resource_version()
+        });
+        self.expired.send_replace(rv);
+    }
+
+    pub fn count(&self, what: &str) -> u32 {
+        self.requests
+            .lock()
+            .expect("lock")
+            .get(what)
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+/// Serves `server` on an ephemeral loopback port until the test's runtime ends.
+pub async fn spawn(server: Arc<ApiServer>) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let server = server.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                    let server = server.clone();
+                    async move { Ok::<_, Infallible>(handle(&server, req).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+pub fn client(addr: SocketAddr) -> kube::Client {
+    let config = kube::Config::new(format!("http://{addr}").parse().expect("url"));
+    kube::Client::try_from(config).expect("client")
+}
+
+pub fn json_response(code: StatusCode, body: &Value) -> Response<Body> {
+    Response::builder()
+        .status(code)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_string())).boxed())
+        .expect("response")
+}
+
+pub fn status_response(
+    code: u16,
+    reason: &str,
+    message: &str,
+    field: Option<&str>,
+) -> Response<Body> {
+    let mut body = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                          "code": code, "reason": reason, "message": message});
+    if let Some(field) = field {
+        body["details"] = json!({"causes": [{"reason": "FieldValueInvalid", "message": message, "field": field}]});
+    }
+    json_response(StatusCode::from_u16(code).expect("code"), &body)
+}
+
+pub fn error_response(err: &ApiError) -> Response<Body> {
+    let message = err.to_string();
+    match err {
+        ApiError::NotFound { .. } => status_response(404, "NotFound", &message, None),
+        ApiError::AlreadyExists { .. } => status_response(409, "AlreadyExists", &message, None),
+        ApiError::Conflict { .. } => status_response(409, "Conflict", &message, None),
+        ApiError::Invalid { field, .. } => status_response(422, "Invalid", &message, Some(field)),
+        ApiError::Forbidden(_) => status_response(403, "Forbidden", &message, None),
+        ApiError::Timeout(_) => status_response(504, "Timeout", &message, None),
+        _ => status_response(503, "ServiceUnavailable", &message, None),
+    }
+}
+
+pub fn query(req: &Request<Incoming>) -> BTreeMap<String, String> {
+    req.uri()
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), percent_decode(v)))
+        .collect()
+}
+
+pub fn percent_decode(v: &str) -> String {
+    let bytes = v.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() + 1 {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("20");
+            out.push(u8::from_str_radix(hex, 16).unwrap_or(b' '));
+            i += 3;
+        } else {
+            out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// The routes: `/api/v1/{services,endpoints,namespaces}` (all namespaces) and
+/// `/api/v1/namespaces/{ns}/{services,endpoints}/{name}`, `/api/v1/namespaces/{name}`; the same
+/// for `endpointslices` under `/apis/discovery.k8s.io/v1/`.
+pub enum Route {
+    Collection(Kind),
+    Object(Kind, ObjectKey),
+}
+
+pub fn route(path: &str) -> Option<Route> {
+    let (discovery, rest) = match path.strip_prefix("/apis/discovery.k8s.io/v1/") {
+        Some(rest) => (true, rest),
+        None => (false, path.trim_start_matches("/api/v1/")),
+    };
+    let parts: Vec<&str> = rest.split('/').collect();
+    let kind = |s: &str| match (discovery, s) {
+        (false, "services") => Some(Kind::Service),
+        (false, "endpoints") => Some(Kind::Endpoints),
+        (_, "namespaces") => Some(Kind::Namespace),
+        (true, "endpointslices") => Some(Kind::EndpointSlice),
+        _ => None,
+    };
+    match parts.as_slice() {
+        [k] => kind(k).map(Route::Collection),
+        ["namespaces", name] => Some(Route::Object(Kind::Namespace, ObjectKey::new("", name))),
+        ["namespaces", ns, k, name] => kind(k).map(|k| Route::Object(k, ObjectKey::new(ns, name))),
+        _ => None,
+    }
+}
+
+pub fn to_json(object: &Object) -> Value {
+    serde_json::to_value(object).expect("serializable")
+}
+
+pub fn of_kind(object: &Object, kind: Kind) -> bool {
+    object.kind() == kind
+}
+
+pub fn labels_of(object: &Object) -> &svcmirror_core::StringMap {
+    match object {
+        Object::Service(s) => &s.metadata.labels,
+        Object::Endpoints(e) => &e.metadata.labels,
+        Object::Namespace(n) => &n.metadata.labels,
+        Object::EndpointSlice(e) => &e.metadata.labels,
+    }
+}
+
+pub async fn handle(server: &Arc<ApiServer>, req: Request<Incoming>) -> Response<Body> {
+    let q = query(&req);
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let watching = q.get("watch").map(String::as_str) == Some("true");
+    let label = format!(
+        "{method} {}{}",
+        path.rsplit('/').next().unwrap_or(""),
+        if watching { " watch" } else { "" }
+    );
+    *server
+        .requests
+        .lock()
+        .expect("lock")
+        .entry(label)
+        .or_default() += 1;
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let selector = q
+        .get("labelSelector")
+        .map(|s| LabelSelector::parse(s).expect("the client sends kubectl syntax"));
+    let selects = move |object: &Object| {
+        selector
+            .as_ref()
+            .is_none_or(|s| s.is_empty() || s.matches(labels_of(object)))
+    };
+    match (method, route(&path)) {
+        (Method::GET, Some(Route::Collection(kind))) if watching => {
+            let from: u64 = q
+                .get("resourceVersion")
+                .and_then(|rv| rv.parse().ok())
+                .unwrap_or(0);
+            watch_response(server.clone(), kind, from, selects)
+        }
+        (Method::GET, Some(Route::Collection(kind))) => {
+            let cluster = server.lock();
+            let state = cluster.state();
+            let items: Vec<Value> = state
+                .objects()
+                .iter()
+                .filter(|o| of_kind(o, kind) && selects(o))
+                .map(to_json)
+                .collect();
+            json_response(
+                StatusCode::OK,
+                &json!({"kind": format!("{kind}List"),
+                        "apiVersion": if kind == Kind::EndpointSlice { "discovery.k8s.io/v1" } else { "v1" },
+                        "metadata": {"resourceVersion": cluster.resource_version().to_string()},
+                        "items": items}),
+            )
+        }
+        (Method::GET, Some(Route::Object(kind, key))) => match server.lock().get(kind, &key) {
+            Some(object) => json_response(StatusCode::OK, &to_json(&object)),
+            None => error_response(&ApiError::NotFound { kind, key }),
+        },
+        (Method::PATCH, Some(Route::Object(kind, key))) => {
+            assert_eq!(q.get("fieldManager").map(String::as_str), Some("svcmirror"));
+            {
+                let mut pending = server.conflicts_to_inject.lock().expect("lock");
+                if *pending > 0 {
+                    *pending -= 1;
+                    return error_response(&ApiError::Conflict {
+                        kind,
+                        key,
+                        message: "injected: the object has been modified".into(),
+                    });
+                }
+            }
+            let body: Value = serde_json::from_slice(&body).expect("JSON apply body");
+            let result = server.write(|c| apply(c, kind, &key, body));
+            match result {
+                Ok(object) => json_response(StatusCode::OK, &to_json(&object)),
+                Err(err) => error_response(&err),
+            }
+        }
+        (Method::DELETE, Some(Route::Object(kind, key))) => {
+            let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let pre = &body["preconditions"];
+            let preconditions = Preconditions {
+                uid: pre["uid"].as_str().map(str::to_owned),
+                resource_version: pre["resourceVersion"].as_str().map(str::to_owned),
+            };
+            let before = server.lock().get(kind, &key);
+            match server.write(|c| c.delete(kind, &key, &preconditions)) {
+                Ok(()) => json_response(
+                    StatusCode::OK,
+                    &before.as_ref().map(to_json).unwrap_or(Value::Null),
+                ),
+                Err(err) => error_response(&err),
+            }
+        }
+        // Status Events (SPEC §12): accepted as they come, counted by `count("POST events")`.
+        (Method::POST, None) if path.ends_with("/events") => json_response(
+            StatusCode::CREATED,
+            &serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null),
+        ),
+        (method, _) => status_response(405, "MethodNotAllowed", &format!("{method} {path}"), None),
+    }
+}
+
+/// Server-side apply as far as one manager applying whole objects needs it: create when absent,
+/// otherwise replace (the fake keeps server-set fields such as the allocated clusterIP), with the
+/// body's resourceVersion as a precondition when it carries one.
+pub fn apply(
+    cluster: &mut FakeCluster,
+    kind: Kind,
+    key: &ObjectKey,
+    body: Value,
+) -> Result<Object, ApiError> {
+    let object = match kind {
+        Kind::Service => Object::Service(serde_json::from_value(body).expect("a Service")),
+        Kind::Endpoints => Object::Endpoints(serde_json::from_value(body).expect("an Endpoints")),
+        Kind::Namespace => Object::Namespace(serde_json::from_value(body).expect("a Namespace")),
+        Kind::EndpointSlice => {
+            Object::EndpointSlice(serde_json::from_value(body).expect("an EndpointSlice"))
+        }
+    };
+    assert_eq!(&object.key(), key, "the body names the object of the path");
+    match cluster.get(kind, key) {
+        None => cluster.create(object),
+        Some(stored) => {
+            let mut object = object;
+            let stored_rv = match &stored {
+                Object::Service(s) => s.metadata.resource_version.clone(),
+                Object::Endpoints(e) => e.metadata.resource_version.clone(),
+                Object::Namespace(n) => n.metadata.resource_version.clone(),
+                Object::EndpointSlice(e) => e.metadata.resource_version.clone(),
+            };
+            match &mut object {
+                Object::Service(s) if s.metadata.resource_version.is_none() => {
+                    s.metadata.resource_version = stored_rv;
+                }
+                Object::Endpoints(e) if e.metadata.resource_version.is_none() => {
+                    e.metadata.resource_version = stored_rv;
+                }
+                Object::Namespace(n) if n.metadata.resource_version.is_none() => {
+                    n.metadata.resource_version = stored_rv;
+                }
+                Object::EndpointSlice(e) if e.metadata.resource_version.is_none() => {
+                    e.metadata.resource_version = stored_rv;
+                }
+                _ => {}
+            }
+            cluster.update(object)
+        }
+    }
+}
+
+/// The watch event of a logged write as the API server would send it to a watch of `kind` with
+/// this selector: a Service that stops matching the selector is reported as deleted.
+pub fn watch_line(
+    event: &WatchEvent,
+    kind: Kind,
+    selects: &dyn Fn(&Object) -> bool,
+) -> Option<Value> {
+    let object = event.object();
+    if !of_kind(object, kind) {
+        return None;
+    }
+    let kind_of_event = match event {
+        WatchEvent::Added(o) if selects(o) => "ADDED",
+        WatchEvent::Modified(o) if selects(o) => "MODIFIED",
+        WatchEvent::Modified(_) | WatchEvent::Deleted(_) => "DELETED",
+        WatchEvent::Added(_) => return None,
+    };
+    Some(json!({"type": kind_of_event, "object": to_json(object)}))
+}
+
+/// A streaming watch: every event after `from` of `kind` that the selector admits, one JSON line
+/// each, then it waits for the next write. When the test expires watches, an `ERROR` event with a
+/// `410 Gone` Status ends the stream and the client must relist.
+pub fn watch_response(
+    server: Arc<ApiServer>,
+    kind: Kind,
+    from: u64,
+    selects: impl Fn(&Object) -> bool + Send + Sync + 'static,
+) -> Response<Body> {
+    let expired = server.expired.subscribe();
+    let written = server.written.subscribe();
+    let selects = Arc::new(selects);
+    let stream = futures::stream::unfold(
+        (server, written, expired, from, false),
+        move |(server, mut written, mut expired, cursor, done)| {
+            let selects = selects.clone();
+            async move {
+                if done {
+                    return None;
+                }
+                loop {
+                    written.borrow_and_update();
+                    // Compacted past where this watch started: 410, the client must relist.
+                    if from < *expired.borrow_and_update() {
+                        let gone = json!({"type": "ERROR", "object": {"kind": "Status",
+                            "apiVersion": "v1", "metadata": {}, "status": "Failure", "code": 410,
+                            "reason": "Expired", "message": "too old resource version"}});
+                        return Some((
+                            gone.to_string() + "\n",
+                            (server, written, expired, cursor, true),
+                        ));
+                    }
+                    let events = server.lock().events_since(cursor);
+                    if let Some((last, _)) = events.last() {
+                        let next = *last;
+                        let text: String = events
+                            .iter()
+                            .filter_map(|(_, e)| watch_line(e, kind, selects.as_ref()))
+                            .map(|line| line.to_string() + "\n")
+                            .collect();
+                        // Empty when only other kinds changed: filtered out below.
+                        return Some((text, (server, written, expired, next, false)));
+                    }
+                    tokio::select! {
+                        r = written.changed() => if r.is_err() { return None },
+                        r = expired.changed() => if r.is_err() { return None },
+                    }
+                }
+            }
+        },
+    )
+    .filter(|text| futures::future::ready(!text.is_empty()))
+    .map(|text| Ok::<_, Infallible>(Frame::data(Bytes::from(text))));
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "application/json")
+        .body(BodyExt::boxed(StreamBody::new(stream)))
+        .expect("response")
+}
+
+// ---------------------------------------------------------------------------------------------
+// The seed walkthrough (SPEC §11 `seed-walkthrough`) through the real client code path.
+
+pub fn west() -> FakeCluster {
+    let mut west = FakeCluster::default();
+    let mut svc = Service::new("default", "nginx-svc");
+    svc.metadata
+        .labels
+        .insert("mirror.linkerd.io/exported".into(), "true".into());
+    svc.metadata.labels.insert("app".into(), "nginx".into());
+    svc.spec.cluster_ip = Some("None".into());
+    svc.spec.ports.push(ServicePort {
+        name: Some("http".into()),
+        port: 80,
+        protocol: Some("TCP".into()),
+        ..ServicePort::default()
+    });
+    west.create(Object::Service(svc)).expect("west Service");
+    // A Service that is not exported: never listed by the adapter (server-side selector).
+    let mut other = Service::new("default", "internal");
+    other.spec.ports.push(ServicePort {
+        port: 8080,
+        ..ServicePort::default()
+    });
+    west.create(Object::Service(other))
+        .expect("west internal Service");
+    west.create(Object::Endpoints(nginx_endpoints(3)))
+        .expect("west Endpoints");
+    west
+}
+
+pub fn nginx_endpoints(replicas: u8) -> Endpoints {
+    let mut ep = Endpoints::new("default", "nginx-svc");
+    ep.subsets.push(EndpointSubset {
+        addresses: (0..replicas)
+            .map(|i| EndpointAddress {
+                ip: format!("10.42.0.{}", 5 + i),
+                hostname: Some(format!("nginx-set-{i}")),
+                ..EndpointAddress::default()
+            })
+            .collect(),
+        not_ready_addresses: Vec::new(),
+        ports: vec![EndpointPort {
+            name: Some("http".into()),
+            port: 80,
+            protocol: Some("TCP".into()),
+            app_protocol: None,
+        }],
+    });
+    ep
+}
+
+pub fn link() -> Link {
+    Link::builder("west")
+        .gateway_address("172.18.0.4".parse().expect("ip"))
+        .enable_headless_services(true)
+        .build()
+        .expect("link")
+}
+
+/// Whether east holds the seed walkthrough's mirrors for `replicas` pods; `Err` says what is
+/// missing (for the failure message).
+pub fn seed_mirrored(east: &FakeCluster, replicas: u8) -> Result<(), String> {
+    let service = |name: &str| match east.get(Kind::Service, &ObjectKey::new("default", name)) {
+        Some(Object::Service(s)) => Ok(s),
+        _ => Err(format!("no Service {name}")),
+    };
+    let endpoints = |name: &str| match east.get(Kind::Endpoints, &ObjectKey::new("default", name)) {
+        Some(Object::Endpoints(e)) => Ok(e),
+        _ => Err(format!("no Endpoints {name}")),
+    };
+    let root = service("nginx-svc-west")?;
+    if !root.is_headless() {
+        return Err("nginx-svc-west is not headless".into());
+    }
+    let mut expected_root = BTreeMap::new();
+    for i in 0..replicas {
+        let name = format!("nginx-set-{i}-west");
+        let mirror = service(&name)?;
+        let ip: IpAddr = mirror
+            .spec
+            .cluster_ip
+            .as_deref()
+            .and_then(|ip| ip.parse().ok())
+            .ok_or(format!("{name} has no ClusterIP"))?;
+        if !east.service_cidr().contains(&ip) {
+            return Err(format!("{name}: {ip} outside the source CIDR"));
+        }
+        let ep = endpoints(&name)?;
+        let gateway = ep.subsets.first().map(|s| {
+            (
+                s.addresses.iter().map(|a| a.ip.clone()).collect::<Vec<_>>(),
+                s.ports.iter().map(|p| p.port).collect::<Vec<_>>(),
+            )
+        });
+        if gateway != Some((vec!["172.18.0.4".to_owned()], vec![4143])) {
+            return Err(format!(
+                "{name} Endpoints do not point at the gateway: {gateway:?}"
+            ));
+        }
+        expected_root.insert(format!("nginx-set-{i}"), ip.to_string());
+    }
+    if service(&format!("nginx-set-{replicas}-west")).is_ok() {
+        return Err(format!("nginx-set-{replicas}-west still exists"));
+    }
+    let root_ep = endpoints("nginx-svc-west")?;
+    let actual: BTreeMap<String, String> = root_ep
+        .subsets
+        .iter()
+        .flat_map(|s| &s.addresses)
+        .filter_map(|a| a.hostname.clone().map(|h| (h, a.ip.clone())))
+        .collect();
+    if actual != expected_root {
+        return Err(format!("root Endpoints {actual:?}, want {expected_root:?}"));
+    }
+    if service("internal-west").is_ok() {
+        return Err("a Service that is not exported was mirrored".into());
+    }
+    Ok(())
+}
