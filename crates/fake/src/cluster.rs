@@ -7,7 +7,8 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use svcmirror_backend::{ApiError, Preconditions};
 use svcmirror_core::model::{
-    CLUSTER_IP_NONE, EndpointSlice, Endpoints, Kind, Namespace, Object, ObjectKey, Service,
+    CLUSTER_IP_NONE, EndpointSlice, Endpoints, Kind, Namespace, Object, ObjectKey, ObjectMeta,
+    Service,
 };
 use svcmirror_core::{Operation, Plan, SourceState, TargetState};
 
@@ -395,10 +396,8 @@ impl FakeCluster {
         match object {
             Object::Namespace(ns) => self.create_namespace_object(ns).map(Object::Namespace),
             Object::Service(svc) => self.create_service(svc).map(Object::Service),
-            Object::Endpoints(ep) => self.create_endpoints(ep).map(Object::Endpoints),
-            Object::EndpointSlice(slice) => {
-                self.create_endpoint_slice(slice).map(Object::EndpointSlice)
-            }
+            Object::Endpoints(ep) => self.create_plain(ep).map(Object::Endpoints),
+            Object::EndpointSlice(slice) => self.create_plain(slice).map(Object::EndpointSlice),
         }
     }
 
@@ -419,10 +418,8 @@ impl FakeCluster {
         match object {
             Object::Namespace(ns) => self.update_namespace(ns).map(Object::Namespace),
             Object::Service(svc) => self.update_service(svc).map(Object::Service),
-            Object::Endpoints(ep) => self.update_endpoints(ep).map(Object::Endpoints),
-            Object::EndpointSlice(slice) => {
-                self.update_endpoint_slice(slice).map(Object::EndpointSlice)
-            }
+            Object::Endpoints(ep) => self.update_plain(ep).map(Object::Endpoints),
+            Object::EndpointSlice(slice) => self.update_plain(slice).map(Object::EndpointSlice),
         }
     }
 
@@ -801,129 +798,57 @@ impl FakeCluster {
         Ok(svc)
     }
 
-    fn create_endpoints(&mut self, mut ep: Endpoints) -> Result<Endpoints, ApiError> {
-        let key = ep.metadata.key();
-        ep.metadata.namespace.clone_from(&key.namespace);
-        validation::default_endpoints(&mut ep);
-        validation::endpoints(&ep).map_err(|e| e.into_api(Kind::Endpoints, &key))?;
-        reject_resource_version_on_create(
-            ep.metadata.resource_version.as_ref(),
-            Kind::Endpoints,
-            &key,
-        )?;
+    /// Create of a kind stored as written ([`Plain`]: Endpoints, EndpointSlices).
+    fn create_plain<T: Plain>(&mut self, mut object: T) -> Result<T, ApiError> {
+        let key = object.meta().key();
+        object.meta_mut().namespace.clone_from(&key.namespace);
+        object.admit().map_err(|e| e.into_api(T::KIND, &key))?;
+        reject_resource_version_on_create(object.meta().resource_version.as_ref(), T::KIND, &key)?;
         self.require_namespace(&key.namespace)?;
-        if self.endpoints.contains_key(&key) {
-            return Err(already_exists(Kind::Endpoints, &key));
+        if T::store(self).contains_key(&key) {
+            return Err(already_exists(T::KIND, &key));
         }
-        self.stamp_uid(&mut ep.metadata.uid);
-        ep.metadata.resource_version = Some(self.next_resource_version());
-        self.stamp_creation(&mut ep.metadata.creation_timestamp);
-        self.endpoints.insert(key, ep.clone());
-        self.record(WatchEvent::Added(Object::Endpoints(ep.clone())));
-        Ok(ep)
+        self.stamp_uid(&mut object.meta_mut().uid);
+        object.meta_mut().resource_version = Some(self.next_resource_version());
+        self.stamp_creation(&mut object.meta_mut().creation_timestamp);
+        T::store_mut(self).insert(key, object.clone());
+        self.record(WatchEvent::Added(object.clone().into_object()));
+        Ok(object)
     }
 
-    fn update_endpoints(&mut self, mut ep: Endpoints) -> Result<Endpoints, ApiError> {
-        let key = ep.metadata.key();
-        let stored = self
-            .endpoints
-            .get(&key)
-            .ok_or_else(|| not_found(Kind::Endpoints, &key))?;
-        check_current(
-            Kind::Endpoints,
-            &key,
-            (&ep.metadata.uid, &ep.metadata.resource_version),
-            (&stored.metadata.uid, &stored.metadata.resource_version),
-        )?;
-        ep.metadata.namespace.clone_from(&key.namespace);
-        validation::default_endpoints(&mut ep);
-        validation::endpoints(&ep).map_err(|e| e.into_api(Kind::Endpoints, &key))?;
-        ep.metadata.uid.clone_from(&stored.metadata.uid);
-        ep.metadata
-            .resource_version
-            .clone_from(&stored.metadata.resource_version);
-        ep.metadata
-            .creation_timestamp
-            .clone_from(&stored.metadata.creation_timestamp);
-        if &ep == stored {
-            return Ok(ep);
+    /// Update of a kind stored as written: preconditions, defaulting and validation, immutable
+    /// fields, server-set fields kept; an update that changes nothing is not a write.
+    fn update_plain<T: Plain>(&mut self, mut object: T) -> Result<T, ApiError> {
+        let key = object.meta().key();
+        let unchanged = {
+            let stored = T::store(self)
+                .get(&key)
+                .ok_or_else(|| not_found(T::KIND, &key))?;
+            let (meta, kept) = (object.meta(), stored.meta());
+            check_current(
+                T::KIND,
+                &key,
+                (&meta.uid, &meta.resource_version),
+                (&kept.uid, &kept.resource_version),
+            )?;
+            object.meta_mut().namespace.clone_from(&key.namespace);
+            object
+                .admit()
+                .and_then(|()| object.check_update(stored))
+                .map_err(|e| e.into_api(T::KIND, &key))?;
+            let meta = object.meta_mut();
+            meta.uid.clone_from(&kept.uid);
+            meta.resource_version.clone_from(&kept.resource_version);
+            meta.creation_timestamp.clone_from(&kept.creation_timestamp);
+            &object == stored
+        };
+        if unchanged {
+            return Ok(object);
         }
-        ep.metadata.resource_version = Some(self.next_resource_version());
-        self.endpoints.insert(key, ep.clone());
-        self.record(WatchEvent::Modified(Object::Endpoints(ep.clone())));
-        Ok(ep)
-    }
-
-    fn create_endpoint_slice(
-        &mut self,
-        mut slice: EndpointSlice,
-    ) -> Result<EndpointSlice, ApiError> {
-        let key = slice.metadata.key();
-        slice.metadata.namespace.clone_from(&key.namespace);
-        validation::default_endpoint_slice(&mut slice);
-        validation::endpoint_slice(&slice).map_err(|e| e.into_api(Kind::EndpointSlice, &key))?;
-        reject_resource_version_on_create(
-            slice.metadata.resource_version.as_ref(),
-            Kind::EndpointSlice,
-            &key,
-        )?;
-        self.require_namespace(&key.namespace)?;
-        if self.endpoint_slices.contains_key(&key) {
-            return Err(already_exists(Kind::EndpointSlice, &key));
-        }
-        self.stamp_uid(&mut slice.metadata.uid);
-        slice.metadata.resource_version = Some(self.next_resource_version());
-        self.stamp_creation(&mut slice.metadata.creation_timestamp);
-        self.endpoint_slices.insert(key, slice.clone());
-        self.record(WatchEvent::Added(Object::EndpointSlice(slice.clone())));
-        Ok(slice)
-    }
-
-    fn update_endpoint_slice(
-        &mut self,
-        mut slice: EndpointSlice,
-    ) -> Result<EndpointSlice, ApiError> {
-        let key = slice.metadata.key();
-        let stored = self
-            .endpoint_slices
-            .get(&key)
-            .ok_or_else(|| not_found(Kind::EndpointSlice, &key))?;
-        check_current(
-            Kind::EndpointSlice,
-            &key,
-            (&slice.metadata.uid, &slice.metadata.resource_version),
-            (&stored.metadata.uid, &stored.metadata.resource_version),
-        )?;
-        slice.metadata.namespace.clone_from(&key.namespace);
-        validation::default_endpoint_slice(&mut slice);
-        validation::endpoint_slice(&slice).map_err(|e| e.into_api(Kind::EndpointSlice, &key))?;
-        // addressType is immutable.
-        if slice.address_type != stored.address_type {
-            return Err(FieldError::new(
-                "addressType",
-                format!(
-                    "{:?}: field is immutable (stored: {:?})",
-                    slice.address_type, stored.address_type
-                ),
-            )
-            .into_api(Kind::EndpointSlice, &key));
-        }
-        slice.metadata.uid.clone_from(&stored.metadata.uid);
-        slice
-            .metadata
-            .resource_version
-            .clone_from(&stored.metadata.resource_version);
-        slice
-            .metadata
-            .creation_timestamp
-            .clone_from(&stored.metadata.creation_timestamp);
-        if &slice == stored {
-            return Ok(slice);
-        }
-        slice.metadata.resource_version = Some(self.next_resource_version());
-        self.endpoint_slices.insert(key, slice.clone());
-        self.record(WatchEvent::Modified(Object::EndpointSlice(slice.clone())));
-        Ok(slice)
+        object.meta_mut().resource_version = Some(self.next_resource_version());
+        T::store_mut(self).insert(key, object.clone());
+        self.record(WatchEvent::Modified(object.clone().into_object()));
+        Ok(object)
     }
 
     fn remove_endpoint_slice(&mut self, key: &ObjectKey) -> Option<EndpointSlice> {
@@ -1032,6 +957,95 @@ fn check_current(
         ));
     }
     Ok(())
+}
+
+/// A kind the fake stores as written, with the same create and update rules (Endpoints and
+/// EndpointSlices; Services are not: they hold a ClusterIP).
+trait Plain: Clone + PartialEq {
+    const KIND: Kind;
+    fn meta(&self) -> &ObjectMeta;
+    fn meta_mut(&mut self) -> &mut ObjectMeta;
+    fn store(cluster: &FakeCluster) -> &BTreeMap<ObjectKey, Self>;
+    fn store_mut(cluster: &mut FakeCluster) -> &mut BTreeMap<ObjectKey, Self>;
+    /// The API server's defaulting, then its validation.
+    fn admit(&mut self) -> Result<(), FieldError>;
+    /// What an update may not change (beyond validation).
+    fn check_update(&self, _stored: &Self) -> Result<(), FieldError> {
+        Ok(())
+    }
+    fn into_object(self) -> Object;
+}
+
+impl Plain for Endpoints {
+    const KIND: Kind = Kind::Endpoints;
+
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+
+    fn store(cluster: &FakeCluster) -> &BTreeMap<ObjectKey, Self> {
+        &cluster.endpoints
+    }
+
+    fn store_mut(cluster: &mut FakeCluster) -> &mut BTreeMap<ObjectKey, Self> {
+        &mut cluster.endpoints
+    }
+
+    fn admit(&mut self) -> Result<(), FieldError> {
+        validation::default_endpoints(self);
+        validation::endpoints(self)
+    }
+
+    fn into_object(self) -> Object {
+        Object::Endpoints(self)
+    }
+}
+
+impl Plain for EndpointSlice {
+    const KIND: Kind = Kind::EndpointSlice;
+
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+
+    fn store(cluster: &FakeCluster) -> &BTreeMap<ObjectKey, Self> {
+        &cluster.endpoint_slices
+    }
+
+    fn store_mut(cluster: &mut FakeCluster) -> &mut BTreeMap<ObjectKey, Self> {
+        &mut cluster.endpoint_slices
+    }
+
+    fn admit(&mut self) -> Result<(), FieldError> {
+        validation::default_endpoint_slice(self);
+        validation::endpoint_slice(self)
+    }
+
+    /// addressType is immutable.
+    fn check_update(&self, stored: &Self) -> Result<(), FieldError> {
+        if self.address_type == stored.address_type {
+            return Ok(());
+        }
+        Err(FieldError::new(
+            "addressType",
+            format!(
+                "{:?}: field is immutable (stored: {:?})",
+                self.address_type, stored.address_type
+            ),
+        ))
+    }
+
+    fn into_object(self) -> Object {
+        Object::EndpointSlice(self)
+    }
 }
 
 fn reject_resource_version_on_create(
