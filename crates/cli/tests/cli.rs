@@ -342,6 +342,26 @@ fn simulate_under_faults_converges_to_the_fault_free_state() {
     assert!(failed > 0);
 }
 
+/// Runs `svcmirror <args> <LINK>` (with `stdin` when given): the exit code, stdout and stderr.
+fn run_with(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+    let mut cmd = svcmirror();
+    cmd.args(args).args(LINK);
+    if let Some(input) = stdin {
+        cmd.write_stdin(input);
+    }
+    stdout_of(&mut cmd)
+}
+
+/// A refusal of unusable input: exit 2, stdout empty, stderr containing each of `expected`.
+fn assert_refused(args: &[&str], stdin: Option<&str>, expected: &[&str]) {
+    let (code, out, err) = run_with(args, stdin);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty(), "{out}");
+    for text in expected {
+        assert!(err.contains(text), "{text:?} not in {err}");
+    }
+}
+
 /// SPEC §8 limits: an input over the size limit exits 2 naming the file, the limit and the flag
 /// that raises it; with the limit raised, the same input is read.
 #[test]
@@ -349,36 +369,32 @@ fn input_over_the_size_limit_names_the_flag_that_raises_it() {
     let target = data("clusterip.yaml");
     let size = std::fs::metadata(&target).expect("clusterip.yaml").len();
     let small = (size - 1).to_string();
-    let (code, out, err) = stdout_of(
-        svcmirror()
-            .args([
-                "translate",
-                "--target",
-                &target,
-                "--max-input-bytes",
-                &small,
-            ])
-            .args(LINK),
-    );
-    assert_eq!(code, 2, "{err}");
-    assert!(out.is_empty(), "{out}");
-    assert!(
-        err.contains(&format!("input larger than the limit of {small} bytes"))
-            && err.contains("--max-input-bytes")
-            && err.contains("clusterip.yaml"),
-        "{err}"
+    let over = [
+        "translate",
+        "--target",
+        &target,
+        "--max-input-bytes",
+        &small,
+    ];
+    assert_refused(
+        &over,
+        None,
+        &[
+            &format!("input larger than the limit of {small} bytes"),
+            "--max-input-bytes",
+            "clusterip.yaml",
+        ],
     );
     let exact = size.to_string();
-    let (code, out, err) = stdout_of(
-        svcmirror()
-            .args([
-                "translate",
-                "--target",
-                &target,
-                "--max-input-bytes",
-                &exact,
-            ])
-            .args(LINK),
+    let (code, out, err) = run_with(
+        &[
+            "translate",
+            "--target",
+            &target,
+            "--max-input-bytes",
+            &exact,
+        ],
+        None,
     );
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("name: web-west"), "{out}");
@@ -388,38 +404,24 @@ fn input_over_the_size_limit_names_the_flag_that_raises_it() {
 #[test]
 fn input_over_the_object_limit_names_the_flag_that_raises_it() {
     let target = data("clusterip.yaml");
-    let (code, out, err) = stdout_of(
-        svcmirror()
-            .args(["plan", "--target", &target, "--max-input-objects", "1"])
-            .args(LINK),
-    );
-    assert_eq!(code, 2, "{err}");
-    assert!(out.is_empty(), "{out}");
     // A YAML stream: its documents count against the limit.
-    assert!(
-        err.contains("more than 1 documents") && err.contains("--max-input-objects"),
-        "{err}"
+    assert_refused(
+        &["plan", "--target", &target, "--max-input-objects", "1"],
+        None,
+        &["more than 1 documents", "--max-input-objects"],
     );
     // A JSON List: its items do.
     let list = r#"{"apiVersion": "v1", "kind": "List", "items": [
         {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a"}},
         {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "b"}}]}"#;
-    let (code, out, err) = stdout_of(
-        svcmirror()
-            .args(["plan", "--target", "-", "--max-input-objects", "1"])
-            .args(LINK)
-            .write_stdin(list),
+    assert_refused(
+        &["plan", "--target", "-", "--max-input-objects", "1"],
+        Some(list),
+        &["more than the limit of 1 objects", "--max-input-objects"],
     );
-    assert_eq!(code, 2, "{err}");
-    assert!(out.is_empty(), "{out}");
-    assert!(
-        err.contains("more than the limit of 1 objects") && err.contains("--max-input-objects"),
-        "{err}"
-    );
-    let (code, _, err) = stdout_of(
-        svcmirror()
-            .args(["plan", "--target", &target, "--max-input-objects", "3"])
-            .args(LINK),
+    let (code, _, err) = run_with(
+        &["plan", "--target", &target, "--max-input-objects", "3"],
+        None,
     );
     assert_eq!(code, 0, "{err}");
 }
