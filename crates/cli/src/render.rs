@@ -179,22 +179,15 @@ pub fn endpoints_line(e: &Endpoints) -> String {
             .chain(s.not_ready_addresses.iter().map(|a| (a, false)))
         {
             for p in &s.ports {
-                let mut part = format!("{}:{}", a.ip, p.port);
-                if let Some(h) = &a.hostname {
-                    part.push_str(&format!(" ({h})"));
-                }
-                if !ready {
-                    part.push_str(" [not ready]");
-                }
-                parts.push(part);
+                parts.push(endpoint_part(
+                    format!("{}:{}", a.ip, p.port),
+                    a.hostname.as_deref(),
+                    ready,
+                ));
             }
         }
     }
-    if parts.is_empty() {
-        "<none>".into()
-    } else {
-        parts.join(", ")
-    }
+    joined_or_none(&parts)
 }
 
 /// An EndpointSlice as [`endpoints_line`] shows Endpoints: `10.43.1.2:80 (nginx-set-0), …` or
@@ -204,20 +197,34 @@ pub fn slice_line(e: &EndpointSlice) -> String {
     for endpoint in &e.endpoints {
         for address in &endpoint.addresses {
             for p in &e.ports {
-                let mut part = match p.port {
-                    Some(port) => format!("{address}:{port}"),
-                    None => address.clone(),
-                };
-                if let Some(h) = &endpoint.hostname {
-                    part.push_str(&format!(" ({h})"));
-                }
-                if endpoint.conditions.ready == Some(false) {
-                    part.push_str(" [not ready]");
-                }
-                parts.push(part);
+                parts.push(endpoint_part(
+                    match p.port {
+                        Some(port) => format!("{address}:{port}"),
+                        None => address.clone(),
+                    },
+                    endpoint.hostname.as_deref(),
+                    endpoint.conditions.ready != Some(false),
+                ));
             }
         }
     }
+    joined_or_none(&parts)
+}
+
+/// `address:port (hostname) [not ready]`, as the `ENDPOINTS` column shows one endpoint.
+fn endpoint_part(address_port: String, hostname: Option<&str>, ready: bool) -> String {
+    let mut part = address_port;
+    if let Some(h) = hostname {
+        part.push_str(&format!(" ({h})"));
+    }
+    if !ready {
+        part.push_str(" [not ready]");
+    }
+    part
+}
+
+/// The parts joined by `, `, or `<none>`.
+fn joined_or_none(parts: &[String]) -> String {
     if parts.is_empty() {
         "<none>".into()
     } else {

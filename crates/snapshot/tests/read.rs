@@ -14,6 +14,15 @@ fn ok(input: &str) -> Snapshot {
         .unwrap_or_else(|err| panic!("expected a snapshot, got: {err}"))
 }
 
+/// Each diagnostic as its one stderr line.
+fn diagnostic_lines(snapshot: &Snapshot) -> Vec<String> {
+    snapshot
+        .diagnostics
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
 fn err(input: &str) -> SnapshotError {
     match parse(input.as_bytes(), "test.yaml", &Limits::default()) {
         Ok(snapshot) => panic!("expected an error, got {snapshot:?}"),
@@ -513,13 +522,8 @@ items:
 ";
     let snapshot = ok(yaml);
     assert_eq!(snapshot.services.len(), 1);
-    let lines: Vec<String> = snapshot
-        .diagnostics
-        .iter()
-        .map(ToString::to_string)
-        .collect();
     assert_eq!(
-        lines,
+        diagnostic_lines(&snapshot),
         [
             "error: InvalidObject Endpoints shop/<unnamed> metadata.name: not read: \
           required field missing (items[1] of document 2, line 11)"
@@ -528,14 +532,8 @@ items:
     let json = "{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [\n\
                 {\"apiVersion\": \"v1\", \"kind\": \"Namespace\", \"metadata\": {\"name\": \"shop\"}},\n\
                 {\"apiVersion\": \"v1\", \"kind\": \"Service\", \"spec\": {}}]}";
-    let snapshot = ok(json);
-    let lines: Vec<String> = snapshot
-        .diagnostics
-        .iter()
-        .map(ToString::to_string)
-        .collect();
     assert_eq!(
-        lines,
+        diagnostic_lines(&ok(json)),
         [
             "error: InvalidObject Service default/<unnamed> metadata.name: not read: \
           required field missing (items[1] of document 1, line 3)"
