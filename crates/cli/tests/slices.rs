@@ -20,10 +20,10 @@ const LINK: [&str; 5] = [
     "--enable-headless-services",
 ];
 
-/// `svcmirror translate -o json` with `extra` flags: its items.
-fn translate(extra: &[&str]) -> Vec<Value> {
+/// `svcmirror <command> -o json` on the seed with `extra` flags, which must exit 0: its JSON.
+fn json_of(command: &str, extra: &[&str]) -> Value {
     let out = svcmirror()
-        .args(["translate", "-o", "json", "--target", &seed()])
+        .args([command, "-o", "json", "--target", &seed()])
         .args(LINK)
         .args(extra)
         .output()
@@ -34,8 +34,15 @@ fn translate(extra: &[&str]) -> Vec<Value> {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let list: Value = serde_json::from_slice(&out.stdout).expect("json");
-    list["items"].as_array().expect("items").clone()
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+/// `svcmirror translate -o json` with `extra` flags: its items.
+fn translate(extra: &[&str]) -> Vec<Value> {
+    json_of("translate", extra)["items"]
+        .as_array()
+        .expect("items")
+        .clone()
 }
 
 fn of_kind<'a>(items: &'a [Value], kind: &str) -> Vec<&'a Value> {
@@ -146,26 +153,17 @@ fn plan_shows_slice_creations() {
 
 #[test]
 fn simulate_with_both_converges_through_the_driver_and_a_resync_writes_nothing() {
-    let out = svcmirror()
-        .args(["simulate", "-o", "json", "--target", &seed()])
-        .args(LINK)
-        .args([
+    let sim = json_of(
+        "simulate",
+        &[
             "--endpoints-api",
             "both",
             "--fault-rate",
             "0.2",
             "--seed",
             "7",
-        ])
-        .output()
-        .expect("runs");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
-    let sim: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(sim["stats"]["converged"], true, "{sim}");
     assert_eq!(sim["stats"]["writes_after_resync"], 0, "{sim}");
     let items = sim["objects"]["items"].as_array().expect("items");
