@@ -14,16 +14,8 @@ use crate::model::{Kind, Object, ObjectKey};
 use crate::plan::{Operation, plan};
 use crate::state::{SourceState, TargetState};
 use crate::status::{Condition, export_conditions};
+use crate::trace::Step;
 use crate::translate::{ExportOutcome, translate_traced};
-
-/// One decision: the rule (named after its SPEC.md section) and what it decided.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Step {
-    /// The rule, e.g. `SPEC §6.4 named-address rule`.
-    pub rule: &'static str,
-    /// What it decided for this Service, for a person.
-    pub outcome: String,
-}
 
 /// The decision path for one target Service, and what it yields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -9,7 +9,6 @@ use serde::Serialize;
 
 use crate::diagnostics::{Diagnostic, Reason, Severity};
 use crate::endpoint_slices::endpoint_slices;
-use crate::explain::Step;
 use crate::hostname_policy::{HOSTNAME_POLICY_ANNOTATION, HostnamePolicy};
 use crate::labels::{
     self, HEADLESS_MIRROR_SVC_NAME, REMOTE_DISCOVERY_LABEL, REMOTE_GATEWAY_IDENTITY,
@@ -22,6 +21,7 @@ use crate::model::{
 };
 use crate::names::{MirrorName, mirror_name};
 use crate::state::{Desired, SourceState, TargetState};
+use crate::trace::Step;
 use crate::validate::{self, CheckedAddress, CheckedSubset};
 
 /// Records a step of the traced export (no work at all when nothing is traced).

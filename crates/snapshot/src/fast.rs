@@ -19,7 +19,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde_json::Value;
 use svcmirror_core::model::DISCOVERY_V1;
 
-use crate::document::{Entry, OBJECT_FIELDS, OBJECT_LIST_FIELDS, entry_from_value, looks_read};
+use crate::entry::{Entry, OBJECT_FIELDS, OBJECT_LIST_FIELDS, entry_from_value, looks_read};
 
 /// Deepest nesting of an item read here (the item itself is level 1). The reference counts the
 /// enclosing List and `items` too, towards its limit of 128; anything deeper than this goes back

@@ -41,6 +41,7 @@
 #![deny(missing_docs)]
 
 mod document;
+mod entry;
 mod error;
 mod fast;
 mod parse;
@@ -51,7 +52,8 @@ use std::io::Read;
 use svcmirror_core::model::{EndpointSlice, Endpoints, Kind, Namespace, Service};
 use svcmirror_core::{Diagnostic, Severity, SourceState, TargetState};
 
-use crate::document::{Entry, Shape};
+use crate::document::Shape;
+use crate::entry::Entry;
 pub use crate::error::{Location, SnapshotError};
 pub use crate::write::{Format, write_list, write_object};
 
@@ -229,7 +231,7 @@ pub fn parse(bytes: &[u8], origin: &str, limits: &Limits) -> Result<Snapshot, Sn
             }
             for mut diagnostic in diagnostics {
                 // SPEC §8: an object without a name is still named, by where it is.
-                if diagnostic.object.name == document::UNNAMED {
+                if diagnostic.object.name == entry::UNNAMED {
                     let at = position(i, format!("document {}", n + 1));
                     diagnostic.message = match location(i) {
                         Some(l) => format!("{} ({at}, line {})", diagnostic.message, l.line),

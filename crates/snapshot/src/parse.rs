@@ -6,7 +6,8 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::{Budget, Spanned};
 
-use crate::document::{Document, Entry, Shape, UNNAMED};
+use crate::document::{Document, Shape};
+use crate::entry::{Entry, UNNAMED};
 use crate::{Limits, Location, SnapshotError};
 use svcmirror_core::Diagnostic;
 
