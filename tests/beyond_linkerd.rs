@@ -15,9 +15,9 @@ use svcmirror::labels::{
 use svcmirror::model::{Endpoints, Object, Service};
 use svcmirror::names::is_dns1035_label;
 use svcmirror::{
-    ConditionStatus, ConditionType, HostnamePolicy, LabelSelector, Link, MirrorMode, ObjectKey,
-    Operation, Reason, Severity, SourceState, TargetState, conditions, explain, federate, plan,
-    plan_federated, translate,
+    ConditionStatus, ConditionType, GatewayResolution, HostnamePolicy, LabelSelector, Link,
+    MirrorMode, ObjectKey, Operation, Reason, Severity, SourceState, TargetState, conditions,
+    explain, federate, plan, plan_federated, translate,
 };
 
 #[derive(Serialize)]
@@ -100,11 +100,59 @@ fn unnamed_pods(policy: Option<&str>) -> TargetState {
 
 // ---- SPEC §12 hostname policy -------------------------------------------------------------------
 
+/// A link whose gateway resolves endpoint mirror names by DNS, so that every hostname policy routes
+/// (SPEC §12 routing constraint); Linkerd's gateway (the default) routes `hostname` names only.
+fn dns_link() -> Link {
+    west()
+        .gateway_resolution(GatewayResolution::Dns)
+        .build()
+        .expect("link")
+}
+
+#[test]
+fn unroutable_policies_behind_linkerds_gateway_fall_back_to_hostname() {
+    // SPEC §12 routing constraint: through Linkerd's gateway, `web-0.web-headless.default.svc…`
+    // resolves only to an address whose Endpoints `hostname` is `web-0` (linkerd2
+    // filtered_listener_group.go `filterAddresses`). These pods have none, so no endpoint mirror is
+    // made to look healthy: the export is mirrored as ClusterIP, and the diagnostic says why.
+    for policy in ["target-ref", "dashed-ip"] {
+        let c = converge(&link(), &unnamed_pods(Some(policy)), &mut fake());
+        assert_eq!(names(&c.source), ["web-headless-west"], "{policy}");
+        assert!(
+            !service(&c.source, "web-headless-west").is_headless(),
+            "{policy}"
+        );
+        assert_eq!(
+            reasons(&c),
+            [Reason::MirroredAsClusterIp, Reason::InvalidService],
+            "{policy}"
+        );
+        let d = &c.diagnostics[1];
+        assert_eq!(d.severity, Severity::Warning);
+        assert_eq!(
+            d.field.as_deref(),
+            Some(r#"metadata.annotations["svcmirror.io/hostname-policy"]"#)
+        );
+        assert!(
+            d.message.contains(policy) && d.message.contains("gateway resolution to `dns`"),
+            "{}",
+            d.message
+        );
+    }
+    // A pod that has a hostname still routes, and is still mirrored, under either policy.
+    let mut target = unnamed_pods(Some("dashed-ip"));
+    target.endpoints[0].subsets[0]
+        .addresses
+        .push(addr("10.42.0.9", Some("web-2")));
+    let c = converge(&link(), &target, &mut fake());
+    assert_eq!(names(&c.source), ["web-2-west", "web-headless-west"]);
+}
+
 #[test]
 fn target_ref_policy_mirrors_pods_without_hostnames_by_pod_name() {
     let c = case(
         "target-ref-policy",
-        &link(),
+        &dns_link(),
         &unnamed_pods(Some("target-ref")),
     );
     assert_eq!(
@@ -131,6 +179,7 @@ fn target_ref_policy_mirrors_pods_without_hostnames_by_pod_name() {
 #[test]
 fn link_default_hostname_policy_applies_without_annotation() {
     let link = west()
+        .gateway_resolution(GatewayResolution::Dns)
         .hostname_policy(HostnamePolicy::TargetRef)
         .build()
         .expect("link");
@@ -175,7 +224,7 @@ fn dashed_ip_policy_names_pods_by_dashed_ip() {
                 .build(),
         ],
     };
-    let c = case("dashed-ip-policy", &link(), &target);
+    let c = case("dashed-ip-policy", &dns_link(), &target);
     // IPv4 dashed names start with a digit: the mirror name gets a letter (SPEC §3) and stays a
     // valid DNS-1035 label; IPv6 `fd00--7` fits as is; a hostname still wins.
     for s in &c.source.services {
@@ -216,7 +265,7 @@ fn skip_policy_mirrors_headless_export_as_clusterip() {
         .metadata
         .annotations
         .insert("svcmirror.io/hostname-policy".into(), "skip".into());
-    let c = case("skip-policy", &link(), &target);
+    let c = case("skip-policy", &dns_link(), &target);
     assert_eq!(names(&c.source), ["nginx-svc-west"]);
     assert!(!service(&c.source, "nginx-svc-west").is_headless());
     let d = &c.diagnostics[0];
@@ -227,6 +276,7 @@ fn skip_policy_mirrors_headless_export_as_clusterip() {
 #[test]
 fn invalid_policy_value_is_invalid_object_and_link_default_applies() {
     let link = west()
+        .gateway_resolution(GatewayResolution::Dns)
         .hostname_policy(HostnamePolicy::TargetRef)
         .build()
         .expect("link");
@@ -257,7 +307,7 @@ fn policy_names_keep_hostname_conflicts() {
     target.endpoints[0].subsets[0]
         .addresses
         .push(addr("10.42.0.9", Some("web-0")));
-    let c = converge(&link(), &target, &mut fake());
+    let c = converge(&dns_link(), &target, &mut fake());
     assert_eq!(reasons(&c), [Reason::HostnameConflict]);
     assert_eq!(
         names(&c.source),
@@ -915,7 +965,13 @@ fn explain_not_exported_names_selectors_and_labels_and_unknown_is_none() {
 fn explain_hostname_policy_and_remote_discovery() {
     let source = fake().state();
     let key = ObjectKey::new("default", "web-headless");
-    let e = explain(&link(), &unnamed_pods(Some("target-ref")), &source, &key).expect("exists");
+    let e = explain(
+        &dns_link(),
+        &unnamed_pods(Some("target-ref")),
+        &source,
+        &key,
+    )
+    .expect("exists");
     let policy = e
         .steps
         .iter()

@@ -159,6 +159,12 @@ pub struct LinkArgs {
     #[arg(long, value_name = "POLICY", default_value = "hostname",
           value_parser = ["hostname", "target-ref", "dashed-ip", "skip"])]
     pub hostname_policy: String,
+    /// How the target's gateway resolves endpoint mirror names: destination (Linkerd's gateway:
+    /// only pods with a hostname route, so target-ref and dashed-ip fall back to hostname) or dns
+    /// (a gateway that resolves <pod>.<svc>.<ns>.svc names by DNS: every policy routes).
+    #[arg(long, value_name = "RESOLUTION", default_value = "destination",
+          value_parser = ["destination", "dns"])]
+    pub gateway_resolution: String,
     /// Which endpoint API mirrors are written with: endpoints (core/v1 Endpoints, Linkerd's),
     /// slices (discovery.k8s.io/v1 EndpointSlices managed by svcmirror.io), or both.
     #[arg(long, value_name = "API", default_value = "endpoints",
@@ -183,6 +189,11 @@ impl LinkArgs {
             self.hostname_policy
                 .parse()
                 .map_err(|e| anyhow::anyhow!("--hostname-policy: {e}"))?,
+        );
+        builder = builder.gateway_resolution(
+            self.gateway_resolution
+                .parse()
+                .map_err(|e| anyhow::anyhow!("--gateway-resolution: {e}"))?,
         );
         builder = builder.endpoints_api(
             self.endpoints_api

@@ -135,13 +135,31 @@ fn explain_hostname_policy_flag_names_pods_without_hostnames() {
     assert!(out.contains("mode ClusterIp"), "{out}");
     assert!(out.contains("Mirrored=False (Pending)"), "{out}");
     assert!(out.contains("MirroredAsClusterIp"), "{out}");
-    // target-ref: each pod by its name.
+    // target-ref behind Linkerd's gateway (the default resolution): it would not route, so the
+    // pods are not named and the warning says why (SPEC §12 routing constraint).
     let (code, out, err) = explain(
         "default/nginx-pods",
         &[
             "--enable-headless-services",
             "--hostname-policy",
             "target-ref",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("mode ClusterIp"), "{out}");
+    assert!(
+        out.contains("SPEC §12 routing constraint: hostname policy `target-ref` cannot route"),
+        "{out}"
+    );
+    // target-ref behind a gateway that resolves by DNS: each pod by its name.
+    let (code, out, err) = explain(
+        "default/nginx-pods",
+        &[
+            "--enable-headless-services",
+            "--hostname-policy",
+            "target-ref",
+            "--gateway-resolution",
+            "dns",
         ],
     );
     assert_eq!(code, 0, "{err}");

@@ -76,6 +76,90 @@ impl FromStr for HostnamePolicy {
     }
 }
 
+/// How the target's gateway resolves an endpoint mirror's `mirror.linkerd.io/remote-svc-fq-name`
+/// (`<pod>.<service>.<namespace>.svc.<domain>`), which decides which hostname policies route
+/// (SPEC §12, routing constraint). Chosen explicitly per link.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum GatewayResolution {
+    /// Linkerd's gateway (the default): its proxy asks the target's destination service, which
+    /// parses `<instance>.<svc>.<ns>.svc.<domain>` (linkerd2 `controller/api/destination/server.go`,
+    /// `parseK8sServiceName`) and keeps only the addresses whose Endpoints `hostname` equals
+    /// `<instance>` (`controller/api/destination/watcher/filtered_listener_group.go`,
+    /// `filterAddresses`). A pod without a `hostname` is therefore never reachable by name, so
+    /// only pods named by their `hostname` route.
+    #[default]
+    Destination,
+    /// A gateway that resolves the name through the target's DNS (CoreDNS answers
+    /// `<dashed-ip>.<svc>.<ns>.svc.<domain>` for a headless Service's endpoints, and pod names
+    /// with its `endpoint_pod_names` option): every policy routes.
+    Dns,
+}
+
+impl GatewayResolution {
+    /// Both resolutions, in the order documented.
+    pub const ALL: [Self; 2] = [Self::Destination, Self::Dns];
+
+    /// The link-spec value (`destination`, `dns`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Destination => "destination",
+            Self::Dns => "dns",
+        }
+    }
+}
+
+impl fmt::Display for GatewayResolution {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A value that is not a [`GatewayResolution`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a gateway resolution (destination or dns)")]
+pub struct UnknownGatewayResolution(pub String);
+
+impl FromStr for GatewayResolution {
+    type Err = UnknownGatewayResolution;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| UnknownGatewayResolution(s.to_owned()))
+    }
+}
+
+/// SPEC §12 routing constraint: the policy that is applied when `policy` is asked for behind a
+/// gateway that resolves names by `resolution`, and, when that differs, why (for the diagnostic).
+/// Through Linkerd's gateway only a pod's `hostname` routes, so `target-ref` and `dashed-ip` fall
+/// back to `hostname`: an endpoint mirror that could never reach its pod is not made to look
+/// healthy.
+#[must_use]
+pub fn routable_policy(
+    policy: HostnamePolicy,
+    resolution: GatewayResolution,
+) -> (HostnamePolicy, Option<String>) {
+    match (policy, resolution) {
+        (HostnamePolicy::TargetRef | HostnamePolicy::DashedIp, GatewayResolution::Destination) => (
+            HostnamePolicy::Hostname,
+            Some(format!(
+                "hostname policy `{policy}` cannot route through Linkerd's gateway: it resolves                  <pod>.<service>.<namespace>.svc names through the destination service, which only                  matches an Endpoints `hostname`, so a pod named by {} would never be reached;                  pods are named by `hostname` only (set the link's gateway resolution to `dns`                  for a gateway that resolves by DNS)",
+                if policy == HostnamePolicy::TargetRef {
+                    "its Pod name"
+                } else {
+                    "its dashed IP"
+                }
+            )),
+        ),
+        _ => (policy, None),
+    }
+}
+
 /// Where a pod's name came from: decides the field path of an `InvalidHostname` diagnostic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -179,6 +263,31 @@ mod tests {
     fn name(a: &EndpointAddress, policy: HostnamePolicy) -> Option<(String, PodNameSource)> {
         let ip = a.ip.parse().expect("ip");
         pod_name(a, ip, policy).map(|n| (n.name.into_owned(), n.source))
+    }
+
+    #[test]
+    fn only_hostname_names_route_through_linkerds_gateway() {
+        // SPEC §12 routing constraint (linkerd2 `filterAddresses`: hostname must match).
+        for p in [HostnamePolicy::TargetRef, HostnamePolicy::DashedIp] {
+            let (applied, why) = routable_policy(p, GatewayResolution::Destination);
+            assert_eq!(applied, HostnamePolicy::Hostname, "{p}");
+            let why = why.expect("a reason");
+            assert!(
+                why.contains(p.as_str()) && why.contains("destination service"),
+                "{why}"
+            );
+            assert_eq!(routable_policy(p, GatewayResolution::Dns), (p, None), "{p}");
+        }
+        for p in [HostnamePolicy::Hostname, HostnamePolicy::Skip] {
+            for r in GatewayResolution::ALL {
+                assert_eq!(routable_policy(p, r), (p, None), "{p} {r}");
+            }
+        }
+        assert_eq!(GatewayResolution::default(), GatewayResolution::Destination);
+        for r in GatewayResolution::ALL {
+            assert_eq!(r.as_str().parse::<GatewayResolution>(), Ok(r));
+        }
+        assert!("DNS".parse::<GatewayResolution>().is_err());
     }
 
     #[test]

@@ -60,7 +60,7 @@ pub mod validate;
 pub use diagnostics::{Diagnostic, Reason, Severity};
 pub use explain::{Explanation, explain};
 pub use federate::federate;
-pub use hostname_policy::HostnamePolicy;
+pub use hostname_policy::{GatewayResolution, HostnamePolicy};
 pub use link::{EndpointsApi, LabelSelector, Link, LinkBuilder, LinkError};
 pub use model::{EndpointSlice, Endpoints, Kind, Object, ObjectKey, Service, StringMap};
 pub use names::ClusterName;

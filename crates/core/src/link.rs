@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::hostname_policy::HostnamePolicy;
+use crate::hostname_policy::{GatewayResolution, HostnamePolicy};
 use crate::model::StringMap;
 use crate::names::{ClusterName, InvalidClusterName, is_dns1123_label};
 
@@ -37,6 +37,8 @@ pub struct Link {
     create_namespaces: bool,
     gateway_alive: bool,
     hostname_policy: HostnamePolicy,
+    #[serde(skip_serializing_if = "is_default_resolution")]
+    gateway_resolution: GatewayResolution,
     remote_discovery_selector: LabelSelector,
     federated_selector: LabelSelector,
     #[serde(skip_serializing_if = "EndpointsApi::is_default")]
@@ -59,6 +61,7 @@ impl Link {
             create_namespaces: false,
             gateway_alive: true,
             hostname_policy: HostnamePolicy::default(),
+            gateway_resolution: GatewayResolution::default(),
             remote_discovery_selector: LabelSelector::default_remote_discovery(),
             federated_selector: LabelSelector::default_federated(),
             endpoints_api: EndpointsApi::default(),
@@ -126,6 +129,12 @@ impl Link {
     pub fn hostname_policy(&self) -> HostnamePolicy {
         self.hostname_policy
     }
+    /// How the target's gateway resolves an endpoint mirror's name, which decides which hostname
+    /// policies route (SPEC §12).
+    #[must_use]
+    pub fn gateway_resolution(&self) -> GatewayResolution {
+        self.gateway_resolution
+    }
     /// Which target Services are mirrored in remote-discovery (flat network) mode (SPEC §9).
     #[must_use]
     pub fn remote_discovery_selector(&self) -> &LabelSelector {
@@ -160,6 +169,7 @@ pub struct LinkBuilder {
     create_namespaces: bool,
     gateway_alive: bool,
     hostname_policy: HostnamePolicy,
+    gateway_resolution: GatewayResolution,
     remote_discovery_selector: LabelSelector,
     federated_selector: LabelSelector,
     endpoints_api: EndpointsApi,
@@ -227,6 +237,13 @@ impl LinkBuilder {
         self.hostname_policy = policy;
         self
     }
+    /// How the target's gateway resolves endpoint mirror names (default
+    /// [`GatewayResolution::Destination`], Linkerd's gateway; SPEC §12). Under it, the hostname
+    /// policies `target-ref` and `dashed-ip` fall back to `hostname`, with a diagnostic.
+    pub fn gateway_resolution(mut self, resolution: GatewayResolution) -> Self {
+        self.gateway_resolution = resolution;
+        self
+    }
     /// The remote-discovery selector (default `mirror.linkerd.io/exported=remote-discovery`;
     /// SPEC §9). An empty selector selects nothing.
     pub fn remote_discovery_selector(mut self, selector: LabelSelector) -> Self {
@@ -277,11 +294,17 @@ impl LinkBuilder {
             create_namespaces: self.create_namespaces,
             gateway_alive: self.gateway_alive,
             hostname_policy: self.hostname_policy,
+            gateway_resolution: self.gateway_resolution,
             remote_discovery_selector: self.remote_discovery_selector,
             federated_selector: self.federated_selector,
             endpoints_api: self.endpoints_api,
         })
     }
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if takes a reference
+fn is_default_resolution(resolution: &GatewayResolution) -> bool {
+    *resolution == GatewayResolution::default()
 }
 
 /// Which endpoint API a link writes for every mirror (SPEC §12). Endpoints is deprecated since

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::diagnostics::{Diagnostic, Reason, Severity};
 use crate::endpoint_slices::endpoint_slices;
-use crate::hostname_policy::{HOSTNAME_POLICY_ANNOTATION, HostnamePolicy};
+use crate::hostname_policy::{HOSTNAME_POLICY_ANNOTATION, HostnamePolicy, routable_policy};
 use crate::labels::{
     self, HEADLESS_MIRROR_SVC_NAME, REMOTE_DISCOVERY_LABEL, REMOTE_GATEWAY_IDENTITY,
     REMOTE_RESOURCE_VERSION, REMOTE_SERVICE, REMOTE_SVC_FQ_NAME, SKIP_MIRROR, SLICE_SERVICE_NAME,
@@ -459,7 +459,40 @@ impl<'a> Translator<'a> {
 
     /// SPEC §12: the export's hostname policy — its `svcmirror.io/hostname-policy` annotation, or
     /// the link's default; an unknown value is an `InvalidObject` warning and the default is used.
+    /// A policy that cannot route through the link's gateway falls back to `hostname` with an
+    /// `InvalidService` warning (SPEC §12 routing constraint).
     fn hostname_policy(&mut self, svc: &Service) -> HostnamePolicy {
+        let asked = self.asked_hostname_policy(svc);
+        let (applied, unroutable) = routable_policy(asked, self.link.gateway_resolution());
+        if let Some(why) = unroutable {
+            step!(
+                self,
+                "SPEC §12 routing constraint",
+                "{why} (InvalidService)"
+            );
+            let diagnostic = self.diag(
+                Reason::InvalidService,
+                Severity::Warning,
+                Kind::Service,
+                &svc.metadata.key(),
+                why,
+            );
+            if svc
+                .metadata
+                .annotations
+                .get(HOSTNAME_POLICY_ANNOTATION)
+                .is_some()
+            {
+                diagnostic.field = Some(format!(
+                    "metadata.annotations[{HOSTNAME_POLICY_ANNOTATION:?}]"
+                ));
+            }
+        }
+        applied
+    }
+
+    /// The policy the export asks for: its annotation, else the link's default.
+    fn asked_hostname_policy(&mut self, svc: &Service) -> HostnamePolicy {
         let default = self.link.hostname_policy();
         let Some(value) = svc.metadata.annotations.get(HOSTNAME_POLICY_ANNOTATION) else {
             step!(
