@@ -39,6 +39,7 @@ pub mod convert;
 mod error;
 mod events;
 pub mod lease;
+pub mod link_resource;
 mod source;
 mod target;
 
