@@ -16,6 +16,8 @@ mod args;
 mod controller;
 mod demo;
 mod explain;
+#[allow(dead_code)] // wired into `run --link-name` with the Link front door
+mod link_watch;
 mod render;
 mod run;
 mod simulate;
