@@ -6,6 +6,8 @@
 //! `run_binary` test (the `svcmirror run` binary), which include it by path.
 #![allow(dead_code)] // each includer uses part of it
 
+pub mod objects;
+
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
@@ -39,6 +41,8 @@ pub struct ApiServer {
     pub conflicts_to_inject: Mutex<u32>,
     /// Requests served, by `METHOD path-kind` (for assertions on what the client did).
     pub requests: Mutex<BTreeMap<String, u32>>,
+    /// Links and Secrets, which the fake cluster does not model.
+    pub objects: Mutex<objects::Objects>,
 }
 
 impl ApiServer {
@@ -49,6 +53,7 @@ impl ApiServer {
             expired: watch::Sender::new(0),
             conflicts_to_inject: Mutex::new(0),
             requests: Mutex::new(BTreeMap::new()),
+            objects: Mutex::new(objects::Objects::default()),
         })
     }
 
@@ -72,6 +77,21 @@ impl ApiServer {
             c.resource_version()
         });
         self.expired.send_replace(rv);
+    }
+
+    /// A write of a Link or Secret by the test itself, seen by watches.
+    pub fn put_object(&self, collection: &str, name: &str, object: Value) {
+        self.objects
+            .lock()
+            .expect("lock")
+            .put(collection, name, object);
+        self.written.send_modify(|n| *n += 1);
+    }
+
+    /// A delete of a Link or Secret by the test itself, seen by watches.
+    pub fn delete_object(&self, collection: &str, name: &str) {
+        self.objects.lock().expect("lock").delete(collection, name);
+        self.written.send_modify(|n| *n += 1);
     }
 
     pub fn count(&self, what: &str) -> u32 {
@@ -253,6 +273,9 @@ pub async fn handle(server: &Arc<ApiServer>, req: Request<Incoming>) -> Response
             .as_ref()
             .is_none_or(|s| s.is_empty() || s.matches(labels_of(object)))
     };
+    if let Some(response) = objects::handle(server, &method, &path, &q, &body) {
+        return response;
+    }
     match (method, route(&path)) {
         (Method::GET, Some(Route::Collection(kind))) if watching => {
             let from: u64 = q
