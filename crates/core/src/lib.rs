@@ -41,6 +41,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod claims;
 pub mod diagnostics;
 pub mod endpoint_slices;
 pub mod explain;
