@@ -54,6 +54,8 @@ pub mod names;
 pub mod plan;
 pub mod state;
 pub mod status;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod translate;
 pub mod validate;
 
