@@ -336,3 +336,59 @@ fn one_pod_change_in_a_large_export_plans_o1_writes() {
         "set when the endpoint mirror was created"
     );
 }
+
+/// The takeover attack through the reconcile driver's per-export path (`svcmirror run`): the
+/// newcomer's events alone must not repurpose `web-west` either (the driver's scope sees a name
+/// held by another export's mirror and reconciles the whole link, where sticky names decide).
+#[tokio::test]
+async fn sticky_names_hold_through_the_drivers_events() {
+    use svcmirror_backend::{Driver, TargetEvent, TokioClock};
+    use svcmirror_fake::{FakeCluster, FakeHandle};
+
+    let source = FakeHandle::new(fake());
+    let mut west = FakeCluster::default();
+    let (web_svc, web_ep) = headless("web", &[("10.42.0.31", "web-0")]);
+    for object in [Object::Service(web_svc), Object::Endpoints(web_ep)] {
+        let mut object = object;
+        match &mut object {
+            Object::Service(s) => s.metadata.resource_version = None,
+            Object::Endpoints(e) => e.metadata.resource_version = None,
+            _ => {}
+        }
+        west.create(object).expect("target object");
+    }
+    let target = FakeHandle::new(west);
+    let mut driver = Driver::new(link(), source.clone(), target.clone(), TokioClock);
+    assert!(driver.resync().await.expect("lists").complete);
+    assert_eq!(
+        fq_name(&source.lock().state(), "web-west").as_deref(),
+        Some("web.default.svc.cluster.local")
+    );
+
+    let (mut aaa_svc, mut aaa_ep) = headless("aaa", &[("10.42.0.66", "web")]);
+    aaa_svc.metadata.resource_version = None;
+    aaa_ep.metadata.resource_version = None;
+    let Object::Service(aaa_svc) = target.lock().create(Object::Service(aaa_svc)).expect("svc")
+    else {
+        unreachable!("a Service was created")
+    };
+    let Object::Endpoints(aaa_ep) = target
+        .lock()
+        .create(Object::Endpoints(aaa_ep))
+        .expect("ep")
+    else {
+        unreachable!("an Endpoints was created")
+    };
+    driver.handle(TargetEvent::ServiceApplied(aaa_svc)).await;
+    driver.handle(TargetEvent::EndpointsApplied(aaa_ep)).await;
+    driver.resync().await.expect("lists");
+    let state = source.lock().state();
+    assert_eq!(
+        fq_name(&state, "web-west").as_deref(),
+        Some("web.default.svc.cluster.local")
+    );
+    assert_eq!(
+        fq_name(&state, "aaa-west").as_deref(),
+        Some("aaa.default.svc.cluster.local")
+    );
+}
