@@ -118,7 +118,11 @@ fn sticky_names_a_released_name_is_recreated_for_the_newcomer() {
     let web = (
         svc("default", "web").exported().port("http", 80).build(),
         eps("default", "web")
-            .subset(vec![addr("10.42.0.31", None)], vec![], vec![eport("http", 80)])
+            .subset(
+                vec![addr("10.42.0.31", None)],
+                vec![],
+                vec![eport("http", 80)],
+            )
             .build(),
     );
     let aaa = headless("aaa", &[("10.42.0.66", "web")]);
@@ -194,7 +198,11 @@ fn copy_deny_list_steering_keys_never_reach_a_mirror() {
         .push(taint(svc("default", "web").exported().port("http", 80)).build());
     target.endpoints.push(
         eps("default", "web")
-            .subset(vec![addr("10.42.1.5", None)], vec![], vec![eport("http", 80)])
+            .subset(
+                vec![addr("10.42.1.5", None)],
+                vec![],
+                vec![eport("http", 80)],
+            )
             .build(),
     );
     for api in [EndpointsApi::Endpoints, EndpointsApi::Both] {
@@ -222,7 +230,10 @@ fn copy_deny_list_steering_keys_never_reach_a_mirror() {
                 }
             }
         }
-        let web = c.source.service(&key("default", "web-west")).expect("mirror");
+        let web = c
+            .source
+            .service(&key("default", "web-west"))
+            .expect("mirror");
         assert_eq!(
             web.metadata
                 .annotations
@@ -372,10 +383,7 @@ async fn sticky_names_hold_through_the_drivers_events() {
     else {
         unreachable!("a Service was created")
     };
-    let Object::Endpoints(aaa_ep) = target
-        .lock()
-        .create(Object::Endpoints(aaa_ep))
-        .expect("ep")
+    let Object::Endpoints(aaa_ep) = target.lock().create(Object::Endpoints(aaa_ep)).expect("ep")
     else {
         unreachable!("an Endpoints was created")
     };

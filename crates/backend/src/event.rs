@@ -205,7 +205,10 @@ mod tests {
         let a = event("u-1", &healthy);
         assert_eq!(a, event("u-1", &healthy));
         assert!(a.name.starts_with("nginx-svc."), "{}", a.name);
-        assert_eq!(a.name.len(), "nginx-svc.".len() + svcmirror_core::names::HASH_LEN);
+        assert_eq!(
+            a.name.len(),
+            "nginx-svc.".len() + svcmirror_core::names::HASH_LEN
+        );
         assert_ne!(a.name, event("u-1", &pending).name);
         assert_ne!(a.name, event("u-2", &healthy).name);
         assert_eq!(a.service, ObjectKey::new("default", "nginx-svc"));

@@ -230,9 +230,7 @@ pub fn federated_labels(target: &StringMap, excluded: &[KeyPattern]) -> StringMa
 fn copied_labels(target: &StringMap, excluded: &[KeyPattern]) -> StringMap {
     target
         .iter()
-        .filter(|(k, _)| {
-            !is_copy_denied(k) && !excluded.iter().any(|p| p.matches(k))
-        })
+        .filter(|(k, _)| !is_copy_denied(k) && !excluded.iter().any(|p| p.matches(k)))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }
@@ -256,7 +254,6 @@ pub fn copied_annotations_excluding(target: &StringMap, excluded: &[KeyPattern])
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }
-
 
 /// What a mirror object stands for in the target cluster: the export, and for an endpoint mirror
 /// the hostname of its pod. Written as `remote-svc-fq-name` ([`RemoteRef::fq_name`]) and read
@@ -293,7 +290,10 @@ impl RemoteRef {
     /// for an endpoint mirror. The inverse of [`parse_remote_fq_name`].
     #[must_use]
     pub fn fq_name(&self, domain: &str) -> String {
-        let mirror = format!("{}.{}.svc.{domain}", self.export.name, self.export.namespace);
+        let mirror = format!(
+            "{}.{}.svc.{domain}",
+            self.export.name, self.export.namespace
+        );
         match &self.hostname {
             Some(hostname) => format!("{hostname}.{mirror}"),
             None => mirror,
@@ -380,10 +380,7 @@ mod tests {
 
     /// A DNS-1123 label, sometimes the awkward `svc`.
     fn label() -> impl Strategy<Value = String> {
-        prop_oneof![
-            Just("svc".to_owned()),
-            "[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?",
-        ]
+        prop_oneof![Just("svc".to_owned()), "[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?",]
     }
 
     proptest! {

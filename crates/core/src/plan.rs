@@ -162,7 +162,10 @@ impl Owner<'_> {
         let Self::Link(link) = self else {
             return false;
         };
-        match (labels::remote_ref(have, link), labels::remote_ref(want, link)) {
+        match (
+            labels::remote_ref(have, link),
+            labels::remote_ref(want, link),
+        ) {
             (Some(have), Some(want)) => have.export != want.export,
             _ => false,
         }

@@ -771,12 +771,7 @@ impl<'a> Translator<'a> {
     }
 
     /// Picks a mirror name and claims it; `None` (with a diagnostic) when it is taken.
-    fn claim_name(
-        &mut self,
-        claimant: &RemoteRef,
-        base: &str,
-        what: &str,
-    ) -> Option<MirrorName> {
+    fn claim_name(&mut self, claimant: &RemoteRef, base: &str, what: &str) -> Option<MirrorName> {
         let export = &claimant.export;
         let name = mirror_name(base, self.link.cluster_name());
         let key = ObjectKey::new(&export.namespace, &name.name);
@@ -892,7 +887,10 @@ impl<'a> Translator<'a> {
                     Severity::Error,
                     Kind::Service,
                     &key,
-                    format!("{what} for {} needs this name, but {why} {holder}", describe_ref(claimant)),
+                    format!(
+                        "{what} for {} needs this name, but {why} {holder}",
+                        describe_ref(claimant)
+                    ),
                 );
                 None
             }
@@ -933,9 +931,11 @@ impl<'a> Translator<'a> {
         subsets: &[CheckedSubset<'_>],
     ) -> ExportOutcome {
         let export = svc.metadata.key();
-        let Some(root_name) =
-            self.claim_name(&RemoteRef::mirror(&export), &svc.metadata.name, "root mirror")
-        else {
+        let Some(root_name) = self.claim_name(
+            &RemoteRef::mirror(&export),
+            &svc.metadata.name,
+            "root mirror",
+        ) else {
             return Self::not_mirrored();
         };
         let mut root = self.mirror_service(svc, &root_name.name, None);
