@@ -335,6 +335,14 @@ fn one_pod_change_in_a_large_export_plans_o1_writes() {
         &source,
     );
     assert!(p.operations.len() <= 2, "{} operations", p.operations.len());
+    // One pod more: its endpoint mirror Service and Endpoints, then the root's one update.
+    let mut grown = target(true, "2002");
+    grown.endpoints[0].subsets[0]
+        .addresses
+        .push(addr("10.43.0.8", Some("pod-1000")));
+    let c = converge(&link, &grown, &mut f);
+    let sizes: Vec<usize> = c.plans.iter().map(|p| p.operations.len()).collect();
+    assert_eq!(sizes, [2, 1], "{:#?}", c.plans);
     let pod = source
         .service(&key("default", "pod-7-west"))
         .expect("endpoint mirror");
