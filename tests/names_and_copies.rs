@@ -408,3 +408,48 @@ async fn sticky_names_hold_through_the_drivers_events() {
         Some("aaa.default.svc.cluster.local")
     );
 }
+
+/// SPEC §3 collision detection in a translation: the headless export `default/web` whose pod has
+/// hostname `web` wants `web-west` twice — for its root mirror and for that pod's endpoint
+/// mirror. The later claim (the endpoint mirror) is a `NameConflict` naming the earlier one; the
+/// objects are not merged, and the root's Endpoints do not name the pod that has no mirror.
+#[test]
+fn collision_two_desired_objects_with_one_name_are_a_conflict() {
+    let link = link();
+    let mut f = fake();
+    let target = target_of(vec![headless(
+        "web",
+        &[("10.42.0.31", "web"), ("10.42.0.32", "web-1")],
+    )]);
+    let c = converge(&link, &target, &mut f);
+    let conflict = c
+        .diagnostics
+        .iter()
+        .find(|d| d.reason == Reason::NameConflict)
+        .expect("NameConflict");
+    assert_eq!(conflict.object, key("default", "web-west"));
+    assert!(
+        conflict.message.contains("pod web of default/web")
+            && conflict
+                .message
+                .contains("already uses it, for default/web"),
+        "{conflict}"
+    );
+    let root = c.source.service(&key("default", "web-west")).expect("root");
+    assert_eq!(
+        root.spec.cluster_ip.as_deref(),
+        Some("None"),
+        "the root kept it"
+    );
+    let root_ep = c
+        .source
+        .endpoints_at(&key("default", "web-west"))
+        .expect("root Endpoints");
+    let hostnames: Vec<_> = root_ep
+        .subsets
+        .iter()
+        .flat_map(|s| &s.addresses)
+        .filter_map(|a| a.hostname.as_deref())
+        .collect();
+    assert_eq!(hostnames, ["web-1"]);
+}
