@@ -10,7 +10,9 @@
 //! - idempotence: once converged, nothing is planned, also after a restart
 //!   (`restart-with-mirrors-in-place`);
 //! - ownership: no update or delete of an object without this link's labels, no create on a
-//!   foreign name, foreign objects unchanged (SPEC §7 "Ownership").
+//!   foreign name, foreign objects unchanged (SPEC §7 "Ownership");
+//! - sticky names: no plan changes which export a live mirror serves (SPEC §7, issue 14; the
+//!   check is `svcmirror_core::testkit`'s, shared with the fuzz targets).
 
 mod common;
 
@@ -24,6 +26,7 @@ use svcmirror::model::{Kind, Object};
 use svcmirror::{
     DeleteReason, Link, ObjectKey, Operation, Plan, SourceState, TargetState, plan, translate,
 };
+use svcmirror_core::testkit::repurposed_mirrors;
 use svcmirror_fake::FakeCluster;
 
 /// A fake source holding `observed` (what the API server refuses is simply not there).
@@ -193,5 +196,26 @@ proptest! {
             }
         }
         prop_assert_eq!(foreign_before, foreign(&f.state(), &link));
+    }
+
+    /// SPEC §7 sticky names (issue 14 "a live mirror can be taken over"): mirroring one target,
+    /// then another — exports appearing, going, changing type, hostnames moving between exports
+    /// (`nginx-set-0` is both an export and a hostname) — no pass updates a live mirror to serve
+    /// another export, and the change still converges in two passes.
+    #[test]
+    fn no_plan_repurposes_a_live_mirror(
+        before in target(),
+        after in target(),
+        observed in observed_state(),
+    ) {
+        let link = link();
+        let mut f = source_with(&observed);
+        reconcile(&link, &before, &mut f);
+        let passes = reconcile(&link, &after, &mut f);
+        for pass in &passes {
+            let found = repurposed_mirrors(&link, &pass.source, &pass.plan);
+            prop_assert!(found.is_empty(), "{:#?}", found);
+        }
+        prop_assert!(passes.len() <= 2, "{} passes", passes.len());
     }
 }

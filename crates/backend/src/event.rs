@@ -46,7 +46,7 @@ impl fmt::Display for EventType {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct StatusEvent {
-    /// The Event's own name, in the Service's namespace: `<service>.<10 hex digits>`, a stable
+    /// The Event's own name, in the Service's namespace: `<service>.<16 hex digits>`, a stable
     /// hash of the Service's uid, the type, reason and message. The same report about the same
     /// Service therefore always has the same name, so a backend aggregates a repeat into the
     /// existing Event (as Kubernetes' own recorders do) instead of creating another.
@@ -205,7 +205,10 @@ mod tests {
         let a = event("u-1", &healthy);
         assert_eq!(a, event("u-1", &healthy));
         assert!(a.name.starts_with("nginx-svc."), "{}", a.name);
-        assert_eq!(a.name.len(), "nginx-svc.".len() + 10);
+        assert_eq!(
+            a.name.len(),
+            "nginx-svc.".len() + svcmirror_core::names::HASH_LEN
+        );
         assert_ne!(a.name, event("u-1", &pending).name);
         assert_ne!(a.name, event("u-2", &healthy).name);
         assert_eq!(a.service, ObjectKey::new("default", "nginx-svc"));

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-use svcmirror_core::labels::{self, HEADLESS_MIRROR_SVC_NAME, REMOTE_SVC_FQ_NAME};
+use svcmirror_core::labels::{self, HEADLESS_MIRROR_SVC_NAME};
 use svcmirror_core::model::{Kind, ObjectKey, ObjectMeta};
 use svcmirror_core::names::mirror_name;
 use svcmirror_core::{Desired, Link, SourceState, Translation, translate};
@@ -16,26 +16,14 @@ use svcmirror_core::{Desired, Link, SourceState, Translation, translate};
 use crate::cache::{SourceCache, TargetCache};
 
 /// The export an object of this link was written for, read from its `remote-svc-fq-name`
-/// annotation: `<name>.<ns>.svc.<domain>` on a mirror and its Endpoints,
-/// `<hostname>.<name>.<ns>.svc.<domain>` on an endpoint mirror (which also carries the
-/// `headless-mirror-svc-name` label). DNS labels contain no dots, so the split is unambiguous.
-/// `None` for an object we do not own or whose annotation does not parse.
+/// annotation by the core's decoder ([`labels::remote_ref`]): a mirror and its Endpoints name
+/// their export, an endpoint mirror (which also carries the `headless-mirror-svc-name` label) its
+/// pod and export. `None` for an object we do not own, whose annotation does not parse, or whose
+/// shape disagrees with the label.
 pub(crate) fn export_of(meta: &ObjectMeta, link: &Link) -> Option<ObjectKey> {
-    if !labels::is_owned_by(meta, link) {
-        return None;
-    }
-    let fq = meta.annotations.get(REMOTE_SVC_FQ_NAME)?;
-    let suffix = format!(".svc.{}", link.cluster_domain());
-    let parts: Vec<&str> = fq.strip_suffix(&suffix)?.split('.').collect();
-    let (name, namespace) = match (
-        meta.labels.contains_key(HEADLESS_MIRROR_SVC_NAME),
-        &parts[..],
-    ) {
-        (false, [name, namespace]) | (true, [_, name, namespace]) => (*name, *namespace),
-        _ => return None,
-    };
-    // Mirrors live in the namespace of what they mirror.
-    (namespace == meta.namespace() && !name.is_empty()).then(|| ObjectKey::new(namespace, name))
+    let serves = labels::remote_ref(meta, link)?;
+    (serves.hostname.is_some() == meta.labels.contains_key(HEADLESS_MIRROR_SVC_NAME))
+        .then_some(serves.export)
 }
 
 /// One export's slice of the world, ready to plan.
@@ -260,7 +248,7 @@ pub(crate) fn wanted_names(
 mod tests {
     use super::*;
     use svcmirror_core::TargetState;
-    use svcmirror_core::labels::{CLUSTER_NAME, MIRRORED_SERVICE};
+    use svcmirror_core::labels::{CLUSTER_NAME, MIRRORED_SERVICE, REMOTE_SVC_FQ_NAME};
     use svcmirror_core::model::{
         EndpointAddress, EndpointPort, EndpointSubset, Endpoints, Service, ServicePort,
     };

@@ -100,6 +100,8 @@ pub fn plan_text(plan: &Plan, source: &SourceState, out: &mut impl Write) -> io:
                         svcmirror_core::DeleteReason::Orphan => "no longer mirrored",
                         svcmirror_core::DeleteReason::TypeChange =>
                             "ClusterIP/headless change: re-created",
+                        svcmirror_core::DeleteReason::Reassigned =>
+                            "the name goes to another export: re-created",
                         _ => "other",
                     }
                 )?;

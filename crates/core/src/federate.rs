@@ -12,10 +12,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::claims::{NameClaims, Refusal};
 use crate::diagnostics::{Diagnostic, Reason, Severity};
 use crate::labels::{
-    self, LOCAL_DISCOVERY_ANNOTATION, REMOTE_DISCOVERY_ANNOTATION, copied_annotations_excluding,
-    federated_labels,
+    self, LOCAL_DISCOVERY_ANNOTATION, REMOTE_DISCOVERY_ANNOTATION, RemoteRef,
+    copied_annotations_excluding, federated_labels,
 };
 use crate::link::{KeyPattern, LabelSelector, Link};
 use crate::model::{Kind, ObjectKey, Service, ServicePort};
@@ -85,6 +86,8 @@ pub fn federate(
 
     let mut out = Translation::default();
     let suffix = ClusterName::new(FEDERATED_SUFFIX).expect("a DNS-1123 label");
+    // SPEC §3: two federated Services with one (shortened) name are a conflict, never a merge.
+    let mut claims = NameClaims::default();
     for (key, by_origin) in &members {
         let start = diagnostics.len();
         let joined: Vec<(&Origin, &Service)> = by_origin
@@ -100,6 +103,23 @@ pub fn federate(
             source,
             &mut diagnostics,
         )
+        .filter(|svc| {
+            let claimed = claims.claim(&svc.metadata.key(), &RemoteRef::mirror(key));
+            if let Err(Refusal::Claimed(earlier)) = &claimed {
+                diagnostics.push(Diagnostic::new(
+                    Reason::NameConflict,
+                    Severity::Error,
+                    Kind::Service,
+                    svc.metadata.key(),
+                    format!(
+                        "the federated Service for {key} needs this name, but the federated \
+                         Service for {} already uses it",
+                        earlier.export
+                    ),
+                ));
+            }
+            claimed.is_ok()
+        })
         .map_or_else(
             || ExportOutcome::new(MirrorMode::NotMirrored, None),
             |svc| {

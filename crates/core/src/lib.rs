@@ -41,6 +41,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod claims;
 pub mod diagnostics;
 pub mod endpoint_slices;
 pub mod explain;
@@ -53,6 +54,8 @@ pub mod names;
 pub mod plan;
 pub mod state;
 pub mod status;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 mod trace;
 pub mod translate;
 pub mod validate;

@@ -7,8 +7,8 @@ use serde::{Serialize, Serializer};
 /// Longest DNS label Kubernetes accepts.
 pub const MAX_LABEL_LEN: usize = 63;
 
-/// Hex digits of the stable hash appended to a shortened name.
-const HASH_LEN: usize = 10;
+/// Hex digits of the stable hash appended to a shortened name: 64 bits (SPEC §3).
+pub const HASH_LEN: usize = 16;
 
 /// True for an RFC 1123 label: lowercase alphanumerics and `-`, starting and ending alphanumeric,
 /// 1–63 characters. Namespaces, hostnames and cluster names are such labels.
@@ -150,19 +150,60 @@ fn trim_dashes(s: &str) -> &str {
     s.trim_end_matches('-')
 }
 
-/// FNV-1a (64 bit) of `s`, as [`HASH_LEN`] lowercase hex digits. Chosen because it is fixed by its
-/// definition: the same name hashes the same on every platform, Rust version and release of ours.
+/// SPEC §3: the first 64 bits of SHA-256 of `s`, as [`HASH_LEN`] lowercase hex digits. SHA-256
+/// (RustCrypto's `sha2`, a reviewed implementation) is fixed by its definition, so a name hashes the
+/// same on every platform, Rust version and release of ours; 64 bits put a chance collision out of
+/// practical reach (issue 14: the former 40-bit FNV-1a was collided in under a second). A hash
+/// cannot promise distinct names, so collisions are also detected ([`crate::claims`]).
 #[must_use]
 pub fn stable_hash_hex(s: &str) -> String {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let mut h = OFFSET;
-    for byte in s.bytes() {
-        h ^= u64::from(byte);
-        h = h.wrapping_mul(PRIME);
+    use sha2::{Digest, Sha256};
+    use std::fmt::Write;
+    let digest = Sha256::digest(s.as_bytes());
+    let mut hex = String::with_capacity(HASH_LEN);
+    for byte in &digest[..HASH_LEN / 2] {
+        let _ = write!(hex, "{byte:02x}");
     }
-    let hex = format!("{h:016x}");
-    hex[..HASH_LEN].to_owned()
+    hex
+}
+
+/// Issue 14, cross-link names (SPEC §3): on one source, the links whose cluster name ends with
+/// `-<another link's cluster name>` can want the same mirror name — `payments-us` mirrored by the
+/// link of `west` and `payments` mirrored by the link of `us-west` both want `payments-us-west`,
+/// and whichever is created first holds it. One warning per such pair, about the mirror names at
+/// risk (`*-us-west`, field `targetClusterName`); sorted, each pair once.
+#[must_use]
+pub fn cluster_name_overlaps(clusters: &[ClusterName]) -> Vec<crate::Diagnostic> {
+    let mut out = Vec::new();
+    for longer in clusters {
+        for shorter in clusters {
+            let Some(head) = longer.as_str().strip_suffix(shorter.as_str()) else {
+                continue;
+            };
+            let Some(head) = head.strip_suffix('-').filter(|h| !h.is_empty()) else {
+                continue;
+            };
+            out.push(
+                crate::Diagnostic::new(
+                    crate::Reason::NameConflict,
+                    crate::Severity::Warning,
+                    crate::Kind::Service,
+                    crate::ObjectKey::new("", &format!("*-{longer}")),
+                    format!(
+                        "the cluster names of two links on this source overlap: `{longer}` ends \
+                         with `-{shorter}`, so an export `<name>-{head}` of `{shorter}` and an export \
+                         `<name>` of `{longer}` both want the mirror `<name>-{longer}`; whichever \
+                         is created first keeps it and the other gets NameConflict. Rename one \
+                         link's cluster"
+                    ),
+                )
+                .at("targetClusterName"),
+            );
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 #[cfg(test)]
@@ -249,8 +290,26 @@ mod tests {
     }
 
     #[test]
-    fn hash_is_fnv1a() {
-        // Published FNV-1a 64 test vector: "a" -> af63dc4c8601ec8c.
-        assert_eq!(stable_hash_hex("a"), "af63dc4c86");
+    fn hash_is_sha256_cut_to_64_bits() {
+        // FIPS 180-2 test vector: SHA-256("abc") = ba7816bf8f01cfea414140de5dae2223…
+        assert_eq!(stable_hash_hex("abc"), "ba7816bf8f01cfea");
+        assert_eq!(HASH_LEN * 4, 64);
+    }
+
+    /// Issue 14 cross-link names: `us-west` ends with `-west`; `west` vs `northwest` and a cluster
+    /// against itself do not overlap.
+    #[test]
+    fn overlapping_cluster_names_are_warned() {
+        let names: Vec<ClusterName> = ["west", "us-west", "northwest", "east"]
+            .iter()
+            .map(|n| ClusterName::new(n).expect("valid"))
+            .collect();
+        let found = cluster_name_overlaps(&names);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        let d = &found[0];
+        assert_eq!(d.object.name, "*-us-west");
+        assert_eq!(d.field.as_deref(), Some("targetClusterName"));
+        assert!(d.message.contains("`<name>-us` of `west`"), "{}", d.message);
+        assert!(cluster_name_overlaps(&names[..1]).is_empty());
     }
 }

@@ -24,6 +24,9 @@ pub enum DeleteReason {
     /// The mirror changes between ClusterIP and headless: clusterIP is immutable, so it is deleted
     /// and re-created.
     TypeChange,
+    /// SPEC §7 sticky names: the name now goes to another export than the one the object serves;
+    /// it is deleted and re-created, so no live mirror changes the export it serves.
+    Reassigned,
 }
 
 /// One change to the source cluster.
@@ -153,6 +156,21 @@ impl Owner<'_> {
         self.owns(meta) && labels::is_svcmirror_slice(&meta.labels)
     }
 
+    /// SPEC §7: whether `want` would make our object `have` serve another export than it does
+    /// (both `remote-svc-fq-name`s decode and name different exports).
+    fn reassigns(self, have: &ObjectMeta, want: &ObjectMeta) -> bool {
+        let Self::Link(link) = self else {
+            return false;
+        };
+        match (
+            labels::remote_ref(have, link),
+            labels::remote_ref(want, link),
+        ) {
+            (Some(have), Some(want)) => have.export != want.export,
+            _ => false,
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Self::Link(_) => "this link",
@@ -232,7 +250,7 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
 
     // Each kind: the desired objects and the source's, walked together in key order.
     let mut orphan_services = Vec::new();
-    let mut type_changed: BTreeSet<&ObjectKey> = BTreeSet::new();
+    let mut type_changed: BTreeMap<&ObjectKey, DeleteReason> = BTreeMap::new();
     for pair in outer_join(&desired.services, &services) {
         let Some((key, want, have)) = pair.desired_or_orphan(
             Kind::Service,
@@ -254,13 +272,19 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
             None => phase.push(Operation::Create {
                 object: Object::Service(want.clone()),
             }),
-            Some(have) if have.is_headless() != want.is_headless() => {
-                type_changed.insert(key);
-                phases.type_change_deletes.push(delete(
-                    Kind::Service,
-                    &have.metadata,
-                    DeleteReason::TypeChange,
-                ));
+            Some(have)
+                if have.is_headless() != want.is_headless()
+                    || owner.reassigns(&have.metadata, &want.metadata) =>
+            {
+                let reason = if have.is_headless() == want.is_headless() {
+                    DeleteReason::Reassigned
+                } else {
+                    DeleteReason::TypeChange
+                };
+                type_changed.insert(key, reason);
+                phases
+                    .type_change_deletes
+                    .push(delete(Kind::Service, &have.metadata, reason));
                 phase.push(Operation::Create {
                     object: Object::Service(want.clone()),
                 });
@@ -303,13 +327,18 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
             None => phase.push(Operation::Create {
                 object: Object::Endpoints(want.clone()),
             }),
-            Some(have) if type_changed.contains(key) => {
+            Some(have)
+                if type_changed.contains_key(key)
+                    || owner.reassigns(&have.metadata, &want.metadata) =>
+            {
                 // The Service is re-created; its Endpoints go and come with it.
-                phases.type_change_deletes.push(delete(
-                    Kind::Endpoints,
-                    &have.metadata,
-                    DeleteReason::TypeChange,
-                ));
+                let reason = type_changed
+                    .get(key)
+                    .copied()
+                    .unwrap_or(DeleteReason::Reassigned);
+                phases
+                    .type_change_deletes
+                    .push(delete(Kind::Endpoints, &have.metadata, reason));
                 phase.push(Operation::Create {
                     object: Object::Endpoints(want.clone()),
                 });
@@ -374,6 +403,17 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
                             .map_or("", String::as_str)
                     ),
                 ));
+            }
+            Some(have) if owner.reassigns(&have.metadata, &want.metadata) => {
+                // SPEC §7: a slice changes export only with its re-created mirror.
+                phases.type_change_deletes.push(delete(
+                    Kind::EndpointSlice,
+                    &have.metadata,
+                    DeleteReason::Reassigned,
+                ));
+                phase.push(Operation::Create {
+                    object: Object::EndpointSlice(want.clone()),
+                });
             }
             Some(have) => {
                 let changed = slice_changes(want, have);

@@ -7,17 +7,19 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use crate::claims::{NameClaims, Refusal};
 use crate::diagnostics::{Diagnostic, Reason, Severity};
 use crate::endpoint_slices::endpoint_slices;
 use crate::hostname_policy::{HOSTNAME_POLICY_ANNOTATION, HostnamePolicy, routable_policy};
 use crate::labels::{
     self, HEADLESS_MIRROR_SVC_NAME, REMOTE_DISCOVERY_LABEL, REMOTE_GATEWAY_IDENTITY,
-    REMOTE_RESOURCE_VERSION, REMOTE_SERVICE, REMOTE_SVC_FQ_NAME, SKIP_MIRROR, SLICE_SERVICE_NAME,
+    REMOTE_RESOURCE_VERSION, REMOTE_SERVICE, REMOTE_SVC_FQ_NAME, RemoteRef, SKIP_MIRROR,
+    SLICE_SERVICE_NAME,
 };
 use crate::link::{LabelSelector, Link};
 use crate::model::{
     CLUSTER_IP_NONE, EndpointAddress, EndpointPort, EndpointSubset, Endpoints, IntOrString, Kind,
-    Namespace, ObjectKey, Service, ServicePort, StringMap, effective_protocol,
+    Namespace, ObjectKey, ObjectMeta, Service, ServicePort, StringMap, effective_protocol,
 };
 use crate::names::{MirrorName, mirror_name};
 use crate::state::{Desired, SourceState, TargetState};
@@ -136,7 +138,35 @@ pub(crate) fn translate_traced(
     source: &SourceState,
     traced: Option<&ObjectKey>,
 ) -> (Translation, Vec<Step>) {
+    // SPEC §7 sticky names: a name our object serves stays with its export while that export
+    // wants it. Whether it still does is known once every export has run: when a newcomer was
+    // refused a name its holder turned out not to want, the translation runs again with that name
+    // released (the plan then re-creates the object rather than repurpose it). Each round releases
+    // more, so this ends; past a few rounds the newcomer simply waits for the next reconcile.
+    let mut released = BTreeSet::new();
+    for _ in 0..3 {
+        let (translation, steps, claims) =
+            translate_round(link, target, source, traced, released.clone());
+        let unwanted = claims.unwanted_refusals();
+        if unwanted.is_empty() {
+            return (translation, steps);
+        }
+        released.extend(unwanted);
+    }
+    let (translation, steps, _) = translate_round(link, target, source, traced, released);
+    (translation, steps)
+}
+
+/// One round of [`translate_traced`], with the held names in `released` free for anyone.
+fn translate_round(
+    link: &Link,
+    target: &TargetState,
+    source: &SourceState,
+    traced: Option<&ObjectKey>,
+    released: BTreeSet<ObjectKey>,
+) -> (Translation, Vec<Step>, NameClaims) {
     let mut t = Translator::new(link, source);
+    t.claims = NameClaims::new(link, source, released);
     t.trace = traced.map(|key| Trace {
         key: key.clone(),
         active: false,
@@ -179,7 +209,8 @@ pub(crate) fn translate_traced(
         t.end();
     }
     let steps = t.trace.take().map(|trace| trace.steps).unwrap_or_default();
-    (t.finish(), steps)
+    let claims = std::mem::take(&mut t.claims);
+    (t.finish(), steps, claims)
 }
 
 /// Which mode selected an exported Service (SPEC §2, §9).
@@ -277,13 +308,15 @@ struct Translator<'a> {
     /// The source's Services, indexed once per call by borrowed `(namespace, name)`.
     source_services: BTreeMap<(&'a str, &'a str), &'a Service>,
     /// The source's Endpoints that this link does not own.
-    foreign_endpoints: BTreeSet<(&'a str, &'a str)>,
+    foreign_endpoints: BTreeMap<(&'a str, &'a str), &'a ObjectMeta>,
     /// The source's namespaces; `None` when unknown (then every namespace exists).
     source_namespaces: Option<BTreeSet<&'a str>>,
     desired: Desired,
     exports: BTreeMap<ObjectKey, ExportOutcome>,
     diagnostics: Vec<Diagnostic>,
     export_diagnostics: BTreeMap<ObjectKey, Vec<Diagnostic>>,
+    /// SPEC §3, §7: which export gets which name.
+    claims: NameClaims,
     trace: Option<Trace>,
 }
 
@@ -298,7 +331,7 @@ impl<'a> Translator<'a> {
             .endpoints
             .iter()
             .filter(|e| !labels::is_owned_by(&e.metadata, link))
-            .map(|e| e.metadata.key_ref())
+            .map(|e| (e.metadata.key_ref(), &e.metadata))
             .collect();
         let source_namespaces = source
             .namespaces
@@ -313,6 +346,7 @@ impl<'a> Translator<'a> {
             exports: BTreeMap::new(),
             diagnostics: Vec::new(),
             export_diagnostics: BTreeMap::new(),
+            claims: NameClaims::default(),
             trace: None,
         }
     }
@@ -697,7 +731,8 @@ impl<'a> Translator<'a> {
                 "headless Service mirrored as ClusterIP: remote-discovery mode has no per-pod mirrors (Linkerd drops it)".into(),
             );
         }
-        let Some(name) = self.claim_name(&export, &svc.metadata.name, "mirror") else {
+        let Some(name) = self.claim_name(&RemoteRef::mirror(&export), &svc.metadata.name, "mirror")
+        else {
             return Self::not_mirrored();
         };
         let mut mirror = self.mirror_service(svc, &name.name, None);
@@ -769,7 +804,8 @@ impl<'a> Translator<'a> {
     }
 
     /// Picks a mirror name and claims it; `None` (with a diagnostic) when it is taken.
-    fn claim_name(&mut self, export: &ObjectKey, base: &str, what: &str) -> Option<MirrorName> {
+    fn claim_name(&mut self, claimant: &RemoteRef, base: &str, what: &str) -> Option<MirrorName> {
+        let export = &claimant.export;
         let name = mirror_name(base, self.link.cluster_name());
         let key = ObjectKey::new(&export.namespace, &name.name);
         match &name.shortened_from {
@@ -798,12 +834,43 @@ impl<'a> Translator<'a> {
             .source_services
             .get(&key.key_ref())
             .is_some_and(|s| !labels::is_owned_by(&s.metadata, self.link));
-        if foreign_service || self.foreign_endpoints.contains(&key.key_ref()) {
+        if foreign_service || self.foreign_endpoints.contains_key(&key.key_ref()) {
             let kind = if foreign_service {
                 Kind::Service
             } else {
                 Kind::Endpoints
             };
+            // Issue 14 cross-link names: when another link's mirror holds it, say which.
+            let other_link = self
+                .source_services
+                .get(&key.key_ref())
+                .and_then(|s| labels::other_link_mirror(&s.metadata, self.link))
+                .or_else(|| {
+                    self.foreign_endpoints
+                        .get(&key.key_ref())
+                        .and_then(|meta| labels::other_link_mirror(meta, self.link))
+                });
+            if let Some((cluster, of)) = other_link {
+                let of = of.map_or_else(String::new, |k| format!(" of {k}"));
+                step!(
+                    self,
+                    "SPEC §7 ownership",
+                    "{kind} {key} is held by link `{cluster}`'s mirror{of}: {what} skipped \
+                     (NameConflict)"
+                );
+                self.diag(
+                    Reason::NameConflict,
+                    Severity::Error,
+                    kind,
+                    &key,
+                    format!(
+                        "{what} for {export} needs this name, but it is held by link \
+                         `{cluster}`'s mirror{of}; left alone (two links on this source whose \
+                         cluster names end alike want the same names)"
+                    ),
+                );
+                return None;
+            }
             step!(
                 self,
                 "SPEC §7 ownership",
@@ -824,29 +891,50 @@ impl<'a> Translator<'a> {
             );
             return None;
         }
-        // Two exports of this link wanting one name: the first in (namespace, name) order keeps it.
-        if self.desired.services.contains_key(&key) {
-            step!(
-                self,
-                "SPEC §7 ownership",
-                "{key} is already used by another mirror of this link: {what} skipped (NameConflict)"
-            );
-            self.diag(
-                Reason::NameConflict,
-                Severity::Error,
-                Kind::Service,
-                &key,
-                format!("{what} for {export} needs this name, but another mirror of this link already uses it"),
-            );
-            return None;
+        // SPEC §7 sticky names, then the first in (namespace, name) order; SPEC §3: two desired
+        // objects with one name (a hash collision included) are a conflict, never a merge.
+        match self.claims.claim(&key, claimant) {
+            Ok(()) => Some(name),
+            Err(refusal) => {
+                let (why, holder) = match refusal {
+                    Refusal::Held(holders) => (
+                        "it is held by this link's live mirror of",
+                        holders
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(" and "),
+                    ),
+                    Refusal::Claimed(earlier) => (
+                        "another mirror of this link already uses it, for",
+                        describe_ref(&earlier),
+                    ),
+                };
+                step!(
+                    self,
+                    "SPEC §7 sticky names",
+                    "{key}: {why} {holder}: {what} skipped (NameConflict)"
+                );
+                self.diag(
+                    Reason::NameConflict,
+                    Severity::Error,
+                    Kind::Service,
+                    &key,
+                    format!(
+                        "{what} for {} needs this name, but {why} {holder}",
+                        describe_ref(claimant)
+                    ),
+                );
+                None
+            }
         }
-        Some(name)
     }
 
     /// SPEC §5: a ClusterIP mirror pointing at the gateway.
     fn clusterip_export(&mut self, svc: &Service, subsets: &[CheckedSubset<'_>]) -> ExportOutcome {
         let export = svc.metadata.key();
-        let Some(name) = self.claim_name(&export, &svc.metadata.name, "mirror") else {
+        let Some(name) = self.claim_name(&RemoteRef::mirror(&export), &svc.metadata.name, "mirror")
+        else {
             return Self::not_mirrored();
         };
         let mirror = self.mirror_service(svc, &name.name, None);
@@ -876,7 +964,11 @@ impl<'a> Translator<'a> {
         subsets: &[CheckedSubset<'_>],
     ) -> ExportOutcome {
         let export = svc.metadata.key();
-        let Some(root_name) = self.claim_name(&export, &svc.metadata.name, "root mirror") else {
+        let Some(root_name) = self.claim_name(
+            &RemoteRef::mirror(&export),
+            &svc.metadata.name,
+            "root mirror",
+        ) else {
             return Self::not_mirrored();
         };
         let mut root = self.mirror_service(svc, &root_name.name, None);
@@ -896,7 +988,8 @@ impl<'a> Translator<'a> {
         let export_fq = labels::remote_fq_name(&svc.metadata.name, &export.namespace, self.link);
         let mut endpoint_mirrors: BTreeMap<&str, (String, Option<IpAddr>)> = BTreeMap::new();
         for (hostname, ip) in self.named_ready_addresses(&export, subsets) {
-            let Some(name) = self.claim_name(&export, hostname, "endpoint mirror") else {
+            let claimant = RemoteRef::endpoint_mirror(&export, hostname);
+            let Some(name) = self.claim_name(&claimant, hostname, "endpoint mirror") else {
                 continue;
             };
             // SPEC §6.5: the root's labels plus the root's name; only the fq-name and
@@ -908,11 +1001,15 @@ impl<'a> Translator<'a> {
                 REMOTE_SVC_FQ_NAME.to_owned(),
                 format!("{hostname}.{export_fq}"),
             )]);
-            if let Some(rv) = &endpoints.metadata.resource_version {
+            // SPEC §4 (issue 14, O(changed) writes): the target Endpoints' resourceVersion when
+            // the endpoint mirror is created, then kept — one pod's change must not rewrite every
+            // endpoint mirror of the export.
+            let kept = self.kept_resource_version(&mirror.metadata, &claimant);
+            if let Some(rv) = kept.or(endpoints.metadata.resource_version.as_deref()) {
                 mirror
                     .metadata
                     .annotations
-                    .insert(REMOTE_RESOURCE_VERSION.to_owned(), rv.clone());
+                    .insert(REMOTE_RESOURCE_VERSION.to_owned(), rv.to_owned());
             }
             let ep = self.gateway_endpoints(&mirror, true, &svc.spec.ports);
             let allocated = self.allocated_ip(&mirror);
@@ -1022,6 +1119,19 @@ impl<'a> Translator<'a> {
             not_ready_addresses,
             ports,
         })
+    }
+
+    /// The `remote-resource-version` of our observed endpoint mirror at `mirror`'s name, when it
+    /// serves `claimant` already (SPEC §4: set at creation, then kept).
+    fn kept_resource_version(&self, mirror: &ObjectMeta, claimant: &RemoteRef) -> Option<&'a str> {
+        let svc = self.source_services.get(&mirror.key_ref())?;
+        if labels::remote_ref(&svc.metadata, self.link).as_ref() != Some(claimant) {
+            return None;
+        }
+        svc.metadata
+            .annotations
+            .get(REMOTE_RESOURCE_VERSION)
+            .map(String::as_str)
     }
 
     /// The ClusterIP the source allocated to our endpoint mirror `mirror`, if it exists already.
@@ -1149,9 +1259,33 @@ impl<'a> Translator<'a> {
                 }
             );
             for slice in slices {
-                self.desired
-                    .endpoint_slices
-                    .insert(slice.metadata.key(), slice);
+                let key = slice.metadata.key();
+                // SPEC §3: two slices with one name (a hash collision of shortened names) are a
+                // conflict for the later one, never a silent overwrite.
+                if let Some(earlier) = self.desired.endpoint_slices.get(&key) {
+                    let of = |s: &crate::model::EndpointSlice| {
+                        s.metadata
+                            .labels
+                            .get(SLICE_SERVICE_NAME)
+                            .cloned()
+                            .unwrap_or_default()
+                    };
+                    let message = format!(
+                        "EndpointSlice of {} needs this name, but the EndpointSlice of {} already \
+                         uses it",
+                        of(&slice),
+                        of(earlier)
+                    );
+                    self.diag(
+                        Reason::NameConflict,
+                        Severity::Error,
+                        Kind::EndpointSlice,
+                        &key,
+                        message,
+                    );
+                    continue;
+                }
+                self.desired.endpoint_slices.insert(key, slice);
             }
         }
         if api.writes_endpoints() {
@@ -1192,6 +1326,14 @@ fn describe_named(subsets: &[CheckedSubset<'_>]) -> String {
         .collect();
     named.sort();
     named.join(", ")
+}
+
+/// For messages: `ns/name` of an export, or `pod <hostname> of ns/name`.
+fn describe_ref(r: &RemoteRef) -> String {
+    match &r.hostname {
+        Some(hostname) => format!("pod {hostname} of {}", r.export),
+        None => r.export.to_string(),
+    }
 }
 
 /// SPEC §5: a mirror port keeps name, protocol, port and targetPort, with the defaults the API
