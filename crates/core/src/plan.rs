@@ -88,15 +88,43 @@ impl Operation {
     }
 }
 
-/// The result of [`plan`]: operations in the order they must be applied, and findings.
+/// The result of [`plan`]: operations in the order they must be applied, the dependencies
+/// between them, and findings.
+///
+/// **Applying a plan** (the contract every applier keeps, the driver's apply loop and
+/// `FakeCluster::apply_plan` included): apply `operations` in order; skip an operation when an
+/// operation it depends on ([`Plan::prerequisites`]) did not succeed in this pass (it failed, its
+/// outcome is unknown, or it was itself skipped). A skipped operation is planned again by the next
+/// pass, against what the source then holds. Order alone is not enough: under partial failure a
+/// later operation may be unsafe although an earlier one merely failed.
+///
+/// The dependencies (SPEC §7, safe ordering under partial failure): every delete of an endpoint
+/// mirror's Service, Endpoints or EndpointSlice depends on every write to its root mirror's
+/// Endpoints and EndpointSlices in the same plan. An endpoint mirror's ClusterIP is freed when
+/// its Service is deleted, and the API server may hand it to any new Service: as long as a root
+/// Endpoints may still name it (its update failed), the endpoint mirror stays. So a root never
+/// points at a freed ClusterIP.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Plan {
     /// Operations, in a safe order: namespaces; deletions for type changes; endpoint mirror Services
     /// before root/ClusterIP mirrors; Services before Endpoints, Endpoints before EndpointSlices;
-    /// orphan deletions last.
+    /// orphan deletions last, endpoint mirrors' after every other.
     pub operations: Vec<Operation>,
+    /// Which operation must have succeeded before which, sorted; each points backwards
+    /// (`on < operation`). See [`Plan`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<Dependency>,
     /// Findings (name conflicts).
     pub diagnostics: Vec<Diagnostic>,
+}
+
+/// `operations[operation]` may only be applied once `operations[on]` succeeded in the same pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Dependency {
+    /// The index of the dependent operation.
+    pub operation: usize,
+    /// The index of the operation it waits for; always smaller.
+    pub on: usize,
 }
 
 impl Plan {
@@ -104,6 +132,15 @@ impl Plan {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.operations.is_empty()
+    }
+
+    /// The indices of the operations `operations[index]` depends on (each smaller than `index`).
+    pub fn prerequisites(&self, index: usize) -> impl Iterator<Item = usize> + '_ {
+        let start = self.dependencies.partition_point(|d| d.operation < index);
+        self.dependencies[start..]
+            .iter()
+            .take_while(move |d| d.operation == index)
+            .map(|d| d.on)
     }
 }
 
@@ -390,12 +427,70 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
     }
 
     // Orphans: ours, not desired. Endpoints and slices first, so no Service is left pointing
-    // nowhere.
-    phases.orphan_deletes.extend(orphan_endpoints);
-    phases.orphan_deletes.extend(orphan_slices);
-    phases.orphan_deletes.extend(orphan_services);
+    // nowhere; endpoint mirrors' after everything else, so that their deletes can wait for the
+    // root's writes (see `Plan`).
+    let of_endpoint_mirror = |op: &Operation| {
+        let key = op.key();
+        let meta = match op.kind() {
+            Kind::Service => services.get(&key.key_ref()).map(|s| &s.metadata),
+            Kind::Endpoints => endpoints.get(&key.key_ref()).map(|e| &e.metadata),
+            Kind::EndpointSlice => slices.get(&key.key_ref()).map(|e| &e.metadata),
+            Kind::Namespace => None,
+        };
+        meta.and_then(|m| m.labels.get(HEADLESS_MIRROR_SVC_NAME))
+            .map(|root| (key.namespace, root.clone()))
+    };
+    let mut endpoint_mirror_deletes = Vec::new();
+    for op in orphan_endpoints.into_iter().chain(orphan_slices).chain(orphan_services) {
+        match of_endpoint_mirror(&op) {
+            Some(root) => endpoint_mirror_deletes.push((op, root)),
+            None => phases.orphan_deletes.push(op),
+        }
+    }
 
     out.operations = phases.into_operations();
+    // SPEC §7 (safe ordering under partial failure): an endpoint mirror's delete waits for every
+    // write to its root's Endpoints and EndpointSlices.
+    // Keyed by owned names: the operations are appended to below.
+    let mut root_writes: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+    for (i, op) in out.operations.iter().enumerate() {
+        let root = match op {
+            Operation::Create { object } | Operation::Update { object, .. } => match object {
+                Object::Endpoints(e) => Some(e.metadata.key_ref()),
+                Object::EndpointSlice(e) => e
+                    .metadata
+                    .labels
+                    .get(SLICE_SERVICE_NAME)
+                    .map(|svc| (e.metadata.namespace(), svc.as_str())),
+                _ => None,
+            },
+            Operation::Delete { kind, key, .. } => match kind {
+                Kind::Endpoints => endpoints.get(&key.key_ref()).map(|e| e.metadata.key_ref()),
+                Kind::EndpointSlice => slices.get(&key.key_ref()).and_then(|e| {
+                    e.metadata
+                        .labels
+                        .get(SLICE_SERVICE_NAME)
+                        .map(|svc| (e.metadata.namespace(), svc.as_str()))
+                }),
+                _ => None,
+            },
+        };
+        if let Some((namespace, name)) = root {
+            root_writes
+                .entry((namespace.to_owned(), name.to_owned()))
+                .or_default()
+                .push(i);
+        }
+    }
+    for (op, (namespace, root)) in endpoint_mirror_deletes {
+        let index = out.operations.len();
+        if let Some(writes) = root_writes.get(&(namespace, root)) {
+            out.dependencies
+                .extend(writes.iter().map(|&on| Dependency { operation: index, on }));
+        }
+        out.operations.push(op);
+    }
+    out.dependencies.sort();
     out.diagnostics.sort();
     out
 }

@@ -1,16 +1,29 @@
-//! SPEC §8: what a target object must look like to be mirrored. Every finding names the object and
-//! the field path; nothing here panics, whatever the input.
+//! SPEC §8: what a target object must look like to be mirrored, and what the source API server
+//! would accept of what we write. Every finding names the object and the field path; values are
+//! echoed cut to [`crate::limits::ECHO_CHARS`]; nothing here panics, whatever the input.
+//!
+//! Two kinds of checks: the target's own objects (before anything is built), and the link's
+//! limits ([`crate::limits`]) — ports per mirror before any mirror is built, endpoint mirrors per
+//! export before any endpoint mirror is built, and the refusals the source API server could give
+//! for one export (annotation size, object size) plus the link's ClusterIP budget once the
+//! export's objects exist ([`admit`]). A refusal is that export's diagnostic, never a failure of
+//! the link.
 
 use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use crate::diagnostics::{Diagnostic, Reason, Severity};
 use crate::hostname_policy::{HostnamePolicy, PodNameSource, pod_name};
+use crate::limits::{
+    Limit, SLICE_PORTS, annotation_bytes, echo, endpoints_bytes, service_bytes, slice_bytes,
+};
+use crate::link::Link;
 use crate::model::{
-    CLUSTER_IP_NONE, EndpointAddress, EndpointPort, Endpoints, IntOrString, Kind, ObjectKey,
-    Service, effective_protocol,
+    CLUSTER_IP_NONE, EndpointAddress, EndpointPort, Endpoints, IntOrString, Kind, ObjectKey, Service, effective_protocol,
 };
 use crate::names::{is_dns1035_label, is_dns1123_label};
+use crate::state::Desired;
 
 const PROTOCOLS: [&str; 3] = ["TCP", "UDP", "SCTP"];
 
@@ -55,39 +68,45 @@ pub fn service_problems(svc: &Service) -> Vec<Diagnostic> {
         bad(
             "metadata.name".into(),
             format!(
-                "{:?} is not a DNS-1035 label (lowercase letters, digits, '-', starting with a letter, at most 63)",
-                svc.metadata.name
+                "{} is not a DNS-1035 label (lowercase letters, digits, '-', starting with a letter, at most 63)",
+                echo(&svc.metadata.name)
             ),
         );
     }
     if !is_dns1123_label(svc.metadata.namespace()) {
         bad(
             "metadata.namespace".into(),
-            format!("{:?} is not a DNS-1123 label", svc.metadata.namespace),
+            format!("{} is not a DNS-1123 label", echo(&svc.metadata.namespace)),
         );
     }
     // F1 (fuzzing): what the source API server refuses must not be copied onto a mirror.
+    // SPEC §8 limits: keys and values are echoed cut (a 100 KB label value is not logged whole).
     for (k, v) in &svc.metadata.labels {
         if !is_qualified_name(k) {
             bad(
-                format!("metadata.labels[{k:?}]"),
+                format!("metadata.labels[{}]", echo(k)),
                 format!(
-                    "{k:?} is not a valid label key ([prefix/]name, name ≤ 63 alphanumerics, '-', '_', '.')"
+                    "{} is not a valid label key ([prefix/]name, name ≤ 63 alphanumerics, '-', '_', '.')",
+                    echo(k)
                 ),
             );
         } else if !is_label_value(v) {
             bad(
-                format!("metadata.labels[{k:?}]"),
-                format!("{v:?} is not a valid label value (≤ 63 alphanumerics, '-', '_', '.')"),
+                format!("metadata.labels[{}]", echo(k)),
+                format!(
+                    "{} is not a valid label value (≤ 63 alphanumerics, '-', '_', '.')",
+                    echo(v)
+                ),
             );
         }
     }
     for k in svc.metadata.annotations.keys() {
         if !is_qualified_name(k) {
             bad(
-                format!("metadata.annotations[{k:?}]"),
+                format!("metadata.annotations[{}]", echo(k)),
                 format!(
-                    "{k:?} is not a valid annotation key ([prefix/]name, name ≤ 63 alphanumerics, '-', '_', '.')"
+                    "{} is not a valid annotation key ([prefix/]name, name ≤ 63 alphanumerics, '-', '_', '.')",
+                    echo(k)
                 ),
             );
         }
@@ -99,7 +118,7 @@ pub fn service_problems(svc: &Service) -> Vec<Diagnostic> {
     {
         bad(
             "spec.clusterIP".into(),
-            format!("{ip:?} is neither \"None\" nor an IP address"),
+            format!("{} is neither \"None\" nor an IP address", echo(ip)),
         );
     }
     let many = svc.spec.ports.len() > 1;
@@ -116,13 +135,13 @@ pub fn service_problems(svc: &Service) -> Vec<Diagnostic> {
         {
             bad(
                 format!("spec.ports[{i}].protocol"),
-                format!("{p:?} is not TCP, UDP or SCTP"),
+                format!("{} is not TCP, UDP or SCTP", echo(p)),
             );
         }
         match &port.name {
             Some(name) if !name.is_empty() && !is_dns1123_label(name) => bad(
                 format!("spec.ports[{i}].name"),
-                format!("{name:?} is not a DNS-1123 label"),
+                format!("{} is not a DNS-1123 label", echo(name)),
             ),
             None if many => bad(
                 format!("spec.ports[{i}].name"),
@@ -141,7 +160,7 @@ pub fn service_problems(svc: &Service) -> Vec<Diagnostic> {
         {
             bad(
                 format!("spec.ports[{i}].name"),
-                format!("port name {name:?} is used twice"),
+                format!("port name {} is used twice", echo(name)),
             );
         }
         // F2 (fuzzing): the API server refuses `Duplicate value: 80/TCP`.
@@ -162,7 +181,7 @@ pub fn service_problems(svc: &Service) -> Vec<Diagnostic> {
             ),
             Some(IntOrString::String(s)) if !is_iana_svc_name(s) => bad(
                 format!("spec.ports[{i}].targetPort"),
-                format!("{s:?} is not a valid port name"),
+                format!("{} is not a valid port name", echo(s)),
             ),
             _ => {}
         }
@@ -250,6 +269,7 @@ pub(crate) fn check_endpoints<'a>(
                 })
                 .map(|(_, port)| port)
                 .collect();
+            let ports = without_duplicate_names(ports, &key, s, diagnostics);
             CheckedSubset {
                 ready,
                 not_ready,
@@ -257,6 +277,282 @@ pub(crate) fn check_endpoints<'a>(
             }
         })
         .collect()
+}
+
+/// SPEC §8 (one bad export never fails the link): two ports of a subset with one name but a
+/// different number, protocol or appProtocol make an EndpointSlice the API server refuses
+/// (`ports[1].name: Duplicate value`), and leave any consumer of the Endpoints guessing which one
+/// the name means. The smallest (port, protocol, appProtocol) keeps the name, so the choice does
+/// not depend on input order; the others are dropped with an error naming the field. Identical
+/// repeats are harmless (slices de-duplicate them) and kept.
+fn without_duplicate_names<'a>(
+    ports: Vec<&'a EndpointPort>,
+    key: &ObjectKey,
+    subset: usize,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<&'a EndpointPort> {
+    let mut keeper: BTreeMap<&str, &EndpointPort> = BTreeMap::new();
+    for port in &ports {
+        if let Some(name) = port.name.as_deref() {
+            let kept = keeper.entry(name).or_insert(port);
+            if port_order(port) < port_order(kept) {
+                *kept = port;
+            }
+        }
+    }
+    ports
+        .iter()
+        .enumerate()
+        .filter(|(p, port)| {
+            let Some(kept) = port.name.as_deref().and_then(|n| keeper.get(n)) else {
+                return true;
+            };
+            if port_order(kept) == port_order(port) {
+                return true;
+            }
+            diagnostics.push(invalid(
+                Kind::Endpoints,
+                key,
+                format!("subsets[{subset}].ports[{p}].name"),
+                format!(
+                    "port name {} is used by {}/{} and {}/{} in one subset (an EndpointSlice \
+                     refuses duplicate port names); {}/{} is dropped",
+                    echo(port.name.as_deref().unwrap_or_default()),
+                    kept.port,
+                    effective_protocol(kept.protocol.as_deref()),
+                    port.port,
+                    effective_protocol(port.protocol.as_deref()),
+                    port.port,
+                    effective_protocol(port.protocol.as_deref()),
+                ),
+            ));
+            false
+        })
+        .map(|(_, port)| *port)
+        .collect()
+}
+
+fn port_order(p: &EndpointPort) -> (i32, &str, Option<&str>) {
+    (
+        p.port,
+        effective_protocol(p.protocol.as_deref()),
+        p.app_protocol.as_deref(),
+    )
+}
+
+/// SPEC §8 limits, checked before any mirror is built: the exported Service's ports, and the
+/// ports of each subset of its Endpoints (a root mirror's Endpoints copy them, and every endpoint
+/// mirror carries the Service's), at most `limits.portsPerMirror` — and at most the
+/// EndpointSlice's 100 when the link writes slices. Over it, the export is not mirrored: the
+/// pods × ports it would cost are never materialised.
+#[must_use]
+pub fn port_limits(svc: &Service, endpoints: Option<&Endpoints>, link: &Link) -> Vec<Diagnostic> {
+    let limits = link.limits();
+    let mut max = limits.count(Limit::PortsPerMirror);
+    let slices = link.endpoints_api().writes_slices();
+    if slices {
+        max = max.min(SLICE_PORTS as usize);
+    }
+    let over = |kind: Kind, key: ObjectKey, field: String, count: usize| {
+        let mut message = limits.exceeded(
+            Limit::PortsPerMirror,
+            count as u64,
+            "the export is not mirrored",
+        );
+        if slices && limits.count(Limit::PortsPerMirror) > max {
+            message.push_str(&format!(
+                " (an EndpointSlice holds at most {SLICE_PORTS} ports, whatever the limit says)"
+            ));
+        }
+        Diagnostic::new(Reason::LimitExceeded, Severity::Error, kind, key, message).at(field)
+    };
+    if svc.spec.ports.len() > max {
+        return vec![over(
+            Kind::Service,
+            svc.metadata.key(),
+            "spec.ports".to_owned(),
+            svc.spec.ports.len(),
+        )];
+    }
+    endpoints
+        .into_iter()
+        .flat_map(|ep| ep.subsets.iter().enumerate().map(move |(i, s)| (ep, i, s)))
+        .find(|(_, _, subset)| subset.ports.len() > max)
+        .map(|(ep, i, subset)| {
+            over(
+                Kind::Endpoints,
+                ep.metadata.key(),
+                format!("subsets[{i}].ports"),
+                subset.ports.len(),
+            )
+        })
+        .into_iter()
+        .collect()
+}
+
+/// SPEC §8 limits: the first `limits.endpointMirrorsPerExport` named ready addresses (sorted by
+/// name, as they come) get endpoint mirrors; the rest are cut, before any endpoint mirror is
+/// built, with one `LimitExceeded` error for the export.
+pub(crate) fn limit_endpoint_mirrors<T>(
+    mut named: Vec<T>,
+    export: &ObjectKey,
+    link: &Link,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<T> {
+    let limits = link.limits();
+    let max = limits.count(Limit::EndpointMirrorsPerExport);
+    if named.len() > max {
+        diagnostics.push(
+            Diagnostic::new(
+                Reason::LimitExceeded,
+                Severity::Error,
+                Kind::Endpoints,
+                export.clone(),
+                limits.exceeded(
+                    Limit::EndpointMirrorsPerExport,
+                    named.len() as u64,
+                    &format!(
+                        "only the first {max} by name get endpoint mirrors and a record in the \
+                         root mirror's Endpoints"
+                    ),
+                ),
+            )
+            .at("subsets"),
+        );
+        named.truncate(max);
+    }
+    named
+}
+
+/// One export's objects in [`Desired`], as [`admit`] sees them.
+#[derive(Debug)]
+pub(crate) struct ExportObjects {
+    /// The exported Service.
+    pub export: ObjectKey,
+    /// Its Services, each with a same-named Endpoints when the link writes them.
+    pub names: Vec<ObjectKey>,
+    /// Its EndpointSlices.
+    pub slices: Vec<ObjectKey>,
+}
+
+/// SPEC §8: what the source API server would refuse of one export (an object whose annotations
+/// exceed `limits.annotationBytes`, or whose size exceeds `limits.objectBytes`), and the link's
+/// ClusterIP budget (`limits.clusterIPsPerLink`): exports whose ClusterIP Services all exist
+/// already (`holds`) are counted first, then the others in (namespace, name) order; one that does
+/// not fit is refused whole. A refused export's objects are removed from `desired`; returns each
+/// refused export with its diagnostic.
+pub(crate) fn admit(
+    link: &Link,
+    holds: impl Fn(&ObjectKey) -> bool,
+    desired: &mut Desired,
+    exports: &[ExportObjects],
+) -> Vec<(ObjectKey, Diagnostic)> {
+    let limits = link.limits();
+    let mut refused: Vec<(ObjectKey, Diagnostic)> = Vec::new();
+    let mut admitted: Vec<(&ExportObjects, usize, bool)> = Vec::new();
+    for export in exports {
+        match object_problem(link, desired, export) {
+            Some(problem) => refused.push((export.export.clone(), problem)),
+            None => {
+                let ips: Vec<&ObjectKey> = export
+                    .names
+                    .iter()
+                    .filter(|k| desired.services.get(*k).is_some_and(|s| !s.is_headless()))
+                    .collect();
+                let held = ips.iter().all(|k| holds(k));
+                admitted.push((export, ips.len(), held));
+            }
+        }
+    }
+    // Holders first (sticky: a newcomer never evicts a live mirror), then key order.
+    admitted.sort_by_key(|(export, _, held)| (!*held, &export.export));
+    let budget = limits.count(Limit::ClusterIpsPerLink);
+    let mut used = 0usize;
+    for (export, ips, _) in admitted {
+        if used + ips <= budget {
+            used += ips;
+            continue;
+        }
+        refused.push((
+            export.export.clone(),
+            Diagnostic::new(
+                Reason::LimitExceeded,
+                Severity::Error,
+                Kind::Service,
+                export.export.clone(),
+                limits.exceeded(
+                    Limit::ClusterIpsPerLink,
+                    (used + ips) as u64,
+                    &format!(
+                        "this export needs {ips} and {used} are taken by exports before it; not \
+                         mirrored"
+                    ),
+                ),
+            ),
+        ));
+    }
+    let gone: BTreeSet<&ObjectKey> = refused.iter().map(|(k, _)| k).collect();
+    for export in exports.iter().filter(|e| gone.contains(&e.export)) {
+        for key in &export.names {
+            desired.services.remove(key);
+            desired.endpoints.remove(key);
+        }
+        for key in &export.slices {
+            desired.endpoint_slices.remove(key);
+        }
+    }
+    refused.sort_by(|a, b| a.0.cmp(&b.0));
+    refused
+}
+
+/// The first of an export's objects the source API server would refuse for its annotations or
+/// its size.
+fn object_problem(link: &Link, desired: &Desired, export: &ExportObjects) -> Option<Diagnostic> {
+    let services = export
+        .names
+        .iter()
+        .filter_map(|k| desired.services.get(k))
+        .map(|s| (Kind::Service, &s.metadata, service_bytes(s)));
+    let endpoints = export
+        .names
+        .iter()
+        .filter_map(|k| desired.endpoints.get(k))
+        .map(|e| (Kind::Endpoints, &e.metadata, endpoints_bytes(e)));
+    let slices = export
+        .slices
+        .iter()
+        .filter_map(|k| desired.endpoint_slices.get(k))
+        .map(|e| (Kind::EndpointSlice, &e.metadata, slice_bytes(e)));
+    let limits = link.limits();
+    services
+        .chain(endpoints)
+        .chain(slices)
+        .find_map(|(kind, meta, bytes)| {
+            let annotations = annotation_bytes(&meta.annotations);
+            let (limit, actual, field) = if annotations > limits.get(Limit::AnnotationBytes) {
+                (Limit::AnnotationBytes, annotations, "metadata.annotations")
+            } else if bytes > limits.get(Limit::ObjectBytes) {
+                (Limit::ObjectBytes, bytes, "")
+            } else {
+                return None;
+            };
+            let message = limits.exceeded(
+                limit,
+                actual,
+                &format!(
+                    "the source API server would refuse {kind} {}; the export is not mirrored",
+                    meta.key()
+                ),
+            );
+            let d = Diagnostic::new(
+                Reason::LimitExceeded,
+                Severity::Error,
+                Kind::Service,
+                export.export.clone(),
+                message,
+            );
+            Some(if field.is_empty() { d } else { d.at(field) })
+        })
 }
 
 /// F3 (fuzzing): a subset port is copied into the root mirror's Endpoints unchanged (SPEC §6.6),
@@ -271,11 +567,14 @@ fn endpoint_port_problem(port: &EndpointPort) -> Option<(&'static str, String)> 
     if let Some(name) = port.name.as_deref().filter(|n| !n.is_empty())
         && !is_dns1123_label(name)
     {
-        return Some(("name", format!("{name:?} is not a DNS-1123 label")));
+        return Some(("name", format!("{} is not a DNS-1123 label", echo(name))));
     }
     let protocol = effective_protocol(port.protocol.as_deref());
     if !PROTOCOLS.contains(&protocol) {
-        return Some(("protocol", format!("{protocol:?} is not TCP, UDP or SCTP")));
+        return Some((
+            "protocol",
+            format!("{} is not TCP, UDP or SCTP", echo(protocol)),
+        ));
     }
     None
 }
@@ -315,7 +614,7 @@ fn check_address<'a>(
             Kind::Endpoints,
             key,
             format!("{path}.ip"),
-            format!("{:?} is not an IP address; address dropped", address.ip),
+            format!("{} is not an IP address; address dropped", echo(&address.ip)),
         ));
         return None;
     };
@@ -324,12 +623,12 @@ fn check_address<'a>(
         Some(n) if is_dns1123_label(&n.name) => (Some(n.name), Some(n.source)),
         Some(n) => {
             let what = match n.source {
-                PodNameSource::Hostname => format!("hostname {:?}", n.name),
+                PodNameSource::Hostname => format!("hostname {}", echo(&n.name)),
                 PodNameSource::TargetRef => {
-                    format!("pod name {:?} (hostname policy target-ref)", n.name)
+                    format!("pod name {} (hostname policy target-ref)", echo(&n.name))
                 }
                 PodNameSource::DashedIp => {
-                    format!("dashed IP {:?} (hostname policy dashed-ip)", n.name)
+                    format!("dashed IP {} (hostname policy dashed-ip)", echo(&n.name))
                 }
             };
             diagnostics.push(

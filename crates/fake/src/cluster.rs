@@ -67,8 +67,11 @@ impl Default for FakeCluster {
 /// The outcome of [`FakeCluster::apply_plan`]: one result per operation, in plan order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ApplyReport {
-    /// `results[i]` is the outcome of `plan.operations[i]`.
+    /// `results[i]` is the outcome of `plan.operations[i]`; an operation that was not sent
+    /// because an operation it depends on failed has that operation's error.
     pub results: Vec<Result<(), ApiError>>,
+    /// The indices of the operations not sent because a prerequisite failed ([`Plan`]).
+    pub skipped: Vec<usize>,
 }
 
 impl ApplyReport {
@@ -385,14 +388,16 @@ impl FakeCluster {
     /// # Errors
     /// `Invalid` (with the field path) when the server would reject the object or the requested
     /// `spec.clusterIP` is outside the CIDR or taken, `NotFound` (of the Namespace) when its
-    /// namespace does not exist, `AlreadyExists` when the name is taken, `Unavailable` when the
-    /// service CIDR is full.
+    /// namespace does not exist, `AlreadyExists` when the name is taken, `RangeFull` when the
+    /// service CIDR is full, `TooLarge` (413) when the object is over 1.5 MiB as JSON (etcd's
+    /// request limit).
     pub fn create(&mut self, object: Object) -> Result<Object, ApiError> {
         let (kind, key) = (object.kind(), object.key());
         self.request(Verb::Create, kind, &key, |c| c.create_object(object))
     }
 
     fn create_object(&mut self, object: Object) -> Result<Object, ApiError> {
+        validation::object_size(&object)?;
         match object {
             Object::Namespace(ns) => self.create_namespace_object(ns).map(Object::Namespace),
             Object::Service(svc) => self.create_service(svc).map(Object::Service),
@@ -415,6 +420,7 @@ impl FakeCluster {
     }
 
     fn update_object(&mut self, object: Object) -> Result<Object, ApiError> {
+        validation::object_size(&object)?;
         match object {
             Object::Namespace(ns) => self.update_namespace(ns).map(Object::Namespace),
             Object::Service(svc) => self.update_service(svc).map(Object::Service),
@@ -639,11 +645,24 @@ impl FakeCluster {
     }
 
     /// Applies every operation of `plan` in order, carrying on after a failure (as a controller
-    /// would, to retry later), and reports each outcome.
+    /// would, to retry later), and reports each outcome. As [`Plan`] requires, an operation whose
+    /// prerequisite failed is not sent.
     pub fn apply_plan(&mut self, plan: &Plan) -> ApplyReport {
-        ApplyReport {
-            results: plan.operations.iter().map(|op| self.apply(op)).collect(),
+        let mut report = ApplyReport::default();
+        for (i, op) in plan.operations.iter().enumerate() {
+            let failed = plan
+                .prerequisites(i)
+                .find_map(|on| report.results[on].as_ref().err().cloned());
+            let result = match failed {
+                Some(error) => {
+                    report.skipped.push(i);
+                    Err(error)
+                }
+                None => self.apply(op),
+            };
+            report.results.push(result);
         }
+        report
     }
 
     // --- the verbs, per kind -------------------------------------------------------------
@@ -729,10 +748,11 @@ impl FakeCluster {
             None => self
                 .allocator
                 .allocate(&key)
-                .map_err(|_| {
-                    ApiError::Unavailable(format!(
-                        "Internal error occurred: failed to allocate a serviceIP for {key}: range is full"
-                    ))
+                .map_err(|_| ApiError::RangeFull {
+                    kind: Kind::Service,
+                    key: key.clone(),
+                    message: "Internal error occurred: failed to allocate a serviceIP: range is full"
+                        .to_owned(),
                 })?
                 .to_string(),
         };

@@ -614,7 +614,7 @@ fn apply_plan_keeps_going_after_a_failure_and_reports_each_operation() {
                 object: Object::Endpoints(eps("default", "a", &["10.42.0.9"])),
             },
         ],
-        diagnostics: vec![],
+        ..Plan::default()
     };
     let report = c.apply_plan(&plan);
     assert!(!report.is_success());
