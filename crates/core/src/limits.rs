@@ -344,6 +344,24 @@ fn meta(m: &ObjectMeta) -> u64 {
         + opt(m.creation_timestamp.as_deref())
 }
 
+/// [`estimated_bytes`]'s share of one `string → string` map (labels, annotations).
+#[must_use]
+pub fn map_bytes(m: &StringMap) -> u64 {
+    map(m)
+}
+
+/// An upper bound of [`estimated_bytes`] for one address of an Endpoints object whose IP and
+/// hostname are valid (an IP is at most 45 characters, a DNS label 63).
+pub const ADDRESS_BYTES: u64 = 192;
+
+/// An upper bound of [`estimated_bytes`] for one endpoint of an EndpointSlice with one valid IP
+/// and hostname, ready, serving and not terminating.
+pub const SLICE_ENDPOINT_BYTES: u64 = 320;
+
+/// An upper bound of [`estimated_bytes`] for one Endpoints or EndpointSlice port whose name is a
+/// DNS label and whose protocol is TCP, UDP or SCTP, without the length of `appProtocol`.
+pub const PORT_BYTES: u64 = 192;
+
 fn map(m: &StringMap) -> u64 {
     2 + m.iter().map(|(k, v)| 2 + string(k) + string(v)).sum::<u64>()
 }

@@ -557,7 +557,7 @@ impl<'a> Translator<'a> {
         }
         step!(self, "SPEC §8 invalid input", "the Service is valid");
         // SPEC §8 limits: checked before any mirror is built (pods × ports never materialised).
-        let over = validate::port_limits(svc, endpoints, self.link);
+        let over = validate::export_limits(svc, endpoints, self.link);
         if let Some(first) = over.first() {
             step!(self, "SPEC §8 limits", "{} (LimitExceeded)", first.message);
             self.diagnostics.extend(over);

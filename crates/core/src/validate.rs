@@ -15,8 +15,10 @@ use std::net::IpAddr;
 
 use crate::diagnostics::{Diagnostic, Reason, Severity};
 use crate::hostname_policy::{HostnamePolicy, PodNameSource, pod_name};
+use crate::endpoint_slices::MAX_ENDPOINTS_PER_SLICE;
 use crate::limits::{
-    Limit, SLICE_PORTS, annotation_bytes, echo, endpoints_bytes, service_bytes, slice_bytes,
+    ADDRESS_BYTES, Limit, PORT_BYTES, SLICE_ENDPOINT_BYTES, SLICE_PORTS, annotation_bytes, echo,
+    endpoints_bytes, map_bytes, service_bytes, slice_bytes,
 };
 use crate::link::Link;
 use crate::model::{
@@ -340,13 +342,19 @@ fn port_order(p: &EndpointPort) -> (i32, &str, Option<&str>) {
     )
 }
 
-/// SPEC §8 limits, checked before any mirror is built: the exported Service's ports, and the
-/// ports of each subset of its Endpoints (a root mirror's Endpoints copy them, and every endpoint
-/// mirror carries the Service's), at most `limits.portsPerMirror` — and at most the
-/// EndpointSlice's 100 when the link writes slices. Over it, the export is not mirrored: the
-/// pods × ports it would cost are never materialised.
+/// SPEC §8 limits, checked before any mirror is built, so that the pods × ports an export could
+/// cost are never materialised and the decision does not depend on what the source holds (a
+/// root mirror's Endpoints grow in the second pass, as ClusterIPs are allocated: a check of the
+/// built objects alone would refuse the export in one pass and admit it in the next):
+/// - the exported Service's ports, and the ports of each subset of its Endpoints (a root
+///   mirror's Endpoints copy them, and every endpoint mirror carries the Service's), at most
+///   `limits.portsPerMirror` — and at most the EndpointSlice's 100 when the link writes slices;
+/// - for a headless export, an upper bound of its root mirror's Endpoints (and largest
+///   EndpointSlice) once every endpoint mirror has its ClusterIP, at most `limits.objectBytes`.
+///
+/// Over a limit, the export is not mirrored.
 #[must_use]
-pub fn port_limits(svc: &Service, endpoints: Option<&Endpoints>, link: &Link) -> Vec<Diagnostic> {
+pub fn export_limits(svc: &Service, endpoints: Option<&Endpoints>, link: &Link) -> Vec<Diagnostic> {
     let limits = link.limits();
     let mut max = limits.count(Limit::PortsPerMirror);
     let slices = link.endpoints_api().writes_slices();
@@ -374,20 +382,78 @@ pub fn port_limits(svc: &Service, endpoints: Option<&Endpoints>, link: &Link) ->
             svc.spec.ports.len(),
         )];
     }
-    endpoints
-        .into_iter()
-        .flat_map(|ep| ep.subsets.iter().enumerate().map(move |(i, s)| (ep, i, s)))
-        .find(|(_, _, subset)| subset.ports.len() > max)
-        .map(|(ep, i, subset)| {
-            over(
-                Kind::Endpoints,
-                ep.metadata.key(),
-                format!("subsets[{i}].ports"),
-                subset.ports.len(),
-            )
+    let Some(ep) = endpoints else {
+        return Vec::new();
+    };
+    if let Some((i, subset)) = ep
+        .subsets
+        .iter()
+        .enumerate()
+        .find(|(_, subset)| subset.ports.len() > max)
+    {
+        return vec![over(
+            Kind::Endpoints,
+            ep.metadata.key(),
+            format!("subsets[{i}].ports"),
+            subset.ports.len(),
+        )];
+    }
+    if !(svc.is_headless() && link.enable_headless_services()) {
+        return Vec::new();
+    }
+    // Every ready address may be named (under some hostname policy) and so become a record of the
+    // root mirror, up to the endpoint-mirror limit; every subset with one keeps its ports.
+    let ready: usize = ep.subsets.iter().map(|s| s.addresses.len()).sum();
+    let records = ready.min(limits.count(Limit::EndpointMirrorsPerExport)) as u64;
+    let ports = |ports: &[EndpointPort]| -> u64 {
+        ports
+            .iter()
+            .map(|p| PORT_BYTES + p.app_protocol.as_deref().map_or(0, |a| a.len() as u64 * 6))
+            .sum()
+    };
+    // The root's labels are the Service's (some dropped) plus ours; its annotations ours only.
+    let meta = 2048 + map_bytes(&svc.metadata.labels);
+    let endpoints_bound = meta
+        + records * ADDRESS_BYTES
+        + ep
+            .subsets
+            .iter()
+            .filter(|s| !s.addresses.is_empty())
+            .map(|s| 64 + ports(&s.ports))
+            .sum::<u64>();
+    let slice_bound = meta
+        + records.min(MAX_ENDPOINTS_PER_SLICE as u64) * SLICE_ENDPOINT_BYTES
+        + ep.subsets.iter().map(|s| ports(&s.ports)).max().unwrap_or(0);
+    let bound = if slices {
+        slice_bound.max(if link.endpoints_api().writes_endpoints() {
+            endpoints_bound
+        } else {
+            0
         })
-        .into_iter()
-        .collect()
+    } else {
+        endpoints_bound
+    };
+    if bound <= limits.get(Limit::ObjectBytes) {
+        return Vec::new();
+    }
+    vec![
+        Diagnostic::new(
+            Reason::LimitExceeded,
+            Severity::Error,
+            Kind::Endpoints,
+            ep.metadata.key(),
+            limits.exceeded(
+                Limit::ObjectBytes,
+                bound,
+                &format!(
+                    "the root mirror's {} for {records} named pods could be that large (an upper \
+                     bound); the export is not mirrored",
+                    if slices { "EndpointSlices" } else { "Endpoints" }
+                ),
+            ),
+        )
+        .at("subsets"),
+    ]
 }
 
 /// SPEC §8 limits: the first `limits.endpointMirrorsPerExport` named ready addresses (sorted by

@@ -397,7 +397,6 @@ impl FakeCluster {
     }
 
     fn create_object(&mut self, object: Object) -> Result<Object, ApiError> {
-        validation::object_size(&object)?;
         match object {
             Object::Namespace(ns) => self.create_namespace_object(ns).map(Object::Namespace),
             Object::Service(svc) => self.create_service(svc).map(Object::Service),
@@ -420,7 +419,6 @@ impl FakeCluster {
     }
 
     fn update_object(&mut self, object: Object) -> Result<Object, ApiError> {
-        validation::object_size(&object)?;
         match object {
             Object::Namespace(ns) => self.update_namespace(ns).map(Object::Namespace),
             Object::Service(svc) => self.update_service(svc).map(Object::Service),
@@ -716,6 +714,7 @@ impl FakeCluster {
         svc.metadata.namespace.clone_from(&key.namespace);
         validation::default_service(&mut svc);
         validation::service(&svc).map_err(|e| e.into_api(Kind::Service, &key))?;
+        validation::object_size(&svc, Kind::Service, &key)?;
         reject_resource_version_on_create(
             svc.metadata.resource_version.as_ref(),
             Kind::Service,
@@ -802,6 +801,7 @@ impl FakeCluster {
             Some(_) => {}
         }
         validation::service(&svc).map_err(|e| e.into_api(Kind::Service, &key))?;
+        validation::object_size(&svc, Kind::Service, &key)?;
         svc.metadata.uid.clone_from(&stored.metadata.uid);
         svc.metadata
             .resource_version
@@ -823,6 +823,7 @@ impl FakeCluster {
         let key = object.meta().key();
         object.meta_mut().namespace.clone_from(&key.namespace);
         object.admit().map_err(|e| e.into_api(T::KIND, &key))?;
+        validation::object_size(&object, T::KIND, &key)?;
         reject_resource_version_on_create(object.meta().resource_version.as_ref(), T::KIND, &key)?;
         self.require_namespace(&key.namespace)?;
         if T::store(self).contains_key(&key) {
@@ -856,6 +857,7 @@ impl FakeCluster {
                 .admit()
                 .and_then(|()| object.check_update(stored))
                 .map_err(|e| e.into_api(T::KIND, &key))?;
+            validation::object_size(&object, T::KIND, &key)?;
             let meta = object.meta_mut();
             meta.uid.clone_from(&kept.uid);
             meta.resource_version.clone_from(&kept.resource_version);
@@ -981,7 +983,7 @@ fn check_current(
 
 /// A kind the fake stores as written, with the same create and update rules (Endpoints and
 /// EndpointSlices; Services are not: they hold a ClusterIP).
-trait Plain: Clone + PartialEq {
+trait Plain: Clone + PartialEq + serde::Serialize {
     const KIND: Kind;
     fn meta(&self) -> &ObjectMeta;
     fn meta_mut(&mut self) -> &mut ObjectMeta;

@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use svcmirror_backend::ApiError;
 use svcmirror_core::model::{
     CLUSTER_IP_NONE, EndpointAddress, EndpointPort, EndpointSlice, Endpoints, IntOrString, Kind,
-    Namespace, Object, ObjectKey, ObjectMeta, Service,
+    Namespace, ObjectKey, ObjectMeta, Service,
 };
 use svcmirror_core::names::{is_dns1035_label, is_dns1123_label};
 
@@ -349,10 +349,15 @@ const MAX_ANNOTATION_BYTES: usize = 256 * 1024;
 /// etcd's default `--max-request-bytes`: a larger object is answered 413 by the API server.
 const MAX_OBJECT_BYTES: u64 = 1536 * 1024;
 
-/// The size check of the storage layer: the object as JSON (the fake's stand-in for what is sent
+/// The size check of the storage layer, after validation (as in the API server, whose 422s come
+/// first): the object as JSON (the fake's stand-in for what is sent
 /// to etcd) must fit in etcd's request limit, or the API server answers 413
 /// RequestEntityTooLarge.
-pub(crate) fn object_size(object: &Object) -> Result<(), ApiError> {
+pub(crate) fn object_size<T: serde::Serialize>(
+    object: &T,
+    kind: Kind,
+    key: &ObjectKey,
+) -> Result<(), ApiError> {
     struct Count(u64);
     impl std::io::Write for Count {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -370,8 +375,8 @@ pub(crate) fn object_size(object: &Object) -> Result<(), ApiError> {
         return Ok(());
     }
     Err(ApiError::TooLarge {
-        kind: object.kind(),
-        key: object.key(),
+        kind,
+        key: key.clone(),
         message: format!(
             "etcdserver: request is too large ({} bytes, the limit is {MAX_OBJECT_BYTES})",
             count.0
