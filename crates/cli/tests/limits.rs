@@ -153,3 +153,52 @@ fn plan_of_50000_hostnames_is_bounded_by_the_endpoint_mirror_limit() {
         "{stderr}"
     );
 }
+
+/// `n` ClusterIP exports `s0`…, each with a ready address.
+fn clusterip_exports(n: u32) -> String {
+    let items: Vec<Value> = (0..n)
+        .flat_map(|i| {
+            let meta = json!({"name": format!("s{i}"), "namespace": "default",
+                              "labels": {"mirror.linkerd.io/exported": "true"}});
+            [
+                json!({"apiVersion": "v1", "kind": "Service", "metadata": meta,
+                       "spec": {"ports": [{"name": "http", "port": 80}]}}),
+                json!({"apiVersion": "v1", "kind": "Endpoints",
+                       "metadata": {"name": format!("s{i}"), "namespace": "default"},
+                       "subsets": [{"addresses": [{"ip": "10.42.0.9"}],
+                                    "ports": [{"name": "http", "port": 80}]}]}),
+            ]
+        })
+        .collect();
+    json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string()
+}
+
+/// A refusal the core cannot foresee — the source's Service range is full (a /29 holds 5
+/// ClusterIPs) — is the refused export's diagnostic: exit 1 with the mirrors that fit, not exit 2
+/// with nothing.
+#[test]
+fn a_full_service_range_is_a_diagnostic_per_refused_mirror_not_a_failed_run() {
+    let (code, stdout, stderr) = run(
+        &[
+            "translate",
+            "-o",
+            "json",
+            "--service-cidr",
+            "10.43.0.0/29",
+            "--target",
+            "-",
+        ],
+        Some(clusterip_exports(7)),
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    let list: Value = serde_json::from_str(&stdout).expect("json");
+    let items = list["items"].as_array().expect("items");
+    let services = items.iter().filter(|i| i["kind"] == "Service").count();
+    let endpoints = items.iter().filter(|i| i["kind"] == "Endpoints").count();
+    assert_eq!((services, endpoints), (5, 5), "a refused Service gets no Endpoints");
+    let refused: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("error: LimitExceeded Service default/") && l.contains("range is full"))
+        .collect();
+    assert_eq!(refused.len(), 2, "{stderr}");
+}
