@@ -24,7 +24,11 @@ fn bystander() -> (Service, svcmirror::model::Endpoints) {
     (
         svc("default", "web").exported().port("http", 80).build(),
         eps("default", "web")
-            .subset(vec![addr("10.42.9.9", None)], vec![], vec![eport("http", 80)])
+            .subset(
+                vec![addr("10.42.9.9", None)],
+                vec![],
+                vec![eport("http", 80)],
+            )
             .build(),
     )
 }
@@ -48,7 +52,11 @@ fn attack_50000_hostnames_in_one_export_are_cut_to_the_endpoint_mirror_limit() {
     let (web, web_ep) = bystander();
     let target = TargetState {
         services: vec![
-            svc("default", "db").headless().exported().port("sql", 5432).build(),
+            svc("default", "db")
+                .headless()
+                .exported()
+                .port("sql", 5432)
+                .build(),
             web,
         ],
         endpoints: vec![
@@ -63,13 +71,25 @@ fn attack_50000_hostnames_in_one_export_are_cut_to_the_endpoint_mirror_limit() {
     let source = f.state();
     let t = translate(&link, &target, &source);
     let p = plan(&link, &t.desired, &source);
-    let creates = p.operations.iter().filter(|op| op.action() == "create").count();
+    let creates = p
+        .operations
+        .iter()
+        .filter(|op| op.action() == "create")
+        .count();
     // 1000 endpoint mirrors and the root (Service + Endpoints each), and web's two objects.
-    assert_eq!(creates, 2 * 1000 + 2 + 2, "bounded by the limit, not the input");
+    assert_eq!(
+        creates,
+        2 * 1000 + 2 + 2,
+        "bounded by the limit, not the input"
+    );
     let found = limit_diagnostics(&t.diagnostics, "`limits.endpointMirrorsPerExport`");
     assert_eq!(found.len(), 1, "{:?}", t.diagnostics);
     assert_eq!(found[0].severity, Severity::Error);
-    assert!(found[0].message.contains("50000 named pods exceeds the limit of 1000"));
+    assert!(
+        found[0]
+            .message
+            .contains("50000 named pods exceeds the limit of 1000")
+    );
     let c = converge(&link, &target, &mut f);
     let root = c
         .source
@@ -77,10 +97,17 @@ fn attack_50000_hostnames_in_one_export_are_cut_to_the_endpoint_mirror_limit() {
         .expect("root Endpoints");
     let hostnames = root.subsets.iter().flat_map(|s| &s.addresses).count();
     assert_eq!(hostnames, 1000);
-    assert!(c.source.service(&ObjectKey::new("default", "web-west")).is_some());
+    assert!(
+        c.source
+            .service(&ObjectKey::new("default", "web-west"))
+            .is_some()
+    );
     let status = conditions(&t, &p);
     let db = &status[&ObjectKey::new("default", "db")];
-    let mirrored = db.iter().find(|c| c.type_ == ConditionType::Mirrored).expect("Mirrored");
+    let mirrored = db
+        .iter()
+        .find(|c| c.type_ == ConditionType::Mirrored)
+        .expect("Mirrored");
     assert_eq!(
         (mirrored.status, mirrored.reason.as_str()),
         (ConditionStatus::False, "LimitExceeded")
@@ -100,7 +127,9 @@ fn attack_500_pods_times_10000_ports_materialises_no_port() {
     let target = TargetState {
         services: vec![db.build(), web],
         endpoints: vec![
-            eps("default", "db").subset(named(500), vec![], ports).build(),
+            eps("default", "db")
+                .subset(named(500), vec![], ports)
+                .build(),
             web_ep,
         ],
     };
@@ -121,13 +150,25 @@ fn attack_500_pods_times_10000_ports_materialises_no_port() {
             _ => 0,
         })
         .sum();
-    assert_eq!(p.operations.len(), 2, "web's mirror only: {:?}", p.operations.len());
+    assert_eq!(
+        p.operations.len(),
+        2,
+        "web's mirror only: {:?}",
+        p.operations.len()
+    );
     assert_eq!(planned_ports, 2, "web's port, twice");
-    assert_eq!(t.exports[&ObjectKey::new("default", "db")].mode, MirrorMode::NotMirrored);
+    assert_eq!(
+        t.exports[&ObjectKey::new("default", "db")].mode,
+        MirrorMode::NotMirrored
+    );
     let found = limit_diagnostics(&t.diagnostics, "`limits.portsPerMirror`");
     assert_eq!(found.len(), 1, "{:?}", t.diagnostics);
     assert_eq!(found[0].field.as_deref(), Some("spec.ports"));
-    assert!(found[0].message.contains("10000 ports exceeds the limit of 100"));
+    assert!(
+        found[0]
+            .message
+            .contains("10000 ports exceeds the limit of 100")
+    );
 }
 
 /// Attack: 2 MiB of annotations were copied onto the mirror (the API server allows 256 KiB) and
@@ -150,8 +191,16 @@ fn attack_2_mib_of_annotations_is_refused_by_the_annotation_limit() {
     let link = link();
     let mut f = fake();
     let c = converge(&link, &target, &mut f);
-    assert!(c.source.service(&ObjectKey::new("default", "big-west")).is_none());
-    assert!(c.source.service(&ObjectKey::new("default", "web-west")).is_some());
+    assert!(
+        c.source
+            .service(&ObjectKey::new("default", "big-west"))
+            .is_none()
+    );
+    assert!(
+        c.source
+            .service(&ObjectKey::new("default", "web-west"))
+            .is_some()
+    );
     let found = limit_diagnostics(&c.diagnostics, "`limits.annotationBytes`");
     assert_eq!(found.len(), 1, "{:?}", c.diagnostics);
     assert_eq!(found[0].object, ObjectKey::new("default", "big"));
@@ -162,7 +211,9 @@ fn attack_2_mib_of_annotations_is_refused_by_the_annotation_limit() {
         .metadata
         .annotations
         .insert("example.com/blob".into(), huge);
-    let refused = fake().create(Object::Service(mirror)).expect_err("over 256 KiB");
+    let refused = fake()
+        .create(Object::Service(mirror))
+        .expect_err("over 256 KiB");
     assert!(
         matches!(&refused, svcmirror_backend::ApiError::Invalid { field, .. } if field == "metadata.annotations"),
         "{refused:?}"
@@ -179,7 +230,11 @@ fn object_size_limit_refuses_the_export_not_the_link() {
     let (web, web_ep) = bystander();
     let target = TargetState {
         services: vec![
-            svc("default", "db").headless().exported().port("sql", 5432).build(),
+            svc("default", "db")
+                .headless()
+                .exported()
+                .port("sql", 5432)
+                .build(),
             web,
         ],
         endpoints: vec![
@@ -192,9 +247,21 @@ fn object_size_limit_refuses_the_export_not_the_link() {
     let c = converge(&link, &target, &mut fake());
     let found = limit_diagnostics(&c.diagnostics, "`limits.objectBytes`");
     assert_eq!(found.len(), 1, "{:?}", c.diagnostics);
-    assert!(found[0].message.contains("the root mirror's Endpoints"), "{}", found[0].message);
-    assert!(c.source.service(&ObjectKey::new("default", "db-west")).is_none());
-    assert!(c.source.service(&ObjectKey::new("default", "web-west")).is_some());
+    assert!(
+        found[0].message.contains("the root mirror's Endpoints"),
+        "{}",
+        found[0].message
+    );
+    assert!(
+        c.source
+            .service(&ObjectKey::new("default", "db-west"))
+            .is_none()
+    );
+    assert!(
+        c.source
+            .service(&ObjectKey::new("default", "web-west"))
+            .is_some()
+    );
 }
 
 /// Attack: a 100 KB label value was echoed whole into the diagnostic. Now cut to 128 characters
@@ -228,12 +295,20 @@ fn attack_100_kb_label_value_is_truncated_in_the_diagnostic() {
 /// (`Valid=False`), the duplicate dropped, and everything else converges.
 #[test]
 fn duplicate_port_names_in_a_subset_are_one_exports_diagnostic_with_slices() {
-    for api in [EndpointsApi::Slices, EndpointsApi::Both, EndpointsApi::Endpoints] {
+    for api in [
+        EndpointsApi::Slices,
+        EndpointsApi::Both,
+        EndpointsApi::Endpoints,
+    ] {
         let link = west().endpoints_api(api).build().expect("link");
         let (web, web_ep) = bystander();
         let target = TargetState {
             services: vec![
-                svc("default", "db").headless().exported().port("sql", 5432).build(),
+                svc("default", "db")
+                    .headless()
+                    .exported()
+                    .port("sql", 5432)
+                    .build(),
                 web,
             ],
             endpoints: vec![
@@ -257,12 +332,23 @@ fn duplicate_port_names_in_a_subset_are_one_exports_diagnostic_with_slices() {
             .collect();
         assert_eq!(found.len(), 1, "{api}: {:?}", c.diagnostics);
         assert_eq!(found[0].field.as_deref(), Some("subsets[0].ports[0].name"));
-        assert!(found[0].message.contains("8080/TCP is dropped"), "{}", found[0].message);
+        assert!(
+            found[0].message.contains("8080/TCP is dropped"),
+            "{}",
+            found[0].message
+        );
         let t = translate(&link, &target, &c.source);
         let status = conditions(&t, &plan(&link, &t.desired, &c.source));
         let valid = &status[&ObjectKey::new("default", "db")][0];
-        assert_eq!((valid.type_, valid.status), (ConditionType::Valid, ConditionStatus::False));
-        assert!(c.source.service(&ObjectKey::new("default", "web-west")).is_some());
+        assert_eq!(
+            (valid.type_, valid.status),
+            (ConditionType::Valid, ConditionStatus::False)
+        );
+        assert!(
+            c.source
+                .service(&ObjectKey::new("default", "web-west"))
+                .is_some()
+        );
     }
 }
 
@@ -304,7 +390,13 @@ fn scale_down_deletes_wait_for_the_root_endpoints_update() {
     let link = link();
     let mut f = fake();
     let three = TargetState {
-        services: vec![svc("default", "db").headless().exported().port("sql", 5432).build()],
+        services: vec![
+            svc("default", "db")
+                .headless()
+                .exported()
+                .port("sql", 5432)
+                .build(),
+        ],
         endpoints: vec![
             eps("default", "db")
                 .subset(named(3), vec![], vec![eport("sql", 5432)])
@@ -328,9 +420,17 @@ fn scale_down_deletes_wait_for_the_root_endpoints_update() {
         .filter(|(_, op)| op.action() == "delete")
         .map(|(i, _)| i)
         .collect();
-    assert_eq!(deletes.len(), 4, "db-1-west and db-2-west, Service and Endpoints");
+    assert_eq!(
+        deletes.len(),
+        4,
+        "db-1-west and db-2-west, Service and Endpoints"
+    );
     for i in &deletes {
-        assert_eq!(p.prerequisites(*i).collect::<Vec<_>>(), [root_update], "{i}");
+        assert_eq!(
+            p.prerequisites(*i).collect::<Vec<_>>(),
+            [root_update],
+            "{i}"
+        );
     }
     // The root update is refused (a stale resourceVersion stands in for any persistent refusal):
     // nothing that depends on it is sent, and the root never names a freed ClusterIP.

@@ -470,7 +470,10 @@ async fn a_refused_root_update_keeps_the_endpoint_mirrors_it_names() {
         after: false,
     });
     let outcome = w.put_endpoints(nginx_endpoints("default", 2)).await;
-    assert!(!outcome.complete && !outcome.pass_limit_reached, "{outcome:?}");
+    assert!(
+        !outcome.complete && !outcome.pass_limit_reached,
+        "{outcome:?}"
+    );
     // Invariant: every ClusterIP a root Endpoints names is held by a Service of the source.
     let source = w.source_state();
     for root in &source.endpoints {

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use svcmirror_core::model::{Kind, ObjectKey};
 use svcmirror_backend::ApiError;
+use svcmirror_core::model::{Kind, ObjectKey};
 use svcmirror_core::{
     Diagnostic, Link, Object, Reason, Severity, SourceState, TargetState, plan, translate,
 };
@@ -325,8 +325,7 @@ fn converge_timed(
         let mut done = vec![false; plan.operations.len()];
         for (i, op) in plan.operations.into_iter().enumerate() {
             let (action, kind, key) = (op.action(), op.kind(), op.key());
-            if refused.contains_key(&key) || prerequisites[i].iter().any(|&on| !done[on])
-            {
+            if refused.contains_key(&key) || prerequisites[i].iter().any(|&on| !done[on]) {
                 continue;
             }
             match fake.apply_owned(op) {

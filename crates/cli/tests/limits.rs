@@ -146,7 +146,10 @@ fn plan_of_50000_hostnames_is_bounded_by_the_endpoint_mirror_limit() {
     );
     assert_eq!(code, Some(1), "{stderr}");
     let plan: Value = serde_json::from_str(&stdout).expect("json");
-    assert_eq!(plan["operations"].as_array().expect("operations").len(), 2_002);
+    assert_eq!(
+        plan["operations"].as_array().expect("operations").len(),
+        2_002
+    );
     assert!(
         stderr.contains("50000 named pods exceeds the limit of 1000")
             && stderr.contains("`limits.endpointMirrorsPerExport`"),
@@ -195,10 +198,16 @@ fn a_full_service_range_is_a_diagnostic_per_refused_mirror_not_a_failed_run() {
     let items = list["items"].as_array().expect("items");
     let services = items.iter().filter(|i| i["kind"] == "Service").count();
     let endpoints = items.iter().filter(|i| i["kind"] == "Endpoints").count();
-    assert_eq!((services, endpoints), (5, 5), "a refused Service gets no Endpoints");
+    assert_eq!(
+        (services, endpoints),
+        (5, 5),
+        "a refused Service gets no Endpoints"
+    );
     let refused: Vec<&str> = stderr
         .lines()
-        .filter(|l| l.starts_with("error: LimitExceeded Service default/") && l.contains("range is full"))
+        .filter(|l| {
+            l.starts_with("error: LimitExceeded Service default/") && l.contains("range is full")
+        })
         .collect();
     assert_eq!(refused.len(), 2, "{stderr}");
 }

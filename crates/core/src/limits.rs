@@ -261,7 +261,11 @@ pub fn service_bytes(svc: &Service) -> u64 {
         + 128
         + opt(spec.type_.as_deref())
         + opt(spec.cluster_ip.as_deref())
-        + spec.cluster_ips.iter().map(|ip| 4 + string(ip)).sum::<u64>()
+        + spec
+            .cluster_ips
+            .iter()
+            .map(|ip| 4 + string(ip))
+            .sum::<u64>()
         + ports
         + selector
 }
@@ -273,15 +277,15 @@ pub fn endpoints_bytes(ep: &Endpoints) -> u64 {
         .subsets
         .iter()
         .map(|s| {
-            let ports: u64 =
-                s.ports
-                    .iter()
-                    .map(|p| {
-                        96 + opt(p.name.as_deref())
-                            + opt(p.protocol.as_deref())
-                            + opt(p.app_protocol.as_deref())
-                    })
-                    .sum();
+            let ports: u64 = s
+                .ports
+                .iter()
+                .map(|p| {
+                    96 + opt(p.name.as_deref())
+                        + opt(p.protocol.as_deref())
+                        + opt(p.app_protocol.as_deref())
+                })
+                .sum();
             64 + s
                 .addresses
                 .iter()
@@ -312,7 +316,9 @@ pub fn slice_bytes(slice: &EndpointSlice) -> u64 {
         .ports
         .iter()
         .map(|p| {
-            96 + opt(p.name.as_deref()) + opt(p.protocol.as_deref()) + opt(p.app_protocol.as_deref())
+            96 + opt(p.name.as_deref())
+                + opt(p.protocol.as_deref())
+                + opt(p.app_protocol.as_deref())
         })
         .sum();
     meta(&slice.metadata) + 96 + string(&slice.address_type) + endpoints + ports
@@ -363,7 +369,10 @@ pub const SLICE_ENDPOINT_BYTES: u64 = 320;
 pub const PORT_BYTES: u64 = 192;
 
 fn map(m: &StringMap) -> u64 {
-    2 + m.iter().map(|(k, v)| 2 + string(k) + string(v)).sum::<u64>()
+    2 + m
+        .iter()
+        .map(|(k, v)| 2 + string(k) + string(v))
+        .sum::<u64>()
 }
 
 fn opt(s: Option<&str>) -> u64 {
@@ -409,8 +418,7 @@ mod tests {
         assert_eq!(all.endpoint_mirrors_per_export, 1000);
         assert_eq!(all.annotation_bytes, 262_144);
         assert_eq!(all.object_bytes, 1_572_864);
-        let one: Limits =
-            serde_json::from_str(r#"{"clusterIPsPerLink": 10}"#).expect("one field");
+        let one: Limits = serde_json::from_str(r#"{"clusterIPsPerLink": 10}"#).expect("one field");
         assert_eq!(one.cluster_ips_per_link, 10);
         assert_eq!(one.ports_per_mirror, 100);
         assert_eq!(
@@ -422,7 +430,10 @@ mod tests {
     #[test]
     fn the_message_names_the_limit_and_the_field_that_raises_it() {
         let message = Limits::default().exceeded(Limit::PortsPerMirror, 10_000, "not mirrored");
-        assert!(message.contains("10000 ports exceeds the limit of 100"), "{message}");
+        assert!(
+            message.contains("10000 ports exceeds the limit of 100"),
+            "{message}"
+        );
         assert!(message.contains("`limits.portsPerMirror`"), "{message}");
     }
 

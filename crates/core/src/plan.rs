@@ -441,7 +441,11 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
             .map(|root| (key.namespace, root.clone()))
     };
     let mut endpoint_mirror_deletes = Vec::new();
-    for op in orphan_endpoints.into_iter().chain(orphan_slices).chain(orphan_services) {
+    for op in orphan_endpoints
+        .into_iter()
+        .chain(orphan_slices)
+        .chain(orphan_services)
+    {
         match of_endpoint_mirror(&op) {
             Some(root) => endpoint_mirror_deletes.push((op, root)),
             None => phases.orphan_deletes.push(op),
@@ -485,8 +489,10 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
     for (op, (namespace, root)) in endpoint_mirror_deletes {
         let index = out.operations.len();
         if let Some(writes) = root_writes.get(&(namespace, root)) {
-            out.dependencies
-                .extend(writes.iter().map(|&on| Dependency { operation: index, on }));
+            out.dependencies.extend(writes.iter().map(|&on| Dependency {
+                operation: index,
+                on,
+            }));
         }
         out.operations.push(op);
     }

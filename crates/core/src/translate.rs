@@ -391,7 +391,10 @@ impl<'a> Translator<'a> {
         let holds = |key: &ObjectKey| {
             self.source_services.get(&key.key_ref()).is_some_and(|s| {
                 labels::is_owned_by(&s.metadata, self.link)
-                    && s.spec.cluster_ip.as_deref().is_some_and(|ip| ip.parse::<IpAddr>().is_ok())
+                    && s.spec
+                        .cluster_ip
+                        .as_deref()
+                        .is_some_and(|ip| ip.parse::<IpAddr>().is_ok())
             })
         };
         let refused = validate::admit(self.link, holds, &mut self.desired, &objects);
@@ -907,7 +910,12 @@ impl<'a> Translator<'a> {
         let named =
             validate::limit_endpoint_mirrors(named, &export, self.link, &mut self.diagnostics);
         if self.diagnostics.len() > before {
-            step!(self, "SPEC §8 limits", "{} (LimitExceeded)", self.diagnostics[before].message);
+            step!(
+                self,
+                "SPEC §8 limits",
+                "{} (LimitExceeded)",
+                self.diagnostics[before].message
+            );
         }
         for (hostname, ip) in named {
             let Some(name) = self.claim_name(&export, hostname, "endpoint mirror") else {

@@ -14,15 +14,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use crate::diagnostics::{Diagnostic, Reason, Severity};
-use crate::hostname_policy::{HostnamePolicy, PodNameSource, pod_name};
 use crate::endpoint_slices::MAX_ENDPOINTS_PER_SLICE;
+use crate::hostname_policy::{HostnamePolicy, PodNameSource, pod_name};
 use crate::limits::{
     ADDRESS_BYTES, Limit, PORT_BYTES, SLICE_ENDPOINT_BYTES, SLICE_PORTS, annotation_bytes, echo,
     endpoints_bytes, map_bytes, service_bytes, slice_bytes,
 };
 use crate::link::Link;
 use crate::model::{
-    CLUSTER_IP_NONE, EndpointAddress, EndpointPort, Endpoints, IntOrString, Kind, ObjectKey, Service, effective_protocol,
+    CLUSTER_IP_NONE, EndpointAddress, EndpointPort, Endpoints, IntOrString, Kind, ObjectKey,
+    Service, effective_protocol,
 };
 use crate::names::{is_dns1035_label, is_dns1123_label};
 use crate::state::Desired;
@@ -415,15 +416,18 @@ pub fn export_limits(svc: &Service, endpoints: Option<&Endpoints>, link: &Link) 
     let meta = 2048 + map_bytes(&svc.metadata.labels);
     let endpoints_bound = meta
         + records * ADDRESS_BYTES
-        + ep
-            .subsets
+        + ep.subsets
             .iter()
             .filter(|s| !s.addresses.is_empty())
             .map(|s| 64 + ports(&s.ports))
             .sum::<u64>();
     let slice_bound = meta
         + records.min(MAX_ENDPOINTS_PER_SLICE as u64) * SLICE_ENDPOINT_BYTES
-        + ep.subsets.iter().map(|s| ports(&s.ports)).max().unwrap_or(0);
+        + ep.subsets
+            .iter()
+            .map(|s| ports(&s.ports))
+            .max()
+            .unwrap_or(0);
     let bound = if slices {
         slice_bound.max(if link.endpoints_api().writes_endpoints() {
             endpoints_bound
@@ -448,7 +452,11 @@ pub fn export_limits(svc: &Service, endpoints: Option<&Endpoints>, link: &Link) 
                 &format!(
                     "the root mirror's {} for {records} named pods could be that large (an upper \
                      bound); the export is not mirrored",
-                    if slices { "EndpointSlices" } else { "Endpoints" }
+                    if slices {
+                        "EndpointSlices"
+                    } else {
+                        "Endpoints"
+                    }
                 ),
             ),
         )
@@ -680,7 +688,10 @@ fn check_address<'a>(
             Kind::Endpoints,
             key,
             format!("{path}.ip"),
-            format!("{} is not an IP address; address dropped", echo(&address.ip)),
+            format!(
+                "{} is not an IP address; address dropped",
+                echo(&address.ip)
+            ),
         ));
         return None;
     };

@@ -750,8 +750,9 @@ impl FakeCluster {
                 .map_err(|_| ApiError::RangeFull {
                     kind: Kind::Service,
                     key: key.clone(),
-                    message: "Internal error occurred: failed to allocate a serviceIP: range is full"
-                        .to_owned(),
+                    message:
+                        "Internal error occurred: failed to allocate a serviceIP: range is full"
+                            .to_owned(),
                 })?
                 .to_string(),
         };

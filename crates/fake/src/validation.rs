@@ -392,7 +392,11 @@ fn meta(meta: &ObjectMeta) -> Checked {
         ));
     }
     labels(meta.labels.iter())?;
-    let annotations: usize = meta.annotations.iter().map(|(k, v)| k.len() + v.len()).sum();
+    let annotations: usize = meta
+        .annotations
+        .iter()
+        .map(|(k, v)| k.len() + v.len())
+        .sum();
     if annotations > MAX_ANNOTATION_BYTES {
         return Err(FieldError::new(
             "metadata.annotations",

@@ -28,7 +28,8 @@ fn annotations_over_256_kib_are_invalid_and_at_the_limit_are_stored() {
         .metadata
         .annotations
         .insert(key.into(), "a".repeat(256 * 1024 - key.len()));
-    c.create(Object::Service(at_limit)).expect("exactly 256 KiB");
+    c.create(Object::Service(at_limit))
+        .expect("exactly 256 KiB");
     let mut over = svc("over");
     over.metadata
         .annotations
@@ -62,9 +63,17 @@ fn objects_over_one_and_a_half_mib_are_too_large() {
         }],
         ..EndpointSubset::default()
     }];
-    let err = c.create(Object::Endpoints(ep.clone())).expect_err("too large");
+    let err = c
+        .create(Object::Endpoints(ep.clone()))
+        .expect_err("too large");
     assert!(
-        matches!(&err, ApiError::TooLarge { kind: Kind::Endpoints, .. }),
+        matches!(
+            &err,
+            ApiError::TooLarge {
+                kind: Kind::Endpoints,
+                ..
+            }
+        ),
         "{err:?}"
     );
     assert!(!err.is_retryable());

@@ -217,7 +217,11 @@ mod tests {
         let mapped = map_status(&full, Kind::Service, &key());
         assert!(matches!(mapped, ApiError::RangeFull { .. }), "{mapped:?}");
         assert!(!mapped.is_retryable());
-        let large = map_status(&status(413, "RequestEntityTooLarge"), Kind::Endpoints, &key());
+        let large = map_status(
+            &status(413, "RequestEntityTooLarge"),
+            Kind::Endpoints,
+            &key(),
+        );
         assert!(matches!(large, ApiError::TooLarge { .. }), "{large:?}");
         assert!(!large.is_retryable());
     }
