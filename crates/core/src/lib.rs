@@ -10,8 +10,9 @@
 //!   delete) that only ever touch objects this link owns.
 //!
 //! The module layout follows `SPEC.md`: [`link`] (§2), [`names`] (§3), [`labels`] (§4),
-//! [`translate`](mod@translate) (§5–§6, §9 remote discovery), [`plan`](mod@plan) (§7),
-//! [`validate`] and [`limits`] (§8), [`federate`](mod@federate) (§9 federated), [`diagnostics`] (§10), and
+//! [`translate`](mod@translate) (§5–§6, §9 remote discovery), [`plan`](mod@plan) and
+//! [`operation`] (§7),
+//! [`validate`], [`limits`] and [`admission`] (§8), [`federate`](mod@federate) (§9 federated), [`diagnostics`] (§10), and
 //! beyond Linkerd (§12): [`hostname_policy`], [`endpoint_slices`] (EndpointSlice output),
 //! [`status`] (conditions), [`explain`](mod@explain) (the decision path for one Service).
 //!
@@ -41,6 +42,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod admission;
 pub mod diagnostics;
 pub mod endpoint_slices;
 pub mod explain;
@@ -51,6 +53,7 @@ pub mod limits;
 pub mod link;
 pub mod model;
 pub mod names;
+pub mod operation;
 pub mod plan;
 pub mod state;
 pub mod status;

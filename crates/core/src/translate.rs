@@ -7,6 +7,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use crate::admission;
 use crate::diagnostics::{Diagnostic, Reason, Severity};
 use crate::endpoint_slices::endpoint_slices;
 use crate::explain::Step;
@@ -376,13 +377,13 @@ impl<'a> Translator<'a> {
     }
 
     /// SPEC §8: exports the source API server would refuse, or over the link's ClusterIP budget,
-    /// are not mirrored ([`validate::admit`]).
+    /// are not mirrored (`admission::admit`).
     fn admit(&mut self) {
-        let objects: Vec<validate::ExportObjects> = self
+        let objects: Vec<admission::ExportObjects> = self
             .exports
             .iter()
             .filter(|(_, outcome)| outcome.mirror.is_some())
-            .map(|(export, outcome)| validate::ExportObjects {
+            .map(|(export, outcome)| admission::ExportObjects {
                 export: export.clone(),
                 names: outcome.object_keys(&export.namespace),
                 slices: outcome.slice_keys(&export.namespace),
@@ -397,7 +398,7 @@ impl<'a> Translator<'a> {
                         .is_some_and(|ip| ip.parse::<IpAddr>().is_ok())
             })
         };
-        let refused = validate::admit(self.link, holds, &mut self.desired, &objects);
+        let refused = admission::admit(self.link, holds, &mut self.desired, &objects);
         for (export, diagnostic) in refused {
             if let Some(outcome) = self.exports.get_mut(&export) {
                 *outcome = Self::not_mirrored();
@@ -560,7 +561,7 @@ impl<'a> Translator<'a> {
         }
         step!(self, "SPEC §8 invalid input", "the Service is valid");
         // SPEC §8 limits: checked before any mirror is built (pods × ports never materialised).
-        let over = validate::export_limits(svc, endpoints, self.link);
+        let over = admission::export_limits(svc, endpoints, self.link);
         if let Some(first) = over.first() {
             step!(self, "SPEC §8 limits", "{} (LimitExceeded)", first.message);
             self.diagnostics.extend(over);
@@ -908,7 +909,7 @@ impl<'a> Translator<'a> {
         let before = self.diagnostics.len();
         // SPEC §8 limits: cut before any endpoint mirror is built.
         let named =
-            validate::limit_endpoint_mirrors(named, &export, self.link, &mut self.diagnostics);
+            admission::limit_endpoint_mirrors(named, &export, self.link, &mut self.diagnostics);
         if self.diagnostics.len() > before {
             step!(
                 self,

@@ -1,0 +1,308 @@
+//! SPEC §8 (limits, and one bad export never fails the link): the link's [`Limits`] applied to one
+//! export, and what the source API server would refuse of it, decided before anything is written.
+//!
+//! Three checks, each where it bounds the most work: [`export_limits`] before any mirror is built
+//! (ports per mirror; an upper bound of a root mirror's Endpoints), `limit_endpoint_mirrors` before
+//! any endpoint mirror is built, and `admit` once an export's objects exist (annotation and object
+//! size, the link's ClusterIP budget). A refused export is that export's `LimitExceeded` error
+//! diagnostic; the rest of the link converges.
+//!
+//! [`Limits`]: crate::limits::Limits
+
+use std::collections::BTreeSet;
+
+use crate::diagnostics::{Diagnostic, Reason, Severity};
+use crate::endpoint_slices::MAX_ENDPOINTS_PER_SLICE;
+use crate::limits::{
+    ADDRESS_BYTES, Limit, PORT_BYTES, SLICE_ENDPOINT_BYTES, SLICE_PORTS, annotation_bytes,
+    endpoints_bytes, map_bytes, service_bytes, slice_bytes,
+};
+use crate::link::Link;
+use crate::model::{EndpointPort, Endpoints, Kind, ObjectKey, Service};
+use crate::state::Desired;
+
+/// SPEC §8 limits, checked before any mirror is built, so that the pods × ports an export could
+/// cost are never materialised and the decision does not depend on what the source holds (a
+/// root mirror's Endpoints grow in the second pass, as ClusterIPs are allocated: a check of the
+/// built objects alone would refuse the export in one pass and admit it in the next):
+/// - the exported Service's ports, and the ports of each subset of its Endpoints (a root
+///   mirror's Endpoints copy them, and every endpoint mirror carries the Service's), at most
+///   `limits.portsPerMirror` — and at most the EndpointSlice's 100 when the link writes slices;
+/// - for a headless export, an upper bound of its root mirror's Endpoints (and largest
+///   EndpointSlice) once every endpoint mirror has its ClusterIP, at most `limits.objectBytes`.
+///
+/// Over a limit, the export is not mirrored.
+#[must_use]
+pub fn export_limits(svc: &Service, endpoints: Option<&Endpoints>, link: &Link) -> Vec<Diagnostic> {
+    let limits = link.limits();
+    let mut max = limits.count(Limit::PortsPerMirror);
+    let slices = link.endpoints_api().writes_slices();
+    if slices {
+        max = max.min(SLICE_PORTS as usize);
+    }
+    let over = |kind: Kind, key: ObjectKey, field: String, count: usize| {
+        let mut message = limits.exceeded(
+            Limit::PortsPerMirror,
+            count as u64,
+            "the export is not mirrored",
+        );
+        if slices && limits.count(Limit::PortsPerMirror) > max {
+            message.push_str(&format!(
+                " (an EndpointSlice holds at most {SLICE_PORTS} ports, whatever the limit says)"
+            ));
+        }
+        Diagnostic::new(Reason::LimitExceeded, Severity::Error, kind, key, message).at(field)
+    };
+    if svc.spec.ports.len() > max {
+        return vec![over(
+            Kind::Service,
+            svc.metadata.key(),
+            "spec.ports".to_owned(),
+            svc.spec.ports.len(),
+        )];
+    }
+    let Some(ep) = endpoints else {
+        return Vec::new();
+    };
+    if let Some((i, subset)) = ep
+        .subsets
+        .iter()
+        .enumerate()
+        .find(|(_, subset)| subset.ports.len() > max)
+    {
+        return vec![over(
+            Kind::Endpoints,
+            ep.metadata.key(),
+            format!("subsets[{i}].ports"),
+            subset.ports.len(),
+        )];
+    }
+    if !(svc.is_headless() && link.enable_headless_services()) {
+        return Vec::new();
+    }
+    // Every ready address may be named (under some hostname policy) and so become a record of the
+    // root mirror, up to the endpoint-mirror limit; every subset with one keeps its ports.
+    let ready: usize = ep.subsets.iter().map(|s| s.addresses.len()).sum();
+    let records = ready.min(limits.count(Limit::EndpointMirrorsPerExport)) as u64;
+    let ports = |ports: &[EndpointPort]| -> u64 {
+        ports
+            .iter()
+            .map(|p| PORT_BYTES + p.app_protocol.as_deref().map_or(0, |a| a.len() as u64 * 6))
+            .sum()
+    };
+    // The root's labels are the Service's (some dropped) plus ours; its annotations ours only.
+    let meta = 2048 + map_bytes(&svc.metadata.labels);
+    let endpoints_bound = meta
+        + records * ADDRESS_BYTES
+        + ep.subsets
+            .iter()
+            .filter(|s| !s.addresses.is_empty())
+            .map(|s| 64 + ports(&s.ports))
+            .sum::<u64>();
+    let slice_bound = meta
+        + records.min(MAX_ENDPOINTS_PER_SLICE as u64) * SLICE_ENDPOINT_BYTES
+        + ep.subsets
+            .iter()
+            .map(|s| ports(&s.ports))
+            .max()
+            .unwrap_or(0);
+    let bound = if slices {
+        slice_bound.max(if link.endpoints_api().writes_endpoints() {
+            endpoints_bound
+        } else {
+            0
+        })
+    } else {
+        endpoints_bound
+    };
+    if bound <= limits.get(Limit::ObjectBytes) {
+        return Vec::new();
+    }
+    vec![
+        Diagnostic::new(
+            Reason::LimitExceeded,
+            Severity::Error,
+            Kind::Endpoints,
+            ep.metadata.key(),
+            limits.exceeded(
+                Limit::ObjectBytes,
+                bound,
+                &format!(
+                    "the root mirror's {} for {records} named pods could be that large (an upper \
+                     bound); the export is not mirrored",
+                    if slices {
+                        "EndpointSlices"
+                    } else {
+                        "Endpoints"
+                    }
+                ),
+            ),
+        )
+        .at("subsets"),
+    ]
+}
+
+/// SPEC §8 limits: the first `limits.endpointMirrorsPerExport` named ready addresses (sorted by
+/// name, as they come) get endpoint mirrors; the rest are cut, before any endpoint mirror is
+/// built, with one `LimitExceeded` error for the export.
+pub(crate) fn limit_endpoint_mirrors<T>(
+    mut named: Vec<T>,
+    export: &ObjectKey,
+    link: &Link,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<T> {
+    let limits = link.limits();
+    let max = limits.count(Limit::EndpointMirrorsPerExport);
+    if named.len() > max {
+        diagnostics.push(
+            Diagnostic::new(
+                Reason::LimitExceeded,
+                Severity::Error,
+                Kind::Endpoints,
+                export.clone(),
+                limits.exceeded(
+                    Limit::EndpointMirrorsPerExport,
+                    named.len() as u64,
+                    &format!(
+                        "only the first {max} by name get endpoint mirrors and a record in the \
+                         root mirror's Endpoints"
+                    ),
+                ),
+            )
+            .at("subsets"),
+        );
+        named.truncate(max);
+    }
+    named
+}
+
+/// One export's objects in [`Desired`], as [`admit`] sees them.
+#[derive(Debug)]
+pub(crate) struct ExportObjects {
+    /// The exported Service.
+    pub export: ObjectKey,
+    /// Its Services, each with a same-named Endpoints when the link writes them.
+    pub names: Vec<ObjectKey>,
+    /// Its EndpointSlices.
+    pub slices: Vec<ObjectKey>,
+}
+
+/// SPEC §8: what the source API server would refuse of one export (an object whose annotations
+/// exceed `limits.annotationBytes`, or whose size exceeds `limits.objectBytes`), and the link's
+/// ClusterIP budget (`limits.clusterIPsPerLink`): exports whose ClusterIP Services all exist
+/// already (`holds`) are counted first, then the others in (namespace, name) order; one that does
+/// not fit is refused whole. A refused export's objects are removed from `desired`; returns each
+/// refused export with its diagnostic.
+pub(crate) fn admit(
+    link: &Link,
+    holds: impl Fn(&ObjectKey) -> bool,
+    desired: &mut Desired,
+    exports: &[ExportObjects],
+) -> Vec<(ObjectKey, Diagnostic)> {
+    let limits = link.limits();
+    let mut refused: Vec<(ObjectKey, Diagnostic)> = Vec::new();
+    let mut admitted: Vec<(&ExportObjects, usize, bool)> = Vec::new();
+    for export in exports {
+        match object_problem(link, desired, export) {
+            Some(problem) => refused.push((export.export.clone(), problem)),
+            None => {
+                let ips: Vec<&ObjectKey> = export
+                    .names
+                    .iter()
+                    .filter(|k| desired.services.get(*k).is_some_and(|s| !s.is_headless()))
+                    .collect();
+                let held = ips.iter().all(|k| holds(k));
+                admitted.push((export, ips.len(), held));
+            }
+        }
+    }
+    // Holders first (sticky: a newcomer never evicts a live mirror), then key order.
+    admitted.sort_by_key(|(export, _, held)| (!*held, &export.export));
+    let budget = limits.count(Limit::ClusterIpsPerLink);
+    let mut used = 0usize;
+    for (export, ips, _) in admitted {
+        if used + ips <= budget {
+            used += ips;
+            continue;
+        }
+        refused.push((
+            export.export.clone(),
+            Diagnostic::new(
+                Reason::LimitExceeded,
+                Severity::Error,
+                Kind::Service,
+                export.export.clone(),
+                limits.exceeded(
+                    Limit::ClusterIpsPerLink,
+                    (used + ips) as u64,
+                    &format!(
+                        "this export needs {ips} and {used} are taken by exports before it; not \
+                         mirrored"
+                    ),
+                ),
+            ),
+        ));
+    }
+    let gone: BTreeSet<&ObjectKey> = refused.iter().map(|(k, _)| k).collect();
+    for export in exports.iter().filter(|e| gone.contains(&e.export)) {
+        for key in &export.names {
+            desired.services.remove(key);
+            desired.endpoints.remove(key);
+        }
+        for key in &export.slices {
+            desired.endpoint_slices.remove(key);
+        }
+    }
+    refused.sort_by(|a, b| a.0.cmp(&b.0));
+    refused
+}
+
+/// The first of an export's objects the source API server would refuse for its annotations or
+/// its size.
+fn object_problem(link: &Link, desired: &Desired, export: &ExportObjects) -> Option<Diagnostic> {
+    let services = export
+        .names
+        .iter()
+        .filter_map(|k| desired.services.get(k))
+        .map(|s| (Kind::Service, &s.metadata, service_bytes(s)));
+    let endpoints = export
+        .names
+        .iter()
+        .filter_map(|k| desired.endpoints.get(k))
+        .map(|e| (Kind::Endpoints, &e.metadata, endpoints_bytes(e)));
+    let slices = export
+        .slices
+        .iter()
+        .filter_map(|k| desired.endpoint_slices.get(k))
+        .map(|e| (Kind::EndpointSlice, &e.metadata, slice_bytes(e)));
+    let limits = link.limits();
+    services
+        .chain(endpoints)
+        .chain(slices)
+        .find_map(|(kind, meta, bytes)| {
+            let annotations = annotation_bytes(&meta.annotations);
+            let (limit, actual, field) = if annotations > limits.get(Limit::AnnotationBytes) {
+                (Limit::AnnotationBytes, annotations, "metadata.annotations")
+            } else if bytes > limits.get(Limit::ObjectBytes) {
+                (Limit::ObjectBytes, bytes, "")
+            } else {
+                return None;
+            };
+            let message = limits.exceeded(
+                limit,
+                actual,
+                &format!(
+                    "the source API server would refuse {kind} {}; the export is not mirrored",
+                    meta.key()
+                ),
+            );
+            let d = Diagnostic::new(
+                Reason::LimitExceeded,
+                Severity::Error,
+                Kind::Service,
+                export.export.clone(),
+                message,
+            );
+            Some(if field.is_empty() { d } else { d.at(field) })
+        })
+}
