@@ -460,3 +460,61 @@ fn scale_down_deletes_wait_for_the_root_endpoints_update() {
     }
     assert_eq!(Kind::Endpoints, p.operations[root_update].kind());
 }
+
+/// The ClusterIP budget never takes a ClusterIP back: a live headless export that scales up past
+/// the budget keeps its endpoint mirrors and gets only the new ones that fit.
+#[test]
+fn cluster_ip_budget_cuts_a_growing_live_export_instead_of_evicting_it() {
+    let mut limits = Limits::default();
+    limits.cluster_ips_per_link = 4;
+    let link = west().limits(limits).build().expect("link");
+    let (web, web_ep) = bystander();
+    let db = |pods: u32| {
+        eps("default", "db")
+            .subset(named(pods), vec![], vec![eport("sql", 5432)])
+            .build()
+    };
+    let mut target = TargetState {
+        services: vec![
+            svc("default", "db")
+                .headless()
+                .exported()
+                .port("sql", 5432)
+                .build(),
+            web,
+        ],
+        endpoints: vec![db(2), web_ep],
+    };
+    let mut f = fake();
+    converge(&link, &target, &mut f);
+    target.endpoints[0] = db(5);
+    let c = converge(&link, &target, &mut f);
+    let endpoint_mirrors: Vec<&str> = c
+        .source
+        .services
+        .iter()
+        .filter(|s| s.metadata.labels.contains_key(HEADLESS_MIRROR_SVC_NAME))
+        .map(|s| s.metadata.name.as_str())
+        .collect();
+    assert_eq!(endpoint_mirrors, ["db-0-west", "db-1-west", "db-2-west"]);
+    let root = c
+        .source
+        .endpoints_at(&ObjectKey::new("default", "db-west"))
+        .expect("root");
+    assert_eq!(root.subsets.iter().flat_map(|s| &s.addresses).count(), 3);
+    let found = limit_diagnostics(&c.diagnostics, "`limits.clusterIPsPerLink`");
+    assert_eq!(found.len(), 1, "{:?}", c.diagnostics);
+    // Converged: db-0…db-2 hold the budget; db-3 and db-4 wait.
+    assert!(
+        found[0]
+            .message
+            .contains("0 of its 2 new endpoint mirrors fit"),
+        "{}",
+        found[0].message
+    );
+    assert!(
+        c.source
+            .service(&ObjectKey::new("default", "web-west"))
+            .is_some()
+    );
+}

@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 
 use crate::diagnostics::{Diagnostic, Reason, Severity};
 use crate::endpoint_slices::MAX_ENDPOINTS_PER_SLICE;
+use crate::labels::{HEADLESS_MIRROR_SVC_NAME, SLICE_SERVICE_NAME};
 use crate::limits::{
     ADDRESS_BYTES, Limit, PORT_BYTES, SLICE_ENDPOINT_BYTES, SLICE_PORTS, annotation_bytes,
     endpoints_bytes, map_bytes, service_bytes, slice_bytes,
@@ -187,63 +188,133 @@ pub(crate) struct ExportObjects {
     pub slices: Vec<ObjectKey>,
 }
 
+/// What [`admit`] decided about one export.
+#[derive(Debug)]
+pub(crate) enum Admission {
+    /// Not mirrored: its objects were removed from the desired state.
+    Refused(Diagnostic),
+    /// Mirrored without these endpoint mirrors (their Services, Endpoints and slices were removed
+    /// from the desired state; none had a ClusterIP yet, so no root names them).
+    Cut {
+        /// The names of the endpoint mirrors left out.
+        endpoint_mirrors: BTreeSet<String>,
+        /// The slices left out with them.
+        slices: BTreeSet<ObjectKey>,
+        /// Why.
+        diagnostic: Diagnostic,
+    },
+}
+
 /// SPEC §8: what the source API server would refuse of one export (an object whose annotations
-/// exceed `limits.annotationBytes`, or whose size exceeds `limits.objectBytes`), and the link's
-/// ClusterIP budget (`limits.clusterIPsPerLink`): exports whose ClusterIP Services all exist
-/// already (`holds`) are counted first, then the others in (namespace, name) order; one that does
-/// not fit is refused whole. A refused export's objects are removed from `desired`; returns each
-/// refused export with its diagnostic.
+/// exceed `limits.annotationBytes`, or whose size exceeds `limits.objectBytes`: refused), and the
+/// link's ClusterIP budget (`limits.clusterIPsPerLink`). The budget never takes a ClusterIP back:
+/// every ClusterIP an export already holds in the source (`holds`) is counted first, so no
+/// newcomer evicts a live mirror (even when the budget was lowered below what is held). Then, in
+/// (namespace, name) order, each export's ClusterIPs still to allocate must fit in what is left: a
+/// new export that does not fit is refused whole; a live headless export gets the endpoint mirrors
+/// that fit (by name) and the others are cut.
 pub(crate) fn admit(
     link: &Link,
     holds: impl Fn(&ObjectKey) -> bool,
     desired: &mut Desired,
     exports: &[ExportObjects],
-) -> Vec<(ObjectKey, Diagnostic)> {
+) -> Vec<(ObjectKey, Admission)> {
     let limits = link.limits();
-    let mut refused: Vec<(ObjectKey, Diagnostic)> = Vec::new();
-    let mut admitted: Vec<(&ExportObjects, usize, bool)> = Vec::new();
+    let mut decided: Vec<(ObjectKey, Admission)> = Vec::new();
+    // (export, its ClusterIPs held, its ClusterIPs to allocate)
+    let mut candidates: Vec<(&ExportObjects, usize, Vec<&ObjectKey>)> = Vec::new();
     for export in exports {
-        match object_problem(link, desired, export) {
-            Some(problem) => refused.push((export.export.clone(), problem)),
-            None => {
-                let ips: Vec<&ObjectKey> = export
-                    .names
-                    .iter()
-                    .filter(|k| desired.services.get(*k).is_some_and(|s| !s.is_headless()))
-                    .collect();
-                let held = ips.iter().all(|k| holds(k));
-                admitted.push((export, ips.len(), held));
-            }
-        }
-    }
-    // Holders first (sticky: a newcomer never evicts a live mirror), then key order.
-    admitted.sort_by_key(|(export, _, held)| (!*held, &export.export));
-    let budget = limits.count(Limit::ClusterIpsPerLink);
-    let mut used = 0usize;
-    for (export, ips, _) in admitted {
-        if used + ips <= budget {
-            used += ips;
+        if let Some(problem) = object_problem(link, desired, export) {
+            decided.push((export.export.clone(), Admission::Refused(problem)));
             continue;
         }
-        refused.push((
-            export.export.clone(),
-            Diagnostic::new(
-                Reason::LimitExceeded,
-                Severity::Error,
-                Kind::Service,
-                export.export.clone(),
-                limits.exceeded(
-                    Limit::ClusterIpsPerLink,
-                    (used + ips) as u64,
-                    &format!(
-                        "this export needs {ips} and {used} are taken by exports before it; not \
-                         mirrored"
-                    ),
-                ),
-            ),
-        ));
+        let (held, new): (Vec<&ObjectKey>, Vec<&ObjectKey>) = export
+            .names
+            .iter()
+            .filter(|k| desired.services.get(*k).is_some_and(|s| !s.is_headless()))
+            .partition(|k| holds(k));
+        candidates.push((export, held.len(), new));
     }
-    let gone: BTreeSet<&ObjectKey> = refused.iter().map(|(k, _)| k).collect();
+    let budget = limits.count(Limit::ClusterIpsPerLink);
+    let mut used: usize = candidates.iter().map(|(_, held, _)| held).sum();
+    for (export, held, new) in candidates {
+        let room = budget.saturating_sub(used);
+        if new.len() <= room {
+            used += new.len();
+            continue;
+        }
+        let only_endpoint_mirrors = new.iter().all(|k| {
+            desired
+                .services
+                .get(*k)
+                .is_some_and(|s| s.metadata.labels.contains_key(HEADLESS_MIRROR_SVC_NAME))
+        });
+        let consequence = if held > 0 && only_endpoint_mirrors {
+            format!(
+                "{} of its {} new endpoint mirrors fit and are made (by name); the others are \
+                 not",
+                room,
+                new.len()
+            )
+        } else {
+            format!(
+                "this export needs {} and the link holds {used}; not mirrored",
+                new.len()
+            )
+        };
+        let diagnostic = Diagnostic::new(
+            Reason::LimitExceeded,
+            Severity::Error,
+            Kind::Service,
+            export.export.clone(),
+            limits.exceeded(
+                Limit::ClusterIpsPerLink,
+                (used + new.len()) as u64,
+                &consequence,
+            ),
+        );
+        if held > 0 && only_endpoint_mirrors {
+            // `names` are sorted: the first that fit are kept.
+            let cut: BTreeSet<String> = new[room..].iter().map(|k| k.name.clone()).collect();
+            used += room;
+            let slices: BTreeSet<ObjectKey> = export
+                .slices
+                .iter()
+                .filter(|k| {
+                    desired.endpoint_slices.get(*k).is_some_and(|s| {
+                        s.metadata
+                            .labels
+                            .get(SLICE_SERVICE_NAME)
+                            .is_some_and(|svc| cut.contains(svc))
+                    })
+                })
+                .cloned()
+                .collect();
+            for name in &cut {
+                let key = ObjectKey::new(&export.export.namespace, name);
+                desired.services.remove(&key);
+                desired.endpoints.remove(&key);
+            }
+            for key in &slices {
+                desired.endpoint_slices.remove(key);
+            }
+            decided.push((
+                export.export.clone(),
+                Admission::Cut {
+                    endpoint_mirrors: cut,
+                    slices,
+                    diagnostic,
+                },
+            ));
+        } else {
+            decided.push((export.export.clone(), Admission::Refused(diagnostic)));
+        }
+    }
+    let gone: BTreeSet<&ObjectKey> = decided
+        .iter()
+        .filter(|(_, a)| matches!(a, Admission::Refused(_)))
+        .map(|(k, _)| k)
+        .collect();
     for export in exports.iter().filter(|e| gone.contains(&e.export)) {
         for key in &export.names {
             desired.services.remove(key);
@@ -253,8 +324,8 @@ pub(crate) fn admit(
             desired.endpoint_slices.remove(key);
         }
     }
-    refused.sort_by(|a, b| a.0.cmp(&b.0));
-    refused
+    decided.sort_by(|a, b| a.0.cmp(&b.0));
+    decided
 }
 
 /// The first of an export's objects the source API server would refuse for its annotations or

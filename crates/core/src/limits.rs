@@ -20,8 +20,12 @@
 //! - over `endpointMirrorsPerExport`: truncated — the first pods by name get endpoint mirrors, the
 //!   others are named in no root Endpoints (Kubernetes' own Endpoints truncate at 1000 too);
 //! - over any other limit: the export is not mirrored;
-//! - over `clusterIPsPerLink`: exports that already hold their ClusterIPs keep them; the others, in
-//!   (namespace, name) order, are not mirrored once the budget is spent.
+//! - over `clusterIPsPerLink`: no ClusterIP already held is ever taken back; in (namespace, name)
+//!   order, a new export that does not fit is not mirrored, and a live headless export gets only
+//!   the new endpoint mirrors that fit. The budget is exact for whole-link translations (`translate`,
+//!   `plan`, the driver's resyncs); the driver's one-export reconciles see one export, so between
+//!   resyncs they may allocate past it (never more than one export's worth per event), and what
+//!   they allocated is then held.
 //!
 //! Values echoed in diagnostics (a label value, a hostname) are cut to [`ECHO_CHARS`] characters
 //! with the full length in bytes ([`echo`]): a 100 KB label value never ends up whole in a log

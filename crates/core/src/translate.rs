@@ -398,11 +398,30 @@ impl<'a> Translator<'a> {
                         .is_some_and(|ip| ip.parse::<IpAddr>().is_ok())
             })
         };
-        let refused = admission::admit(self.link, holds, &mut self.desired, &objects);
-        for (export, diagnostic) in refused {
-            if let Some(outcome) = self.exports.get_mut(&export) {
-                *outcome = Self::not_mirrored();
-            }
+        let decided = admission::admit(self.link, holds, &mut self.desired, &objects);
+        for (export, admission) in decided {
+            let Some(outcome) = self.exports.get_mut(&export) else {
+                continue;
+            };
+            let diagnostic = match admission {
+                admission::Admission::Refused(diagnostic) => {
+                    *outcome = Self::not_mirrored();
+                    diagnostic
+                }
+                admission::Admission::Cut {
+                    endpoint_mirrors,
+                    slices,
+                    diagnostic,
+                } => {
+                    outcome
+                        .endpoint_mirrors
+                        .retain(|n| !endpoint_mirrors.contains(n));
+                    outcome
+                        .endpoint_slices
+                        .retain(|n| !slices.iter().any(|k| &k.name == n));
+                    diagnostic
+                }
+            };
             let found = self.export_diagnostics.entry(export).or_default();
             found.push(diagnostic.clone());
             found.sort();
