@@ -15,8 +15,8 @@ use crate::diagnostics::{Diagnostic, Reason, Severity};
 use crate::endpoint_slices::MAX_ENDPOINTS_PER_SLICE;
 use crate::labels::{HEADLESS_MIRROR_SVC_NAME, SLICE_SERVICE_NAME};
 use crate::limits::{
-    ADDRESS_BYTES, Limit, PORT_BYTES, SLICE_ENDPOINT_BYTES, SLICE_PORTS, annotation_bytes,
-    endpoints_bytes, map_bytes, service_bytes, slice_bytes,
+    Limit, PORT_BYTES, SLICE_PORTS, annotation_bytes, endpoints_bytes, map_bytes,
+    root_record_bytes, root_slice_record_bytes, service_bytes, slice_bytes,
 };
 use crate::link::Link;
 use crate::model::{EndpointPort, Endpoints, Kind, ObjectKey, Service};
@@ -85,6 +85,26 @@ pub fn export_limits(svc: &Service, endpoints: Option<&Endpoints>, link: &Link) 
     // root mirror, up to the endpoint-mirror limit; every subset with one keeps its ports.
     let ready: usize = ep.subsets.iter().map(|s| s.addresses.len()).sum();
     let records = ready.min(limits.count(Limit::EndpointMirrorsPerExport)) as u64;
+    // The longest IP and pod name any record can have: a hostname, a targetRef name or a dashed
+    // IP (at most 39 characters), never more than a DNS label's 63; a usable IP has at most 45.
+    let addresses = ep.subsets.iter().flat_map(|s| &s.addresses);
+    let ip_len = addresses
+        .clone()
+        .map(|a| a.ip.len())
+        .max()
+        .unwrap_or(0)
+        .min(45) as u64;
+    let name_len = addresses
+        .flat_map(|a| {
+            [
+                a.hostname.as_deref(),
+                a.target_ref.as_ref().and_then(|r| r.name.as_deref()),
+            ]
+        })
+        .flatten()
+        .map(str::len)
+        .fold(39, usize::max)
+        .min(63) as u64;
     let ports = |ports: &[EndpointPort]| -> u64 {
         ports
             .iter()
@@ -94,14 +114,14 @@ pub fn export_limits(svc: &Service, endpoints: Option<&Endpoints>, link: &Link) 
     // The root's labels are the Service's (some dropped) plus ours; its annotations ours only.
     let meta = 2048 + map_bytes(&svc.metadata.labels);
     let endpoints_bound = meta
-        + records * ADDRESS_BYTES
+        + records * root_record_bytes(ip_len, name_len)
         + ep.subsets
             .iter()
             .filter(|s| !s.addresses.is_empty())
             .map(|s| 64 + ports(&s.ports))
             .sum::<u64>();
     let slice_bound = meta
-        + records.min(MAX_ENDPOINTS_PER_SLICE as u64) * SLICE_ENDPOINT_BYTES
+        + records.min(MAX_ENDPOINTS_PER_SLICE as u64) * root_slice_record_bytes(ip_len, name_len)
         + ep.subsets
             .iter()
             .map(|s| ports(&s.ports))

@@ -309,11 +309,12 @@ pub fn slice_bytes(slice: &EndpointSlice) -> u64 {
         .endpoints
         .iter()
         .map(|e| {
-            192 + e.addresses.iter().map(|a| 4 + string(a)).sum::<u64>()
-                + opt(e.hostname.as_deref())
-                + opt(e.node_name.as_deref())
-                + opt(e.zone.as_deref())
-                + e.target_ref.as_ref().map_or(0, reference)
+            SLICE_ENDPOINT_OVERHEAD
+                + e.addresses.iter().map(|a| 4 + string(a)).sum::<u64>()
+                + e.hostname.as_deref().map_or(0, |h| 12 + string(h))
+                + e.node_name.as_deref().map_or(0, |n| 12 + string(n))
+                + e.zone.as_deref().map_or(0, |z| 8 + string(z))
+                + e.target_ref.as_ref().map_or(0, |r| 13 + reference(r))
         })
         .sum();
     let ports: u64 = slice
@@ -328,11 +329,32 @@ pub fn slice_bytes(slice: &EndpointSlice) -> u64 {
     meta(&slice.metadata) + 96 + string(&slice.address_type) + endpoints + ports
 }
 
+/// `{"ip":` … `}` and a separating comma.
+const ADDRESS_OVERHEAD: u64 = 9;
+
+/// `{"addresses":[` … `],"conditions":{"ready":…,"serving":…,"terminating":…}` … `}`, a comma.
+const SLICE_ENDPOINT_OVERHEAD: u64 = 128;
+
 fn address(a: &EndpointAddress) -> u64 {
-    64 + string(&a.ip)
-        + opt(a.hostname.as_deref())
-        + opt(a.node_name.as_deref())
-        + a.target_ref.as_ref().map_or(0, reference)
+    ADDRESS_OVERHEAD
+        + string(&a.ip)
+        + a.hostname.as_deref().map_or(0, |h| 12 + string(h))
+        + a.node_name.as_deref().map_or(0, |n| 12 + string(n))
+        + a.target_ref.as_ref().map_or(0, |r| 13 + reference(r))
+}
+
+/// An upper bound of [`estimated_bytes`]' share of one record of a root mirror's Endpoints — an IP
+/// of at most `ip_len` characters and a hostname of at most `name_len` (neither escaped: an IP and
+/// a DNS label are plain ASCII).
+#[must_use]
+pub fn root_record_bytes(ip_len: u64, name_len: u64) -> u64 {
+    ADDRESS_OVERHEAD + (2 + ip_len) + 12 + (2 + name_len)
+}
+
+/// [`root_record_bytes`] for an endpoint of a root mirror's EndpointSlice.
+#[must_use]
+pub fn root_slice_record_bytes(ip_len: u64, name_len: u64) -> u64 {
+    SLICE_ENDPOINT_OVERHEAD + 4 + (2 + ip_len) + 12 + (2 + name_len)
 }
 
 fn reference(r: &ObjectReference) -> u64 {
@@ -359,14 +381,6 @@ fn meta(m: &ObjectMeta) -> u64 {
 pub fn map_bytes(m: &StringMap) -> u64 {
     map(m)
 }
-
-/// An upper bound of [`estimated_bytes`] for one address of an Endpoints object whose IP and
-/// hostname are valid (an IP is at most 45 characters, a DNS label 63).
-pub const ADDRESS_BYTES: u64 = 192;
-
-/// An upper bound of [`estimated_bytes`] for one endpoint of an EndpointSlice with one valid IP
-/// and hostname, ready, serving and not terminating.
-pub const SLICE_ENDPOINT_BYTES: u64 = 320;
 
 /// An upper bound of [`estimated_bytes`] for one Endpoints or EndpointSlice port whose name is a
 /// DNS label and whose protocol is TCP, UDP or SCTP, without the length of `appProtocol`.
