@@ -282,8 +282,12 @@ fn more_than_1000_endpoints_are_split_in_a_stable_order() {
                 .build(),
         ],
     };
+    // SPEC §8: 1203 endpoint mirrors are over the default limit of 1000; raised for this export.
+    let mut limits = svcmirror::Limits::default();
+    limits.endpoint_mirrors_per_export = 2000;
     let link = west()
         .endpoints_api(EndpointsApi::Slices)
+        .limits(limits)
         .build()
         .expect("link");
     let mut f = FakeCluster::new("10.96.0.0/12".parse().expect("cidr"));
@@ -357,11 +361,12 @@ fn switching_both_to_endpoints_deletes_our_slices_and_never_a_foreign_one() {
         .collect();
     assert_eq!(
         deleted,
+        // SPEC §7: the endpoint mirrors' deletes come after (and wait for) the root's.
         [
+            "nginx-svc-west-ipv4",
             "nginx-set-0-west-ipv4",
             "nginx-set-1-west-ipv4",
-            "nginx-set-2-west-ipv4",
-            "nginx-svc-west-ipv4"
+            "nginx-set-2-west-ipv4"
         ]
     );
     // The Endpoints lose skip-mirror (Kubernetes may mirror them again).

@@ -222,6 +222,12 @@ fn ten_thousand_addresses_in_one_endpoints_object() {
                 .build(),
         ),
     ];
+    // SPEC §8: 10 000 endpoint mirrors are over the link's default limits (1000 per export,
+    // 4096 ClusterIPs per link); this scale test raises them.
+    let mut limits = svcmirror::Limits::default();
+    limits.endpoint_mirrors_per_export = PODS;
+    limits.cluster_ips_per_link = PODS;
+    let link = || west().limits(limits).build().expect("link");
     for format in [Format::Json, Format::Yaml] {
         let mut bytes = Vec::new();
         write_list(&objects, format, &mut bytes).expect("write");

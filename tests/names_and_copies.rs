@@ -297,7 +297,10 @@ fn cross_link_names_conflict_names_the_other_link() {
 /// resourceVersion they were created with.
 #[test]
 fn one_pod_change_in_a_large_export_plans_o1_writes() {
-    let link = link();
+    // Room for the 1 001st pod below (SPEC §8: 1 000 endpoint mirrors per export by default).
+    let mut limits = svcmirror::Limits::default();
+    limits.endpoint_mirrors_per_export = 2000;
+    let link = west().limits(limits).build().expect("link");
     let mut f = fake();
     let pods = 1000;
     let ready = |changed: bool| -> Vec<EndpointAddress> {

@@ -748,16 +748,11 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
             }
             diagnostics = std::mem::take(&mut translation.diagnostics);
             diagnostics.append(&mut plan.diagnostics);
-            let operations: Vec<Operation> = plan
-                .operations
-                .into_iter()
-                .filter(|op| !failed.contains(&op.key()))
-                .collect();
-            if operations.is_empty() {
+            if plan.operations.iter().all(|op| failed.contains(&op.key())) {
                 outcome.complete = failed.is_empty();
                 break;
             }
-            outcome.writes += self.apply(operations, &mut failed).await;
+            outcome.writes += self.apply(&plan, &mut failed).await;
         }
         match work {
             Work::Link => self.diagnostics = diagnostics,
@@ -850,23 +845,38 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
         }
     }
 
-    /// Applies `operations` in order. An object whose request needs a re-read is skipped for the
+    /// Applies the plan's operations in order, as [`Plan`] says: an operation whose prerequisite
+    /// did not succeed in this round is skipped (SPEC §7: an endpoint mirror is not deleted while
+    /// its root Endpoints may still name its ClusterIP), for the rest of the reconcile when the
+    /// prerequisite failed for good. An object whose request needs a re-read is skipped for the
     /// rest of this round (later operations on the same key may depend on it); one that failed
-    /// for good is skipped for the rest of the reconcile. Returns the number of writes.
-    async fn apply(&mut self, operations: Vec<Operation>, failed: &mut BTreeSet<ObjectKey>) -> u64 {
+    /// for good, and those of the reconcile's earlier rounds, are skipped for the rest of the
+    /// reconcile. Returns the number of writes.
+    async fn apply(&mut self, plan: &Plan, failed: &mut BTreeSet<ObjectKey>) -> u64 {
         let mut writes = 0;
         let mut skipped: BTreeSet<ObjectKey> = BTreeSet::new();
-        for op in operations {
+        let mut succeeded = vec![false; plan.operations.len()];
+        for (index, op) in plan.operations.iter().enumerate() {
             let key = op.key();
-            if skipped.contains(&key) {
+            if failed.contains(&key) || skipped.contains(&key) {
                 continue;
             }
-            match self.execute(&op).await {
+            let mut waiting = plan.prerequisites(index).filter(|&on| !succeeded[on]);
+            if let Some(on) = waiting.next() {
+                if failed.contains(&plan.operations[on].key()) {
+                    // Waits for an operation given up in this reconcile: not attempted either.
+                    failed.insert(key);
+                }
+                continue;
+            }
+            match self.execute(op).await {
                 Executed::Written => {
                     writes += 1;
+                    succeeded[index] = true;
                     self.failures.remove(&(op.kind(), key));
                 }
                 Executed::Moot => {
+                    succeeded[index] = true;
                     self.failures.remove(&(op.kind(), key));
                 }
                 Executed::Reread => {

@@ -1,3 +1,6 @@
+//! The errors every backend maps its API responses to ([`ApiError`]), and the driver's own
+//! ([`DriverError`]). What a caller branches on is a variant, never a message.
+
 use svcmirror_core::model::{Kind, ObjectKey};
 
 /// A failed API request, as every backend reports it.
@@ -42,6 +45,29 @@ pub enum ApiError {
         /// What is wrong.
         message: String,
     },
+    /// 413 RequestEntityTooLarge: the object is over the size the API server (etcd) stores
+    /// (1.5 MiB by default). Sending it again fails again.
+    #[error("{kind} {key} is too large: {message}")]
+    TooLarge {
+        /// Kind of the object.
+        kind: Kind,
+        /// Its key.
+        key: ObjectKey,
+        /// What the server said.
+        message: String,
+    },
+    /// The source's Service range has no free ClusterIP (the API server's 500 `Internal error
+    /// occurred: failed to allocate a serviceIP: range is full`). Distinct from `Unavailable`
+    /// because retrying cannot help until a Service is deleted: it is never retried.
+    #[error("{kind} {key}: the Service range is full: {message}")]
+    RangeFull {
+        /// Kind of the object (a Service).
+        kind: Kind,
+        /// Its key.
+        key: ObjectKey,
+        /// What the server said.
+        message: String,
+    },
     /// 403: not allowed.
     #[error("forbidden: {0}")]
     Forbidden(String),
@@ -55,13 +81,38 @@ pub enum ApiError {
 
 impl ApiError {
     /// Whether the same request may succeed if retried after a delay (and, for `Conflict`, a
-    /// re-read).
+    /// re-read). `Invalid`, `TooLarge` and `RangeFull` never do.
     #[must_use]
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
             Self::Conflict { .. } | Self::Unavailable(_) | Self::Timeout(_)
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SPEC §8: "range is full" is not retried (1.8 M retried requests over 300 s before).
+    #[test]
+    fn range_full_and_too_large_are_never_retried() {
+        let key = ObjectKey::new("default", "web-west");
+        for error in [
+            ApiError::RangeFull {
+                kind: Kind::Service,
+                key: key.clone(),
+                message: "failed to allocate a serviceIP: range is full".into(),
+            },
+            ApiError::TooLarge {
+                kind: Kind::Endpoints,
+                key,
+                message: "etcdserver: request is too large".into(),
+            },
+        ] {
+            assert!(!error.is_retryable(), "{error}");
+        }
     }
 }
 

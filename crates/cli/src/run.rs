@@ -1,14 +1,15 @@
 //! The subcommands: read inputs, call the core, apply to the fake, print.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use svcmirror_backend::ApiError;
 use svcmirror_core::model::{Kind, ObjectKey};
 use svcmirror_core::{
-    Diagnostic, Link, Object, Severity, SourceState, TargetState, plan, translate,
+    Diagnostic, Link, Object, Reason, Severity, SourceState, TargetState, plan, translate,
 };
 use svcmirror_fake::FakeCluster;
 use svcmirror_snapshot::{Format, Limits, Snapshot, SnapshotError};
@@ -282,19 +283,29 @@ fn converge_timed(
     timings: &mut Timings,
 ) -> anyhow::Result<Converged> {
     let mut last: Option<String> = None;
+    // SPEC §8 (one bad export never fails the link): what the API server refuses for one object
+    // is that object's diagnostic (exit 1); it is not sent again, and neither is what depends on
+    // it, nor anything else at its key (a Service refused, its Endpoints are not written). The
+    // core foresees these refusals; this keeps a missed one from failing the whole run.
+    let mut refused: BTreeMap<ObjectKey, Diagnostic> = BTreeMap::new();
     fake.compact_history();
     for _ in 0..4 {
         let source = Timings::time(&mut timings.apply, || fake.state());
         let translation =
             Timings::time(&mut timings.translate, || translate(link, target, &source));
-        let plan = Timings::time(&mut timings.plan, || {
+        let mut plan = Timings::time(&mut timings.plan, || {
             plan(link, &translation.desired, &source)
         });
         drop(source);
-        if plan.is_empty() {
+        if plan
+            .operations
+            .iter()
+            .all(|op| refused.contains_key(&op.key()))
+        {
             drop(translation.desired);
             let mut diagnostics = translation.diagnostics;
             diagnostics.extend(plan.diagnostics);
+            diagnostics.extend(refused.into_values());
             return Ok(Converged {
                 source: Timings::time(&mut timings.apply, || fake.into_state()),
                 diagnostics,
@@ -307,11 +318,41 @@ fn converge_timed(
             plan.operations.len(),
             plan.operations.first()
         ));
-        for op in plan.operations {
+        let mut prerequisites: Vec<Vec<usize>> = vec![Vec::new(); plan.operations.len()];
+        for d in std::mem::take(&mut plan.dependencies) {
+            prerequisites[d.operation].push(d.on);
+        }
+        let mut done = vec![false; plan.operations.len()];
+        for (i, op) in plan.operations.into_iter().enumerate() {
             let (action, kind, key) = (op.action(), op.kind(), op.key());
-            fake.apply_owned(op).with_context(|| {
-                format!("the in-memory API server rejected {action} {kind} {key}")
-            })?;
+            if refused.contains_key(&key) || prerequisites[i].iter().any(|&on| !done[on]) {
+                continue;
+            }
+            match fake.apply_owned(op) {
+                Ok(()) => done[i] = true,
+                Err(
+                    error @ (ApiError::Invalid { .. }
+                    | ApiError::TooLarge { .. }
+                    | ApiError::RangeFull { .. }),
+                ) => {
+                    let reason = if matches!(error, ApiError::RangeFull { .. }) {
+                        Reason::LimitExceeded
+                    } else {
+                        Reason::InvalidObject
+                    };
+                    let message =
+                        format!("the in-memory API server refused {action} {kind} {key}: {error}");
+                    refused.insert(
+                        key.clone(),
+                        Diagnostic::new(reason, Severity::Error, kind, key, message),
+                    );
+                }
+                Err(error) => {
+                    return Err(error).with_context(|| {
+                        format!("the in-memory API server rejected {action} {kind} {key}")
+                    });
+                }
+            }
         }
         fake.compact_history();
         timings.apply += apply_start.elapsed();

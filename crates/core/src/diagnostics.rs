@@ -29,6 +29,9 @@ pub enum Reason {
     NamespaceMissing,
     /// A Service that cannot be mirrored in the requested mode (SPEC §9).
     InvalidService,
+    /// An export over one of the link's limits (SPEC §8, [`crate::limits`]): not mirrored, or
+    /// truncated; the message names the limit and the `LinkSpec` field that raises it.
+    LimitExceeded,
 }
 
 impl Reason {
@@ -45,6 +48,7 @@ impl Reason {
             Self::NameShortened => "NameShortened",
             Self::NamespaceMissing => "NamespaceMissing",
             Self::InvalidService => "InvalidService",
+            Self::LimitExceeded => "LimitExceeded",
         }
     }
 }

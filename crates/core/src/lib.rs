@@ -10,8 +10,9 @@
 //!   delete) that only ever touch objects this link owns.
 //!
 //! The module layout follows `SPEC.md`: [`link`] (§2), [`names`] (§3), [`labels`] (§4),
-//! [`translate`](mod@translate) (§5–§6, §9 remote discovery), [`plan`](mod@plan) (§7),
-//! [`validate`] (§8), [`federate`](mod@federate) (§9 federated), [`diagnostics`] (§10), and
+//! [`translate`](mod@translate) (§5–§6, §9 remote discovery), [`plan`](mod@plan) and
+//! [`operation`] (§7),
+//! [`validate`], [`limits`] and [`admission`] (§8), [`federate`](mod@federate) (§9 federated), [`diagnostics`] (§10), and
 //! beyond Linkerd (§12): [`hostname_policy`], [`endpoint_slices`] (EndpointSlice output),
 //! [`status`] (conditions), [`explain`](mod@explain) (the decision path for one Service).
 //!
@@ -42,15 +43,18 @@
 #![deny(missing_docs)]
 
 pub mod claims;
+pub mod admission;
 pub mod diagnostics;
 pub mod endpoint_slices;
 pub mod explain;
 pub mod federate;
 pub mod hostname_policy;
 pub mod labels;
+pub mod limits;
 pub mod link;
 pub mod model;
 pub mod names;
+pub mod operation;
 pub mod plan;
 pub mod state;
 pub mod status;
@@ -64,10 +68,11 @@ pub use diagnostics::{Diagnostic, Reason, Severity};
 pub use explain::{Explanation, explain};
 pub use federate::federate;
 pub use hostname_policy::{GatewayResolution, HostnamePolicy};
+pub use limits::{Limit, Limits};
 pub use link::{EndpointsApi, LabelSelector, Link, LinkBuilder, LinkError};
 pub use model::{EndpointSlice, Endpoints, Kind, Object, ObjectKey, Service, StringMap};
 pub use names::ClusterName;
-pub use plan::{DeleteReason, Operation, Plan, plan, plan_federated};
+pub use plan::{DeleteReason, Dependency, Operation, Plan, plan, plan_federated};
 pub use state::{Desired, SourceState, TargetState};
 pub use status::{Condition, ConditionStatus, ConditionType, conditions};
 pub use trace::Step;

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::hostname_policy::{GatewayResolution, HostnamePolicy};
+use crate::limits::Limits;
 use crate::model::StringMap;
 use crate::names::{ClusterName, InvalidClusterName, is_dns1123_label};
 
@@ -43,6 +44,7 @@ pub struct Link {
     federated_selector: LabelSelector,
     #[serde(skip_serializing_if = "EndpointsApi::is_default")]
     endpoints_api: EndpointsApi,
+    limits: Limits,
 }
 
 impl Link {
@@ -65,6 +67,7 @@ impl Link {
             remote_discovery_selector: LabelSelector::default_remote_discovery(),
             federated_selector: LabelSelector::default_federated(),
             endpoints_api: EndpointsApi::default(),
+            limits: Limits::default(),
         }
     }
 
@@ -151,6 +154,11 @@ impl Link {
     pub fn endpoints_api(&self) -> EndpointsApi {
         self.endpoints_api
     }
+    /// How much this link may ask of the source cluster (SPEC §8, [`Limits`]).
+    #[must_use]
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
 }
 
 /// Builds a [`Link`]; every setter has the SPEC §2 default.
@@ -173,6 +181,7 @@ pub struct LinkBuilder {
     remote_discovery_selector: LabelSelector,
     federated_selector: LabelSelector,
     endpoints_api: EndpointsApi,
+    limits: Limits,
 }
 
 impl LinkBuilder {
@@ -262,6 +271,11 @@ impl LinkBuilder {
         self.endpoints_api = api;
         self
     }
+    /// The link's limits (default [`Limits::default`]; SPEC §8).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
 
     /// Validates and builds the link.
     ///
@@ -298,6 +312,7 @@ impl LinkBuilder {
             remote_discovery_selector: self.remote_discovery_selector,
             federated_selector: self.federated_selector,
             endpoints_api: self.endpoints_api,
+            limits: self.limits,
         })
     }
 }

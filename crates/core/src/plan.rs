@@ -3,8 +3,6 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
-
 use crate::diagnostics::{Diagnostic, Reason, Severity};
 use crate::labels::{self, HEADLESS_MIRROR_SVC_NAME, SLICE_SERVICE_NAME};
 use crate::link::Link;
@@ -14,101 +12,7 @@ use crate::model::{
 };
 use crate::state::{Desired, SourceState};
 
-/// Why an object is deleted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-#[non_exhaustive]
-pub enum DeleteReason {
-    /// Ours, but no longer desired (un-export, target deleted, pod gone, …).
-    Orphan,
-    /// The mirror changes between ClusterIP and headless: clusterIP is immutable, so it is deleted
-    /// and re-created.
-    TypeChange,
-    /// SPEC §7 sticky names: the name now goes to another export than the one the object serves;
-    /// it is deleted and re-created, so no live mirror changes the export it serves.
-    Reassigned,
-}
-
-/// One change to the source cluster.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "action", rename_all = "lowercase")]
-pub enum Operation {
-    /// Create `object`.
-    Create {
-        /// The object to create.
-        object: Object,
-    },
-    /// Replace an object we own by `object`, whose `metadata.resourceVersion` is the observed one
-    /// (an optimistic-concurrency precondition) and whose server-set fields are preserved.
-    Update {
-        /// The new object.
-        object: Object,
-        /// The field groups that differ (`metadata.labels`, `spec.ports`, `subsets`, …).
-        changed: Vec<&'static str>,
-    },
-    /// Delete an object we own.
-    Delete {
-        /// Its kind.
-        kind: Kind,
-        /// Its key.
-        key: ObjectKey,
-        /// The observed uid, a precondition: never delete a newer object of the same name.
-        uid: Option<String>,
-        /// The observed resourceVersion, a precondition.
-        resource_version: Option<String>,
-        /// Why.
-        reason: DeleteReason,
-    },
-}
-
-impl Operation {
-    /// `create`, `update` or `delete`.
-    #[must_use]
-    pub fn action(&self) -> &'static str {
-        match self {
-            Self::Create { .. } => "create",
-            Self::Update { .. } => "update",
-            Self::Delete { .. } => "delete",
-        }
-    }
-
-    /// The kind of the object concerned.
-    #[must_use]
-    pub fn kind(&self) -> Kind {
-        match self {
-            Self::Create { object } | Self::Update { object, .. } => object.kind(),
-            Self::Delete { kind, .. } => *kind,
-        }
-    }
-
-    /// The key of the object concerned.
-    #[must_use]
-    pub fn key(&self) -> ObjectKey {
-        match self {
-            Self::Create { object } | Self::Update { object, .. } => object.key(),
-            Self::Delete { key, .. } => key.clone(),
-        }
-    }
-}
-
-/// The result of [`plan`]: operations in the order they must be applied, and findings.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Plan {
-    /// Operations, in a safe order: namespaces; deletions for type changes; endpoint mirror Services
-    /// before root/ClusterIP mirrors; Services before Endpoints, Endpoints before EndpointSlices;
-    /// orphan deletions last.
-    pub operations: Vec<Operation>,
-    /// Findings (name conflicts).
-    pub diagnostics: Vec<Diagnostic>,
-}
-
-impl Plan {
-    /// True when the source already holds the desired state.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.operations.is_empty()
-    }
-}
+pub use crate::operation::{DeleteReason, Dependency, Operation, Plan};
 
 /// Plans the operations that make `source` hold `desired` for `link` (SPEC §7).
 ///
@@ -430,12 +334,76 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
     }
 
     // Orphans: ours, not desired. Endpoints and slices first, so no Service is left pointing
-    // nowhere.
-    phases.orphan_deletes.extend(orphan_endpoints);
-    phases.orphan_deletes.extend(orphan_slices);
-    phases.orphan_deletes.extend(orphan_services);
+    // nowhere; endpoint mirrors' after everything else, so that their deletes can wait for the
+    // root's writes (see `Plan`).
+    let of_endpoint_mirror = |op: &Operation| {
+        let key = op.key();
+        let meta = match op.kind() {
+            Kind::Service => services.get(&key.key_ref()).map(|s| &s.metadata),
+            Kind::Endpoints => endpoints.get(&key.key_ref()).map(|e| &e.metadata),
+            Kind::EndpointSlice => slices.get(&key.key_ref()).map(|e| &e.metadata),
+            Kind::Namespace => None,
+        };
+        meta.and_then(|m| m.labels.get(HEADLESS_MIRROR_SVC_NAME))
+            .map(|root| (key.namespace, root.clone()))
+    };
+    let mut endpoint_mirror_deletes = Vec::new();
+    for op in orphan_endpoints
+        .into_iter()
+        .chain(orphan_slices)
+        .chain(orphan_services)
+    {
+        match of_endpoint_mirror(&op) {
+            Some(root) => endpoint_mirror_deletes.push((op, root)),
+            None => phases.orphan_deletes.push(op),
+        }
+    }
 
     out.operations = phases.into_operations();
+    // SPEC §7 (safe ordering under partial failure): an endpoint mirror's delete waits for every
+    // write to its root's Endpoints and EndpointSlices.
+    // Keyed by owned names: the operations are appended to below.
+    let mut root_writes: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+    for (i, op) in out.operations.iter().enumerate() {
+        let root = match op {
+            Operation::Create { object } | Operation::Update { object, .. } => match object {
+                Object::Endpoints(e) => Some(e.metadata.key_ref()),
+                Object::EndpointSlice(e) => e
+                    .metadata
+                    .labels
+                    .get(SLICE_SERVICE_NAME)
+                    .map(|svc| (e.metadata.namespace(), svc.as_str())),
+                _ => None,
+            },
+            Operation::Delete { kind, key, .. } => match kind {
+                Kind::Endpoints => endpoints.get(&key.key_ref()).map(|e| e.metadata.key_ref()),
+                Kind::EndpointSlice => slices.get(&key.key_ref()).and_then(|e| {
+                    e.metadata
+                        .labels
+                        .get(SLICE_SERVICE_NAME)
+                        .map(|svc| (e.metadata.namespace(), svc.as_str()))
+                }),
+                _ => None,
+            },
+        };
+        if let Some((namespace, name)) = root {
+            root_writes
+                .entry((namespace.to_owned(), name.to_owned()))
+                .or_default()
+                .push(i);
+        }
+    }
+    for (op, (namespace, root)) in endpoint_mirror_deletes {
+        let index = out.operations.len();
+        if let Some(writes) = root_writes.get(&(namespace, root)) {
+            out.dependencies.extend(writes.iter().map(|&on| Dependency {
+                operation: index,
+                on,
+            }));
+        }
+        out.operations.push(op);
+    }
+    out.dependencies.sort();
     out.diagnostics.sort();
     out
 }

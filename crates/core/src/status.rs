@@ -7,8 +7,8 @@
 //!
 //! | type | `True` | `False` |
 //! |---|---|---|
-//! | `Valid` | reason `Valid` | reason = the core's code (`InvalidObject`, `InvalidHostname`, `NoPorts`, `InvalidService`) of the first finding about the export's own definition, errors first |
-//! | `Mirrored` | its objects are in the desired state: reason `Mirrored` (or `MirroredAsClusterIp` when a headless export became a ClusterIP mirror) | reason `WaitingForEndpoints`, `NameConflict`, `NamespaceMissing`, `NoPorts`, `InvalidObject`, `InvalidService`, or `Pending` when the plan still has operations for its objects |
+//! | `Valid` | reason `Valid` | reason = the core's code (`InvalidObject`, `InvalidHostname`, `NoPorts`, `InvalidService`, `LimitExceeded`) of the first finding about the export's own definition, errors first |
+//! | `Mirrored` | its objects are in the desired state: reason `Mirrored` (or `MirroredAsClusterIp` when a headless export became a ClusterIP mirror) | reason `WaitingForEndpoints`, `NameConflict`, `NamespaceMissing`, `LimitExceeded` (not mirrored, or cut to the link's limits: SPEC §8), `NoPorts`, `InvalidObject`, `InvalidService`, or `Pending` when the plan still has operations for its objects (a write that failed stays planned: the export is not `Mirrored` until it succeeds) |
 //! | `Conflict` | reason `NameConflict` / `HostnameConflict` | reason `NoConflicts` |
 //!
 //! A headless export mirrored as the spec says reports `Mirrored=True` (Linkerd differs). Pure
@@ -96,16 +96,18 @@ impl fmt::Display for Condition {
 }
 
 /// Findings about an export's own definition.
-const VALIDITY: [Reason; 4] = [
+const VALIDITY: [Reason; 5] = [
     Reason::InvalidObject,
     Reason::InvalidHostname,
     Reason::NoPorts,
     Reason::InvalidService,
+    Reason::LimitExceeded,
 ];
 /// Why an export was not mirrored, most decisive first.
-const BLOCKING: [Reason; 5] = [
+const BLOCKING: [Reason; 6] = [
     Reason::NameConflict,
     Reason::NamespaceMissing,
+    Reason::LimitExceeded,
     Reason::NoPorts,
     Reason::InvalidObject,
     Reason::InvalidService,
@@ -251,6 +253,13 @@ fn mirrored(
         .find(|d| d.reason == Reason::NameConflict && d.object.name == mirror)
     {
         return not("NameConflict", with_more(d, 1));
+    }
+    // SPEC §8: an export cut to the link's limits is not wholly mirrored.
+    if let Some(d) = findings
+        .iter()
+        .find(|d| d.reason == Reason::LimitExceeded && d.severity == Severity::Error)
+    {
+        return not("LimitExceeded", with_more(d, 1));
     }
     if !pending.is_empty() {
         let ops: Vec<String> = pending

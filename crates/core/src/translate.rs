@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use crate::claims::{NameClaims, Refusal};
+use crate::admission;
 use crate::diagnostics::{Diagnostic, Reason, Severity};
 use crate::endpoint_slices::endpoint_slices;
 use crate::hostname_policy::{HOSTNAME_POLICY_ANNOTATION, HostnamePolicy, routable_policy};
@@ -398,6 +399,7 @@ impl<'a> Translator<'a> {
                 outcome.endpoint_slices.sort();
             }
         }
+        self.admit();
         self.diagnostics.sort();
         self.diagnostics.dedup();
         Translation {
@@ -405,6 +407,59 @@ impl<'a> Translator<'a> {
             exports: self.exports,
             diagnostics: self.diagnostics,
             export_diagnostics: self.export_diagnostics,
+        }
+    }
+
+    /// SPEC §8: exports the source API server would refuse, or over the link's ClusterIP budget,
+    /// are not mirrored (`admission::admit`).
+    fn admit(&mut self) {
+        let objects: Vec<admission::ExportObjects> = self
+            .exports
+            .iter()
+            .filter(|(_, outcome)| outcome.mirror.is_some())
+            .map(|(export, outcome)| admission::ExportObjects {
+                export: export.clone(),
+                names: outcome.object_keys(&export.namespace),
+                slices: outcome.slice_keys(&export.namespace),
+            })
+            .collect();
+        let holds = |key: &ObjectKey| {
+            self.source_services.get(&key.key_ref()).is_some_and(|s| {
+                labels::is_owned_by(&s.metadata, self.link)
+                    && s.spec
+                        .cluster_ip
+                        .as_deref()
+                        .is_some_and(|ip| ip.parse::<IpAddr>().is_ok())
+            })
+        };
+        let decided = admission::admit(self.link, holds, &mut self.desired, &objects);
+        for (export, admission) in decided {
+            let Some(outcome) = self.exports.get_mut(&export) else {
+                continue;
+            };
+            let diagnostic = match admission {
+                admission::Admission::Refused(diagnostic) => {
+                    *outcome = Self::not_mirrored();
+                    diagnostic
+                }
+                admission::Admission::Cut {
+                    endpoint_mirrors,
+                    slices,
+                    diagnostic,
+                } => {
+                    outcome
+                        .endpoint_mirrors
+                        .retain(|n| !endpoint_mirrors.contains(n));
+                    outcome
+                        .endpoint_slices
+                        .retain(|n| !slices.iter().any(|k| &k.name == n));
+                    diagnostic
+                }
+            };
+            let found = self.export_diagnostics.entry(export).or_default();
+            found.push(diagnostic.clone());
+            found.sort();
+            self.diagnostics.push(diagnostic);
         }
     }
 
@@ -591,6 +646,13 @@ impl<'a> Translator<'a> {
             return Self::not_mirrored();
         }
         step!(self, "SPEC §8 invalid input", "the Service is valid");
+        // SPEC §8 limits: checked before any mirror is built (pods × ports never materialised).
+        let over = admission::export_limits(svc, endpoints, self.link);
+        if let Some(first) = over.first() {
+            step!(self, "SPEC §8 limits", "{} (LimitExceeded)", first.message);
+            self.diagnostics.extend(over);
+            return Self::not_mirrored();
+        }
         if !self.namespace_ready(&key) {
             return Self::not_mirrored();
         }
@@ -987,7 +1049,20 @@ impl<'a> Translator<'a> {
 
         let export_fq = labels::remote_fq_name(&svc.metadata.name, &export.namespace, self.link);
         let mut endpoint_mirrors: BTreeMap<&str, (String, Option<IpAddr>)> = BTreeMap::new();
-        for (hostname, ip) in self.named_ready_addresses(&export, subsets) {
+        let named = self.named_ready_addresses(&export, subsets);
+        let before = self.diagnostics.len();
+        // SPEC §8 limits: cut before any endpoint mirror is built.
+        let named =
+            admission::limit_endpoint_mirrors(named, &export, self.link, &mut self.diagnostics);
+        if self.diagnostics.len() > before {
+            step!(
+                self,
+                "SPEC §8 limits",
+                "{} (LimitExceeded)",
+                self.diagnostics[before].message
+            );
+        }
+        for (hostname, ip) in named {
             let claimant = RemoteRef::endpoint_mirror(&export, hostname);
             let Some(name) = self.claim_name(&claimant, hostname, "endpoint mirror") else {
                 continue;

@@ -1,11 +1,17 @@
-//! SPEC §8: what a target object must look like to be mirrored. Every finding names the object and
-//! the field path; nothing here panics, whatever the input.
+//! SPEC §8: what a target object must look like to be mirrored, and what the source API server
+//! would accept of what we write. Every finding names the object and the field path; values are
+//! echoed cut to [`crate::limits::ECHO_CHARS`]; nothing here panics, whatever the input.
+//!
+//! The link's limits, and what the source API server would refuse of one export beyond the
+//! target's own validity, are [`crate::admission`]'s.
 
 use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use crate::diagnostics::{Diagnostic, Reason, Severity};
 use crate::hostname_policy::{HostnamePolicy, PodNameSource, pod_name};
+use crate::limits::echo;
 use crate::model::{
     CLUSTER_IP_NONE, EndpointAddress, EndpointPort, Endpoints, IntOrString, Kind, ObjectKey,
     Service, effective_protocol,
@@ -55,39 +61,45 @@ pub fn service_problems(svc: &Service) -> Vec<Diagnostic> {
         bad(
             "metadata.name".into(),
             format!(
-                "{:?} is not a DNS-1035 label (lowercase letters, digits, '-', starting with a letter, at most 63)",
-                svc.metadata.name
+                "{} is not a DNS-1035 label (lowercase letters, digits, '-', starting with a letter, at most 63)",
+                echo(&svc.metadata.name)
             ),
         );
     }
     if !is_dns1123_label(svc.metadata.namespace()) {
         bad(
             "metadata.namespace".into(),
-            format!("{:?} is not a DNS-1123 label", svc.metadata.namespace),
+            format!("{} is not a DNS-1123 label", echo(&svc.metadata.namespace)),
         );
     }
     // F1 (fuzzing): what the source API server refuses must not be copied onto a mirror.
+    // SPEC §8 limits: keys and values are echoed cut (a 100 KB label value is not logged whole).
     for (k, v) in &svc.metadata.labels {
         if !is_qualified_name(k) {
             bad(
-                format!("metadata.labels[{k:?}]"),
+                format!("metadata.labels[{}]", echo(k)),
                 format!(
-                    "{k:?} is not a valid label key ([prefix/]name, name ≤ 63 alphanumerics, '-', '_', '.')"
+                    "{} is not a valid label key ([prefix/]name, name ≤ 63 alphanumerics, '-', '_', '.')",
+                    echo(k)
                 ),
             );
         } else if !is_label_value(v) {
             bad(
-                format!("metadata.labels[{k:?}]"),
-                format!("{v:?} is not a valid label value (≤ 63 alphanumerics, '-', '_', '.')"),
+                format!("metadata.labels[{}]", echo(k)),
+                format!(
+                    "{} is not a valid label value (≤ 63 alphanumerics, '-', '_', '.')",
+                    echo(v)
+                ),
             );
         }
     }
     for k in svc.metadata.annotations.keys() {
         if !is_qualified_name(k) {
             bad(
-                format!("metadata.annotations[{k:?}]"),
+                format!("metadata.annotations[{}]", echo(k)),
                 format!(
-                    "{k:?} is not a valid annotation key ([prefix/]name, name ≤ 63 alphanumerics, '-', '_', '.')"
+                    "{} is not a valid annotation key ([prefix/]name, name ≤ 63 alphanumerics, '-', '_', '.')",
+                    echo(k)
                 ),
             );
         }
@@ -99,10 +111,13 @@ pub fn service_problems(svc: &Service) -> Vec<Diagnostic> {
     {
         bad(
             "spec.clusterIP".into(),
-            format!("{ip:?} is neither \"None\" nor an IP address"),
+            format!("{} is neither \"None\" nor an IP address", echo(ip)),
         );
     }
     let many = svc.spec.ports.len() > 1;
+    // Sets, not a scan of the ports before: 10 000 ports must not cost 10⁸ comparisons (SPEC §8).
+    let mut names: BTreeSet<&str> = BTreeSet::new();
+    let mut port_protocols: BTreeSet<(i32, &str)> = BTreeSet::new();
     for (i, port) in svc.spec.ports.iter().enumerate() {
         if !valid_port(port.port) {
             bad(
@@ -116,13 +131,13 @@ pub fn service_problems(svc: &Service) -> Vec<Diagnostic> {
         {
             bad(
                 format!("spec.ports[{i}].protocol"),
-                format!("{p:?} is not TCP, UDP or SCTP"),
+                format!("{} is not TCP, UDP or SCTP", echo(p)),
             );
         }
         match &port.name {
             Some(name) if !name.is_empty() && !is_dns1123_label(name) => bad(
                 format!("spec.ports[{i}].name"),
-                format!("{name:?} is not a DNS-1123 label"),
+                format!("{} is not a DNS-1123 label", echo(name)),
             ),
             None if many => bad(
                 format!("spec.ports[{i}].name"),
@@ -135,21 +150,16 @@ pub fn service_problems(svc: &Service) -> Vec<Diagnostic> {
             _ => {}
         }
         if let Some(name) = port.name.as_deref().filter(|n| !n.is_empty())
-            && svc.spec.ports[..i]
-                .iter()
-                .any(|p| p.name.as_deref() == Some(name))
+            && !names.insert(name)
         {
             bad(
                 format!("spec.ports[{i}].name"),
-                format!("port name {name:?} is used twice"),
+                format!("port name {} is used twice", echo(name)),
             );
         }
         // F2 (fuzzing): the API server refuses `Duplicate value: 80/TCP`.
         let protocol = effective_protocol(port.protocol.as_deref());
-        if svc.spec.ports[..i]
-            .iter()
-            .any(|p| p.port == port.port && effective_protocol(p.protocol.as_deref()) == protocol)
-        {
+        if !port_protocols.insert((port.port, protocol)) {
             bad(
                 format!("spec.ports[{i}]"),
                 format!("{}/{protocol} is used twice", port.port),
@@ -162,7 +172,7 @@ pub fn service_problems(svc: &Service) -> Vec<Diagnostic> {
             ),
             Some(IntOrString::String(s)) if !is_iana_svc_name(s) => bad(
                 format!("spec.ports[{i}].targetPort"),
-                format!("{s:?} is not a valid port name"),
+                format!("{} is not a valid port name", echo(s)),
             ),
             _ => {}
         }
@@ -250,6 +260,7 @@ pub(crate) fn check_endpoints<'a>(
                 })
                 .map(|(_, port)| port)
                 .collect();
+            let ports = without_duplicate_names(ports, &key, s, diagnostics);
             CheckedSubset {
                 ready,
                 not_ready,
@@ -257,6 +268,67 @@ pub(crate) fn check_endpoints<'a>(
             }
         })
         .collect()
+}
+
+/// SPEC §8 (one bad export never fails the link): two ports of a subset with one name but a
+/// different number, protocol or appProtocol make an EndpointSlice the API server refuses
+/// (`ports[1].name: Duplicate value`), and leave any consumer of the Endpoints guessing which one
+/// the name means. The smallest (port, protocol, appProtocol) keeps the name, so the choice does
+/// not depend on input order; the others are dropped with an error naming the field. Identical
+/// repeats are harmless (slices de-duplicate them) and kept.
+fn without_duplicate_names<'a>(
+    ports: Vec<&'a EndpointPort>,
+    key: &ObjectKey,
+    subset: usize,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<&'a EndpointPort> {
+    let mut keeper: BTreeMap<&str, &EndpointPort> = BTreeMap::new();
+    for port in &ports {
+        if let Some(name) = port.name.as_deref() {
+            let kept = keeper.entry(name).or_insert(port);
+            if port_order(port) < port_order(kept) {
+                *kept = port;
+            }
+        }
+    }
+    ports
+        .iter()
+        .enumerate()
+        .filter(|(p, port)| {
+            let Some(kept) = port.name.as_deref().and_then(|n| keeper.get(n)) else {
+                return true;
+            };
+            if port_order(kept) == port_order(port) {
+                return true;
+            }
+            diagnostics.push(invalid(
+                Kind::Endpoints,
+                key,
+                format!("subsets[{subset}].ports[{p}].name"),
+                format!(
+                    "port name {} is used by {}/{} and {}/{} in one subset (an EndpointSlice \
+                     refuses duplicate port names); {}/{} is dropped",
+                    echo(port.name.as_deref().unwrap_or_default()),
+                    kept.port,
+                    effective_protocol(kept.protocol.as_deref()),
+                    port.port,
+                    effective_protocol(port.protocol.as_deref()),
+                    port.port,
+                    effective_protocol(port.protocol.as_deref()),
+                ),
+            ));
+            false
+        })
+        .map(|(_, port)| *port)
+        .collect()
+}
+
+fn port_order(p: &EndpointPort) -> (i32, &str, Option<&str>) {
+    (
+        p.port,
+        effective_protocol(p.protocol.as_deref()),
+        p.app_protocol.as_deref(),
+    )
 }
 
 /// F3 (fuzzing): a subset port is copied into the root mirror's Endpoints unchanged (SPEC §6.6),
@@ -271,11 +343,14 @@ fn endpoint_port_problem(port: &EndpointPort) -> Option<(&'static str, String)> 
     if let Some(name) = port.name.as_deref().filter(|n| !n.is_empty())
         && !is_dns1123_label(name)
     {
-        return Some(("name", format!("{name:?} is not a DNS-1123 label")));
+        return Some(("name", format!("{} is not a DNS-1123 label", echo(name))));
     }
     let protocol = effective_protocol(port.protocol.as_deref());
     if !PROTOCOLS.contains(&protocol) {
-        return Some(("protocol", format!("{protocol:?} is not TCP, UDP or SCTP")));
+        return Some((
+            "protocol",
+            format!("{} is not TCP, UDP or SCTP", echo(protocol)),
+        ));
     }
     None
 }
@@ -315,7 +390,10 @@ fn check_address<'a>(
             Kind::Endpoints,
             key,
             format!("{path}.ip"),
-            format!("{:?} is not an IP address; address dropped", address.ip),
+            format!(
+                "{} is not an IP address; address dropped",
+                echo(&address.ip)
+            ),
         ));
         return None;
     };
@@ -324,12 +402,12 @@ fn check_address<'a>(
         Some(n) if is_dns1123_label(&n.name) => (Some(n.name), Some(n.source)),
         Some(n) => {
             let what = match n.source {
-                PodNameSource::Hostname => format!("hostname {:?}", n.name),
+                PodNameSource::Hostname => format!("hostname {}", echo(&n.name)),
                 PodNameSource::TargetRef => {
-                    format!("pod name {:?} (hostname policy target-ref)", n.name)
+                    format!("pod name {} (hostname policy target-ref)", echo(&n.name))
                 }
                 PodNameSource::DashedIp => {
-                    format!("dashed IP {:?} (hostname policy dashed-ip)", n.name)
+                    format!("dashed IP {} (hostname policy dashed-ip)", echo(&n.name))
                 }
             };
             diagnostics.push(

@@ -67,8 +67,11 @@ impl Default for FakeCluster {
 /// The outcome of [`FakeCluster::apply_plan`]: one result per operation, in plan order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ApplyReport {
-    /// `results[i]` is the outcome of `plan.operations[i]`.
+    /// `results[i]` is the outcome of `plan.operations[i]`; an operation that was not sent
+    /// because an operation it depends on failed has that operation's error.
     pub results: Vec<Result<(), ApiError>>,
+    /// The indices of the operations not sent because a prerequisite failed ([`Plan`]).
+    pub skipped: Vec<usize>,
 }
 
 impl ApplyReport {
@@ -385,8 +388,9 @@ impl FakeCluster {
     /// # Errors
     /// `Invalid` (with the field path) when the server would reject the object or the requested
     /// `spec.clusterIP` is outside the CIDR or taken, `NotFound` (of the Namespace) when its
-    /// namespace does not exist, `AlreadyExists` when the name is taken, `Unavailable` when the
-    /// service CIDR is full.
+    /// namespace does not exist, `AlreadyExists` when the name is taken, `RangeFull` when the
+    /// service CIDR is full, `TooLarge` (413) when the object is over 1.5 MiB as JSON (etcd's
+    /// request limit).
     pub fn create(&mut self, object: Object) -> Result<Object, ApiError> {
         let (kind, key) = (object.kind(), object.key());
         self.request(Verb::Create, kind, &key, |c| c.create_object(object))
@@ -639,11 +643,24 @@ impl FakeCluster {
     }
 
     /// Applies every operation of `plan` in order, carrying on after a failure (as a controller
-    /// would, to retry later), and reports each outcome.
+    /// would, to retry later), and reports each outcome. As [`Plan`] requires, an operation whose
+    /// prerequisite failed is not sent.
     pub fn apply_plan(&mut self, plan: &Plan) -> ApplyReport {
-        ApplyReport {
-            results: plan.operations.iter().map(|op| self.apply(op)).collect(),
+        let mut report = ApplyReport::default();
+        for (i, op) in plan.operations.iter().enumerate() {
+            let failed = plan
+                .prerequisites(i)
+                .find_map(|on| report.results[on].as_ref().err().cloned());
+            let result = match failed {
+                Some(error) => {
+                    report.skipped.push(i);
+                    Err(error)
+                }
+                None => self.apply(op),
+            };
+            report.results.push(result);
         }
+        report
     }
 
     // --- the verbs, per kind -------------------------------------------------------------
@@ -697,6 +714,7 @@ impl FakeCluster {
         svc.metadata.namespace.clone_from(&key.namespace);
         validation::default_service(&mut svc);
         validation::service(&svc).map_err(|e| e.into_api(Kind::Service, &key))?;
+        validation::object_size(&svc, Kind::Service, &key)?;
         reject_resource_version_on_create(
             svc.metadata.resource_version.as_ref(),
             Kind::Service,
@@ -729,10 +747,12 @@ impl FakeCluster {
             None => self
                 .allocator
                 .allocate(&key)
-                .map_err(|_| {
-                    ApiError::Unavailable(format!(
-                        "Internal error occurred: failed to allocate a serviceIP for {key}: range is full"
-                    ))
+                .map_err(|_| ApiError::RangeFull {
+                    kind: Kind::Service,
+                    key: key.clone(),
+                    message:
+                        "Internal error occurred: failed to allocate a serviceIP: range is full"
+                            .to_owned(),
                 })?
                 .to_string(),
         };
@@ -782,6 +802,7 @@ impl FakeCluster {
             Some(_) => {}
         }
         validation::service(&svc).map_err(|e| e.into_api(Kind::Service, &key))?;
+        validation::object_size(&svc, Kind::Service, &key)?;
         svc.metadata.uid.clone_from(&stored.metadata.uid);
         svc.metadata
             .resource_version
@@ -803,6 +824,7 @@ impl FakeCluster {
         let key = object.meta().key();
         object.meta_mut().namespace.clone_from(&key.namespace);
         object.admit().map_err(|e| e.into_api(T::KIND, &key))?;
+        validation::object_size(&object, T::KIND, &key)?;
         reject_resource_version_on_create(object.meta().resource_version.as_ref(), T::KIND, &key)?;
         self.require_namespace(&key.namespace)?;
         if T::store(self).contains_key(&key) {
@@ -836,6 +858,7 @@ impl FakeCluster {
                 .admit()
                 .and_then(|()| object.check_update(stored))
                 .map_err(|e| e.into_api(T::KIND, &key))?;
+            validation::object_size(&object, T::KIND, &key)?;
             let meta = object.meta_mut();
             meta.uid.clone_from(&kept.uid);
             meta.resource_version.clone_from(&kept.resource_version);
@@ -961,7 +984,7 @@ fn check_current(
 
 /// A kind the fake stores as written, with the same create and update rules (Endpoints and
 /// EndpointSlices; Services are not: they hold a ClusterIP).
-trait Plain: Clone + PartialEq {
+trait Plain: Clone + PartialEq + serde::Serialize {
     const KIND: Kind;
     fn meta(&self) -> &ObjectMeta;
     fn meta_mut(&mut self) -> &mut ObjectMeta;

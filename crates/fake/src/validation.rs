@@ -342,6 +342,48 @@ pub(crate) fn namespace(ns: &Namespace) -> Checked {
     labels(ns.metadata.labels.iter())
 }
 
+/// `TotalAnnotationSizeLimitB` of `apimachinery/pkg/api/validation/objectmeta.go`: keys and
+/// values together.
+const MAX_ANNOTATION_BYTES: usize = 256 * 1024;
+
+/// etcd's default `--max-request-bytes`: a larger object is answered 413 by the API server.
+const MAX_OBJECT_BYTES: u64 = 1536 * 1024;
+
+/// The size check of the storage layer, after validation (as in the API server, whose 422s come
+/// first): the object as JSON (the fake's stand-in for what is sent
+/// to etcd) must fit in etcd's request limit, or the API server answers 413
+/// RequestEntityTooLarge.
+pub(crate) fn object_size<T: serde::Serialize>(
+    object: &T,
+    kind: Kind,
+    key: &ObjectKey,
+) -> Result<(), ApiError> {
+    struct Count(u64);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len() as u64;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Serializing the model cannot fail (string keys, no non-finite floats).
+    let _ = serde_json::to_writer(&mut count, object);
+    if count.0 <= MAX_OBJECT_BYTES {
+        return Ok(());
+    }
+    Err(ApiError::TooLarge {
+        kind,
+        key: key.clone(),
+        message: format!(
+            "etcdserver: request is too large ({} bytes, the limit is {MAX_OBJECT_BYTES})",
+            count.0
+        ),
+    })
+}
+
 fn meta(meta: &ObjectMeta) -> Checked {
     if !meta.namespace.is_empty() && !is_dns1123_label(&meta.namespace) {
         return Err(FieldError::new(
@@ -350,6 +392,17 @@ fn meta(meta: &ObjectMeta) -> Checked {
         ));
     }
     labels(meta.labels.iter())?;
+    let annotations: usize = meta
+        .annotations
+        .iter()
+        .map(|(k, v)| k.len() + v.len())
+        .sum();
+    if annotations > MAX_ANNOTATION_BYTES {
+        return Err(FieldError::new(
+            "metadata.annotations",
+            format!("Too long: must have at most {MAX_ANNOTATION_BYTES} bytes"),
+        ));
+    }
     for key in meta.annotations.keys() {
         if !is_qualified_name(key) {
             return Err(FieldError::new(

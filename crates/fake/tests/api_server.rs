@@ -153,7 +153,12 @@ fn every_usable_ip_is_handed_out_once_then_the_range_is_full_and_a_delete_frees_
         .collect();
     assert_eq!(ips, want);
     let full = create_svc(&mut c, svc("default", "one-more")).unwrap_err();
-    assert!(matches!(full, ApiError::Unavailable(_)), "{full:?}");
+    // SPEC §8: the API server's "range is full", a distinct error that is never retried.
+    assert!(
+        matches!(&full, ApiError::RangeFull { message, .. } if message.contains("range is full")),
+        "{full:?}"
+    );
+    assert!(!full.is_retryable());
     // Headless Services need no IP.
     create_svc(&mut c, headless("default", "no-ip")).unwrap();
 
@@ -396,7 +401,7 @@ fn deleting_a_namespace_deletes_its_objects_and_frees_their_ips() {
         .unwrap();
     assert!(matches!(
         create_svc(&mut c, svc("default", "x")).unwrap_err(),
-        ApiError::Unavailable(_)
+        ApiError::RangeFull { .. }
     ));
     c.delete(
         Kind::Namespace,
@@ -614,7 +619,7 @@ fn apply_plan_keeps_going_after_a_failure_and_reports_each_operation() {
                 object: Object::Endpoints(eps("default", "a", &["10.42.0.9"])),
             },
         ],
-        diagnostics: vec![],
+        ..Plan::default()
     };
     let report = c.apply_plan(&plan);
     assert!(!report.is_success());

@@ -74,7 +74,18 @@ pub fn map_status(status: &Status, kind: Kind, key: &ObjectKey) -> ApiError {
         },
         401 | 403 => ApiError::Forbidden(message),
         408 | 504 => ApiError::Timeout(message),
+        413 => ApiError::TooLarge {
+            kind,
+            key: key.clone(),
+            message,
+        },
         500 if status.reason == "Timeout" => ApiError::Timeout(message),
+        // SPEC §8: the Service range is exhausted; never retried (it cannot help).
+        500 if message.contains("range is full") => ApiError::RangeFull {
+            kind,
+            key: key.clone(),
+            message,
+        },
         410 | 429 | 500..=599 => ApiError::Unavailable(message),
         _ => ApiError::Invalid {
             kind,
@@ -196,6 +207,23 @@ mod tests {
                 message: "the server said no".to_owned(),
             }
         );
+    }
+
+    #[test]
+    fn too_large_and_range_full_are_typed_and_not_retried() {
+        let mut full = status(500, "InternalError");
+        full.message =
+            "Internal error occurred: failed to allocate a serviceIP: range is full".to_owned();
+        let mapped = map_status(&full, Kind::Service, &key());
+        assert!(matches!(mapped, ApiError::RangeFull { .. }), "{mapped:?}");
+        assert!(!mapped.is_retryable());
+        let large = map_status(
+            &status(413, "RequestEntityTooLarge"),
+            Kind::Endpoints,
+            &key(),
+        );
+        assert!(matches!(large, ApiError::TooLarge { .. }), "{large:?}");
+        assert!(!large.is_retryable());
     }
 
     #[test]

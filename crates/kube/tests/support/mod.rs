@@ -166,6 +166,8 @@ pub fn error_response(err: &ApiError) -> Response<Body> {
         ApiError::Invalid { field, .. } => status_response(422, "Invalid", &message, Some(field)),
         ApiError::Forbidden(_) => status_response(403, "Forbidden", &message, None),
         ApiError::Timeout(_) => status_response(504, "Timeout", &message, None),
+        ApiError::TooLarge { .. } => status_response(413, "RequestEntityTooLarge", &message, None),
+        ApiError::RangeFull { .. } => status_response(500, "InternalError", &message, None),
         _ => status_response(503, "ServiceUnavailable", &message, None),
     }
 }

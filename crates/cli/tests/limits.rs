@@ -1,0 +1,213 @@
+//! Issue 14, SPEC §8: what the source API server would refuse for one export is that export's
+//! diagnostic — exit 1, the rest mirrored — never a failure of the whole link (exit 2); and the
+//! link's limits bound what an input can cost.
+
+use assert_cmd::Command;
+use serde_json::{Value, json};
+
+fn svcmirror() -> Command {
+    Command::cargo_bin("svcmirror").expect("binary built")
+}
+
+const LINK: [&str; 5] = [
+    "--cluster-name",
+    "west",
+    "--gateway-address",
+    "172.18.0.4",
+    "--enable-headless-services",
+];
+
+/// Runs `svcmirror <args> <LINK>` with `stdin`: exit code, stdout, stderr.
+fn run(args: &[&str], stdin: Option<String>) -> (Option<i32>, String, String) {
+    let mut cmd = svcmirror();
+    cmd.args(args).args(LINK);
+    if let Some(input) = stdin {
+        cmd.write_stdin(input);
+    }
+    let out = cmd.output().expect("runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Deliverable 9: two ports named `sql` in one subset made `translate --endpoints-api slices`
+/// exit 2 ("the in-memory API server rejected create EndpointSlice default/db-west-ipv4 …
+/// Duplicate value"). Now: exit 1, one line naming the export and the field, everything else —
+/// `db` without the duplicate, and `web` — mirrored.
+#[test]
+fn duplicate_port_names_exit_1_not_2_and_the_rest_is_mirrored() {
+    let target = format!(
+        "{}/tests/data/duplicate-port-names.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    for api in ["slices", "both", "endpoints"] {
+        let (code, stdout, stderr) = run(
+            &[
+                "translate",
+                "-o",
+                "json",
+                "--endpoints-api",
+                api,
+                "--target",
+                &target,
+            ],
+            None,
+        );
+        assert_eq!(code, Some(1), "{api}: {stderr}");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{api}: {stderr}");
+        assert!(
+            lines[0].starts_with(
+                "error: InvalidObject Endpoints default/db subsets[0].ports[1].name: port name \"sql\""
+            ),
+            "{api}: {stderr}"
+        );
+        let list: Value = serde_json::from_str(&stdout).expect("json");
+        let names: Vec<&str> = list["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter(|i| i["kind"] == "Service")
+            .map(|i| i["metadata"]["name"].as_str().expect("name"))
+            .collect();
+        assert_eq!(
+            names,
+            ["db-0-west", "db-1-west", "db-west", "web-west"],
+            "{api}"
+        );
+    }
+}
+
+/// A headless export of `pods` named pods and `ports` ports, as `kubectl get -o json` prints it.
+fn headless_export(pods: u32, ports: u32) -> String {
+    let service_ports: Vec<Value> = (1..=ports)
+        .map(|i| json!({"name": format!("p{i}"), "port": i}))
+        .collect();
+    let endpoint_ports: Vec<Value> = (1..=ports)
+        .map(|i| json!({"name": format!("p{i}"), "port": i}))
+        .collect();
+    let addresses: Vec<Value> = (0..pods)
+        .map(|i| {
+            json!({
+                "ip": std::net::Ipv4Addr::from(0x0a2a_0000 + i).to_string(),
+                "hostname": format!("db-{i}"),
+            })
+        })
+        .collect();
+    json!({
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": [
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": "db", "namespace": "default",
+                             "labels": {"mirror.linkerd.io/exported": "true"}},
+                "spec": {"clusterIP": "None", "ports": service_ports},
+            },
+            {
+                "apiVersion": "v1",
+                "kind": "Endpoints",
+                "metadata": {"name": "db", "namespace": "default"},
+                "subsets": [{"addresses": addresses, "ports": endpoint_ports}],
+            },
+        ],
+    })
+    .to_string()
+}
+
+/// Attack: 500 pods × 10 000 ports (~1 MB of input) took `svcmirror plan` to 3.1 GB RSS. Now the
+/// export is refused before anything is built: no operation, exit 1, and the diagnostic says which
+/// limit and which LinkSpec field raises it.
+#[test]
+fn plan_of_500_pods_times_10000_ports_says_which_limit_it_applied() {
+    let input = headless_export(500, 10_000);
+    assert!(input.len() > 500_000, "{} bytes", input.len());
+    let (code, stdout, stderr) = run(&["plan", "-o", "json", "--target", "-"], Some(input));
+    assert_eq!(code, Some(1), "{stderr}");
+    let plan: Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(plan["operations"].as_array().expect("operations").len(), 0);
+    assert!(
+        stderr.contains("error: LimitExceeded Service default/db spec.ports: 10000 ports exceeds")
+            && stderr.contains("`limits.portsPerMirror`"),
+        "{stderr}"
+    );
+}
+
+/// Attack: 50 000 hostnames in one export planned 100 002 creates. Now 2 002 (the root, and 1 000
+/// endpoint mirrors: the limit), exit 1, and the limit named.
+#[test]
+fn plan_of_50000_hostnames_is_bounded_by_the_endpoint_mirror_limit() {
+    let (code, stdout, stderr) = run(
+        &["plan", "-o", "json", "--target", "-"],
+        Some(headless_export(50_000, 1)),
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    let plan: Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(
+        plan["operations"].as_array().expect("operations").len(),
+        2_002
+    );
+    assert!(
+        stderr.contains("50000 named pods exceeds the limit of 1000")
+            && stderr.contains("`limits.endpointMirrorsPerExport`"),
+        "{stderr}"
+    );
+}
+
+/// `n` ClusterIP exports `s0`…, each with a ready address.
+fn clusterip_exports(n: u32) -> String {
+    let items: Vec<Value> = (0..n)
+        .flat_map(|i| {
+            let meta = json!({"name": format!("s{i}"), "namespace": "default",
+                              "labels": {"mirror.linkerd.io/exported": "true"}});
+            [
+                json!({"apiVersion": "v1", "kind": "Service", "metadata": meta,
+                       "spec": {"ports": [{"name": "http", "port": 80}]}}),
+                json!({"apiVersion": "v1", "kind": "Endpoints",
+                       "metadata": {"name": format!("s{i}"), "namespace": "default"},
+                       "subsets": [{"addresses": [{"ip": "10.42.0.9"}],
+                                    "ports": [{"name": "http", "port": 80}]}]}),
+            ]
+        })
+        .collect();
+    json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string()
+}
+
+/// A refusal the core cannot foresee — the source's Service range is full (a /29 holds 5
+/// ClusterIPs) — is the refused export's diagnostic: exit 1 with the mirrors that fit, not exit 2
+/// with nothing.
+#[test]
+fn a_full_service_range_is_a_diagnostic_per_refused_mirror_not_a_failed_run() {
+    let (code, stdout, stderr) = run(
+        &[
+            "translate",
+            "-o",
+            "json",
+            "--service-cidr",
+            "10.43.0.0/29",
+            "--target",
+            "-",
+        ],
+        Some(clusterip_exports(7)),
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    let list: Value = serde_json::from_str(&stdout).expect("json");
+    let items = list["items"].as_array().expect("items");
+    let services = items.iter().filter(|i| i["kind"] == "Service").count();
+    let endpoints = items.iter().filter(|i| i["kind"] == "Endpoints").count();
+    assert_eq!(
+        (services, endpoints),
+        (5, 5),
+        "a refused Service gets no Endpoints"
+    );
+    let refused: Vec<&str> = stderr
+        .lines()
+        .filter(|l| {
+            l.starts_with("error: LimitExceeded Service default/") && l.contains("range is full")
+        })
+        .collect();
+    assert_eq!(refused.len(), 2, "{stderr}");
+}

@@ -1,0 +1,399 @@
+//! SPEC §8 (limits, and one bad export never fails the link): the link's [`Limits`] applied to one
+//! export, and what the source API server would refuse of it, decided before anything is written.
+//!
+//! Three checks, each where it bounds the most work: [`export_limits`] before any mirror is built
+//! (ports per mirror; an upper bound of a root mirror's Endpoints), `limit_endpoint_mirrors` before
+//! any endpoint mirror is built, and `admit` once an export's objects exist (annotation and object
+//! size, the link's ClusterIP budget). A refused export is that export's `LimitExceeded` error
+//! diagnostic; the rest of the link converges.
+//!
+//! [`Limits`]: crate::limits::Limits
+
+use std::collections::BTreeSet;
+
+use crate::diagnostics::{Diagnostic, Reason, Severity};
+use crate::endpoint_slices::MAX_ENDPOINTS_PER_SLICE;
+use crate::labels::{HEADLESS_MIRROR_SVC_NAME, SLICE_SERVICE_NAME};
+use crate::limits::{
+    Limit, PORT_BYTES, SLICE_PORTS, annotation_bytes, endpoints_bytes, map_bytes,
+    root_record_bytes, root_slice_record_bytes, service_bytes, slice_bytes,
+};
+use crate::link::Link;
+use crate::model::{EndpointPort, Endpoints, Kind, ObjectKey, Service};
+use crate::state::Desired;
+
+/// SPEC §8 limits, checked before any mirror is built, so that the pods × ports an export could
+/// cost are never materialised and the decision does not depend on what the source holds (a
+/// root mirror's Endpoints grow in the second pass, as ClusterIPs are allocated: a check of the
+/// built objects alone would refuse the export in one pass and admit it in the next):
+/// - the exported Service's ports, and the ports of each subset of its Endpoints (a root
+///   mirror's Endpoints copy them, and every endpoint mirror carries the Service's), at most
+///   `limits.portsPerMirror` — and at most the EndpointSlice's 100 when the link writes slices;
+/// - for a headless export, an upper bound of its root mirror's Endpoints (and largest
+///   EndpointSlice) once every endpoint mirror has its ClusterIP, at most `limits.objectBytes`.
+///
+/// Over a limit, the export is not mirrored.
+#[must_use]
+pub fn export_limits(svc: &Service, endpoints: Option<&Endpoints>, link: &Link) -> Vec<Diagnostic> {
+    let limits = link.limits();
+    let mut max = limits.count(Limit::PortsPerMirror);
+    let slices = link.endpoints_api().writes_slices();
+    if slices {
+        max = max.min(SLICE_PORTS as usize);
+    }
+    let over = |kind: Kind, key: ObjectKey, field: String, count: usize| {
+        let mut message = limits.exceeded(
+            Limit::PortsPerMirror,
+            count as u64,
+            "the export is not mirrored",
+        );
+        if slices && limits.count(Limit::PortsPerMirror) > max {
+            message.push_str(&format!(
+                " (an EndpointSlice holds at most {SLICE_PORTS} ports, whatever the limit says)"
+            ));
+        }
+        Diagnostic::new(Reason::LimitExceeded, Severity::Error, kind, key, message).at(field)
+    };
+    if svc.spec.ports.len() > max {
+        return vec![over(
+            Kind::Service,
+            svc.metadata.key(),
+            "spec.ports".to_owned(),
+            svc.spec.ports.len(),
+        )];
+    }
+    let Some(ep) = endpoints else {
+        return Vec::new();
+    };
+    if let Some((i, subset)) = ep
+        .subsets
+        .iter()
+        .enumerate()
+        .find(|(_, subset)| subset.ports.len() > max)
+    {
+        return vec![over(
+            Kind::Endpoints,
+            ep.metadata.key(),
+            format!("subsets[{i}].ports"),
+            subset.ports.len(),
+        )];
+    }
+    if !(svc.is_headless() && link.enable_headless_services()) {
+        return Vec::new();
+    }
+    // Every ready address may be named (under some hostname policy) and so become a record of the
+    // root mirror, up to the endpoint-mirror limit; every subset with one keeps its ports.
+    let ready: usize = ep.subsets.iter().map(|s| s.addresses.len()).sum();
+    let records = ready.min(limits.count(Limit::EndpointMirrorsPerExport)) as u64;
+    // The longest IP and pod name any record can have: a hostname, a targetRef name or a dashed
+    // IP (at most 39 characters), never more than a DNS label's 63; a usable IP has at most 45.
+    let addresses = ep.subsets.iter().flat_map(|s| &s.addresses);
+    let ip_len = addresses
+        .clone()
+        .map(|a| a.ip.len())
+        .max()
+        .unwrap_or(0)
+        .min(45) as u64;
+    let name_len = addresses
+        .flat_map(|a| {
+            [
+                a.hostname.as_deref(),
+                a.target_ref.as_ref().and_then(|r| r.name.as_deref()),
+            ]
+        })
+        .flatten()
+        .map(str::len)
+        .fold(39, usize::max)
+        .min(63) as u64;
+    let ports = |ports: &[EndpointPort]| -> u64 {
+        ports
+            .iter()
+            .map(|p| PORT_BYTES + p.app_protocol.as_deref().map_or(0, |a| a.len() as u64 * 6))
+            .sum()
+    };
+    // The root's labels are the Service's (some dropped) plus ours; its annotations ours only.
+    let meta = 2048 + map_bytes(&svc.metadata.labels);
+    let endpoints_bound = meta
+        + records * root_record_bytes(ip_len, name_len)
+        + ep.subsets
+            .iter()
+            .filter(|s| !s.addresses.is_empty())
+            .map(|s| 64 + ports(&s.ports))
+            .sum::<u64>();
+    let slice_bound = meta
+        + records.min(MAX_ENDPOINTS_PER_SLICE as u64) * root_slice_record_bytes(ip_len, name_len)
+        + ep.subsets
+            .iter()
+            .map(|s| ports(&s.ports))
+            .max()
+            .unwrap_or(0);
+    let bound = if slices {
+        slice_bound.max(if link.endpoints_api().writes_endpoints() {
+            endpoints_bound
+        } else {
+            0
+        })
+    } else {
+        endpoints_bound
+    };
+    if bound <= limits.get(Limit::ObjectBytes) {
+        return Vec::new();
+    }
+    vec![
+        Diagnostic::new(
+            Reason::LimitExceeded,
+            Severity::Error,
+            Kind::Endpoints,
+            ep.metadata.key(),
+            limits.exceeded(
+                Limit::ObjectBytes,
+                bound,
+                &format!(
+                    "the root mirror's {} for {records} named pods could be that large (an upper \
+                     bound); the export is not mirrored",
+                    if slices {
+                        "EndpointSlices"
+                    } else {
+                        "Endpoints"
+                    }
+                ),
+            ),
+        )
+        .at("subsets"),
+    ]
+}
+
+/// SPEC §8 limits: the first `limits.endpointMirrorsPerExport` named ready addresses (sorted by
+/// name, as they come) get endpoint mirrors; the rest are cut, before any endpoint mirror is
+/// built, with one `LimitExceeded` error for the export.
+pub(crate) fn limit_endpoint_mirrors<T>(
+    mut named: Vec<T>,
+    export: &ObjectKey,
+    link: &Link,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<T> {
+    let limits = link.limits();
+    let max = limits.count(Limit::EndpointMirrorsPerExport);
+    if named.len() > max {
+        diagnostics.push(
+            Diagnostic::new(
+                Reason::LimitExceeded,
+                Severity::Error,
+                Kind::Endpoints,
+                export.clone(),
+                limits.exceeded(
+                    Limit::EndpointMirrorsPerExport,
+                    named.len() as u64,
+                    &format!(
+                        "only the first {max} by name get endpoint mirrors and a record in the \
+                         root mirror's Endpoints"
+                    ),
+                ),
+            )
+            .at("subsets"),
+        );
+        named.truncate(max);
+    }
+    named
+}
+
+/// One export's objects in [`Desired`], as [`admit`] sees them.
+#[derive(Debug)]
+pub(crate) struct ExportObjects {
+    /// The exported Service.
+    pub export: ObjectKey,
+    /// Its Services, each with a same-named Endpoints when the link writes them.
+    pub names: Vec<ObjectKey>,
+    /// Its EndpointSlices.
+    pub slices: Vec<ObjectKey>,
+}
+
+/// What [`admit`] decided about one export.
+#[derive(Debug)]
+pub(crate) enum Admission {
+    /// Not mirrored: its objects were removed from the desired state.
+    Refused(Diagnostic),
+    /// Mirrored without these endpoint mirrors (their Services, Endpoints and slices were removed
+    /// from the desired state; none had a ClusterIP yet, so no root names them).
+    Cut {
+        /// The names of the endpoint mirrors left out.
+        endpoint_mirrors: BTreeSet<String>,
+        /// The slices left out with them.
+        slices: BTreeSet<ObjectKey>,
+        /// Why.
+        diagnostic: Diagnostic,
+    },
+}
+
+/// SPEC §8: what the source API server would refuse of one export (an object whose annotations
+/// exceed `limits.annotationBytes`, or whose size exceeds `limits.objectBytes`: refused), and the
+/// link's ClusterIP budget (`limits.clusterIPsPerLink`). The budget never takes a ClusterIP back:
+/// every ClusterIP an export already holds in the source (`holds`) is counted first, so no
+/// newcomer evicts a live mirror (even when the budget was lowered below what is held). Then, in
+/// (namespace, name) order, each export's ClusterIPs still to allocate must fit in what is left: a
+/// new export that does not fit is refused whole; a live headless export gets the endpoint mirrors
+/// that fit (by name) and the others are cut.
+pub(crate) fn admit(
+    link: &Link,
+    holds: impl Fn(&ObjectKey) -> bool,
+    desired: &mut Desired,
+    exports: &[ExportObjects],
+) -> Vec<(ObjectKey, Admission)> {
+    let limits = link.limits();
+    let mut decided: Vec<(ObjectKey, Admission)> = Vec::new();
+    // (export, its ClusterIPs held, its ClusterIPs to allocate)
+    let mut candidates: Vec<(&ExportObjects, usize, Vec<&ObjectKey>)> = Vec::new();
+    for export in exports {
+        if let Some(problem) = object_problem(link, desired, export) {
+            decided.push((export.export.clone(), Admission::Refused(problem)));
+            continue;
+        }
+        let (held, new): (Vec<&ObjectKey>, Vec<&ObjectKey>) = export
+            .names
+            .iter()
+            .filter(|k| desired.services.get(*k).is_some_and(|s| !s.is_headless()))
+            .partition(|k| holds(k));
+        candidates.push((export, held.len(), new));
+    }
+    let budget = limits.count(Limit::ClusterIpsPerLink);
+    let mut used: usize = candidates.iter().map(|(_, held, _)| held).sum();
+    for (export, held, new) in candidates {
+        let room = budget.saturating_sub(used);
+        if new.len() <= room {
+            used += new.len();
+            continue;
+        }
+        let only_endpoint_mirrors = new.iter().all(|k| {
+            desired
+                .services
+                .get(*k)
+                .is_some_and(|s| s.metadata.labels.contains_key(HEADLESS_MIRROR_SVC_NAME))
+        });
+        let consequence = if held > 0 && only_endpoint_mirrors {
+            format!(
+                "{} of its {} new endpoint mirrors fit and are made (by name); the others are \
+                 not",
+                room,
+                new.len()
+            )
+        } else {
+            format!(
+                "this export needs {} and the link holds {used}; not mirrored",
+                new.len()
+            )
+        };
+        let diagnostic = Diagnostic::new(
+            Reason::LimitExceeded,
+            Severity::Error,
+            Kind::Service,
+            export.export.clone(),
+            limits.exceeded(
+                Limit::ClusterIpsPerLink,
+                (used + new.len()) as u64,
+                &consequence,
+            ),
+        );
+        if held > 0 && only_endpoint_mirrors {
+            // `names` are sorted: the first that fit are kept.
+            let cut: BTreeSet<String> = new[room..].iter().map(|k| k.name.clone()).collect();
+            used += room;
+            let slices: BTreeSet<ObjectKey> = export
+                .slices
+                .iter()
+                .filter(|k| {
+                    desired.endpoint_slices.get(*k).is_some_and(|s| {
+                        s.metadata
+                            .labels
+                            .get(SLICE_SERVICE_NAME)
+                            .is_some_and(|svc| cut.contains(svc))
+                    })
+                })
+                .cloned()
+                .collect();
+            for name in &cut {
+                let key = ObjectKey::new(&export.export.namespace, name);
+                desired.services.remove(&key);
+                desired.endpoints.remove(&key);
+            }
+            for key in &slices {
+                desired.endpoint_slices.remove(key);
+            }
+            decided.push((
+                export.export.clone(),
+                Admission::Cut {
+                    endpoint_mirrors: cut,
+                    slices,
+                    diagnostic,
+                },
+            ));
+        } else {
+            decided.push((export.export.clone(), Admission::Refused(diagnostic)));
+        }
+    }
+    let gone: BTreeSet<&ObjectKey> = decided
+        .iter()
+        .filter(|(_, a)| matches!(a, Admission::Refused(_)))
+        .map(|(k, _)| k)
+        .collect();
+    for export in exports.iter().filter(|e| gone.contains(&e.export)) {
+        for key in &export.names {
+            desired.services.remove(key);
+            desired.endpoints.remove(key);
+        }
+        for key in &export.slices {
+            desired.endpoint_slices.remove(key);
+        }
+    }
+    decided.sort_by(|a, b| a.0.cmp(&b.0));
+    decided
+}
+
+/// The first of an export's objects the source API server would refuse for its annotations or
+/// its size.
+fn object_problem(link: &Link, desired: &Desired, export: &ExportObjects) -> Option<Diagnostic> {
+    let services = export
+        .names
+        .iter()
+        .filter_map(|k| desired.services.get(k))
+        .map(|s| (Kind::Service, &s.metadata, service_bytes(s)));
+    let endpoints = export
+        .names
+        .iter()
+        .filter_map(|k| desired.endpoints.get(k))
+        .map(|e| (Kind::Endpoints, &e.metadata, endpoints_bytes(e)));
+    let slices = export
+        .slices
+        .iter()
+        .filter_map(|k| desired.endpoint_slices.get(k))
+        .map(|e| (Kind::EndpointSlice, &e.metadata, slice_bytes(e)));
+    let limits = link.limits();
+    services
+        .chain(endpoints)
+        .chain(slices)
+        .find_map(|(kind, meta, bytes)| {
+            let annotations = annotation_bytes(&meta.annotations);
+            let (limit, actual, field) = if annotations > limits.get(Limit::AnnotationBytes) {
+                (Limit::AnnotationBytes, annotations, "metadata.annotations")
+            } else if bytes > limits.get(Limit::ObjectBytes) {
+                (Limit::ObjectBytes, bytes, "")
+            } else {
+                return None;
+            };
+            let message = limits.exceeded(
+                limit,
+                actual,
+                &format!(
+                    "the source API server would refuse {kind} {}; the export is not mirrored",
+                    meta.key()
+                ),
+            );
+            let d = Diagnostic::new(
+                Reason::LimitExceeded,
+                Severity::Error,
+                Kind::Service,
+                export.export.clone(),
+                message,
+            );
+            Some(if field.is_empty() { d } else { d.at(field) })
+        })
+}

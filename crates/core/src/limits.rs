@@ -1,0 +1,537 @@
+//! SPEC §8 (limits): how much one link may ask of the source cluster, per export and in all.
+//!
+//! The target cluster is input from another trust domain: 1 MB of it must never cost gigabytes,
+//! a single export must never take the source's Service range, and nothing svcmirror writes may be
+//! something the source API server refuses (that would fail a write over and over while the rest
+//! of the link waits). Every limit is per link, set in the `LinkSpec` under `limits` (each field
+//! optional; the defaults are written once, in [`Limits::default`]), and checked *before* the
+//! per-pod objects it bounds are built, so memory and time follow the limits, not the input.
+//!
+//! | limit | `LinkSpec` field | default | why this default |
+//! |---|---|---|---|
+//! | endpoint mirrors per export | `limits.endpointMirrorsPerExport` | 1000 | Kubernetes caps an Endpoints object at 1000 addresses (the endpoints controller truncates, the mirroring controller stops there) |
+//! | ports per mirror | `limits.portsPerMirror` | 100 | an EndpointSlice holds at most 100 ports (`discovery.k8s.io/v1` validation); every mirror's ports are copied onto each endpoint mirror, so ports × pods is the cost |
+//! | ClusterIPs per link | `limits.clusterIPsPerLink` | 4096 | a sixteenth of a /16 Service range (k3s' `10.43.0.0/16`: 65 534 addresses): one link can never exhaust the range the source cluster's own Services need |
+//! | annotations per object | `limits.annotationBytes` | 262 144 (256 KiB) | the API server's `TotalAnnotationSizeLimitB` (keys + values) |
+//! | object size | `limits.objectBytes` | 1 572 864 (1.5 MiB) | etcd's default `--max-request-bytes`; the API server answers 413 above it |
+//!
+//! When an export hits a limit it gets a `LimitExceeded` error diagnostic naming the limit and the
+//! field that raises it; the rest of the link converges:
+//! - over `endpointMirrorsPerExport`: truncated — the first pods by name get endpoint mirrors, the
+//!   others are named in no root Endpoints (Kubernetes' own Endpoints truncate at 1000 too);
+//! - over any other limit: the export is not mirrored;
+//! - over `clusterIPsPerLink`: no ClusterIP already held is ever taken back; in (namespace, name)
+//!   order, a new export that does not fit is not mirrored, and a live headless export gets only
+//!   the new endpoint mirrors that fit. The budget is exact for whole-link translations (`translate`,
+//!   `plan`, the driver's resyncs); the driver's one-export reconciles see one export, so between
+//!   resyncs they may allocate past it (never more than one export's worth per event), and what
+//!   they allocated is then held.
+//!
+//! Values echoed in diagnostics (a label value, a hostname) are cut to [`ECHO_CHARS`] characters
+//! with the full length in bytes ([`echo`]): a 100 KB label value never ends up whole in a log
+//! line, an Event or a condition.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{
+    EndpointAddress, EndpointSlice, Endpoints, Object, ObjectMeta, ObjectReference, Service,
+    StringMap,
+};
+
+/// How many characters of a value a diagnostic echoes before cutting it ([`echo`]).
+pub const ECHO_CHARS: usize = 128;
+
+/// The API server's limit on the total size of an object's annotations (keys + values).
+pub const API_SERVER_ANNOTATION_BYTES: u32 = 256 * 1024;
+
+/// The API server's limit on the ports of one EndpointSlice (`discovery.k8s.io/v1` validation).
+pub const SLICE_PORTS: u32 = 100;
+
+/// etcd's default request limit (`--max-request-bytes`), the largest object the API server stores.
+pub const ETCD_REQUEST_BYTES: u32 = 1536 * 1024;
+
+/// The limits of one link (SPEC §8). Every field is optional in the `LinkSpec` (`limits:` with
+/// camelCase keys); an absent one takes its default (see the [module documentation](self) for
+/// why each default is what it is).
+///
+/// ```
+/// use svcmirror_core::limits::Limits;
+///
+/// let limits: Limits = serde_json::from_str(r#"{"portsPerMirror": 20}"#).unwrap();
+/// assert_eq!(limits.ports_per_mirror, 20);
+/// assert_eq!(limits.endpoint_mirrors_per_export, Limits::default().endpoint_mirrors_per_export);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Endpoint mirrors of one headless export at most (`limits.endpointMirrorsPerExport`,
+    /// default 1000). Beyond it the export is truncated.
+    pub endpoint_mirrors_per_export: u32,
+    /// Ports of one mirror at most (`limits.portsPerMirror`, default 100): the exported Service's
+    /// ports and each subset's ports of its Endpoints. With EndpointSlices, never more than 100
+    /// whatever this says (the API server's limit).
+    pub ports_per_mirror: u32,
+    /// ClusterIP Services (mirrors and endpoint mirrors) of the whole link at most
+    /// (`limits.clusterIPsPerLink`, default 4096).
+    #[serde(rename = "clusterIPsPerLink")]
+    pub cluster_ips_per_link: u32,
+    /// Total bytes of one object's annotations, keys and values (`limits.annotationBytes`,
+    /// default 256 KiB, the API server's own limit).
+    pub annotation_bytes: u32,
+    /// Bytes of one object as JSON at most (`limits.objectBytes`, default 1.5 MiB, etcd's request
+    /// limit). Estimated from the object's strings, never by serializing it.
+    pub object_bytes: u32,
+}
+
+impl Default for Limits {
+    /// The defaults of SPEC §8 (see the [module documentation](self)).
+    fn default() -> Self {
+        Self {
+            endpoint_mirrors_per_export: 1000,
+            ports_per_mirror: 100,
+            cluster_ips_per_link: 4096,
+            annotation_bytes: API_SERVER_ANNOTATION_BYTES,
+            object_bytes: ETCD_REQUEST_BYTES,
+        }
+    }
+}
+
+impl Limits {
+    /// The value of `limit`.
+    #[must_use]
+    pub fn get(&self, limit: Limit) -> u64 {
+        u64::from(match limit {
+            Limit::EndpointMirrorsPerExport => self.endpoint_mirrors_per_export,
+            Limit::PortsPerMirror => self.ports_per_mirror,
+            Limit::ClusterIpsPerLink => self.cluster_ips_per_link,
+            Limit::AnnotationBytes => self.annotation_bytes,
+            Limit::ObjectBytes => self.object_bytes,
+        })
+    }
+
+    /// `limit` as a `usize` (saturating), to compare with lengths.
+    #[must_use]
+    pub fn count(&self, limit: Limit) -> usize {
+        usize::try_from(self.get(limit)).unwrap_or(usize::MAX)
+    }
+
+    /// The message of a `LimitExceeded` diagnostic: what went over, by how much, and the field
+    /// that raises the limit.
+    #[must_use]
+    pub fn exceeded(&self, limit: Limit, actual: u64, consequence: &str) -> String {
+        format!(
+            "{actual} {} exceeds the limit of {} ({}; raise `{}` in the LinkSpec): {consequence}",
+            limit.unit(),
+            self.get(limit),
+            limit.describe(),
+            limit.field()
+        )
+    }
+}
+
+/// One of the [`Limits`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[non_exhaustive]
+pub enum Limit {
+    /// [`Limits::endpoint_mirrors_per_export`].
+    EndpointMirrorsPerExport,
+    /// [`Limits::ports_per_mirror`].
+    PortsPerMirror,
+    /// [`Limits::cluster_ips_per_link`].
+    ClusterIpsPerLink,
+    /// [`Limits::annotation_bytes`].
+    AnnotationBytes,
+    /// [`Limits::object_bytes`].
+    ObjectBytes,
+}
+
+impl Limit {
+    /// The `LinkSpec` field that sets it (`limits.portsPerMirror`).
+    #[must_use]
+    pub fn field(self) -> &'static str {
+        match self {
+            Self::EndpointMirrorsPerExport => "limits.endpointMirrorsPerExport",
+            Self::PortsPerMirror => "limits.portsPerMirror",
+            Self::ClusterIpsPerLink => "limits.clusterIPsPerLink",
+            Self::AnnotationBytes => "limits.annotationBytes",
+            Self::ObjectBytes => "limits.objectBytes",
+        }
+    }
+
+    /// What it limits, for a person.
+    #[must_use]
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::EndpointMirrorsPerExport => "endpoint mirrors per export",
+            Self::PortsPerMirror => "ports per mirror",
+            Self::ClusterIpsPerLink => "ClusterIPs per link",
+            Self::AnnotationBytes => "annotation bytes per object",
+            Self::ObjectBytes => "bytes per object",
+        }
+    }
+
+    fn unit(self) -> &'static str {
+        match self {
+            Self::EndpointMirrorsPerExport => "named pods",
+            Self::PortsPerMirror => "ports",
+            Self::ClusterIpsPerLink => "ClusterIPs",
+            Self::AnnotationBytes => "annotation bytes",
+            Self::ObjectBytes => "bytes",
+        }
+    }
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.field())
+    }
+}
+
+/// A value as a diagnostic echoes it: quoted like `{:?}`, and when longer than [`ECHO_CHARS`]
+/// characters cut there and followed by `…(N bytes)`.
+#[must_use]
+pub fn echo(value: &str) -> Echo<'_> {
+    Echo(value)
+}
+
+/// See [`echo`].
+#[derive(Debug, Clone, Copy)]
+pub struct Echo<'a>(&'a str);
+
+impl fmt::Display for Echo<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.char_indices().nth(ECHO_CHARS) {
+            None => write!(f, "{:?}", self.0),
+            Some((cut, _)) => write!(f, "{:?}…({} bytes)", &self.0[..cut], self.0.len()),
+        }
+    }
+}
+
+/// The total size of annotations as the API server counts it: every key and value, in bytes.
+#[must_use]
+pub fn annotation_bytes(annotations: &StringMap) -> u64 {
+    annotations
+        .iter()
+        .map(|(k, v)| (k.len() + v.len()) as u64)
+        .sum()
+}
+
+/// An upper bound of the size of `object` as JSON, in bytes: every string with its escapes and
+/// every field name, with a generous constant per structure. Linear in the object, allocates
+/// nothing (a test checks it against `serde_json` for every kind).
+#[must_use]
+pub fn estimated_bytes(object: &Object) -> u64 {
+    match object {
+        Object::Namespace(ns) => {
+            256 + string(&ns.metadata.name)
+                + map(&ns.metadata.labels)
+                + opt(ns.metadata.resource_version.as_deref())
+                + opt(ns.metadata.uid.as_deref())
+        }
+        Object::Service(svc) => service_bytes(svc),
+        Object::Endpoints(ep) => endpoints_bytes(ep),
+        Object::EndpointSlice(slice) => slice_bytes(slice),
+    }
+}
+
+/// [`estimated_bytes`] of a Service.
+#[must_use]
+pub fn service_bytes(svc: &Service) -> u64 {
+    let spec = &svc.spec;
+    let ports: u64 = spec
+        .ports
+        .iter()
+        .map(|p| {
+            let target = match &p.target_port {
+                Some(crate::model::IntOrString::String(s)) => string(s),
+                _ => 16,
+            };
+            128 + opt(p.name.as_deref())
+                + opt(p.protocol.as_deref())
+                + opt(p.app_protocol.as_deref())
+                + target
+        })
+        .sum();
+    let selector: u64 = spec
+        .selector
+        .iter()
+        .flatten()
+        .map(|(k, v)| 8 + string(k) + string(v))
+        .sum();
+    meta(&svc.metadata)
+        + 128
+        + opt(spec.type_.as_deref())
+        + opt(spec.cluster_ip.as_deref())
+        + spec
+            .cluster_ips
+            .iter()
+            .map(|ip| 4 + string(ip))
+            .sum::<u64>()
+        + ports
+        + selector
+}
+
+/// [`estimated_bytes`] of an Endpoints object.
+#[must_use]
+pub fn endpoints_bytes(ep: &Endpoints) -> u64 {
+    let subsets: u64 = ep
+        .subsets
+        .iter()
+        .map(|s| {
+            let ports: u64 = s
+                .ports
+                .iter()
+                .map(|p| {
+                    96 + opt(p.name.as_deref())
+                        + opt(p.protocol.as_deref())
+                        + opt(p.app_protocol.as_deref())
+                })
+                .sum();
+            64 + s
+                .addresses
+                .iter()
+                .chain(&s.not_ready_addresses)
+                .map(address)
+                .sum::<u64>()
+                + ports
+        })
+        .sum();
+    meta(&ep.metadata) + 64 + subsets
+}
+
+/// [`estimated_bytes`] of an EndpointSlice.
+#[must_use]
+pub fn slice_bytes(slice: &EndpointSlice) -> u64 {
+    let endpoints: u64 = slice
+        .endpoints
+        .iter()
+        .map(|e| {
+            SLICE_ENDPOINT_OVERHEAD
+                + e.addresses.iter().map(|a| 4 + string(a)).sum::<u64>()
+                + e.hostname.as_deref().map_or(0, |h| 12 + string(h))
+                + e.node_name.as_deref().map_or(0, |n| 12 + string(n))
+                + e.zone.as_deref().map_or(0, |z| 8 + string(z))
+                + e.target_ref.as_ref().map_or(0, |r| 13 + reference(r))
+        })
+        .sum();
+    let ports: u64 = slice
+        .ports
+        .iter()
+        .map(|p| {
+            96 + opt(p.name.as_deref())
+                + opt(p.protocol.as_deref())
+                + opt(p.app_protocol.as_deref())
+        })
+        .sum();
+    meta(&slice.metadata) + 96 + string(&slice.address_type) + endpoints + ports
+}
+
+/// `{"ip":` … `}` and a separating comma.
+const ADDRESS_OVERHEAD: u64 = 9;
+
+/// `{"addresses":[` … `],"conditions":{"ready":…,"serving":…,"terminating":…}` … `}`, a comma.
+const SLICE_ENDPOINT_OVERHEAD: u64 = 128;
+
+fn address(a: &EndpointAddress) -> u64 {
+    ADDRESS_OVERHEAD
+        + string(&a.ip)
+        + a.hostname.as_deref().map_or(0, |h| 12 + string(h))
+        + a.node_name.as_deref().map_or(0, |n| 12 + string(n))
+        + a.target_ref.as_ref().map_or(0, |r| 13 + reference(r))
+}
+
+/// An upper bound of [`estimated_bytes`]' share of one record of a root mirror's Endpoints — an IP
+/// of at most `ip_len` characters and a hostname of at most `name_len` (neither escaped: an IP and
+/// a DNS label are plain ASCII).
+#[must_use]
+pub fn root_record_bytes(ip_len: u64, name_len: u64) -> u64 {
+    ADDRESS_OVERHEAD + (2 + ip_len) + 12 + (2 + name_len)
+}
+
+/// [`root_record_bytes`] for an endpoint of a root mirror's EndpointSlice.
+#[must_use]
+pub fn root_slice_record_bytes(ip_len: u64, name_len: u64) -> u64 {
+    SLICE_ENDPOINT_OVERHEAD + 4 + (2 + ip_len) + 12 + (2 + name_len)
+}
+
+fn reference(r: &ObjectReference) -> u64 {
+    128 + opt(r.kind.as_deref())
+        + opt(r.name.as_deref())
+        + opt(r.namespace.as_deref())
+        + opt(r.uid.as_deref())
+        + opt(r.resource_version.as_deref())
+}
+
+fn meta(m: &ObjectMeta) -> u64 {
+    // apiVersion, kind, metadata and its field names.
+    256 + string(&m.name)
+        + string(&m.namespace)
+        + map(&m.labels)
+        + map(&m.annotations)
+        + opt(m.resource_version.as_deref())
+        + opt(m.uid.as_deref())
+        + opt(m.creation_timestamp.as_deref())
+}
+
+/// [`estimated_bytes`]'s share of one `string → string` map (labels, annotations).
+#[must_use]
+pub fn map_bytes(m: &StringMap) -> u64 {
+    map(m)
+}
+
+/// An upper bound of [`estimated_bytes`] for one Endpoints or EndpointSlice port whose name is a
+/// DNS label and whose protocol is TCP, UDP or SCTP, without the length of `appProtocol`.
+pub const PORT_BYTES: u64 = 192;
+
+fn map(m: &StringMap) -> u64 {
+    2 + m
+        .iter()
+        .map(|(k, v)| 2 + string(k) + string(v))
+        .sum::<u64>()
+}
+
+fn opt(s: Option<&str>) -> u64 {
+    s.map_or(0, string)
+}
+
+/// A JSON string's length: quotes, and every byte as it is escaped (`\"`, `\\`, `\n`, `\u0000`).
+fn string(s: &str) -> u64 {
+    2 + s
+        .bytes()
+        .map(|b| match b {
+            b'"' | b'\\' => 2,
+            0..=0x1f => 6,
+            _ => 1,
+        })
+        .sum::<u64>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{
+        Endpoint, EndpointPort, EndpointSlicePort, EndpointSubset, IntOrString, Namespace,
+        ServicePort,
+    };
+
+    #[test]
+    fn echo_keeps_short_values_and_cuts_long_ones_with_their_length() {
+        assert_eq!(echo("web").to_string(), "\"web\"");
+        let long = "x".repeat(100_000);
+        let shown = echo(&long).to_string();
+        assert!(shown.ends_with("…(100000 bytes)"), "{shown}");
+        assert!(shown.len() < ECHO_CHARS + 40, "{}", shown.len());
+        // Cut on a character boundary, never inside one.
+        let wide = "é".repeat(200);
+        assert!(echo(&wide).to_string().ends_with("…(400 bytes)"));
+    }
+
+    #[test]
+    fn serde_defaults_are_the_documented_ones() {
+        let all: Limits = serde_json::from_str("{}").expect("empty limits");
+        assert_eq!(all, Limits::default());
+        assert_eq!(all.endpoint_mirrors_per_export, 1000);
+        assert_eq!(all.annotation_bytes, 262_144);
+        assert_eq!(all.object_bytes, 1_572_864);
+        let one: Limits = serde_json::from_str(r#"{"clusterIPsPerLink": 10}"#).expect("one field");
+        assert_eq!(one.cluster_ips_per_link, 10);
+        assert_eq!(one.ports_per_mirror, 100);
+        assert_eq!(
+            serde_json::to_value(Limits::default()).expect("json")["clusterIPsPerLink"],
+            4096
+        );
+    }
+
+    #[test]
+    fn the_message_names_the_limit_and_the_field_that_raises_it() {
+        let message = Limits::default().exceeded(Limit::PortsPerMirror, 10_000, "not mirrored");
+        assert!(
+            message.contains("10000 ports exceeds the limit of 100"),
+            "{message}"
+        );
+        assert!(message.contains("`limits.portsPerMirror`"), "{message}");
+    }
+
+    fn json_len(object: &Object) -> u64 {
+        serde_json::to_vec(object).expect("json").len() as u64
+    }
+
+    /// The estimate is an upper bound of the JSON size (what the fake and the API server measure),
+    /// and not a wild one.
+    #[test]
+    fn estimate_bounds_the_json_size_of_every_kind() {
+        let mut svc = Service::new("default", "web-west");
+        svc.metadata.labels.insert("app".into(), "web".into());
+        svc.metadata
+            .annotations
+            .insert("note".into(), "a \"quoted\"\n\u{1}value".into());
+        svc.metadata.resource_version = Some("12".into());
+        svc.spec.cluster_ip = Some("10.43.0.10".into());
+        svc.spec.cluster_ips = vec!["10.43.0.10".into()];
+        svc.spec.ports = (1..50)
+            .map(|i| ServicePort {
+                name: Some(format!("p{i}")),
+                protocol: Some("TCP".into()),
+                port: i,
+                target_port: Some(IntOrString::String("http".into())),
+                ..ServicePort::default()
+            })
+            .collect();
+        let mut ep = Endpoints::new("default", "web-west");
+        ep.metadata.labels = svc.metadata.labels.clone();
+        ep.subsets = vec![EndpointSubset {
+            addresses: (0..200)
+                .map(|i| EndpointAddress {
+                    ip: format!("10.0.{}.{}", i / 250, i % 250),
+                    hostname: Some(format!("web-{i}")),
+                    ..EndpointAddress::default()
+                })
+                .collect(),
+            ports: vec![EndpointPort {
+                name: Some("http".into()),
+                port: 80,
+                protocol: Some("TCP".into()),
+                app_protocol: None,
+            }],
+            ..EndpointSubset::default()
+        }];
+        let mut slice = EndpointSlice::new("default", "web-west-ipv4", "IPv4");
+        slice.endpoints = (0..200)
+            .map(|i| Endpoint {
+                addresses: vec![format!("10.0.0.{i}")],
+                hostname: Some(format!("web-{i}")),
+                ..Endpoint::default()
+            })
+            .collect();
+        slice.ports = vec![EndpointSlicePort {
+            name: Some("http".into()),
+            protocol: Some("TCP".into()),
+            port: Some(80),
+            app_protocol: None,
+        }];
+        let mut ns = Namespace::new("default");
+        ns.metadata.labels.insert("a".into(), "b".into());
+        for object in [
+            Object::Service(svc),
+            Object::Endpoints(ep),
+            Object::EndpointSlice(slice),
+            Object::Namespace(ns),
+        ] {
+            let (estimate, actual) = (estimated_bytes(&object), json_len(&object));
+            assert!(
+                estimate >= actual && estimate <= actual * 4,
+                "{:?}: estimate {estimate}, JSON {actual}",
+                object.kind()
+            );
+        }
+    }
+
+    #[test]
+    fn annotation_bytes_count_keys_and_values() {
+        let map: StringMap = [("ab".to_owned(), "cde".to_owned())].into();
+        assert_eq!(annotation_bytes(&map), 5);
+    }
+}
