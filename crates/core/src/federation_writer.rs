@@ -155,6 +155,14 @@ pub fn federate_as(
     out
 }
 
+/// SPEC §3: the key of the federated Service of the member `export` (`<name>-federated`, in its
+/// namespace; shortened as any name). What a one-export reconcile plans against.
+#[must_use]
+pub fn federated_key(export: &ObjectKey) -> ObjectKey {
+    let suffix = ClusterName::new(FEDERATED_SUFFIX).expect("a DNS-1123 label");
+    ObjectKey::new(&export.namespace, &mirror_name(&export.name, &suffix).name)
+}
+
 /// The federated Services the federation owns in `source`, by the member namespace/name their
 /// entries name (the inverse of [`mirror_name`]`(name, "federated")`: an entry whose name does not
 /// give back the Service's own name is not one of its members).
