@@ -16,6 +16,8 @@ mod args;
 mod controller;
 mod demo;
 mod explain;
+mod federation;
+mod probe;
 mod render;
 mod run;
 mod simulate;
