@@ -255,7 +255,8 @@ async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
     .await
     .context("source cluster client")?;
     let source = KubeSource::new(source_client.clone());
-    let target = KubeTarget::new(target_client, link.export_selector());
+    // SPEC §9: remote-discovery and federated members too (see `KubeTarget::for_link`).
+    let target = KubeTarget::for_link(target_client, &link);
     tracing::info!(
         cluster = %link.cluster_name().as_str(),
         selector = %target.label_selector(),
