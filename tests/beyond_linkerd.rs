@@ -511,7 +511,9 @@ fn federated_across_two_clusters_with_local_member_and_headless_member_rejected(
     );
     assert!(t.diagnostics[2].message.contains("north"));
     assert!(t.diagnostics[0].message.contains("east") && t.diagnostics[0].message.contains("grpc"));
-    assert!(t.diagnostics[1].message.contains("west") && t.diagnostics[1].message.contains("admin"));
+    assert!(
+        t.diagnostics[1].message.contains("west") && t.diagnostics[1].message.contains("admin")
+    );
     let web = ObjectKey::new("default", "web");
     assert_eq!(t.exports[&web].mode, MirrorMode::Federated);
     assert_eq!(t.exports.len(), 1, "not-a-member is no member");

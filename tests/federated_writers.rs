@@ -10,8 +10,8 @@ use common::*;
 use svcmirror::labels::{LOCAL_DISCOVERY_ANNOTATION, REMOTE_DISCOVERY_ANNOTATION};
 use svcmirror::model::Service;
 use svcmirror::{
-    FederationWriter, LabelSelector, Link, MirrorMode, ObjectKey, Reason, SourceState,
-    TargetState, federate, federate_as, plan_federated,
+    FederationWriter, LabelSelector, Link, MirrorMode, ObjectKey, Reason, SourceState, TargetState,
+    federate, federate_as, plan_federated,
 };
 use svcmirror_fake::FakeCluster;
 
@@ -75,7 +75,10 @@ fn federated_created_by_first_member() {
         annotation(&fed, REMOTE_DISCOVERY_ANNOTATION).as_deref(),
         Some("web@west")
     );
-    assert_eq!(fed.metadata.labels.get("app").map(String::as_str), Some("web"));
+    assert_eq!(
+        fed.metadata.labels.get("app").map(String::as_str),
+        Some("web")
+    );
     assert_eq!(fed.spec.ports.len(), 1);
     assert!(fake.state().endpoints.is_empty());
     let t = federate_as(FederationWriter::Link(&west), &target, &fake.state());
@@ -90,7 +93,9 @@ fn federated_created_by_first_member() {
 #[test]
 fn federated_joined_by_second_link_both_orders_agree() {
     let (west, east) = (cluster("west"), cluster("east"));
-    let west_target = only(vec![member("web").label("tier", "w").port("http", 80).build()]);
+    let west_target = only(vec![
+        member("web").label("tier", "w").port("http", 80).build(),
+    ]);
     let east_target = only(vec![
         member("web")
             .label("tier", "e")
@@ -118,9 +123,16 @@ fn federated_joined_by_second_link_both_orders_agree() {
             annotation(&fed, REMOTE_DISCOVERY_ANNOTATION).as_deref(),
             Some("web@east,web@west")
         );
-        assert_eq!(fed.metadata.labels.get("tier").map(String::as_str), Some("e"));
+        assert_eq!(
+            fed.metadata.labels.get("tier").map(String::as_str),
+            Some("e")
+        );
         assert_eq!(fed.spec.ports.len(), 2, "the lead's (east's) ports");
-        results.push((fed.metadata.labels, fed.metadata.annotations, fed.spec.ports));
+        results.push((
+            fed.metadata.labels,
+            fed.metadata.annotations,
+            fed.spec.ports,
+        ));
     }
     assert_eq!(results[0], results[1]);
 }
@@ -157,16 +169,33 @@ fn federated_left_removes_own_entry_then_deletes() {
     write(FederationWriter::Link(&east), &target, &mut fake);
     // West's member is unlabelled: west leaves.
     let unlabelled = only(vec![svc("default", "web").port("http", 80).build()]);
-    assert_eq!(write(FederationWriter::Link(&west), &unlabelled, &mut fake), 1);
+    assert_eq!(
+        write(FederationWriter::Link(&west), &unlabelled, &mut fake),
+        1
+    );
     let fed = federated(&fake).expect("east is still a member");
     assert_eq!(
         annotation(&fed, REMOTE_DISCOVERY_ANNOTATION).as_deref(),
         Some("web@east")
     );
     // West again with nothing: no change (it has no part any more).
-    assert_eq!(write(FederationWriter::Link(&west), &TargetState::default(), &mut fake), 0);
+    assert_eq!(
+        write(
+            FederationWriter::Link(&west),
+            &TargetState::default(),
+            &mut fake
+        ),
+        0
+    );
     // East's Service is deleted: the last member leaves, the federated Service goes.
-    assert_eq!(write(FederationWriter::Link(&east), &TargetState::default(), &mut fake), 1);
+    assert_eq!(
+        write(
+            FederationWriter::Link(&east),
+            &TargetState::default(),
+            &mut fake
+        ),
+        1
+    );
     assert!(federated(&fake).is_none());
 }
 
@@ -176,29 +205,52 @@ fn federated_left_removes_own_entry_then_deletes() {
 fn federated_local_member_created_joined_left() {
     let west = cluster("west");
     let selector = LabelSelector::default_federated();
-    let local_target = only(vec![member("web").label("tier", "local").port("http", 80).build()]);
-    let west_target = only(vec![member("web").label("tier", "west").port("http", 80).build()]);
+    let local_target = only(vec![
+        member("web")
+            .label("tier", "local")
+            .port("http", 80)
+            .build(),
+    ]);
+    let west_target = only(vec![
+        member("web").label("tier", "west").port("http", 80).build(),
+    ]);
 
     // Created: only the local member.
     let mut fake = fake();
     write(FederationWriter::Local(&selector), &local_target, &mut fake);
     let fed = federated(&fake).expect("created");
-    assert_eq!(annotation(&fed, LOCAL_DISCOVERY_ANNOTATION).as_deref(), Some("web"));
+    assert_eq!(
+        annotation(&fed, LOCAL_DISCOVERY_ANNOTATION).as_deref(),
+        Some("web")
+    );
     assert_eq!(annotation(&fed, REMOTE_DISCOVERY_ANNOTATION), None);
 
     // Joined: west joins; the local member stays the lead (its labels).
     write(FederationWriter::Link(&west), &west_target, &mut fake);
     let fed = federated(&fake).expect("joined");
-    assert_eq!(annotation(&fed, LOCAL_DISCOVERY_ANNOTATION).as_deref(), Some("web"));
+    assert_eq!(
+        annotation(&fed, LOCAL_DISCOVERY_ANNOTATION).as_deref(),
+        Some("web")
+    );
     assert_eq!(
         annotation(&fed, REMOTE_DISCOVERY_ANNOTATION).as_deref(),
         Some("web@west")
     );
-    assert_eq!(fed.metadata.labels.get("tier").map(String::as_str), Some("local"));
-    assert_eq!(write(FederationWriter::Local(&selector), &local_target, &mut fake), 0);
+    assert_eq!(
+        fed.metadata.labels.get("tier").map(String::as_str),
+        Some("local")
+    );
+    assert_eq!(
+        write(FederationWriter::Local(&selector), &local_target, &mut fake),
+        0
+    );
 
     // Left: the local member is unlabelled; west's entry stays.
-    write(FederationWriter::Local(&selector), &TargetState::default(), &mut fake);
+    write(
+        FederationWriter::Local(&selector),
+        &TargetState::default(),
+        &mut fake,
+    );
     let fed = federated(&fake).expect("west remains");
     assert_eq!(annotation(&fed, LOCAL_DISCOVERY_ANNOTATION), None);
     assert_eq!(
@@ -206,9 +258,15 @@ fn federated_local_member_created_joined_left() {
         Some("web@west")
     );
     // West, now the lead, writes its own labels at its next reconcile.
-    assert_eq!(write(FederationWriter::Link(&west), &west_target, &mut fake), 1);
+    assert_eq!(
+        write(FederationWriter::Link(&west), &west_target, &mut fake),
+        1
+    );
     let fed = federated(&fake).expect("west remains");
-    assert_eq!(fed.metadata.labels.get("tier").map(String::as_str), Some("west"));
+    assert_eq!(
+        fed.metadata.labels.get("tier").map(String::as_str),
+        Some("west")
+    );
 }
 
 /// A headless member cannot join (Linkerd: "Headless service cannot join federated service"),
@@ -225,7 +283,11 @@ fn federated_headless_member_rejected_and_others_untouched() {
     let before = federated(&fake);
     let headless = only(vec![member("web").headless().port("http", 80).build()]);
     let t = federate_as(FederationWriter::Link(&west), &headless, &fake.state());
-    assert!(t.diagnostics.iter().any(|d| d.reason == Reason::InvalidService));
+    assert!(
+        t.diagnostics
+            .iter()
+            .any(|d| d.reason == Reason::InvalidService)
+    );
     assert_eq!(
         t.exports[&ObjectKey::new("default", "web")].mode,
         MirrorMode::NotMirrored

@@ -40,14 +40,24 @@ fn target_with(services: Vec<Service>) -> FakeHandle {
 }
 
 fn driver(link: Link, source: &FakeHandle, target: &FakeHandle) -> Fed {
-    Driver::new(link, source.clone(), target.clone(), Arc::new(TestClock::default()))
+    Driver::new(
+        link,
+        source.clone(),
+        target.clone(),
+        Arc::new(TestClock::default()),
+    )
 }
 
 fn members_listed(source: &FakeHandle) -> Option<String> {
     let state = source.lock().state();
     state
         .service(&key("default", "web-federated"))
-        .and_then(|s| s.metadata.annotations.get(REMOTE_DISCOVERY_ANNOTATION).cloned())
+        .and_then(|s| {
+            s.metadata
+                .annotations
+                .get(REMOTE_DISCOVERY_ANNOTATION)
+                .cloned()
+        })
 }
 
 /// SPEC §9, Linkerd's created/joined scenarios with one controller per link: both drivers start
@@ -67,7 +77,10 @@ async fn two_links_converge_on_one_federated_service_without_flapping() {
     let outcome = east.full_reconcile().await;
     assert!(outcome.complete, "{outcome:?}");
     assert!(east.stats().conflicts >= 1, "the race was exercised");
-    assert_eq!(members_listed(&source).as_deref(), Some("web@east,web@west"));
+    assert_eq!(
+        members_listed(&source).as_deref(),
+        Some("web@east,web@west")
+    );
     assert_eq!(
         west.exports()[&key("default", "web")].outcome.mode,
         MirrorMode::Federated
@@ -78,8 +91,15 @@ async fn two_links_converge_on_one_federated_service_without_flapping() {
         assert!(west.resync().await.expect("resync").complete);
         assert!(east.resync().await.expect("resync").complete);
     }
-    assert_eq!(source.lock().resource_version(), rv, "a settled resync wrote");
-    assert_eq!(members_listed(&source).as_deref(), Some("web@east,web@west"));
+    assert_eq!(
+        source.lock().resource_version(),
+        rv,
+        "a settled resync wrote"
+    );
+    assert_eq!(
+        members_listed(&source).as_deref(),
+        Some("web@east,web@west")
+    );
 }
 
 /// Linkerd's joined/left scenarios through target events (one-export reconciles): west's member
@@ -101,7 +121,10 @@ async fn member_joins_and_leaves_through_events() {
         .handle(TargetEvent::ServiceApplied(member(&[("http", 80)])))
         .await;
     assert!(outcome.complete);
-    assert_eq!(members_listed(&source).as_deref(), Some("web@east,web@west"));
+    assert_eq!(
+        members_listed(&source).as_deref(),
+        Some("web@east,web@west")
+    );
     // Left.
     west.handle(TargetEvent::ServiceDeleted(key("default", "web")))
         .await;
@@ -128,8 +151,13 @@ async fn gateway_liveness_moves_gateway_addresses_and_back() {
     w.start().await;
     w.put_service(exported("default", "web", false, &[("http", 80)]))
         .await;
-    w.put_endpoints(endpoints("default", "web", &[("", "10.42.0.50")], &[("http", 80)]))
-        .await;
+    w.put_endpoints(endpoints(
+        "default",
+        "web",
+        &[("", "10.42.0.50")],
+        &[("http", 80)],
+    ))
+    .await;
     w.put_service(nginx("default")).await;
     w.put_endpoints(nginx_endpoints("default", 2)).await;
     let alive_state = normalized(&w.source_state());
@@ -140,7 +168,10 @@ async fn gateway_liveness_moves_gateway_addresses_and_back() {
         let not_ready: usize = e.subsets.iter().map(|s| s.not_ready_addresses.len()).sum();
         (ready, not_ready)
     };
-    assert!(w.driver.set_gateway_alive(true).await.is_none(), "no change");
+    assert!(
+        w.driver.set_gateway_alive(true).await.is_none(),
+        "no change"
+    );
     let outcome = w.driver.set_gateway_alive(false).await.expect("a change");
     assert!(outcome.complete && outcome.writes > 0);
     assert_eq!(ready_and_not(&w, "web-west"), (0, 1));
@@ -154,5 +185,8 @@ async fn gateway_liveness_moves_gateway_addresses_and_back() {
 
     w.driver.set_gateway_alive(true).await.expect("a change");
     assert_eq!(ready_and_not(&w, "web-west"), (1, 0));
-    assert_eq!(normalized(&w.source_state()).endpoints, alive_state.endpoints);
+    assert_eq!(
+        normalized(&w.source_state()).endpoints,
+        alive_state.endpoints
+    );
 }

@@ -478,17 +478,13 @@ fn respond(path: &str, shared: &Mutex<Shared>) -> Response<String> {
                 )
             }
         }
-        "/metrics" => text(
-            StatusCode::OK,
-            "text/plain; version=0.0.4",
-            {
-                let mut body = metrics(status.as_ref(), leader, acquisitions);
-                if let Some(probe) = probe {
-                    probe.render(&mut body);
-                }
-                body
-            },
-        ),
+        "/metrics" => text(StatusCode::OK, "text/plain; version=0.0.4", {
+            let mut body = metrics(status.as_ref(), leader, acquisitions);
+            if let Some(probe) = probe {
+                probe.render(&mut body);
+            }
+            body
+        }),
         _ => text(
             StatusCode::NOT_FOUND,
             "text/plain",

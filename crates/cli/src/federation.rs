@@ -107,7 +107,10 @@ mod tests {
         let key = ObjectKey::new("default", "web-federated");
         let svc = &translation.desired.services[&key];
         assert_eq!(
-            svc.metadata.annotations.get(REMOTE_DISCOVERY_ANNOTATION).map(String::as_str),
+            svc.metadata
+                .annotations
+                .get(REMOTE_DISCOVERY_ANNOTATION)
+                .map(String::as_str),
             Some("web@east,web@west")
         );
         assert!(matches!(&plan.operations[..], [Operation::Create { .. }]));
@@ -130,7 +133,10 @@ mod tests {
         let (translation, plan) = federated(&[(&west, &w)], &source);
         let svc = translation.desired.services.values().next().expect("one");
         assert_eq!(
-            svc.metadata.annotations.get(REMOTE_DISCOVERY_ANNOTATION).map(String::as_str),
+            svc.metadata
+                .annotations
+                .get(REMOTE_DISCOVERY_ANNOTATION)
+                .map(String::as_str),
             Some("web@east,web@west")
         );
         assert_eq!(plan.operations.len(), 1, "one update: west's entry");

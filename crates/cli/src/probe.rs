@@ -75,12 +75,16 @@ pub async fn record_transition(
         Transition::Dead => (
             "Warning",
             "GatewayDead",
-            format!("the gateway of cluster {cluster} failed its probes: mirror addresses are not ready"),
+            format!(
+                "the gateway of cluster {cluster} failed its probes: mirror addresses are not ready"
+            ),
         ),
         Transition::Alive => (
             "Normal",
             "GatewayAlive",
-            format!("the gateway of cluster {cluster} answers its probe again: mirror addresses are ready"),
+            format!(
+                "the gateway of cluster {cluster} answers its probe again: mirror addresses are ready"
+            ),
         ),
     };
     let now = Time(k8s_openapi::jiff::Timestamp::now());
@@ -389,7 +393,10 @@ mod tests {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        panic!("mirror never reached {want:?}: {:?}", mirror_addresses(source));
+        panic!(
+            "mirror never reached {want:?}: {:?}",
+            mirror_addresses(source)
+        );
     }
 
     /// SPEC §2.1 end to end: a real HTTP gateway on loopback flips from healthy to failing and
@@ -464,11 +471,18 @@ mod tests {
         );
         let mut text = String::new();
         metrics.render(&mut text);
-        assert!(text.contains("gateway_alive{target_cluster_name=\"west\"} 1"), "{text}");
+        assert!(
+            text.contains("gateway_alive{target_cluster_name=\"west\"} 1"),
+            "{text}"
+        );
         assert!(
             !text.contains("probe_successful=\"false\"} 0"),
             "failures were counted: {text}"
         );
-        assert!(text.contains("gateway_probe_latency_ms_bucket{target_cluster_name=\"west\",le=\"+Inf\"}"));
+        assert!(
+            text.contains(
+                "gateway_probe_latency_ms_bucket{target_cluster_name=\"west\",le=\"+Inf\"}"
+            )
+        );
     }
 }

@@ -29,10 +29,19 @@ fn translate_writes_the_federated_service_of_a_member() {
     let (code, out, err) = run(&[&["translate", "--target", &target][..], &LINK].concat());
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("name: web-federated"), "{out}");
-    assert!(out.contains("multicluster.linkerd.io/remote-discovery: web@west"), "{out}");
+    assert!(
+        out.contains("multicluster.linkerd.io/remote-discovery: web@west"),
+        "{out}"
+    );
     assert!(out.contains("svcmirror.io/federated: \"true\""), "{out}");
-    assert!(!out.contains("name: web-west"), "a member is not a mirror: {out}");
-    assert!(!out.contains("api-federated"), "not a member by default: {out}");
+    assert!(
+        !out.contains("name: web-west"),
+        "a member is not a mirror: {out}"
+    );
+    assert!(
+        !out.contains("api-federated"),
+        "not a member by default: {out}"
+    );
 }
 
 #[test]
@@ -65,9 +74,8 @@ fn plan_creates_it_and_simulate_converges_on_it() {
     let (code, out, err) = run(&[&["plan", "--target", &target][..], &LINK].concat());
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("web-federated"), "{out}");
-    let (code, out, err) = run(
-        &[&["simulate", "--target", &target, "-o", "json"][..], &LINK].concat(),
-    );
+    let (code, out, err) =
+        run(&[&["simulate", "--target", &target, "-o", "json"][..], &LINK].concat());
     assert_eq!(code, 0, "{err}");
     let json: serde_json::Value = serde_json::from_str(&out).expect("json");
     let fed = json["objects"]["items"]
@@ -109,9 +117,11 @@ spec:
     .expect("write");
     let target = data("federated.yaml");
     let source = source.to_string_lossy().into_owned();
-    let (code, out, err) = run(
-        &[&["translate", "--target", &target, "--source", &source][..], &LINK].concat(),
-    );
+    let (code, out, err) = run(&[
+        &["translate", "--target", &target, "--source", &source][..],
+        &LINK,
+    ]
+    .concat());
     assert_eq!(code, 0, "{err}");
     assert!(
         out.contains("multicluster.linkerd.io/remote-discovery: web@east,web@west"),

@@ -23,9 +23,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diagnostics::Diagnostic;
-use crate::federate::{
-    FEDERATED_SUFFIX, Members, Origin, collect, federated_service, may_join,
-};
+use crate::federate::{FEDERATED_SUFFIX, Members, Origin, collect, federated_service, may_join};
 use crate::labels::{self, LOCAL_DISCOVERY_ANNOTATION, REMOTE_DISCOVERY_ANNOTATION};
 use crate::link::{KeyPattern, LabelSelector, Link};
 use crate::model::{ObjectKey, Service};
@@ -71,7 +69,13 @@ pub fn federate_as(
         FederationWriter::Local(selector) => selector,
     };
     let mut found: Members<'_> = BTreeMap::new();
-    collect(&mut found, origin.clone(), selector, members, &mut diagnostics);
+    collect(
+        &mut found,
+        origin.clone(),
+        selector,
+        members,
+        &mut diagnostics,
+    );
     let observed = observed_federated(source);
     let (excluded_labels, excluded_annotations): (&[KeyPattern], &[KeyPattern]) = match writer {
         FederationWriter::Link(link) => (link.excluded_labels(), link.excluded_annotations()),

@@ -109,7 +109,11 @@ impl ProbeState {
     /// SPEC §2.1: the state after `result`, and the transition it causes, if any. Dead after
     /// `failure_threshold` consecutive failures (0 counts as 1), alive after one success.
     #[must_use]
-    pub fn observe(self, failure_threshold: u32, result: ProbeResult) -> (Self, Option<Transition>) {
+    pub fn observe(
+        self,
+        failure_threshold: u32,
+        result: ProbeResult,
+    ) -> (Self, Option<Transition>) {
         match result {
             ProbeResult::Success => {
                 let next = Self {

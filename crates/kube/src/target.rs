@@ -319,8 +319,7 @@ mod tests {
     #[test]
     fn server_selector_is_the_export_selector_only_when_it_is_the_only_one() {
         let builder = || {
-            svcmirror_core::Link::builder("west")
-                .gateway_address("172.18.0.4".parse().expect("ip"))
+            svcmirror_core::Link::builder("west").gateway_address("172.18.0.4".parse().expect("ip"))
         };
         let default = builder().build().expect("link");
         assert_eq!(server_selector(&default), "");
@@ -329,7 +328,10 @@ mod tests {
             .federated_selector(LabelSelector::default())
             .build()
             .expect("link");
-        assert_eq!(server_selector(&export_only), "mirror.linkerd.io/exported=true");
+        assert_eq!(
+            server_selector(&export_only),
+            "mirror.linkerd.io/exported=true"
+        );
     }
 
     fn svc(name: &str) -> Service {
