@@ -1,8 +1,9 @@
 //! SPEC §9, federated Services with several writers (`federate_as`): Linkerd's federated
-//! scenarios (`multicluster/service-mirror/cluster_watcher_federated_test.go` and the
-//! `handleFederatedServiceJoin`/`Leave` paths: created, joined, left, local member created, joined,
-//! left), each writer seeing only its own cluster, on a fake source; and the agreement with
-//! `federate`, which sees every cluster at once.
+//! scenarios (`multicluster/service-mirror/cluster_watcher_mirroring_test.go`: "federated service
+//! created / joined / left", "local federated service created / joined / left", handled by
+//! `handleCreateFederatedService`, `handleFederatedServiceJoin` and `…Leave` in
+//! `cluster_watcher.go`), each writer seeing only its own cluster, on a fake source; and the
+//! agreement with `federate`, which sees every cluster at once.
 
 mod common;
 
