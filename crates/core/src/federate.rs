@@ -139,14 +139,15 @@ pub(crate) fn collect<'a>(
     state: &'a TargetState,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
-    let services = unique_by_key(
-        &state.services,
-        |s| s.metadata.key(),
-        Kind::Service,
-        diagnostics,
-    );
+    // Only the selected Services are keyed: a target holds far more than its members.
+    let selected: Vec<&Service> = state
+        .services
+        .iter()
+        .filter(|s| selector.matches(&s.metadata.labels))
+        .collect();
+    let services = unique_by_key(&selected, |s| s.metadata.key(), Kind::Service, diagnostics);
     for (key, svc) in services {
-        let Some(svc) = svc.filter(|s| selector.matches(&s.metadata.labels)) else {
+        let Some(svc) = svc.copied() else {
             continue;
         };
         let slot = members.entry(key.clone()).or_default();
