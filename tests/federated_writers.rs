@@ -302,3 +302,67 @@ fn federated_headless_member_rejected_and_others_untouched() {
     );
     assert!(empty.desired.services.is_empty());
 }
+
+mod writers_property {
+    use super::*;
+    use proptest::prelude::*;
+
+    const CLUSTERS: [&str; 4] = ["east", "north", "south", "west"];
+
+    /// One cluster's target: which of `web`/`api` it federates, with a label and a port that
+    /// vary per cluster (so the lead's fields are visible).
+    fn arb_target() -> impl Strategy<Value = TargetState> {
+        (any::<bool>(), any::<bool>(), 0u8..3, 0u8..2).prop_map(|(web, api, tier, port)| {
+            let mut services = Vec::new();
+            for (present, name) in [(web, "web"), (api, "api")] {
+                if present {
+                    services.push(
+                        member(name)
+                            .label("tier", &tier.to_string())
+                            .port("http", 80 + i32::from(port))
+                            .build(),
+                    );
+                }
+            }
+            only(services)
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 96, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// SPEC §9, several writers: whatever the source held before (an earlier state of the
+        /// same clusters) and whatever order the writers run in, two rounds of every writer
+        /// leave exactly what `federate` computes from all targets, and a third round writes
+        /// nothing (no flapping). One round sets every entry, but not always the lead's fields:
+        /// when the lead left after its successor ran, the successor writes them at its next
+        /// reconcile (Linkerd keeps the old oldest member's metadata the same way).
+        #[test]
+        fn two_rounds_of_writers_in_any_order_equal_federate_of_all(
+            before in proptest::collection::vec(arb_target(), 4),
+            after in proptest::collection::vec(arb_target(), 4),
+            order in Just((0..4usize).collect::<Vec<_>>()).prop_shuffle(),
+        ) {
+            let links: Vec<Link> = CLUSTERS.iter().map(|c| cluster(c)).collect();
+            let mut fake = fake();
+            for (link, target) in links.iter().zip(&before) {
+                write(FederationWriter::Link(link), target, &mut fake);
+            }
+            for _ in 0..2 {
+                for &i in &order {
+                    write(FederationWriter::Link(&links[i]), &after[i], &mut fake);
+                }
+            }
+            let pairs: Vec<(&Link, &TargetState)> = links.iter().zip(&after).collect();
+            let all = federate(&pairs, None, &fake.state());
+            prop_assert!(
+                plan_federated(&all.desired, &fake.state()).is_empty(),
+                "{:#?}",
+                plan_federated(&all.desired, &fake.state()).operations
+            );
+            for &i in &order {
+                prop_assert_eq!(write(FederationWriter::Link(&links[i]), &after[i], &mut fake), 0);
+            }
+        }
+    }
+}
