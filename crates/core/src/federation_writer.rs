@@ -17,8 +17,10 @@
 //!
 //! So two writers never undo each other: each one's plan changes only its own entry, or the
 //! fields the lead alone writes, and a write lost to a concurrent one is a `409 Conflict`, re-read
-//! and merged again. Once every writer has run, the source holds exactly what [`crate::federate()`]
-//! computes from all their targets at once.
+//! and merged again. Once every writer has run, every entry is right; once every writer has run
+//! twice, the source holds exactly what [`crate::federate()`] computes from all their targets at
+//! once (a lead that left after its successor ran leaves its fields until the successor's next
+//! reconcile, as Linkerd keeps the old oldest member's metadata).
 
 use std::collections::{BTreeMap, BTreeSet};
 
