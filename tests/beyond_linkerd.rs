@@ -533,7 +533,8 @@ fn federated_across_two_clusters_with_local_member_and_headless_member_rejected(
         .iter()
         .map(|p| (p.name.as_deref().unwrap_or(""), p.port))
         .collect();
-    assert_eq!(ports, [("http", 80), ("admin", 9001), ("grpc", 9090)]);
+    // SPEC §9 (Linkerd: the oldest member's ports): the lead's, the local member's here.
+    assert_eq!(ports, [("http", 80), ("admin", 9001)]);
     assert!(
         t.desired.endpoints.is_empty(),
         "no Endpoints for a federated Service"
@@ -549,16 +550,20 @@ fn federated_across_two_clusters_with_local_member_and_headless_member_rejected(
         found,
         [
             (Reason::InvalidService, Severity::Warning),
+            (Reason::InvalidService, Severity::Warning),
             (Reason::InvalidService, Severity::Error)
         ]
     );
     assert!(
-        t.diagnostics[1].message.contains("headless"),
+        t.diagnostics[2].message.contains("headless"),
         "{}",
-        t.diagnostics[1].message
+        t.diagnostics[2].message
     );
-    assert!(t.diagnostics[1].message.contains("north"));
-    assert!(t.diagnostics[0].message.contains("admin"));
+    assert!(t.diagnostics[2].message.contains("north"));
+    assert!(t.diagnostics[0].message.contains("east") && t.diagnostics[0].message.contains("grpc"));
+    assert!(
+        t.diagnostics[1].message.contains("west") && t.diagnostics[1].message.contains("admin")
+    );
     let web = ObjectKey::new("default", "web");
     assert_eq!(t.exports[&web].mode, MirrorMode::Federated);
     assert_eq!(t.exports.len(), 1, "not-a-member is no member");

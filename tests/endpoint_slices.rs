@@ -239,6 +239,9 @@ fn gateway_down_means_not_ready_and_not_serving() {
     let c = converge(&link, &seed_target(), &mut fake());
     for s in &c.source.endpoint_slices {
         assert!(!s.endpoints.is_empty(), "{}", s.metadata.name);
+        if s.metadata.name == "nginx-svc-west-ipv4" {
+            continue; // SPEC §6.6: the root's hostname records stay ready (below).
+        }
         for e in &s.endpoints {
             assert_eq!(
                 e.conditions,
@@ -252,9 +255,14 @@ fn gateway_down_means_not_ready_and_not_serving() {
             );
         }
     }
-    // The root slice still names every pod.
+    // SPEC §6.6: the root slice still names every pod, ready.
     let root = slice(&c.source, "nginx-svc-west-ipv4");
     assert_eq!(root.endpoints.len(), 3);
+    assert!(
+        root.endpoints
+            .iter()
+            .all(|e| e.conditions.ready == Some(true))
+    );
 }
 
 #[test]

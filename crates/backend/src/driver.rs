@@ -15,6 +15,8 @@ use svcmirror_core::{
 use tokio::sync::watch;
 
 use crate::cache::{SourceCache, TargetCache};
+
+mod federation;
 use crate::clock::{Backoff, Clock, SplitMix64};
 use crate::error::DriverError;
 use crate::event::{EventType, StatusEvent};
@@ -295,6 +297,8 @@ pub struct Driver<S, T, C> {
     /// The exports whose entry in the published status is out of date: publishing copies only
     /// those, so a one-export event costs O(1) entries, not a copy of every export's status.
     unpublished: Unpublished,
+    /// The gateway probe's decisions (SPEC §2.1), when a prober runs beside the driver.
+    liveness: Option<watch::Receiver<bool>>,
 }
 
 /// Which export statuses changed since the last published snapshot.
@@ -354,6 +358,7 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
             conditions_known: false,
             status: watch::channel(DriverStatus::default()).0,
             unpublished: Unpublished::Nothing,
+            liveness: None,
         }
     }
 
@@ -490,6 +495,33 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
         }
     }
 
+    /// SPEC §2.1: the gateway probe decided the gateway is `alive` (or not). A change reconciles
+    /// the whole link, so every mirror Endpoints moves its gateway addresses to
+    /// `notReadyAddresses` or back; no change writes nothing and returns `None`.
+    pub async fn set_gateway_alive(&mut self, alive: bool) -> Option<ReconcileOutcome> {
+        if self.link.gateway_alive() == alive {
+            return None;
+        }
+        self.link = self.link.clone().with_gateway_alive(alive);
+        Some(self.full_reconcile().await)
+    }
+
+    /// The same driver, told the gateway's liveness by `liveness` (the probe's decision,
+    /// SPEC §2.1): inside [`run`](Self::run), each change is a [`set_gateway_alive`]
+    /// (Self::set_gateway_alive); the latest value also holds for every resync.
+    #[must_use]
+    pub fn with_gateway_liveness(mut self, liveness: watch::Receiver<bool>) -> Self {
+        self.liveness = Some(liveness);
+        self
+    }
+
+    /// Takes the latest liveness into the link before a relist and resync.
+    fn sync_liveness(&mut self) {
+        if let Some(alive) = self.liveness.as_mut().map(|rx| *rx.borrow_and_update()) {
+            self.link = self.link.clone().with_gateway_alive(alive);
+        }
+    }
+
     /// Applies one target event to the target cache and reconciles the exported Service it
     /// concerns (an Endpoints event concerns the Service of the same key). Only that export's
     /// objects are planned; when ownership of a desired name is unclear, or a deletion freed a name
@@ -559,6 +591,7 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
             // Watch first, then list: nothing that happens in between is missed (events the list
             // already reflects are reconciled again, which writes nothing).
             let mut events = self.target.watch().fuse();
+            self.sync_liveness();
             let listed = {
                 let resync = self.resync().fuse();
                 pin_mut!(resync);
@@ -576,6 +609,21 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
             loop {
                 let next = select_biased! {
                     () = shutdown => return,
+                    alive = liveness_change(&mut self.liveness).fuse() => {
+                        match alive {
+                            Some(alive) => {
+                                let reconciled = self.set_gateway_alive(alive).fuse();
+                                pin_mut!(reconciled);
+                                select_biased! {
+                                    () = shutdown => return,
+                                    _ = reconciled => {},
+                                }
+                            }
+                            // The prober stopped: the latest decision stands.
+                            None => self.liveness = None,
+                        }
+                        continue;
+                    },
                     item = events.next() => match item {
                         Some(Ok(event)) => Some(event),
                         Some(Err(_)) | None => break,
@@ -592,6 +640,7 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
                     }
                 } else {
                     {
+                        self.sync_liveness();
                         let resynced = self.resync().fuse();
                         pin_mut!(resynced);
                         select_biased! {
@@ -656,9 +705,13 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
         match work {
             Work::Link => {
                 let source = self.source_cache.state();
-                let mut translation = translate(&self.link, &self.target_cache.state(), &source);
-                let plan = plan(&self.link, &translation.desired, &source);
+                let target = self.target_cache.state();
+                let mut translation = translate(&self.link, &target, &source);
+                let mut plan = plan(&self.link, &translation.desired, &source);
                 translation.desired = Desired::default();
+                // SPEC §9: this link's share of the federated Services.
+                let (fed, fed_plan) = federation::whole_link(&self.link, &target, &source);
+                federation::merge(&mut translation, &mut plan, fed, fed_plan);
                 Ok(Prepared {
                     translation,
                     plan,
@@ -680,11 +733,20 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
                     &self.target_cache,
                     &self.source_cache,
                 )?;
-                let plan = plan(&self.link, &scoped.desired, &scoped.observed);
+                let mut plan = plan(&self.link, &scoped.desired, &scoped.observed);
+                let (mut translation, mut keys) = (scoped.translation, scoped.keys);
+                let (fed, fed_plan, fed_keys) = federation::one_export(
+                    &self.link,
+                    export,
+                    &self.target_cache,
+                    &self.source_cache,
+                );
+                federation::merge(&mut translation, &mut plan, fed, fed_plan);
+                keys.extend(fed_keys);
                 Ok(Prepared {
-                    translation: scoped.translation,
+                    translation,
                     plan,
-                    keys: Some(scoped.keys),
+                    keys: Some(keys),
                 })
             }
         }
@@ -982,6 +1044,17 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
             Some(_) | None => self.source_cache.forget(kind, key),
         }
         Ok(())
+    }
+}
+
+/// The next liveness the prober decided; `None` once it stopped; never, without a prober.
+async fn liveness_change(liveness: &mut Option<watch::Receiver<bool>>) -> Option<bool> {
+    match liveness {
+        Some(rx) => match rx.changed().await {
+            Ok(()) => Some(*rx.borrow_and_update()),
+            Err(_) => None,
+        },
+        None => std::future::pending().await,
     }
 }
 

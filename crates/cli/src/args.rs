@@ -3,7 +3,10 @@
 use std::net::IpAddr;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use svcmirror_core::link::{DEFAULT_CLUSTER_DOMAIN, DEFAULT_EXPORT_SELECTOR, KeyPattern};
+use svcmirror_core::link::{
+    DEFAULT_CLUSTER_DOMAIN, DEFAULT_EXPORT_SELECTOR, DEFAULT_FEDERATED_SELECTOR,
+    DEFAULT_REMOTE_DISCOVERY_SELECTOR, KeyPattern,
+};
 use svcmirror_core::{LabelSelector, Link};
 
 /// Linkerd-compatible multicluster service mirror (headless Services and StatefulSets included),
@@ -142,6 +145,13 @@ pub struct LinkArgs {
     /// Label selector of exported Services (kubectl syntax; empty exports nothing).
     #[arg(long, value_name = "SELECTOR", default_value = DEFAULT_EXPORT_SELECTOR)]
     pub selector: String,
+    /// Label selector of remote-discovery exports (SPEC §9: a mirror Service without Endpoints;
+    /// empty: none).
+    #[arg(long, value_name = "SELECTOR", default_value = DEFAULT_REMOTE_DISCOVERY_SELECTOR)]
+    pub remote_discovery_selector: String,
+    /// Label selector of federated members (SPEC §9: `<name>-federated`; empty: none).
+    #[arg(long, value_name = "SELECTOR", default_value = DEFAULT_FEDERATED_SELECTOR)]
+    pub federated_selector: String,
     /// Label key (or `prefix/*`) never copied onto mirrors; repeatable.
     #[arg(long, value_name = "KEY")]
     pub exclude_label: Vec<String>,
@@ -184,7 +194,15 @@ impl LinkArgs {
             .enable_headless_services(self.enable_headless_services)
             .export_selector(selector)
             .create_namespaces(self.create_namespaces)
-            .gateway_alive(!self.gateway_down);
+            .gateway_alive(!self.gateway_down)
+            .remote_discovery_selector(
+                LabelSelector::parse(&self.remote_discovery_selector)
+                    .map_err(|e| anyhow::anyhow!("--remote-discovery-selector: {e}"))?,
+            )
+            .federated_selector(
+                LabelSelector::parse(&self.federated_selector)
+                    .map_err(|e| anyhow::anyhow!("--federated-selector: {e}"))?,
+            );
         builder = builder.hostname_policy(
             self.hostname_policy
                 .parse()

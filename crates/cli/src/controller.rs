@@ -65,6 +65,9 @@ pub struct RunArgs {
     /// Run without leader election (one replica only, e.g. on a laptop).
     #[arg(long)]
     pub no_leader_election: bool,
+    /// SPEC §2.1: the gateway probe.
+    #[command(flatten)]
+    pub probe: crate::probe::ProbeArgs,
 }
 
 /// The `--link` file: a Link-like YAML document (SPEC §2), camelCase like Linkerd's Link CR.
@@ -234,6 +237,8 @@ struct Shared {
     leader: bool,
     /// How many times this replica acquired the Lease.
     acquisitions: u64,
+    /// The gateway prober's metrics (SPEC §2.1), while it runs.
+    probe: Option<Arc<crate::probe::ProbeMetrics>>,
 }
 
 async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
@@ -250,7 +255,8 @@ async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
     .await
     .context("source cluster client")?;
     let source = KubeSource::new(source_client.clone());
-    let target = KubeTarget::new(target_client, link.export_selector());
+    // SPEC §9: remote-discovery and federated members too (see `KubeTarget::for_link`).
+    let target = KubeTarget::for_link(target_client, &link);
     tracing::info!(
         cluster = %link.cluster_name().as_str(),
         selector = %target.label_selector(),
@@ -277,6 +283,7 @@ async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
 
     let mut config = DriverConfig::default();
     config.resync_interval = args.resync_period;
+    let liveness = spawn_prober(&args, &link, &source_client, &shared, &stop_rx);
 
     let mut elector = (!args.no_leader_election).then(|| {
         let lease = LeaseConfig::new(
@@ -303,6 +310,9 @@ async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
         }
         let mut driver = Driver::new(link.clone(), source.clone(), target.clone(), TokioClock)
             .with_config(config.clone());
+        if let Some(liveness) = &liveness {
+            driver = driver.with_gateway_liveness(liveness.clone());
+        }
         {
             let mut shared = shared.lock().expect("lock");
             shared.status = Some(driver.subscribe());
@@ -339,6 +349,46 @@ async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// SPEC §2.1: starts the gateway prober (unless `--no-probe`); its decisions go to every driver
+/// through the returned receiver, its metrics to `/metrics`, its transitions to an Event.
+fn spawn_prober(
+    args: &RunArgs,
+    link: &Link,
+    source_client: &kube::Client,
+    shared: &Arc<Mutex<Shared>>,
+    stop_rx: &watch::Receiver<bool>,
+) -> Option<watch::Receiver<bool>> {
+    if args.probe.no_probe {
+        return None;
+    }
+    let cluster = link.cluster_name().as_str().to_owned();
+    let metrics = Arc::new(crate::probe::ProbeMetrics::new(&cluster));
+    shared.lock().expect("lock").probe = Some(metrics.clone());
+    let (alive_tx, alive_rx) = watch::channel(link.gateway_alive());
+    let (client, namespace) = (
+        source_client.clone(),
+        source_client.default_namespace().to_owned(),
+    );
+    let on_transition = move |transition| {
+        tracing::warn!(cluster = %cluster, ?transition, "gateway liveness changed");
+        tokio::spawn(crate::probe::record_transition(
+            client.clone(),
+            namespace.clone(),
+            cluster.clone(),
+            transition,
+        ));
+    };
+    tokio::spawn(crate::probe::run(
+        args.probe.spec(),
+        link.gateway_addresses().to_vec(),
+        metrics,
+        alive_tx,
+        on_transition,
+        stopped(stop_rx.clone()),
+    ));
+    Some(alive_rx)
 }
 
 /// Completes once the stop flag is set.
@@ -403,12 +453,13 @@ fn text(code: StatusCode, content_type: &str, body: String) -> Response<String> 
 }
 
 fn respond(path: &str, shared: &Mutex<Shared>) -> Response<String> {
-    let (status, leader, acquisitions) = {
+    let (status, leader, acquisitions, probe) = {
         let shared = shared.lock().expect("lock");
         (
             shared.status.as_ref().map(|rx| rx.borrow().clone()),
             shared.leader,
             shared.acquisitions,
+            shared.probe.clone(),
         )
     };
     match path {
@@ -427,11 +478,13 @@ fn respond(path: &str, shared: &Mutex<Shared>) -> Response<String> {
                 )
             }
         }
-        "/metrics" => text(
-            StatusCode::OK,
-            "text/plain; version=0.0.4",
-            metrics(status.as_ref(), leader, acquisitions),
-        ),
+        "/metrics" => text(StatusCode::OK, "text/plain; version=0.0.4", {
+            let mut body = metrics(status.as_ref(), leader, acquisitions);
+            if let Some(probe) = probe {
+                probe.render(&mut body);
+            }
+            body
+        }),
         _ => text(
             StatusCode::NOT_FOUND,
             "text/plain",

@@ -18,6 +18,8 @@ mod demo;
 mod explain;
 #[allow(dead_code)] // wired into `run --link-name` with the Link front door
 mod link_watch;
+mod federation;
+mod probe;
 mod render;
 mod run;
 mod simulate;

@@ -70,8 +70,13 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             let translation = Timings::time(&mut timings.translate, || {
                 translate(&loaded.link, &loaded.target, &source)
             });
+            let mut translation = translation;
             let plan = Timings::time(&mut timings.plan, || {
-                plan(&loaded.link, &translation.desired, &source)
+                let mut plan = plan(&loaded.link, &translation.desired, &source);
+                // SPEC §9: and the federated Services of the link.
+                let links = [(&loaded.link, &loaded.target)];
+                crate::federation::add_to(&links, &source, &mut translation.diagnostics, &mut plan);
+                plan
             });
             let render_start = Instant::now();
             let mut out = std::io::stdout().lock();
@@ -293,8 +298,13 @@ fn converge_timed(
         let source = Timings::time(&mut timings.apply, || fake.state());
         let translation =
             Timings::time(&mut timings.translate, || translate(link, target, &source));
+        let mut translation = translation;
         let mut plan = Timings::time(&mut timings.plan, || {
-            plan(link, &translation.desired, &source)
+            let mut plan = plan(link, &translation.desired, &source);
+            // SPEC §9: and the federated Services of the link.
+            let links = [(link, target)];
+            crate::federation::add_to(&links, &source, &mut translation.diagnostics, &mut plan);
+            plan
         });
         drop(source);
         if plan

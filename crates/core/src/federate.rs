@@ -29,9 +29,9 @@ use crate::validate;
 pub const FEDERATED_SUFFIX: &str = "federated";
 
 /// Where a member lives: the local cluster (sorts first) or a linked target cluster.
-type Origin = Option<ClusterName>;
+pub(crate) type Origin = Option<ClusterName>;
 
-fn origin_text(origin: &Origin) -> String {
+pub(crate) fn origin_text(origin: &Origin) -> String {
     origin.as_ref().map_or_else(
         || "the local cluster".to_owned(),
         |c| format!("cluster {c}"),
@@ -45,10 +45,10 @@ fn origin_text(origin: &Origin) -> String {
 /// on the order of `remotes`.
 ///
 /// Per namespace/name with at least one member: one ClusterIP Service `<name>-federated`, no
-/// Endpoints; ports the union of the members' ports by name (a port defined differently by two
-/// members is an `InvalidService` warning: the first member's definition is kept, the local member
-/// first, then clusters by name); labels and copied annotations from that same first member, as
-/// for a mirror (minus every link's exclusions) but without `cluster-name`, plus the ownership
+/// Endpoints; the *lead* member is the local one if any, else the first cluster by name (Linkerd:
+/// the oldest link; a name is what every writer can see, an age is not); ports, labels and copied
+/// annotations are the lead's (a member whose ports differ is an `InvalidService` warning), as
+/// for a mirror (minus the lead link's exclusions) but without `cluster-name`, plus the ownership
 /// labels `mirrored-service: "true"` and `svcmirror.io/federated: "true"`. A headless member
 /// cannot join (`InvalidService`); neither can an invalid or port-less one. The same cluster
 /// reached by two links counts once.
@@ -75,15 +75,6 @@ pub fn federate(
             &mut diagnostics,
         );
     }
-    let excluded_labels: Vec<KeyPattern> = remotes
-        .iter()
-        .flat_map(|(l, _)| l.excluded_labels().iter().cloned())
-        .collect();
-    let excluded_annotations: Vec<KeyPattern> = remotes
-        .iter()
-        .flat_map(|(l, _)| l.excluded_annotations().iter().cloned())
-        .collect();
-
     let mut out = Translation::default();
     let suffix = ClusterName::new(FEDERATED_SUFFIX).expect("a DNS-1123 label");
     // SPEC §3: two federated Services with one (shortened) name are a conflict, never a merge.
@@ -94,6 +85,21 @@ pub fn federate(
             .iter()
             .filter_map(|(origin, svc)| Some((origin, (*svc)?)))
             .filter(|(origin, svc)| may_join(key, origin, svc, &mut diagnostics))
+            .collect();
+        // SPEC §9: labels and annotations are the lead member's, copied with its link's
+        // exclusions (the local cluster's: none).
+        let lead_links = || {
+            remotes.iter().filter(|(l, _)| {
+                joined
+                    .first()
+                    .is_some_and(|(o, _)| o.as_ref() == Some(l.cluster_name()))
+            })
+        };
+        let excluded_labels: Vec<KeyPattern> = lead_links()
+            .flat_map(|(l, _)| l.excluded_labels().iter().cloned())
+            .collect();
+        let excluded_annotations: Vec<KeyPattern> = lead_links()
+            .flat_map(|(l, _)| l.excluded_annotations().iter().cloned())
             .collect();
         let outcome = federated_service(
             key,
@@ -142,25 +148,26 @@ pub fn federate(
     out
 }
 
-type Members<'a> = BTreeMap<ObjectKey, BTreeMap<Origin, Option<&'a Service>>>;
+pub(crate) type Members<'a> = BTreeMap<ObjectKey, BTreeMap<Origin, Option<&'a Service>>>;
 
 /// Adds the Services of `state` that `selector` picks as members from `origin`. The same origin
 /// twice (two links to one cluster) counts once; twice with different Services, neither joins.
-fn collect<'a>(
+pub(crate) fn collect<'a>(
     members: &mut Members<'a>,
     origin: Origin,
     selector: &LabelSelector,
     state: &'a TargetState,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
-    let services = unique_by_key(
-        &state.services,
-        |s| s.metadata.key(),
-        Kind::Service,
-        diagnostics,
-    );
+    // Only the selected Services are keyed: a target holds far more than its members.
+    let selected: Vec<&Service> = state
+        .services
+        .iter()
+        .filter(|s| selector.matches(&s.metadata.labels))
+        .collect();
+    let services = unique_by_key(&selected, |s| s.metadata.key(), Kind::Service, diagnostics);
     for (key, svc) in services {
-        let Some(svc) = svc.filter(|s| selector.matches(&s.metadata.labels)) else {
+        let Some(svc) = svc.copied() else {
             continue;
         };
         let slot = members.entry(key.clone()).or_default();
@@ -187,7 +194,7 @@ fn collect<'a>(
 }
 
 /// SPEC §9: whether a member may join — a valid Service with ports, not headless.
-fn may_join(
+pub(crate) fn may_join(
     key: &ObjectKey,
     origin: &Origin,
     svc: &Service,
@@ -236,7 +243,7 @@ fn may_join(
 
 /// The federated Service of `joined` (the local member first, then clusters by name), or `None`
 /// with a diagnostic.
-fn federated_service(
+pub(crate) fn federated_service(
     key: &ObjectKey,
     joined: &[(&Origin, &Service)],
     suffix: &ClusterName,
@@ -318,75 +325,59 @@ fn federated_service(
         annotations.insert(LOCAL_DISCOVERY_ANNOTATION.to_owned(), key.name.clone());
     }
     svc.metadata.annotations = annotations;
-    svc.spec.ports = union_ports(key, joined, diagnostics);
+    svc.spec.ports = lead_ports(key, joined, diagnostics);
     Some(svc)
 }
 
-/// SPEC §9: the members' ports, united by name; the first definition of a name wins, a different
-/// one is an `InvalidService` warning, and so is a port number/protocol claimed under two names or
-/// an unnamed port among several (the API server would reject either).
-fn union_ports(
+/// SPEC §9 (Linkerd: `remapRemoteServicePorts` of the oldest member only): the lead member's
+/// ports. Another member whose ports differ is an `InvalidService` warning: its extra or different
+/// ports are not on the federated Service. Taking one member's ports whole (rather than a union)
+/// is what lets several writers, each seeing only its own member, converge without flapping
+/// ([`crate::federate_as`]).
+fn lead_ports(
     key: &ObjectKey,
     joined: &[(&Origin, &Service)],
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<ServicePort> {
-    let mut by_name: BTreeMap<String, (ServicePort, &Origin)> = BTreeMap::new();
-    let mut warn = |message: String| {
-        diagnostics.push(
-            Diagnostic::new(
-                Reason::InvalidService,
-                Severity::Warning,
-                Kind::Service,
-                key.clone(),
-                message,
-            )
-            .at("spec.ports"),
-        );
+    let Some(((lead_origin, lead), others)) = joined.split_first() else {
+        return Vec::new();
     };
-    for (origin, svc) in joined {
-        for port in svc.spec.ports.iter().map(mirror_port) {
-            let name = port.name.clone().unwrap_or_default();
-            match by_name.get(&name) {
-                None => {
-                    let clash = by_name
-                        .values()
-                        .find(|(p, _)| p.port == port.port && p.protocol == port.protocol);
-                    if let Some((p, first)) = clash {
-                        warn(format!(
-                            "port {}/{} is named {:?} in {} and {name:?} in {}; the first is kept",
-                            port.port,
-                            port.protocol.as_deref().unwrap_or("TCP"),
-                            p.name.as_deref().unwrap_or_default(),
-                            origin_text(first),
-                            origin_text(origin),
-                        ));
-                        continue;
-                    }
-                    by_name.insert(name, (port, origin));
-                }
-                Some((kept, _)) if *kept == port => {}
-                Some((kept, first)) => warn(format!(
-                    "port {name:?} is {} in {} but {} in {}; the first is kept",
-                    describe(kept),
-                    origin_text(first),
-                    describe(&port),
-                    origin_text(origin),
-                )),
-            }
+    let ports = |svc: &Service| {
+        let mut ports: Vec<ServicePort> = svc.spec.ports.iter().map(mirror_port).collect();
+        ports.sort_by(|a, b| (a.port, &a.protocol, &a.name).cmp(&(b.port, &b.protocol, &b.name)));
+        ports
+    };
+    let kept = ports(lead);
+    for (origin, svc) in others {
+        if ports(svc) != kept {
+            diagnostics.push(
+                Diagnostic::new(
+                    Reason::InvalidService,
+                    Severity::Warning,
+                    Kind::Service,
+                    key.clone(),
+                    format!(
+                        "the member in {} has ports {} but the lead member (in {}) has {}; the \
+                         federated Service has the lead's",
+                        origin_text(origin),
+                        describe_all(&ports(svc)),
+                        origin_text(lead_origin),
+                        describe_all(&kept),
+                    ),
+                )
+                .at("spec.ports"),
+            );
         }
     }
-    if by_name.len() > 1
-        && let Some((unnamed, origin)) = by_name.remove("")
-    {
-        warn(format!(
-            "unnamed port {} (from {}) cannot stand among named ports; dropped",
-            describe(&unnamed),
-            origin_text(origin)
-        ));
-    }
-    let mut ports: Vec<ServicePort> = by_name.into_values().map(|(p, _)| p).collect();
-    ports.sort_by(|a, b| (a.port, &a.protocol, &a.name).cmp(&(b.port, &b.protocol, &b.name)));
-    ports
+    kept
+}
+
+fn describe_all(ports: &[ServicePort]) -> String {
+    let all: Vec<String> = ports
+        .iter()
+        .map(|p| format!("{}={}", p.name.as_deref().unwrap_or(""), describe(p)))
+        .collect();
+    format!("[{}]", all.join(", "))
 }
 
 fn describe(p: &ServicePort) -> String {

@@ -12,7 +12,9 @@
 //! The module layout follows `SPEC.md`: [`link`] (§2), [`names`] (§3), [`labels`] (§4),
 //! [`translate`](mod@translate) (§5–§6, §9 remote discovery), [`plan`](mod@plan) and
 //! [`operation`] (§7),
-//! [`validate`], [`limits`] and [`admission`] (§8), [`federate`](mod@federate) (§9 federated), [`diagnostics`] (§10), and
+//! [`validate`], [`limits`] and [`admission`] (§8), [`federate`](mod@federate) (§9 federated) and
+//! [`federation_writer`] (one writer's share of it), [`probe`] (§2.1, the gateway probe's
+//! decision), [`diagnostics`] (§10), and
 //! beyond Linkerd (§12): [`hostname_policy`], [`endpoint_slices`] (EndpointSlice output),
 //! [`status`] (conditions), [`explain`](mod@explain) (the decision path for one Service).
 //!
@@ -48,6 +50,7 @@ pub mod diagnostics;
 pub mod endpoint_slices;
 pub mod explain;
 pub mod federate;
+pub mod federation_writer;
 pub mod hostname_policy;
 pub mod labels;
 pub mod limits;
@@ -56,6 +59,7 @@ pub mod model;
 pub mod names;
 pub mod operation;
 pub mod plan;
+pub mod probe;
 pub mod state;
 pub mod status;
 #[cfg(feature = "testkit")]
@@ -67,6 +71,7 @@ pub mod validate;
 pub use diagnostics::{Diagnostic, Reason, Severity};
 pub use explain::{Explanation, explain};
 pub use federate::federate;
+pub use federation_writer::{FederationWriter, federate_as};
 pub use hostname_policy::{GatewayResolution, HostnamePolicy};
 pub use limits::{Limit, Limits};
 pub use link::{EndpointsApi, LabelSelector, Link, LinkBuilder, LinkError};

@@ -126,6 +126,13 @@ impl Link {
     pub fn gateway_alive(&self) -> bool {
         self.gateway_alive
     }
+    /// The same link with the gateway's liveness set (SPEC §2.1: the probe decides it; a change
+    /// reconciles every mirror Endpoints of the link).
+    #[must_use]
+    pub fn with_gateway_alive(mut self, alive: bool) -> Self {
+        self.gateway_alive = alive;
+        self
+    }
     /// The hostname policy of exports without the `svcmirror.io/hostname-policy` annotation
     /// (SPEC §12).
     #[must_use]

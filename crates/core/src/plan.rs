@@ -34,7 +34,35 @@ pub fn plan(link: &Link, desired: &Desired, source: &SourceState) -> Plan {
 /// federated Service.
 #[must_use]
 pub fn plan_federated(desired: &Desired, source: &SourceState) -> Plan {
-    plan_for(Owner::Federation, desired, source)
+    // Only the federation's own objects and whatever holds a desired name can matter: planned
+    // against those alone, the result is the same, without indexing (and keying every foreign
+    // object of) a source that holds every link's mirrors.
+    let wanted: BTreeSet<(&str, &str)> = desired
+        .services
+        .keys()
+        .chain(desired.endpoints.keys())
+        .map(ObjectKey::key_ref)
+        .collect();
+    let relevant = |meta: &ObjectMeta| {
+        wanted.contains(&meta.key_ref()) || labels::is_federation_owned(&meta.labels)
+    };
+    let view = SourceState {
+        services: source
+            .services
+            .iter()
+            .filter(|s| relevant(&s.metadata))
+            .cloned()
+            .collect(),
+        endpoints: source
+            .endpoints
+            .iter()
+            .filter(|e| relevant(&e.metadata))
+            .cloned()
+            .collect(),
+        endpoint_slices: Vec::new(),
+        namespaces: source.namespaces.clone(),
+    };
+    plan_for(Owner::Federation, desired, &view)
 }
 
 /// Whose objects a plan may update or delete (SPEC §7, §9).

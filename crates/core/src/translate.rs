@@ -1184,14 +1184,12 @@ impl<'a> Translator<'a> {
         addresses.dedup();
         let mut ports: Vec<EndpointPort> = subset.ports.iter().map(|p| (*p).clone()).collect();
         ports.sort();
-        let (addresses, not_ready_addresses) = if self.link.gateway_alive() {
-            (addresses, Vec::new())
-        } else {
-            (Vec::new(), addresses)
-        };
+        // SPEC §6.6: the hostname records stay in `addresses` while the gateway is down (only the
+        // gateway addresses of §5 go not-ready): pod names keep resolving, and no negative DNS
+        // answer is cached during a short outage (Linkerd's creation path: "always ready").
         Some(EndpointSubset {
             addresses,
-            not_ready_addresses,
+            not_ready_addresses: Vec::new(),
             ports,
         })
     }

@@ -58,6 +58,18 @@ impl KubeTarget {
         }
     }
 
+    /// A target cluster for `link`: its export selector server-side when that is the only
+    /// selector the link uses; with a remote-discovery or federated selector (SPEC §9; both set by
+    /// default), every Service, as Linkerd's informer does — Kubernetes cannot OR two selectors,
+    /// and the core picks each Service's mode.
+    #[must_use]
+    pub fn for_link(client: kube::Client, link: &svcmirror_core::Link) -> Self {
+        Self {
+            client,
+            selector: server_selector(link),
+        }
+    }
+
     /// The label selector sent with every Service list and watch.
     #[must_use]
     pub fn label_selector(&self) -> &str {
@@ -289,9 +301,38 @@ impl WatchState {
     }
 }
 
+/// What [`KubeTarget::for_link`] sends: the export selector alone, or nothing (every Service)
+/// when the link also mirrors remote-discovery or federated members.
+fn server_selector(link: &svcmirror_core::Link) -> String {
+    if link.remote_discovery_selector().is_empty() && link.federated_selector().is_empty() {
+        link.export_selector().to_string()
+    } else {
+        String::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// SPEC §9: members of the other selectors must reach the core.
+    #[test]
+    fn server_selector_is_the_export_selector_only_when_it_is_the_only_one() {
+        let builder = || {
+            svcmirror_core::Link::builder("west").gateway_address("172.18.0.4".parse().expect("ip"))
+        };
+        let default = builder().build().expect("link");
+        assert_eq!(server_selector(&default), "");
+        let export_only = builder()
+            .remote_discovery_selector(LabelSelector::default())
+            .federated_selector(LabelSelector::default())
+            .build()
+            .expect("link");
+        assert_eq!(
+            server_selector(&export_only),
+            "mirror.linkerd.io/exported=true"
+        );
+    }
 
     fn svc(name: &str) -> Service {
         Service::new("default", name)

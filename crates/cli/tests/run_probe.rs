@@ -1,0 +1,224 @@
+//! `svcmirror run`, the shipped binary, with the gateway probe (SPEC §2.1): the walkthrough is
+//! mirrored from a loopback west API server into a loopback east one; the "gateway" is a small
+//! HTTP server on this host's own non-loopback address (the API server refuses a loopback IP in
+//! Endpoints), which flips from healthy to failing and back. The endpoint mirrors' Endpoints go
+//! not-ready and ready again; the root mirror keeps its hostname records ready (SPEC §6.6); the
+//! gateway metrics follow. Skipped, with a message, on a host without a non-loopback IPv4 address.
+//!
+//! No timing assertions: every wait is a bounded poll.
+
+#[path = "../../kube/tests/support/mod.rs"]
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use support::{ApiServer, spawn, west};
+use svcmirror_core::model::ObjectKey;
+use svcmirror_fake::FakeCluster;
+
+fn kubeconfig(dir: &Path, name: &str, addr: SocketAddr) -> PathBuf {
+    let path = dir.join(format!("{name}.kubeconfig"));
+    let text = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: {name}\n\
+         clusters:\n- name: {name}\n  cluster:\n    server: http://{addr}\n\
+         contexts:\n- name: {name}\n  context:\n    cluster: {name}\n    user: {name}\n\
+         users:\n- name: {name}\n  user: {{}}\n"
+    );
+    std::fs::write(&path, text).expect("write kubeconfig");
+    path
+}
+
+fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let code = response.split_whitespace().nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    Some((code, body.to_owned()))
+}
+
+fn log(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default()
+}
+
+async fn wait_for(
+    child: &mut Child,
+    dir: &Path,
+    tries: u32,
+    mut check: impl FnMut() -> Result<(), String>,
+) {
+    let mut last = String::new();
+    for _ in 0..tries {
+        match check() {
+            Ok(()) => return,
+            Err(why) => last = why,
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "svcmirror run exited ({status}); last: {last}\n{}",
+                log(dir)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = child.kill();
+    panic!("gave up waiting; last: {last}\n{}", log(dir));
+}
+
+/// This host's own non-loopback IPv4 address (the one a route would use; nothing is sent).
+fn own_address() -> Option<IpAddr> {
+    let socket = UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.1:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+/// A gateway whose every request is answered 200 while `healthy`, else 503.
+fn gateway(ip: IpAddr, healthy: Arc<AtomicBool>) -> SocketAddr {
+    let listener = TcpListener::bind((ip, 0)).expect("bind the gateway");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 1024];
+            let _ = stream.read(&mut buf);
+            let status = if healthy.load(Ordering::SeqCst) {
+                "200 OK"
+            } else {
+                "503 Service Unavailable"
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    addr
+}
+
+/// (ready, not ready) addresses of east's Endpoints `name`, if present.
+fn addresses(east: &ApiServer, name: &str) -> Option<(usize, usize)> {
+    let state = east.lock().state();
+    let ep = state.endpoints_at(&ObjectKey::new("default", name))?;
+    Some((
+        ep.subsets.iter().map(|s| s.addresses.len()).sum(),
+        ep.subsets.iter().map(|s| s.not_ready_addresses.len()).sum(),
+    ))
+}
+
+fn expect(east: &ApiServer, name: &str, want: (usize, usize)) -> Result<(), String> {
+    match addresses(east, name) {
+        Some(got) if got == want => Ok(()),
+        other => Err(format!("{name}: {other:?}, want {want:?}")),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svcmirror_run_follows_the_gateway_probe() {
+    let Some(ip) = own_address() else {
+        eprintln!("skipped: this host has no non-loopback IPv4 address for the gateway");
+        return;
+    };
+    let healthy = Arc::new(AtomicBool::new(true));
+    let gateway = gateway(ip, healthy.clone());
+    let west = ApiServer::new(west());
+    let east = ApiServer::new(FakeCluster::default());
+    let (west_addr, east_addr) = (spawn(west.clone()).await, spawn(east.clone()).await);
+    let dir = std::env::temp_dir().join(format!("svcmirror-run-probe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let metrics = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_svcmirror"))
+        .arg("run")
+        .arg("--target-kubeconfig")
+        .arg(kubeconfig(&dir, "west", west_addr))
+        .arg("--source-kubeconfig")
+        .arg(kubeconfig(&dir, "east", east_addr))
+        .args([
+            "--cluster-name",
+            "west",
+            "--gateway-address",
+            &ip.to_string(),
+        ])
+        .args(["--enable-headless-services", "--no-leader-election"])
+        .args(["--probe-port", &gateway.port().to_string()])
+        .args(["--probe-period", "50ms", "--probe-timeout", "2s"])
+        .args(["--probe-failure-threshold", "2"])
+        .args(["--metrics-addr", &metrics.to_string()])
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("stderr.log")).expect("log file"))
+        .spawn()
+        .expect("svcmirror run starts");
+
+    // The walkthrough, pointing at this gateway (`seed_mirrored` expects the seed's gateway IP).
+    wait_for(&mut child, &dir, 1200, || {
+        expect(&east, "nginx-svc-west", (3, 0))
+    })
+    .await;
+    wait_for(&mut child, &dir, 600, || {
+        expect(&east, "nginx-set-0-west", (1, 0))
+    })
+    .await;
+
+    // Down: the endpoint mirrors' gateway addresses go not-ready, the root keeps its records.
+    healthy.store(false, Ordering::SeqCst);
+    wait_for(&mut child, &dir, 600, || {
+        expect(&east, "nginx-set-0-west", (0, 1))
+    })
+    .await;
+    wait_for(&mut child, &dir, 600, || {
+        expect(&east, "nginx-set-2-west", (0, 1))
+    })
+    .await;
+    assert_eq!(
+        addresses(&east, "nginx-svc-west"),
+        Some((3, 0)),
+        "SPEC §6.6"
+    );
+    wait_for(&mut child, &dir, 600, || {
+        match http_get(metrics, "/metrics") {
+            Some((200, body)) if body.contains("gateway_alive{target_cluster_name=\"west\"} 0") => {
+                Ok(())
+            }
+            other => Err(format!("/metrics: {other:?}")),
+        }
+    })
+    .await;
+
+    // Up again: ready again.
+    healthy.store(true, Ordering::SeqCst);
+    wait_for(&mut child, &dir, 600, || {
+        expect(&east, "nginx-set-0-west", (1, 0))
+    })
+    .await;
+    wait_for(&mut child, &dir, 600, || {
+        expect(&east, "nginx-set-2-west", (1, 0))
+    })
+    .await;
+    assert_eq!(addresses(&east, "nginx-svc-west"), Some((3, 0)));
+
+    let _ = Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", child.id())])
+        .status();
+    for _ in 0..600 {
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = child.kill();
+    let log = log(&dir);
+    assert!(log.contains("gateway liveness changed"), "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,260 @@
+//! SPEC §2.1: the gateway probe — its settings (Linkerd's `probeSpec`) and the alive/dead
+//! decision, a pure function of the probe results.
+//!
+//! Linkerd's probe worker (`multicluster/service-mirror/probe_worker.go`, `run`) counts
+//! consecutive failures: the gateway is dead once they reach `failureThreshold`, alive again after
+//! one success. Its watcher starts with the gateway alive ("to prevent unexpected service fail
+//! fast", `cluster_watcher.go`), so a controller starts alive and the first success changes
+//! nothing. The adapter sends the requests (`GET http://<gateway>:<port><path>`, 200 = success)
+//! and feeds each result to [`ProbeState::observe`]; a [`Transition`] is what it acts on.
+
+use std::time::Duration;
+
+/// Linkerd's probe port (`mc-gateway`'s admin port).
+pub const DEFAULT_PROBE_PORT: u16 = 4191;
+/// Linkerd's probe path.
+pub const DEFAULT_PROBE_PATH: &str = "/ready";
+/// Linkerd's probe period (`mirror.linkerd.io/probe-period: "3"`).
+pub const DEFAULT_PROBE_PERIOD: Duration = Duration::from_secs(3);
+/// Linkerd's probe timeout (the Link CRD's default `30s`).
+pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Linkerd's failure threshold (the Link CRD's default `"3"`).
+pub const DEFAULT_FAILURE_THRESHOLD: u32 = 3;
+
+/// The probe settings of a link (Linkerd's `probeSpec`, typed). [`Default`] is Linkerd's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProbeSpec {
+    /// The HTTP path probed.
+    pub path: String,
+    /// The port probed on every gateway address.
+    pub port: u16,
+    /// Time between two probes.
+    pub period: Duration,
+    /// Time a probe may take before it counts as a failure.
+    pub timeout: Duration,
+    /// Consecutive failures after which the gateway is dead (at least 1; 0 is read as 1).
+    pub failure_threshold: u32,
+}
+
+impl Default for ProbeSpec {
+    fn default() -> Self {
+        Self {
+            path: DEFAULT_PROBE_PATH.to_owned(),
+            port: DEFAULT_PROBE_PORT,
+            period: DEFAULT_PROBE_PERIOD,
+            timeout: DEFAULT_PROBE_TIMEOUT,
+            failure_threshold: DEFAULT_FAILURE_THRESHOLD,
+        }
+    }
+}
+
+impl ProbeSpec {
+    /// The same settings with another port, path and period (the rest unchanged).
+    #[must_use]
+    pub fn with(mut self, port: u16, path: &str, period: Duration) -> Self {
+        self.port = port;
+        path.clone_into(&mut self.path);
+        self.period = period;
+        self
+    }
+
+    /// The same settings with another timeout and failure threshold.
+    #[must_use]
+    pub fn with_limits(mut self, timeout: Duration, failure_threshold: u32) -> Self {
+        self.timeout = timeout;
+        self.failure_threshold = failure_threshold;
+        self
+    }
+}
+
+/// One probe's result, as the adapter saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeResult {
+    /// HTTP 200 within the timeout.
+    Success,
+    /// Anything else: refused, timed out, another status.
+    Failure,
+}
+
+/// A change of the gateway's liveness: the link's mirror Endpoints must be reconciled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    /// Dead → alive: gateway addresses back to `addresses`.
+    Alive,
+    /// Alive → dead: gateway addresses to `notReadyAddresses`.
+    Dead,
+}
+
+/// What the probe history says so far: liveness and the current run of failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeState {
+    /// Whether the gateway is considered alive.
+    pub alive: bool,
+    /// Consecutive failures since the last success.
+    pub consecutive_failures: u32,
+}
+
+impl Default for ProbeState {
+    /// Alive, no failure: Linkerd's watcher starts with the gateway alive.
+    fn default() -> Self {
+        Self {
+            alive: true,
+            consecutive_failures: 0,
+        }
+    }
+}
+
+impl ProbeState {
+    /// SPEC §2.1: the state after `result`, and the transition it causes, if any. Dead after
+    /// `failure_threshold` consecutive failures (0 counts as 1), alive after one success.
+    #[must_use]
+    pub fn observe(
+        self,
+        failure_threshold: u32,
+        result: ProbeResult,
+    ) -> (Self, Option<Transition>) {
+        match result {
+            ProbeResult::Success => {
+                let next = Self {
+                    alive: true,
+                    consecutive_failures: 0,
+                };
+                (next, (!self.alive).then_some(Transition::Alive))
+            }
+            ProbeResult::Failure => {
+                let failures = self.consecutive_failures.saturating_add(1);
+                let dead = failures >= failure_threshold.max(1);
+                let next = Self {
+                    alive: self.alive && !dead,
+                    consecutive_failures: failures,
+                };
+                (next, (self.alive && dead).then_some(Transition::Dead))
+            }
+        }
+    }
+}
+
+/// The liveness after a whole history of results, from the default state: a pure function of
+/// the history (SPEC §2.1).
+#[must_use]
+pub fn decide(failure_threshold: u32, history: &[ProbeResult]) -> ProbeState {
+    history.iter().fold(ProbeState::default(), |state, r| {
+        state.observe(failure_threshold, *r).0
+    })
+}
+
+/// Parses a Go duration as Linkerd's Link writes it (`3s`, `30s`, `1m30s`, `500ms`, `1.5s`), or
+/// a bare number of seconds (the gateway's `mirror.linkerd.io/probe-period: "3"`). `None` when it
+/// is neither.
+#[must_use]
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    if text.is_empty() {
+        return None;
+    }
+    let mut total = 0f64;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number: f64 = rest[..number_len].parse().ok()?;
+        rest = &rest[number_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total += number * scale;
+    }
+    Duration::try_from_secs_f64(total).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ProbeResult::{Failure as F, Success as S};
+    use super::*;
+
+    #[test]
+    fn linkerd_defaults() {
+        let spec = ProbeSpec::default();
+        assert_eq!(
+            (spec.port, spec.path.as_str(), spec.period.as_secs()),
+            (4191, "/ready", 3)
+        );
+        assert_eq!((spec.timeout.as_secs(), spec.failure_threshold), (30, 3));
+    }
+
+    /// SPEC §2.1: dead after `failureThreshold` consecutive failures, not before.
+    #[test]
+    fn dead_after_threshold_consecutive_failures() {
+        assert!(decide(3, &[F, F]).alive);
+        assert!(!decide(3, &[F, F, F]).alive);
+        // A success in between restarts the count.
+        assert!(decide(3, &[F, F, S, F, F]).alive);
+        assert!(!decide(3, &[F, F, S, F, F, F]).alive);
+    }
+
+    /// SPEC §2.1: alive again after one success.
+    #[test]
+    fn alive_after_one_success() {
+        let state = decide(2, &[F, F, F, F, S]);
+        assert_eq!(state, ProbeState::default());
+    }
+
+    /// Exactly one transition per change: the threshold-th failure and the first success after.
+    #[test]
+    fn transitions_once_per_change() {
+        let history = [S, F, F, F, F, F, S, S, F, S];
+        let mut state = ProbeState::default();
+        let mut transitions = Vec::new();
+        for (i, r) in history.iter().enumerate() {
+            let (next, t) = state.observe(3, *r);
+            state = next;
+            if let Some(t) = t {
+                transitions.push((i, t));
+            }
+        }
+        assert_eq!(transitions, [(3, Transition::Dead), (6, Transition::Alive)]);
+    }
+
+    /// Starts alive (Linkerd's watcher): the first success is no transition, and a threshold of 0
+    /// (an unparsable or zero setting) behaves as 1.
+    #[test]
+    fn starts_alive_and_zero_threshold_is_one() {
+        assert_eq!(ProbeState::default().observe(3, S).1, None);
+        let (state, t) = ProbeState::default().observe(0, F);
+        assert!(!state.alive);
+        assert_eq!(t, Some(Transition::Dead));
+        // Failures keep counting without overflow.
+        let long = ProbeState {
+            alive: false,
+            consecutive_failures: u32::MAX,
+        };
+        assert_eq!(long.observe(3, F), (long, None));
+    }
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_duration("3"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_duration("3s"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_duration("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+        for bad in ["", "s", "3x", "-1s", "1..2s"] {
+            assert_eq!(parse_duration(bad), None, "{bad:?}");
+        }
+    }
+}
