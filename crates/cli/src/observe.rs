@@ -107,13 +107,11 @@ pub fn status_words(e: &ApiError) -> String {
         ApiError::Invalid { field, message, .. } => {
             format!("HTTP 422 Invalid: {field}: {message}")
         }
-        ApiError::Forbidden(message) => format!(
-            "HTTP 403 Forbidden (or 401: credentials rejected): {message} — check the RBAC in deploy/ and `svcmirror check`"
-        ),
-        ApiError::Timeout(message) => format!("timed out: {message}"),
-        ApiError::Unavailable(message) => {
-            format!("unavailable (unreachable, HTTP 429 or 5xx): {message}")
+        ApiError::Forbidden(message) => {
+            format!("not allowed: {message} (`svcmirror check` lists the permissions it needs)")
         }
+        ApiError::Timeout(message) => format!("timed out: {message}"),
+        ApiError::Unavailable(message) => format!("unavailable: {message}"),
         other => other.to_string(),
     }
 }
@@ -207,7 +205,7 @@ impl<C> Observed<C> {
             "update" => "updated",
             _ => "deleted",
         };
-        tracing::info!(%cluster, action, kind = %kind, object = %key, "{done} {object} in the {cluster} cluster");
+        tracing::info!(%cluster, %action, kind = %kind, object = %key, "{done} {object} in the {cluster} cluster");
     }
 }
 

@@ -42,6 +42,6 @@ pub mod lease;
 mod source;
 mod target;
 
-pub use error::{map_error, map_status};
+pub use error::{describe, map_error, map_status};
 pub use source::{FIELD_MANAGER, KubeSource};
 pub use target::KubeTarget;

@@ -1,12 +1,14 @@
 //! A small Kubernetes API server for end-to-end tests, on 127.0.0.1 and backed by
 //! `svcmirror_fake::FakeCluster`: list, streaming watch (with 410 expiry), get, server-side-apply
 //! PATCH (with injectable 409s) and delete for Services, Endpoints and Namespaces, plus the seed
-//! walkthrough's target cluster and the check that its mirrors are in place. Shared by
+//! walkthrough's target cluster and the check that its mirrors are in place. It records every
+//! request as a Kubernetes RBAC triple (API group, resource, verb) for the RBAC-equals-use test,
+//! serves `coordination.k8s.io` Leases (leader election) and can answer 403 to everything. Shared by
 //! `svcmirror-kube`'s `e2e_http` test (the driver over the kube adapters) and `svcmirror-cli`'s
 //! `run_binary` test (the `svcmirror run` binary), which include it by path.
 #![allow(dead_code)] // each includer uses part of it
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -39,6 +41,12 @@ pub struct ApiServer {
     pub conflicts_to_inject: Mutex<u32>,
     /// Requests served, by `METHOD path-kind` (for assertions on what the client did).
     pub requests: Mutex<BTreeMap<String, u32>>,
+    /// Every request as the RBAC rule it needs: (API group, resource, verb).
+    pub rbac: Mutex<BTreeSet<(String, String, String)>>,
+    /// When set, every request is answered 403 Forbidden (credentials without RBAC).
+    pub forbidden: Mutex<bool>,
+    /// Leases by `namespace/name`, as stored JSON (resourceVersion bumped on every write).
+    pub leases: Mutex<BTreeMap<String, Value>>,
 }
 
 impl ApiServer {
@@ -49,6 +57,9 @@ impl ApiServer {
             expired: watch::Sender::new(0),
             conflicts_to_inject: Mutex::new(0),
             requests: Mutex::new(BTreeMap::new()),
+            rbac: Mutex::new(BTreeSet::new()),
+            forbidden: Mutex::new(false),
+            leases: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -223,11 +234,59 @@ pub fn labels_of(object: &Object) -> &svcmirror_core::StringMap {
     }
 }
 
+/// The RBAC rule a request needs: (API group, resource, verb), from its method and path.
+pub fn rbac_of(method: &Method, path: &str, watching: bool) -> Option<(String, String, String)> {
+    let (group, rest) = if let Some(rest) = path.strip_prefix("/api/v1/") {
+        (String::new(), rest)
+    } else {
+        let rest = path.strip_prefix("/apis/")?;
+        let mut parts = rest.splitn(3, '/');
+        let group = parts.next()?.to_owned();
+        let _version = parts.next()?;
+        (group, parts.next().unwrap_or(""))
+    };
+    let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
+    let (resource, named) = match parts.as_slice() {
+        ["namespaces"] => ("namespaces", false),
+        ["namespaces", _] => ("namespaces", true),
+        ["namespaces", _, resource] => (*resource, false),
+        ["namespaces", _, resource, _, ..] => (*resource, true),
+        [resource] => (*resource, false),
+        [resource, _, ..] => (*resource, true),
+        [] => return None,
+    };
+    let verb = match (method.as_str(), named) {
+        ("GET", true) => "get",
+        ("GET", false) if watching => "watch",
+        ("GET", false) => "list",
+        ("POST", _) => "create",
+        ("PUT", _) => "update",
+        ("PATCH", _) => "patch",
+        ("DELETE", true) => "delete",
+        ("DELETE", false) => "deletecollection",
+        _ => return None,
+    };
+    Some((group, resource.to_owned(), verb.to_owned()))
+}
+
 pub async fn handle(server: &Arc<ApiServer>, req: Request<Incoming>) -> Response<Body> {
     let q = query(&req);
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let watching = q.get("watch").map(String::as_str) == Some("true");
+    if let Some(rule) = rbac_of(&method, &path, watching) {
+        server.rbac.lock().expect("lock").insert(rule);
+    }
+    if *server.forbidden.lock().expect("lock") {
+        return status_response(
+            403,
+            "Forbidden",
+            &format!(
+                "{method} {path} is forbidden: User \"system:serviceaccount:svcmirror:svcmirror-remote\" cannot do this"
+            ),
+            None,
+        );
+    }
     let label = format!(
         "{method} {}{}",
         path.rsplit('/').next().unwrap_or(""),
@@ -323,7 +382,66 @@ pub async fn handle(server: &Arc<ApiServer>, req: Request<Incoming>) -> Response
             StatusCode::CREATED,
             &serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null),
         ),
+        (Method::PATCH, None) if path.contains("/events/") => json_response(
+            StatusCode::OK,
+            &serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null),
+        ),
+        (method, None) if path.starts_with("/apis/coordination.k8s.io/v1/") => {
+            lease(server, &method, &path, &body)
+        }
         (method, _) => status_response(405, "MethodNotAllowed", &format!("{method} {path}"), None),
+    }
+}
+
+/// Leases (`coordination.k8s.io/v1`): get, create (409 when present), replace (409 on a stale
+/// resourceVersion) — what leader election needs.
+pub fn lease(server: &ApiServer, method: &Method, path: &str, body: &[u8]) -> Response<Body> {
+    let parts: Vec<&str> = path.split('/').collect();
+    // ["", "apis", "coordination.k8s.io", "v1", "namespaces", ns, "leases", name?]
+    let (Some(ns), Some(&"leases")) = (parts.get(5), parts.get(6)) else {
+        return status_response(404, "NotFound", path, None);
+    };
+    let mut leases = server.leases.lock().expect("lock");
+    let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    match (method.clone(), parts.get(7)) {
+        (Method::GET, Some(name)) => match leases.get(&format!("{ns}/{name}")) {
+            Some(lease) => json_response(StatusCode::OK, lease),
+            None => status_response(404, "NotFound", &format!("leases {name} not found"), None),
+        },
+        (Method::POST, None) => {
+            let name = body["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let key = format!("{ns}/{name}");
+            if leases.contains_key(&key) {
+                return status_response(409, "AlreadyExists", "lease exists", None);
+            }
+            let mut lease = body;
+            lease["metadata"]["namespace"] = json!(ns);
+            lease["metadata"]["resourceVersion"] = json!("1");
+            leases.insert(key, lease.clone());
+            json_response(StatusCode::CREATED, &lease)
+        }
+        (Method::PUT, Some(name)) => {
+            let key = format!("{ns}/{name}");
+            let Some(stored) = leases.get(&key) else {
+                return status_response(404, "NotFound", "no lease", None);
+            };
+            let stored_rv: u64 = stored["metadata"]["resourceVersion"]
+                .as_str()
+                .and_then(|rv| rv.parse().ok())
+                .unwrap_or(0);
+            if body["metadata"]["resourceVersion"].as_str() != Some(stored_rv.to_string().as_str())
+            {
+                return status_response(409, "Conflict", "the lease has been modified", None);
+            }
+            let mut lease = body;
+            lease["metadata"]["resourceVersion"] = json!((stored_rv + 1).to_string());
+            leases.insert(key, lease.clone());
+            json_response(StatusCode::OK, &lease)
+        }
+        _ => status_response(405, "MethodNotAllowed", path, None),
     }
 }
 
