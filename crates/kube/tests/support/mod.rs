@@ -47,6 +47,8 @@ pub struct ApiServer {
     pub forbidden: Mutex<bool>,
     /// Leases by `namespace/name`, as stored JSON (resourceVersion bumped on every write).
     pub leases: Mutex<BTreeMap<String, Value>>,
+    /// Names of the Events created: a second POST of one answers 409 AlreadyExists.
+    pub events: Mutex<BTreeSet<String>>,
 }
 
 impl ApiServer {
@@ -60,6 +62,7 @@ impl ApiServer {
             rbac: Mutex::new(BTreeSet::new()),
             forbidden: Mutex::new(false),
             leases: Mutex::new(BTreeMap::new()),
+            events: Mutex::new(BTreeSet::new()),
         })
     }
 
@@ -355,6 +358,16 @@ pub async fn handle(server: &Arc<ApiServer>, req: Request<Incoming>) -> Response
                 }
             }
             let body: Value = serde_json::from_slice(&body).expect("JSON apply body");
+            if server.lock().get(kind, &key).is_none()
+                && let Some((group, resource, _)) = rbac_of(&Method::PATCH, &path, false)
+            {
+                // An apply that creates the object is authorized as `create` too.
+                server
+                    .rbac
+                    .lock()
+                    .expect("lock")
+                    .insert((group, resource, "create".to_owned()));
+            }
             let result = server.write(|c| apply(c, kind, &key, body));
             match result {
                 Ok(object) => json_response(StatusCode::OK, &to_json(&object)),
@@ -378,10 +391,18 @@ pub async fn handle(server: &Arc<ApiServer>, req: Request<Incoming>) -> Response
             }
         }
         // Status Events (SPEC §12): accepted as they come, counted by `count("POST events")`.
-        (Method::POST, None) if path.ends_with("/events") => json_response(
-            StatusCode::CREATED,
-            &serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null),
-        ),
+        (Method::POST, None) if path.ends_with("/events") => {
+            let event = serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
+            let name = event["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if server.events.lock().expect("lock").insert(name) {
+                json_response(StatusCode::CREATED, &event)
+            } else {
+                status_response(409, "AlreadyExists", "events already exists", None)
+            }
+        }
         (Method::PATCH, None) if path.contains("/events/") => json_response(
             StatusCode::OK,
             &serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null),
