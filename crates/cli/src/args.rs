@@ -44,6 +44,12 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Run the mirror controller between two clusters
     Run(crate::controller::RunArgs),
+    /// Check a link like `linkerd multicluster check`: both API servers, every permission the
+    /// controller needs, name conflicts, mirrors without endpoints (exit 1 on a failure).
+    Check(crate::check::CheckArgs),
+    /// Delete every object a link owns in the source cluster (a dry run unless --yes), and say
+    /// what to delete for the link itself.
+    Unlink(crate::unlink::UnlinkArgs),
 }
 
 #[derive(Debug, Args)]

@@ -15,6 +15,7 @@
 
 mod admin;
 mod args;
+mod check;
 mod clusters;
 mod controller;
 mod demo;
@@ -23,9 +24,11 @@ mod flags;
 mod logging;
 mod metrics;
 mod observe;
+mod permissions;
 mod render;
 mod run;
 mod simulate;
+mod unlink;
 
 use std::process::ExitCode;
 

@@ -160,6 +160,12 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             crate::controller::run(args)?;
             Ok(Outcome { rejected: false })
         }
+        Command::Check(args) => Ok(Outcome {
+            rejected: crate::check::run(args)?,
+        }),
+        Command::Unlink(args) => Ok(Outcome {
+            rejected: crate::unlink::run(args)?,
+        }),
     }
 }
 

@@ -49,6 +49,9 @@ pub struct ApiServer {
     pub leases: Mutex<BTreeMap<String, Value>>,
     /// Names of the Events created: a second POST of one answers 409 AlreadyExists.
     pub events: Mutex<BTreeSet<String>>,
+    /// (group, resource, verb) a SelfSubjectAccessReview answers `allowed: false` to (everything
+    /// else is allowed). Only the review answers: the requests themselves are not refused.
+    pub denied: Mutex<BTreeSet<(String, String, String)>>,
 }
 
 impl ApiServer {
@@ -63,6 +66,7 @@ impl ApiServer {
             forbidden: Mutex::new(false),
             leases: Mutex::new(BTreeMap::new()),
             events: Mutex::new(BTreeSet::new()),
+            denied: Mutex::new(BTreeSet::new()),
         })
     }
 
@@ -409,6 +413,33 @@ pub async fn handle(server: &Arc<ApiServer>, req: Request<Incoming>) -> Response
         ),
         (method, None) if path.starts_with("/apis/coordination.k8s.io/v1/") => {
             lease(server, &method, &path, &body)
+        }
+        (Method::GET, None) if path == "/version" => json_response(
+            StatusCode::OK,
+            &json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0-loopback",
+                    "gitCommit": "", "gitTreeState": "", "buildDate": "", "goVersion": "",
+                    "compiler": "", "platform": "linux/amd64"}),
+        ),
+        (Method::POST, None)
+            if path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews" =>
+        {
+            let mut review: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let attributes = &review["spec"]["resourceAttributes"];
+            let rule = (
+                attributes["group"].as_str().unwrap_or_default().to_owned(),
+                attributes["resource"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                attributes["verb"].as_str().unwrap_or_default().to_owned(),
+            );
+            let allowed = !server.denied.lock().expect("lock").contains(&rule);
+            review["status"] = if allowed {
+                json!({"allowed": true})
+            } else {
+                json!({"allowed": false, "reason": "no RBAC policy matched"})
+            };
+            json_response(StatusCode::CREATED, &review)
         }
         (method, _) => status_response(405, "MethodNotAllowed", &format!("{method} {path}"), None),
     }
