@@ -19,7 +19,7 @@ use http::{Request, Response, StatusCode};
 use svcmirror_backend::{DriverStats, DriverStatus};
 use tokio::sync::watch;
 
-use crate::metrics::{Registry, family, label_value};
+use crate::metrics::{Registry, family, label_value, write_histogram};
 
 /// What the HTTP server reports.
 #[derive(Default)]
@@ -67,6 +67,7 @@ fn sum(a: &DriverStats, b: &DriverStats) -> DriverStats {
     s.operation_failures += b.operation_failures;
     s.status_events += b.status_events;
     s.status_event_failures += b.status_event_failures;
+    s.reconcile_duration = a.reconcile_duration.merged(&b.reconcile_duration);
     s
 }
 
@@ -239,7 +240,18 @@ fn metrics(shared: &Shared, status: Option<&DriverStatus>) -> String {
     for (name, help, value) in counters {
         metric(name, "counter", help, &[(String::new(), value)]);
     }
-    drop(metric);
+    family(
+        &mut out,
+        "svcmirror_reconcile_duration_seconds",
+        "histogram",
+        "Duration of reconciles (one export or the whole link, writes included), over every leadership.",
+    );
+    write_histogram(
+        &mut out,
+        "svcmirror_reconcile_duration_seconds",
+        "",
+        &stats.reconcile_duration,
+    );
     shared.registry.render(&mut out);
     // Only a leader whose first full reconcile finished knows the exports: anything else would
     // report every mode as 0, which a dashboard cannot tell from "nothing is mirrored".
@@ -568,6 +580,10 @@ mod health {
         for reconciles in [5, 3] {
             let mut status = DriverStatus::default();
             status.stats.reconciles = reconciles;
+            status
+                .stats
+                .reconcile_duration
+                .observe(Duration::from_millis(20));
             let (_tx, rx) = watch::channel(status);
             let mut s = shared.lock().expect("lock");
             s.status = Some(rx);
@@ -579,5 +595,10 @@ mod health {
         shared.lock().expect("lock").status = Some(rx);
         let body = respond("/metrics", &shared, Instant::now()).into_body();
         assert!(body.contains("svcmirror_reconciles_total 8\n"), "{body}");
+        assert!(
+            body.contains("svcmirror_reconcile_duration_seconds_bucket{le=\"0.025\"} 2\n")
+                && body.contains("svcmirror_reconcile_duration_seconds_count 2\n"),
+            "{body}"
+        );
     }
 }

@@ -10,6 +10,8 @@ use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use svcmirror_backend::{DURATION_BUCKETS, DurationHistogram};
+
 /// Which cluster a request went to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Cluster {
@@ -35,55 +37,34 @@ impl std::fmt::Display for Cluster {
     }
 }
 
-/// Upper bounds (seconds) of the request duration histogram's buckets.
-const BUCKETS: [f64; 11] = [
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
-
-/// A Prometheus histogram: cumulative counts per bucket, count and sum.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Histogram {
-    /// Observations ≤ each of [`BUCKETS`] (not yet cumulative).
-    buckets: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
-}
-
-impl Histogram {
-    /// Records one observation.
-    pub fn observe(&mut self, value: Duration) {
-        let secs = value.as_secs_f64();
-        if let Some(i) = BUCKETS.iter().position(|bound| secs <= *bound) {
-            self.buckets[i] += 1;
-        }
-        self.count += 1;
-        self.sum += secs;
-    }
-
-    /// The `_bucket`, `_sum` and `_count` samples under `labels` (`k="v",…`, possibly empty).
-    fn write(&self, out: &mut String, name: &str, labels: &str) {
-        let sep = if labels.is_empty() { "" } else { "," };
-        let mut cumulative = 0;
-        for (bound, n) in BUCKETS.iter().zip(self.buckets) {
-            cumulative += n;
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {cumulative}"
-            );
-        }
+/// The `_bucket` (cumulative, then `+Inf`), `_sum` and `_count` samples of `histogram` under
+/// `labels` (`k="v",…`, possibly empty).
+pub fn write_histogram(out: &mut String, name: &str, labels: &str, histogram: &DurationHistogram) {
+    let sep = if labels.is_empty() { "" } else { "," };
+    let mut cumulative = 0;
+    for (bound, n) in DURATION_BUCKETS.iter().zip(histogram.buckets) {
+        cumulative += n;
         let _ = writeln!(
             out,
-            "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}",
-            self.count
+            "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {cumulative}"
         );
-        let braces = if labels.is_empty() {
-            String::new()
-        } else {
-            format!("{{{labels}}}")
-        };
-        let _ = writeln!(out, "{name}_sum{braces} {}", self.sum);
-        let _ = writeln!(out, "{name}_count{braces} {}", self.count);
     }
+    let _ = writeln!(
+        out,
+        "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}",
+        histogram.count
+    );
+    let braces = if labels.is_empty() {
+        String::new()
+    } else {
+        format!("{{{labels}}}")
+    };
+    let _ = writeln!(
+        out,
+        "{name}_sum{braces} {}",
+        histogram.sum_micros as f64 / 1e6
+    );
+    let _ = writeln!(out, "{name}_count{braces} {}", histogram.count);
 }
 
 #[derive(Debug, Default)]
@@ -91,7 +72,7 @@ struct Recorded {
     /// Requests by cluster, verb and result (`ok`, `forbidden`, …).
     requests: BTreeMap<(Cluster, &'static str, &'static str), u64>,
     /// Request durations by cluster and verb.
-    durations: BTreeMap<(Cluster, &'static str), Histogram>,
+    durations: BTreeMap<(Cluster, &'static str), DurationHistogram>,
     /// Successful writes to the source by action and kind.
     writes: BTreeMap<(&'static str, String), u64>,
 }
@@ -176,10 +157,11 @@ impl Registry {
             "Duration of API requests by cluster and verb (a create reads the name first: both count).",
         );
         for ((cluster, verb), histogram) in &recorded.durations {
-            histogram.write(
+            write_histogram(
                 out,
                 "svcmirror_api_request_duration_seconds",
                 &format!("cluster=\"{cluster}\",verb=\"{verb}\""),
+                histogram,
             );
         }
         family(
@@ -216,12 +198,12 @@ mod tests {
 
     #[test]
     fn histogram_buckets_are_cumulative_and_end_with_inf() {
-        let mut h = Histogram::default();
+        let mut h = DurationHistogram::default();
         h.observe(Duration::from_millis(3));
         h.observe(Duration::from_millis(70));
         h.observe(Duration::from_secs(60));
         let mut out = String::new();
-        h.write(&mut out, "x_seconds", "verb=\"get\"");
+        write_histogram(&mut out, "x_seconds", "verb=\"get\"", &h);
         assert!(
             out.contains("x_seconds_bucket{verb=\"get\",le=\"0.005\"} 1\n"),
             "{out}"
@@ -242,7 +224,15 @@ mod tests {
             out.contains("x_seconds_bucket{verb=\"get\",le=\"+Inf\"} 3\n"),
             "{out}"
         );
+        assert!(
+            out.contains("x_seconds_bucket{verb=\"get\",le=\"30\"} 2\n"),
+            "{out}"
+        );
         assert!(out.contains("x_seconds_count{verb=\"get\"} 3\n"), "{out}");
+        assert!(
+            out.contains("x_seconds_sum{verb=\"get\"} 60.073\n"),
+            "{out}"
+        );
     }
 
     /// Issue 12: failed requests are counted by the cluster they went to (the old help text said
