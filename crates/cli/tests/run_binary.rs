@@ -149,26 +149,48 @@ async fn svcmirror_run_mirrors_the_seed_walkthrough_serves_metrics_and_stops_on_
 /// Starts `svcmirror run` for the walkthrough's link against the given API servers, its log in
 /// `dir/stderr.log` (a file: not a terminal).
 fn start(dir: &Path, target: SocketAddr, source: SocketAddr, extra: &[&str]) -> Child {
+    start_as(dir, target, source, extra, None).0
+}
+
+/// [`start`], as replica `replica` (`$POD_NAME`) electing a leader on Lease
+/// `svcmirror/svcmirror-west` when given; also returns the admin server's address.
+fn start_as(
+    dir: &Path,
+    target: SocketAddr,
+    source: SocketAddr,
+    extra: &[&str],
+    replica: Option<&str>,
+) -> (Child, SocketAddr) {
     std::fs::create_dir_all(dir).expect("temp dir");
     let metrics = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port");
-    Command::new(env!("CARGO_BIN_EXE_svcmirror"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_svcmirror"));
+    command
         .arg("run")
         .arg("--target-kubeconfig")
         .arg(kubeconfig(dir, "west", target))
         .arg("--source-kubeconfig")
         .arg(kubeconfig(dir, "east", source))
         .args(["--cluster-name", "west", "--gateway-address", "172.18.0.4"])
-        .args(["--enable-headless-services", "--no-leader-election"])
+        .arg("--enable-headless-services")
         .args(["--metrics-addr", &metrics.to_string()])
         .args(extra)
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("stderr.log")).expect("log file"))
-        .spawn()
-        .expect("svcmirror run starts")
+        .stderr(std::fs::File::create(dir.join("stderr.log")).expect("log file"));
+    match replica {
+        Some(name) => {
+            command
+                .args(["--lease-namespace", "svcmirror"])
+                .env("POD_NAME", name);
+        }
+        None => {
+            command.arg("--no-leader-election");
+        }
+    }
+    (command.spawn().expect("svcmirror run starts"), metrics)
 }
 
 /// Waits (bounded) until the log has `n` lines satisfying `line`; returns the log.
@@ -358,4 +380,47 @@ async fn warns_when_both_kubeconfigs_name_the_same_api_server() {
     let _ = child.kill();
     assert!(log.contains(&format!("http://{west_addr}")), "{log}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 12: a standby replica never said who leads. Two replicas: the first leads and writes;
+/// the second logs who holds the Lease, reports `svcmirror_leader 0`, is ready, and exposes no
+/// export gauges (not zeros). When the leader stops (releasing the Lease), the standby logs that
+/// it leads now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_says_who_leads_and_takes_over() {
+    let west = ApiServer::new(west());
+    let east = ApiServer::new(FakeCluster::default());
+    let (west_addr, east_addr) = (spawn(west.clone()).await, spawn(east.clone()).await);
+    let (dir_a, dir_b) = (scratch("leader-a"), scratch("leader-b"));
+    let (mut a, _) = start_as(&dir_a, west_addr, east_addr, &[], Some("replica-a"));
+    wait_for_lines(&mut a, &dir_a, 1, "the leader line", |l| {
+        l.contains("acquired the lease") && l.contains("replica-a")
+    })
+    .await;
+    wait_for(&mut a, &dir_a, 1200, || seed_mirrored(&east.lock(), 3)).await;
+    let (mut b, b_admin) = start_as(&dir_b, west_addr, east_addr, &[], Some("replica-b"));
+    let log = wait_for_lines(&mut b, &dir_b, 1, "the standby line", |l| {
+        l.contains("standby: replica-a holds Lease svcmirror/svcmirror-west")
+    })
+    .await;
+    assert!(!log.contains("acquired the lease"), "{log}");
+    let (code, body) = http_get(b_admin, "/metrics").expect("/metrics answers");
+    assert_eq!(code, 200);
+    assert!(body.contains("svcmirror_leader 0\n"), "{body}");
+    assert!(!body.contains("svcmirror_mirrored_services{"), "{body}");
+    assert_eq!(http_get(b_admin, "/readyz").map(|(c, _)| c), Some(200));
+    // The leader stops and releases the Lease: the standby takes over.
+    let sent = Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", a.id())])
+        .status()
+        .expect("sh runs");
+    assert!(sent.success());
+    wait_for_lines(&mut b, &dir_b, 1, "the takeover line", |l| {
+        l.contains("acquired the lease") && l.contains("replica-b")
+    })
+    .await;
+    let _ = b.kill();
+    let _ = a.wait();
+    let _ = std::fs::remove_dir_all(&dir_a);
+    let _ = std::fs::remove_dir_all(&dir_b);
 }
