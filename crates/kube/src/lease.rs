@@ -263,7 +263,9 @@ impl LeaderElector {
             match self.try_acquire_or_renew(Instant::now()).await {
                 Ok(true) => return,
                 Ok(false) => {}
-                Err(e) => tracing::warn!(error = %e, "acquiring the lease failed"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "acquiring the lease in the source cluster failed: {e}")
+                }
             }
             tokio::time::sleep(self.config.retry_period).await;
         }
@@ -280,7 +282,7 @@ impl LeaderElector {
                 Ok(true) => renewed = now,
                 Ok(false) => return,
                 Err(e) => {
-                    tracing::warn!(error = %e, "renewing the lease failed");
+                    tracing::warn!(error = %e, "renewing the lease in the source cluster failed: {e}");
                     if now.saturating_duration_since(renewed) >= self.config.renew_deadline {
                         return;
                     }
