@@ -28,8 +28,6 @@ pub struct Shared {
     pub status: Option<watch::Receiver<DriverStatus>>,
     /// Whether this replica holds the Lease (always true without leader election).
     pub leader: bool,
-    /// Who holds the Lease, as last seen (this replica's identity while it leads).
-    pub holder: Option<String>,
     /// How many times this replica acquired the Lease.
     pub acquisitions: u64,
     /// The counters of the drivers of earlier leaderships, summed: counters never go back.

@@ -284,20 +284,18 @@ async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
             }
             tracing::info!(leader = %identity, "acquired the lease: this replica ({identity}) is the leader and writes");
         }
-        let driver = Driver::new(
+        let mut driver = Driver::new(
             link.clone(),
             source_cluster.clone(),
             target_cluster.clone(),
             TokioClock,
         )
         .with_config(config.clone());
-        let mut driver = driver;
         let status = driver.subscribe();
         {
             let mut shared = shared.lock().expect("lock");
             shared.status = Some(status.clone());
             shared.leader = true;
-            shared.holder = Some(identity.clone());
             shared.acquisitions += 1;
             shared.last_progress = Some(Instant::now());
         }

@@ -154,7 +154,7 @@ impl Registry {
             out,
             "svcmirror_api_request_duration_seconds",
             "histogram",
-            "Duration of API requests by cluster and verb (a create reads the name first: both count).",
+            "Duration of API requests by cluster and verb (a create includes its read of the name).",
         );
         for ((cluster, verb), histogram) in &recorded.durations {
             write_histogram(
