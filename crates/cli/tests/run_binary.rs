@@ -120,6 +120,23 @@ async fn svcmirror_run_mirrors_the_seed_walkthrough_serves_metrics_and_stops_on_
             .any(|l| l == r#"svcmirror_mirrored_services{mode="headless"} 1"#),
         "{body}"
     );
+    // Issue 12: writes and requests are counted by cluster; durations are histograms.
+    for line in [
+        r#"svcmirror_writes_total{cluster="source",action="create",kind="Service"} 4"#,
+        r#"svcmirror_api_failed_requests_total{cluster="target"} 0"#,
+        r#"svcmirror_build_info{version="0.1.0"} 1"#,
+    ] {
+        assert!(
+            body.lines().any(|l| l == line),
+            "missing {line:?} in\n{body}"
+        );
+    }
+    assert!(
+        body.lines().any(
+            |l| l.starts_with("svcmirror_reconcile_duration_seconds_count ") && !l.ends_with(" 0")
+        ),
+        "{body}"
+    );
 
     // SIGTERM: a clean stop, exit code 0.
     // The shell's builtin `kill`: no procps needed, no `unsafe` signal call here.
