@@ -67,12 +67,12 @@ impl<C> Observed<C> {
         let lost = matches!(e, ApiError::Unavailable(_) | ApiError::Timeout(_));
         if matches!(verb, "list" | "watch") || lost {
             tracing::error!(
-                %cluster, %server, verb, %object, %status,
+                %cluster, %server, %verb, %object,
                 "{cluster} cluster ({server}): {verb} {object} failed: {status}; retrying with backoff"
             );
         } else {
             tracing::warn!(
-                %cluster, %server, verb, %object, %status,
+                %cluster, %server, %verb, %object,
                 "{cluster} cluster ({server}): {verb} {object} failed: {status}"
             );
         }
