@@ -2,7 +2,7 @@
 //! tests drive it deterministically and never really sleep.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -12,11 +12,21 @@ use futures::future::BoxFuture;
 pub trait Clock: Send + Sync {
     /// A future that completes once `duration` has passed (on this clock).
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()>;
+
+    /// Now, on this clock, to measure how long a reconcile takes
+    /// ([`DriverStats::reconcile_duration`](crate::DriverStats::reconcile_duration)); `None` (the
+    /// default) for a clock that cannot tell: nothing is measured.
+    fn now(&self) -> Option<Instant> {
+        None
+    }
 }
 
 impl<C: Clock + ?Sized> Clock for Arc<C> {
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
         (**self).sleep(duration)
+    }
+    fn now(&self) -> Option<Instant> {
+        (**self).now()
     }
 }
 
@@ -27,6 +37,52 @@ pub struct TokioClock;
 impl Clock for TokioClock {
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
         tokio::time::sleep(duration).boxed()
+    }
+    fn now(&self) -> Option<Instant> {
+        Some(tokio::time::Instant::now().into_std())
+    }
+}
+
+/// Upper bounds, in seconds, of the buckets of a [`DurationHistogram`].
+pub const DURATION_BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// A histogram of durations that only grows: counts per bucket of [`DURATION_BUCKETS`] (not
+/// cumulative; beyond the last bucket only in `count`), count and sum.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DurationHistogram {
+    /// Observations in each bucket: ≤ its bound and > the previous one.
+    pub buckets: [u64; DURATION_BUCKETS.len()],
+    /// Observations.
+    pub count: u64,
+    /// Their sum, in microseconds.
+    pub sum_micros: u64,
+}
+
+impl DurationHistogram {
+    /// Records one duration.
+    pub fn observe(&mut self, value: Duration) {
+        let secs = value.as_secs_f64();
+        if let Some(i) = DURATION_BUCKETS.iter().position(|bound| secs <= *bound) {
+            self.buckets[i] += 1;
+        }
+        self.count += 1;
+        self.sum_micros = self
+            .sum_micros
+            .saturating_add(u64::try_from(value.as_micros()).unwrap_or(u64::MAX));
+    }
+
+    /// Both histograms' observations.
+    #[must_use]
+    pub fn merged(&self, other: &Self) -> Self {
+        let mut out = *self;
+        for (a, b) in out.buckets.iter_mut().zip(other.buckets) {
+            *a += b;
+        }
+        out.count += other.count;
+        out.sum_micros = out.sum_micros.saturating_add(other.sum_micros);
+        out
     }
 }
 

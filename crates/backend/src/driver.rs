@@ -97,6 +97,9 @@ pub struct DriverStats {
     pub status_events: u64,
     /// Status Events the target refused (not retried: Events are best effort).
     pub status_event_failures: u64,
+    /// How long reconciles took (one export or the whole link, writes included), when the
+    /// [`Clock`] can tell ([`Clock::now`]).
+    pub reconcile_duration: crate::DurationHistogram,
 }
 
 /// What a reconcile covered.
@@ -762,6 +765,7 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
             Work::Export(key) => Scope::Export(key.clone()),
             Work::Link | Work::RemoveAll => Scope::Link,
         };
+        let started = self.clock.now();
         self.stats.reconciles += 1;
         if scope == Scope::Link {
             self.stats.full_reconciles += 1;
@@ -840,6 +844,11 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
             self.unconverged.clear();
         } else {
             self.unconverged.remove(&scope);
+        }
+        if let (Some(started), Some(now)) = (started, self.clock.now()) {
+            self.stats
+                .reconcile_duration
+                .observe(now.saturating_duration_since(started));
         }
         self.publish();
         Ok(outcome)

@@ -38,7 +38,7 @@ mod error;
 mod event;
 mod scope;
 
-pub use clock::{Backoff, Clock, SplitMix64, TokioClock};
+pub use clock::{Backoff, Clock, DURATION_BUCKETS, DurationHistogram, SplitMix64, TokioClock};
 pub use driver::{
     Driver, DriverConfig, DriverStats, DriverStatus, ExportStatus, Failure, ReconcileOutcome, Scope,
 };

@@ -9,8 +9,10 @@ use svcmirror_core::link::{
 };
 use svcmirror_core::{LabelSelector, Link};
 
-/// Linkerd-compatible multicluster service mirror (headless Services and StatefulSets included),
-/// computed offline from `kubectl get -o yaml|json` snapshots.
+/// Linkerd-compatible multicluster service mirror (headless Services and StatefulSets included):
+/// computed offline from `kubectl get -o yaml|json` snapshots (translate, plan, explain, simulate,
+/// demo), or run as a controller between two clusters (run), with the operator's tools for a link
+/// (check, unlink).
 #[derive(Debug, Parser)]
 #[command(name = "svcmirror", version, about, long_about = None)]
 pub struct Cli {
@@ -45,6 +47,12 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Run the mirror controller between two clusters
     Run(crate::controller::RunArgs),
+    /// Check a link like `linkerd multicluster check`: both API servers, every permission the
+    /// controller needs, name conflicts, mirrors without endpoints (exit 1 on a failure).
+    Check(crate::check::CheckArgs),
+    /// Delete every object a link owns in the source cluster (a dry run unless --yes), and say
+    /// what to delete for the link itself.
+    Unlink(crate::unlink::UnlinkArgs),
 }
 
 #[derive(Debug, Args)]
@@ -59,11 +67,6 @@ pub struct Inputs {
     /// /16 holds 65 534: use a /12 for a cluster-scale input).
     #[arg(long, value_name = "CIDR", default_value = "10.43.0.0/16")]
     pub service_cidr: ipnet::IpNet,
-    /// (translate, plan) Print one stderr line with the wall time of each phase:
-    /// `timings: parse=<ms>ms translate=<ms>ms plan=<ms>ms render=<ms>ms` (translate and plan summed
-    /// over passes; translate adds `apply=<ms>ms`, the in-memory source's share).
-    #[arg(long)]
-    pub timings: bool,
     /// Refuse an input file larger than this many bytes (a guard against reading something that
     /// is not a snapshot; raise it for a cluster-scale source snapshot).
     #[arg(long, value_name = "BYTES", default_value_t = svcmirror_snapshot::Limits::default().max_bytes)]
@@ -79,6 +82,17 @@ pub struct Inputs {
 pub struct TranslateArgs {
     #[command(flatten)]
     pub inputs: Inputs,
+    /// Print one stderr line with the wall time of each phase: `timings: parse=<ms>ms
+    /// translate=<ms>ms plan=<ms>ms render=<ms>ms apply=<ms>ms` (translate and plan summed over
+    /// passes; apply is the in-memory source's share).
+    #[arg(long)]
+    pub timings: bool,
+    /// Leave out what the API server sets (uid, resourceVersion, creationTimestamp, generation,
+    /// managedFields, a Service's allocated clusterIP/clusterIPs) so that `kubectl apply -f`
+    /// accepts the output. The root Endpoints of a headless mirror still carry the in-memory
+    /// source's ClusterIPs: the controller corrects them on its first reconcile.
+    #[arg(long)]
+    pub for_apply: bool,
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = ListFormat::Yaml)]
     pub output: ListFormat,
@@ -88,6 +102,14 @@ pub struct TranslateArgs {
 pub struct PlanArgs {
     #[command(flatten)]
     pub inputs: Inputs,
+    /// Print one stderr line with the wall time of each phase: `timings: parse=<ms>ms
+    /// translate=<ms>ms plan=<ms>ms render=<ms>ms`.
+    #[arg(long)]
+    pub timings: bool,
+    /// Exit 1 when the plan has operations (like `kubectl diff`): 0 means the source is
+    /// converged. Without it, plan exits 1 only when something exported was rejected.
+    #[arg(long)]
+    pub exit_code: bool,
     /// Output format: a readable diff, or JSON.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = PlanFormat::Text)]
     pub output: PlanFormat,
@@ -97,8 +119,9 @@ pub struct PlanArgs {
 pub struct SimulateArgs {
     #[command(flatten)]
     pub inputs: Inputs,
-    /// Fraction of the source's API requests that fail (0.0–1.0).
-    #[arg(long, value_name = "F", default_value_t = 0.0)]
+    /// Fraction of the source's API requests that fail, from 0.0 to 1.0 (both included).
+    #[arg(long, value_name = "F", default_value_t = 0.0, allow_negative_numbers = true,
+          value_parser = crate::flags::fraction)]
     pub fault_rate: f64,
     /// Seed of the injected faults.
     #[arg(long, value_name = "N", default_value_t = 1)]
@@ -153,10 +176,10 @@ pub struct LinkArgs {
     #[arg(long, value_name = "SELECTOR", default_value = DEFAULT_FEDERATED_SELECTOR)]
     pub federated_selector: String,
     /// Label key (or `prefix/*`) never copied onto mirrors; repeatable.
-    #[arg(long, value_name = "KEY")]
+    #[arg(long, value_name = "KEY", value_parser = crate::flags::key_pattern)]
     pub exclude_label: Vec<String>,
     /// Annotation key (or `prefix/*`) never copied onto mirrors; repeatable.
-    #[arg(long, value_name = "KEY")]
+    #[arg(long, value_name = "KEY", value_parser = crate::flags::key_pattern)]
     pub exclude_annotation: Vec<String>,
     /// Create missing source namespaces (labelled as mirrored) instead of skipping their exports.
     #[arg(long)]

@@ -1,28 +1,32 @@
 //! `svcmirror run`: the mirror controller between two live clusters.
 //!
 //! Glue only: it builds two kube clients, the link, the reconcile driver of `svcmirror-backend`
-//! over `svcmirror-kube`'s adapters, and runs it while this replica holds the leader Lease. It
-//! serves `/healthz`, `/readyz` and Prometheus `/metrics`, logs with `tracing` (`RUST_LOG`), and
-//! stops on SIGTERM or Ctrl-C (releasing the Lease). It decides nothing about mirroring.
+//! over `svcmirror-kube`'s adapters (each wrapped in [`Observed`]: every request logged and
+//! measured), and runs it while this replica holds the leader Lease. It serves `/healthz`,
+//! `/readyz` and Prometheus `/metrics` ([`crate::admin`]), logs with `tracing`
+//! ([`crate::logging`]), and stops on SIGTERM or Ctrl-C (releasing the Lease). It decides nothing
+//! about mirroring.
 
-use std::convert::Infallible;
+use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use futures::FutureExt;
-use http::{Request, Response, StatusCode};
 use serde::Deserialize;
 use svcmirror_backend::{Driver, DriverConfig, DriverStatus, TokioClock};
 use svcmirror_core::link::{DEFAULT_CLUSTER_DOMAIN, DEFAULT_GATEWAY_PORT, KeyPattern};
-use svcmirror_core::{LabelSelector, Link};
+use svcmirror_core::{Diagnostic, LabelSelector, Link, Severity};
 use svcmirror_kube::lease::{LeaderElector, LeaseConfig};
 use svcmirror_kube::{KubeSource, KubeTarget};
 use tokio::sync::watch;
 
+use crate::admin::{Shared, serve_http};
 use crate::args::LinkArgs;
+use crate::clusters::connect;
+use crate::metrics::{Cluster, Registry};
+use crate::observe::Observed;
 
 /// Options of `svcmirror run`.
 #[derive(clap::Args, Debug)]
@@ -49,11 +53,13 @@ pub struct RunArgs {
     pub link_file: Option<PathBuf>,
     #[command(flatten)]
     pub link: Option<LinkArgs>,
-    /// Interval of the periodic full resync (`300`, `300s`, `5m`, `1h`).
-    #[arg(long, value_name = "DURATION", default_value = "300s", value_parser = parse_duration)]
+    /// Interval of the periodic full resync (`300`, `300s`, `5m`, `1m30s`, `1h`; at least 10s).
+    /// `/healthz` fails when the leader's loop made no progress for 3 periods plus a minute.
+    #[arg(long, value_name = "DURATION", default_value = "300s", value_parser = crate::flags::resync_period)]
     pub resync_period: Duration,
-    /// Address of the HTTP server for /healthz, /readyz and /metrics.
-    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:9990")]
+    /// Address of the HTTP server for /healthz, /readyz and /metrics (`:9990` listens on every
+    /// IPv4 address).
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:9990", value_parser = crate::flags::listen_addr)]
     pub metrics_addr: SocketAddr,
     /// Name of the leader-election Lease (default `svcmirror-<cluster-name>`).
     #[arg(long, value_name = "NAME")]
@@ -65,6 +71,8 @@ pub struct RunArgs {
     /// Run without leader election (one replica only, e.g. on a laptop).
     #[arg(long)]
     pub no_leader_election: bool,
+    #[command(flatten)]
+    pub log: crate::logging::LogArgs,
     /// SPEC §2.1: the gateway probe.
     #[command(flatten)]
     pub probe: crate::probe::ProbeArgs,
@@ -151,32 +159,9 @@ fn read_link(args: &RunArgs) -> anyhow::Result<Link> {
     }
 }
 
-/// `300`, `300s`, `5m`, `1h`, `1500ms`.
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 300s, 5m or 1h"))?;
-    let duration = match unit {
-        "" | "s" => Duration::from_secs(n),
-        "ms" => Duration::from_millis(n),
-        "m" => Duration::from_secs(n.saturating_mul(60)),
-        "h" => Duration::from_secs(n.saturating_mul(3600)),
-        _ => return Err(format!("{text:?}: unit must be ms, s, m or h")),
-    };
-    if duration.is_zero() {
-        return Err("the duration must not be zero".to_owned());
-    }
-    Ok(duration)
-}
-
 /// Runs the controller until SIGTERM or Ctrl-C.
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
-    init_tracing();
+    crate::logging::init(&args.log)?;
     let link = read_link(&args)?;
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -184,34 +169,6 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         .build()
         .context("starting the tokio runtime")?
         .block_on(controller(args, link))
-}
-
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // A second call (tests) keeps the first subscriber.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
-async fn client(kubeconfig: Option<&Path>, context: Option<&str>) -> anyhow::Result<kube::Client> {
-    let options = kube::config::KubeConfigOptions {
-        context: context.map(str::to_owned),
-        ..kube::config::KubeConfigOptions::default()
-    };
-    let config = match kubeconfig {
-        Some(path) => {
-            let kubeconfig = kube::config::Kubeconfig::read_from(path)
-                .with_context(|| format!("reading kubeconfig {}", path.display()))?;
-            kube::Config::from_custom_kubeconfig(kubeconfig, &options).await?
-        }
-        None if context.is_some() => kube::Config::from_kubeconfig(&options).await?,
-        None if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() => kube::Config::incluster()?,
-        None => kube::Config::infer().await?,
-    };
-    Ok(kube::Client::try_from(config)?)
 }
 
 /// This replica's identity in the Lease: `$POD_NAME`, else the hostname.
@@ -228,39 +185,52 @@ fn identity() -> String {
         .unwrap_or_else(|| format!("svcmirror-{}", std::process::id()))
 }
 
-/// What the HTTP server reports.
-#[derive(Default)]
-struct Shared {
-    /// The running driver's status, while this replica leads.
-    status: Option<watch::Receiver<DriverStatus>>,
-    /// Whether this replica holds the Lease (always true without leader election).
-    leader: bool,
-    /// How many times this replica acquired the Lease.
-    acquisitions: u64,
-    /// The gateway prober's metrics (SPEC §2.1), while it runs.
-    probe: Option<Arc<crate::probe::ProbeMetrics>>,
-}
-
 async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
-    let target_client = client(
+    let target = connect(
         Some(&args.target_kubeconfig),
         args.target_context.as_deref(),
     )
     .await
     .context("target cluster client")?;
-    let source_client = client(
+    let source = connect(
         args.source_kubeconfig.as_deref(),
         args.source_context.as_deref(),
     )
     .await
     .context("source cluster client")?;
-    let source = KubeSource::new(source_client.clone());
-    // SPEC §9: remote-discovery and federated members too (see `KubeTarget::for_link`).
-    let target = KubeTarget::for_link(target_client, &link);
+    let cluster_name = link.cluster_name().as_str().to_owned();
     tracing::info!(
-        cluster = %link.cluster_name().as_str(),
-        selector = %target.label_selector(),
-        "starting the mirror controller"
+        link = %cluster_name,
+        source = %source.server,
+        target = %target.server,
+        selector = %link.export_selector(),
+        "starting the mirror controller for link {cluster_name}: exported Services of the target \
+         cluster ({}) are mirrored into the source cluster ({})",
+        target.server,
+        source.server,
+    );
+    if target.server == source.server {
+        tracing::warn!(
+            server = %source.server,
+            "the source and target kubeconfigs point at the same API server ({}): this mirrors the \
+             cluster into itself; check --target-kubeconfig",
+            source.server
+        );
+    }
+
+    let registry = Arc::new(Registry::default());
+    let source_cluster = Observed::new(
+        KubeSource::new(source.client.clone()),
+        Cluster::Source,
+        &source.server,
+        registry.clone(),
+    );
+    let target_cluster = Observed::new(
+        // SPEC §9: remote-discovery and federated members too (see `KubeTarget::for_link`).
+        KubeTarget::for_link(target.client.clone(), &link),
+        Cluster::Target,
+        &target.server,
+        registry.clone(),
     );
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -270,11 +240,17 @@ async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
         let _ = stop_tx.send(true);
     });
 
-    let shared = Arc::new(Mutex::new(Shared::default()));
+    let shared = Arc::new(Mutex::new(Shared {
+        // Progress is at least one resync per period: three missed in a row, plus time for a
+        // slow full list, is a stuck loop.
+        stuck_after: args.resync_period * 3 + Duration::from_secs(60),
+        registry,
+        ..Shared::default()
+    }));
     let listener = tokio::net::TcpListener::bind(args.metrics_addr)
         .await
         .with_context(|| format!("binding --metrics-addr {}", args.metrics_addr))?;
-    tracing::info!(addr = %args.metrics_addr, "serving /healthz, /readyz and /metrics");
+    tracing::info!(addr = %args.metrics_addr, "serving /healthz, /readyz and /metrics on {}", args.metrics_addr);
     tokio::spawn(serve_http(
         listener,
         shared.clone(),
@@ -283,21 +259,26 @@ async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
 
     let mut config = DriverConfig::default();
     config.resync_interval = args.resync_period;
-    let liveness = spawn_prober(&args, &link, &source_client, &shared, &stop_rx);
+    let liveness = spawn_prober(&args, &link, &source.client, &shared, &stop_rx);
 
+    let identity = identity();
     let mut elector = (!args.no_leader_election).then(|| {
         let lease = LeaseConfig::new(
             &args
                 .lease_name
                 .clone()
-                .unwrap_or_else(|| format!("svcmirror-{}", link.cluster_name().as_str())),
+                .unwrap_or_else(|| format!("svcmirror-{cluster_name}")),
             args.lease_namespace
                 .as_deref()
-                .unwrap_or(source_client.default_namespace()),
-            &identity(),
+                .unwrap_or(source.client.default_namespace()),
+            &identity,
         );
-        tracing::info!(lease = %lease.name, namespace = %lease.namespace, identity = %lease.identity, "leader election");
-        LeaderElector::new(source_client.clone(), lease)
+        tracing::info!(
+            lease = %lease.name, namespace = %lease.namespace, identity = %lease.identity,
+            "leader election on Lease {}/{} as {}: only the holder writes",
+            lease.namespace, lease.name, lease.identity
+        );
+        LeaderElector::new(source.client.clone(), lease)
     });
 
     loop {
@@ -306,19 +287,27 @@ async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
                 () = elector.acquire() => {}
                 () = stopped(stop_rx.clone()) => break,
             }
-            tracing::info!("acquired the lease: this replica writes");
+            tracing::info!(leader = %identity, "acquired the lease: this replica ({identity}) is the leader and writes");
         }
-        let mut driver = Driver::new(link.clone(), source.clone(), target.clone(), TokioClock)
-            .with_config(config.clone());
+        let mut driver = Driver::new(
+            link.clone(),
+            source_cluster.clone(),
+            target_cluster.clone(),
+            TokioClock,
+        )
+        .with_config(config.clone());
         if let Some(liveness) = &liveness {
             driver = driver.with_gateway_liveness(liveness.clone());
         }
+        let status = driver.subscribe();
         {
             let mut shared = shared.lock().expect("lock");
-            shared.status = Some(driver.subscribe());
+            shared.status = Some(status.clone());
             shared.leader = true;
             shared.acquisitions += 1;
+            shared.last_progress = Some(Instant::now());
         }
+        let progress = tokio::spawn(watch_progress(status, shared.clone()));
         let lost = match elector.as_mut() {
             Some(elector) => {
                 tokio::select! {
@@ -331,24 +320,69 @@ async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
                 false
             }
         };
-        {
-            let mut shared = shared.lock().expect("lock");
-            shared.status = None;
-            shared.leader = false;
-        }
+        progress.abort();
+        shared.lock().expect("lock").driver_stopped();
         if !lost {
             break;
         }
         // The driver future was dropped above: no request of it is sent any more.
-        tracing::warn!("lost the lease: stopped writing; waiting to acquire it again");
+        tracing::warn!(
+            "lost the lease: this replica stopped writing and waits to acquire it again"
+        );
     }
     if let Some(elector) = elector.as_mut()
         && let Err(e) = elector.release().await
     {
-        tracing::warn!(error = %e, "releasing the lease failed; it expires on its own");
+        tracing::warn!(error = %e, "releasing the lease failed ({e}); it expires on its own");
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Follows the running driver's status: marks progress for `/healthz`, and logs each finding of
+/// the core once, when it appears (a name conflict, an export refused) and when it is resolved.
+async fn watch_progress(mut status: watch::Receiver<DriverStatus>, shared: Arc<Mutex<Shared>>) {
+    let mut known: BTreeSet<Diagnostic> = BTreeSet::new();
+    let mut list_error: Option<String> = None;
+    loop {
+        let (diagnostics, error) = {
+            let status = status.borrow_and_update();
+            (
+                status.diagnostics.iter().cloned().collect::<BTreeSet<_>>(),
+                status.list_error.as_ref().map(ToString::to_string),
+            )
+        };
+        shared.lock().expect("lock").last_progress = Some(Instant::now());
+        for d in diagnostics.difference(&known) {
+            log_finding(d);
+        }
+        for d in known.difference(&diagnostics) {
+            tracing::info!(reason = %d.reason, kind = %d.kind, object = %d.object, "resolved: {} {} {}", d.reason, d.kind, d.object);
+        }
+        known = diagnostics;
+        if error.is_none() && list_error.is_some() {
+            tracing::info!("both clusters are listed again: reconciling");
+        }
+        list_error = error;
+        if status.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// One finding of the core as a log line: errors (an export not mirrored) are warnings of the
+/// process, warnings (mirrored differently) are info.
+fn log_finding(d: &Diagnostic) {
+    match d.severity {
+        Severity::Error => tracing::warn!(
+            reason = %d.reason, kind = %d.kind, object = %d.object,
+            "not mirrored: {d}"
+        ),
+        _ => tracing::info!(
+            reason = %d.reason, kind = %d.kind, object = %d.object,
+            "mirrored with a finding: {d}"
+        ),
+    }
 }
 
 /// SPEC §2.1: starts the gateway prober (unless `--no-probe`); its decisions go to every driver
@@ -418,293 +452,9 @@ async fn wait_for_signal() {
     }
 }
 
-async fn serve_http(
-    listener: tokio::net::TcpListener,
-    shared: Arc<Mutex<Shared>>,
-    stop: impl std::future::Future<Output = ()>,
-) {
-    let stop = stop.fuse();
-    futures::pin_mut!(stop);
-    loop {
-        let accepted = tokio::select! {
-            () = &mut stop => return,
-            accepted = listener.accept() => accepted,
-        };
-        let Ok((stream, _)) = accepted else { continue };
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                let response = respond(req.uri().path(), &shared);
-                async move { Ok::<_, Infallible>(response) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                .await;
-        });
-    }
-}
-
-fn text(code: StatusCode, content_type: &str, body: String) -> Response<String> {
-    Response::builder()
-        .status(code)
-        .header(http::header::CONTENT_TYPE, content_type)
-        .body(body)
-        .unwrap_or_default()
-}
-
-fn respond(path: &str, shared: &Mutex<Shared>) -> Response<String> {
-    let (status, leader, acquisitions, probe) = {
-        let shared = shared.lock().expect("lock");
-        (
-            shared.status.as_ref().map(|rx| rx.borrow().clone()),
-            shared.leader,
-            shared.acquisitions,
-            shared.probe.clone(),
-        )
-    };
-    match path {
-        "/healthz" => text(StatusCode::OK, "text/plain", "ok\n".to_owned()),
-        "/readyz" => {
-            // A standby replica is ready (it is healthy and waiting); the leader is ready once its
-            // first full reconcile finished.
-            let ready = !leader || status.is_some_and(|s| s.stats.full_reconciles > 0);
-            if ready {
-                text(StatusCode::OK, "text/plain", "ready\n".to_owned())
-            } else {
-                text(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "text/plain",
-                    "first reconcile not finished\n".to_owned(),
-                )
-            }
-        }
-        "/metrics" => text(StatusCode::OK, "text/plain; version=0.0.4", {
-            let mut body = metrics(status.as_ref(), leader, acquisitions);
-            if let Some(probe) = probe {
-                probe.render(&mut body);
-            }
-            body
-        }),
-        _ => text(
-            StatusCode::NOT_FOUND,
-            "text/plain",
-            "not found\n".to_owned(),
-        ),
-    }
-}
-
-/// Prometheus text exposition of the driver's status.
-fn metrics(status: Option<&DriverStatus>, leader: bool, acquisitions: u64) -> String {
-    use std::fmt::Write;
-    let mut out = String::new();
-    let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, u64)]| {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} {kind}");
-        for (labels, value) in samples {
-            let _ = writeln!(out, "{name}{labels} {value}");
-        }
-    };
-    metric(
-        "svcmirror_leader",
-        "gauge",
-        "1 while this replica holds the lease and writes.",
-        &[(String::new(), u64::from(leader))],
-    );
-    metric(
-        "svcmirror_lease_acquisitions_total",
-        "counter",
-        "Times this replica acquired the lease.",
-        &[(String::new(), acquisitions)],
-    );
-    let stats = status.map(|s| s.stats).unwrap_or_default();
-    let counters: [(&str, &str, u64); 12] = [
-        (
-            "svcmirror_reconciles_total",
-            "Reconciles (one export or the whole link).",
-            stats.reconciles,
-        ),
-        (
-            "svcmirror_full_reconciles_total",
-            "Whole-link reconciles.",
-            stats.full_reconciles,
-        ),
-        (
-            "svcmirror_target_events_total",
-            "Target watch events handled.",
-            stats.events,
-        ),
-        (
-            "svcmirror_relists_total",
-            "Lists of both clusters.",
-            stats.relists,
-        ),
-        (
-            "svcmirror_watch_restarts_total",
-            "Target watch restarts.",
-            stats.watch_restarts,
-        ),
-        (
-            "svcmirror_api_requests_total",
-            "Requests to the source cluster.",
-            stats.requests,
-        ),
-        (
-            "svcmirror_api_retries_total",
-            "Retried requests.",
-            stats.retries,
-        ),
-        (
-            "svcmirror_api_failed_requests_total",
-            "Requests that failed for good.",
-            stats.failed_requests,
-        ),
-        (
-            "svcmirror_api_conflicts_total",
-            "Conflict and AlreadyExists answers.",
-            stats.conflicts,
-        ),
-        (
-            "svcmirror_unconverged_reconciles_total",
-            "Reconciles that hit the pass limit.",
-            stats.unconverged,
-        ),
-        (
-            "svcmirror_status_events_total",
-            "Events recorded on exported Services in the target (one per change of conditions).",
-            stats.status_events,
-        ),
-        (
-            "svcmirror_status_event_failures_total",
-            "Events the target refused (not retried).",
-            stats.status_event_failures,
-        ),
-    ];
-    for (name, help, value) in counters {
-        metric(name, "counter", help, &[(String::new(), value)]);
-    }
-    metric(
-        "svcmirror_api_writes_total",
-        "counter",
-        "Writes to the source cluster, by verb.",
-        &[
-            ("{verb=\"create\"}".to_owned(), stats.creates),
-            ("{verb=\"update\"}".to_owned(), stats.updates),
-            ("{verb=\"delete\"}".to_owned(), stats.deletes),
-        ],
-    );
-    let mut by_reason: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
-    for d in status.map(|s| s.diagnostics.as_slice()).unwrap_or_default() {
-        *by_reason
-            .entry(format!(
-                "{{reason=\"{:?}\",severity=\"{:?}\"}}",
-                d.reason, d.severity
-            ))
-            .or_default() += 1;
-    }
-    metric(
-        "svcmirror_diagnostics",
-        "gauge",
-        "Current findings of the core (exports mirrored differently or not at all), by reason.",
-        &by_reason.into_iter().collect::<Vec<_>>(),
-    );
-    // SPEC §12: every mode is reported, zero included, so a dashboard sees a mode empty out.
-    let by_mode = status
-        .map(DriverStatus::exports_by_mode)
-        .unwrap_or_default();
-    let mut modes: Vec<(String, u64)> = MODES
-        .iter()
-        .map(|mode| {
-            let n = by_mode.get(mode).copied().unwrap_or(0);
-            (format!("{{mode=\"{mode}\"}}"), n as u64)
-        })
-        .collect();
-    modes.extend(
-        by_mode
-            .iter()
-            .filter(|(mode, _)| !MODES.contains(mode))
-            .map(|(mode, n)| (format!("{{mode=\"{mode}\"}}"), *n as u64)),
-    );
-    metric(
-        "svcmirror_mirrored_services",
-        "gauge",
-        "Exported Services by how they are mirrored (waiting: headless without Endpoints yet).",
-        &modes,
-    );
-    let conditions: Vec<(String, u64)> = status
-        .map(|s| {
-            s.condition_counts()
-                .into_iter()
-                .map(|((condition, value, reason), n)| {
-                    (
-                        format!(
-                            "{{condition=\"{condition:?}\",status=\"{value:?}\",reason=\"{}\"}}",
-                            label_value(reason)
-                        ),
-                        n as u64,
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    metric(
-        "svcmirror_export_condition",
-        "gauge",
-        "Exported Services by condition (Valid, Mirrored, Conflict), status and reason.",
-        &conditions,
-    );
-    metric(
-        "svcmirror_failing_objects",
-        "gauge",
-        "Objects whose last write failed for good.",
-        &[(String::new(), status.map_or(0, |s| s.failures.len() as u64))],
-    );
-    metric(
-        "svcmirror_unconverged_scopes",
-        "gauge",
-        "Exports (or the whole link) left unconverged, retried by the next resync.",
-        &[(
-            String::new(),
-            status.map_or(0, |s| s.unconverged.len() as u64),
-        )],
-    );
-    out
-}
-
-/// The modes `svcmirror_mirrored_services` always reports
-/// ([`svcmirror_backend::ExportStatus::mode_name`]).
-const MODES: [&str; 5] = [
-    "headless",
-    "clusterip",
-    "remote-discovery",
-    "waiting",
-    "not-mirrored",
-];
-
-/// A Prometheus label value: backslash, double quote and newline escaped.
-fn label_value(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use svcmirror_backend::ExportStatus;
-    use svcmirror_core::model::ObjectKey;
-    use svcmirror_core::{Condition, ConditionType, ExportOutcome, MirrorMode};
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("300"), Ok(Duration::from_secs(300)));
-        assert_eq!(parse_duration("300s"), Ok(Duration::from_secs(300)));
-        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
-        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        assert_eq!(parse_duration("1500ms"), Ok(Duration::from_millis(1500)));
-        assert!(parse_duration("0").is_err());
-        assert!(parse_duration("5 parsecs").is_err());
-        assert!(parse_duration("").is_err());
-    }
 
     #[test]
     fn link_file_with_defaults_and_selector() {
@@ -738,164 +488,5 @@ mod tests {
             Some(svcmirror_core::EndpointsApi::Both)
         );
         assert!(link("endpointsApi: slice\n").is_err());
-    }
-
-    #[test]
-    fn readiness_and_metrics() {
-        let shared = Mutex::new(Shared::default());
-        assert_eq!(respond("/healthz", &shared).status(), StatusCode::OK);
-        // A standby replica is ready.
-        assert_eq!(respond("/readyz", &shared).status(), StatusCode::OK);
-        let (tx, rx) = watch::channel(DriverStatus::default());
-        {
-            let mut s = shared.lock().expect("lock");
-            s.status = Some(rx);
-            s.leader = true;
-        }
-        assert_eq!(
-            respond("/readyz", &shared).status(),
-            StatusCode::SERVICE_UNAVAILABLE
-        );
-        let mut status = DriverStatus::default();
-        status.stats.full_reconciles = 1;
-        status.stats.creates = 7;
-        tx.send_replace(status);
-        assert_eq!(respond("/readyz", &shared).status(), StatusCode::OK);
-        let body = respond("/metrics", &shared).into_body();
-        assert_exposition_format(&body);
-        assert!(body.contains("svcmirror_leader 1\n"), "{body}");
-        assert!(
-            body.contains("svcmirror_api_writes_total{verb=\"create\"} 7\n"),
-            "{body}"
-        );
-        assert!(
-            body.contains("# TYPE svcmirror_reconciles_total counter\n"),
-            "{body}"
-        );
-        assert_eq!(respond("/nope", &shared).status(), StatusCode::NOT_FOUND);
-    }
-
-    fn export(
-        mode: MirrorMode,
-        mirrored: (bool, &str),
-        conflict: (bool, &str),
-    ) -> Arc<ExportStatus> {
-        let condition = |type_, status: bool, reason: &str| Condition {
-            type_,
-            status: status.into(),
-            reason: reason.into(),
-            message: String::new(),
-        };
-        let outcome = ExportOutcome {
-            mode,
-            mirror: None,
-            endpoint_mirrors: Vec::new(),
-            endpoint_slices: Vec::new(),
-        };
-        Arc::new(ExportStatus::new(
-            outcome,
-            vec![
-                condition(ConditionType::Valid, true, "Valid"),
-                condition(ConditionType::Mirrored, mirrored.0, mirrored.1),
-                condition(ConditionType::Conflict, conflict.0, conflict.1),
-            ],
-        ))
-    }
-
-    /// Every sample line is `name{labels} value`, preceded by the HELP and TYPE of its family.
-    fn assert_exposition_format(body: &str) {
-        let mut family = String::new();
-        for line in body.lines() {
-            if let Some(rest) = line.strip_prefix("# HELP ") {
-                family = rest.split(' ').next().unwrap_or_default().to_owned();
-                continue;
-            }
-            if let Some(rest) = line.strip_prefix("# TYPE ") {
-                let (name, kind) = rest.split_once(' ').expect("TYPE name kind");
-                assert_eq!(name, family, "TYPE without HELP: {line}");
-                assert!(["counter", "gauge"].contains(&kind), "{line}");
-                continue;
-            }
-            let (series, value) = line.rsplit_once(' ').expect("sample value");
-            assert!(value.parse::<u64>().is_ok(), "{line}");
-            let name = series.split('{').next().unwrap_or_default();
-            assert_eq!(name, family, "sample outside its family: {line}");
-            if let Some(labels) = series.strip_prefix(name).filter(|l| !l.is_empty()) {
-                assert!(labels.starts_with('{') && labels.ends_with('}'), "{line}");
-                for pair in labels[1..labels.len() - 1].split(',') {
-                    let (key, value) = pair.split_once('=').expect("label=value");
-                    assert!(
-                        key.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
-                        "{line}"
-                    );
-                    assert!(value.starts_with('"') && value.ends_with('"'), "{line}");
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn metrics_count_exports_by_mode_and_by_condition() {
-        let shared = Mutex::new(Shared::default());
-        let (tx, rx) = watch::channel(DriverStatus::default());
-        {
-            let mut s = shared.lock().expect("lock");
-            s.status = Some(rx);
-            s.leader = true;
-        }
-        let mut status = DriverStatus::default();
-        status.stats.status_events = 4;
-        let healthy = (false, "NoConflicts");
-        for (name, export) in [
-            (
-                "nginx-svc",
-                export(MirrorMode::Headless, (true, "Mirrored"), healthy),
-            ),
-            (
-                "pg",
-                export(MirrorMode::Headless, (true, "Mirrored"), healthy),
-            ),
-            (
-                "web",
-                export(MirrorMode::ClusterIp, (true, "Mirrored"), healthy),
-            ),
-            (
-                "api",
-                export(
-                    MirrorMode::NotMirrored,
-                    (false, "NameConflict"),
-                    (true, "NameConflict"),
-                ),
-            ),
-        ] {
-            status
-                .exports
-                .insert(ObjectKey::new("default", name), export);
-        }
-        tx.send_replace(status);
-        let body = respond("/metrics", &shared).into_body();
-        assert_exposition_format(&body);
-        for line in [
-            "# TYPE svcmirror_mirrored_services gauge\n",
-            "svcmirror_mirrored_services{mode=\"headless\"} 2\n",
-            "svcmirror_mirrored_services{mode=\"clusterip\"} 1\n",
-            "svcmirror_mirrored_services{mode=\"remote-discovery\"} 0\n",
-            "svcmirror_mirrored_services{mode=\"waiting\"} 0\n",
-            "svcmirror_mirrored_services{mode=\"not-mirrored\"} 1\n",
-            "# TYPE svcmirror_export_condition gauge\n",
-            "svcmirror_export_condition{condition=\"Valid\",status=\"True\",reason=\"Valid\"} 4\n",
-            "svcmirror_export_condition{condition=\"Mirrored\",status=\"True\",reason=\"Mirrored\"} 3\n",
-            "svcmirror_export_condition{condition=\"Mirrored\",status=\"False\",reason=\"NameConflict\"} 1\n",
-            "svcmirror_export_condition{condition=\"Conflict\",status=\"True\",reason=\"NameConflict\"} 1\n",
-            "svcmirror_export_condition{condition=\"Conflict\",status=\"False\",reason=\"NoConflicts\"} 3\n",
-            "svcmirror_status_events_total 4\n",
-        ] {
-            assert!(body.contains(line), "missing {line:?} in\n{body}");
-        }
-        // A standby replica (no driver) still exposes every mode, at zero.
-        let standby = metrics(None, false, 0);
-        assert_exposition_format(&standby);
-        assert!(standby.contains("svcmirror_mirrored_services{mode=\"headless\"} 0\n"));
-        assert_eq!(label_value("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
     }
 }

@@ -1,7 +1,8 @@
 //! # svcmirror (the command)
 //!
 //! `svcmirror translate|plan|explain|simulate|demo`: the mirror computed offline from `kubectl get -o yaml|json`
-//! snapshots, with the in-memory fake standing in for the source cluster.
+//! snapshots, with the in-memory fake standing in for the source cluster; `svcmirror run`: the
+//! controller between two live clusters; `unlink` and `check`: an operator's tools for a link.
 //!
 //! This binary is presentation only: it reads files (svcmirror-snapshot), calls the core
 //! (`translate`, `plan`), applies plans to the fake (svcmirror-fake) and prints. It must never decide
@@ -12,7 +13,10 @@
 //! conflicts (one stderr line each); 2 input unusable (stderr names the file and position, stdout
 //! stays empty).
 
+mod admin;
 mod args;
+mod check;
+mod clusters;
 mod controller;
 mod demo;
 mod explain;
@@ -20,9 +24,15 @@ mod explain;
 mod link_watch;
 mod federation;
 mod probe;
+mod flags;
+mod logging;
+mod metrics;
+mod observe;
+mod permissions;
 mod render;
 mod run;
 mod simulate;
+mod unlink;
 
 use std::process::ExitCode;
 
@@ -32,9 +42,23 @@ fn main() -> ExitCode {
     let cli = args::Cli::parse();
     match run::run(cli) {
         Ok(outcome) => outcome.exit_code(),
+        // `svcmirror translate … | head`: the reader left, which is not an error of the input.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("svcmirror: {err:#}");
             ExitCode::from(2)
         }
     }
+}
+
+/// Whether writing stdout failed because its reader closed the pipe (EPIPE).
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || cause
+                .downcast_ref::<svcmirror_snapshot::SnapshotError>()
+                .is_some_and(|e| e.to_string().contains("Broken pipe"))
+    })
 }

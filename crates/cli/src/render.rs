@@ -6,6 +6,32 @@ use serde::Serialize;
 use svcmirror_core::model::{EndpointSlice, Endpoints, Kind, Object, ObjectKey, Service};
 use svcmirror_core::{Diagnostic, Operation, Plan, SourceState};
 
+/// `translate --for-apply`: `object` without what the API server sets (uid, resourceVersion,
+/// creationTimestamp; a Service's allocated clusterIP and clusterIPs — `None` of a headless
+/// Service is kept, it is the Service's own choice), so that `kubectl apply -f` accepts it.
+pub fn for_apply(mut object: Object) -> Object {
+    let meta = match &mut object {
+        Object::Namespace(ns) => {
+            ns.metadata.uid = None;
+            ns.metadata.resource_version = None;
+            return object;
+        }
+        Object::Service(svc) => {
+            if !svc.is_headless() {
+                svc.spec.cluster_ip = None;
+                svc.spec.cluster_ips.clear();
+            }
+            &mut svc.metadata
+        }
+        Object::Endpoints(ep) => &mut ep.metadata,
+        Object::EndpointSlice(slice) => &mut slice.metadata,
+    };
+    meta.uid = None;
+    meta.resource_version = None;
+    meta.creation_timestamp = None;
+    object
+}
+
 #[derive(Serialize)]
 struct OperationView<'a> {
     action: &'static str,

@@ -50,10 +50,19 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 let mut out = std::io::stdout().lock();
                 // Moved out one at a time as it is written, never cloned nor gathered: the
                 // converged source is the largest thing this command holds.
-                svcmirror_snapshot::write_list(into_objects(converged.source), format, &mut out)?;
+                let objects = into_objects(converged.source);
+                if args.for_apply {
+                    svcmirror_snapshot::write_list(
+                        objects.map(render::for_apply),
+                        format,
+                        &mut out,
+                    )?;
+                } else {
+                    svcmirror_snapshot::write_list(objects, format, &mut out)?;
+                }
                 out.flush()
             })?;
-            if args.inputs.timings {
+            if args.timings {
                 timings.print(true);
             }
             Ok(report(
@@ -94,16 +103,21 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             }
             out.flush()?;
             timings.render = render_start.elapsed();
-            if args.inputs.timings {
+            if args.timings {
                 timings.print(false);
             }
-            Ok(report(
+            let pending = !plan.operations.is_empty();
+            let outcome = report(
                 loaded
                     .diagnostics
                     .into_iter()
                     .chain(translation.diagnostics)
                     .chain(plan.diagnostics),
-            ))
+            );
+            // `--exit-code`: like `kubectl diff`, 1 when there is something to apply.
+            Ok(Outcome {
+                rejected: outcome.rejected || (args.exit_code && pending),
+            })
         }
         Command::Explain(args) => {
             let loaded = Loaded::read(&args.inputs)?;
@@ -118,10 +132,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Ok(Outcome { rejected })
         }
         Command::Simulate(args) => {
-            anyhow::ensure!(
-                (0.0..=1.0).contains(&args.fault_rate),
-                "--fault-rate must be between 0 and 1"
-            );
             let loaded = Loaded::read(&args.inputs)?;
             let faults = (args.fault_rate > 0.0)
                 .then(|| svcmirror_fake::FaultConfig::new(args.fault_rate, args.seed));
@@ -156,6 +166,12 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             crate::controller::run(args)?;
             Ok(Outcome { rejected: false })
         }
+        Command::Check(args) => Ok(Outcome {
+            rejected: crate::check::run(args)?,
+        }),
+        Command::Unlink(args) => Ok(Outcome {
+            rejected: crate::unlink::run(args)?,
+        }),
     }
 }
 
@@ -208,9 +224,11 @@ impl Loaded {
         if let Some(source) = &source {
             diagnostics.extend(source.diagnostics.iter().cloned());
         }
+        let target = target.into_target();
+        warn_without_endpoints(&link, &target, &inputs.target);
         Ok(Self {
             link,
-            target: target.into_target(),
+            target,
             source,
             service_cidr: inputs.service_cidr,
             diagnostics,
@@ -260,6 +278,23 @@ impl Loaded {
         }
         fake.restore(state).context("--source")?;
         Ok(fake)
+    }
+}
+
+/// Issue 12: `kubectl get all -o yaml` holds no Endpoints at all, so every headless export looks
+/// like one without pods. Said once on stderr, with the command that dumps what is needed.
+fn warn_without_endpoints(link: &Link, target: &TargetState, path: &str) {
+    let exported = target
+        .services
+        .iter()
+        .filter(|s| link.export_selector().matches(&s.metadata.labels))
+        .count();
+    if exported > 0 && target.endpoints.is_empty() {
+        eprintln!(
+            "warning: {path} has {exported} exported Service(s) but no Endpoints at all (`kubectl \
+             get all` leaves them out): dump the target with `kubectl get \
+             ns,svc,endpoints,endpointslices -A -o yaml`"
+        );
     }
 }
 

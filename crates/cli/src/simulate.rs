@@ -93,19 +93,17 @@ pub fn simulate(
                 break;
             }
         }
-        anyhow::ensure!(
-            listed,
-            "could not list the clusters in {MAX_ROUNDS} attempts"
-        );
+        // `--fault-rate 1.0`: nothing can be listed, so nothing is reconciled — a result of the
+        // simulation (exit 1, not converged), not an unusable input.
         let mut reconciles = 0;
         let mut converged = false;
-        while reconciles < MAX_ROUNDS && !converged {
+        while listed && reconciles < MAX_ROUNDS && !converged {
             reconciles += 1;
             converged = driver.full_reconcile().await.complete;
         }
         let writes = driver.stats().writes;
         let mut resynced = false;
-        for _ in 0..MAX_ROUNDS {
+        for _ in 0..if listed { MAX_ROUNDS } else { 0 } {
             if let Ok(outcome) = driver.resync().await {
                 resynced = outcome.complete;
                 break;

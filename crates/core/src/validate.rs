@@ -357,7 +357,7 @@ fn endpoint_port_problem(port: &EndpointPort) -> Option<(&'static str, String)> 
 
 /// A label or annotation key: an optional DNS-subdomain prefix (≤ 253) and `/`, then a name of
 /// ≤ 63 alphanumerics, `-`, `_`, `.`, starting and ending alphanumeric.
-fn is_qualified_name(key: &str) -> bool {
+pub fn is_qualified_name(key: &str) -> bool {
     let (prefix, name) = match key.rsplit_once('/') {
         Some((prefix, name)) => (Some(prefix), name),
         None => (None, key),

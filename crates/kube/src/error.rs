@@ -24,17 +24,17 @@ use svcmirror_core::model::{Kind, ObjectKey};
 pub fn map_error(err: &kube::Error, kind: Kind, key: &ObjectKey) -> ApiError {
     match err {
         kube::Error::Api(status) => map_status(status, kind, key),
-        other if is_timeout(other) => ApiError::Timeout(other.to_string()),
+        other if is_timeout(other) => ApiError::Timeout(describe(other)),
         kube::Error::HyperError(_)
         | kube::Error::Service(_)
         | kube::Error::ReadEvents(_)
         | kube::Error::HttpError(_)
-        | kube::Error::Auth(_) => ApiError::Unavailable(err.to_string()),
+        | kube::Error::Auth(_) => ApiError::Unavailable(describe(err)),
         other => ApiError::Invalid {
             kind,
             key: key.clone(),
             field: String::new(),
-            message: other.to_string(),
+            message: describe(other),
         },
     }
 }
@@ -72,21 +72,22 @@ pub fn map_status(status: &Status, kind: Kind, key: &ObjectKey) -> ApiError {
                 .unwrap_or_default(),
             message,
         },
-        401 | 403 => ApiError::Forbidden(message),
-        408 | 504 => ApiError::Timeout(message),
+        // The code stays in the words: 401 (credentials rejected) is not 403 (RBAC).
+        401 | 403 => ApiError::Forbidden(with_code(status, &message)),
+        408 | 504 => ApiError::Timeout(with_code(status, &message)),
         413 => ApiError::TooLarge {
             kind,
             key: key.clone(),
-            message,
+            message: with_code(status, &message),
         },
-        500 if status.reason == "Timeout" => ApiError::Timeout(message),
+        500 if status.reason == "Timeout" => ApiError::Timeout(with_code(status, &message)),
         // SPEC §8: the Service range is exhausted; never retried (it cannot help).
         500 if message.contains("range is full") => ApiError::RangeFull {
             kind,
             key: key.clone(),
-            message,
+            message: with_code(status, &message),
         },
-        410 | 429 | 500..=599 => ApiError::Unavailable(message),
+        410 | 429 | 500..=599 => ApiError::Unavailable(with_code(status, &message)),
         _ => ApiError::Invalid {
             kind,
             key: key.clone(),
@@ -94,6 +95,45 @@ pub fn map_status(status: &Status, kind: Kind, key: &ObjectKey) -> ApiError {
             message: format!("HTTP {}: {message}", status.code),
         },
     }
+}
+
+/// `HTTP 403 Forbidden: <message>`.
+fn with_code(status: &Status, message: &str) -> String {
+    format!("HTTP {} {}: {message}", status.code, status.reason)
+}
+
+/// A kube-rs error in words for an operator: `HTTP 403 Forbidden: services is forbidden: …` for a
+/// server's answer, else the error and its causes joined by `: ` (`client error (Connect): tcp
+/// connect error: Connection refused (os error 111)`) — never kube's `Debug` dump of a `Status`.
+#[must_use]
+pub fn describe(err: &kube::Error) -> String {
+    if let kube::Error::Api(status) = err {
+        let message = if status.message.is_empty() {
+            &status.reason
+        } else {
+            &status.message
+        };
+        return format!("HTTP {} {}: {message}", status.code, status.reason);
+    }
+    let mut words = match err {
+        kube::Error::HyperError(e) => e.to_string(),
+        kube::Error::Service(e) => e.to_string(),
+        other => other.to_string(),
+    };
+    let mut source: Option<&(dyn std::error::Error + 'static)> = match err {
+        kube::Error::HyperError(e) => e.source(),
+        kube::Error::Service(e) => e.source(),
+        other => other.source(),
+    };
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !words.contains(&text) {
+            words.push_str(": ");
+            words.push_str(&text);
+        }
+        source = cause.source();
+    }
+    words
 }
 
 /// Whether the error (or one of its causes) is a timeout: an I/O `TimedOut` (kube's connect, read
@@ -206,6 +246,20 @@ mod tests {
                 field: "spec.ports[0].port".to_owned(),
                 message: "the server said no".to_owned(),
             }
+        );
+    }
+
+    /// Issue 12: warnings carried kube's Debug dump (`Unauthorized (Status { status: Some(Failure),
+    /// code: 401, …`); the words name the HTTP status and the server's message only.
+    #[test]
+    fn errors_are_described_in_words() {
+        let api = kube::Error::Api(status(401, "Unauthorized").boxed());
+        assert_eq!(describe(&api), "HTTP 401 Unauthorized: the server said no");
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let words = describe(&kube::Error::ReadEvents(io));
+        assert!(
+            words.contains("refused") && !words.contains("Status {"),
+            "{words}"
         );
     }
 

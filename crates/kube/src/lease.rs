@@ -19,7 +19,7 @@ use kube::api::{Api, PostParams};
 
 /// A failed Lease request.
 #[derive(Debug, thiserror::Error)]
-#[error("lease {namespace}/{name}: {source}")]
+#[error("Lease {namespace}/{name}: {}", crate::error::describe(source))]
 pub struct LeaseError {
     /// The Lease's namespace.
     pub namespace: String,
@@ -117,6 +117,8 @@ pub struct LeaderElector {
     config: LeaseConfig,
     /// The resourceVersion of the record last read, and when it was first seen.
     last_seen: Option<(String, Instant)>,
+    /// The other replica last seen holding the lease (logged when it changes).
+    leader: Option<String>,
 }
 
 impl std::fmt::Debug for LeaderElector {
@@ -135,6 +137,7 @@ impl LeaderElector {
             api: Api::namespaced(client, &config.namespace),
             config,
             last_seen: None,
+            leader: None,
         }
     }
 
@@ -174,7 +177,11 @@ impl LeaderElector {
             current,
         ) {
             (Decision::Follow { holder }, _) => {
-                tracing::debug!(%holder, "lease held by another replica");
+                // Said once per leader: a standby tells who leads.
+                if self.leader.as_deref() != Some(holder.as_str()) {
+                    tracing::info!(leader = %holder, "standby: {holder} holds Lease {}/{} and writes", self.config.namespace, self.config.name);
+                    self.leader = Some(holder.clone());
+                }
                 return Ok(false);
             }
             (Decision::Create, _) | (Decision::Renew | Decision::TakeOver, None) => {
@@ -256,7 +263,9 @@ impl LeaderElector {
             match self.try_acquire_or_renew(Instant::now()).await {
                 Ok(true) => return,
                 Ok(false) => {}
-                Err(e) => tracing::warn!(error = %e, "acquiring the lease failed"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "acquiring the lease in the source cluster failed: {e}")
+                }
             }
             tokio::time::sleep(self.config.retry_period).await;
         }
@@ -273,7 +282,7 @@ impl LeaderElector {
                 Ok(true) => renewed = now,
                 Ok(false) => return,
                 Err(e) => {
-                    tracing::warn!(error = %e, "renewing the lease failed");
+                    tracing::warn!(error = %e, "renewing the lease in the source cluster failed: {e}");
                     if now.saturating_duration_since(renewed) >= self.config.renew_deadline {
                         return;
                     }

@@ -43,6 +43,6 @@ pub mod link_resource;
 mod source;
 mod target;
 
-pub use error::{map_error, map_status};
+pub use error::{describe, map_error, map_status};
 pub use source::{FIELD_MANAGER, KubeSource};
 pub use target::KubeTarget;

@@ -1,16 +1,18 @@
 //! A small Kubernetes API server for end-to-end tests, on 127.0.0.1 and backed by
 //! `svcmirror_fake::FakeCluster`: list, streaming watch (with 410 expiry), get, server-side-apply
 //! PATCH (with injectable 409s) and delete for Services, Endpoints and Namespaces, plus the seed
-//! walkthrough's target cluster and the check that its mirrors are in place. Shared by
+//! walkthrough's target cluster and the check that its mirrors are in place. It records every
+//! request as a Kubernetes RBAC triple (API group, resource, verb) for the RBAC-equals-use test,
+//! serves `coordination.k8s.io` Leases (leader election) and can answer 403 to everything. Shared by
 //! `svcmirror-kube`'s `e2e_http` test (the driver over the kube adapters) and `svcmirror-cli`'s
 //! `run_binary` test (the `svcmirror run` binary), which include it by path.
 #![allow(dead_code)] // each includer uses part of it
 
 pub mod objects;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures::StreamExt;
@@ -19,13 +21,17 @@ use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
 use hyper::body::{Bytes, Frame, Incoming};
 use serde_json::{Value, json};
 use svcmirror_backend::{ApiError, Preconditions};
-use svcmirror_core::model::{
-    EndpointAddress, EndpointPort, EndpointSubset, Endpoints, Kind, Object, ObjectKey, Service,
-    ServicePort,
-};
-use svcmirror_core::{LabelSelector, Link};
+use svcmirror_core::LabelSelector;
+use svcmirror_core::model::{Endpoints, Kind, Object, ObjectKey};
 use svcmirror_fake::{FakeCluster, WatchEvent};
 use tokio::sync::watch;
+
+mod rbac;
+mod walkthrough;
+
+pub use rbac::rbac_of;
+#[allow(unused_imports)] // each includer uses part of it
+pub use walkthrough::{link, nginx_endpoints, seed_mirrored, west};
 
 pub type Body = BoxBody<Bytes, Infallible>;
 
@@ -43,6 +49,17 @@ pub struct ApiServer {
     pub requests: Mutex<BTreeMap<String, u32>>,
     /// Links and Secrets, which the fake cluster does not model.
     pub objects: Mutex<objects::Objects>,
+    /// Every request as the RBAC rule it needs: (API group, resource, verb).
+    pub rbac: Mutex<BTreeSet<(String, String, String)>>,
+    /// When set, every request is answered 403 Forbidden (credentials without RBAC).
+    pub forbidden: Mutex<bool>,
+    /// Leases by `namespace/name`, as stored JSON (resourceVersion bumped on every write).
+    pub leases: Mutex<BTreeMap<String, Value>>,
+    /// Names of the Events created: a second POST of one answers 409 AlreadyExists.
+    pub events: Mutex<BTreeSet<String>>,
+    /// (group, resource, verb) a SelfSubjectAccessReview answers `allowed: false` to (everything
+    /// else is allowed). Only the review answers: the requests themselves are not refused.
+    pub denied: Mutex<BTreeSet<(String, String, String)>>,
 }
 
 impl ApiServer {
@@ -54,6 +71,11 @@ impl ApiServer {
             conflicts_to_inject: Mutex::new(0),
             requests: Mutex::new(BTreeMap::new()),
             objects: Mutex::new(objects::Objects::default()),
+            rbac: Mutex::new(BTreeSet::new()),
+            forbidden: Mutex::new(false),
+            leases: Mutex::new(BTreeMap::new()),
+            events: Mutex::new(BTreeSet::new()),
+            denied: Mutex::new(BTreeSet::new()),
         })
     }
 
@@ -250,6 +272,19 @@ pub async fn handle(server: &Arc<ApiServer>, req: Request<Incoming>) -> Response
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let watching = q.get("watch").map(String::as_str) == Some("true");
+    if let Some(rule) = rbac_of(&method, &path, watching) {
+        server.rbac.lock().expect("lock").insert(rule);
+    }
+    if *server.forbidden.lock().expect("lock") {
+        return status_response(
+            403,
+            "Forbidden",
+            &format!(
+                "{method} {path} is forbidden: User \"system:serviceaccount:svcmirror:svcmirror-remote\" cannot do this"
+            ),
+            None,
+        );
+    }
     let label = format!(
         "{method} {}{}",
         path.rsplit('/').next().unwrap_or(""),
@@ -321,6 +356,16 @@ pub async fn handle(server: &Arc<ApiServer>, req: Request<Incoming>) -> Response
                 }
             }
             let body: Value = serde_json::from_slice(&body).expect("JSON apply body");
+            if server.lock().get(kind, &key).is_none()
+                && let Some((group, resource, _)) = rbac_of(&Method::PATCH, &path, false)
+            {
+                // An apply that creates the object is authorized as `create` too.
+                server
+                    .rbac
+                    .lock()
+                    .expect("lock")
+                    .insert((group, resource, "create".to_owned()));
+            }
             let result = server.write(|c| apply(c, kind, &key, body));
             match result {
                 Ok(object) => json_response(StatusCode::OK, &to_json(&object)),
@@ -344,11 +389,105 @@ pub async fn handle(server: &Arc<ApiServer>, req: Request<Incoming>) -> Response
             }
         }
         // Status Events (SPEC §12): accepted as they come, counted by `count("POST events")`.
-        (Method::POST, None) if path.ends_with("/events") => json_response(
-            StatusCode::CREATED,
+        (Method::POST, None) if path.ends_with("/events") => {
+            let event = serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
+            let name = event["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if server.events.lock().expect("lock").insert(name) {
+                json_response(StatusCode::CREATED, &event)
+            } else {
+                status_response(409, "AlreadyExists", "events already exists", None)
+            }
+        }
+        (Method::PATCH, None) if path.contains("/events/") => json_response(
+            StatusCode::OK,
             &serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null),
         ),
+        (method, None) if path.starts_with("/apis/coordination.k8s.io/v1/") => {
+            lease(server, &method, &path, &body)
+        }
+        (Method::GET, None) if path == "/version" => json_response(
+            StatusCode::OK,
+            &json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0-loopback",
+                    "gitCommit": "", "gitTreeState": "", "buildDate": "", "goVersion": "",
+                    "compiler": "", "platform": "linux/amd64"}),
+        ),
+        (Method::POST, None)
+            if path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews" =>
+        {
+            let mut review: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let attributes = &review["spec"]["resourceAttributes"];
+            let rule = (
+                attributes["group"].as_str().unwrap_or_default().to_owned(),
+                attributes["resource"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                attributes["verb"].as_str().unwrap_or_default().to_owned(),
+            );
+            let allowed = !server.denied.lock().expect("lock").contains(&rule);
+            review["status"] = if allowed {
+                json!({"allowed": true})
+            } else {
+                json!({"allowed": false, "reason": "no RBAC policy matched"})
+            };
+            json_response(StatusCode::CREATED, &review)
+        }
         (method, _) => status_response(405, "MethodNotAllowed", &format!("{method} {path}"), None),
+    }
+}
+
+/// Leases (`coordination.k8s.io/v1`): get, create (409 when present), replace (409 on a stale
+/// resourceVersion) — what leader election needs.
+pub fn lease(server: &ApiServer, method: &Method, path: &str, body: &[u8]) -> Response<Body> {
+    let parts: Vec<&str> = path.split('/').collect();
+    // ["", "apis", "coordination.k8s.io", "v1", "namespaces", ns, "leases", name?]
+    let (Some(ns), Some(&"leases")) = (parts.get(5), parts.get(6)) else {
+        return status_response(404, "NotFound", path, None);
+    };
+    let mut leases = server.leases.lock().expect("lock");
+    let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    match (method.clone(), parts.get(7)) {
+        (Method::GET, Some(name)) => match leases.get(&format!("{ns}/{name}")) {
+            Some(lease) => json_response(StatusCode::OK, lease),
+            None => status_response(404, "NotFound", &format!("leases {name} not found"), None),
+        },
+        (Method::POST, None) => {
+            let name = body["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let key = format!("{ns}/{name}");
+            if leases.contains_key(&key) {
+                return status_response(409, "AlreadyExists", "lease exists", None);
+            }
+            let mut lease = body;
+            lease["metadata"]["namespace"] = json!(ns);
+            lease["metadata"]["resourceVersion"] = json!("1");
+            leases.insert(key, lease.clone());
+            json_response(StatusCode::CREATED, &lease)
+        }
+        (Method::PUT, Some(name)) => {
+            let key = format!("{ns}/{name}");
+            let Some(stored) = leases.get(&key) else {
+                return status_response(404, "NotFound", "no lease", None);
+            };
+            let stored_rv: u64 = stored["metadata"]["resourceVersion"]
+                .as_str()
+                .and_then(|rv| rv.parse().ok())
+                .unwrap_or(0);
+            if body["metadata"]["resourceVersion"].as_str() != Some(stored_rv.to_string().as_str())
+            {
+                return status_response(409, "Conflict", "the lease has been modified", None);
+            }
+            let mut lease = body;
+            lease["metadata"]["resourceVersion"] = json!((stored_rv + 1).to_string());
+            leases.insert(key, lease.clone());
+            json_response(StatusCode::OK, &lease)
+        }
+        _ => status_response(405, "MethodNotAllowed", path, None),
     }
 }
 
@@ -478,125 +617,4 @@ pub fn watch_response(
         .header("content-type", "application/json")
         .body(BodyExt::boxed(StreamBody::new(stream)))
         .expect("response")
-}
-
-// ---------------------------------------------------------------------------------------------
-// The seed walkthrough (SPEC §11 `seed-walkthrough`) through the real client code path.
-
-pub fn west() -> FakeCluster {
-    let mut west = FakeCluster::default();
-    let mut svc = Service::new("default", "nginx-svc");
-    svc.metadata
-        .labels
-        .insert("mirror.linkerd.io/exported".into(), "true".into());
-    svc.metadata.labels.insert("app".into(), "nginx".into());
-    svc.spec.cluster_ip = Some("None".into());
-    svc.spec.ports.push(ServicePort {
-        name: Some("http".into()),
-        port: 80,
-        protocol: Some("TCP".into()),
-        ..ServicePort::default()
-    });
-    west.create(Object::Service(svc)).expect("west Service");
-    // A Service that is not exported: never listed by the adapter (server-side selector).
-    let mut other = Service::new("default", "internal");
-    other.spec.ports.push(ServicePort {
-        port: 8080,
-        ..ServicePort::default()
-    });
-    west.create(Object::Service(other))
-        .expect("west internal Service");
-    west.create(Object::Endpoints(nginx_endpoints(3)))
-        .expect("west Endpoints");
-    west
-}
-
-pub fn nginx_endpoints(replicas: u8) -> Endpoints {
-    let mut ep = Endpoints::new("default", "nginx-svc");
-    ep.subsets.push(EndpointSubset {
-        addresses: (0..replicas)
-            .map(|i| EndpointAddress {
-                ip: format!("10.42.0.{}", 5 + i),
-                hostname: Some(format!("nginx-set-{i}")),
-                ..EndpointAddress::default()
-            })
-            .collect(),
-        not_ready_addresses: Vec::new(),
-        ports: vec![EndpointPort {
-            name: Some("http".into()),
-            port: 80,
-            protocol: Some("TCP".into()),
-            app_protocol: None,
-        }],
-    });
-    ep
-}
-
-pub fn link() -> Link {
-    Link::builder("west")
-        .gateway_address("172.18.0.4".parse().expect("ip"))
-        .enable_headless_services(true)
-        .build()
-        .expect("link")
-}
-
-/// Whether east holds the seed walkthrough's mirrors for `replicas` pods; `Err` says what is
-/// missing (for the failure message).
-pub fn seed_mirrored(east: &FakeCluster, replicas: u8) -> Result<(), String> {
-    let service = |name: &str| match east.get(Kind::Service, &ObjectKey::new("default", name)) {
-        Some(Object::Service(s)) => Ok(s),
-        _ => Err(format!("no Service {name}")),
-    };
-    let endpoints = |name: &str| match east.get(Kind::Endpoints, &ObjectKey::new("default", name)) {
-        Some(Object::Endpoints(e)) => Ok(e),
-        _ => Err(format!("no Endpoints {name}")),
-    };
-    let root = service("nginx-svc-west")?;
-    if !root.is_headless() {
-        return Err("nginx-svc-west is not headless".into());
-    }
-    let mut expected_root = BTreeMap::new();
-    for i in 0..replicas {
-        let name = format!("nginx-set-{i}-west");
-        let mirror = service(&name)?;
-        let ip: IpAddr = mirror
-            .spec
-            .cluster_ip
-            .as_deref()
-            .and_then(|ip| ip.parse().ok())
-            .ok_or(format!("{name} has no ClusterIP"))?;
-        if !east.service_cidr().contains(&ip) {
-            return Err(format!("{name}: {ip} outside the source CIDR"));
-        }
-        let ep = endpoints(&name)?;
-        let gateway = ep.subsets.first().map(|s| {
-            (
-                s.addresses.iter().map(|a| a.ip.clone()).collect::<Vec<_>>(),
-                s.ports.iter().map(|p| p.port).collect::<Vec<_>>(),
-            )
-        });
-        if gateway != Some((vec!["172.18.0.4".to_owned()], vec![4143])) {
-            return Err(format!(
-                "{name} Endpoints do not point at the gateway: {gateway:?}"
-            ));
-        }
-        expected_root.insert(format!("nginx-set-{i}"), ip.to_string());
-    }
-    if service(&format!("nginx-set-{replicas}-west")).is_ok() {
-        return Err(format!("nginx-set-{replicas}-west still exists"));
-    }
-    let root_ep = endpoints("nginx-svc-west")?;
-    let actual: BTreeMap<String, String> = root_ep
-        .subsets
-        .iter()
-        .flat_map(|s| &s.addresses)
-        .filter_map(|a| a.hostname.clone().map(|h| (h, a.ip.clone())))
-        .collect();
-    if actual != expected_root {
-        return Err(format!("root Endpoints {actual:?}, want {expected_root:?}"));
-    }
-    if service("internal-west").is_ok() {
-        return Err("a Service that is not exported was mirrored".into());
-    }
-    Ok(())
 }

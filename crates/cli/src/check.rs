@@ -1,0 +1,287 @@
+//! `svcmirror check`: like `linkerd multicluster check`, a checklist on stdout for one link — both
+//! API servers reachable, every permission the controller needs granted (asked with
+//! SelfSubjectAccessReview, as the credentials the controller uses), the link valid, and the
+//! mirrors healthy: no name conflicts, no mirror without endpoints, nothing left to apply.
+//! Exit 1 when a check fails (`×`); a warning (`‼`) does not fail.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+};
+use kube::api::{Api, PostParams};
+use svcmirror_backend::{SourceCluster, TargetCluster};
+use svcmirror_core::{Link, Reason, SourceState, TargetState, plan, translate};
+use svcmirror_kube::{KubeSource, KubeTarget};
+
+use crate::args::LinkArgs;
+use crate::clusters::{Connected, connect};
+use crate::metrics::Cluster;
+use crate::permissions::{Permission, needed};
+
+/// Options of `svcmirror check`.
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    /// Kubeconfig of the target cluster, as the controller gets it (the `kubeconfig` key of
+    /// `cluster-credentials-<cluster>`).
+    #[arg(long, value_name = "FILE")]
+    pub target_kubeconfig: PathBuf,
+    /// Context to use in the target kubeconfig.
+    #[arg(long, value_name = "NAME")]
+    pub target_context: Option<String>,
+    /// Kubeconfig of the source cluster (default: in-cluster, `$KUBECONFIG`, `~/.kube/config`).
+    /// Permissions are checked for *its* user: run it with the controller's service account.
+    #[arg(long, value_name = "FILE")]
+    pub source_kubeconfig: Option<PathBuf>,
+    /// Context to use in the source kubeconfig.
+    #[arg(long, value_name = "NAME")]
+    pub source_context: Option<String>,
+    /// Namespace of the leader-election Lease (`svcmirror`); `-` when the controller runs
+    /// without leader election.
+    #[arg(long, value_name = "NAMESPACE", default_value = "svcmirror")]
+    pub lease_namespace: String,
+    #[command(flatten)]
+    pub link: LinkArgs,
+}
+
+/// One line of the checklist.
+struct Checklist {
+    failed: bool,
+}
+
+impl Checklist {
+    fn ok(&mut self, what: &str) {
+        println!("√ {what}");
+    }
+    fn fail(&mut self, what: &str, hint: &str) {
+        self.failed = true;
+        println!("× {what}\n    {hint}");
+    }
+    fn warn(&mut self, what: &str, hint: &str) {
+        println!("‼ {what}\n    {hint}");
+    }
+}
+
+/// Runs the checks; `Ok(true)` when one failed (exit 1).
+pub fn run(args: CheckArgs) -> anyhow::Result<bool> {
+    let link = args.link.build()?;
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?
+        .block_on(check(args, link))
+}
+
+async fn check(args: CheckArgs, link: Link) -> anyhow::Result<bool> {
+    let mut list = Checklist { failed: false };
+    println!("svcmirror check: link {}", link.cluster_name().as_str());
+    list.ok(&format!(
+        "the link is valid (gateway {:?}:{}, selector {})",
+        link.gateway_addresses(),
+        link.gateway_port(),
+        link.export_selector()
+    ));
+    let source = connect(
+        args.source_kubeconfig.as_deref(),
+        args.source_context.as_deref(),
+    )
+    .await
+    .context("source cluster client")?;
+    let target = connect(
+        Some(&args.target_kubeconfig),
+        args.target_context.as_deref(),
+    )
+    .await
+    .context("target cluster client")?;
+    let mut reachable = true;
+    for (cluster, connected) in [(Cluster::Source, &source), (Cluster::Target, &target)] {
+        match connected.client.apiserver_version().await {
+            Ok(info) => list.ok(&format!(
+                "the {cluster} API server {} answers ({})",
+                connected.server, info.git_version
+            )),
+            Err(e) => {
+                reachable = false;
+                list.fail(
+                    &format!("the {cluster} API server {} answers", connected.server),
+                    &svcmirror_kube::describe(&e),
+                );
+            }
+        }
+    }
+    if source.server == target.server {
+        list.fail(
+            "the source and target are different clusters",
+            &format!(
+                "both kubeconfigs name {}: the controller would mirror the cluster into itself",
+                source.server
+            ),
+        );
+    }
+    if !reachable {
+        return Ok(summary(&list));
+    }
+    let lease = (args.lease_namespace != "-").then_some(args.lease_namespace.as_str());
+    for permission in needed(&link, lease) {
+        let connected = match permission.cluster {
+            Cluster::Source => &source,
+            Cluster::Target => &target,
+        };
+        allowed(&mut list, connected, &permission).await;
+    }
+    mirrors(&mut list, &link, &source, &target).await;
+    Ok(summary(&list))
+}
+
+fn summary(list: &Checklist) -> bool {
+    if list.failed {
+        println!("\nStatus check results are ×");
+    } else {
+        println!("\nStatus check results are √");
+    }
+    list.failed
+}
+
+/// Asks `connected`'s API server whether its user may do `permission`.
+async fn allowed(list: &mut Checklist, connected: &Connected, permission: &Permission) {
+    let Permission {
+        cluster,
+        group,
+        resource,
+        verb,
+        namespace,
+        why,
+    } = permission;
+    let scope = namespace
+        .as_ref()
+        .map_or("cluster-wide".to_owned(), |ns| format!("in namespace {ns}"));
+    let what = format!(
+        "{cluster}: may {verb} {resource}{} {scope} ({why})",
+        if group.is_empty() {
+            String::new()
+        } else {
+            format!(".{group}")
+        }
+    );
+    let review = SelfSubjectAccessReview {
+        spec: SelfSubjectAccessReviewSpec {
+            resource_attributes: Some(ResourceAttributes {
+                group: Some((*group).to_owned()),
+                resource: Some((*resource).to_owned()),
+                verb: Some((*verb).to_owned()),
+                namespace: namespace.clone(),
+                ..ResourceAttributes::default()
+            }),
+            ..SelfSubjectAccessReviewSpec::default()
+        },
+        ..SelfSubjectAccessReview::default()
+    };
+    let api: Api<SelfSubjectAccessReview> = Api::all(connected.client.clone());
+    match api.create(&PostParams::default(), &review).await {
+        Ok(answer) => match answer.status {
+            Some(status) if status.allowed => list.ok(&what),
+            status => list.fail(
+                &what,
+                &format!(
+                    "denied{}: grant it (deploy/rbac-{cluster}.yaml)",
+                    status
+                        .and_then(|s| s.reason)
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default()
+                ),
+            ),
+        },
+        Err(e) => list.fail(
+            &what,
+            &format!("the access review failed: {}", svcmirror_kube::describe(&e)),
+        ),
+    }
+}
+
+/// Lists both clusters and compares what the source holds with what the link wants there.
+async fn mirrors(list: &mut Checklist, link: &Link, source: &Connected, target: &Connected) {
+    let target_state: TargetState =
+        match KubeTarget::new(target.client.clone(), link.export_selector())
+            .list()
+            .await
+        {
+            Ok(state) => state,
+            Err(e) => {
+                return list.fail("the target's exported Services are listed", &e.to_string());
+            }
+        };
+    let source_state: SourceState = match KubeSource::new(source.client.clone()).list().await {
+        Ok(state) => state,
+        Err(e) => return list.fail("the source's Services are listed", &e.to_string()),
+    };
+    let translation = translate(link, &target_state, &source_state);
+    let plan = plan(link, &translation.desired, &source_state);
+    list.ok(&format!(
+        "{} exported Service(s) in the target",
+        translation.exports.len()
+    ));
+    let conflicts: Vec<String> = translation
+        .diagnostics
+        .iter()
+        .chain(&plan.diagnostics)
+        .filter(|d| d.reason == Reason::NameConflict)
+        .map(|d| format!("{} {}", d.kind, d.object))
+        .collect();
+    if conflicts.is_empty() {
+        list.ok("no name conflicts");
+    } else {
+        list.fail(
+            &format!("no name conflicts: {} name(s) taken", conflicts.len()),
+            &format!(
+                "taken by objects this link does not own (rename or delete them): {}",
+                conflicts.join(", ")
+            ),
+        );
+    }
+    // A mirror whose Endpoints should carry addresses but hold none in the source: clients of
+    // the mirror get no endpoints.
+    let mut empty: Vec<String> = Vec::new();
+    for (key, desired) in &translation.desired.endpoints {
+        let wants = desired.subsets.iter().any(|s| !s.addresses.is_empty());
+        let has = source_state
+            .endpoints
+            .iter()
+            .find(|e| e.metadata.key() == *key)
+            .is_some_and(|e| e.subsets.iter().any(|s| !s.addresses.is_empty()));
+        if wants && !has {
+            empty.push(key.to_string());
+        }
+    }
+    for key in translation.desired.endpoint_slices.keys() {
+        if !source_state
+            .endpoint_slices
+            .iter()
+            .any(|s| s.metadata.key() == *key)
+        {
+            empty.push(format!("{key} (EndpointSlice)"));
+        }
+    }
+    if empty.is_empty() {
+        list.ok("every mirror has its endpoints");
+    } else {
+        list.fail(
+            &format!("every mirror has its endpoints: {} without", empty.len()),
+            &format!(
+                "{} — is the controller running and leading? (its log and /metrics say)",
+                empty.join(", ")
+            ),
+        );
+    }
+    if plan.operations.is_empty() {
+        list.ok("the source holds the mirrored state");
+    } else {
+        list.warn(
+            &format!(
+                "the source holds the mirrored state: {} operation(s) pending",
+                plan.operations.len()
+            ),
+            "the controller applies them on its next reconcile; `svcmirror plan` shows them",
+        );
+    }
+}

@@ -1,0 +1,52 @@
+//! Connecting to the two clusters of a link (`run`, `unlink`, `check`): a kube client from a
+//! kubeconfig/context, the in-cluster service account, or the environment — and the API server's
+//! URL, which every log line and check names.
+
+use std::path::Path;
+
+use anyhow::Context;
+
+/// A client and the API server it talks to.
+#[derive(Clone)]
+pub struct Connected {
+    /// The client.
+    pub client: kube::Client,
+    /// The API server's URL (`https://10.0.0.1:6443`).
+    pub server: String,
+}
+
+/// A client for `kubeconfig` (its `context`, else its current one); without a file, the
+/// in-cluster service account in a pod, else `$KUBECONFIG` or `~/.kube/config`.
+///
+/// # Errors
+/// An unreadable or invalid kubeconfig, an unknown context.
+pub async fn connect(
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+) -> anyhow::Result<Connected> {
+    let options = kube::config::KubeConfigOptions {
+        context: context.map(str::to_owned),
+        ..kube::config::KubeConfigOptions::default()
+    };
+    let config = match kubeconfig {
+        Some(path) => {
+            let kubeconfig = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("reading kubeconfig {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+                .await
+                .with_context(|| format!("kubeconfig {}", path.display()))?
+        }
+        None if context.is_some() => kube::Config::from_kubeconfig(&options).await?,
+        None if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() => kube::Config::incluster()?,
+        None => kube::Config::infer().await?,
+    };
+    let server = config
+        .cluster_url
+        .to_string()
+        .trim_end_matches('/')
+        .to_owned();
+    Ok(Connected {
+        client: kube::Client::try_from(config)?,
+        server,
+    })
+}
