@@ -55,8 +55,11 @@ pub struct RunArgs {
     pub link: Option<LinkArgs>,
     /// Interval of the periodic full resync (`300`, `300s`, `5m`, `1m30s`, `1h`; at least 10s).
     /// `/healthz` fails when the leader's loop made no progress for 3 periods plus a minute.
-    #[arg(long, value_name = "DURATION", default_value = "300s", value_parser = crate::flags::resync_period)]
+    #[arg(long, value_name = "DURATION", default_value = "300s", value_parser = crate::flags::duration)]
     pub resync_period: Duration,
+    /// Accept a `--resync-period` below 10s (tests that watch several resyncs go by).
+    #[arg(long, hide = true)]
+    pub allow_short_resync: bool,
     /// Address of the HTTP server for /healthz, /readyz and /metrics (`:9990` listens on every
     /// IPv4 address).
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:9990", value_parser = crate::flags::listen_addr)]
@@ -161,6 +164,8 @@ fn read_link(args: &RunArgs) -> anyhow::Result<Link> {
 
 /// Runs the controller until SIGTERM or Ctrl-C.
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
+    crate::flags::check_resync_period(args.resync_period, args.allow_short_resync)
+        .map_err(anyhow::Error::msg)?;
     crate::logging::init(&args.log)?;
     let link = read_link(&args)?;
     tokio::runtime::Builder::new_multi_thread()

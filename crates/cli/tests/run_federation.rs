@@ -82,6 +82,7 @@ impl Controller {
             .args([
                 "--no-leader-election",
                 "--no-probe",
+                "--allow-short-resync",
                 "--resync-period",
                 "1s",
             ])
