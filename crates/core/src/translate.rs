@@ -179,8 +179,7 @@ pub(crate) fn translate_traced(
         }
         t.end();
     }
-    let steps = t.trace.take().map(|trace| trace.steps).unwrap_or_default();
-    (t.finish(), steps)
+    t.finish()
 }
 
 /// Which mode selected an exported Service (SPEC §2, §9).
@@ -341,7 +340,7 @@ impl<'a> Translator<'a> {
         }
     }
 
-    fn finish(mut self) -> Translation {
+    fn finish(mut self) -> (Translation, Vec<Step>) {
         // SPEC §12: each export's slices are those of its mirror and endpoint mirrors.
         let mut slices_of: BTreeMap<ObjectKey, Vec<String>> = BTreeMap::new();
         for (key, slice) in &self.desired.endpoint_slices {
@@ -368,12 +367,18 @@ impl<'a> Translator<'a> {
         self.admit();
         self.diagnostics.sort();
         self.diagnostics.dedup();
-        Translation {
+        let steps = self
+            .trace
+            .take()
+            .map(|trace| trace.steps)
+            .unwrap_or_default();
+        let translation = Translation {
             desired: self.desired,
             exports: self.exports,
             diagnostics: self.diagnostics,
             export_diagnostics: self.export_diagnostics,
-        }
+        };
+        (translation, steps)
     }
 
     /// SPEC §8: exports the source API server would refuse, or over the link's ClusterIP budget,
@@ -422,6 +427,13 @@ impl<'a> Translator<'a> {
                     diagnostic
                 }
             };
+            // Decided over the whole link, after the export's own steps: noted last.
+            if let Some(trace) = self.trace.as_mut().filter(|t| t.key == export) {
+                trace.steps.push(Step {
+                    rule: "SPEC §8 limits",
+                    outcome: format!("{} (LimitExceeded)", diagnostic.message),
+                });
+            }
             let found = self.export_diagnostics.entry(export).or_default();
             found.push(diagnostic.clone());
             found.sort();
