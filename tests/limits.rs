@@ -518,3 +518,31 @@ fn cluster_ip_budget_cuts_a_growing_live_export_instead_of_evicting_it() {
             .is_some()
     );
 }
+
+/// `explain` narrates a refusal decided over the whole link (here the ClusterIP budget) as the
+/// export's last step.
+#[test]
+fn explain_names_the_limit_that_refused_an_export() {
+    let mut limits = Limits::default();
+    limits.cluster_ips_per_link = 1;
+    let link = west().limits(limits).build().expect("link");
+    let export = |name: &str| svc("default", name).exported().port("http", 80).build();
+    let target = TargetState {
+        services: vec![export("a"), export("b")],
+        endpoints: vec![],
+    };
+    let why = svcmirror::explain(
+        &link,
+        &target,
+        &fake().state(),
+        &ObjectKey::new("default", "b"),
+    )
+    .expect("explained");
+    let last = why.steps.last().expect("steps");
+    assert_eq!(last.rule, "SPEC §8 limits");
+    assert!(
+        last.outcome.contains("`limits.clusterIPsPerLink`"),
+        "{}",
+        last.outcome
+    );
+}

@@ -97,6 +97,19 @@ pub(crate) struct SourceCache {
     by_owner: BTreeMap<ObjectKey, BTreeSet<(Kind, ObjectKey)>>,
     /// `(namespace, headless-mirror-svc-name label)` → the objects carrying it.
     by_root: BTreeMap<ObjectKey, BTreeSet<(Kind, ObjectKey)>>,
+    /// How many cached Services hold a ClusterIP and a `remote-svc-fq-name` annotation (mirrors of
+    /// any link: an upper bound of this link's), kept in step with every write.
+    mirror_cluster_ips: usize,
+}
+
+/// Whether `svc` counts in [`SourceCache::mirror_cluster_ips`].
+fn holds_mirror_ip(svc: &Service) -> bool {
+    svc.metadata.annotations.contains_key(REMOTE_SVC_FQ_NAME)
+        && svc
+            .spec
+            .cluster_ip
+            .as_deref()
+            .is_some_and(|ip| ip.parse::<std::net::IpAddr>().is_ok())
 }
 
 /// The export an object's `remote-svc-fq-name` annotation names, read without the link (the
@@ -170,6 +183,12 @@ impl SourceCache {
             cache.store(Object::EndpointSlice(slice));
         }
         cache
+    }
+
+    /// How many cached mirror Services (of any link) hold a ClusterIP: an upper bound of what
+    /// this link holds, in O(1).
+    pub(crate) fn mirror_cluster_ips(&self) -> usize {
+        self.mirror_cluster_ips
     }
 
     /// The Service at `key`.
@@ -251,6 +270,9 @@ impl SourceCache {
             }
             Object::Service(svc) => {
                 let key = svc.metadata.key();
+                let held = self.services.get(&key).is_some_and(holds_mirror_ip);
+                self.mirror_cluster_ips = self.mirror_cluster_ips - usize::from(held)
+                    + usize::from(holds_mirror_ip(&svc));
                 let old = self.services.get(&key).map(|o| hints(&o.metadata));
                 self.reindex(Kind::Service, &key, old, Some(hints(&svc.metadata)));
                 self.services.insert(key, svc);
@@ -279,7 +301,10 @@ impl SourceCache {
                 }
                 return;
             }
-            Kind::Service => self.services.remove(key).map(|o| hints(&o.metadata)),
+            Kind::Service => self.services.remove(key).map(|o| {
+                self.mirror_cluster_ips -= usize::from(holds_mirror_ip(&o));
+                hints(&o.metadata)
+            }),
             Kind::Endpoints => self.endpoints.remove(key).map(|o| hints(&o.metadata)),
             Kind::EndpointSlice => self.endpoint_slices.remove(key).map(|o| hints(&o.metadata)),
         };

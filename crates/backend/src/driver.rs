@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures::{FutureExt, StreamExt, pin_mut, select_biased};
 use svcmirror_core::model::{Kind, Object, ObjectKey};
 use svcmirror_core::{
-    Condition, ConditionStatus, ConditionType, Desired, Diagnostic, ExportOutcome, Link,
+    Condition, ConditionStatus, ConditionType, Desired, Diagnostic, ExportOutcome, Limit, Link,
     MirrorMode, Operation, Plan, Reason, SourceState, Translation, conditions, plan, translate,
 };
 use tokio::sync::watch;
@@ -61,7 +61,8 @@ pub struct DriverStats {
     pub reconciles: u64,
     /// Whole-link reconciles (resyncs, restarts, link changes, fallbacks).
     pub full_reconciles: u64,
-    /// One-export reconciles that could not be scoped and ran for the whole link instead.
+    /// One-export reconciles that could not be scoped (ownership unclear, or the link near its
+    /// ClusterIP budget, SPEC §8) and ran for the whole link instead.
     pub fallbacks: u64,
     /// Translate-and-plan rounds.
     pub passes: u64,
@@ -548,6 +549,23 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
         export: ObjectKey,
         wanted: &[ObjectKey],
     ) -> ReconcileOutcome {
+        // SPEC §8: one export's translation sees one export, not the link's ClusterIP budget.
+        // While one more export's worth (its mirror and every endpoint mirror it may have) fits
+        // under the budget whatever the others hold, it cannot overrun it; closer than that, only
+        // the whole link decides who gets a ClusterIP.
+        let limits = self.link.limits();
+        let one_export = limits
+            .count(Limit::EndpointMirrorsPerExport)
+            .saturating_add(1);
+        if self
+            .source_cache
+            .mirror_cluster_ips()
+            .saturating_add(one_export)
+            > limits.count(Limit::ClusterIpsPerLink)
+        {
+            self.stats.fallbacks += 1;
+            return self.full_reconcile().await;
+        }
         let deletes_before = self.stats.deletes;
         // Taken before: this reconcile replaces the findings about the names it touches.
         let names_were_denied = self

@@ -42,16 +42,21 @@ struct OperationView<'a> {
     changed: Option<&'a [&'static str]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<svcmirror_core::DeleteReason>,
+    /// The indices of the operations this one waits for (`Plan::prerequisites`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    after: Vec<usize>,
 }
 
-/// `{"operations": [{"action","kind","namespace","name",…}], "diagnostics": [...]}`.
+/// `{"operations": [{"action","kind","namespace","name",…,"after"}], "diagnostics": [...]}`;
+/// `after` lists the indices of the operations one waits for.
 pub fn plan_json(plan: &Plan, diagnostics: &[&Diagnostic], out: &mut impl Write) -> io::Result<()> {
     let keys: Vec<ObjectKey> = plan.operations.iter().map(Operation::key).collect();
     let operations: Vec<OperationView<'_>> = plan
         .operations
         .iter()
         .zip(&keys)
-        .map(|(op, key)| OperationView {
+        .enumerate()
+        .map(|(index, (op, key))| OperationView {
             action: op.action(),
             kind: op.kind(),
             namespace: &key.namespace,
@@ -64,6 +69,7 @@ pub fn plan_json(plan: &Plan, diagnostics: &[&Diagnostic], out: &mut impl Write)
                 Operation::Delete { reason, .. } => Some(*reason),
                 _ => None,
             },
+            after: plan.prerequisites(index).collect(),
         })
         .collect();
     #[derive(Serialize)]

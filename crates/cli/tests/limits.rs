@@ -211,3 +211,44 @@ fn a_full_service_range_is_a_diagnostic_per_refused_mirror_not_a_failed_run() {
         .collect();
     assert_eq!(refused.len(), 2, "{stderr}");
 }
+
+/// Deliverable 8, as `plan -o json` shows it: a scale-down's endpoint-mirror deletes name the
+/// root Endpoints update they wait for (`after`).
+#[test]
+fn plan_json_shows_that_scale_down_deletes_wait_for_the_root_update() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("limits-scale-down");
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let (code, converged, stderr) = run(
+        &["translate", "-o", "json", "--target", "-"],
+        Some(headless_export(3, 1)),
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let source = dir.join("source.json");
+    let target = dir.join("target.json");
+    std::fs::write(&source, converged).expect("write");
+    std::fs::write(&target, headless_export(1, 1)).expect("write");
+    let (code, stdout, stderr) = run(
+        &[
+            "plan",
+            "-o",
+            "json",
+            "--target",
+            target.to_str().expect("path"),
+            "--source",
+            source.to_str().expect("path"),
+        ],
+        None,
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let plan: Value = serde_json::from_str(&stdout).expect("json");
+    let ops = plan["operations"].as_array().expect("operations");
+    let root = ops
+        .iter()
+        .position(|op| op["action"] == "update" && op["name"] == "db-west")
+        .expect("root update");
+    let deletes: Vec<&Value> = ops.iter().filter(|op| op["action"] == "delete").collect();
+    assert_eq!(deletes.len(), 4, "{ops:#?}");
+    for op in deletes {
+        assert_eq!(op["after"], json!([root]), "{op}");
+    }
+}

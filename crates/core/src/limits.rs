@@ -22,10 +22,9 @@
 //! - over any other limit: the export is not mirrored;
 //! - over `clusterIPsPerLink`: no ClusterIP already held is ever taken back; in (namespace, name)
 //!   order, a new export that does not fit is not mirrored, and a live headless export gets only
-//!   the new endpoint mirrors that fit. The budget is exact for whole-link translations (`translate`,
-//!   `plan`, the driver's resyncs); the driver's one-export reconciles see one export, so between
-//!   resyncs they may allocate past it (never more than one export's worth per event), and what
-//!   they allocated is then held.
+//!   the new endpoint mirrors that fit. The budget is decided by whole-link translations
+//!   (`translate`, `plan`, the driver's resyncs); a one-export translation sees one export, so the
+//!   driver reconciles the whole link instead once the link is within one export's worth of it.
 //!
 //! Values echoed in diagnostics (a label value, a hostname) are cut to [`ECHO_CHARS`] characters
 //! with the full length in bytes ([`echo`]): a 100 KB label value never ends up whole in a log

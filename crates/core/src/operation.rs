@@ -83,7 +83,7 @@ impl Operation {
     }
 }
 
-/// The result of [`plan`]: operations in the order they must be applied, the dependencies
+/// The result of [`plan`](crate::plan()): operations in the order they must be applied, the dependencies
 /// between them, and findings.
 ///
 /// **Applying a plan** (the contract every applier keeps, the driver's apply loop and

@@ -209,9 +209,9 @@ fn translate_round(
         }
         t.end();
     }
-    let steps = t.trace.take().map(|trace| trace.steps).unwrap_or_default();
     let claims = std::mem::take(&mut t.claims);
-    (t.finish(), steps, claims)
+    let (translation, steps) = t.finish();
+    (translation, steps, claims)
 }
 
 /// Which mode selected an exported Service (SPEC §2, §9).
@@ -375,7 +375,7 @@ impl<'a> Translator<'a> {
         }
     }
 
-    fn finish(mut self) -> Translation {
+    fn finish(mut self) -> (Translation, Vec<Step>) {
         // SPEC §12: each export's slices are those of its mirror and endpoint mirrors.
         let mut slices_of: BTreeMap<ObjectKey, Vec<String>> = BTreeMap::new();
         for (key, slice) in &self.desired.endpoint_slices {
@@ -402,12 +402,18 @@ impl<'a> Translator<'a> {
         self.admit();
         self.diagnostics.sort();
         self.diagnostics.dedup();
-        Translation {
+        let steps = self
+            .trace
+            .take()
+            .map(|trace| trace.steps)
+            .unwrap_or_default();
+        let translation = Translation {
             desired: self.desired,
             exports: self.exports,
             diagnostics: self.diagnostics,
             export_diagnostics: self.export_diagnostics,
-        }
+        };
+        (translation, steps)
     }
 
     /// SPEC §8: exports the source API server would refuse, or over the link's ClusterIP budget,
@@ -456,6 +462,13 @@ impl<'a> Translator<'a> {
                     diagnostic
                 }
             };
+            // Decided over the whole link, after the export's own steps: noted last.
+            if let Some(trace) = self.trace.as_mut().filter(|t| t.key == export) {
+                trace.steps.push(Step {
+                    rule: "SPEC §8 limits",
+                    outcome: format!("{} (LimitExceeded)", diagnostic.message),
+                });
+            }
             let found = self.export_diagnostics.entry(export).or_default();
             found.push(diagnostic.clone());
             found.sort();
