@@ -29,6 +29,8 @@ pub enum Reason {
     NamespaceMissing,
     /// A Service that cannot be mirrored in the requested mode (SPEC §9).
     InvalidService,
+    /// A gateway-mode export under a link without gateway address (SPEC §2): not mirrored.
+    NoGateway,
 }
 
 impl Reason {
@@ -45,6 +47,7 @@ impl Reason {
             Self::NameShortened => "NameShortened",
             Self::NamespaceMissing => "NamespaceMissing",
             Self::InvalidService => "InvalidService",
+            Self::NoGateway => "NoGateway",
         }
     }
 }

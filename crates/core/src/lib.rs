@@ -9,7 +9,7 @@
 //! - [`plan()`]: desired state and the observed source → ordered [`Operation`]s (create / update /
 //!   delete) that only ever touch objects this link owns.
 //!
-//! The module layout follows `SPEC.md`: [`link`] (§2), [`names`] (§3), [`labels`] (§4),
+//! The module layout follows `SPEC.md`: [`link`] and [`link_spec`] (§2, the `LinkSpec` front door), [`names`] (§3), [`labels`] (§4),
 //! [`translate`](mod@translate) (§5–§6, §9 remote discovery), [`plan`](mod@plan) (§7),
 //! [`validate`] (§8), [`federate`](mod@federate) (§9 federated), [`diagnostics`] (§10), and
 //! beyond Linkerd (§12): [`hostname_policy`], [`endpoint_slices`] (EndpointSlice output),
@@ -48,9 +48,11 @@ pub mod federate;
 pub mod hostname_policy;
 pub mod labels;
 pub mod link;
+pub mod link_spec;
 pub mod model;
 pub mod names;
 pub mod plan;
+mod selector;
 pub mod state;
 pub mod status;
 pub mod translate;
@@ -60,7 +62,8 @@ pub use diagnostics::{Diagnostic, Reason, Severity};
 pub use explain::{Explanation, Step, explain};
 pub use federate::federate;
 pub use hostname_policy::HostnamePolicy;
-pub use link::{EndpointsApi, LabelSelector, Link, LinkBuilder, LinkError};
+pub use link::{EndpointsApi, LabelSelector, Link, LinkBuilder, LinkError, LinkWarning};
+pub use link_spec::{LinkManifest, LinkSpec};
 pub use model::{EndpointSlice, Endpoints, Kind, Object, ObjectKey, Service, StringMap};
 pub use names::ClusterName;
 pub use plan::{DeleteReason, Operation, Plan, plan, plan_federated};
