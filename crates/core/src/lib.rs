@@ -59,6 +59,7 @@ pub mod translate;
 pub mod validate;
 
 pub use diagnostics::{Diagnostic, Reason, Severity};
+pub use endpoint_slices::{TargetEndpoints, target_endpoints};
 pub use explain::{Explanation, Step, explain};
 pub use federate::federate;
 pub use hostname_policy::HostnamePolicy;
