@@ -16,6 +16,7 @@ mod args;
 mod controller;
 mod demo;
 mod explain;
+mod link_file;
 mod render;
 mod run;
 mod simulate;
