@@ -265,3 +265,55 @@ impl LinkArgs {
         Ok(link.with_gateway_alive(!self.gateway_down))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link_of(args: &[&str]) -> Link {
+        let cli = Cli::try_parse_from(
+            ["svcmirror", "plan", "--target", "t.yaml"]
+                .iter()
+                .chain(args),
+        )
+        .expect("parses");
+        let Command::Plan(plan) = cli.command else {
+            unreachable!("plan")
+        };
+        plan.inputs.link.build().expect("valid link")
+    }
+
+    /// SPEC §2: flags and a Linkerd Link file are two roads to one `LinkSpec`, hence one `Link`.
+    #[test]
+    fn flag_built_and_file_built_links_are_equal() {
+        let file = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/linkerd-mc-link-west.yaml");
+        let from_file = link_of(&["--link", file]);
+        let from_flags = link_of(&[
+            "--cluster-name",
+            "west",
+            "--gateway-address",
+            "172.18.0.4",
+            "--gateway-identity",
+            "linkerd-gateway.linkerd-multicluster.serviceaccount.identity.linkerd.cluster.local",
+        ]);
+        assert_eq!(from_file, from_flags);
+        assert_eq!(from_file.gateway_probe().port, 4191);
+        // A flag beside the file wins, field by field; `=false` overrides a file's `true`.
+        let over = link_of(&[
+            "--link",
+            file,
+            "--gateway-port",
+            "4180",
+            "--remote-discovery-selector",
+            "tier=flat",
+            "--federated-service-selector",
+            "",
+            "--enable-headless-services=false",
+        ]);
+        assert_eq!(over.gateway_port(), 4180);
+        assert_eq!(over.gateway_identity(), from_file.gateway_identity());
+        assert_eq!(over.remote_discovery_selector().to_string(), "tier=flat");
+        assert!(over.federated_selector().is_empty());
+        assert!(!over.enable_headless_services());
+    }
+}
