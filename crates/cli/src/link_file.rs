@@ -145,4 +145,20 @@ mod tests {
         assert!(!resolve("localhost").expect("localhost resolves").is_empty());
         assert!(resolve("no-such-host.invalid").is_err());
     }
+
+    /// The link in `deploy/deployment.yaml`'s ConfigMap is a valid `--link` file.
+    #[test]
+    fn deployed_link_config_map_parses() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/deployment.yaml");
+        let text = std::fs::read_to_string(path).expect("deploy/deployment.yaml");
+        let documents: Vec<Value> = serde_saphyr::from_multiple(&text).expect("yaml");
+        let link = documents
+            .iter()
+            .find_map(|d| d["data"]["link.yaml"].as_str())
+            .expect("the ConfigMap's link.yaml");
+        let spec = parse_spec(link).expect("a LinkSpec");
+        let link = svcmirror_core::Link::from_spec_ips(&spec).expect("a valid link");
+        assert_eq!(link.cluster_name().as_str(), "west");
+        assert!(link.enable_headless_services());
+    }
 }

@@ -569,3 +569,52 @@ mod tests {
         assert_eq!(Link::from_spec_ips(&spec), Ok(built));
     }
 }
+
+/// SPEC §2 exclusions end to end, as Linkerd's `isLabelExlucded`/`isAnnotationExlucded` match them.
+#[cfg(test)]
+mod exclusion_tests {
+    use crate::model::{Service, ServicePort};
+    use crate::{Link, SourceState, TargetState, translate};
+
+    #[test]
+    fn excluded_prefix_strips_keys_as_linkerd_does() {
+        let spec: crate::LinkSpec = serde_json::from_str(
+            r#"{"targetClusterName": "west", "gatewayAddress": "172.18.0.4",
+                "gatewayIdentity": "gw", "excludedLabels": ["evil.linkerd/*"],
+                "excludedAnnotations": ["evil.linkerd/*"]}"#,
+        )
+        .expect("spec");
+        let link = Link::from_spec_ips(&spec).expect("link");
+        let mut svc = Service::new("default", "web");
+        for (k, v) in [
+            ("mirror.linkerd.io/exported", "true"),
+            ("evil.linkerd.io/x", "1"),
+            ("evil.linkerd/y", "1"),
+            ("app", "web"),
+        ] {
+            svc.metadata.labels.insert(k.into(), v.into());
+        }
+        svc.metadata
+            .annotations
+            .insert("evil.linkerd.io/x".into(), "1".into());
+        svc.spec.ports.push(ServicePort {
+            port: 80,
+            ..ServicePort::default()
+        });
+        let target = TargetState {
+            services: vec![svc],
+            endpoints: vec![],
+        };
+        let t = translate(&link, &target, &SourceState::default());
+        let mirror = t
+            .desired
+            .services
+            .values()
+            .find(|s| s.metadata.name == "web-west")
+            .expect("mirror");
+        let labels: Vec<&String> = mirror.metadata.labels.keys().collect();
+        assert!(labels.iter().any(|k| *k == "app"), "{labels:?}");
+        assert!(!labels.iter().any(|k| k.starts_with("evil.")), "{labels:?}");
+        assert!(!mirror.metadata.annotations.contains_key("evil.linkerd.io/x"));
+    }
+}
