@@ -15,7 +15,7 @@ use anyhow::Context;
 use futures::FutureExt;
 use http::{Request, Response, StatusCode};
 use svcmirror_backend::{Driver, DriverConfig, DriverStatus, TokioClock};
-use svcmirror_core::Link;
+use svcmirror_core::{Link, TargetEndpoints};
 use svcmirror_kube::lease::{LeaderElector, LeaseConfig};
 use svcmirror_kube::{KubeSource, KubeTarget};
 use tokio::sync::watch;
@@ -42,6 +42,12 @@ pub struct RunArgs {
     /// The link: `--link FILE` (a Linkerd Link manifest or a bare spec) and/or flags.
     #[command(flatten)]
     pub link: LinkArgs,
+    /// Where the target's endpoints are read from: endpoints (core/v1 Endpoints), slices
+    /// (discovery.k8s.io/v1 EndpointSlices), or auto (a Service's Endpoints, else its slices; the
+    /// target credentials then need list/watch on endpointslices).
+    #[arg(long, value_name = "KIND", default_value_t = TargetEndpoints::Auto,
+          value_parser = |s: &str| s.parse::<TargetEndpoints>())]
+    pub target_endpoints: TargetEndpoints,
     /// Interval of the periodic full resync (`300`, `300s`, `5m`, `1h`).
     #[arg(long, value_name = "DURATION", default_value = "300s", value_parser = parse_duration)]
     pub resync_period: Duration,
@@ -171,7 +177,8 @@ async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
     .await
     .context("source cluster client")?;
     let source = KubeSource::new(source_client.clone());
-    let target = KubeTarget::new(target_client, link.export_selector());
+    let target = KubeTarget::new(target_client, link.export_selector())
+        .with_target_endpoints(args.target_endpoints);
     tracing::info!(
         cluster = %link.cluster_name().as_str(),
         selector = %target.label_selector(),
