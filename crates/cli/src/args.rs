@@ -216,8 +216,10 @@ impl LinkArgs {
         spec.selector = selector("selector", &self.selector)?;
         spec.remote_discovery_selector =
             selector("remote-discovery-selector", &self.remote_discovery_selector)?;
-        spec.federated_service_selector =
-            selector("federated-service-selector", &self.federated_service_selector)?;
+        spec.federated_service_selector = selector(
+            "federated-service-selector",
+            &self.federated_service_selector,
+        )?;
         spec.excluded_labels = (!self.exclude_label.is_empty()).then(|| self.exclude_label.clone());
         spec.excluded_annotations =
             (!self.exclude_annotation.is_empty()).then(|| self.exclude_annotation.clone());
@@ -250,17 +252,23 @@ impl LinkArgs {
     /// The link: file and flags merged, gateway names resolved.
     pub fn build(&self) -> anyhow::Result<Link> {
         let spec = self.merged_spec()?;
-        if spec.target_cluster_name.as_deref().is_none_or(str::is_empty) {
+        if spec
+            .target_cluster_name
+            .as_deref()
+            .is_none_or(str::is_empty)
+        {
             anyhow::bail!(
                 "the link is required: --link FILE (a Linkerd Link), or --cluster-name \
                  (with --gateway-address for gateway mode)"
             );
         }
-        let link = Link::from_spec(&spec, crate::link_file::resolve).map_err(|e| match &self
-            .link_file
-        {
-            Some(path) => anyhow::anyhow!("the link (--link {} and flags): {e}", path.display()),
-            None => anyhow::anyhow!("the link: {e}"),
+        let link = Link::from_spec(&spec, crate::link_file::resolve).map_err(|e| {
+            match &self.link_file {
+                Some(path) => {
+                    anyhow::anyhow!("the link (--link {} and flags): {e}", path.display())
+                }
+                None => anyhow::anyhow!("the link: {e}"),
+            }
         })?;
         Ok(link.with_gateway_alive(!self.gateway_down))
     }
@@ -286,7 +294,10 @@ mod tests {
     /// SPEC §2: flags and a Linkerd Link file are two roads to one `LinkSpec`, hence one `Link`.
     #[test]
     fn flag_built_and_file_built_links_are_equal() {
-        let file = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/linkerd-mc-link-west.yaml");
+        let file = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/linkerd-mc-link-west.yaml"
+        );
         let from_file = link_of(&["--link", file]);
         let from_flags = link_of(&[
             "--cluster-name",

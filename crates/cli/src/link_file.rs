@@ -18,7 +18,10 @@ const OLD_KEYS: [(&str, &str); 4] = [
         "gatewayAddresses",
         "gatewayAddress (comma-separated, or a list)",
     ),
-    ("gatewayAlive", "nothing: the gateway probe decides (or --gateway-down)"),
+    (
+        "gatewayAlive",
+        "nothing: the gateway probe decides (or --gateway-down)",
+    ),
 ];
 
 /// Reads the link file at `path`.
@@ -100,8 +103,8 @@ mod tests {
 
     #[test]
     fn bare_spec_and_manifest() {
-        let bare = parse_spec("targetClusterName: west\ngatewayAddress: 172.18.0.4\n")
-            .expect("bare spec");
+        let bare =
+            parse_spec("targetClusterName: west\ngatewayAddress: 172.18.0.4\n").expect("bare spec");
         let manifest = parse_spec(
             "apiVersion: multicluster.linkerd.io/v1alpha3\nkind: Link\nmetadata:\n  name: west\n\
              spec:\n  targetClusterName: west\n  gatewayAddress: 172.18.0.4\nstatus: {}\n",
@@ -137,7 +140,10 @@ mod tests {
         assert!(parse_spec(two).is_err());
         let wrong = parse_spec("apiVersion: multicluster.linkerd.io/v9\nkind: Link\nspec: {}\n")
             .expect_err("v9");
-        assert!(format!("{wrong:#}").contains("not a Linkerd Link"), "{wrong:#}");
+        assert!(
+            format!("{wrong:#}").contains("not a Linkerd Link"),
+            "{wrong:#}"
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use svcmirror_core::model::{Kind, ObjectKey};
 use svcmirror_core::{
-    Diagnostic, Link, Object, Severity, TargetEndpoints, SourceState, TargetState, plan, translate,
+    Diagnostic, Link, Object, Severity, SourceState, TargetEndpoints, TargetState, plan, translate,
 };
 use svcmirror_fake::FakeCluster;
 use svcmirror_snapshot::{Format, Limits, Snapshot, SnapshotError};

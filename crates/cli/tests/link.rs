@@ -14,7 +14,8 @@ fn data(name: &str) -> String {
 }
 
 /// What `linkerd-mc-link-west.yaml`'s Link says, as flags.
-const IDENTITY: &str = "linkerd-gateway.linkerd-multicluster.serviceaccount.identity.linkerd.cluster.local";
+const IDENTITY: &str =
+    "linkerd-gateway.linkerd-multicluster.serviceaccount.identity.linkerd.cluster.local";
 
 fn flags() -> Vec<&'static str> {
     vec![
@@ -60,8 +61,13 @@ fn linkerd_link_manifest_drives_translate_and_plan_like_flags() {
         assert_eq!(from_file, from_flags, "{command}");
     }
     let translated = output_of("translate", "world-endpoints.yaml", &["--link", &file]);
-    assert!(translated.contains(&format!("mirror.linkerd.io/remote-gateway-identity: {IDENTITY}")));
-    assert!(translated.contains("name: nginx-set-0-west"), "{translated}");
+    assert!(translated.contains(&format!(
+        "mirror.linkerd.io/remote-gateway-identity: {IDENTITY}"
+    )));
+    assert!(
+        translated.contains("name: nginx-set-0-west"),
+        "{translated}"
+    );
 }
 
 /// SPEC §2: a flag given beside `--link` overrides that field only.
@@ -132,7 +138,10 @@ fn gateway_names_are_resolved_or_named_in_the_error() {
     ]);
     assert_eq!(code, 2, "{err}");
     assert!(out.is_empty());
-    assert!(err.contains("\"no-such-gateway.invalid\" does not resolve"), "{err}");
+    assert!(
+        err.contains("\"no-such-gateway.invalid\" does not resolve"),
+        "{err}"
+    );
 }
 
 /// Linkerd's `noGatewayLink` fixture ("link with no gateway mirrors only remote discovery",
@@ -154,7 +163,10 @@ fn no_gateway_link_mirrors_only_remote_discovery() {
         .map(|o| {
             (
                 o["kind"].as_str().unwrap_or_default().to_owned(),
-                o["metadata"]["name"].as_str().unwrap_or_default().to_owned(),
+                o["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
             )
         })
         .collect();
@@ -169,7 +181,10 @@ fn no_gateway_link_mirrors_only_remote_discovery() {
         .find(|o| o["kind"] == "Service")
         .expect("mirror")["metadata"]["labels"];
     assert_eq!(labels["multicluster.linkerd.io/remote-discovery"], "remote");
-    assert_eq!(labels["multicluster.linkerd.io/remote-service"], "service-one");
+    assert_eq!(
+        labels["multicluster.linkerd.io/remote-service"],
+        "service-one"
+    );
 }
 
 /// SPEC §2: under a gateway-less link, a gateway-mode export gets `NoGateway` (and no gateway
@@ -192,11 +207,7 @@ fn gateway_mode_export_under_gateway_less_link_gets_no_gateway() {
 #[test]
 fn missing_gateway_identity_warns_in_every_command() {
     let target = data("world-endpoints.yaml");
-    for command in [
-        vec!["translate"],
-        vec!["plan"],
-        vec!["explain", "shop/web"],
-    ] {
+    for command in [vec!["translate"], vec!["plan"], vec!["explain", "shop/web"]] {
         let mut args = command.clone();
         args.extend([
             "--target",

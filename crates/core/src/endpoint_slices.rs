@@ -408,10 +408,10 @@ mod tests {
             .metadata
             .labels
             .insert(SLICE_SERVICE_NAME.into(), service.into());
-        slice
-            .metadata
-            .labels
-            .insert(SLICE_MANAGED_BY.into(), "endpointslice-controller.k8s.io".into());
+        slice.metadata.labels.insert(
+            SLICE_MANAGED_BY.into(),
+            "endpointslice-controller.k8s.io".into(),
+        );
         slice.metadata.labels.insert("app".into(), "web".into());
         slice.metadata.resource_version = Some(rv.into());
         slice.ports = vec![EndpointSlicePort {
@@ -444,13 +444,19 @@ mod tests {
             "web-abc",
             "web",
             "7",
-            vec![pod("10.0.0.2", Some("web-1"), Some(true)), pod("10.0.0.9", None, None)],
+            vec![
+                pod("10.0.0.2", Some("web-1"), Some(true)),
+                pod("10.0.0.9", None, None),
+            ],
         );
         let b = slice(
             "web-def",
             "web",
             "9",
-            vec![pod("10.0.0.1", Some("web-0"), Some(false)), pod("fqdn.example", None, None)],
+            vec![
+                pod("10.0.0.1", Some("web-0"), Some(false)),
+                pod("fqdn.example", None, None),
+            ],
         );
         let ep = endpoints_from_slices(&ObjectKey::new("default", "web"), &[&b, &a]);
         assert_eq!(ep.metadata.resource_version.as_deref(), Some("7,9"));
@@ -478,7 +484,12 @@ mod tests {
         let names = |mode| {
             target_endpoints(mode, vec![only_ep.clone()], &[web.clone(), api.clone()])
                 .into_iter()
-                .map(|e| (e.metadata.name, e.metadata.resource_version.unwrap_or_default()))
+                .map(|e| {
+                    (
+                        e.metadata.name,
+                        e.metadata.resource_version.unwrap_or_default(),
+                    )
+                })
                 .collect::<Vec<_>>()
         };
         let pair = |n: &str, rv: &str| (n.to_owned(), rv.to_owned());

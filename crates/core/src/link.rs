@@ -10,12 +10,12 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use crate::hostname_policy::HostnamePolicy;
-use crate::link_spec::{PORT_RANGE, invalid, parse_port, set};
 pub use crate::link_spec::{
     DEFAULT_CLUSTER_DOMAIN, DEFAULT_EXPORT_SELECTOR, DEFAULT_FEDERATED_SELECTOR,
     DEFAULT_GATEWAY_PORT, DEFAULT_REMOTE_DISCOVERY_SELECTOR, EndpointsApi, GatewayAddresses,
     GatewayProbe, LinkError, LinkManifest, LinkSpec, ProbeSpec, UnknownEndpointsApi,
 };
+use crate::link_spec::{PORT_RANGE, invalid, parse_port, set};
 use crate::names::{ClusterName, is_dns1123_label};
 pub use crate::selector::{
     KeyPattern, LabelSelector, LabelSelectorRequirement, SelectorOperator, SelectorParseError,
@@ -290,7 +290,9 @@ fn is_dns_name(name: &str) -> bool {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
 }
 
@@ -314,7 +316,10 @@ impl LinkBuilder {
     }
     /// Adds several gateway addresses.
     pub fn gateway_addresses(mut self, ips: impl IntoIterator<Item = IpAddr>) -> Self {
-        let addresses = self.spec.gateway_address.get_or_insert_with(Default::default);
+        let addresses = self
+            .spec
+            .gateway_address
+            .get_or_insert_with(Default::default);
         addresses.0.extend(ips.into_iter().map(|ip| ip.to_string()));
         self
     }
@@ -474,15 +479,16 @@ mod tests {
     #[test]
     fn gateway_names_resolved_by_the_caller() {
         let spec = LinkSpec {
-            gateway_address: Some(GatewayAddresses::parse(
-                "gw.example.com,10.0.0.9,10.0.0.1",
-            )),
+            gateway_address: Some(GatewayAddresses::parse("gw.example.com,10.0.0.9,10.0.0.1")),
             ..LinkSpec::new("west")
         };
         let mut asked = Vec::new();
         let link = Link::from_spec(&spec, |name| {
             asked.push(name.to_owned());
-            Ok(vec!["10.0.0.9".parse().expect("ip"), "10.0.0.2".parse().expect("ip")])
+            Ok(vec![
+                "10.0.0.9".parse().expect("ip"),
+                "10.0.0.2".parse().expect("ip"),
+            ])
         })
         .expect("valid");
         assert_eq!(asked, ["gw.example.com"]);
@@ -539,7 +545,10 @@ mod tests {
     #[test]
     fn gateway_without_identity_warns() {
         let ip: IpAddr = "172.18.0.4".parse().expect("ip");
-        let link = Link::builder("west").gateway_address(ip).build().expect("ok");
+        let link = Link::builder("west")
+            .gateway_address(ip)
+            .build()
+            .expect("ok");
         assert_eq!(
             link.warnings(),
             [LinkWarning::NoGatewayIdentity("west".into())]
@@ -615,6 +624,11 @@ mod exclusion_tests {
         let labels: Vec<&String> = mirror.metadata.labels.keys().collect();
         assert!(labels.iter().any(|k| *k == "app"), "{labels:?}");
         assert!(!labels.iter().any(|k| k.starts_with("evil.")), "{labels:?}");
-        assert!(!mirror.metadata.annotations.contains_key("evil.linkerd.io/x"));
+        assert!(
+            !mirror
+                .metadata
+                .annotations
+                .contains_key("evil.linkerd.io/x")
+        );
     }
 }

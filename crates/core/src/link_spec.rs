@@ -265,18 +265,23 @@ impl GatewayProbe {
             None => Ok(default),
             Some(v) => parse_go_duration(v).ok_or_else(|| invalid(field, v, DURATION_SYNTAX)),
         };
-        let failure_threshold = match set(spec.failure_threshold.as_ref()) {
-            None => DEFAULT_PROBE_FAILURE_THRESHOLD,
-            Some(t) => t
-                .parse::<u32>()
-                .ok()
-                .filter(|t| *t > 0)
-                .ok_or_else(|| invalid("probeSpec.failureThreshold", t, "a positive integer"))?,
-        };
+        let failure_threshold =
+            match set(spec.failure_threshold.as_ref()) {
+                None => DEFAULT_PROBE_FAILURE_THRESHOLD,
+                Some(t) => t.parse::<u32>().ok().filter(|t| *t > 0).ok_or_else(|| {
+                    invalid("probeSpec.failureThreshold", t, "a positive integer")
+                })?,
+            };
         Ok(Self {
-            path: set(spec.path.as_ref()).unwrap_or(DEFAULT_PROBE_PATH).to_owned(),
+            path: set(spec.path.as_ref())
+                .unwrap_or(DEFAULT_PROBE_PATH)
+                .to_owned(),
             port,
-            period: duration("probeSpec.period", spec.period.as_ref(), DEFAULT_PROBE_PERIOD)?,
+            period: duration(
+                "probeSpec.period",
+                spec.period.as_ref(),
+                DEFAULT_PROBE_PERIOD,
+            )?,
             timeout: duration(
                 "probeSpec.timeout",
                 spec.timeout.as_ref(),
@@ -631,7 +636,10 @@ mod tests {
             serde_json::from_str(r#"{"gatewayAddress": "1.2.3.4, gw.example.com"}"#).expect("ok");
         assert_eq!(
             spec.gateway_address,
-            Some(GatewayAddresses(vec!["1.2.3.4".into(), "gw.example.com".into()]))
+            Some(GatewayAddresses(vec![
+                "1.2.3.4".into(),
+                "gw.example.com".into()
+            ]))
         );
         assert_eq!(spec.gateway_names(), vec!["gw.example.com"]);
         let list: LinkSpec =
@@ -648,7 +656,10 @@ mod tests {
     fn unknown_field_is_named() {
         let err = serde_json::from_str::<LinkSpec>(r#"{"gatewayAdress": "1.2.3.4"}"#)
             .expect_err("unknown");
-        assert!(err.to_string().contains("unknown field `gatewayAdress`"), "{err}");
+        assert!(
+            err.to_string().contains("unknown field `gatewayAdress`"),
+            "{err}"
+        );
         let err = serde_json::from_str::<LinkSpec>(r#"{"probeSpec": {"perod": "3s"}}"#)
             .expect_err("unknown");
         assert!(err.to_string().contains("unknown field `perod`"), "{err}");

@@ -554,8 +554,14 @@ impl<'a> Translator<'a> {
                            federated exports only; this gateway-mode export is not mirrored"
                 .to_owned();
             step!(self, "SPEC §2 gateway-less link", "{message} (NoGateway)");
-            self.diag(Reason::NoGateway, Severity::Error, Kind::Service, &key, message)
-                .field = Some("metadata.labels".into());
+            self.diag(
+                Reason::NoGateway,
+                Severity::Error,
+                Kind::Service,
+                &key,
+                message,
+            )
+            .field = Some("metadata.labels".into());
             return Self::not_mirrored();
         }
         // SPEC §12: the policy names pods of a headless export only; every other export reads

@@ -329,10 +329,10 @@ impl WatchState {
     /// The Service `key`'s endpoints as the driver sees them: its Endpoints (unless `from` is
     /// `slices`), else the view of its slices (unless `from` is `endpoints`); `None` when neither.
     fn endpoints_view(&self, key: &ObjectKey) -> Option<Endpoints> {
-        if self.from != TargetEndpoints::Slices {
-            if let Some(ep) = self.endpoints.current.get(key) {
-                return Some(ep.clone());
-            }
+        if self.from != TargetEndpoints::Slices
+            && let Some(ep) = self.endpoints.current.get(key)
+        {
+            return Some(ep.clone());
         }
         if self.from == TargetEndpoints::Endpoints {
             return None;
@@ -557,7 +557,9 @@ mod tests {
         let _ = state.on_change(Change::Slice(Event::Delete(a1)));
         assert_eq!(
             state.on_change(Change::Slice(Event::Delete(a2))),
-            Some(TargetEvent::EndpointsDeleted(ObjectKey::new("default", "a")))
+            Some(TargetEvent::EndpointsDeleted(ObjectKey::new(
+                "default", "a"
+            )))
         );
     }
 
