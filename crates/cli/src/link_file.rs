@@ -37,7 +37,15 @@ pub fn read_spec(path: &Path) -> anyhow::Result<LinkSpec> {
 
 /// Parses a link file's text (see [`read_spec`]).
 pub fn parse_spec(text: &str) -> anyhow::Result<LinkSpec> {
-    let documents: Vec<Value> = serde_saphyr::from_multiple(text).context("not YAML or JSON")?;
+    let documents: Vec<Value> = match serde_saphyr::from_multiple(text) {
+        Ok(documents) => documents,
+        // `linkerd multicluster link -o json` prints its JSON documents one after the other.
+        Err(yaml) => serde_json::Deserializer::from_str(text)
+            .into_iter::<Value>()
+            .collect::<Result<_, _>>()
+            .map_err(|_| yaml)
+            .context("not YAML or JSON")?,
+    };
     let documents: Vec<Value> = documents.into_iter().filter(|d| !d.is_null()).collect();
     let is_manifest = |d: &Value| d.get("kind").is_some() || d.get("apiVersion").is_some();
     let document = if documents.iter().any(is_manifest) {
@@ -144,6 +152,17 @@ mod tests {
             format!("{wrong:#}").contains("not a Linkerd Link"),
             "{wrong:#}"
         );
+    }
+
+    /// `linkerd multicluster link -o json` writes its documents one after the other.
+    #[test]
+    fn json_documents_one_after_the_other() {
+        let text = r#"{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "c"}}
+{"apiVersion": "multicluster.linkerd.io/v1alpha3", "kind": "Link",
+ "spec": {"targetClusterName": "west", "gatewayPort": "4143"}, "status": {}}
+"#;
+        let spec = parse_spec(text).expect("the Link");
+        assert_eq!(spec.target_cluster_name.as_deref(), Some("west"));
     }
 
     #[test]

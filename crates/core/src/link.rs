@@ -579,11 +579,56 @@ mod tests {
     }
 }
 
-/// SPEC §2 exclusions end to end, as Linkerd's `isLabelExlucded`/`isAnnotationExlucded` match them.
+/// SPEC §2 end to end through `translate`: exclusions as Linkerd's `isLabelExlucded` /
+/// `isAnnotationExlucded` match them; gateway-less links.
 #[cfg(test)]
-mod exclusion_tests {
+mod translate_tests {
     use crate::model::{Service, ServicePort};
-    use crate::{Link, SourceState, TargetState, translate};
+    use crate::{
+        ConditionStatus, ConditionType, Link, Reason, SourceState, TargetState, conditions, plan,
+        translate,
+    };
+
+    /// SPEC §2: under a gateway-less link a gateway-mode export is not mirrored, `NoGateway`, and
+    /// its `Mirrored` condition says so; a remote-discovery export is mirrored.
+    #[test]
+    fn gateway_less_link_mirrors_remote_discovery_only() {
+        let link = Link::builder("west").build().expect("gateway-less link");
+        let service = |name: &str, exported: &str| {
+            let mut svc = Service::new("default", name);
+            svc.metadata
+                .labels
+                .insert("mirror.linkerd.io/exported".into(), exported.into());
+            svc.spec.ports.push(ServicePort {
+                port: 80,
+                ..ServicePort::default()
+            });
+            svc
+        };
+        let target = TargetState {
+            services: vec![service("gw", "true"), service("flat", "remote-discovery")],
+            endpoints: vec![],
+        };
+        let source = SourceState::default();
+        let t = translate(&link, &target, &source);
+        let names: Vec<&str> = t.desired.services.keys().map(|k| k.name.as_str()).collect();
+        assert_eq!(names, ["flat-west"]);
+        assert!(
+            t.diagnostics
+                .iter()
+                .any(|d| d.reason == Reason::NoGateway && d.object.name == "gw")
+        );
+        let p = plan(&link, &t.desired, &source);
+        let gw = &conditions(&t, &p)[&crate::ObjectKey::new("default", "gw")];
+        let mirrored = gw
+            .iter()
+            .find(|c| c.type_ == ConditionType::Mirrored)
+            .expect("Mirrored");
+        assert_eq!(
+            (mirrored.status, mirrored.reason.as_str()),
+            (ConditionStatus::False, "NoGateway")
+        );
+    }
 
     #[test]
     fn excluded_prefix_strips_keys_as_linkerd_does() {

@@ -103,9 +103,10 @@ const VALIDITY: [Reason; 4] = [
     Reason::InvalidService,
 ];
 /// Why an export was not mirrored, most decisive first.
-const BLOCKING: [Reason; 5] = [
+const BLOCKING: [Reason; 6] = [
     Reason::NameConflict,
     Reason::NamespaceMissing,
+    Reason::NoGateway,
     Reason::NoPorts,
     Reason::InvalidObject,
     Reason::InvalidService,
