@@ -577,6 +577,34 @@ mod tests {
         .expect("parses");
         assert_eq!(Link::from_spec_ips(&spec), Ok(built));
     }
+
+    proptest::proptest! {
+        /// SPEC §8 for the link: any field values build a link or a typed error, never a panic.
+        #[test]
+        fn any_spec_builds_or_errs_without_panic(
+            name in ".{0,70}",
+            domain in ".{0,40}",
+            address in "[a-z0-9.:, -]{0,40}",
+            port in ".{0,8}",
+            period in "[0-9.hmsx]{0,12}",
+            threshold in ".{0,6}",
+        ) {
+            let spec = LinkSpec {
+                target_cluster_name: Some(name),
+                target_cluster_domain: Some(domain),
+                gateway_address: Some(GatewayAddresses::parse(&address)),
+                gateway_port: Some(port),
+                probe_spec: Some(ProbeSpec {
+                    period: Some(period.clone()),
+                    timeout: Some(period),
+                    failure_threshold: Some(threshold),
+                    ..ProbeSpec::default()
+                }),
+                ..LinkSpec::default()
+            };
+            let _ = Link::from_spec(&spec, |_| Ok(Vec::new()));
+        }
+    }
 }
 
 /// SPEC §2 end to end through `translate`: exclusions as Linkerd's `isLabelExlucded` /
