@@ -51,11 +51,11 @@ fn output_of(command: &str, target: &str, link: &[&str]) -> String {
 }
 
 /// SPEC §2: the Link `linkerd multicluster link` prints (among its Secrets and service-mirror
-/// chart) drives `translate` and `plan` unchanged, and gives what the same link as flags gives.
+/// chart) drives `translate`, `plan` and `simulate` unchanged, and gives what the same link as flags gives.
 #[test]
 fn linkerd_link_manifest_drives_translate_and_plan_like_flags() {
     let file = data("linkerd-mc-link-west.yaml");
-    for command in ["translate", "plan"] {
+    for command in ["translate", "plan", "simulate"] {
         let from_file = output_of(command, "world-endpoints.yaml", &["--link", &file]);
         let from_flags = output_of(command, "world-endpoints.yaml", &flags());
         assert_eq!(from_file, from_flags, "{command}");
