@@ -834,8 +834,8 @@ ports: [{port: 8080}]
             .collect::<Vec<_>>()
     };
     let (api, web) = (ObjectKey::new("shop", "api"), ObjectKey::new("shop", "web"));
-    assert_eq!(keys(TargetEndpoints::Endpoints), [api.clone()]);
-    assert_eq!(keys(TargetEndpoints::Slices), [web.clone()]);
+    assert_eq!(keys(TargetEndpoints::Endpoints), std::slice::from_ref(&api));
+    assert_eq!(keys(TargetEndpoints::Slices), std::slice::from_ref(&web));
     assert_eq!(keys(TargetEndpoints::Auto), [api, web]);
     let target = ok(input).into_target();
     let web = &target.endpoints[1];
