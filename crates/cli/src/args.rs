@@ -1,13 +1,10 @@
 //! Command-line arguments.
 
-use std::net::IpAddr;
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use svcmirror_core::link::{
-    DEFAULT_CLUSTER_DOMAIN, DEFAULT_EXPORT_SELECTOR, DEFAULT_FEDERATED_SELECTOR,
-    DEFAULT_REMOTE_DISCOVERY_SELECTOR, KeyPattern,
-};
-use svcmirror_core::{LabelSelector, Link};
+use svcmirror_core::link::GatewayAddresses;
+use svcmirror_core::{LabelSelector, Link, LinkSpec, TargetEndpoints};
 
 /// Linkerd-compatible multicluster service mirror (headless Services and StatefulSets included):
 /// computed offline from `kubectl get -o yaml|json` snapshots (translate, plan, explain, simulate,
@@ -74,8 +71,18 @@ pub struct Inputs {
     /// Refuse an input holding more objects than this (List items and YAML documents).
     #[arg(long, value_name = "COUNT", default_value_t = svcmirror_snapshot::Limits::default().max_objects)]
     pub max_input_objects: usize,
+    /// Where the target's endpoints are read from: endpoints (core/v1 Endpoints), slices
+    /// (discovery.k8s.io/v1 EndpointSlices, label kubernetes.io/service-name), or auto (a
+    /// Service's Endpoints, else its slices).
+    #[arg(long, value_name = "KIND", default_value_t = TargetEndpoints::Auto,
+          value_parser = parse_target_endpoints)]
+    pub target_endpoints: TargetEndpoints,
     #[command(flatten)]
     pub link: LinkArgs,
+}
+
+fn parse_target_endpoints(text: &str) -> Result<TargetEndpoints, String> {
+    text.parse()
 }
 
 #[derive(Debug, Args)]
@@ -143,110 +150,216 @@ pub enum PlanFormat {
     Json,
 }
 
-/// The link (SPEC §2), as flags.
+/// The link (SPEC §2): `--link FILE` and flags, each flag overriding that field of the file.
 #[derive(Debug, Args)]
 pub struct LinkArgs {
-    /// Target cluster name (a DNS-1123 label): the `-<name>` suffix of every mirror.
+    /// The link: a Linkerd `Link` manifest (`multicluster.linkerd.io/v1alpha1`–`v1alpha3`, alone
+    /// or in the output of `linkerd multicluster link`) or a bare Link `spec` (YAML or JSON). A
+    /// flag given beside it overrides that field.
+    #[arg(long = "link", value_name = "FILE")]
+    pub link_file: Option<PathBuf>,
+    /// Target cluster name (a DNS-1123 label): the `-<name>` suffix of every mirror
+    /// (`targetClusterName`).
     #[arg(long, value_name = "NAME")]
-    pub cluster_name: String,
-    /// Gateway address (IPv4 or IPv6); repeat for several.
-    #[arg(long = "gateway-address", value_name = "IP", required = true)]
-    pub gateway_addresses: Vec<IpAddr>,
-    /// Port every mirror's Endpoints use.
-    #[arg(long, value_name = "N", default_value_t = 4143, value_parser = clap::value_parser!(u16).range(1..))]
-    pub gateway_port: u16,
-    /// Gateway identity, annotated on every mirror Endpoints.
-    #[arg(long, value_name = "ID", default_value = "")]
-    pub gateway_identity: String,
-    /// Target cluster DNS domain.
-    #[arg(long, value_name = "D", default_value = DEFAULT_CLUSTER_DOMAIN)]
-    pub cluster_domain: String,
+    pub cluster_name: Option<String>,
+    /// Gateway address: an IP or a DNS name (resolved by the system resolver), or several,
+    /// comma-separated; repeatable (`gatewayAddress`). None: a gateway-less link, which mirrors
+    /// remote-discovery and federated exports only.
+    #[arg(long = "gateway-address", value_name = "ADDR")]
+    pub gateway_addresses: Vec<String>,
+    /// Port every mirror's Endpoints use (`gatewayPort`; default 4143).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub gateway_port: Option<u16>,
+    /// Gateway identity, annotated on every mirror Endpoints (`gatewayIdentity`).
+    #[arg(long, value_name = "ID")]
+    pub gateway_identity: Option<String>,
+    /// Target cluster DNS domain (`targetClusterDomain`; default cluster.local).
+    #[arg(long, value_name = "D")]
+    pub cluster_domain: Option<String>,
     /// Mirror headless Services as headless, with one endpoint mirror per named pod (Linkerd's
-    /// enableHeadlessServices).
-    #[arg(long)]
-    pub enable_headless_services: bool,
-    /// Label selector of exported Services (kubectl syntax; empty exports nothing).
-    #[arg(long, value_name = "SELECTOR", default_value = DEFAULT_EXPORT_SELECTOR)]
-    pub selector: String,
-    /// Label selector of remote-discovery exports (SPEC §9: a mirror Service without Endpoints;
-    /// empty: none).
-    #[arg(long, value_name = "SELECTOR", default_value = DEFAULT_REMOTE_DISCOVERY_SELECTOR)]
-    pub remote_discovery_selector: String,
-    /// Label selector of federated members (SPEC §9: `<name>-federated`; empty: none).
-    #[arg(long, value_name = "SELECTOR", default_value = DEFAULT_FEDERATED_SELECTOR)]
-    pub federated_selector: String,
-    /// Label key (or `prefix/*`) never copied onto mirrors; repeatable.
+    /// enableHeadlessServices); `=false` overrides a file's `true`.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub enable_headless_services: Option<bool>,
+    /// Label selector of exported Services, gateway mode (`selector`, kubectl syntax; default
+    /// mirror.linkerd.io/exported=true; empty exports nothing).
+    #[arg(long, value_name = "SELECTOR")]
+    pub selector: Option<String>,
+    /// Label selector of Services mirrored in remote-discovery mode (`remoteDiscoverySelector`;
+    /// default mirror.linkerd.io/exported=remote-discovery; empty selects nothing).
+    #[arg(long, value_name = "SELECTOR")]
+    pub remote_discovery_selector: Option<String>,
+    /// Label selector of federated Service members (`federatedServiceSelector`; default
+    /// mirror.linkerd.io/federated=member; empty selects nothing).
+    #[arg(long, value_name = "SELECTOR", alias = "federated-selector")]
+    pub federated_service_selector: Option<String>,
+    /// Label key (or `prefix/*`) never copied onto mirrors; repeatable; replaces the file's
+    /// `excludedLabels`.
     #[arg(long, value_name = "KEY", value_parser = crate::flags::key_pattern)]
     pub exclude_label: Vec<String>,
-    /// Annotation key (or `prefix/*`) never copied onto mirrors; repeatable.
+    /// Annotation key (or `prefix/*`) never copied onto mirrors; repeatable; replaces the file's
+    /// `excludedAnnotations`.
     #[arg(long, value_name = "KEY", value_parser = crate::flags::key_pattern)]
     pub exclude_annotation: Vec<String>,
-    /// Create missing source namespaces (labelled as mirrored) instead of skipping their exports.
-    #[arg(long)]
-    pub create_namespaces: bool,
+    /// Create missing source namespaces (labelled as mirrored) instead of skipping their exports
+    /// (`createNamespaces`).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub create_namespaces: Option<bool>,
     /// Treat the gateway as down: every mirror address becomes not ready.
     #[arg(long)]
     pub gateway_down: bool,
     /// How pods of headless exports are named when the Service has no svcmirror.io/hostname-policy
-    /// annotation: hostname (Linkerd), target-ref (pod name), dashed-ip (CoreDNS), skip.
-    #[arg(long, value_name = "POLICY", default_value = "hostname",
+    /// annotation: hostname (Linkerd), target-ref (pod name), dashed-ip (CoreDNS), skip
+    /// (`hostnamePolicy`; default hostname).
+    #[arg(long, value_name = "POLICY",
           value_parser = ["hostname", "target-ref", "dashed-ip", "skip"])]
-    pub hostname_policy: String,
+    pub hostname_policy: Option<String>,
     /// How the target's gateway resolves endpoint mirror names: destination (Linkerd's gateway:
     /// only pods with a hostname route, so target-ref and dashed-ip fall back to hostname) or dns
-    /// (a gateway that resolves <pod>.<svc>.<ns>.svc names by DNS: every policy routes).
-    #[arg(long, value_name = "RESOLUTION", default_value = "destination",
-          value_parser = ["destination", "dns"])]
-    pub gateway_resolution: String,
+    /// (a gateway that resolves <pod>.<svc>.<ns>.svc names by DNS: every policy routes)
+    /// (`gatewayResolution`; default destination).
+    #[arg(long, value_name = "RESOLUTION", value_parser = ["destination", "dns"])]
+    pub gateway_resolution: Option<String>,
     /// Which endpoint API mirrors are written with: endpoints (core/v1 Endpoints, Linkerd's),
-    /// slices (discovery.k8s.io/v1 EndpointSlices managed by svcmirror.io), or both.
-    #[arg(long, value_name = "API", default_value = "endpoints",
-          value_parser = ["endpoints", "slices", "both"])]
-    pub endpoints_api: String,
+    /// slices (discovery.k8s.io/v1 EndpointSlices managed by svcmirror.io), or both
+    /// (`endpointsApi`; default endpoints).
+    #[arg(long, value_name = "API", value_parser = ["endpoints", "slices", "both"])]
+    pub endpoints_api: Option<String>,
 }
 
 impl LinkArgs {
+    /// The fields the flags set, as a partial spec (SPEC §2: flags produce a `LinkSpec`).
+    pub fn spec(&self) -> anyhow::Result<LinkSpec> {
+        let selector = |flag: &str, text: &Option<String>| {
+            text.as_deref()
+                .map(|t| LabelSelector::parse(t).map_err(|e| anyhow::anyhow!("--{flag}: {e}")))
+                .transpose()
+        };
+        let mut spec = LinkSpec::default();
+        spec.target_cluster_name.clone_from(&self.cluster_name);
+        spec.target_cluster_domain.clone_from(&self.cluster_domain);
+        if !self.gateway_addresses.is_empty() {
+            spec.gateway_address = Some(GatewayAddresses::parse(&self.gateway_addresses.join(",")));
+        }
+        spec.gateway_port = self.gateway_port.map(|p| p.to_string());
+        spec.gateway_identity.clone_from(&self.gateway_identity);
+        spec.selector = selector("selector", &self.selector)?;
+        spec.remote_discovery_selector =
+            selector("remote-discovery-selector", &self.remote_discovery_selector)?;
+        spec.federated_service_selector = selector(
+            "federated-service-selector",
+            &self.federated_service_selector,
+        )?;
+        spec.excluded_labels = (!self.exclude_label.is_empty()).then(|| self.exclude_label.clone());
+        spec.excluded_annotations =
+            (!self.exclude_annotation.is_empty()).then(|| self.exclude_annotation.clone());
+        spec.enable_headless_services = self.enable_headless_services;
+        spec.create_namespaces = self.create_namespaces;
+        spec.hostname_policy = self
+            .hostname_policy
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--hostname-policy: {e}"))?;
+        spec.endpoints_api = self
+            .endpoints_api
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--endpoints-api: {e}"))?;
+        spec.gateway_resolution = self
+            .gateway_resolution
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--gateway-resolution: {e}"))?;
+        Ok(spec)
+    }
+
+    /// The link file's spec (if any) with the flags' fields over it.
+    pub fn merged_spec(&self) -> anyhow::Result<LinkSpec> {
+        let file = match &self.link_file {
+            Some(path) => crate::link_file::read_spec(path)?,
+            None => LinkSpec::default(),
+        };
+        Ok(file.overridden_by(self.spec()?))
+    }
+
+    /// The link: file and flags merged, gateway names resolved.
     pub fn build(&self) -> anyhow::Result<Link> {
-        let selector =
-            LabelSelector::parse(&self.selector).map_err(|e| anyhow::anyhow!("--selector: {e}"))?;
-        let mut builder = Link::builder(&self.cluster_name)
-            .gateway_addresses(self.gateway_addresses.iter().copied())
-            .gateway_port(self.gateway_port)
-            .gateway_identity(&self.gateway_identity)
-            .cluster_domain(&self.cluster_domain)
-            .enable_headless_services(self.enable_headless_services)
-            .export_selector(selector)
-            .create_namespaces(self.create_namespaces)
-            .gateway_alive(!self.gateway_down)
-            .remote_discovery_selector(
-                LabelSelector::parse(&self.remote_discovery_selector)
-                    .map_err(|e| anyhow::anyhow!("--remote-discovery-selector: {e}"))?,
-            )
-            .federated_selector(
-                LabelSelector::parse(&self.federated_selector)
-                    .map_err(|e| anyhow::anyhow!("--federated-selector: {e}"))?,
+        let spec = self.merged_spec()?;
+        if spec
+            .target_cluster_name
+            .as_deref()
+            .is_none_or(str::is_empty)
+        {
+            anyhow::bail!(
+                "the link is required: --link FILE (a Linkerd Link), or --cluster-name \
+                 (with --gateway-address for gateway mode)"
             );
-        builder = builder.hostname_policy(
-            self.hostname_policy
-                .parse()
-                .map_err(|e| anyhow::anyhow!("--hostname-policy: {e}"))?,
-        );
-        builder = builder.gateway_resolution(
-            self.gateway_resolution
-                .parse()
-                .map_err(|e| anyhow::anyhow!("--gateway-resolution: {e}"))?,
-        );
-        builder = builder.endpoints_api(
-            self.endpoints_api
-                .parse()
-                .map_err(|e| anyhow::anyhow!("--endpoints-api: {e}"))?,
-        );
-        for key in &self.exclude_label {
-            builder = builder.exclude_label(KeyPattern::new(key));
         }
-        for key in &self.exclude_annotation {
-            builder = builder.exclude_annotation(KeyPattern::new(key));
-        }
-        Ok(builder.build()?)
+        let link = Link::from_spec(&spec, crate::link_file::resolve).map_err(|e| {
+            match &self.link_file {
+                Some(path) => {
+                    anyhow::anyhow!("the link (--link {} and flags): {e}", path.display())
+                }
+                None => anyhow::anyhow!("the link: {e}"),
+            }
+        })?;
+        Ok(link.with_gateway_alive(!self.gateway_down))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link_of(args: &[&str]) -> Link {
+        let cli = Cli::try_parse_from(
+            ["svcmirror", "plan", "--target", "t.yaml"]
+                .iter()
+                .chain(args),
+        )
+        .expect("parses");
+        let Command::Plan(plan) = cli.command else {
+            unreachable!("plan")
+        };
+        plan.inputs.link.build().expect("valid link")
+    }
+
+    /// SPEC §2: flags and a Linkerd Link file are two roads to one `LinkSpec`, hence one `Link`.
+    #[test]
+    fn flag_built_and_file_built_links_are_equal() {
+        let file = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/linkerd-mc-link-west.yaml"
+        );
+        let from_file = link_of(&["--link", file]);
+        let from_flags = link_of(&[
+            "--cluster-name",
+            "west",
+            "--gateway-address",
+            "172.18.0.4",
+            "--gateway-identity",
+            "linkerd-gateway.linkerd-multicluster.serviceaccount.identity.linkerd.cluster.local",
+        ]);
+        assert_eq!(from_file, from_flags);
+        assert_eq!(from_file.gateway_probe().port, 4191);
+        // A flag beside the file wins, field by field; `=false` overrides a file's `true`.
+        let over = link_of(&[
+            "--link",
+            file,
+            "--gateway-port",
+            "4180",
+            "--remote-discovery-selector",
+            "tier=flat",
+            "--federated-service-selector",
+            "",
+            "--enable-headless-services=false",
+        ]);
+        assert_eq!(over.gateway_port(), 4180);
+        assert_eq!(over.gateway_identity(), from_file.gateway_identity());
+        assert_eq!(over.remote_discovery_selector().to_string(), "tier=flat");
+        assert!(over.federated_selector().is_empty());
+        assert!(!over.enable_headless_services());
     }
 }

@@ -8,16 +8,14 @@
 //! about mirroring.
 
 use std::collections::BTreeSet;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use serde::Deserialize;
 use svcmirror_backend::{Driver, DriverConfig, DriverStatus, TokioClock};
-use svcmirror_core::link::{DEFAULT_CLUSTER_DOMAIN, DEFAULT_GATEWAY_PORT, KeyPattern};
-use svcmirror_core::{Diagnostic, LabelSelector, Link, Severity};
+use svcmirror_core::{Diagnostic, Link, Severity, TargetEndpoints};
 use svcmirror_kube::lease::{LeaderElector, LeaseConfig};
 use svcmirror_kube::{KubeSource, KubeTarget};
 use tokio::sync::watch;
@@ -45,14 +43,15 @@ pub struct RunArgs {
     /// Context to use in the source kubeconfig.
     #[arg(long, value_name = "NAME")]
     pub source_context: Option<String>,
-    /// The link as a YAML file instead of flags (fields: clusterName, gatewayAddresses, and
-    /// optionally clusterDomain, gatewayPort, gatewayIdentity, selector {matchLabels,
-    /// matchExpressions}, enableHeadlessServices, excludedLabels, excludedAnnotations,
-    /// createNamespaces, gatewayAlive).
-    #[arg(long = "link", value_name = "FILE", conflicts_with_all = ["cluster_name", "gateway_addresses"])]
-    pub link_file: Option<PathBuf>,
+    /// The link: `--link FILE` (a Linkerd Link manifest or a bare spec) and/or flags.
     #[command(flatten)]
-    pub link: Option<LinkArgs>,
+    pub link: LinkArgs,
+    /// Where the target's endpoints are read from: endpoints (core/v1 Endpoints), slices
+    /// (discovery.k8s.io/v1 EndpointSlices), or auto (a Service's Endpoints, else its slices; the
+    /// target credentials then need list/watch on endpointslices).
+    #[arg(long, value_name = "KIND", default_value_t = TargetEndpoints::Auto,
+          value_parser = |s: &str| s.parse::<TargetEndpoints>())]
+    pub target_endpoints: TargetEndpoints,
     /// Interval of the periodic full resync (`300`, `300s`, `5m`, `1m30s`, `1h`; at least 10s).
     /// `/healthz` fails when the leader's loop made no progress for 3 periods plus a minute.
     #[arg(long, value_name = "DURATION", default_value = "300s", value_parser = crate::flags::duration)]
@@ -81,85 +80,13 @@ pub struct RunArgs {
     pub probe: crate::probe::ProbeArgs,
 }
 
-/// The `--link` file: a Link-like YAML document (SPEC §2), camelCase like Linkerd's Link CR.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct LinkFile {
-    /// Target cluster name (required).
-    cluster_name: String,
-    /// Gateway IPs (required, at least one).
-    gateway_addresses: Vec<IpAddr>,
-    #[serde(default)]
-    cluster_domain: Option<String>,
-    #[serde(default)]
-    gateway_port: Option<u16>,
-    #[serde(default)]
-    gateway_identity: Option<String>,
-    /// Export selector; `mirror.linkerd.io/exported=true` when absent.
-    #[serde(default)]
-    selector: Option<LabelSelector>,
-    #[serde(default)]
-    enable_headless_services: bool,
-    #[serde(default)]
-    excluded_labels: Vec<String>,
-    #[serde(default)]
-    excluded_annotations: Vec<String>,
-    #[serde(default)]
-    create_namespaces: bool,
-    #[serde(default = "yes")]
-    gateway_alive: bool,
-    /// `endpoints` (default), `slices` or `both` (SPEC §12).
-    #[serde(default)]
-    endpoints_api: svcmirror_core::EndpointsApi,
-}
-
-fn yes() -> bool {
-    true
-}
-
-impl LinkFile {
-    fn build(self) -> anyhow::Result<Link> {
-        let mut builder = Link::builder(&self.cluster_name)
-            .gateway_addresses(self.gateway_addresses)
-            .gateway_port(self.gateway_port.unwrap_or(DEFAULT_GATEWAY_PORT))
-            .gateway_identity(self.gateway_identity.as_deref().unwrap_or(""))
-            .cluster_domain(
-                self.cluster_domain
-                    .as_deref()
-                    .unwrap_or(DEFAULT_CLUSTER_DOMAIN),
-            )
-            .export_selector(self.selector.unwrap_or_else(LabelSelector::default_export))
-            .enable_headless_services(self.enable_headless_services)
-            .create_namespaces(self.create_namespaces)
-            .gateway_alive(self.gateway_alive)
-            .endpoints_api(self.endpoints_api);
-        for key in &self.excluded_labels {
-            builder = builder.exclude_label(KeyPattern::new(key));
-        }
-        for key in &self.excluded_annotations {
-            builder = builder.exclude_annotation(KeyPattern::new(key));
-        }
-        Ok(builder.build()?)
-    }
-}
-
+/// The link from `--link` and the flags (SPEC §2: one `LinkSpec`), its warnings logged.
 fn read_link(args: &RunArgs) -> anyhow::Result<Link> {
-    match (&args.link_file, &args.link) {
-        (Some(path), _) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading --link {}", path.display()))?;
-            let file: LinkFile = serde_saphyr::from_str(&text)
-                .with_context(|| format!("parsing --link {}", path.display()))?;
-            file.build()
-                .with_context(|| format!("--link {}", path.display()))
-        }
-        (None, Some(flags)) => flags.build(),
-        (None, None) => {
-            anyhow::bail!(
-                "the link is required: --link FILE, or --cluster-name and --gateway-address"
-            )
-        }
+    let link = args.link.build()?;
+    for warning in link.warnings() {
+        tracing::warn!("{warning}");
     }
+    Ok(link)
 }
 
 /// Runs the controller until SIGTERM or Ctrl-C.
@@ -232,7 +159,8 @@ async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
     );
     let target_cluster = Observed::new(
         // SPEC §9: remote-discovery and federated members too (see `KubeTarget::for_link`).
-        KubeTarget::for_link(target.client.clone(), &link),
+        KubeTarget::for_link(target.client.clone(), &link)
+            .with_target_endpoints(args.target_endpoints),
         Cluster::Target,
         &target.server,
         registry.clone(),
@@ -412,7 +340,7 @@ fn spawn_prober(
     );
     let on_transition = move |transition| {
         tracing::warn!(cluster = %cluster, ?transition, "gateway liveness changed");
-        tokio::spawn(crate::probe::record_transition(
+        tokio::spawn(svcmirror_kube::record_gateway_transition(
             client.clone(),
             namespace.clone(),
             cluster.clone(),
@@ -454,44 +382,5 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn link_file_with_defaults_and_selector() {
-        let file: LinkFile = serde_saphyr::from_str(
-            "clusterName: west\ngatewayAddresses: [172.18.0.4]\nenableHeadlessServices: true\n\
-             selector:\n  matchLabels:\n    mirror.linkerd.io/exported: \"true\"\n",
-        )
-        .expect("parses");
-        let link = file.build().expect("valid");
-        assert_eq!(link.cluster_name().as_str(), "west");
-        assert_eq!(link.gateway_port(), 4143);
-        assert!(link.enable_headless_services() && link.gateway_alive());
-        assert_eq!(
-            link.export_selector().to_string(),
-            "mirror.linkerd.io/exported=true"
-        );
-        assert!(serde_saphyr::from_str::<LinkFile>("clusterName: west\nbogus: 1\n").is_err());
-    }
-
-    #[test]
-    fn link_file_endpoints_api() {
-        let link = |extra: &str| {
-            serde_saphyr::from_str::<LinkFile>(&format!(
-                "clusterName: west\ngatewayAddresses: [172.18.0.4]\n{extra}"
-            ))
-            .map(|f| f.build().expect("valid").endpoints_api())
-        };
-        assert_eq!(link("").ok(), Some(svcmirror_core::EndpointsApi::Endpoints));
-        assert_eq!(
-            link("endpointsApi: both\n").ok(),
-            Some(svcmirror_core::EndpointsApi::Both)
-        );
-        assert!(link("endpointsApi: slice\n").is_err());
     }
 }

@@ -96,6 +96,13 @@ pub fn needed(link: &Link, lease_namespace: Option<&str>) -> Vec<Permission> {
     );
     add(
         Cluster::Target,
+        "discovery.k8s.io",
+        "endpointslices",
+        &["list", "watch"],
+        "exported Services' EndpointSlices (--target-endpoints auto|slices)",
+    );
+    add(
+        Cluster::Target,
         "",
         "events",
         &["create", "patch"],

@@ -61,65 +61,6 @@ impl ProbeArgs {
     }
 }
 
-/// SPEC §2.1: records a gateway transition as a `core/v1` Event on the Link `cluster` in
-/// `namespace` (the controller's), best effort: a refused Event is logged, never retried.
-pub async fn record_transition(
-    client: kube::Client,
-    namespace: String,
-    cluster: String,
-    transition: Transition,
-) {
-    use k8s_openapi::api::core::v1 as k8s;
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
-    let (type_, reason, message) = match transition {
-        Transition::Dead => (
-            "Warning",
-            "GatewayDead",
-            format!(
-                "the gateway of cluster {cluster} failed its probes: mirror addresses are not ready"
-            ),
-        ),
-        Transition::Alive => (
-            "Normal",
-            "GatewayAlive",
-            format!(
-                "the gateway of cluster {cluster} answers its probe again: mirror addresses are ready"
-            ),
-        ),
-    };
-    let now = Time(k8s_openapi::jiff::Timestamp::now());
-    let event = k8s::Event {
-        metadata: ObjectMeta {
-            generate_name: Some(format!("{cluster}-gateway-")),
-            namespace: Some(namespace.clone()),
-            ..ObjectMeta::default()
-        },
-        involved_object: k8s::ObjectReference {
-            api_version: Some("multicluster.linkerd.io/v1alpha3".to_owned()),
-            kind: Some("Link".to_owned()),
-            namespace: Some(namespace.clone()),
-            name: Some(cluster.clone()),
-            ..k8s::ObjectReference::default()
-        },
-        reason: Some(reason.to_owned()),
-        message: Some(message),
-        type_: Some(type_.to_owned()),
-        source: Some(k8s::EventSource {
-            component: Some(svcmirror_backend::REPORTING_COMPONENT.to_owned()),
-            host: None,
-        }),
-        reporting_component: Some(svcmirror_backend::REPORTING_COMPONENT.to_owned()),
-        first_timestamp: Some(now.clone()),
-        last_timestamp: Some(now),
-        count: Some(1),
-        ..k8s::Event::default()
-    };
-    let api = kube::Api::<k8s::Event>::namespaced(client, &namespace);
-    if let Err(error) = api.create(&kube::api::PostParams::default(), &event).await {
-        tracing::warn!(%error, cluster, "recording the gateway Event failed");
-    }
-}
-
 /// Linkerd's `gateway_probe_latency_ms` buckets.
 const LATENCY_BUCKETS_MS: [f64; 25] = [
     1.0, 2.0, 3.0, 4.0, 5.0, 10.0, 20.0, 30.0, 40.0, 50.0, 100.0, 200.0, 300.0, 400.0, 500.0,

@@ -9,7 +9,8 @@ use anyhow::Context;
 use svcmirror_backend::ApiError;
 use svcmirror_core::model::{Kind, ObjectKey};
 use svcmirror_core::{
-    Diagnostic, Link, Object, Reason, Severity, SourceState, TargetState, plan, translate,
+    Diagnostic, Link, Object, Reason, Severity, SourceState, TargetEndpoints, TargetState, plan,
+    translate,
 };
 use svcmirror_fake::FakeCluster;
 use svcmirror_snapshot::{Format, Limits, Snapshot, SnapshotError};
@@ -186,6 +187,31 @@ fn report(diagnostics: impl IntoIterator<Item = Diagnostic>) -> Outcome {
     }
 }
 
+/// SPEC §12: a note when the target has gateway-mode exports but no endpoint object of the kind
+/// `--target-endpoints` reads (so every mirror would be empty), naming what it does hold.
+fn no_endpoint_objects(link: &Link, target: &Snapshot, inputs: &Inputs) -> Option<String> {
+    let exported = target
+        .services
+        .iter()
+        .filter(|s| link.export_selector().matches(&s.metadata.labels))
+        .count();
+    let (endpoints, slices) = (target.endpoints.len(), target.endpoint_slices.len());
+    let (none, kind) = match inputs.target_endpoints {
+        TargetEndpoints::Endpoints => (endpoints == 0, "Endpoints"),
+        TargetEndpoints::Slices => (slices == 0, "EndpointSlices"),
+        TargetEndpoints::Auto => (endpoints == 0 && slices == 0, "Endpoints or EndpointSlices"),
+    };
+    (exported > 0 && none).then(|| {
+        format!(
+            "warning: {}: {exported} exported Service(s) but no {kind} (--target-endpoints {}; \
+             the input holds {endpoints} Endpoints and {slices} EndpointSlices): their mirrors \
+             have no ready address; `kubectl get all` leaves them out: dump the target with \
+             `kubectl get ns,svc,endpoints,endpointslices -A -o yaml`",
+            inputs.target, inputs.target_endpoints
+        )
+    })
+}
+
 /// Inputs read and checked in full, before anything is printed.
 struct Loaded {
     link: Link,
@@ -198,6 +224,9 @@ struct Loaded {
 impl Loaded {
     fn read(inputs: &Inputs) -> anyhow::Result<Self> {
         let link = inputs.link.build()?;
+        for warning in link.warnings() {
+            eprintln!("warning: {warning}");
+        }
         let limits = Limits::default()
             .with_max_bytes(inputs.max_input_bytes)
             .with_max_objects(inputs.max_input_objects);
@@ -224,11 +253,12 @@ impl Loaded {
         if let Some(source) = &source {
             diagnostics.extend(source.diagnostics.iter().cloned());
         }
-        let target = target.into_target();
-        warn_without_endpoints(&link, &target, &inputs.target);
+        if let Some(note) = no_endpoint_objects(&link, &target, inputs) {
+            eprintln!("{note}");
+        }
         Ok(Self {
+            target: target.into_target_with(inputs.target_endpoints),
             link,
-            target,
             source,
             service_cidr: inputs.service_cidr,
             diagnostics,
@@ -278,23 +308,6 @@ impl Loaded {
         }
         fake.restore(state).context("--source")?;
         Ok(fake)
-    }
-}
-
-/// Issue 12: `kubectl get all -o yaml` holds no Endpoints at all, so every headless export looks
-/// like one without pods. Said once on stderr, with the command that dumps what is needed.
-fn warn_without_endpoints(link: &Link, target: &TargetState, path: &str) {
-    let exported = target
-        .services
-        .iter()
-        .filter(|s| link.export_selector().matches(&s.metadata.labels))
-        .count();
-    if exported > 0 && target.endpoints.is_empty() {
-        eprintln!(
-            "warning: {path} has {exported} exported Service(s) but no Endpoints at all (`kubectl \
-             get all` leaves them out): dump the target with `kubectl get \
-             ns,svc,endpoints,endpointslices -A -o yaml`"
-        );
     }
 }
 

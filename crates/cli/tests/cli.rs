@@ -63,7 +63,12 @@ fn translate_clusterip_export_exits_0_and_skips_pods() {
             .args(LINK),
     );
     assert_eq!(code, 0, "{err}");
-    assert!(err.is_empty(), "{err}");
+    // SPEC §2: the only stderr line is the warning about the link's missing gateway identity.
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("warning: link west: gatewayIdentity is empty"),
+        "{err}"
+    );
     assert!(out.starts_with("apiVersion: v1\nkind: List\n"), "{out}");
     assert!(out.contains("name: web-west"));
     assert!(out.contains("port: 4143"));

@@ -65,7 +65,8 @@ fn federated_selector_flag_picks_the_members() {
     .concat();
     let (code, out, err) = run(&bad);
     assert_eq!((code, out.as_str()), (2, ""), "{err}");
-    assert!(err.contains("--federated-selector"), "{err}");
+    // `--federated-selector` is an alias of Linkerd's field name.
+    assert!(err.contains("--federated-service-selector"), "{err}");
 }
 
 #[test]

@@ -263,7 +263,7 @@ fn exported_services_without_any_endpoints_are_warned_about() {
         .args(LINK));
     assert_eq!(code, 0, "{err}");
     assert!(
-        err.contains("no Endpoints at all")
+        err.contains("but no Endpoints or EndpointSlices")
             && err.contains("kubectl get ns,svc,endpoints,endpointslices -A -o yaml"),
         "{err}"
     );

@@ -32,6 +32,8 @@ pub enum Reason {
     /// An export over one of the link's limits (SPEC §8, [`crate::limits`]): not mirrored, or
     /// truncated; the message names the limit and the `LinkSpec` field that raises it.
     LimitExceeded,
+    /// A gateway-mode export under a link without gateway address (SPEC §2): not mirrored.
+    NoGateway,
 }
 
 impl Reason {
@@ -49,6 +51,7 @@ impl Reason {
             Self::NamespaceMissing => "NamespaceMissing",
             Self::InvalidService => "InvalidService",
             Self::LimitExceeded => "LimitExceeded",
+            Self::NoGateway => "NoGateway",
         }
     }
 }

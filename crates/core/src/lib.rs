@@ -9,7 +9,8 @@
 //! - [`plan()`]: desired state and the observed source → ordered [`Operation`]s (create / update /
 //!   delete) that only ever touch objects this link owns.
 //!
-//! The module layout follows `SPEC.md`: [`link`] (§2), [`names`] (§3), [`labels`] (§4),
+//! The module layout follows `SPEC.md`: [`link`] and [`link_spec`] (§2, the `LinkSpec` front door),
+//! [`names`] (§3), [`labels`] (§4),
 //! [`translate`](mod@translate) (§5–§6, §9 remote discovery), [`plan`](mod@plan) and
 //! [`operation`] (§7),
 //! [`validate`], [`limits`] and [`admission`] (§8), [`federate`](mod@federate) (§9 federated) and
@@ -44,8 +45,8 @@
 //! ```
 #![deny(missing_docs)]
 
-pub mod claims;
 pub mod admission;
+pub mod claims;
 pub mod diagnostics;
 pub mod endpoint_slices;
 pub mod explain;
@@ -55,11 +56,16 @@ pub mod hostname_policy;
 pub mod labels;
 pub mod limits;
 pub mod link;
+mod link_builder;
+mod link_error;
+pub mod link_spec;
 pub mod model;
 pub mod names;
 pub mod operation;
 pub mod plan;
 pub mod probe;
+mod probe_spec;
+mod selector;
 pub mod state;
 pub mod status;
 #[cfg(feature = "testkit")]
@@ -69,12 +75,15 @@ pub mod translate;
 pub mod validate;
 
 pub use diagnostics::{Diagnostic, Reason, Severity};
+pub use endpoint_slices::{TargetEndpoints, target_endpoints};
 pub use explain::{Explanation, explain};
 pub use federate::federate;
 pub use federation_writer::{FederationWriter, federate_as};
 pub use hostname_policy::{GatewayResolution, HostnamePolicy};
 pub use limits::{Limit, Limits};
-pub use link::{EndpointsApi, LabelSelector, Link, LinkBuilder, LinkError};
+pub use link::{EndpointsApi, LabelSelector, Link, LinkError, LinkWarning};
+pub use link_builder::LinkBuilder;
+pub use link_spec::{LinkManifest, LinkSpec};
 pub use model::{EndpointSlice, Endpoints, Kind, Object, ObjectKey, Service, StringMap};
 pub use names::ClusterName;
 pub use plan::{DeleteReason, Dependency, Operation, Plan, plan, plan_federated};

@@ -104,10 +104,11 @@ const VALIDITY: [Reason; 5] = [
     Reason::LimitExceeded,
 ];
 /// Why an export was not mirrored, most decisive first.
-const BLOCKING: [Reason; 6] = [
+const BLOCKING: [Reason; 7] = [
     Reason::NameConflict,
     Reason::NamespaceMissing,
     Reason::LimitExceeded,
+    Reason::NoGateway,
     Reason::NoPorts,
     Reason::InvalidObject,
     Reason::InvalidService,

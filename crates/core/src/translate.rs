@@ -7,8 +7,8 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::claims::{NameClaims, Refusal};
 use crate::admission;
+use crate::claims::{NameClaims, Refusal};
 use crate::diagnostics::{Diagnostic, Reason, Severity};
 use crate::endpoint_slices::endpoint_slices;
 use crate::hostname_policy::{HOSTNAME_POLICY_ANNOTATION, HostnamePolicy, routable_policy};
@@ -689,6 +689,22 @@ impl<'a> Translator<'a> {
         step!(self, "SPEC §5 ports", "{}", describe_ports(&svc.spec.ports));
         if selection == Selection::RemoteDiscovery {
             return self.remote_discovery_export(svc);
+        }
+        // SPEC §2: a gateway-less link mirrors remote-discovery (and federated) exports only.
+        if self.link.gateway_addresses().is_empty() {
+            let message = "the link has no gateway address: it mirrors remote-discovery and \
+                           federated exports only; this gateway-mode export is not mirrored"
+                .to_owned();
+            step!(self, "SPEC §2 gateway-less link", "{message} (NoGateway)");
+            self.diag(
+                Reason::NoGateway,
+                Severity::Error,
+                Kind::Service,
+                &key,
+                message,
+            )
+            .field = Some("metadata.labels".into());
+            return Self::not_mirrored();
         }
         // SPEC §12: the policy names pods of a headless export only; every other export reads
         // hostnames exactly as before (Linkerd's behaviour).

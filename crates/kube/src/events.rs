@@ -8,6 +8,9 @@
 //! patch (`events.k8s.io/v1` only allows its `series` to change). The RBAC rule stays in the core
 //! API group, next to the Services and Endpoints the target role already reads.
 //!
+//! [`record_gateway_transition`] writes the gateway probe's transitions (SPEC §2.1) as Events on
+//! the `Link` in the source cluster.
+//!
 //! The driver names an Event deterministically (the same report about the same Service has the
 //! same name) and reads no clock; this adapter sets the timestamps. A repeat — the name exists
 //! already — refreshes the existing Event's `lastTimestamp` with a merge patch. Its `count` is left
@@ -19,6 +22,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use svcmirror_backend::{ApiError, REPORTING_COMPONENT, StatusEvent};
 use svcmirror_core::model::Kind;
+use svcmirror_core::probe::Transition;
 
 use crate::error::map_error;
 
@@ -76,5 +80,62 @@ pub(crate) async fn record(client: &kube::Client, event: &StatusEvent) -> Result
             }
             other => Err(other),
         },
+    }
+}
+
+/// SPEC §2.1: records a gateway transition as a `core/v1` Event on the Link `cluster` in
+/// `namespace` (the controller's), best effort: a refused Event is logged, never retried.
+pub async fn record_gateway_transition(
+    client: kube::Client,
+    namespace: String,
+    cluster: String,
+    transition: Transition,
+) {
+    let (type_, reason, message) = match transition {
+        Transition::Dead => (
+            "Warning",
+            "GatewayDead",
+            format!(
+                "the gateway of cluster {cluster} failed its probes: mirror addresses are not ready"
+            ),
+        ),
+        Transition::Alive => (
+            "Normal",
+            "GatewayAlive",
+            format!(
+                "the gateway of cluster {cluster} answers its probe again: mirror addresses are ready"
+            ),
+        ),
+    };
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
+    let event = k8s::Event {
+        metadata: ObjectMeta {
+            generate_name: Some(format!("{cluster}-gateway-")),
+            namespace: Some(namespace.clone()),
+            ..ObjectMeta::default()
+        },
+        involved_object: k8s::ObjectReference {
+            api_version: Some("multicluster.linkerd.io/v1alpha3".to_owned()),
+            kind: Some("Link".to_owned()),
+            namespace: Some(namespace.clone()),
+            name: Some(cluster.clone()),
+            ..k8s::ObjectReference::default()
+        },
+        reason: Some(reason.to_owned()),
+        message: Some(message),
+        type_: Some(type_.to_owned()),
+        source: Some(k8s::EventSource {
+            component: Some(REPORTING_COMPONENT.to_owned()),
+            host: None,
+        }),
+        reporting_component: Some(REPORTING_COMPONENT.to_owned()),
+        first_timestamp: Some(now.clone()),
+        last_timestamp: Some(now),
+        count: Some(1),
+        ..k8s::Event::default()
+    };
+    let api = Api::<k8s::Event>::namespaced(client, &namespace);
+    if let Err(error) = api.create(&PostParams::default(), &event).await {
+        tracing::warn!(%error, cluster, "recording the gateway Event failed");
     }
 }

@@ -44,5 +44,6 @@ mod source;
 mod target;
 
 pub use error::{describe, map_error, map_status};
+pub use events::record_gateway_transition;
 pub use source::{FIELD_MANAGER, KubeSource};
 pub use target::KubeTarget;

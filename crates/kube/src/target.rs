@@ -4,11 +4,14 @@ use std::collections::BTreeMap;
 
 use futures::stream::{self, BoxStream, StreamExt};
 use k8s_openapi::api::core::v1 as k8s;
+use k8s_openapi::api::discovery::v1 as discovery;
 use kube::api::{Api, ListParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use svcmirror_backend::{ApiError, StatusEvent, TargetCluster, TargetEvent};
-use svcmirror_core::model::{Endpoints, Kind, ObjectKey, Service};
-use svcmirror_core::{LabelSelector, TargetState};
+use svcmirror_core::endpoint_slices::endpoints_from_slices;
+use svcmirror_core::labels::SLICE_SERVICE_NAME;
+use svcmirror_core::model::{EndpointSlice, Endpoints, Kind, ObjectKey, Service};
+use svcmirror_core::{LabelSelector, TargetEndpoints, TargetState, target_endpoints};
 
 use crate::convert;
 use crate::error::{map_error, map_status};
@@ -25,6 +28,11 @@ use crate::source::list_all;
 ///   them to the namespaces of exported Services would need one watch per namespace, restarted
 ///   whenever the set of exported namespaces changes, for a saving that only matters on very
 ///   large clusters; RBAC needs `list`/`watch` on endpoints cluster-wide either way.
+/// - **EndpointSlices** (SPEC §12, with [`KubeTarget::with_target_endpoints`] `slices` or `auto`):
+///   every slice with a `kubernetes.io/service-name` label is listed and watched, and a Service's
+///   slices reach the driver as the one Endpoints view the core computes from them
+///   ([`endpoints_from_slices`]); in `auto`, only for a Service without Endpoints. RBAC then
+///   needs `list`/`watch` on `discovery.k8s.io` endpointslices.
 ///
 /// The watch stream merges both watchers (kube-runtime's, with its default backoff) and yields
 /// [`TargetEvent::Restarted`] with the complete state once both initial lists are in, and again
@@ -37,6 +45,7 @@ use crate::source::list_all;
 pub struct KubeTarget {
     client: kube::Client,
     selector: String,
+    endpoints_from: TargetEndpoints,
 }
 
 impl std::fmt::Debug for KubeTarget {
@@ -55,6 +64,7 @@ impl KubeTarget {
         Self {
             client,
             selector: export_selector.to_string(),
+            endpoints_from: TargetEndpoints::Endpoints,
         }
     }
 
@@ -67,7 +77,17 @@ impl KubeTarget {
         Self {
             client,
             selector: server_selector(link),
+            endpoints_from: TargetEndpoints::Endpoints,
         }
+    }
+
+    /// Where the target's endpoints are read from (SPEC §12): Endpoints only (the default of
+    /// [`KubeTarget::new`], Linkerd's), EndpointSlices only, or a Service's Endpoints when it has
+    /// one and its slices otherwise.
+    #[must_use]
+    pub fn with_target_endpoints(mut self, from: TargetEndpoints) -> Self {
+        self.endpoints_from = from;
+        self
     }
 
     /// The label selector sent with every Service list and watch.
@@ -88,18 +108,40 @@ impl TargetCluster for KubeTarget {
             ListParams::default().labels(&self.selector),
             ListParams::default(),
         );
+        let from = self.endpoints_from;
         let services = list_all(&svc_api, &svc_params, Kind::Service);
-        let endpoints = list_all(&ep_api, &ep_params, Kind::Endpoints);
-        let (services, endpoints) = futures::try_join!(services, endpoints)?;
+        let endpoints = async {
+            if from == TargetEndpoints::Slices {
+                return Ok(Vec::new());
+            }
+            list_all(&ep_api, &ep_params, Kind::Endpoints).await
+        };
+        let slices = async {
+            if from == TargetEndpoints::Endpoints {
+                return Ok(Vec::new());
+            }
+            let api = Api::<discovery::EndpointSlice>::all(self.client.clone());
+            let params = ListParams::default().labels(SLICE_SERVICE_NAME);
+            list_all(&api, &params, Kind::EndpointSlice).await
+        };
+        let (services, endpoints, slices) = futures::try_join!(services, endpoints, slices)?;
+        let slices: Vec<EndpointSlice> = slices
+            .into_iter()
+            .map(convert::endpoint_slice_from_k8s)
+            .collect();
         Ok(TargetState {
             services: services
                 .into_iter()
                 .map(convert::service_from_k8s)
                 .collect(),
-            endpoints: endpoints
-                .into_iter()
-                .map(convert::endpoints_from_k8s)
-                .collect(),
+            endpoints: target_endpoints(
+                from,
+                endpoints
+                    .into_iter()
+                    .map(convert::endpoints_from_k8s)
+                    .collect(),
+                &slices,
+            ),
         })
     }
 
@@ -113,17 +155,34 @@ impl TargetCluster for KubeTarget {
             r.map(|e| Change::Service(map_event(e, convert::service_from_k8s)))
                 .tag(Kind::Service)
         });
-        let endpoints = watcher(
-            Api::<k8s::Endpoints>::all(self.client.clone()),
-            watcher::Config::default(),
-        )
-        .default_backoff()
-        .map(|r| {
-            r.map(|e| Change::Endpoints(map_event(e, convert::endpoints_from_k8s)))
-                .tag(Kind::Endpoints)
+        let from = self.endpoints_from;
+        let endpoints = (from != TargetEndpoints::Slices).then(|| {
+            watcher(
+                Api::<k8s::Endpoints>::all(self.client.clone()),
+                watcher::Config::default(),
+            )
+            .default_backoff()
+            .map(|r| {
+                r.map(|e| Change::Endpoints(map_event(e, convert::endpoints_from_k8s)))
+                    .tag(Kind::Endpoints)
+            })
+            .boxed()
         });
-        stream::select(services, endpoints)
-            .scan(WatchState::default(), |state, item| {
+        let slices = (from != TargetEndpoints::Endpoints).then(|| {
+            watcher(
+                Api::<discovery::EndpointSlice>::all(self.client.clone()),
+                watcher::Config::default().labels(SLICE_SERVICE_NAME),
+            )
+            .default_backoff()
+            .map(|r| {
+                r.map(|e| Change::Slice(map_event(e, convert::endpoint_slice_from_k8s)))
+                    .tag(Kind::EndpointSlice)
+            })
+            .boxed()
+        });
+        let endpoint_kinds = stream::select_all(endpoints.into_iter().chain(slices));
+        stream::select(services, endpoint_kinds)
+            .scan(WatchState::new(from), |state, item| {
                 let out = match item {
                     Ok(change) => state.on_change(change).map(Ok),
                     Err((kind, err)) => Some(Err(map_watch_error(&err, kind))),
@@ -190,6 +249,7 @@ fn map_event<K, T>(event: watcher::Event<K>, convert: fn(K) -> T) -> Event<T> {
 pub(crate) enum Change {
     Service(Event<Service>),
     Endpoints(Event<Endpoints>),
+    Slice(Event<EndpointSlice>),
 }
 
 /// What one watcher has seen: the objects as of its last complete list plus later events, and
@@ -254,15 +314,63 @@ impl<T: Clone> KindState<T> {
     }
 }
 
-/// The merge of both watchers into [`TargetEvent`]s: nothing until both kinds are listed once,
-/// then `Restarted` with the whole state, then single changes (and `Restarted` on every re-list).
+/// The merge of the watchers into [`TargetEvent`]s: nothing until every watched kind is listed
+/// once, then `Restarted` with the whole state, then single changes (and `Restarted` on every
+/// re-list). A change to an Endpoints or a slice is reported as the Service's Endpoints view
+/// ([`WatchState::endpoints_view`]).
 #[derive(Debug, Default)]
 pub(crate) struct WatchState {
     services: KindState<Service>,
     endpoints: KindState<Endpoints>,
+    slices: KindState<EndpointSlice>,
+    from: TargetEndpoints,
 }
 
 impl WatchState {
+    /// The state of watchers reading endpoints as `from` says: a kind that is not watched counts
+    /// as listed (and empty).
+    pub(crate) fn new(from: TargetEndpoints) -> Self {
+        let mut state = Self {
+            from,
+            ..Self::default()
+        };
+        state.endpoints.listed = from == TargetEndpoints::Slices;
+        state.slices.listed = from == TargetEndpoints::Endpoints;
+        state
+    }
+
+    /// The Service `key`'s endpoints as the driver sees them: its Endpoints (unless `from` is
+    /// `slices`), else the view of its slices (unless `from` is `endpoints`); `None` when neither.
+    fn endpoints_view(&self, key: &ObjectKey) -> Option<Endpoints> {
+        if self.from != TargetEndpoints::Slices
+            && let Some(ep) = self.endpoints.current.get(key)
+        {
+            return Some(ep.clone());
+        }
+        if self.from == TargetEndpoints::Endpoints {
+            return None;
+        }
+        // Slices are keyed by their own name: look through the Service's namespace only.
+        let start = ObjectKey::new(&key.namespace, "");
+        let slices: Vec<&EndpointSlice> = self
+            .slices
+            .current
+            .range(start..)
+            .take_while(|(k, _)| k.namespace == key.namespace)
+            .map(|(_, s)| s)
+            .filter(|s| s.metadata.labels.get(SLICE_SERVICE_NAME) == Some(&key.name))
+            .collect();
+        (!slices.is_empty()).then(|| endpoints_from_slices(key, &slices))
+    }
+
+    /// The event telling the driver about the Service `key`'s endpoints now.
+    fn endpoints_event(&self, key: ObjectKey) -> TargetEvent {
+        match self.endpoints_view(&key) {
+            Some(ep) => TargetEvent::EndpointsApplied(ep),
+            None => TargetEvent::EndpointsDeleted(key),
+        }
+    }
+
     pub(crate) fn on_change(&mut self, change: Change) -> Option<TargetEvent> {
         let was_ready = self.ready();
         let event = match change {
@@ -274,10 +382,26 @@ impl WatchState {
             },
             Change::Endpoints(e) => match self.endpoints.on_event(e, |e| e.metadata.key()) {
                 Step::Relisted => None,
-                Step::Applied(e) => Some(TargetEvent::EndpointsApplied(e)),
-                Step::Deleted(k) => Some(TargetEvent::EndpointsDeleted(k)),
+                Step::Applied(e) => Some(self.endpoints_event(e.metadata.key())),
+                Step::Deleted(k) => Some(self.endpoints_event(k)),
                 Step::Quiet => return None,
             },
+            Change::Slice(e) => {
+                // The Service the slice belongs to, read before the slice is forgotten.
+                let service = match &e {
+                    Event::Apply(s) | Event::Delete(s) => s
+                        .metadata
+                        .labels
+                        .get(SLICE_SERVICE_NAME)
+                        .map(|name| ObjectKey::new(s.metadata.namespace(), name)),
+                    _ => None,
+                };
+                match self.slices.on_event(e, |s| s.metadata.key()) {
+                    Step::Relisted => None,
+                    Step::Applied(_) | Step::Deleted(_) => Some(self.endpoints_event(service?)),
+                    Step::Quiet => return None,
+                }
+            }
         };
         if !self.ready() {
             return None;
@@ -290,13 +414,18 @@ impl WatchState {
     }
 
     fn ready(&self) -> bool {
-        self.services.listed && self.endpoints.listed
+        self.services.listed && self.endpoints.listed && self.slices.listed
     }
 
     fn state(&self) -> TargetState {
+        let slices: Vec<EndpointSlice> = self.slices.current.values().cloned().collect();
         TargetState {
             services: self.services.current.values().cloned().collect(),
-            endpoints: self.endpoints.current.values().cloned().collect(),
+            endpoints: target_endpoints(
+                self.from,
+                self.endpoints.current.values().cloned().collect(),
+                &slices,
+            ),
         }
     }
 }
@@ -344,7 +473,7 @@ mod tests {
 
     #[test]
     fn first_restart_waits_for_both_initial_lists() {
-        let mut state = WatchState::default();
+        let mut state = WatchState::new(TargetEndpoints::Endpoints);
         assert_eq!(state.on_change(Change::Service(Event::Init)), None);
         assert_eq!(
             state.on_change(Change::Service(Event::InitApply(svc("a")))),
@@ -377,7 +506,7 @@ mod tests {
 
     #[test]
     fn relist_of_one_kind_restarts_with_the_other_kinds_last_view() {
-        let mut state = WatchState::default();
+        let mut state = WatchState::new(TargetEndpoints::Endpoints);
         for change in [
             Change::Service(Event::Init),
             Change::Service(Event::InitApply(svc("a"))),
@@ -400,6 +529,92 @@ mod tests {
                 services: vec![svc("b")],
                 endpoints: vec![ep("a")],
             }))
+        );
+    }
+
+    fn slice(name: &str, service: &str, ip: &str) -> EndpointSlice {
+        let mut slice = EndpointSlice::new("default", name, "IPv4");
+        slice
+            .metadata
+            .labels
+            .insert(SLICE_SERVICE_NAME.into(), service.into());
+        slice.endpoints = vec![svcmirror_core::model::Endpoint {
+            addresses: vec![ip.into()],
+            ..Default::default()
+        }];
+        slice
+    }
+
+    fn view(service: &str, slices: &[&EndpointSlice]) -> Endpoints {
+        endpoints_from_slices(&ObjectKey::new("default", service), slices)
+    }
+
+    /// SPEC §12 (auto): a Service without Endpoints is read from its slices, in the first state
+    /// and on every change of one of its slices; an Endpoints, once there, wins.
+    #[test]
+    fn auto_reads_a_services_slices_when_it_has_no_endpoints() {
+        let mut state = WatchState::new(TargetEndpoints::Auto);
+        let a1 = slice("a-1", "a", "10.0.0.1");
+        for change in [
+            Change::Service(Event::Init),
+            Change::Service(Event::InitApply(svc("a"))),
+            Change::Service(Event::InitDone),
+            Change::Endpoints(Event::Init),
+            Change::Endpoints(Event::InitDone),
+            Change::Slice(Event::Init),
+            Change::Slice(Event::InitApply(a1.clone())),
+        ] {
+            assert_eq!(state.on_change(change), None);
+        }
+        assert_eq!(
+            state.on_change(Change::Slice(Event::InitDone)),
+            Some(TargetEvent::Restarted(TargetState {
+                services: vec![svc("a")],
+                endpoints: vec![view("a", &[&a1])],
+            }))
+        );
+        let a2 = slice("a-2", "a", "10.0.0.2");
+        assert_eq!(
+            state.on_change(Change::Slice(Event::Apply(a2.clone()))),
+            Some(TargetEvent::EndpointsApplied(view("a", &[&a1, &a2])))
+        );
+        assert_eq!(
+            state.on_change(Change::Slice(Event::Delete(a1.clone()))),
+            Some(TargetEvent::EndpointsApplied(view("a", &[&a2])))
+        );
+        // An Endpoints appears: it is what the driver sees from now on, slices or not.
+        assert_eq!(
+            state.on_change(Change::Endpoints(Event::Apply(ep("a")))),
+            Some(TargetEvent::EndpointsApplied(ep("a")))
+        );
+        assert_eq!(
+            state.on_change(Change::Slice(Event::Apply(a1.clone()))),
+            Some(TargetEvent::EndpointsApplied(ep("a")))
+        );
+        // It goes: the slices speak again; they go: nothing is left.
+        assert_eq!(
+            state.on_change(Change::Endpoints(Event::Delete(ep("a")))),
+            Some(TargetEvent::EndpointsApplied(view("a", &[&a1, &a2])))
+        );
+        let _ = state.on_change(Change::Slice(Event::Delete(a1)));
+        assert_eq!(
+            state.on_change(Change::Slice(Event::Delete(a2))),
+            Some(TargetEvent::EndpointsDeleted(ObjectKey::new(
+                "default", "a"
+            )))
+        );
+    }
+
+    /// SPEC §12 (slices): Endpoints are not watched, so the slices' first list is enough.
+    #[test]
+    fn slices_mode_needs_no_endpoints_list() {
+        let mut state = WatchState::new(TargetEndpoints::Slices);
+        let _ = state.on_change(Change::Service(Event::Init));
+        let _ = state.on_change(Change::Service(Event::InitDone));
+        let _ = state.on_change(Change::Slice(Event::Init));
+        assert_eq!(
+            state.on_change(Change::Slice(Event::InitDone)),
+            Some(TargetEvent::Restarted(TargetState::default()))
         );
     }
 

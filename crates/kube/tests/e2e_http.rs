@@ -12,8 +12,8 @@ mod support;
 use std::time::Duration;
 
 use svcmirror_backend::{Driver, DriverStatus, SourceCluster, TargetCluster, TokioClock};
-use svcmirror_core::model::Object;
-use svcmirror_core::{LabelSelector, Link};
+use svcmirror_core::model::{Kind, Object, ObjectKey};
+use svcmirror_core::{LabelSelector, Link, TargetEndpoints};
 use svcmirror_fake::FakeCluster;
 use svcmirror_kube::{KubeSource, KubeTarget};
 use tokio::sync::watch;
@@ -243,4 +243,80 @@ async fn link_resource_is_read_watched_and_reported_on() {
         "4143",
         "the spec is untouched by a status patch"
     );
+}
+
+/// The seed's Endpoints as the one EndpointSlice Kubernetes ≥ 1.33 would publish instead.
+fn nginx_slice(replicas: u8) -> svcmirror_core::model::EndpointSlice {
+    use svcmirror_core::model::{Endpoint, EndpointConditions, EndpointSlice, EndpointSlicePort};
+    let mut slice = EndpointSlice::new("default", "nginx-svc-x7k2p", "IPv4");
+    slice
+        .metadata
+        .labels
+        .insert("kubernetes.io/service-name".into(), "nginx-svc".into());
+    for address in &nginx_endpoints(replicas).subsets[0].addresses {
+        slice.endpoints.push(Endpoint {
+            addresses: vec![address.ip.clone()],
+            conditions: EndpointConditions {
+                ready: Some(true),
+                ..EndpointConditions::default()
+            },
+            hostname: address.hostname.clone(),
+            ..Endpoint::default()
+        });
+    }
+    slice.ports.push(EndpointSlicePort {
+        name: Some("http".into()),
+        protocol: Some("TCP".into()),
+        port: Some(80),
+        app_protocol: None,
+    });
+    slice
+}
+
+/// SPEC §12 (EndpointSlices as input): a target that publishes EndpointSlices and no Endpoints
+/// is mirrored through `KubeTarget::with_target_endpoints(auto)` — listed, then followed by the
+/// slice watch (a pod gone from the slice removes its endpoint mirror).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn target_endpoint_slices_end_to_end_over_http() {
+    let mut cluster = west();
+    cluster
+        .delete(
+            Kind::Endpoints,
+            &ObjectKey::new("default", "nginx-svc"),
+            &svcmirror_backend::Preconditions::default(),
+        )
+        .expect("no Endpoints in this target");
+    cluster
+        .create(Object::EndpointSlice(nginx_slice(3)))
+        .expect("slice");
+    let west = ApiServer::new(cluster);
+    let east = ApiServer::new(FakeCluster::default());
+    let (west_addr, east_addr) = (spawn(west.clone()).await, spawn(east.clone()).await);
+    let link = link();
+    let target = KubeTarget::new(client(west_addr), link.export_selector())
+        .with_target_endpoints(TargetEndpoints::Auto);
+    assert_eq!(target.list().await.expect("list").endpoints.len(), 1);
+
+    let mut driver = Driver::new(link, KubeSource::new(client(east_addr)), target, TokioClock);
+    let mut status = driver.subscribe();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(async move {
+        driver
+            .run(async {
+                let _ = stop_rx.await;
+            })
+            .await;
+    });
+    wait_until(&mut status, || seed_mirrored(&east.lock(), 3)).await;
+    west.write(|c| {
+        c.update(Object::EndpointSlice({
+            let mut slice = nginx_slice(2);
+            slice.metadata.resource_version = None;
+            slice
+        }))
+    })
+    .expect("scale down");
+    wait_until(&mut status, || seed_mirrored(&east.lock(), 2)).await;
+    stop_tx.send(()).expect("driver running");
+    running.await.expect("driver task");
 }

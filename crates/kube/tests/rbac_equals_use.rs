@@ -156,7 +156,9 @@ async fn rbac_in_deploy_equals_the_requests_the_controller_makes() {
     );
 
     let source = KubeSource::new(client(east_addr));
-    let target = KubeTarget::new(client(west_addr), link.export_selector());
+    // As `svcmirror run` builds it: every mode's members, endpoints read `auto` (the default).
+    let target = KubeTarget::for_link(client(west_addr), &link)
+        .with_target_endpoints(svcmirror_core::TargetEndpoints::Auto);
     let mut driver = Driver::new(link, source, target, TokioClock);
     let mut status = driver.subscribe();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -229,6 +231,15 @@ async fn rbac_in_deploy_equals_the_requests_the_controller_makes() {
     let mut driver = running.await.expect("driver task");
     // A resync.
     driver.resync().await.expect("resync");
+    // A gateway probe transition (SPEC §2.1), recorded as an Event on the Link in the controller's
+    // namespace, as `svcmirror run`'s prober does.
+    svcmirror_kube::record_gateway_transition(
+        client(east_addr),
+        "svcmirror".to_owned(),
+        "west".to_owned(),
+        svcmirror_core::probe::Transition::Dead,
+    )
+    .await;
     elector.release().await.expect("release");
 
     let used_source = east.rbac.lock().expect("lock").clone();

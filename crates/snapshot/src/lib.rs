@@ -50,7 +50,9 @@ mod write;
 use std::io::Read;
 
 use svcmirror_core::model::{EndpointSlice, Endpoints, Kind, Namespace, Service};
-use svcmirror_core::{Diagnostic, Severity, SourceState, TargetState};
+use svcmirror_core::{
+    Diagnostic, Severity, SourceState, TargetEndpoints, TargetState, target_endpoints,
+};
 
 use crate::document::Shape;
 use crate::entry::Entry;
@@ -107,8 +109,8 @@ pub struct Snapshot {
     /// Every well-formed `v1` Namespace.
     pub namespaces: Vec<Namespace>,
     /// Every well-formed `discovery.k8s.io/v1` EndpointSlice: part of the source state (the
-    /// slices svcmirror wrote, and others' that hold names it wants); the target is read from its
-    /// Endpoints, so [`Snapshot::into_target`] leaves them out.
+    /// slices svcmirror wrote, and others' that hold names it wants), and in the target the
+    /// endpoints of a Service without Endpoints ([`Snapshot::into_target_with`]).
     pub endpoint_slices: Vec<EndpointSlice>,
     /// What was wrong with the input, all with reason
     /// [`InvalidObject`](svcmirror_core::Reason::InvalidObject): an error per malformed `v1`
@@ -121,13 +123,21 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// The snapshot as the target cluster's state (its Namespaces are not needed, and neither
-    /// are its EndpointSlices: exports are read from their Endpoints, as Linkerd reads them).
+    /// The snapshot as the target cluster's state, each Service's endpoints read as
+    /// [`TargetEndpoints::Auto`] says: its Endpoints (as Linkerd reads them), else its
+    /// EndpointSlices (SPEC §12). Its Namespaces are not needed.
     #[must_use]
     pub fn into_target(self) -> TargetState {
+        self.into_target_with(TargetEndpoints::Auto)
+    }
+
+    /// The snapshot as the target cluster's state, its endpoints read from its Endpoints, its
+    /// EndpointSlices, or either ([`svcmirror_core::target_endpoints`], SPEC §12).
+    #[must_use]
+    pub fn into_target_with(self, mode: TargetEndpoints) -> TargetState {
         TargetState {
             services: self.services,
-            endpoints: self.endpoints,
+            endpoints: target_endpoints(mode, self.endpoints, &self.endpoint_slices),
         }
     }
 

@@ -2,7 +2,7 @@
 //! inputs that must be refused as a whole.
 
 use svcmirror_core::model::{IntOrString, Kind, ObjectKey};
-use svcmirror_core::{Reason, Severity};
+use svcmirror_core::{Reason, Severity, TargetEndpoints};
 use svcmirror_snapshot::{Limits, Location, Snapshot, SnapshotError, parse, read};
 
 fn data(name: &str) -> String {
@@ -802,4 +802,44 @@ fn a_sequence_where_a_mapping_belongs_is_a_diagnostic() {
         snapshot.diagnostics[0].field.as_deref(),
         Some("subsets[0].addresses[0]")
     );
+}
+
+/// SPEC §12: the target's endpoints come from its Endpoints, its EndpointSlices, or (auto, the
+/// default of `into_target`) a Service's Endpoints when it has one and its slices otherwise.
+#[test]
+fn target_endpoints_from_endpoints_or_slices() {
+    let input = "\
+apiVersion: v1
+kind: Endpoints
+metadata: {name: api, namespace: shop, resourceVersion: \"1\"}
+subsets: [{addresses: [{ip: 10.0.0.1}], ports: [{port: 80}]}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: web-x1
+  namespace: shop
+  resourceVersion: \"7\"
+  labels: {kubernetes.io/service-name: web}
+addressType: IPv4
+endpoints: [{addresses: [10.0.0.2], conditions: {ready: false}}]
+ports: [{port: 8080}]
+";
+    let keys = |mode| {
+        ok(input)
+            .into_target_with(mode)
+            .endpoints
+            .iter()
+            .map(|e| e.metadata.key())
+            .collect::<Vec<_>>()
+    };
+    let (api, web) = (ObjectKey::new("shop", "api"), ObjectKey::new("shop", "web"));
+    assert_eq!(keys(TargetEndpoints::Endpoints), std::slice::from_ref(&api));
+    assert_eq!(keys(TargetEndpoints::Slices), std::slice::from_ref(&web));
+    assert_eq!(keys(TargetEndpoints::Auto), [api, web]);
+    let target = ok(input).into_target();
+    let web = &target.endpoints[1];
+    assert_eq!(web.metadata.resource_version.as_deref(), Some("7"));
+    assert_eq!(web.subsets[0].not_ready_addresses[0].ip, "10.0.0.2");
+    assert_eq!(web.subsets[0].ports[0].port, 8080);
 }
