@@ -35,13 +35,17 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod client;
 pub mod convert;
+mod create;
 mod error;
 mod events;
+pub mod fence;
 pub mod lease;
 mod source;
 mod target;
 
+pub use create::apply_ownership_patch;
 pub use error::{map_error, map_status};
 pub use source::{FIELD_MANAGER, KubeSource};
 pub use target::KubeTarget;

@@ -10,6 +10,7 @@ use svcmirror_backend::{ApiError, StatusEvent, TargetCluster, TargetEvent};
 use svcmirror_core::model::{Endpoints, Kind, ObjectKey, Service};
 use svcmirror_core::{LabelSelector, TargetState};
 
+use crate::client::Timeouts;
 use crate::convert;
 use crate::error::{map_error, map_status};
 use crate::source::list_all;
@@ -37,6 +38,9 @@ use crate::source::list_all;
 pub struct KubeTarget {
     client: kube::Client,
     selector: String,
+    /// `timeoutSeconds` of both watches: shorter than the client's read timeout (see
+    /// [`Timeouts::watch_timeout_secs`]).
+    watch_timeout_secs: u32,
 }
 
 impl std::fmt::Debug for KubeTarget {
@@ -55,7 +59,15 @@ impl KubeTarget {
         Self {
             client,
             selector: export_selector.to_string(),
+            watch_timeout_secs: Timeouts::default().watch_timeout_secs(),
         }
+    }
+
+    /// The same target with watches ended by the server before `timeouts.read` (the client's).
+    #[must_use]
+    pub fn with_timeouts(mut self, timeouts: &Timeouts) -> Self {
+        self.watch_timeout_secs = timeouts.watch_timeout_secs();
+        self
     }
 
     /// The label selector sent with every Service list and watch.
@@ -94,7 +106,9 @@ impl TargetCluster for KubeTarget {
     fn watch(&self) -> BoxStream<'static, Result<TargetEvent, ApiError>> {
         let services = watcher(
             Api::<k8s::Service>::all(self.client.clone()),
-            watcher::Config::default().labels(&self.selector),
+            watcher::Config::default()
+                .labels(&self.selector)
+                .timeout(self.watch_timeout_secs),
         )
         .default_backoff()
         .map(|r| {
@@ -103,7 +117,7 @@ impl TargetCluster for KubeTarget {
         });
         let endpoints = watcher(
             Api::<k8s::Endpoints>::all(self.client.clone()),
-            watcher::Config::default(),
+            watcher::Config::default().timeout(self.watch_timeout_secs),
         )
         .default_backoff()
         .map(|r| {

@@ -1,7 +1,10 @@
 //! A small Kubernetes API server for end-to-end tests, on 127.0.0.1 and backed by
 //! `svcmirror_fake::FakeCluster`: list, streaming watch (with 410 expiry), get, server-side-apply
-//! PATCH (with injectable 409s) and delete for Services, Endpoints and Namespaces, plus the seed
-//! walkthrough's target cluster and the check that its mirrors are in place. Shared by
+//! PATCH (with injectable 409s), create (POST), the merge patch of `managedFields` that follows a
+//! create, and delete for Services, Endpoints and Namespaces; Leases (`leases`); plus the seed
+//! walkthrough's target cluster and the check that its mirrors are in place. Failure hooks for
+//! issue 14: a third party's write just before ours (`race`), a bearer token the server insists on
+//! (`token`, 401 otherwise), and a log of every write with the writer's `x-test-writer` header. Shared by
 //! `svcmirror-kube`'s `e2e_http` test (the driver over the kube adapters) and `svcmirror-cli`'s
 //! `run_binary` test (the `svcmirror run` binary), which include it by path.
 #![allow(dead_code)] // each includer uses part of it
@@ -25,6 +28,8 @@ use svcmirror_core::{LabelSelector, Link};
 use svcmirror_fake::{FakeCluster, WatchEvent};
 use tokio::sync::watch;
 
+pub mod leases;
+
 pub type Body = BoxBody<Bytes, Infallible>;
 
 /// One fake cluster served over HTTP.
@@ -39,7 +44,22 @@ pub struct ApiServer {
     pub conflicts_to_inject: Mutex<u32>,
     /// Requests served, by `METHOD path-kind` (for assertions on what the client did).
     pub requests: Mutex<BTreeMap<String, u32>>,
+    /// A third party's write, run when the first write (POST or apply) of that object arrives and
+    /// before it is served: the race between our list and our create.
+    pub race: Mutex<Option<(ObjectKey, RaceWrite)>>,
+    /// When set, every request must carry `Authorization: Bearer <token>` (401 otherwise).
+    pub token: Mutex<Option<String>>,
+    /// Every write served (status < 300), as `writer METHOD kind key`, the writer from the
+    /// request's `x-test-writer` header.
+    pub writes: Mutex<Vec<String>>,
+    /// Every request, as `METHOD path`, in order.
+    pub log: Mutex<Vec<String>>,
+    /// The Leases (`coordination.k8s.io/v1`), by `namespace/name`.
+    pub leases: Mutex<leases::Leases>,
 }
+
+/// A write by a third party, on the cluster itself.
+pub type RaceWrite = Box<dyn FnOnce(&mut FakeCluster) + Send>;
 
 impl ApiServer {
     pub fn new(cluster: FakeCluster) -> Arc<Self> {
@@ -49,6 +69,11 @@ impl ApiServer {
             expired: watch::Sender::new(0),
             conflicts_to_inject: Mutex::new(0),
             requests: Mutex::new(BTreeMap::new()),
+            race: Mutex::new(None),
+            token: Mutex::new(None),
+            writes: Mutex::new(Vec::new()),
+            log: Mutex::new(Vec::new()),
+            leases: Mutex::new(leases::Leases::default()),
         })
     }
 
@@ -72,6 +97,27 @@ impl ApiServer {
             c.resource_version()
         });
         self.expired.send_replace(rv);
+    }
+
+    /// Runs the third party's write if `key` is the object it races for.
+    fn run_race(&self, key: &ObjectKey) {
+        let hook = {
+            let mut race = self.race.lock().expect("lock");
+            match race.take() {
+                Some((k, hook)) if &k == key => Some(hook),
+                other => {
+                    *race = other;
+                    None
+                }
+            }
+        };
+        if let Some(hook) = hook {
+            self.write(hook);
+        }
+    }
+
+    pub fn writes(&self) -> Vec<String> {
+        self.writes.lock().expect("lock").clone()
     }
 
     pub fn count(&self, what: &str) -> u32 {
@@ -111,7 +157,20 @@ pub async fn spawn(server: Arc<ApiServer>) -> SocketAddr {
 }
 
 pub fn client(addr: SocketAddr) -> kube::Client {
-    let config = kube::Config::new(format!("http://{addr}").parse().expect("url"));
+    kube::Client::try_from(config(addr)).expect("client")
+}
+
+pub fn config(addr: SocketAddr) -> kube::Config {
+    kube::Config::new(format!("http://{addr}").parse().expect("url"))
+}
+
+/// A client whose requests carry `x-test-writer: <writer>` (recorded in `ApiServer::writes`).
+pub fn client_as(addr: SocketAddr, writer: &str) -> kube::Client {
+    let mut config = config(addr);
+    config.headers.push((
+        http::HeaderName::from_static("x-test-writer"),
+        http::HeaderValue::from_str(writer).expect("header value"),
+    ));
     kube::Client::try_from(config).expect("client")
 }
 
@@ -182,6 +241,8 @@ pub fn percent_decode(v: &str) -> String {
 /// for `endpointslices` under `/apis/discovery.k8s.io/v1/`.
 pub enum Route {
     Collection(Kind),
+    /// A namespaced collection (`POST` creates there).
+    NamespacedCollection(Kind, String),
     Object(Kind, ObjectKey),
 }
 
@@ -201,6 +262,7 @@ pub fn route(path: &str) -> Option<Route> {
     match parts.as_slice() {
         [k] => kind(k).map(Route::Collection),
         ["namespaces", name] => Some(Route::Object(Kind::Namespace, ObjectKey::new("", name))),
+        ["namespaces", ns, k] => kind(k).map(|k| Route::NamespacedCollection(k, (*ns).to_owned())),
         ["namespaces", ns, k, name] => kind(k).map(|k| Route::Object(k, ObjectKey::new(ns, name))),
         _ => None,
     }
@@ -224,6 +286,48 @@ pub fn labels_of(object: &Object) -> &svcmirror_core::StringMap {
 }
 
 pub async fn handle(server: &Arc<ApiServer>, req: Request<Incoming>) -> Response<Body> {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (writer, authorization, content_type) = (
+        header("x-test-writer"),
+        header("authorization"),
+        header("content-type"),
+    );
+    let expected = server.token.lock().expect("lock").clone();
+    if let Some(token) = expected
+        && authorization != format!("Bearer {token}")
+    {
+        *server
+            .requests
+            .lock()
+            .expect("lock")
+            .entry("401".to_owned())
+            .or_default() += 1;
+        return status_response(401, "Unauthorized", "Unauthorized", None);
+    }
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    server
+        .log
+        .lock()
+        .expect("lock")
+        .push(format!("{method} {path}"));
+    let response = serve(server, req, &content_type).await;
+    if method != Method::GET && response.status().as_u16() < 300 {
+        server
+            .writes
+            .lock()
+            .expect("lock")
+            .push(format!("{writer} {method} {path}"));
+    }
+    response
+}
+
+async fn serve(server: &Arc<ApiServer>, req: Request<Incoming>, content_type: &str) -> Response<Body> {
     let q = query(&req);
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
@@ -253,6 +357,9 @@ pub async fn handle(server: &Arc<ApiServer>, req: Request<Incoming>) -> Response
             .as_ref()
             .is_none_or(|s| s.is_empty() || s.matches(labels_of(object)))
     };
+    if path.starts_with("/apis/coordination.k8s.io/") {
+        return leases::serve(server, &method, &path, &body).await;
+    }
     match (method, route(&path)) {
         (Method::GET, Some(Route::Collection(kind))) if watching => {
             let from: u64 = q
@@ -261,13 +368,18 @@ pub async fn handle(server: &Arc<ApiServer>, req: Request<Incoming>) -> Response
                 .unwrap_or(0);
             watch_response(server.clone(), kind, from, selects)
         }
-        (Method::GET, Some(Route::Collection(kind))) => {
+        (Method::GET, Some(route @ (Route::Collection(_) | Route::NamespacedCollection(..)))) => {
+            let (kind, namespace) = match route {
+                Route::NamespacedCollection(kind, ns) => (kind, Some(ns)),
+                Route::Collection(kind) | Route::Object(kind, _) => (kind, None),
+            };
             let cluster = server.lock();
             let state = cluster.state();
             let items: Vec<Value> = state
                 .objects()
                 .iter()
                 .filter(|o| of_kind(o, kind) && selects(o))
+                .filter(|o| namespace.as_ref().is_none_or(|ns| o.key().namespace == *ns))
                 .map(to_json)
                 .collect();
             json_response(
@@ -282,8 +394,42 @@ pub async fn handle(server: &Arc<ApiServer>, req: Request<Incoming>) -> Response
             Some(object) => json_response(StatusCode::OK, &to_json(&object)),
             None => error_response(&ApiError::NotFound { kind, key }),
         },
+        (Method::POST, Some(Route::Collection(kind) | Route::NamespacedCollection(kind, _))) => {
+            assert_eq!(q.get("fieldManager").map(String::as_str), Some("svcmirror"));
+            let body: Value = serde_json::from_slice(&body).expect("JSON create body");
+            let object = object_of(kind, body);
+            server.run_race(&object.key());
+            match server.write(|c| c.create(object)) {
+                Ok(object) => json_response(StatusCode::CREATED, &to_json(&object)),
+                Err(err) => error_response(&err),
+            }
+        }
+        // The hand-over of a created object's fields to our apply entry (`managedFields` are not
+        // modelled): conditional on the resourceVersion it carries, like the API server's.
+        (Method::PATCH, Some(Route::Object(kind, key)))
+            if content_type.starts_with("application/merge-patch+json") =>
+        {
+            let patch: Value = serde_json::from_slice(&body).expect("JSON merge patch");
+            match server.lock().get(kind, &key) {
+                None => error_response(&ApiError::NotFound { kind, key }),
+                Some(stored) => {
+                    let stored = to_json(&stored);
+                    let wanted = &patch["metadata"]["resourceVersion"];
+                    if !wanted.is_null() && *wanted != stored["metadata"]["resourceVersion"] {
+                        error_response(&ApiError::Conflict {
+                            kind,
+                            key,
+                            message: "the object has been modified".into(),
+                        })
+                    } else {
+                        json_response(StatusCode::OK, &stored)
+                    }
+                }
+            }
+        }
         (Method::PATCH, Some(Route::Object(kind, key))) => {
             assert_eq!(q.get("fieldManager").map(String::as_str), Some("svcmirror"));
+            server.run_race(&key);
             {
                 let mut pending = server.conflicts_to_inject.lock().expect("lock");
                 if *pending > 0 {
@@ -336,14 +482,7 @@ pub fn apply(
     key: &ObjectKey,
     body: Value,
 ) -> Result<Object, ApiError> {
-    let object = match kind {
-        Kind::Service => Object::Service(serde_json::from_value(body).expect("a Service")),
-        Kind::Endpoints => Object::Endpoints(serde_json::from_value(body).expect("an Endpoints")),
-        Kind::Namespace => Object::Namespace(serde_json::from_value(body).expect("a Namespace")),
-        Kind::EndpointSlice => {
-            Object::EndpointSlice(serde_json::from_value(body).expect("an EndpointSlice"))
-        }
-    };
+    let object = object_of(kind, body);
     assert_eq!(&object.key(), key, "the body names the object of the path");
     match cluster.get(kind, key) {
         None => cluster.create(object),
@@ -371,6 +510,18 @@ pub fn apply(
                 _ => {}
             }
             cluster.update(object)
+        }
+    }
+}
+
+/// A request body as an object of `kind`.
+pub fn object_of(kind: Kind, body: Value) -> Object {
+    match kind {
+        Kind::Service => Object::Service(serde_json::from_value(body).expect("a Service")),
+        Kind::Endpoints => Object::Endpoints(serde_json::from_value(body).expect("an Endpoints")),
+        Kind::Namespace => Object::Namespace(serde_json::from_value(body).expect("a Namespace")),
+        Kind::EndpointSlice => {
+            Object::EndpointSlice(serde_json::from_value(body).expect("an EndpointSlice"))
         }
     }
 }
