@@ -18,6 +18,8 @@ use serde::Deserialize;
 use svcmirror_backend::{Driver, DriverConfig, DriverStatus, TokioClock};
 use svcmirror_core::link::{DEFAULT_CLUSTER_DOMAIN, DEFAULT_GATEWAY_PORT, KeyPattern};
 use svcmirror_core::{LabelSelector, Link};
+use svcmirror_kube::client::{Credentials, Timeouts, reloading_client};
+use svcmirror_kube::fence::Fence;
 use svcmirror_kube::lease::{LeaderElector, LeaseConfig};
 use svcmirror_kube::{KubeSource, KubeTarget};
 use tokio::sync::watch;
@@ -65,6 +67,16 @@ pub struct RunArgs {
     /// Run without leader election (one replica only, e.g. on a laptop).
     #[arg(long)]
     pub no_leader_election: bool,
+    /// Confine the source to these namespaces (comma-separated, repeatable): Services, Endpoints
+    /// and EndpointSlices are listed there only and each Namespace is read by name, so RoleBindings
+    /// in those namespaces suffice (deploy/rbac-source-namespaced.yaml). Exports elsewhere are
+    /// reported NamespaceMissing. Incompatible with createNamespaces.
+    #[arg(long, value_name = "NS,...", value_delimiter = ',')]
+    pub namespaces: Vec<String>,
+    /// On SIGTERM, how long the reconcile in flight may take to finish (a type flip re-creates
+    /// the mirror it deleted) before the controller exits anyway.
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
 }
 
 /// The `--link` file: a Link-like YAML document (SPEC §2), camelCase like Linkerd's Link CR.
@@ -193,22 +205,39 @@ fn init_tracing() {
         .try_init();
 }
 
+/// A client whose every request has connect/read/write timeouts and whose credentials are
+/// re-read on 401 and when the kubeconfig file changes (issue 14; `svcmirror_kube::client`).
 async fn client(kubeconfig: Option<&Path>, context: Option<&str>) -> anyhow::Result<kube::Client> {
-    let options = kube::config::KubeConfigOptions {
-        context: context.map(str::to_owned),
-        ..kube::config::KubeConfigOptions::default()
-    };
-    let config = match kubeconfig {
-        Some(path) => {
-            let kubeconfig = kube::config::Kubeconfig::read_from(path)
-                .with_context(|| format!("reading kubeconfig {}", path.display()))?;
-            kube::Config::from_custom_kubeconfig(kubeconfig, &options).await?
+    let credentials = match (kubeconfig, context) {
+        (Some(path), _) => Credentials::Kubeconfig {
+            path: path.to_owned(),
+            context: context.map(str::to_owned),
+        },
+        (None, Some(context)) => Credentials::Context(context.to_owned()),
+        (None, None) if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() => {
+            Credentials::InCluster
         }
-        None if context.is_some() => kube::Config::from_kubeconfig(&options).await?,
-        None if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() => kube::Config::incluster()?,
-        None => kube::Config::infer().await?,
+        (None, None) => Credentials::Infer,
     };
-    Ok(kube::Client::try_from(config)?)
+    let (client, _reloads) = reloading_client(credentials, Timeouts::default()).await?;
+    Ok(client)
+}
+
+/// `--namespaces` (issue 14, least privilege) confines the source to namespaces that exist:
+/// creating one needs cluster-wide access, which the namespaced RBAC does not grant.
+fn check_confinement(namespaces: &[String], link: &Link) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        namespaces.is_empty() || !link.create_namespaces(),
+        "--namespaces confines the source to existing namespaces: createNamespaces needs \
+         cluster-wide access"
+    );
+    for ns in namespaces {
+        anyhow::ensure!(
+            svcmirror_core::names::is_dns1123_label(ns),
+            "--namespaces: {ns:?} is not a namespace name"
+        );
+    }
+    Ok(())
 }
 
 /// This replica's identity in the Lease: `$POD_NAME`, else the hostname.
@@ -249,8 +278,20 @@ async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
     )
     .await
     .context("source cluster client")?;
-    let source = KubeSource::new(source_client.clone());
-    let target = KubeTarget::new(target_client, link.export_selector());
+    check_confinement(&args.namespaces, &link)?;
+    // Fencing (issue 14): with leader election, writes are allowed only while the lease is held
+    // with margin; without it, this is the only replica and writes are never fenced.
+    let fence = Fence::new();
+    let mut source = KubeSource::new(source_client.clone());
+    if !args.no_leader_election {
+        source = source.with_fence(fence.clone());
+    }
+    if !args.namespaces.is_empty() {
+        tracing::info!(namespaces = ?args.namespaces, "source confined to namespaces");
+        source = source.with_namespaces(args.namespaces.iter().cloned());
+    }
+    let target = KubeTarget::new(target_client, link.export_selector())
+        .with_timeouts(&Timeouts::default());
     tracing::info!(
         cluster = %link.cluster_name().as_str(),
         selector = %target.label_selector(),
@@ -290,7 +331,7 @@ async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
             &identity(),
         );
         tracing::info!(lease = %lease.name, namespace = %lease.namespace, identity = %lease.identity, "leader election");
-        LeaderElector::new(source_client.clone(), lease)
+        LeaderElector::new(source_client.clone(), lease).with_fence(fence.clone())
     });
 
     loop {
@@ -309,15 +350,28 @@ async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
             shared.leader = true;
             shared.acquisitions += 1;
         }
-        let lost = match elector.as_mut() {
-            Some(elector) => {
-                tokio::select! {
-                    () = driver.run(stopped(stop_rx.clone())) => false,
-                    () = elector.hold() => true,
-                }
+        // SIGTERM: the driver finishes the reconcile in flight, within the shutdown grace.
+        let grace = args.shutdown_grace;
+        let mut stop = stop_rx.clone();
+        let work = async {
+            let run = driver.run(stopped(stop_rx.clone()));
+            tokio::pin!(run);
+            tokio::select! {
+                () = &mut run => {}
+                () = async {
+                    let _ = stop.wait_for(|stop| *stop).await;
+                    tokio::time::sleep(grace).await;
+                } => tracing::warn!(?grace, "the reconcile in flight did not finish within the shutdown grace"),
+            }
+        };
+        let lost = match elector.take() {
+            Some(held) => {
+                let (held, term) = crate::leader::lead(held, work).await;
+                elector = Some(held);
+                matches!(term, crate::leader::Term::Lost)
             }
             None => {
-                driver.run(stopped(stop_rx.clone())).await;
+                work.await;
                 false
             }
         };
@@ -669,6 +723,39 @@ mod tests {
             "mirror.linkerd.io/exported=true"
         );
         assert!(serde_saphyr::from_str::<LinkFile>("clusterName: west\nbogus: 1\n").is_err());
+    }
+
+    #[test]
+    fn namespaces_flag_confines_the_source_and_refuses_namespace_creation() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            run: RunArgs,
+        }
+        let parsed = Wrapper::try_parse_from([
+            "svcmirror",
+            "--target-kubeconfig=k",
+            "--cluster-name=west",
+            "--gateway-address=172.18.0.4",
+            "--namespaces=default,apps",
+            "--namespaces=db",
+        ])
+        .expect("parses");
+        assert_eq!(parsed.run.namespaces, ["default", "apps", "db"]);
+        assert_eq!(parsed.run.shutdown_grace, Duration::from_secs(20));
+        let link = |create| {
+            Link::builder("west")
+                .gateway_address("172.18.0.4".parse().expect("ip"))
+                .create_namespaces(create)
+                .build()
+                .expect("link")
+        };
+        assert!(check_confinement(&parsed.run.namespaces, &link(false)).is_ok());
+        let err = check_confinement(&parsed.run.namespaces, &link(true)).expect_err("refused");
+        assert!(err.to_string().contains("createNamespaces"), "{err}");
+        assert!(check_confinement(&[], &link(true)).is_ok());
+        assert!(check_confinement(&["Not_A_Namespace".to_owned()], &link(false)).is_err());
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod args;
 mod controller;
 mod demo;
 mod explain;
+mod leader;
 mod render;
 mod run;
 mod simulate;
