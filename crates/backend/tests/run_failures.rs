@@ -40,11 +40,17 @@ impl TargetCluster for FailsAfterList {
             self.stop.send_replace(true);
         }
         let inner = self.inner.clone();
-        stream::once(async move { TargetCluster::list(&inner).await.map(TargetEvent::Restarted) })
-            .chain(stream::once(async {
-                Err(ApiError::Unavailable("watch failed right after its list".into()))
-            }))
-            .boxed()
+        stream::once(async move {
+            TargetCluster::list(&inner)
+                .await
+                .map(TargetEvent::Restarted)
+        })
+        .chain(stream::once(async {
+            Err(ApiError::Unavailable(
+                "watch failed right after its list".into(),
+            ))
+        }))
+        .boxed()
     }
 }
 
@@ -65,8 +71,13 @@ async fn a_watch_that_fails_right_after_its_list_backs_off() {
     });
     let config = DriverConfig::default();
     let resync = config.resync_interval;
-    let mut driver = Driver::new(w.link.clone(), w.source.clone(), target.clone(), w.clock.clone())
-        .with_config(config);
+    let mut driver = Driver::new(
+        w.link.clone(),
+        w.source.clone(),
+        target.clone(),
+        w.clock.clone(),
+    )
+    .with_config(config);
     driver
         .run(async move {
             let _ = stopped.wait_for(|s| *s).await;
@@ -82,7 +93,8 @@ async fn a_watch_that_fails_right_after_its_list_backs_off() {
     // backoff bounds for its attempt (equal jitter: between half and all of 100 ms · 2ⁿ).
     assert_eq!(backoffs.len(), 5, "{backoffs:?}");
     for (n, d) in backoffs.iter().enumerate() {
-        let ceiling = std::time::Duration::from_millis(100) * 2u32.pow(u32::try_from(n).expect("n"));
+        let ceiling =
+            std::time::Duration::from_millis(100) * 2u32.pow(u32::try_from(n).expect("n"));
         assert!(*d >= ceiling / 2 && *d <= ceiling, "restart {n}: {d:?}");
     }
     assert_eq!(driver.stats().watch_restarts, 5, "{:?}", driver.stats());

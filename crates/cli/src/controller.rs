@@ -290,8 +290,8 @@ async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
         tracing::info!(namespaces = ?args.namespaces, "source confined to namespaces");
         source = source.with_namespaces(args.namespaces.iter().cloned());
     }
-    let target = KubeTarget::new(target_client, link.export_selector())
-        .with_timeouts(&Timeouts::default());
+    let target =
+        KubeTarget::new(target_client, link.export_selector()).with_timeouts(&Timeouts::default());
     tracing::info!(
         cluster = %link.cluster_name().as_str(),
         selector = %target.label_selector(),

@@ -18,7 +18,10 @@ pub enum Term<T> {
 
 /// Runs `work` while `elector` renews the lease on a spawned task. Hands the elector back (to
 /// acquire again, or to release the lease) with what happened.
-pub async fn lead<F: Future>(mut elector: LeaderElector, work: F) -> (LeaderElector, Term<F::Output>) {
+pub async fn lead<F: Future>(
+    mut elector: LeaderElector,
+    work: F,
+) -> (LeaderElector, Term<F::Output>) {
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let mut holder = tokio::spawn(async move {
         let lost = {

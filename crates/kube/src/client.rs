@@ -140,7 +140,8 @@ impl Credentials {
         };
         let mut config = match self {
             Self::Kubeconfig { path, context } => {
-                let kubeconfig = kube::config::Kubeconfig::read_from(path).map_err(|e| error(&e))?;
+                let kubeconfig =
+                    kube::config::Kubeconfig::read_from(path).map_err(|e| error(&e))?;
                 let options = kube::config::KubeConfigOptions {
                     context: context.clone(),
                     ..kube::config::KubeConfigOptions::default()
@@ -231,7 +232,10 @@ struct Shared {
 
 impl Shared {
     fn current(&self) -> (u64, kube::Client) {
-        let current = self.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let current = self
+            .current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         (current.0, current.1.clone())
     }
 
@@ -240,7 +244,10 @@ impl Shared {
         let Some(path) = self.credentials.file() else {
             return false;
         };
-        let mut stamped = self.stamp.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut stamped = self
+            .stamp
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if stamped.1.elapsed() < RECHECK {
             return false;
         }
@@ -269,8 +276,10 @@ impl Shared {
         match loaded {
             Ok(client) => {
                 {
-                    let mut current =
-                        self.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let mut current = self
+                        .current
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
                     if current.0 != seen {
                         return;
                     }
@@ -335,14 +344,21 @@ mod tests {
         let t = Timeouts::default();
         assert_eq!(t.watch_timeout_secs(), 50);
         assert!(u64::from(t.watch_timeout_secs()) < t.read.as_secs());
-        let short = Timeouts::new(Duration::from_secs(1), Duration::from_millis(300), Duration::from_secs(1));
+        let short = Timeouts::new(
+            Duration::from_secs(1),
+            Duration::from_millis(300),
+            Duration::from_secs(1),
+        );
         assert_eq!(short.watch_timeout_secs(), 1);
     }
 
     #[test]
     fn timeouts_are_set_on_the_config() {
         let mut config = kube::Config::new("http://127.0.0.1:1".parse().expect("url"));
-        assert_eq!(config.read_timeout, None, "kube-client's default: no read timeout");
+        assert_eq!(
+            config.read_timeout, None,
+            "kube-client's default: no read timeout"
+        );
         Timeouts::default().apply(&mut config);
         assert_eq!(config.connect_timeout, Some(Duration::from_secs(10)));
         assert_eq!(config.read_timeout, Some(Duration::from_secs(60)));

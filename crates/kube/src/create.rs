@@ -115,9 +115,13 @@ where
 /// `resource_version` (the patch carries it: a changed object makes it a `409`, never a merge).
 /// `None` when there is nothing to hand over (no `Update` entry of ours, or no resourceVersion).
 #[must_use]
-pub fn apply_ownership_patch(managed: &[ManagedFieldsEntry], resource_version: &str) -> Option<Value> {
+pub fn apply_ownership_patch(
+    managed: &[ManagedFieldsEntry],
+    resource_version: &str,
+) -> Option<Value> {
     let ours = |e: &ManagedFieldsEntry| {
-        e.manager.as_deref() == Some(FIELD_MANAGER) && e.subresource.as_deref().unwrap_or("").is_empty()
+        e.manager.as_deref() == Some(FIELD_MANAGER)
+            && e.subresource.as_deref().unwrap_or("").is_empty()
     };
     if resource_version.is_empty()
         || !managed
@@ -161,26 +165,46 @@ mod tests {
 
     #[test]
     fn our_update_entry_becomes_an_apply_entry_conditional_on_the_resource_version() {
-        let managed = [entry("svcmirror", "Update"), entry("kube-controller-manager", "Update")];
+        let managed = [
+            entry("svcmirror", "Update"),
+            entry("kube-controller-manager", "Update"),
+        ];
         let patch = apply_ownership_patch(&managed, "101").expect("a patch");
         assert_eq!(patch["metadata"]["resourceVersion"], "101");
-        let entries = patch["metadata"]["managedFields"].as_array().expect("entries");
+        let entries = patch["metadata"]["managedFields"]
+            .as_array()
+            .expect("entries");
         assert_eq!(entries.len(), 2, "no entry is dropped: {patch}");
         assert_eq!(entries[0]["manager"], "svcmirror");
         assert_eq!(entries[0]["operation"], "Apply");
-        assert_eq!(entries[0]["fieldsV1"], json!({"f:metadata": {"f:labels": {"f:app": {}}}}));
+        assert_eq!(
+            entries[0]["fieldsV1"],
+            json!({"f:metadata": {"f:labels": {"f:app": {}}}})
+        );
         assert_eq!(entries[1]["manager"], "kube-controller-manager");
-        assert_eq!(entries[1]["operation"], "Update", "another manager's entry is kept as it is");
+        assert_eq!(
+            entries[1]["operation"], "Update",
+            "another manager's entry is kept as it is"
+        );
     }
 
     #[test]
     fn nothing_to_hand_over_is_no_patch() {
         assert_eq!(apply_ownership_patch(&[], "101"), None);
-        assert_eq!(apply_ownership_patch(&[entry("svcmirror", "Update")], ""), None);
-        assert_eq!(apply_ownership_patch(&[entry("someone", "Update")], "101"), None);
+        assert_eq!(
+            apply_ownership_patch(&[entry("svcmirror", "Update")], ""),
+            None
+        );
+        assert_eq!(
+            apply_ownership_patch(&[entry("someone", "Update")], "101"),
+            None
+        );
         // Already an apply entry of ours (a server that records the create as one): left alone.
         assert_eq!(
-            apply_ownership_patch(&[entry("svcmirror", "Apply"), entry("svcmirror", "Update")], "7"),
+            apply_ownership_patch(
+                &[entry("svcmirror", "Apply"), entry("svcmirror", "Update")],
+                "7"
+            ),
             None
         );
     }

@@ -120,10 +120,7 @@ mod tests {
     fn manual() -> (Fence, Arc<Mutex<Instant>>) {
         let t = Arc::new(Mutex::new(Instant::now()));
         let clock = t.clone();
-        (
-            Fence::with_clock(move || *clock.lock().expect("clock")),
-            t,
-        )
+        (Fence::with_clock(move || *clock.lock().expect("clock")), t)
     }
 
     #[test]

@@ -288,12 +288,9 @@ impl LeaderElector {
     pub async fn acquire(&mut self) {
         loop {
             let now = self.now();
-            match tokio::time::timeout(
-                self.config.renew_deadline,
-                self.try_acquire_or_renew(now),
-            )
-            .await
-            .unwrap_or(Ok(false))
+            match tokio::time::timeout(self.config.renew_deadline, self.try_acquire_or_renew(now))
+                .await
+                .unwrap_or(Ok(false))
             {
                 Ok(true) => return,
                 Ok(false) => {}

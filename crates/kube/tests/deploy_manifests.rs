@@ -256,7 +256,10 @@ fn namespaced_source_variant_binds_per_namespace_only() {
         .filter(|(file, _)| file == "rbac-source-namespaced.yaml")
         .map(|(_, d)| d)
         .collect();
-    assert!(!docs.is_empty(), "deploy/rbac-source-namespaced.yaml exists");
+    assert!(
+        !docs.is_empty(),
+        "deploy/rbac-source-namespaced.yaml exists"
+    );
     assert!(
         docs.iter().all(|d| d["kind"] != "ClusterRoleBinding"),
         "no cluster-wide binding"
@@ -281,7 +284,11 @@ fn namespaced_source_variant_binds_per_namespace_only() {
         if strings(&rule["resources"]) == ["namespaces"] {
             assert_eq!(verbs, ["get"], "the bound namespace itself, read only");
         } else {
-            assert_eq!(verbs, ["get", "list", "create", "patch", "delete"], "{rule}");
+            assert_eq!(
+                verbs,
+                ["get", "list", "create", "patch", "delete"],
+                "{rule}"
+            );
         }
     }
 }

@@ -72,11 +72,12 @@ async fn create_cannot_adopt_an_object_a_third_party_created_after_our_list() {
         "adopted: our labels were written onto a stranger's Service"
     );
     assert_eq!(stored.spec.ports.len(), 1);
-    assert_eq!(stored.spec.ports[0].port, 9999, "a stranger's ports were rewritten");
+    assert_eq!(
+        stored.spec.ports[0].port, 9999,
+        "a stranger's ports were rewritten"
+    );
     assert!(
-        east.lock()
-            .get(Kind::Endpoints, &contested)
-            .is_none(),
+        east.lock().get(Kind::Endpoints, &contested).is_none(),
         "Endpoints written for a stranger's Service would hijack its traffic"
     );
     let writes = east.writes();
@@ -161,7 +162,10 @@ async fn a_server_that_accepts_and_never_answers_times_out_and_says_so() {
         .expect_err("nothing answers");
     assert!(matches!(err, ApiError::Timeout(_)), "{err:?}");
     assert!(err.to_string().contains("timed out"), "{err}");
-    assert!(!held.lock().expect("lock").is_empty(), "the server accepted");
+    assert!(
+        !held.lock().expect("lock").is_empty(),
+        "the server accepted"
+    );
 }
 
 /// A manual monotonic clock shared by a fence and the test.
@@ -189,8 +193,10 @@ async fn racing_controllers_only_the_lease_holder_writes_and_the_loser_never_wri
     let (clock_b, fence_b) = manual_clock();
     let t0 = *clock_a.lock().expect("clock");
     set(&clock_b, t0);
-    let mut a = LeaderElector::new(client_as(addr, "a"), config("pod-a")).with_fence(fence_a.clone());
-    let mut b = LeaderElector::new(client_as(addr, "b"), config("pod-b")).with_fence(fence_b.clone());
+    let mut a =
+        LeaderElector::new(client_as(addr, "a"), config("pod-a")).with_fence(fence_a.clone());
+    let mut b =
+        LeaderElector::new(client_as(addr, "b"), config("pod-b")).with_fence(fence_b.clone());
     let source_a = KubeSource::new(client_as(addr, "a")).with_fence(fence_a);
     let source_b = KubeSource::new(client_as(addr, "b")).with_fence(fence_b);
     let write = |source: &KubeSource, name: &str| {
@@ -205,31 +211,52 @@ async fn racing_controllers_only_the_lease_holder_writes_and_the_loser_never_wri
     assert!(!b.try_acquire_or_renew(t0).await.expect("b"));
     set(&clock_a, secs(1));
     set(&clock_b, secs(1));
-    write(&source_a, "from-a-1").await.expect("the holder writes");
-    let refused = write(&source_b, "from-b-1").await.expect_err("b does not hold the lease");
+    write(&source_a, "from-a-1")
+        .await
+        .expect("the holder writes");
+    let refused = write(&source_b, "from-b-1")
+        .await
+        .expect_err("b does not hold the lease");
     assert!(matches!(refused, ApiError::Fenced(_)), "{refused:?}");
 
     // a stops renewing (a partition, a starved task). At its renew deadline it stops writing on
     // its own, before anybody may take over.
     set(&clock_a, secs(10));
-    let refused = write(&source_a, "from-a-2").await.expect_err("past a's renew deadline");
+    let refused = write(&source_a, "from-a-2")
+        .await
+        .expect_err("past a's renew deadline");
     assert!(matches!(refused, ApiError::Fenced(_)), "{refused:?}");
-    assert!(!b.try_acquire_or_renew(secs(10)).await.expect("b"), "the lease is not expired yet");
+    assert!(
+        !b.try_acquire_or_renew(secs(10)).await.expect("b"),
+        "the lease is not expired yet"
+    );
 
     // b takes the lease over once it has seen the record unchanged for the lease duration.
-    assert!(b.try_acquire_or_renew(secs(15)).await.expect("b takes over"));
+    assert!(
+        b.try_acquire_or_renew(secs(15))
+            .await
+            .expect("b takes over")
+    );
     set(&clock_b, secs(16));
-    write(&source_b, "from-b-2").await.expect("the new holder writes");
+    write(&source_b, "from-b-2")
+        .await
+        .expect("the new holder writes");
 
     // a comes back: its renewal finds b holding the lease, and it never writes again.
     set(&clock_a, secs(17));
     assert!(!a.try_acquire_or_renew(secs(17)).await.expect("a"));
     for n in 3..6 {
-        let refused = write(&source_a, &format!("from-a-{n}")).await.expect_err("a lost");
+        let refused = write(&source_a, &format!("from-a-{n}"))
+            .await
+            .expect_err("a lost");
         assert!(matches!(refused, ApiError::Fenced(_)), "{refused:?}");
     }
     assert_eq!(
-        east.leases.lock().expect("lock").holder("svcmirror", "svcmirror-west").as_deref(),
+        east.leases
+            .lock()
+            .expect("lock")
+            .holder("svcmirror", "svcmirror-west")
+            .as_deref(),
         Some("pod-b")
     );
     let services: Vec<String> = east
@@ -342,8 +369,8 @@ async fn a_confined_source_lists_only_its_namespaces() {
     }
     let east = ApiServer::new(cluster);
     let addr = spawn(east.clone()).await;
-    let source = KubeSource::new(client(addr))
-        .with_namespaces(["apps".to_owned(), "missing".to_owned()]);
+    let source =
+        KubeSource::new(client(addr)).with_namespaces(["apps".to_owned(), "missing".to_owned()]);
     let state = source.list().await.expect("list");
     assert_eq!(state.services.len(), 1);
     assert_eq!(state.services[0].metadata.namespace(), "apps");

@@ -47,10 +47,25 @@ pub async fn serve(
     // /apis/coordination.k8s.io/v1/namespaces/{ns}/leases[/{name}]
     let parts: Vec<&str> = path.split('/').collect();
     let (ns, name) = match parts.as_slice() {
-        ["", "apis", "coordination.k8s.io", "v1", "namespaces", ns, "leases"] => (*ns, None),
-        ["", "apis", "coordination.k8s.io", "v1", "namespaces", ns, "leases", name] => {
-            (*ns, Some(*name))
-        }
+        [
+            "",
+            "apis",
+            "coordination.k8s.io",
+            "v1",
+            "namespaces",
+            ns,
+            "leases",
+        ] => (*ns, None),
+        [
+            "",
+            "apis",
+            "coordination.k8s.io",
+            "v1",
+            "namespaces",
+            ns,
+            "leases",
+            name,
+        ] => (*ns, Some(*name)),
         _ => return status_response(404, "NotFound", path, None),
     };
     if *method != Method::GET && server.leases.lock().expect("lock").hang_writes {
@@ -64,10 +79,18 @@ pub async fn serve(
             None => status_response(404, "NotFound", &format!("leases {name:?} not found"), None),
         },
         (Method::POST, None) => {
-            let name = body["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+            let name = body["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
             let key = format!("{ns}/{name}");
             if leases.by_key.contains_key(&key) {
-                return status_response(409, "AlreadyExists", &format!("leases {name:?} already exists"), None);
+                return status_response(
+                    409,
+                    "AlreadyExists",
+                    &format!("leases {name:?} already exists"),
+                    None,
+                );
             }
             let stored = leases.store(key, body);
             json_response(StatusCode::CREATED, &stored)
@@ -75,7 +98,12 @@ pub async fn serve(
         (Method::PUT, Some(name)) => {
             let key = format!("{ns}/{name}");
             let Some(current) = leases.by_key.get(&key) else {
-                return status_response(404, "NotFound", &format!("leases {name:?} not found"), None);
+                return status_response(
+                    404,
+                    "NotFound",
+                    &format!("leases {name:?} not found"),
+                    None,
+                );
             };
             if body["metadata"]["resourceVersion"] != current["metadata"]["resourceVersion"] {
                 return status_response(409, "Conflict", "the object has been modified", None);

@@ -327,7 +327,11 @@ pub async fn handle(server: &Arc<ApiServer>, req: Request<Incoming>) -> Response
     response
 }
 
-async fn serve(server: &Arc<ApiServer>, req: Request<Incoming>, content_type: &str) -> Response<Body> {
+async fn serve(
+    server: &Arc<ApiServer>,
+    req: Request<Incoming>,
+    content_type: &str,
+) -> Response<Body> {
     let q = query(&req);
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
