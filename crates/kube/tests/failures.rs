@@ -345,6 +345,10 @@ async fn a_rotated_token_is_picked_up_after_a_401() {
     token_kubeconfig(&path, addr, "token-2");
     let err = target.list().await.expect_err("token-1 is refused");
     assert!(
+        err.is_retryable(),
+        "a 401 is not permanent: the retry uses the re-read credentials ({err:?})"
+    );
+    assert!(
         err.to_string().contains("Unauthorized") || err.to_string().contains("401"),
         "{err}"
     );

@@ -334,6 +334,15 @@ async fn target_watch_turns_the_initial_lists_into_restarted_then_streams_change
         .find(|s| s.path == "/api/v1/endpoints" && s.is_watch())
         .expect("an Endpoints watch");
     assert!(!endpoints_watch.query.contains_key("labelSelector"));
+    // Issue 14: both watches are ended by the server (50 s) before the client's read timeout
+    // (60 s) would call a quiet but healthy watch dead.
+    for watch in [service_watch, endpoints_watch] {
+        assert_eq!(
+            watch.query.get("timeoutSeconds").map(String::as_str),
+            Some("50"),
+            "{watch:?}"
+        );
+    }
 }
 
 #[tokio::test]
