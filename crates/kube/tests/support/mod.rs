@@ -132,6 +132,12 @@ impl ApiServer {
 
 /// Serves `server` on an ephemeral loopback port until the test's runtime ends.
 pub async fn spawn(server: Arc<ApiServer>) -> SocketAddr {
+    spawn_tagged(server, None).await
+}
+
+/// [`spawn`], recording every write through this port as made by `writer` (a client that cannot
+/// set the `x-test-writer` header, e.g. the `svcmirror` binary, is told apart by its port).
+pub async fn spawn_tagged(server: Arc<ApiServer>, writer: Option<&'static str>) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind loopback");
@@ -143,8 +149,12 @@ pub async fn spawn(server: Arc<ApiServer>) -> SocketAddr {
             };
             let server = server.clone();
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
                     let server = server.clone();
+                    if let Some(writer) = writer {
+                        req.headers_mut()
+                            .insert("x-test-writer", http::HeaderValue::from_static(writer));
+                    }
                     async move { Ok::<_, Infallible>(handle(&server, req).await) }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
