@@ -591,11 +591,17 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
     }
 
     /// The loop: watch the target, list both clusters, reconcile the whole link, then handle each
-    /// target event; when the watch ends or fails, relist and reconcile again (with backoff when
-    /// the watch keeps breaking without delivering anything); every
-    /// [`DriverConfig::resync_interval`] (on the injected clock) resync. Returns when `shutdown`
-    /// completes; a reconcile in progress is abandoned at its next await, which is safe: the
-    /// source is only ever compared against, and the next start relists.
+    /// target event; when the watch ends or fails, relist and reconcile again, with backoff while
+    /// the watch keeps breaking before it proved healthy (it delivered a change after its own
+    /// initial list, or lived through a resync interval: a watch that fails right after its list
+    /// must not relist both clusters in a tight loop, issue 14); every
+    /// [`DriverConfig::resync_interval`] (on the injected clock) resync.
+    ///
+    /// Returns when `shutdown` completes, but a reconcile in progress is **finished first**: an
+    /// abandoned plan could leave a type flip's mirror deleted (its delete done, its re-create
+    /// not) until the next leader (issue 14). The caller bounds how long it waits for that
+    /// (`svcmirror run` drops the loop after its shutdown grace); a waiting list or backoff is
+    /// abandoned at once.
     pub async fn run<F: Future<Output = ()>>(&mut self, shutdown: F) {
         let shutdown = shutdown.fuse();
         pin_mut!(shutdown);
@@ -613,20 +619,17 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
             // already reflects are reconciled again, which writes nothing).
             let mut events = self.target.watch().fuse();
             self.sync_liveness();
-            let listed = {
-                let resync = self.resync().fuse();
-                pin_mut!(resync);
-                select_biased! {
-                    () = shutdown => return,
-                    listed = resync => listed,
-                }
-            };
+            // Finished even when `shutdown` completes meanwhile (see above).
+            let listed = self.resync().await;
             if listed.is_err() {
                 quiet_restarts = quiet_restarts.saturating_add(1);
                 continue;
             }
             let mut timer = self.clock.sleep(self.config.resync_interval).fuse();
+            // Whether this watch proved healthy (see above): its own first `Restarted` (the
+            // watcher's initial list) does not count.
             let mut delivered = false;
+            let mut first = true;
             loop {
                 let next = select_biased! {
                     () = shutdown => return,
@@ -652,23 +655,15 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
                     () = timer => None,
                 };
                 if let Some(event) = next {
-                    delivered = true;
-                    let handled = self.handle(event).fuse();
-                    pin_mut!(handled);
-                    select_biased! {
-                        () = shutdown => return,
-                        _ = handled => {},
+                    if !(first && matches!(event, TargetEvent::Restarted(_))) {
+                        delivered = true;
                     }
+                    first = false;
+                    let _ = self.handle(event).await;
                 } else {
-                    {
-                        self.sync_liveness();
-                        let resynced = self.resync().fuse();
-                        pin_mut!(resynced);
-                        select_biased! {
-                            () = shutdown => return,
-                            _ = resynced => {},
-                        }
-                    }
+                    delivered = true;
+                    self.sync_liveness();
+                    let _ = self.resync().await;
                     timer = self.clock.sleep(self.config.resync_interval).fuse();
                 }
             }

@@ -77,6 +77,10 @@ pub enum ApiError {
     /// The request timed out: its outcome is unknown.
     #[error("timed out: {0}")]
     Timeout(String),
+    /// A write refused before it was sent: this replica does not hold the leader lease with
+    /// enough margin (fencing, issue 14). Not retryable: only a renewed lease lifts it.
+    #[error("not written: {0}")]
+    Fenced(String),
 }
 
 impl ApiError {

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use anyhow::Context;
+use svcmirror_kube::client::{Credentials, Timeouts, reloading_client};
 
 /// A client and the API server it talks to.
 #[derive(Clone)]
@@ -45,8 +46,19 @@ pub async fn connect(
         .to_string()
         .trim_end_matches('/')
         .to_owned();
-    Ok(Connected {
-        client: kube::Client::try_from(config)?,
-        server,
-    })
+    // Issue 14: every request has connect/read/write timeouts, and the credentials are re-read on
+    // a 401 and when the kubeconfig file changes (`svcmirror_kube::client`).
+    let credentials = match (kubeconfig, context) {
+        (Some(path), _) => Credentials::Kubeconfig {
+            path: path.to_owned(),
+            context: context.map(str::to_owned),
+        },
+        (None, Some(context)) => Credentials::Context(context.to_owned()),
+        (None, None) if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() => {
+            Credentials::InCluster
+        }
+        (None, None) => Credentials::Infer,
+    };
+    let (client, _reloads) = reloading_client(credentials, Timeouts::default()).await?;
+    Ok(Connected { client, server })
 }

@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use svcmirror_backend::{Driver, DriverConfig, DriverStatus, TokioClock};
 use svcmirror_core::{Diagnostic, Link, Severity, TargetEndpoints};
+use svcmirror_kube::client::Timeouts;
+use svcmirror_kube::fence::Fence;
 use svcmirror_kube::lease::{LeaderElector, LeaseConfig};
 use svcmirror_kube::{KubeSource, KubeTarget};
 use tokio::sync::watch;
@@ -75,6 +77,16 @@ pub struct RunArgs {
     pub no_leader_election: bool,
     #[command(flatten)]
     pub log: crate::logging::LogArgs,
+    /// Confine the source to these namespaces (comma-separated, repeatable): Services, Endpoints
+    /// and EndpointSlices are listed there only and each Namespace is read by name, so RoleBindings
+    /// in those namespaces suffice (deploy/rbac-source-namespaced.yaml). Exports elsewhere are
+    /// reported NamespaceMissing. Incompatible with createNamespaces.
+    #[arg(long, value_name = "NS,...", value_delimiter = ',')]
+    pub namespaces: Vec<String>,
+    /// On SIGTERM, how long the reconcile in flight may take to finish (a type flip re-creates
+    /// the mirror it deleted) before the controller exits anyway.
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = crate::flags::duration)]
+    pub shutdown_grace: Duration,
     /// SPEC §2.1: the gateway probe.
     #[command(flatten)]
     pub probe: crate::probe::ProbeArgs,
@@ -150,9 +162,21 @@ async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
         );
     }
 
+    check_confinement(&args.namespaces, &link)?;
+    // Fencing (issue 14): with leader election, writes are allowed only while the lease is held
+    // with margin; without it, this is the only replica and writes are never fenced.
+    let fence = Fence::new();
+    let mut source_adapter = KubeSource::new(source.client.clone());
+    if !args.no_leader_election {
+        source_adapter = source_adapter.with_fence(fence.clone());
+    }
+    if !args.namespaces.is_empty() {
+        tracing::info!(namespaces = ?args.namespaces, "source confined to namespaces {:?}", args.namespaces);
+        source_adapter = source_adapter.with_namespaces(args.namespaces.iter().cloned());
+    }
     let registry = Arc::new(Registry::default());
     let source_cluster = Observed::new(
-        KubeSource::new(source.client.clone()),
+        source_adapter,
         Cluster::Source,
         &source.server,
         registry.clone(),
@@ -160,7 +184,8 @@ async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
     let target_cluster = Observed::new(
         // SPEC §9: remote-discovery and federated members too (see `KubeTarget::for_link`).
         KubeTarget::for_link(target.client.clone(), &link)
-            .with_target_endpoints(args.target_endpoints),
+            .with_target_endpoints(args.target_endpoints)
+            .with_timeouts(&Timeouts::default()),
         Cluster::Target,
         &target.server,
         registry.clone(),
@@ -211,7 +236,7 @@ async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
             "leader election on Lease {}/{} as {}: only the holder writes",
             lease.namespace, lease.name, lease.identity
         );
-        LeaderElector::new(source.client.clone(), lease)
+        LeaderElector::new(source.client.clone(), lease).with_fence(fence.clone())
     });
 
     loop {
@@ -241,15 +266,29 @@ async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
             shared.last_progress = Some(Instant::now());
         }
         let progress = tokio::spawn(watch_progress(status, shared.clone()));
-        let lost = match elector.as_mut() {
-            Some(elector) => {
-                tokio::select! {
-                    () = driver.run(stopped(stop_rx.clone())) => false,
-                    () = elector.hold() => true,
-                }
+        // SIGTERM: the driver finishes the reconcile in flight, within the shutdown grace.
+        let grace = args.shutdown_grace;
+        let mut stop = stop_rx.clone();
+        let work = async {
+            let run = driver.run(stopped(stop_rx.clone()));
+            tokio::pin!(run);
+            tokio::select! {
+                () = &mut run => {}
+                () = async {
+                    let _ = stop.wait_for(|stop| *stop).await;
+                    tokio::time::sleep(grace).await;
+                } => tracing::warn!(?grace, "the reconcile in flight did not finish within the shutdown grace"),
+            }
+        };
+        // The lease is renewed on its own task (crate::leader), never beside the reconciles.
+        let lost = match elector.take() {
+            Some(held) => {
+                let (held, term) = crate::leader::lead(held, work).await;
+                elector = Some(held);
+                matches!(term, crate::leader::Term::Lost)
             }
             None => {
-                driver.run(stopped(stop_rx.clone())).await;
+                work.await;
                 false
             }
         };
@@ -318,6 +357,23 @@ fn log_finding(d: &Diagnostic) {
     }
 }
 
+/// `--namespaces` (issue 14, least privilege) confines the source to namespaces that exist:
+/// creating one needs cluster-wide access, which the namespaced RBAC does not grant.
+fn check_confinement(namespaces: &[String], link: &Link) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        namespaces.is_empty() || !link.create_namespaces(),
+        "--namespaces confines the source to existing namespaces: createNamespaces needs \
+         cluster-wide access"
+    );
+    for ns in namespaces {
+        anyhow::ensure!(
+            svcmirror_core::names::is_dns1123_label(ns),
+            "--namespaces: {ns:?} is not a namespace name"
+        );
+    }
+    Ok(())
+}
+
 /// SPEC §2.1: starts the gateway prober (unless `--no-probe`); its decisions go to every driver
 /// through the returned receiver, its metrics to `/metrics`, its transitions to an Event.
 fn spawn_prober(
@@ -382,5 +438,43 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespaces_flag_confines_the_source_and_refuses_namespace_creation() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            run: RunArgs,
+        }
+        let parsed = Wrapper::try_parse_from([
+            "svcmirror",
+            "--target-kubeconfig=k",
+            "--cluster-name=west",
+            "--gateway-address=172.18.0.4",
+            "--namespaces=default,apps",
+            "--namespaces=db",
+        ])
+        .expect("parses");
+        assert_eq!(parsed.run.namespaces, ["default", "apps", "db"]);
+        assert_eq!(parsed.run.shutdown_grace, Duration::from_secs(20));
+        let link = |create| {
+            Link::builder("west")
+                .gateway_address("172.18.0.4".parse().expect("ip"))
+                .create_namespaces(create)
+                .build()
+                .expect("link")
+        };
+        assert!(check_confinement(&parsed.run.namespaces, &link(false)).is_ok());
+        let err = check_confinement(&parsed.run.namespaces, &link(true)).expect_err("refused");
+        assert!(err.to_string().contains("createNamespaces"), "{err}");
+        assert!(check_confinement(&[], &link(true)).is_ok());
+        assert!(check_confinement(&["Not_A_Namespace".to_owned()], &link(false)).is_err());
     }
 }

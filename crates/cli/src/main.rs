@@ -22,6 +22,7 @@ mod demo;
 mod explain;
 mod federation;
 mod flags;
+mod leader;
 mod link_file;
 #[allow(dead_code)] // wired into `run --link-name` with the Link front door
 mod link_watch;

@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use support::{ApiServer, seed_mirrored, spawn, west};
+use support::{ApiServer, nginx_endpoints, seed_mirrored, spawn, spawn_tagged, west};
+use svcmirror_core::model::Object;
 use svcmirror_fake::FakeCluster;
 
 /// A kubeconfig for the plain-HTTP server at `addr`.
@@ -440,4 +441,150 @@ async fn a_standby_says_who_leads_and_takes_over() {
     let _ = a.wait();
     let _ = std::fs::remove_dir_all(&dir_a);
     let _ = std::fs::remove_dir_all(&dir_b);
+}
+
+/// Starts `svcmirror run` with leader election, as replica `pod`, writing to east through
+/// `east_addr`.
+fn replica(dir: &Path, pod: &str, west: SocketAddr, east: SocketAddr) -> (Child, SocketAddr) {
+    let metrics = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let child = Command::new(env!("CARGO_BIN_EXE_svcmirror"))
+        .arg("run")
+        .arg("--target-kubeconfig")
+        .arg(kubeconfig(dir, &format!("west-{pod}"), west))
+        .arg("--source-kubeconfig")
+        .arg(kubeconfig(dir, &format!("east-{pod}"), east))
+        .args(["--cluster-name", "west", "--gateway-address", "172.18.0.4"])
+        .args([
+            "--enable-headless-services",
+            "--lease-namespace",
+            "svcmirror",
+        ])
+        .args(["--metrics-addr", &metrics.to_string()])
+        .env("POD_NAME", pod)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("stderr.log")).expect("log file"))
+        .spawn()
+        .expect("svcmirror run starts");
+    (child, metrics)
+}
+
+fn terminate(child: &mut Child, dir: &Path) {
+    let sent = Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", child.id())])
+        .status()
+        .expect("sh runs");
+    assert!(sent.success());
+    for _ in 0..600 {
+        if let Some(status) = child.try_wait().expect("wait") {
+            assert!(status.success(), "{status}\n{}", log(dir));
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    panic!("still running a minute after SIGTERM\n{}", log(dir));
+}
+
+/// Issue 14, two controllers racing for the lease: two `svcmirror run` replicas share one Lease
+/// in east. Only the holder writes; the standby writes nothing (not even while it waits); after
+/// the holder stops (SIGTERM, which releases the lease) the other one takes over and writes, and
+/// the old one never writes again. East tells the replicas apart by the port each one uses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_race_for_the_lease_and_only_the_holder_writes() {
+    let west = ApiServer::new(west());
+    let east = ApiServer::new(FakeCluster::default());
+    let west_addr = spawn(west.clone()).await;
+    let (east_a, east_b) = (
+        spawn_tagged(east.clone(), Some("a")).await,
+        spawn_tagged(east.clone(), Some("b")).await,
+    );
+    let root = std::env::temp_dir().join(format!("svcmirror-lease-race-{}", std::process::id()));
+    let (dir_a, dir_b) = (root.join("a"), root.join("b"));
+    std::fs::create_dir_all(&dir_a).expect("temp dir");
+    std::fs::create_dir_all(&dir_b).expect("temp dir");
+    let holder = || {
+        east.leases
+            .lock()
+            .expect("lock")
+            .holder("svcmirror", "svcmirror-west")
+    };
+
+    let (mut a, _) = replica(&dir_a, "pod-a", west_addr, east_a);
+    wait_for(&mut a, &dir_a, 1200, || {
+        seed_mirrored(&east.lock(), 3)?;
+        (holder().as_deref() == Some("pod-a"))
+            .then_some(())
+            .ok_or_else(|| format!("lease holder {:?}", holder()))
+    })
+    .await;
+    let (mut b, metrics_b) = replica(&dir_b, "pod-b", west_addr, east_b);
+    // The standby is up (ready, as a standby is) and has read the lease.
+    wait_for(&mut b, &dir_b, 600, || {
+        match http_get(metrics_b, "/metrics") {
+            Some((200, body)) if body.contains("svcmirror_leader 0") => Ok(()),
+            other => Err(format!("b's /metrics: {other:?}")),
+        }
+    })
+    .await;
+
+    // A change in west: only the holder writes it.
+    west.write(|c| {
+        c.update(Object::Endpoints({
+            let mut ep = nginx_endpoints(2);
+            ep.metadata.resource_version = None;
+            ep
+        }))
+    })
+    .expect("scale down");
+    wait_for(&mut a, &dir_a, 1200, || seed_mirrored(&east.lock(), 2)).await;
+    let mirrors = |writes: Vec<String>| -> Vec<String> {
+        writes
+            .into_iter()
+            .filter(|w| !w.contains("/leases"))
+            .collect()
+    };
+    let by_a = mirrors(east.writes());
+    assert!(!by_a.is_empty());
+    assert!(
+        by_a.iter().all(|w| w.starts_with("a ")),
+        "only the holder writes: {by_a:?}\n{}",
+        log(&dir_b)
+    );
+
+    // The holder stops and releases the lease; the standby takes over and writes the next change.
+    terminate(&mut a, &dir_a);
+    west.write(|c| {
+        c.update(Object::Endpoints({
+            let mut ep = nginx_endpoints(3);
+            ep.metadata.resource_version = None;
+            ep
+        }))
+    })
+    .expect("scale up");
+    wait_for(&mut b, &dir_b, 1200, || {
+        seed_mirrored(&east.lock(), 3)?;
+        (holder().as_deref() == Some("pod-b"))
+            .then_some(())
+            .ok_or_else(|| format!("lease holder {:?}", holder()))
+    })
+    .await;
+    let all = mirrors(east.writes());
+    let first_b = all
+        .iter()
+        .position(|w| w.starts_with("b "))
+        .expect("b wrote after taking over");
+    assert!(
+        all[first_b..].iter().all(|w| w.starts_with("b ")),
+        "the old holder never writes after handing over: {all:?}"
+    );
+    assert!(
+        all[..first_b].iter().all(|w| w.starts_with("a ")),
+        "{all:?}"
+    );
+    terminate(&mut b, &dir_b);
+    let _ = std::fs::remove_dir_all(&root);
 }

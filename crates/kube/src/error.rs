@@ -14,7 +14,8 @@ use svcmirror_core::model::{Kind, ObjectKey};
 /// | 409, reason `AlreadyExists` | `AlreadyExists` |
 /// | other 409 (stale resourceVersion, failed precondition, apply conflict) | `Conflict` |
 /// | 422 | `Invalid`, `field` from the first `details.causes[].field` |
-/// | 403 (and 401) | `Forbidden` |
+/// | 403 | `Forbidden` |
+/// | 401 (credentials expired or rotated: a client of [`crate::client::reloading_client`] re-reads them, so the same request is worth retrying) | `Unavailable` |
 /// | 504 or 500 with reason `Timeout`, 408, a client-side timeout | `Timeout` |
 /// | 410 (a watch's resourceVersion expired: re-list), 429, other 5xx, connection errors | `Unavailable` |
 ///
@@ -72,8 +73,11 @@ pub fn map_status(status: &Status, kind: Kind, key: &ObjectKey) -> ApiError {
                 .unwrap_or_default(),
             message,
         },
-        // The code stays in the words: 401 (credentials rejected) is not 403 (RBAC).
-        401 | 403 => ApiError::Forbidden(with_code(status, &message)),
+        403 => ApiError::Forbidden(with_code(status, &message)),
+        // Issue 14: not permanent — the credentials are re-read and the retry may succeed.
+        401 => ApiError::Unavailable(format!(
+            "401 Unauthorized (the credentials are re-read): {message}"
+        )),
         408 | 504 => ApiError::Timeout(with_code(status, &message)),
         413 => ApiError::TooLarge {
             kind,
@@ -194,6 +198,10 @@ mod tests {
         assert!(matches!(
             map_status(&status(403, "Forbidden"), k, &key()),
             ApiError::Forbidden(_)
+        ));
+        assert!(matches!(
+            map_status(&status(401, "Unauthorized"), k, &key()),
+            ApiError::Unavailable(m) if m.starts_with("401 Unauthorized")
         ));
         assert!(matches!(
             map_status(&status(429, "TooManyRequests"), k, &key()),

@@ -17,6 +17,8 @@ use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::api::{Api, PostParams};
 
+use crate::fence::Fence;
+
 /// A failed Lease request.
 #[derive(Debug, thiserror::Error)]
 #[error("Lease {namespace}/{name}: {}", crate::error::describe(source))]
@@ -111,10 +113,13 @@ impl LeaseConfig {
     }
 }
 
-/// Acquires, renews and releases one Lease.
+/// Acquires, renews and releases one Lease, and keeps its [`Fence`] (when given one) open exactly
+/// while the lease is held with margin: every successful round opens it until the round's start +
+/// `renew_deadline`, a lost round closes it, a failed one lets it run out.
 pub struct LeaderElector {
     api: Api<Lease>,
     config: LeaseConfig,
+    fence: Option<Fence>,
     /// The resourceVersion of the record last read, and when it was first seen.
     last_seen: Option<(String, Instant)>,
     /// The other replica last seen holding the lease (logged when it changes).
@@ -136,9 +141,22 @@ impl LeaderElector {
         Self {
             api: Api::namespaced(client, &config.namespace),
             config,
+            fence: None,
             last_seen: None,
             leader: None,
         }
+    }
+
+    /// The same elector, keeping `fence` open while it holds the lease (see [`crate::fence`]).
+    #[must_use]
+    pub fn with_fence(mut self, fence: Fence) -> Self {
+        self.fence = Some(fence);
+        self
+    }
+
+    /// Now, on the fence's clock (the real monotonic clock without a fence).
+    fn now(&self) -> Instant {
+        self.fence.as_ref().map_or_else(Instant::now, Fence::now)
     }
 
     /// The configuration.
@@ -161,6 +179,19 @@ impl LeaderElector {
     /// # Errors
     /// Any other API failure.
     pub async fn try_acquire_or_renew(&mut self, now: Instant) -> Result<bool, LeaseError> {
+        let held = self.round(now).await;
+        if let Some(fence) = &self.fence {
+            match held {
+                Ok(true) => fence.renewed(now, self.config.renew_deadline),
+                Ok(false) => fence.close(),
+                // Unknown: the fence runs out at the renew deadline on its own.
+                Err(_) => {}
+            }
+        }
+        held
+    }
+
+    async fn round(&mut self, now: Instant) -> Result<bool, LeaseError> {
         let current = self
             .api
             .get_opt(&self.config.name)
@@ -232,6 +263,9 @@ impl LeaderElector {
     /// # Errors
     /// Any API failure; a lease held by someone else is left alone and is not an error.
     pub async fn release(&mut self) -> Result<(), LeaseError> {
+        if let Some(fence) = &self.fence {
+            fence.close();
+        }
         let Some(mut lease) = self
             .api
             .get_opt(&self.config.name)
@@ -260,7 +294,11 @@ impl LeaderElector {
     /// Waits until this replica holds the lease, trying every `retry_period`.
     pub async fn acquire(&mut self) {
         loop {
-            match self.try_acquire_or_renew(Instant::now()).await {
+            let now = self.now();
+            match tokio::time::timeout(self.config.renew_deadline, self.try_acquire_or_renew(now))
+                .await
+                .unwrap_or(Ok(false))
+            {
                 Ok(true) => return,
                 Ok(false) => {}
                 Err(e) => {
@@ -272,21 +310,39 @@ impl LeaderElector {
     }
 
     /// Renews the lease every `retry_period` and returns once leadership is lost: another
-    /// replica holds it, or no renewal succeeded for `renew_deadline`.
+    /// replica holds it, or no renewal succeeded for `renew_deadline`. Each attempt is cut off at
+    /// the renew deadline, so a hung connection cannot keep a deposed leader believing it leads.
+    /// Run it on its own task (`tokio::spawn`), never beside CPU-bound reconciles on one task:
+    /// renewals must not wait for a translate to finish.
     pub async fn hold(&mut self) {
-        let mut renewed = Instant::now();
+        let mut renewed = self.now();
         loop {
             tokio::time::sleep(self.config.retry_period).await;
-            let now = Instant::now();
-            match self.try_acquire_or_renew(now).await {
-                Ok(true) => renewed = now,
-                Ok(false) => return,
-                Err(e) => {
+            let now = self.now();
+            let budget = (renewed + self.config.renew_deadline).saturating_duration_since(now);
+            let attempt = if budget.is_zero() {
+                None
+            } else {
+                tokio::time::timeout(budget, self.try_acquire_or_renew(now))
+                    .await
+                    .ok()
+            };
+            match attempt {
+                Some(Ok(true)) => renewed = now,
+                Some(Ok(false)) => return,
+                Some(Err(e)) => {
                     tracing::warn!(error = %e, "renewing the lease in the source cluster failed: {e}");
-                    if now.saturating_duration_since(renewed) >= self.config.renew_deadline {
-                        return;
-                    }
                 }
+                None => tracing::warn!(
+                    timeout = ?budget,
+                    "renewing the lease in the source cluster timed out (no answer before the renew deadline)"
+                ),
+            }
+            if self.now().saturating_duration_since(renewed) >= self.config.renew_deadline {
+                if let Some(fence) = &self.fence {
+                    fence.close();
+                }
+                return;
             }
         }
     }

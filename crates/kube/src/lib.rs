@@ -35,14 +35,18 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod client;
 pub mod convert;
+mod create;
 mod error;
 mod events;
+pub mod fence;
 pub mod lease;
 pub mod link_resource;
 mod source;
 mod target;
 
+pub use create::apply_ownership_patch;
 pub use error::{describe, map_error, map_status};
 pub use events::record_gateway_transition;
 pub use source::{FIELD_MANAGER, KubeSource};

@@ -12,6 +12,7 @@ use svcmirror_core::model::{Kind, Namespace, Object, ObjectKey};
 
 use crate::convert;
 use crate::error::map_error;
+use crate::fence::Fence;
 
 /// The field manager of every write (server-side apply's `fieldManager`).
 pub const FIELD_MANAGER: &str = "svcmirror";
@@ -28,22 +29,33 @@ pub(crate) const PAGE_SIZE: u32 = 500;
 ///   take to report `NameConflict` instead of planning a write. Slices are listed whatever the
 ///   link's endpoints API, so switching a link from slices back to Endpoints finds (and the core
 ///   deletes) the slices it wrote. RBAC: `list` on services, endpoints, endpointslices and
-///   namespaces cluster-wide.
-/// - **create** reads the name first and answers `AlreadyExists` when anything holds it, then
-///   writes with server-side apply (see below). The read-then-apply window is a race only with a
-///   third party creating the very same name in between; the apply then fails with `Conflict` if
-///   that party's manager owns a field we set differently, and otherwise the object ends up shared.
-///   A plain `POST` would close the window, but would make the fields managed by an `Update`
-///   entry, which a later apply by the same manager cannot remove (a dropped label or port would
-///   then stay forever).
+///   namespaces cluster-wide. **Confined** ([`with_namespaces`](Self::with_namespaces), issue 14
+///   least privilege): Services, Endpoints and EndpointSlices are listed in those namespaces only,
+///   and each of those Namespaces is read by name, which a RoleBinding in that namespace allows
+///   (`deploy/rbac-source-namespaced.yaml`); exports in other namespaces then find no namespace
+///   and are reported `NamespaceMissing` by the core.
+/// - **create** is a `POST` (field manager [`FIELD_MANAGER`]): the API server refuses it with
+///   `AlreadyExists` when anything holds the name, atomically, so a create never adopts an object a
+///   third party made between our list and our write (issue 14: a GET-then-apply could). The POST
+///   records our fields under an `Update` entry of `managedFields`, which a later apply by the same
+///   manager cannot prune (a dropped label or port would stay forever); so the create then hands
+///   those fields to our `Apply` entry with one merge patch of `metadata.managedFields`,
+///   conditional on the resourceVersion the POST returned (client-go's `csaupgrade` does the same
+///   for `kubectl apply --server-side`). If that second request fails the object is still created
+///   and ours; only pruning of fields it later drops is affected, and the failure is logged.
 /// - **update** is a server-side apply of the whole object carrying `metadata.resourceVersion`,
 ///   so a stale object is rejected with `Conflict` (optimistic concurrency) rather than merged.
 /// - Every apply uses field manager [`FIELD_MANAGER`] and never `force`: a field owned by another
 ///   manager with a different value is a `Conflict`, never clobbered.
 /// - **delete** passes the uid/resourceVersion [`Preconditions`] to the server.
+/// - **Fenced** ([`with_fence`](Self::with_fence)): every create, update and delete is refused
+///   with [`ApiError::Fenced`] before it is sent unless the leader lease is held with margin, and
+///   is cut off (`Timeout`: outcome unknown) when the renew deadline passes while it is in flight.
 #[derive(Clone)]
 pub struct KubeSource {
     client: kube::Client,
+    fence: Option<Fence>,
+    namespaces: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for KubeSource {
@@ -56,7 +68,86 @@ impl KubeSource {
     /// A source cluster talking through `client`.
     #[must_use]
     pub fn new(client: kube::Client) -> Self {
-        Self { client }
+        Self {
+            client,
+            fence: None,
+            namespaces: None,
+        }
+    }
+
+    /// The same source whose writes are allowed only while `fence` is open (the leader lease is
+    /// held with margin; see [`crate::fence`]).
+    #[must_use]
+    pub fn with_fence(mut self, fence: Fence) -> Self {
+        self.fence = Some(fence);
+        self
+    }
+
+    /// The same source confined to `namespaces`: lists read only those (see the type's docs).
+    #[must_use]
+    pub fn with_namespaces(mut self, namespaces: impl IntoIterator<Item = String>) -> Self {
+        let mut namespaces: Vec<String> = namespaces.into_iter().collect();
+        namespaces.sort();
+        namespaces.dedup();
+        self.namespaces = Some(namespaces);
+        self
+    }
+
+    /// Runs `write` if the fence allows it, cut off at the renew deadline.
+    async fn fenced<T>(
+        &self,
+        kind: Kind,
+        key: &ObjectKey,
+        write: impl std::future::Future<Output = Result<T, ApiError>>,
+    ) -> Result<T, ApiError> {
+        let Some(fence) = &self.fence else {
+            return write.await;
+        };
+        let remaining = fence.check()?;
+        tokio::time::timeout(remaining, write)
+            .await
+            .unwrap_or_else(|_| {
+                Err(ApiError::Timeout(format!(
+                    "{kind} {key}: cut off at the leader lease's renew deadline; its outcome is unknown"
+                )))
+            })
+    }
+
+    /// Lists `K` in every namespace, or in each confined namespace.
+    async fn list_kind<K>(&self, kind: Kind) -> Result<Vec<K>, ApiError>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug,
+        <K as kube::Resource>::DynamicType: Default,
+    {
+        let params = ListParams::default();
+        let Some(namespaces) = &self.namespaces else {
+            return list_all(&Api::<K>::all(self.client.clone()), &params, kind).await;
+        };
+        let mut items = Vec::new();
+        for ns in namespaces {
+            items.extend(list_all(&self.namespaced::<K>(ns), &params, kind).await?);
+        }
+        Ok(items)
+    }
+
+    /// Every Namespace, or each confined namespace that exists (read by name).
+    async fn list_namespaces(&self) -> Result<Vec<k8s::Namespace>, ApiError> {
+        let api = Api::<k8s::Namespace>::all(self.client.clone());
+        let Some(namespaces) = &self.namespaces else {
+            return list_all(&api, &ListParams::default(), Kind::Namespace).await;
+        };
+        let mut items = Vec::new();
+        for ns in namespaces {
+            let found = api
+                .get_opt(ns)
+                .await
+                .map_err(|e| map_error(&e, Kind::Namespace, &ObjectKey::new("", ns)))?;
+            items.extend(found);
+        }
+        Ok(items)
     }
 
     fn namespaced<K>(&self, namespace: &str) -> Api<K>
@@ -86,40 +177,35 @@ impl KubeSource {
         .map_err(|e| map_error(&e, kind, key))
     }
 
-    async fn exists(&self, kind: Kind, key: &ObjectKey) -> Result<bool, ApiError> {
-        Ok(self.get(kind, key).await?.is_some())
-    }
-
-    /// Writes `object` with server-side apply. `fresh` is true for a create: server-set fields
-    /// (uid, resourceVersion) are not sent, so the apply cannot be mistaken for an update.
-    async fn write(&self, object: &Object, fresh: bool) -> Result<Object, ApiError> {
+    /// Writes `object` with server-side apply, carrying its resourceVersion (an update).
+    async fn write(&self, object: &Object) -> Result<Object, ApiError> {
         let key = object.key();
         let kind = object.kind();
         match object {
             Object::Namespace(ns) => {
                 let mut body = convert::namespace_to_k8s(ns);
-                strip_server_fields(&mut body.metadata, fresh);
+                strip_server_fields(&mut body.metadata, false);
                 let api: Api<k8s::Namespace> = Api::all(self.client.clone());
                 let stored = self.apply(&api, kind, &key, &body).await?;
                 Ok(Object::Namespace(convert::namespace_from_k8s(stored)))
             }
             Object::Service(svc) => {
                 let mut body = convert::service_to_k8s(svc);
-                strip_server_fields(&mut body.metadata, fresh);
+                strip_server_fields(&mut body.metadata, false);
                 let api = self.namespaced(&key.namespace);
                 let stored = self.apply(&api, kind, &key, &body).await?;
                 Ok(Object::Service(convert::service_from_k8s(stored)))
             }
             Object::Endpoints(ep) => {
                 let mut body = convert::endpoints_to_k8s(ep);
-                strip_server_fields(&mut body.metadata, fresh);
+                strip_server_fields(&mut body.metadata, false);
                 let api = self.namespaced(&key.namespace);
                 let stored = self.apply(&api, kind, &key, &body).await?;
                 Ok(Object::Endpoints(convert::endpoints_from_k8s(stored)))
             }
             Object::EndpointSlice(slice) => {
                 let mut body = convert::endpoint_slice_to_k8s(slice);
-                strip_server_fields(&mut body.metadata, fresh);
+                strip_server_fields(&mut body.metadata, false);
                 let api = self.namespaced(&key.namespace);
                 let stored = self.apply(&api, kind, &key, &body).await?;
                 Ok(Object::EndpointSlice(convert::endpoint_slice_from_k8s(
@@ -128,10 +214,44 @@ impl KubeSource {
             }
         }
     }
+    async fn delete_unfenced(
+        &self,
+        kind: Kind,
+        key: &ObjectKey,
+        params: &DeleteParams,
+    ) -> Result<(), ApiError> {
+        let params = params.clone();
+        let err = |e: kube::Error| map_error(&e, kind, key);
+        match kind {
+            Kind::Namespace => Api::<k8s::Namespace>::all(self.client.clone())
+                .delete(&key.name, &params)
+                .await
+                .map(drop)
+                .map_err(err),
+            Kind::Service => self
+                .namespaced::<k8s::Service>(&key.namespace)
+                .delete(&key.name, &params)
+                .await
+                .map(drop)
+                .map_err(err),
+            Kind::Endpoints => self
+                .namespaced::<k8s::Endpoints>(&key.namespace)
+                .delete(&key.name, &params)
+                .await
+                .map(drop)
+                .map_err(err),
+            Kind::EndpointSlice => self
+                .namespaced::<discovery::EndpointSlice>(&key.namespace)
+                .delete(&key.name, &params)
+                .await
+                .map(drop)
+                .map_err(err),
+        }
+    }
 }
 
 /// `creationTimestamp` is never sent; on a create neither are uid and resourceVersion.
-fn strip_server_fields(
+pub(crate) fn strip_server_fields(
     meta: &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
     fresh: bool,
 ) {
@@ -169,17 +289,10 @@ where
 #[async_trait]
 impl SourceCluster for KubeSource {
     async fn list(&self) -> Result<SourceState, ApiError> {
-        let params = ListParams::default();
-        let (svc_api, ep_api, slice_api, ns_api) = (
-            Api::<k8s::Service>::all(self.client.clone()),
-            Api::<k8s::Endpoints>::all(self.client.clone()),
-            Api::<discovery::EndpointSlice>::all(self.client.clone()),
-            Api::<k8s::Namespace>::all(self.client.clone()),
-        );
-        let services = list_all(&svc_api, &params, Kind::Service);
-        let endpoints = list_all(&ep_api, &params, Kind::Endpoints);
-        let slices = list_all(&slice_api, &params, Kind::EndpointSlice);
-        let namespaces = list_all(&ns_api, &params, Kind::Namespace);
+        let services = self.list_kind::<k8s::Service>(Kind::Service);
+        let endpoints = self.list_kind::<k8s::Endpoints>(Kind::Endpoints);
+        let slices = self.list_kind::<discovery::EndpointSlice>(Kind::EndpointSlice);
+        let namespaces = self.list_namespaces();
         let (services, endpoints, slices, namespaces) =
             futures::try_join!(services, endpoints, slices, namespaces)?;
         Ok(SourceState {
@@ -235,14 +348,13 @@ impl SourceCluster for KubeSource {
 
     async fn create(&self, object: &Object) -> Result<Object, ApiError> {
         let (kind, key) = (object.kind(), object.key());
-        if self.exists(kind, &key).await? {
-            return Err(ApiError::AlreadyExists { kind, key });
-        }
-        self.write(object, true).await
+        self.fenced(kind, &key, crate::create::create(&self.client, object))
+            .await
     }
 
     async fn update(&self, object: &Object) -> Result<Object, ApiError> {
-        self.write(object, false).await
+        let (kind, key) = (object.kind(), object.key());
+        self.fenced(kind, &key, self.write(object)).await
     }
 
     async fn delete(
@@ -258,31 +370,7 @@ impl SourceCluster for KubeSource {
                 resource_version: preconditions.resource_version.clone(),
             });
         }
-        let err = |e: kube::Error| map_error(&e, kind, key);
-        match kind {
-            Kind::Namespace => Api::<k8s::Namespace>::all(self.client.clone())
-                .delete(&key.name, &params)
-                .await
-                .map(drop)
-                .map_err(err),
-            Kind::Service => self
-                .namespaced::<k8s::Service>(&key.namespace)
-                .delete(&key.name, &params)
-                .await
-                .map(drop)
-                .map_err(err),
-            Kind::Endpoints => self
-                .namespaced::<k8s::Endpoints>(&key.namespace)
-                .delete(&key.name, &params)
-                .await
-                .map(drop)
-                .map_err(err),
-            Kind::EndpointSlice => self
-                .namespaced::<discovery::EndpointSlice>(&key.namespace)
-                .delete(&key.name, &params)
-                .await
-                .map(drop)
-                .map_err(err),
-        }
+        self.fenced(kind, key, self.delete_unfenced(kind, key, &params))
+            .await
     }
 }

@@ -13,6 +13,7 @@ use svcmirror_core::labels::SLICE_SERVICE_NAME;
 use svcmirror_core::model::{EndpointSlice, Endpoints, Kind, ObjectKey, Service};
 use svcmirror_core::{LabelSelector, TargetEndpoints, TargetState, target_endpoints};
 
+use crate::client::Timeouts;
 use crate::convert;
 use crate::error::{map_error, map_status};
 use crate::source::list_all;
@@ -46,6 +47,9 @@ pub struct KubeTarget {
     client: kube::Client,
     selector: String,
     endpoints_from: TargetEndpoints,
+    /// `timeoutSeconds` of both watches: shorter than the client's read timeout (see
+    /// [`Timeouts::watch_timeout_secs`]).
+    watch_timeout_secs: u32,
 }
 
 impl std::fmt::Debug for KubeTarget {
@@ -65,6 +69,7 @@ impl KubeTarget {
             client,
             selector: export_selector.to_string(),
             endpoints_from: TargetEndpoints::Endpoints,
+            watch_timeout_secs: Timeouts::default().watch_timeout_secs(),
         }
     }
 
@@ -78,6 +83,7 @@ impl KubeTarget {
             client,
             selector: server_selector(link),
             endpoints_from: TargetEndpoints::Endpoints,
+            watch_timeout_secs: Timeouts::default().watch_timeout_secs(),
         }
     }
 
@@ -87,6 +93,13 @@ impl KubeTarget {
     #[must_use]
     pub fn with_target_endpoints(mut self, from: TargetEndpoints) -> Self {
         self.endpoints_from = from;
+        self
+    }
+
+    /// The same target with watches ended by the server before `timeouts.read` (the client's).
+    #[must_use]
+    pub fn with_timeouts(mut self, timeouts: &Timeouts) -> Self {
+        self.watch_timeout_secs = timeouts.watch_timeout_secs();
         self
     }
 
@@ -148,7 +161,9 @@ impl TargetCluster for KubeTarget {
     fn watch(&self) -> BoxStream<'static, Result<TargetEvent, ApiError>> {
         let services = watcher(
             Api::<k8s::Service>::all(self.client.clone()),
-            watcher::Config::default().labels(&self.selector),
+            watcher::Config::default()
+                .labels(&self.selector)
+                .timeout(self.watch_timeout_secs),
         )
         .default_backoff()
         .map(|r| {
@@ -159,7 +174,7 @@ impl TargetCluster for KubeTarget {
         let endpoints = (from != TargetEndpoints::Slices).then(|| {
             watcher(
                 Api::<k8s::Endpoints>::all(self.client.clone()),
-                watcher::Config::default(),
+                watcher::Config::default().timeout(self.watch_timeout_secs),
             )
             .default_backoff()
             .map(|r| {
@@ -171,7 +186,9 @@ impl TargetCluster for KubeTarget {
         let slices = (from != TargetEndpoints::Endpoints).then(|| {
             watcher(
                 Api::<discovery::EndpointSlice>::all(self.client.clone()),
-                watcher::Config::default().labels(SLICE_SERVICE_NAME),
+                watcher::Config::default()
+                    .labels(SLICE_SERVICE_NAME)
+                    .timeout(self.watch_timeout_secs),
             )
             .default_backoff()
             .map(|r| {

@@ -222,3 +222,73 @@ fn deployment_is_locked_down_and_probed() {
         .expect("target credentials mounted");
     assert!(secret_volume.starts_with("cluster-credentials-"));
 }
+
+/// Issue 14 least privilege: the target's credentials are a bound, expiring token (TokenRequest,
+/// `kubectl create token`), never a legacy service-account token Secret, which never expires.
+#[test]
+fn target_credentials_are_a_bound_token_not_a_legacy_token_secret() {
+    for (file, doc) in documents() {
+        assert!(
+            !(doc["kind"] == "Secret" && doc["type"] == "kubernetes.io/service-account-token"),
+            "{file}: a legacy, non-expiring service-account token Secret"
+        );
+    }
+    let text = std::fs::read_to_string(deploy_dir().join("rbac-target.yaml")).expect("readable");
+    assert!(
+        text.contains("create token svcmirror-remote --duration="),
+        "rbac-target.yaml documents the TokenRequest flow"
+    );
+    let account = documents()
+        .into_iter()
+        .find(|(file, d)| file == "rbac-target.yaml" && d["kind"] == "ServiceAccount")
+        .expect("the target's ServiceAccount")
+        .1;
+    assert_eq!(account["automountServiceAccountToken"], false);
+}
+
+/// Issue 14 least privilege, narrowed: `rbac-source-namespaced.yaml` confines the source to the
+/// namespaces it binds — RoleBindings only (no ClusterRoleBinding), each in its namespace, to a
+/// ClusterRole with exactly the requests a confined `KubeSource` makes.
+#[test]
+fn namespaced_source_variant_binds_per_namespace_only() {
+    let docs: Vec<Value> = documents()
+        .into_iter()
+        .filter(|(file, _)| file == "rbac-source-namespaced.yaml")
+        .map(|(_, d)| d)
+        .collect();
+    assert!(
+        !docs.is_empty(),
+        "deploy/rbac-source-namespaced.yaml exists"
+    );
+    assert!(
+        docs.iter().all(|d| d["kind"] != "ClusterRoleBinding"),
+        "no cluster-wide binding"
+    );
+    let role = docs
+        .iter()
+        .find(|d| d["kind"] == "ClusterRole")
+        .expect("the per-namespace ClusterRole");
+    let role_name = role["metadata"]["name"].as_str().expect("name");
+    let bindings: Vec<&Value> = docs
+        .iter()
+        .filter(|d| d["kind"] == "RoleBinding" && d["roleRef"]["name"] == role_name)
+        .collect();
+    assert!(bindings.len() >= 2, "one RoleBinding per namespace");
+    for binding in &bindings {
+        assert!(binding["metadata"]["namespace"].is_string(), "{binding}");
+        assert_eq!(binding["roleRef"]["kind"], "ClusterRole");
+        assert_eq!(binding["subjects"][0]["name"], "svcmirror");
+    }
+    for rule in role["rules"].as_array().expect("rules") {
+        let verbs = strings(&rule["verbs"]);
+        if strings(&rule["resources"]) == ["namespaces"] {
+            assert_eq!(verbs, ["get"], "the bound namespace itself, read only");
+        } else {
+            assert_eq!(
+                verbs,
+                ["get", "list", "create", "patch", "delete"],
+                "{rule}"
+            );
+        }
+    }
+}

@@ -334,6 +334,15 @@ async fn target_watch_turns_the_initial_lists_into_restarted_then_streams_change
         .find(|s| s.path == "/api/v1/endpoints" && s.is_watch())
         .expect("an Endpoints watch");
     assert!(!endpoints_watch.query.contains_key("labelSelector"));
+    // Issue 14: both watches are ended by the server (50 s) before the client's read timeout
+    // (60 s) would call a quiet but healthy watch dead.
+    for watch in [service_watch, endpoints_watch] {
+        assert_eq!(
+            watch.query.get("timeoutSeconds").map(String::as_str),
+            Some("50"),
+            "{watch:?}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -386,16 +395,27 @@ async fn source_list_reads_every_service_endpoints_endpoint_slice_and_namespace(
     );
 }
 
+/// Issue 14 (creates that cannot adopt): a create is a `POST` as field manager `svcmirror`, which
+/// the server refuses when the name is taken; the fields it recorded under an `Update` entry are
+/// then handed to our `Apply` entry by a merge patch conditional on the returned resourceVersion.
 #[tokio::test]
-async fn source_create_checks_the_name_then_server_side_applies_as_svcmirror() {
+async fn source_create_posts_as_svcmirror_then_hands_the_fields_to_its_apply_entry() {
     let (client, mut rx) = mock_client(Box::new(|seen: &Seen| match seen.method.as_str() {
-        "GET" => status(404, "NotFound", "services \"nginx-set-0-west\" not found"),
-        "PATCH" => {
+        "POST" => {
             let mut stored = seen.body.clone();
             stored["metadata"]["resourceVersion"] = json!("101");
             stored["metadata"]["uid"] = json!("u-2");
+            stored["metadata"]["managedFields"] = json!([{"manager": "svcmirror",
+                "operation": "Update", "apiVersion": "v1", "fieldsType": "FieldsV1",
+                "fieldsV1": {"f:spec": {"f:ports": {}}}}]);
             stored["spec"]["clusterIP"] = json!("10.43.0.10");
             Answer::Json(201, stored)
+        }
+        "PATCH" => {
+            let mut stored = service_json("default", "nginx-set-0-west", json!({}));
+            stored["metadata"]["resourceVersion"] = json!("102");
+            stored["spec"]["clusterIP"] = json!("10.43.0.10");
+            Answer::Json(200, stored)
         }
         other => panic!("unexpected {other}"),
     }));
@@ -410,55 +430,63 @@ async fn source_create_checks_the_name_then_server_side_applies_as_svcmirror() {
         panic!("a Service")
     };
     assert_eq!(stored.spec.cluster_ip.as_deref(), Some("10.43.0.10"));
-    assert_eq!(stored.metadata.resource_version.as_deref(), Some("101"));
+    assert_eq!(
+        stored.metadata.resource_version.as_deref(),
+        Some("102"),
+        "the object as stored after the hand-over"
+    );
 
     let seen = drain(&mut rx).await;
     assert_eq!(seen.len(), 2);
-    assert_eq!(seen[0].method, "GET");
+    let post = &seen[0];
+    assert_eq!(post.method, "POST");
+    assert_eq!(post.path, "/api/v1/namespaces/default/services");
     assert_eq!(
-        seen[0].path,
-        "/api/v1/namespaces/default/services/nginx-set-0-west"
-    );
-    let apply = &seen[1];
-    assert_eq!(apply.method, "PATCH");
-    assert_eq!(
-        apply.path,
-        "/api/v1/namespaces/default/services/nginx-set-0-west"
-    );
-    assert_eq!(
-        apply.query.get("fieldManager").map(String::as_str),
+        post.query.get("fieldManager").map(String::as_str),
         Some("svcmirror")
     );
-    assert!(
-        !apply.query.contains_key("force"),
-        "a conflict must be an error, not a clobber"
-    );
+    assert_eq!(post.body["apiVersion"], "v1");
+    assert_eq!(post.body["kind"], "Service");
+    assert_eq!(post.body["metadata"]["name"], "nginx-set-0-west");
     assert_eq!(
-        apply.content_type.as_deref(),
-        Some("application/apply-patch+yaml")
-    );
-    assert_eq!(apply.body["apiVersion"], "v1");
-    assert_eq!(apply.body["kind"], "Service");
-    assert_eq!(
-        apply.body["metadata"]["labels"]["mirror.linkerd.io/cluster-name"],
+        post.body["metadata"]["labels"]["mirror.linkerd.io/cluster-name"],
         "west"
     );
-    assert_eq!(apply.body["spec"]["ports"][0]["port"], 80);
+    assert_eq!(post.body["spec"]["ports"][0]["port"], 80);
     for server_set in ["resourceVersion", "uid", "creationTimestamp"] {
         assert!(
-            apply.body["metadata"].get(server_set).is_none(),
+            post.body["metadata"].get(server_set).is_none(),
             "{server_set} sent"
         );
     }
-    assert!(apply.body.get("status").is_none());
+    assert!(post.body.get("status").is_none());
+    let hand_over = &seen[1];
+    assert_eq!(hand_over.method, "PATCH");
+    assert_eq!(
+        hand_over.path,
+        "/api/v1/namespaces/default/services/nginx-set-0-west"
+    );
+    assert_eq!(
+        hand_over.content_type.as_deref(),
+        Some("application/merge-patch+json")
+    );
+    assert_eq!(hand_over.body["metadata"]["resourceVersion"], "101");
+    assert_eq!(
+        hand_over.body["metadata"]["managedFields"],
+        json!([{"manager": "svcmirror", "operation": "Apply", "apiVersion": "v1",
+                "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:ports": {}}}}])
+    );
 }
 
+/// Issue 14: a taken name is the server's `409 AlreadyExists` on the `POST` itself — nothing is
+/// written to the object that holds it.
 #[tokio::test]
 async fn source_create_on_a_taken_name_is_already_exists_and_writes_nothing() {
     let (client, mut rx) = mock_client(Box::new(|seen: &Seen| match seen.method.as_str() {
-        "GET" => Answer::Json(
-            200,
-            service_json("default", "nginx-set-0-west", json!({"team": "other"})),
+        "POST" => status(
+            409,
+            "AlreadyExists",
+            "services \"nginx-set-0-west\" already exists",
         ),
         other => panic!("unexpected {other}"),
     }));
@@ -598,12 +626,7 @@ async fn source_endpoint_slices_are_applied_and_deleted_under_discovery_v1() {
     const PATH: &str =
         "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/nginx-svc-west-ipv4";
     let (client, mut rx) = mock_client(Box::new(|seen: &Seen| match seen.method.as_str() {
-        "GET" => status(
-            404,
-            "NotFound",
-            "endpointslices \"nginx-svc-west-ipv4\" not found",
-        ),
-        "PATCH" => {
+        "POST" | "PATCH" => {
             let mut stored = seen.body.clone();
             stored["metadata"]["resourceVersion"] = json!("201");
             stored["metadata"]["uid"] = json!("u-s");
@@ -652,21 +675,18 @@ async fn source_endpoint_slices_are_applied_and_deleted_under_discovery_v1() {
     assert_eq!(
         summary,
         [
-            ("GET", PATH),
-            ("PATCH", PATH),
+            (
+                "POST",
+                "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices"
+            ),
             ("PATCH", PATH),
             ("DELETE", PATH)
         ]
     );
-    let create = &seen[1];
+    let create = &seen[0];
     assert_eq!(
         create.query.get("fieldManager").map(String::as_str),
         Some("svcmirror")
-    );
-    assert!(!create.query.contains_key("force"));
-    assert_eq!(
-        create.content_type.as_deref(),
-        Some("application/apply-patch+yaml")
     );
     assert_eq!(create.body["apiVersion"], "discovery.k8s.io/v1");
     assert_eq!(create.body["kind"], "EndpointSlice");
@@ -685,11 +705,16 @@ async fn source_endpoint_slices_are_applied_and_deleted_under_discovery_v1() {
         "svcmirror.io"
     );
     assert!(create.body["metadata"].get("resourceVersion").is_none());
-    let update = &seen[2];
+    let update = &seen[1];
+    assert_eq!(
+        update.content_type.as_deref(),
+        Some("application/apply-patch+yaml")
+    );
+    assert!(!update.query.contains_key("force"));
     assert_eq!(update.body["metadata"]["resourceVersion"], "201");
     assert_eq!(update.body["endpoints"][0]["conditions"]["ready"], false);
     assert_eq!(
-        seen[3].body["preconditions"],
+        seen[2].body["preconditions"],
         json!({"uid": "u-s", "resourceVersion": "201"})
     );
 }

@@ -253,8 +253,16 @@ async fn rbac_in_deploy_equals_the_requests_the_controller_makes() {
         [],
         "the controller needs these in the source cluster, deploy/ does not grant them"
     );
+    // `get` in the source is the driver's re-read of one object after a Conflict, a Timeout or
+    // an AlreadyExists (`Driver`'s re-read; exercised under faults by the backend's tests): the
+    // code calls it, a fault-free run does not.
+    let reread = |rule: &Rule| rule.2 == "get" && rule.1 != "leases";
+    let unused: Vec<Rule> = diff(&source_rules, &used_source)
+        .into_iter()
+        .filter(|r| !reread(r))
+        .collect();
     assert_eq!(
-        diff(&source_rules, &used_source),
+        unused,
         [],
         "deploy/ grants these in the source cluster, the controller never uses them"
     );

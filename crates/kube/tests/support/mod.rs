@@ -1,9 +1,13 @@
 //! A small Kubernetes API server for end-to-end tests, on 127.0.0.1 and backed by
 //! `svcmirror_fake::FakeCluster`: list, streaming watch (with 410 expiry), get, server-side-apply
-//! PATCH (with injectable 409s) and delete for Services, Endpoints and Namespaces, plus the seed
-//! walkthrough's target cluster and the check that its mirrors are in place. It records every
-//! request as a Kubernetes RBAC triple (API group, resource, verb) for the RBAC-equals-use test,
-//! serves `coordination.k8s.io` Leases (leader election) and can answer 403 to everything. Shared by
+//! PATCH (with injectable 409s), create (POST), the merge patch of `managedFields` that follows a
+//! create, and delete for Services, Endpoints and Namespaces; Leases (`leases`); Links and Secrets
+//! as JSON (`objects`); plus the seed walkthrough's target cluster and the check that its mirrors
+//! are in place (`walkthrough`). It records every request as a Kubernetes RBAC triple (API group,
+//! resource, verb) for the RBAC-equals-use test and can answer 403 to everything. Failure hooks
+//! for issue 14: a third party's write just before ours (`race`), a bearer token the server
+//! insists on (`token`, 401 otherwise), and a log of every write with the writer's
+//! `x-test-writer` header. Shared by
 //! `svcmirror-kube`'s `e2e_http` test (the driver over the kube adapters) and `svcmirror-cli`'s
 //! `run_binary` test (the `svcmirror run` binary), which include it by path.
 #![allow(dead_code)] // each includer uses part of it
@@ -26,6 +30,7 @@ use svcmirror_core::model::{Endpoints, Kind, Object, ObjectKey};
 use svcmirror_fake::{FakeCluster, WatchEvent};
 use tokio::sync::watch;
 
+pub mod leases;
 mod rbac;
 mod walkthrough;
 
@@ -53,14 +58,27 @@ pub struct ApiServer {
     pub rbac: Mutex<BTreeSet<(String, String, String)>>,
     /// When set, every request is answered 403 Forbidden (credentials without RBAC).
     pub forbidden: Mutex<bool>,
-    /// Leases by `namespace/name`, as stored JSON (resourceVersion bumped on every write).
-    pub leases: Mutex<BTreeMap<String, Value>>,
     /// Names of the Events created: a second POST of one answers 409 AlreadyExists.
     pub events: Mutex<BTreeSet<String>>,
     /// (group, resource, verb) a SelfSubjectAccessReview answers `allowed: false` to (everything
     /// else is allowed). Only the review answers: the requests themselves are not refused.
     pub denied: Mutex<BTreeSet<(String, String, String)>>,
+    /// A third party's write, run when the first write (POST or apply) of that object arrives and
+    /// before it is served: the race between our list and our create.
+    pub race: Mutex<Option<(ObjectKey, RaceWrite)>>,
+    /// When set, every request must carry `Authorization: Bearer <token>` (401 otherwise).
+    pub token: Mutex<Option<String>>,
+    /// Every write served (status < 300), as `writer METHOD kind key`, the writer from the
+    /// request's `x-test-writer` header.
+    pub writes: Mutex<Vec<String>>,
+    /// Every request, as `METHOD path`, in order.
+    pub log: Mutex<Vec<String>>,
+    /// The Leases (`coordination.k8s.io/v1`), by `namespace/name`.
+    pub leases: Mutex<leases::Leases>,
 }
+
+/// A write by a third party, on the cluster itself.
+pub type RaceWrite = Box<dyn FnOnce(&mut FakeCluster) + Send>;
 
 impl ApiServer {
     pub fn new(cluster: FakeCluster) -> Arc<Self> {
@@ -73,9 +91,13 @@ impl ApiServer {
             objects: Mutex::new(objects::Objects::default()),
             rbac: Mutex::new(BTreeSet::new()),
             forbidden: Mutex::new(false),
-            leases: Mutex::new(BTreeMap::new()),
             events: Mutex::new(BTreeSet::new()),
             denied: Mutex::new(BTreeSet::new()),
+            race: Mutex::new(None),
+            token: Mutex::new(None),
+            writes: Mutex::new(Vec::new()),
+            log: Mutex::new(Vec::new()),
+            leases: Mutex::new(leases::Leases::default()),
         })
     }
 
@@ -116,6 +138,27 @@ impl ApiServer {
         self.written.send_modify(|n| *n += 1);
     }
 
+    /// Runs the third party's write if `key` is the object it races for.
+    fn run_race(&self, key: &ObjectKey) {
+        let hook = {
+            let mut race = self.race.lock().expect("lock");
+            match race.take() {
+                Some((k, hook)) if &k == key => Some(hook),
+                other => {
+                    *race = other;
+                    None
+                }
+            }
+        };
+        if let Some(hook) = hook {
+            self.write(hook);
+        }
+    }
+
+    pub fn writes(&self) -> Vec<String> {
+        self.writes.lock().expect("lock").clone()
+    }
+
     pub fn count(&self, what: &str) -> u32 {
         self.requests
             .lock()
@@ -128,6 +171,12 @@ impl ApiServer {
 
 /// Serves `server` on an ephemeral loopback port until the test's runtime ends.
 pub async fn spawn(server: Arc<ApiServer>) -> SocketAddr {
+    spawn_tagged(server, None).await
+}
+
+/// [`spawn`], recording every write through this port as made by `writer` (a client that cannot
+/// set the `x-test-writer` header, e.g. the `svcmirror` binary, is told apart by its port).
+pub async fn spawn_tagged(server: Arc<ApiServer>, writer: Option<&'static str>) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind loopback");
@@ -139,8 +188,12 @@ pub async fn spawn(server: Arc<ApiServer>) -> SocketAddr {
             };
             let server = server.clone();
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
                     let server = server.clone();
+                    if let Some(writer) = writer {
+                        req.headers_mut()
+                            .insert("x-test-writer", http::HeaderValue::from_static(writer));
+                    }
                     async move { Ok::<_, Infallible>(handle(&server, req).await) }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
@@ -153,7 +206,20 @@ pub async fn spawn(server: Arc<ApiServer>) -> SocketAddr {
 }
 
 pub fn client(addr: SocketAddr) -> kube::Client {
-    let config = kube::Config::new(format!("http://{addr}").parse().expect("url"));
+    kube::Client::try_from(config(addr)).expect("client")
+}
+
+pub fn config(addr: SocketAddr) -> kube::Config {
+    kube::Config::new(format!("http://{addr}").parse().expect("url"))
+}
+
+/// A client whose requests carry `x-test-writer: <writer>` (recorded in `ApiServer::writes`).
+pub fn client_as(addr: SocketAddr, writer: &str) -> kube::Client {
+    let mut config = config(addr);
+    config.headers.push((
+        http::HeaderName::from_static("x-test-writer"),
+        http::HeaderValue::from_str(writer).expect("header value"),
+    ));
     kube::Client::try_from(config).expect("client")
 }
 
@@ -226,6 +292,8 @@ pub fn percent_decode(v: &str) -> String {
 /// for `endpointslices` under `/apis/discovery.k8s.io/v1/`.
 pub enum Route {
     Collection(Kind),
+    /// A namespaced collection (`POST` creates there).
+    NamespacedCollection(Kind, String),
     Object(Kind, ObjectKey),
 }
 
@@ -245,6 +313,7 @@ pub fn route(path: &str) -> Option<Route> {
     match parts.as_slice() {
         [k] => kind(k).map(Route::Collection),
         ["namespaces", name] => Some(Route::Object(Kind::Namespace, ObjectKey::new("", name))),
+        ["namespaces", ns, k] => kind(k).map(|k| Route::NamespacedCollection(k, (*ns).to_owned())),
         ["namespaces", ns, k, name] => kind(k).map(|k| Route::Object(k, ObjectKey::new(ns, name))),
         _ => None,
     }
@@ -268,6 +337,52 @@ pub fn labels_of(object: &Object) -> &svcmirror_core::StringMap {
 }
 
 pub async fn handle(server: &Arc<ApiServer>, req: Request<Incoming>) -> Response<Body> {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (writer, authorization, content_type) = (
+        header("x-test-writer"),
+        header("authorization"),
+        header("content-type"),
+    );
+    let expected = server.token.lock().expect("lock").clone();
+    if let Some(token) = expected
+        && authorization != format!("Bearer {token}")
+    {
+        *server
+            .requests
+            .lock()
+            .expect("lock")
+            .entry("401".to_owned())
+            .or_default() += 1;
+        return status_response(401, "Unauthorized", "Unauthorized", None);
+    }
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    server
+        .log
+        .lock()
+        .expect("lock")
+        .push(format!("{method} {path}"));
+    let response = serve(server, req, &content_type).await;
+    if method != Method::GET && response.status().as_u16() < 300 {
+        server
+            .writes
+            .lock()
+            .expect("lock")
+            .push(format!("{writer} {method} {path}"));
+    }
+    response
+}
+
+async fn serve(
+    server: &Arc<ApiServer>,
+    req: Request<Incoming>,
+    content_type: &str,
+) -> Response<Body> {
     let q = query(&req);
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
@@ -313,6 +428,9 @@ pub async fn handle(server: &Arc<ApiServer>, req: Request<Incoming>) -> Response
     if let Some(response) = objects::handle(server, &method, &path, &q, &body) {
         return response;
     }
+    if path.starts_with("/apis/coordination.k8s.io/") {
+        return leases::serve(server, &method, &path, &body).await;
+    }
     match (method, route(&path)) {
         (Method::GET, Some(Route::Collection(kind))) if watching => {
             let from: u64 = q
@@ -321,13 +439,18 @@ pub async fn handle(server: &Arc<ApiServer>, req: Request<Incoming>) -> Response
                 .unwrap_or(0);
             watch_response(server.clone(), kind, from, selects)
         }
-        (Method::GET, Some(Route::Collection(kind))) => {
+        (Method::GET, Some(route @ (Route::Collection(_) | Route::NamespacedCollection(..)))) => {
+            let (kind, namespace) = match route {
+                Route::NamespacedCollection(kind, ns) => (kind, Some(ns)),
+                Route::Collection(kind) | Route::Object(kind, _) => (kind, None),
+            };
             let cluster = server.lock();
             let state = cluster.state();
             let items: Vec<Value> = state
                 .objects()
                 .iter()
                 .filter(|o| of_kind(o, kind) && selects(o))
+                .filter(|o| namespace.as_ref().is_none_or(|ns| o.key().namespace == *ns))
                 .map(to_json)
                 .collect();
             json_response(
@@ -342,8 +465,52 @@ pub async fn handle(server: &Arc<ApiServer>, req: Request<Incoming>) -> Response
             Some(object) => json_response(StatusCode::OK, &to_json(&object)),
             None => error_response(&ApiError::NotFound { kind, key }),
         },
+        (Method::POST, Some(Route::Collection(kind) | Route::NamespacedCollection(kind, _))) => {
+            assert_eq!(q.get("fieldManager").map(String::as_str), Some("svcmirror"));
+            let body: Value = serde_json::from_slice(&body).expect("JSON create body");
+            let object = object_of(kind, body);
+            server.run_race(&object.key());
+            match server.write(|c| c.create(object)) {
+                Ok(object) => {
+                    // As the API server answers a create: the creator's `Update` entry in
+                    // `managedFields` (which the client then hands over to its apply entry).
+                    let mut created = to_json(&object);
+                    created["metadata"]["managedFields"] = json!([{
+                        "manager": "svcmirror", "operation": "Update",
+                        "apiVersion": created["apiVersion"], "fieldsType": "FieldsV1",
+                        "fieldsV1": {"f:metadata": {}}
+                    }]);
+                    json_response(StatusCode::CREATED, &created)
+                }
+                Err(err) => error_response(&err),
+            }
+        }
+        // The hand-over of a created object's fields to our apply entry (`managedFields` are not
+        // modelled): conditional on the resourceVersion it carries, like the API server's.
+        (Method::PATCH, Some(Route::Object(kind, key)))
+            if content_type.starts_with("application/merge-patch+json") =>
+        {
+            let patch: Value = serde_json::from_slice(&body).expect("JSON merge patch");
+            match server.lock().get(kind, &key) {
+                None => error_response(&ApiError::NotFound { kind, key }),
+                Some(stored) => {
+                    let stored = to_json(&stored);
+                    let wanted = &patch["metadata"]["resourceVersion"];
+                    if !wanted.is_null() && *wanted != stored["metadata"]["resourceVersion"] {
+                        error_response(&ApiError::Conflict {
+                            kind,
+                            key,
+                            message: "the object has been modified".into(),
+                        })
+                    } else {
+                        json_response(StatusCode::OK, &stored)
+                    }
+                }
+            }
+        }
         (Method::PATCH, Some(Route::Object(kind, key))) => {
             assert_eq!(q.get("fieldManager").map(String::as_str), Some("svcmirror"));
+            server.run_race(&key);
             {
                 let mut pending = server.conflicts_to_inject.lock().expect("lock");
                 if *pending > 0 {
@@ -405,9 +572,6 @@ pub async fn handle(server: &Arc<ApiServer>, req: Request<Incoming>) -> Response
             StatusCode::OK,
             &serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null),
         ),
-        (method, None) if path.starts_with("/apis/coordination.k8s.io/v1/") => {
-            lease(server, &method, &path, &body)
-        }
         (Method::GET, None) if path == "/version" => json_response(
             StatusCode::OK,
             &json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0-loopback",
@@ -439,58 +603,6 @@ pub async fn handle(server: &Arc<ApiServer>, req: Request<Incoming>) -> Response
     }
 }
 
-/// Leases (`coordination.k8s.io/v1`): get, create (409 when present), replace (409 on a stale
-/// resourceVersion) — what leader election needs.
-pub fn lease(server: &ApiServer, method: &Method, path: &str, body: &[u8]) -> Response<Body> {
-    let parts: Vec<&str> = path.split('/').collect();
-    // ["", "apis", "coordination.k8s.io", "v1", "namespaces", ns, "leases", name?]
-    let (Some(ns), Some(&"leases")) = (parts.get(5), parts.get(6)) else {
-        return status_response(404, "NotFound", path, None);
-    };
-    let mut leases = server.leases.lock().expect("lock");
-    let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    match (method.clone(), parts.get(7)) {
-        (Method::GET, Some(name)) => match leases.get(&format!("{ns}/{name}")) {
-            Some(lease) => json_response(StatusCode::OK, lease),
-            None => status_response(404, "NotFound", &format!("leases {name} not found"), None),
-        },
-        (Method::POST, None) => {
-            let name = body["metadata"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            let key = format!("{ns}/{name}");
-            if leases.contains_key(&key) {
-                return status_response(409, "AlreadyExists", "lease exists", None);
-            }
-            let mut lease = body;
-            lease["metadata"]["namespace"] = json!(ns);
-            lease["metadata"]["resourceVersion"] = json!("1");
-            leases.insert(key, lease.clone());
-            json_response(StatusCode::CREATED, &lease)
-        }
-        (Method::PUT, Some(name)) => {
-            let key = format!("{ns}/{name}");
-            let Some(stored) = leases.get(&key) else {
-                return status_response(404, "NotFound", "no lease", None);
-            };
-            let stored_rv: u64 = stored["metadata"]["resourceVersion"]
-                .as_str()
-                .and_then(|rv| rv.parse().ok())
-                .unwrap_or(0);
-            if body["metadata"]["resourceVersion"].as_str() != Some(stored_rv.to_string().as_str())
-            {
-                return status_response(409, "Conflict", "the lease has been modified", None);
-            }
-            let mut lease = body;
-            lease["metadata"]["resourceVersion"] = json!((stored_rv + 1).to_string());
-            leases.insert(key, lease.clone());
-            json_response(StatusCode::OK, &lease)
-        }
-        _ => status_response(405, "MethodNotAllowed", path, None),
-    }
-}
-
 /// Server-side apply as far as one manager applying whole objects needs it: create when absent,
 /// otherwise replace (the fake keeps server-set fields such as the allocated clusterIP), with the
 /// body's resourceVersion as a precondition when it carries one.
@@ -500,14 +612,7 @@ pub fn apply(
     key: &ObjectKey,
     body: Value,
 ) -> Result<Object, ApiError> {
-    let object = match kind {
-        Kind::Service => Object::Service(serde_json::from_value(body).expect("a Service")),
-        Kind::Endpoints => Object::Endpoints(serde_json::from_value(body).expect("an Endpoints")),
-        Kind::Namespace => Object::Namespace(serde_json::from_value(body).expect("a Namespace")),
-        Kind::EndpointSlice => {
-            Object::EndpointSlice(serde_json::from_value(body).expect("an EndpointSlice"))
-        }
-    };
+    let object = object_of(kind, body);
     assert_eq!(&object.key(), key, "the body names the object of the path");
     match cluster.get(kind, key) {
         None => cluster.create(object),
@@ -535,6 +640,18 @@ pub fn apply(
                 _ => {}
             }
             cluster.update(object)
+        }
+    }
+}
+
+/// A request body as an object of `kind`.
+pub fn object_of(kind: Kind, body: Value) -> Object {
+    match kind {
+        Kind::Service => Object::Service(serde_json::from_value(body).expect("a Service")),
+        Kind::Endpoints => Object::Endpoints(serde_json::from_value(body).expect("an Endpoints")),
+        Kind::Namespace => Object::Namespace(serde_json::from_value(body).expect("a Namespace")),
+        Kind::EndpointSlice => {
+            Object::EndpointSlice(serde_json::from_value(body).expect("an EndpointSlice"))
         }
     }
 }

@@ -1,0 +1,47 @@
+//! Leading while holding the Lease (issue 14): the renewals run on **their own task**, so a
+//! CPU-bound reconcile on the driver's task can never delay them past the renew deadline, and
+//! the elector's [`Fence`](svcmirror_kube::fence::Fence) stops the source adapter's writes the
+//! moment the lease is no longer held with margin — even before this task notices it lost.
+
+use std::future::Future;
+
+use svcmirror_kube::lease::LeaderElector;
+use tokio::sync::oneshot;
+
+/// What became of a term as leader.
+pub enum Term<T> {
+    /// `work` finished (a shutdown) while the lease was held.
+    Finished(T),
+    /// The lease was lost; `work` was dropped (its writes were already fenced).
+    Lost,
+}
+
+/// Runs `work` while `elector` renews the lease on a spawned task. Hands the elector back (to
+/// acquire again, or to release the lease) with what happened.
+pub async fn lead<F: Future>(
+    mut elector: LeaderElector,
+    work: F,
+) -> (LeaderElector, Term<F::Output>) {
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let mut holder = tokio::spawn(async move {
+        let lost = {
+            let hold = elector.hold();
+            tokio::select! {
+                () = hold => true,
+                _ = stop_rx => false,
+            }
+        };
+        (elector, lost)
+    });
+    tokio::select! {
+        output = work => {
+            let _ = stop_tx.send(());
+            let (elector, _) = holder.await.expect("the lease task does not panic");
+            (elector, Term::Finished(output))
+        }
+        held = &mut holder => {
+            let (elector, _) = held.expect("the lease task does not panic");
+            (elector, Term::Lost)
+        }
+    }
+}
