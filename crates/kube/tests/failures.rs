@@ -117,8 +117,12 @@ async fn create_posts_then_hands_its_fields_to_the_apply_entry() {
         .expect("created");
     assert_eq!(
         east.writes(),
-        [" POST /api/v1/namespaces/default/services"].map(|w| format!("svcmirror{w}")),
-        "the fake answers POST without managedFields: no hand-over patch"
+        [
+            " POST /api/v1/namespaces/default/services",
+            " PATCH /api/v1/namespaces/default/services/web-west"
+        ]
+        .map(|w| format!("svcmirror{w}")),
+        "a POST, then the hand-over of the creator's managedFields entry (one merge patch)"
     );
     let err = source
         .create(&created)
@@ -268,7 +272,9 @@ async fn racing_controllers_only_the_lease_holder_writes_and_the_loser_never_wri
         services,
         [
             "a POST /api/v1/namespaces/default/services",
-            "b POST /api/v1/namespaces/default/services"
+            "a PATCH /api/v1/namespaces/default/services/from-a-1",
+            "b POST /api/v1/namespaces/default/services",
+            "b PATCH /api/v1/namespaces/default/services/from-b-2"
         ],
         "exactly one write while a held the lease, then only b's"
     );
