@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use arbitrary::{Arbitrary, Unstructured};
 use svcmirror_fuzz::{
-    PlanInput, PlanOutcome, TranslateInput, check_parse_snapshot, check_plan, check_translate,
+    FederateInput, PlanInput, PlanOutcome, ReconcileInput, TranslateInput, check_federate,
+    check_parse_snapshot, check_plan, check_reconcile, check_translate,
 };
 
 fn seeds(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
@@ -75,4 +76,28 @@ fn plan_seeds() {
         "only {} plan seeds were checked to the end",
         converged.get()
     );
+}
+
+#[test]
+fn reconcile_seeds() {
+    let handled = std::cell::Cell::new(0);
+    replay("reconcile", 5, |bytes| {
+        if let Ok(input) = ReconcileInput::arbitrary_take_rest(Unstructured::new(bytes)) {
+            handled.set(handled.get() + check_reconcile(&input));
+        }
+    });
+    assert!(
+        handled.get() >= 3,
+        "only {} driver steps were replayed: the seeds reach no event",
+        handled.get()
+    );
+}
+
+#[test]
+fn federate_seeds() {
+    replay("federate", 5, |bytes| {
+        if let Ok(input) = FederateInput::arbitrary_take_rest(Unstructured::new(bytes)) {
+            check_federate(&input);
+        }
+    });
 }
