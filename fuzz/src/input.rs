@@ -103,6 +103,10 @@ pub(crate) fn pick<'a>(list: &[&'a str], i: u8) -> &'a str {
 pub enum Name {
     /// One of [`NAMES`].
     Known(u8),
+    /// One of [`NAMES`] (three variants of five: dictionary names collide).
+    Known2(u8),
+    /// One of [`NAMES`].
+    Known3(u8),
     /// A valid but long label (40–100 characters).
     Long(u8),
     /// Any string.
@@ -112,7 +116,7 @@ pub enum Name {
 impl Name {
     pub(crate) fn build(&self) -> String {
         match self {
-            Self::Known(i) => pick(&NAMES, *i).to_owned(),
+            Self::Known(i) | Self::Known2(i) | Self::Known3(i) => pick(&NAMES, *i).to_owned(),
             Self::Long(n) => {
                 let len = 40 + usize::from(*n % 61);
                 format!("l{}", "o".repeat(len - 2)) + "g"
@@ -137,6 +141,8 @@ impl Ns {
 pub enum Hostname {
     /// One of [`HOSTNAMES`] (valid, duplicate-prone, uppercase, dotted, empty, too long…).
     Known(u8),
+    /// One of [`HOSTNAMES`].
+    Known2(u8),
     /// Any string.
     Raw(String),
 }
@@ -144,7 +150,7 @@ pub enum Hostname {
 impl Hostname {
     pub(crate) fn build(&self) -> String {
         match self {
-            Self::Known(i) => pick(&HOSTNAMES, *i).to_owned(),
+            Self::Known(i) | Self::Known2(i) => pick(&HOSTNAMES, *i).to_owned(),
             Self::Raw(s) => s.chars().take(100).collect(),
         }
     }
@@ -153,6 +159,8 @@ impl Hostname {
 /// An address IP.
 #[derive(Debug, Clone, Arbitrary)]
 pub enum Ip {
+    /// A pod IP, 10.42.0.x.
+    Pod(u8),
     /// Any IPv4 address.
     V4([u8; 4]),
     /// Any IPv6 address.
@@ -166,6 +174,7 @@ pub enum Ip {
 impl Ip {
     pub(crate) fn build(&self) -> String {
         match self {
+            Self::Pod(x) => Ipv4Addr::new(10, 42, 0, *x).to_string(),
             Self::V4(b) => Ipv4Addr::from(*b).to_string(),
             Self::V6(s) => Ipv6Addr::from(*s).to_string(),
             Self::Known(i) => pick(&ODD_IPS, *i).to_owned(),
@@ -177,6 +186,8 @@ impl Ip {
 /// A port number, valid or not.
 #[derive(Debug, Clone, Copy, Arbitrary)]
 pub enum Port {
+    /// 80–87: valid, and the same few numbers again and again.
+    Few(u8),
     /// 1–65535.
     Valid(u16),
     /// 0 (also what a missing `port` field reads as).
@@ -192,6 +203,7 @@ pub enum Port {
 impl Port {
     pub(crate) fn build(self) -> i32 {
         match self {
+            Self::Few(p) => 80 + i32::from(p % 8),
             Self::Valid(p) => i32::from(p.max(1)),
             Self::Zero => 0,
             Self::Over => 65536,
@@ -236,6 +248,8 @@ impl Protocol {
 pub enum PortName {
     /// One of [`PORT_NAMES`].
     Known(u8),
+    /// One of [`PORT_NAMES`] (duplicate port names are common).
+    Known2(u8),
     /// Any string.
     Raw(String),
 }
@@ -243,7 +257,7 @@ pub enum PortName {
 impl PortName {
     pub(crate) fn build(&self) -> String {
         match self {
-            Self::Known(i) => pick(&PORT_NAMES, *i).to_owned(),
+            Self::Known(i) | Self::Known2(i) => pick(&PORT_NAMES, *i).to_owned(),
             Self::Raw(s) => s.chars().take(70).collect(),
         }
     }
@@ -372,6 +386,8 @@ pub enum ClusterIp {
     Unset,
     /// `None`: headless.
     Headless,
+    /// `None`: headless (a third of the Services).
+    Headless2,
     /// `""`.
     Empty,
     /// An IP.
@@ -385,6 +401,10 @@ pub enum ClusterIp {
 pub enum Export {
     /// `mirror.linkerd.io/exported: "true"`.
     Yes,
+    /// `mirror.linkerd.io/exported: "true"` (most Services are exported).
+    Yes2,
+    /// `mirror.linkerd.io/exported: "true"`.
+    Yes3,
     /// No label.
     No,
     /// `mirror.linkerd.io/exported: "True"`.
@@ -492,7 +512,7 @@ impl TargetService {
         let mut svc = Service::new(self.ns.build(), &self.name.build());
         svc.spec.cluster_ip = match &self.cluster_ip {
             ClusterIp::Unset => None,
-            ClusterIp::Headless => Some("None".into()),
+            ClusterIp::Headless | ClusterIp::Headless2 => Some("None".into()),
             ClusterIp::Empty => Some(String::new()),
             ClusterIp::Ip(ip) => Some(ip.build()),
             ClusterIp::LowerNone => Some("none".into()),
@@ -516,7 +536,9 @@ impl TargetService {
             }
         }
         let exported = match self.export {
-            Export::Yes | Export::ExportedAndFederated => Some("true"),
+            Export::Yes | Export::Yes2 | Export::Yes3 | Export::ExportedAndFederated => {
+                Some("true")
+            }
             Export::No | Export::Federated => None,
             Export::OtherValue => Some("True"),
             Export::RemoteDiscovery => Some("remote-discovery"),

@@ -41,7 +41,7 @@ pub use crate::input::{
     Address, ClusterIp, EPort, Export, Hostname, Ip, Label, LabelPart, Name, Ns, Port, PortName,
     Protocol, SPort, Subset, TargetExport, TargetPort, TargetService, target_of,
 };
-pub use crate::link_input::{Expression, LinkInput, PatternInput, SelectorInput};
+pub use crate::link_input::{Expression, LinkInput, PatternInput, SelectorChoice, SelectorInput};
 pub use crate::scenario::{
     EventInput, FederateInput, ObservedNamespace, ObservedObject, Owner, PlanInput, ReconcileInput,
     TranslateInput, source_fake, target_fake,
@@ -202,22 +202,41 @@ pub const MAX_PASSES: usize = svcmirror_testkit::CONTRACT_PASSES + 1;
 pub fn check_plan(input: &PlanInput) -> PlanOutcome {
     let link = input.translate.link.build();
     let mut fake = source_fake(&link, &input.namespaces, &input.observed);
+    let mut target = input.translate.target();
     if !input.previous.is_empty() {
         let before = target_of(&input.previous[..input.previous.len().min(6)]);
         if let Err(f) = converge_checking(&link, &before, &mut fake, MAX_PASSES, checks()) {
             found(&f, "plan (previous target)");
         }
+        // The new target is the previous one changed: its objects replace or join the old.
+        target = changed(&before, target);
     }
-    match converge_checking(
-        &link,
-        &input.translate.target(),
-        &mut fake,
-        MAX_PASSES,
-        checks(),
-    ) {
+    match converge_checking(&link, &target, &mut fake, MAX_PASSES, checks()) {
         Ok(c) => PlanOutcome::Converged { passes: c.passes },
         Err(f) => found(&f, "plan"),
     }
+}
+
+/// `before` with `changes` applied: a Service or Endpoints of `changes` replaces the one of
+/// `before` with its key, or joins them.
+fn changed(before: &TargetState, mut changes: TargetState) -> TargetState {
+    let keep_svc = before.services.iter().filter(|s| {
+        !changes
+            .services
+            .iter()
+            .any(|c| c.metadata.key() == s.metadata.key())
+    });
+    let services: Vec<_> = keep_svc.cloned().collect();
+    let keep_eps = before.endpoints.iter().filter(|e| {
+        !changes
+            .endpoints
+            .iter()
+            .any(|c| c.metadata.key() == e.metadata.key())
+    });
+    let endpoints: Vec<_> = keep_eps.cloned().collect();
+    changes.services.extend(services);
+    changes.endpoints.extend(endpoints);
+    changes
 }
 
 /// How a [`check_plan`] run ended (when it did not panic).

@@ -111,6 +111,28 @@ impl PatternInput {
     }
 }
 
+/// A selector of the link: the default one three times in four.
+#[derive(Debug, Clone, Arbitrary)]
+pub enum SelectorChoice {
+    /// The default.
+    Default,
+    /// The default.
+    Default2,
+    /// The default.
+    Default3,
+    /// Another one.
+    Custom(SelectorInput),
+}
+
+impl SelectorChoice {
+    fn custom(&self) -> Option<LabelSelector> {
+        match self {
+            Self::Custom(s) => Some(s.build()),
+            _ => None,
+        }
+    }
+}
+
 /// The link's settings.
 #[derive(Debug, Clone, Arbitrary)]
 pub struct LinkInput {
@@ -127,9 +149,9 @@ pub struct LinkInput {
     hostname_policy: Option<u8>,
     excluded_labels: Vec<PatternInput>,
     excluded_annotations: Vec<PatternInput>,
-    export_selector: Option<SelectorInput>,
-    remote_discovery_selector: Option<SelectorInput>,
-    federated_selector: Option<SelectorInput>,
+    export_selector: SelectorChoice,
+    remote_discovery_selector: SelectorChoice,
+    federated_selector: SelectorChoice,
 }
 
 impl LinkInput {
@@ -169,14 +191,14 @@ impl LinkInput {
         for p in self.excluded_annotations.iter().take(3) {
             builder = builder.exclude_annotation(p.build());
         }
-        if let Some(s) = &self.export_selector {
-            builder = builder.export_selector(s.build());
+        if let Some(s) = self.export_selector.custom() {
+            builder = builder.export_selector(s);
         }
-        if let Some(s) = &self.remote_discovery_selector {
-            builder = builder.remote_discovery_selector(s.build());
+        if let Some(s) = self.remote_discovery_selector.custom() {
+            builder = builder.remote_discovery_selector(s);
         }
-        if let Some(s) = &self.federated_selector {
-            builder = builder.federated_selector(s.build());
+        if let Some(s) = self.federated_selector.custom() {
+            builder = builder.federated_selector(s);
         }
         if self.identity {
             builder = builder.gateway_identity(
