@@ -587,13 +587,3 @@ impl TargetExport {
         target.services.push(svc);
     }
 }
-
-/// The target state of `exports`, in input order.
-#[must_use]
-pub fn target_of(exports: &[TargetExport]) -> TargetState {
-    let mut target = TargetState::default();
-    for export in exports {
-        export.push_into(&mut target);
-    }
-    target
-}

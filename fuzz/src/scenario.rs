@@ -15,10 +15,9 @@ use svcmirror_core::{Link, StringMap, TargetState};
 use svcmirror_fake::FakeCluster;
 use svcmirror_testkit::Step;
 
-use crate::input::{
-    Hostname, Label, NAMESPACES, Name, Ns, SPort, Subset, TargetExport, TargetService, target_of,
-};
+use crate::input::{Hostname, Label, NAMESPACES, Name, Ns, SPort, Subset, TargetService};
 use crate::link_input::{LinkInput, SelectorInput};
+use crate::shaped::{ExportInput, ShapedExport, target_of};
 
 /// Input of the `translate` target: a link and the target cluster's objects.
 #[derive(Debug, Clone, Arbitrary)]
@@ -26,7 +25,7 @@ pub struct TranslateInput {
     /// The link.
     pub link: LinkInput,
     /// The target's Services and their Endpoints.
-    pub exports: Vec<TargetExport>,
+    pub exports: Vec<ExportInput>,
 }
 
 impl TranslateInput {
@@ -254,7 +253,7 @@ pub struct PlanInput {
     /// The link and the target.
     pub translate: TranslateInput,
     /// Exports mirrored (to convergence) before the target changed to `translate`'s.
-    pub previous: Vec<TargetExport>,
+    pub previous: Vec<ExportInput>,
     /// Namespaces in the source before.
     pub namespaces: Vec<ObservedNamespace>,
     /// The source's objects before the plan.
@@ -274,6 +273,8 @@ pub enum EventInput {
     DeleteService(Ns, Name),
     /// Delete an Endpoints object.
     DeleteEndpoints(Ns, Name),
+    /// A well-formed Service and its Endpoints, as two events (or one, without pods).
+    Shaped(ShapedExport),
     /// The periodic resync.
     Resync,
     /// The watch restarted (the whole target handed over).
@@ -308,6 +309,12 @@ impl EventInput {
                     ns.build(),
                     &name.build(),
                 ))]
+            }
+            Self::Shaped(s) => {
+                let (svc, ep) = s.build();
+                std::iter::once(Step::ApplyService(svc))
+                    .chain(ep.map(Step::ApplyEndpoints))
+                    .collect()
             }
             Self::Resync => vec![Step::Resync],
             Self::Restart => vec![Step::Restart],
@@ -358,9 +365,9 @@ pub fn target_fake() -> FakeCluster {
 #[derive(Debug, Clone, Arbitrary)]
 pub struct FederateInput {
     /// The links and what each target cluster holds.
-    pub remotes: Vec<(LinkInput, Vec<TargetExport>)>,
+    pub remotes: Vec<(LinkInput, Vec<ExportInput>)>,
     /// The local federated selector and the local cluster's Services.
-    pub local: Option<(SelectorInput, Vec<TargetExport>)>,
+    pub local: Option<(SelectorInput, Vec<ExportInput>)>,
     /// Namespaces in the source before.
     pub namespaces: Vec<ObservedNamespace>,
     /// The source's objects before (their owner's cluster is the first link's).

@@ -84,7 +84,7 @@ pub fn incremental_equals_whole_link(
         let before = source.lock().state();
         let rv = source.lock().resource_version();
         let outcome = match run {
-            Run::Event(event) => block_on(driver.handle(event)),
+            Run::Event(event) => block_on(driver.handle(*event)),
             Run::Resync => block_on(driver.resync()).map_err(|e| {
                 Finding::new(Check::FakeRefused, format!("{what}: a list failed: {e}"))
             })?,
@@ -107,7 +107,7 @@ pub fn incremental_equals_whole_link(
 
 /// What the driver is asked to do for one step.
 enum Run {
-    Event(TargetEvent),
+    Event(Box<TargetEvent>),
     Resync,
 }
 
@@ -180,7 +180,7 @@ fn apply_to_target(target: &mut FakeCluster, step: &Step) -> Option<Run> {
         Step::Resync => return Some(Run::Resync),
         Step::Restart => TargetEvent::Restarted(target.target_state()),
     };
-    Some(Run::Event(event))
+    Some(Run::Event(Box::new(event)))
 }
 
 /// The driver under test: fakes on both sides, a clock that never waits.

@@ -151,7 +151,8 @@ pub fn no_steering_key_copied(desired: &Desired) -> Result<(), Finding> {
 }
 
 /// SPEC §7 "Orphans": after a converged reconcile every object `owner` owns in `source` is
-/// desired (Namespaces excepted: a created namespace is left in place).
+/// desired (Namespaces excepted: a created namespace is left in place; for the federation only
+/// Services: it writes nothing else, SPEC §9).
 ///
 /// # Errors
 /// [`Check::Orphan`], naming the object.
@@ -160,7 +161,11 @@ pub fn no_orphan(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> R
     match source
         .objects()
         .into_iter()
-        .filter(|o| o.kind() != Kind::Namespace && owner.owns(o))
+        .filter(|o| match owner {
+            Owner::Link(_) => o.kind() != Kind::Namespace,
+            Owner::Federation => o.kind() == Kind::Service,
+        })
+        .filter(|o| owner.owns(o))
         .find(|o| !keys.contains(&(o.kind(), o.key())))
     {
         Some(o) => Err(Finding::new(
