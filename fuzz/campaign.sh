@@ -36,6 +36,7 @@ for target in "$@"; do
     echo "  artifact: $(grep -m1 -oE 'Test unit written to [^ ]+' "$log")" >> $LOGS/summary.txt
     check=${names[$msg]:-}
     if [ -z "$check" ]; then echo "  (not an invariant finding: stopping $target)" >> $LOGS/summary.txt; break; fi
+    case ",$skip," in *",$check,"*) echo "  ($check found again although skipped: stopping $target)" >> $LOGS/summary.txt; break;; esac
     skip=${skip:+$skip,}$check
   done
 done

@@ -196,6 +196,9 @@ pub struct Converged {
     pub translation: Translation,
     /// Every non-empty pass, in order.
     pub steps: Vec<Pass>,
+    /// False when it stopped at a refusal of the fake that the checks skip (a known finding):
+    /// the source is then not what the link wants.
+    pub complete: bool,
 }
 
 /// Which invariants [`converge_checking`] checks: all of them, or all but some — a test that
@@ -323,6 +326,7 @@ fn converge_with(
                 source,
                 translation,
                 steps,
+                complete: true,
             });
         }
         if steps.len() == bound {
@@ -346,12 +350,21 @@ fn converge_with(
             ))?;
         }
         checks.filter(no_delete_after_create(&p))?;
-        // A refused operation is a finding; when that check is skipped, carry on as a
-        // controller would (the rest of the plan is still applied).
+        // A refused operation is a finding; when that check is skipped (a known refusal), the
+        // rest of the plan is applied as a controller would, and the reconcile is not judged
+        // further: a refused operation is planned again on every pass.
         if checks.runs(Check::FakeRefused) {
             apply_accepted(fake, &p)?;
-        } else {
-            let _ = fake.apply_plan(&p);
+        } else if !fake.apply_plan(&p).is_success() {
+            steps.push(Pass { source, plan: p });
+            let source = fake.state();
+            return Ok(Converged {
+                passes: steps.len(),
+                source,
+                translation,
+                steps,
+                complete: false,
+            });
         }
         steps.push(Pass { source, plan: p });
     }
