@@ -24,11 +24,13 @@ use common::*;
 use proptest::prelude::*;
 use svcmirror::labels::is_owned_by;
 use svcmirror::model::Kind;
-use svcmirror::{DeleteReason, Link, ObjectKey, Operation, SourceState, TargetState, plan, translate};
+use svcmirror::{
+    DeleteReason, Link, ObjectKey, Operation, SourceState, TargetState, plan, translate,
+};
 use svcmirror_fake::FakeCluster;
 use svcmirror_testkit::{
-    CONTRACT_PASSES, Check, Checks, Finding, Owner, Pass, Step, converge_checking,
-    foreign_objects, foreign_unchanged, incremental_equals_whole_link, no_orphan,
+    CONTRACT_PASSES, Check, Checks, Finding, Owner, Pass, Step, converge_checking, foreign_objects,
+    foreign_unchanged, incremental_equals_whole_link, no_orphan,
 };
 
 /// A fake source holding `observed` (what the API server refuses is simply not there).
@@ -51,7 +53,11 @@ fn checks() -> Checks {
 /// translate → plan → apply until the plan is empty, with every invariant of
 /// `svcmirror_testkit::converge` checked on each pass (at most 6 passes: the bound itself is
 /// asserted by the convergence property).
-fn reconcile(link: &Link, target: &TargetState, f: &mut FakeCluster) -> Result<Vec<Pass>, TestCaseError> {
+fn reconcile(
+    link: &Link,
+    target: &TargetState,
+    f: &mut FakeCluster,
+) -> Result<Vec<Pass>, TestCaseError> {
     converge_checking(link, target, f, 6, &checks())
         .map(|c| c.steps)
         .map_err(fail)
@@ -74,7 +80,6 @@ fn owned_in(source: &SourceState, link: &Link, kind: Kind, key: &ObjectKey) -> b
         _ => false,
     }
 }
-
 
 proptest! {
     #![proptest_config(ProptestConfig {
@@ -177,12 +182,20 @@ fn steps(a: &TargetState, b: &TargetState) -> Vec<Step> {
         steps.extend(t.endpoints.iter().cloned().map(Step::ApplyEndpoints));
     }
     for s in &a.services {
-        if !b.services.iter().any(|x| x.metadata.key() == s.metadata.key()) {
+        if !b
+            .services
+            .iter()
+            .any(|x| x.metadata.key() == s.metadata.key())
+        {
             steps.push(Step::DeleteService(s.metadata.key()));
         }
     }
     for e in &a.endpoints {
-        if !b.endpoints.iter().any(|x| x.metadata.key() == e.metadata.key()) {
+        if !b
+            .endpoints
+            .iter()
+            .any(|x| x.metadata.key() == e.metadata.key())
+        {
             steps.push(Step::DeleteEndpoints(e.metadata.key()));
         }
     }

@@ -89,11 +89,11 @@ fn translate_seeds() {
 fn plan_seeds() {
     let converged = std::cell::Cell::new(0);
     replay("plan", 5, |bytes| {
-        if let Ok(input) = PlanInput::arbitrary_take_rest(Unstructured::new(bytes)) {
-            if let PlanOutcome::Converged { passes } = check_plan(&input) {
-                assert!(passes <= 3);
-                converged.set(converged.get() + 1);
-            }
+        if let Ok(input) = PlanInput::arbitrary_take_rest(Unstructured::new(bytes))
+            && let PlanOutcome::Converged { passes } = check_plan(&input)
+        {
+            assert!(passes <= 3);
+            converged.set(converged.get() + 1);
         }
     });
     assert!(

@@ -278,7 +278,7 @@ pub fn converge_checking(
     )
 }
 
-/// [`converge`] for the federated Services (SPEC §9): [`federate`] every link's target (and the
+/// [`converge_checking`] for the federated Services (SPEC §9): [`federate`] every link's target (and the
 /// local members) → [`plan_federated`] → apply, with the federation's ownership; the per-link
 /// repurposing check does not apply (a federated Service serves a name, not one export).
 ///
@@ -289,10 +289,11 @@ pub fn converge_federated(
     local: Option<(&LabelSelector, &TargetState)>,
     fake: &mut FakeCluster,
     bound: usize,
+    checks: &Checks,
 ) -> Result<Converged, Finding> {
     converge_with(
         Owner::Federation,
-        &Checks::all(),
+        checks,
         fake,
         bound,
         |source| federate(remotes, local, source),
