@@ -376,7 +376,10 @@ pub fn check_federate(input: &FederateInput) {
     // have deleted its own orphans, freeing names a link was denied, so a link may have work).
     for (link, target) in &links {
         if let Err(f) = converge_checking(link, target, &mut fake, MAX_PASSES, checks()) {
-            found(&f, &format!("federate (link {}, after)", link.cluster_name()));
+            found(
+                &f,
+                &format!("federate (link {}, after)", link.cluster_name()),
+            );
             return;
         }
     }
