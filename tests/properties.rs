@@ -1,5 +1,6 @@
 //! Properties over generated clusters (proptest): determinism, valid names, idempotence, convergence
-//! in two passes, ownership.
+//! in two passes, ownership, sticky names. The reconcile invariants are `svcmirror-testkit`'s,
+//! shared with the fuzz targets.
 
 mod common;
 
@@ -7,9 +8,13 @@ use common::strategies::{HOSTS, NAMES, target as arb_target};
 use common::*;
 use proptest::prelude::*;
 use svcmirror::labels::{CLUSTER_NAME, MIRRORED_SERVICE};
-use svcmirror::model::{Object, Service};
+use svcmirror::model::Object;
 use svcmirror::names::is_dns1035_label;
-use svcmirror::{Operation, TargetState, plan, translate};
+use svcmirror::{TargetState, plan, translate};
+use svcmirror_testkit::{
+    CONTRACT_PASSES, Checks, Owner, apply_accepted, converge_checking, foreign_objects,
+    foreign_unchanged, nothing_foreign_touched,
+};
 
 fn reversed(t: &TargetState) -> TargetState {
     let mut r = t.clone();
@@ -66,13 +71,16 @@ proptest! {
         prop_assert_eq!(before, claimed.len());
     }
 
+    /// From any start state reached by mirroring another target: every reconcile invariant
+    /// (nothing foreign touched, the fake accepts every operation, no steering key copied, no
+    /// orphan) and at most two passes, then nothing to do.
     #[test]
     fn converges_in_two_passes_and_then_plans_nothing(target in arb_target(), before in arb_target()) {
-        // From any start state reached by mirroring another target.
+        let checks = Checks::all();
         let mut f = fake();
-        converge(&link(), &before, &mut f);
-        let c = converge(&link(), &target, &mut f);
-        prop_assert!(c.passes <= 2, "{} passes", c.passes);
+        converge_checking(&link(), &before, &mut f, CONTRACT_PASSES, &checks).map_err(fail)?;
+        let c = converge_checking(&link(), &target, &mut f, CONTRACT_PASSES, &checks).map_err(fail)?;
+        prop_assert!(c.passes <= CONTRACT_PASSES, "{} passes", c.passes);
         let source = f.state();
         let again = plan(&link(), &translate(&link(), &target, &source).desired, &source);
         prop_assert!(again.is_empty());
@@ -91,25 +99,33 @@ proptest! {
             svc("default", "web-west").port("http", 80)
                 .label(MIRRORED_SERVICE, "true").label(CLUSTER_NAME, "north").build(),
         ));
-        let foreign_before: Vec<Service> = f.state().services;
+        let link = link();
+        let owner = Owner::Link(&link);
+        let foreign_before = foreign_objects(owner, &f.state());
         for _ in 0..3 {
             let source = f.state();
-            let p = plan(&link(), &translate(&link(), &target, &source).desired, &source);
-            for op in &p.operations {
-                if let Operation::Update { .. } | Operation::Delete { .. } = op {
-                    prop_assert!(
-                        !foreign_before.iter().any(|s| s.metadata.key() == op.key()),
-                        "touched foreign {}", op.key()
-                    );
-                }
-                if let Operation::Create { object } = op {
-                    prop_assert!(!foreign_before.iter().any(|s| s.metadata.key() == object.key()));
-                }
-                f.apply(op).expect("apply");
-            }
+            let p = plan(&link, &translate(&link, &target, &source).desired, &source);
+            nothing_foreign_touched(owner, &source, &p).map_err(fail)?;
+            apply_accepted(&mut f, &p).map_err(fail)?;
         }
-        for s in &foreign_before {
-            prop_assert!(f.state().services.contains(s), "foreign {} changed", s.metadata.key());
-        }
+        foreign_unchanged(&foreign_before, &foreign_objects(owner, &f.state())).map_err(fail)?;
     }
+
+    /// SPEC §7 sticky names: mirroring a changed target never moves a mirror away from an export
+    /// that is still exported (issue 14: `default/aaa` with pod `web` takes `web-west`).
+    #[test]
+    fn no_live_mirror_is_repurposed(target in arb_target(), before in arb_target()) {
+        let mut f = fake();
+        let checks = Checks::all();
+        converge_checking(&link(), &before, &mut f, CONTRACT_PASSES, &checks).map_err(fail)?;
+        let mut both = before.clone();
+        both.services.extend(target.services.iter().filter(|s| !before.services.iter().any(|b| b.metadata.key() == s.metadata.key())).cloned());
+        both.endpoints.extend(target.endpoints.iter().filter(|e| !before.endpoints.iter().any(|b| b.metadata.key() == e.metadata.key())).cloned());
+        converge_checking(&link(), &both, &mut f, CONTRACT_PASSES, &checks).map_err(fail)?;
+    }
+}
+
+/// A testkit finding as a failed proptest case.
+fn fail(f: svcmirror_testkit::Finding) -> TestCaseError {
+    TestCaseError::fail(f.to_string())
 }

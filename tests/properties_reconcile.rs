@@ -11,8 +11,10 @@
 //!   (`restart-with-mirrors-in-place`);
 //! - ownership: no update or delete of an object without this link's labels, no create on a
 //!   foreign name, foreign objects unchanged (SPEC §7 "Ownership");
-//! - sticky names: no plan changes which export a live mirror serves (SPEC §7, issue 14; the
-//!   check is `svcmirror_core::testkit`'s, shared with the fuzz targets).
+//! - sticky names: no plan changes which export a live mirror serves (SPEC §7, issue 14).
+//! - an incremental reconcile (the driver, one export per event) equals a whole-link one.
+//!
+//! The invariants are `svcmirror-testkit`'s, shared with the fuzz targets (`fuzz/`).
 
 mod common;
 
@@ -22,12 +24,15 @@ use common::strategies::{Observed, flipped, observed_state, target};
 use common::*;
 use proptest::prelude::*;
 use svcmirror::labels::is_owned_by;
-use svcmirror::model::{Kind, Object};
+use svcmirror::model::Kind;
 use svcmirror::{
-    DeleteReason, Link, ObjectKey, Operation, Plan, SourceState, TargetState, plan, translate,
+    DeleteReason, Link, ObjectKey, Operation, SourceState, TargetState, plan, translate,
 };
-use svcmirror_core::testkit::repurposed_mirrors;
 use svcmirror_fake::FakeCluster;
+use svcmirror_testkit::{
+    CONTRACT_PASSES, Checks, Finding, Owner, Pass, Step, converge_checking, foreign_objects,
+    foreign_unchanged, incremental_equals_whole_link, no_orphan,
+};
 
 /// A fake source holding `observed` (what the API server refuses is simply not there).
 fn source_with(observed: &[Observed]) -> FakeCluster {
@@ -40,28 +45,27 @@ fn source_with(observed: &[Observed]) -> FakeCluster {
     f
 }
 
-/// One reconcile pass as the driver runs it: what the source held, and the plan made from it.
-struct Pass {
-    source: SourceState,
-    plan: Plan,
+/// Every check of the test-kit (F8, a live mirror repurposed, included: SPEC §7 sticky names).
+fn checks() -> Checks {
+    Checks::all()
 }
 
-/// translate → plan → apply until the plan is empty (at most 6 passes), keeping every pass.
-fn reconcile(link: &Link, target: &TargetState, f: &mut FakeCluster) -> Vec<Pass> {
-    let mut passes = Vec::new();
-    for _ in 0..6 {
-        let source = f.state();
-        let p = plan(link, &translate(link, target, &source).desired, &source);
-        if p.is_empty() {
-            return passes;
-        }
-        for op in &p.operations {
-            f.apply(op)
-                .unwrap_or_else(|e| panic!("the fake refused {} {}: {e}", op.action(), op.key()));
-        }
-        passes.push(Pass { source, plan: p });
-    }
-    panic!("no convergence in 6 passes");
+/// translate → plan → apply until the plan is empty, with every invariant of
+/// `svcmirror_testkit::converge` checked on each pass (at most 6 passes: the bound itself is
+/// asserted by the convergence property).
+fn reconcile(
+    link: &Link,
+    target: &TargetState,
+    f: &mut FakeCluster,
+) -> Result<Vec<Pass>, TestCaseError> {
+    converge_checking(link, target, f, 6, &checks())
+        .map(|c| c.steps)
+        .map_err(fail)
+}
+
+/// A testkit finding as a failed proptest case.
+fn fail(f: Finding) -> TestCaseError {
+    TestCaseError::fail(f.to_string())
 }
 
 fn owned_in(source: &SourceState, link: &Link, kind: Kind, key: &ObjectKey) -> bool {
@@ -75,18 +79,6 @@ fn owned_in(source: &SourceState, link: &Link, kind: Kind, key: &ObjectKey) -> b
         // Namespaces are cluster-scoped; kinds added later are not checked here.
         _ => false,
     }
-}
-
-fn foreign(source: &SourceState, link: &Link) -> Vec<Object> {
-    source
-        .objects()
-        .into_iter()
-        .filter(|o| match o {
-            Object::Service(s) => !is_owned_by(&s.metadata, link),
-            Object::Endpoints(e) => !is_owned_by(&e.metadata, link),
-            _ => false,
-        })
-        .collect()
 }
 
 proptest! {
@@ -105,13 +97,11 @@ proptest! {
     ) {
         let link = link();
         let mut f = source_with(&observed);
-        let passes = reconcile(&link, &target, &mut f);
-        prop_assert!(passes.len() <= 2, "{} passes: {:#?}", passes.len(),
-            passes.iter().map(|p| &p.plan.operations).collect::<Vec<_>>());
+        converge_checking(&link, &target, &mut f, CONTRACT_PASSES, &checks()).map_err(fail)?;
         let again = f.state();
         let t = translate(&link, &target, &again);
         prop_assert!(plan(&link, &t.desired, &again).is_empty(), "idempotence");
-        prop_assert_eq!(reconcile(&link, &target, &mut f).len(), 0, "restart writes nothing");
+        prop_assert_eq!(reconcile(&link, &target, &mut f)?.len(), 0, "restart writes nothing");
     }
 
     /// After a full reconcile, every object carrying our labels is desired: no orphan survives.
@@ -119,17 +109,10 @@ proptest! {
     fn no_orphan_survives_a_full_reconcile(target in target(), observed in observed_state()) {
         let link = link();
         let mut f = source_with(&observed);
-        reconcile(&link, &target, &mut f);
+        reconcile(&link, &target, &mut f)?;
         let source = f.state();
-        let desired = translate(&link, &target, &source).desired.keys();
-        for o in source.objects() {
-            let ours = match &o {
-                Object::Service(s) => is_owned_by(&s.metadata, &link),
-                Object::Endpoints(e) => is_owned_by(&e.metadata, &link),
-                _ => false,
-            };
-            prop_assert!(!ours || desired.contains(&(o.kind(), o.key())), "orphan {} {}", o.kind(), o.key());
-        }
+        let desired = translate(&link, &target, &source).desired;
+        no_orphan(Owner::Link(&link), &desired, &source).map_err(fail)?;
     }
 
     /// Flipping every export's type (ClusterIP ↔ headless) after convergence: each mirror whose
@@ -139,10 +122,10 @@ proptest! {
     fn type_flips_delete_before_create(target in target(), observed in observed_state()) {
         let link = link();
         let mut f = source_with(&observed);
-        reconcile(&link, &target, &mut f);
+        reconcile(&link, &target, &mut f)?;
         let before = f.state();
         let after = flipped(&target);
-        let passes = reconcile(&link, &after, &mut f);
+        let passes = reconcile(&link, &after, &mut f)?;
         for pass in &passes {
             let mut present: BTreeSet<(Kind, ObjectKey)> = pass.source.objects().iter().map(|o| (o.kind(), o.key())).collect();
             for (i, op) in pass.plan.operations.iter().enumerate() {
@@ -179,29 +162,79 @@ proptest! {
     /// object holds, and every foreign object is exactly as it was.
     #[test]
     fn ownership_from_any_observed_state(target in target(), observed in observed_state()) {
+        // `reconcile` checks every pass with `nothing_foreign_touched` (updates and deletes
+        // only of objects with our labels, no create on a foreign name); here the end state too.
         let link = link();
+        let owner = Owner::Link(&link);
         let mut f = source_with(&observed);
-        let foreign_before = foreign(&f.state(), &link);
-        for pass in reconcile(&link, &target, &mut f) {
-            for op in &pass.plan.operations {
-                match op {
-                    Operation::Update { .. } | Operation::Delete { .. } => prop_assert!(
-                        owned_in(&pass.source, &link, op.kind(), &op.key()),
-                        "{} of {} {} which is not ours", op.action(), op.kind(), op.key()),
-                    Operation::Create { object } => prop_assert!(
-                        pass.source.service(&object.key()).is_none_or(|s| is_owned_by(&s.metadata, &link))
-                            && pass.source.endpoints_at(&object.key()).is_none_or(|e| is_owned_by(&e.metadata, &link)),
-                        "create {} {} on a foreign name", object.kind(), object.key()),
-                }
-            }
+        let foreign_before = foreign_objects(owner, &f.state());
+        reconcile(&link, &target, &mut f)?;
+        foreign_unchanged(&foreign_before, &foreign_objects(owner, &f.state())).map_err(fail)?;
+    }
+}
+
+/// The driver steps that take the target from `a` to `b`: every Service and Endpoints of `a`
+/// applied one by one, then those of `b`, then deletes of what `b` lacks, then a resync.
+fn steps(a: &TargetState, b: &TargetState) -> Vec<Step> {
+    let mut steps: Vec<Step> = Vec::new();
+    for t in [a, b] {
+        steps.extend(t.services.iter().cloned().map(Step::ApplyService));
+        steps.extend(t.endpoints.iter().cloned().map(Step::ApplyEndpoints));
+    }
+    for s in &a.services {
+        if !b
+            .services
+            .iter()
+            .any(|x| x.metadata.key() == s.metadata.key())
+        {
+            steps.push(Step::DeleteService(s.metadata.key()));
         }
-        prop_assert_eq!(foreign_before, foreign(&f.state(), &link));
+    }
+    for e in &a.endpoints {
+        if !b
+            .endpoints
+            .iter()
+            .any(|x| x.metadata.key() == e.metadata.key())
+        {
+            steps.push(Step::DeleteEndpoints(e.metadata.key()));
+        }
+    }
+    steps.push(Step::Resync);
+    steps
+}
+
+/// A target fake with the namespaces the strategies use.
+fn target_fake() -> FakeCluster {
+    fake()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 48,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// ARCHITECTURE.md "one export per event; whole link on resync": the driver on fakes,
+    /// handed the changes from `a` to `b` one event at a time from any observed source, leaves
+    /// the source after every event as a whole-link reconcile from the same state would, and its
+    /// writes touch nothing foreign.
+    #[test]
+    fn an_incremental_reconcile_equals_a_whole_link_one(
+        a in target(),
+        b in target(),
+        observed in observed_state(),
+    ) {
+        let link = link();
+        incremental_equals_whole_link(&link, source_with(&observed), target_fake(), &steps(&a, &b), &checks())
+            .map_err(fail)?;
     }
 
     /// SPEC §7 sticky names (issue 14 "a live mirror can be taken over"): mirroring one target,
     /// then another — exports appearing, going, changing type, hostnames moving between exports
     /// (`nginx-set-0` is both an export and a hostname) — no pass updates a live mirror to serve
-    /// another export, and the change still converges in two passes.
+    /// another export (the test-kit's `MirrorRepurposed` check, run on every pass by
+    /// `reconcile`), and the change still converges in two passes.
     #[test]
     fn no_plan_repurposes_a_live_mirror(
         before in target(),
@@ -210,12 +243,8 @@ proptest! {
     ) {
         let link = link();
         let mut f = source_with(&observed);
-        reconcile(&link, &before, &mut f);
-        let passes = reconcile(&link, &after, &mut f);
-        for pass in &passes {
-            let found = repurposed_mirrors(&link, &pass.source, &pass.plan);
-            prop_assert!(found.is_empty(), "{:#?}", found);
-        }
+        reconcile(&link, &before, &mut f)?;
+        let passes = reconcile(&link, &after, &mut f)?;
         prop_assert!(passes.len() <= 2, "{} passes", passes.len());
     }
 }

@@ -1,22 +1,28 @@
-//! Structurally arbitrary inputs for the `translate` and `plan` targets, built with `arbitrary`.
+//! Structurally arbitrary target objects for every target, built with `arbitrary`.
 //!
 //! The core's model types stay free of any fuzzing dependency: these wrappers describe *how* to
-//! build odd target and source objects (dictionary names so that keys collide, duplicate and
-//! invalid hostnames, ports 0/65536/negative, IPv6 and garbage IPs, empty subsets, unset fields,
-//! headless/ClusterIP/garbage clusterIPs, long names, huge address lists), and `build` turns them
-//! into plain `svcmirror_core` objects.
+//! build odd target objects (dictionary names so that keys collide — an export's name is also a
+//! pod hostname, so a newcomer's endpoint mirror wants a live mirror's name —, duplicate and
+//! invalid hostnames, `targetRef`s, ports 0/65536/negative, duplicate port names, IPv6 and
+//! garbage IPs, empty subsets, unset fields, headless/ClusterIP/garbage clusterIPs, long names,
+//! huge address lists, the per-Service hostname policy annotation, labels that steer other
+//! controllers), and `build` turns them into plain `svcmirror_core` objects. The link lives in
+//! `link_input.rs`, whole scenarios (observed source, event sequences, federation) in
+//! `scenario.rs`.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use arbitrary::Arbitrary;
-use svcmirror_core::labels::{CLUSTER_NAME, HEADLESS_MIRROR_SVC_NAME, MIRRORED_SERVICE};
+use svcmirror_core::TargetState;
+use svcmirror_core::hostname_policy::HOSTNAME_POLICY_ANNOTATION;
 use svcmirror_core::model::{
-    EndpointAddress, EndpointPort, EndpointSubset, Endpoints, IntOrString, Service, ServicePort,
+    EndpointAddress, EndpointPort, EndpointSubset, Endpoints, IntOrString, ObjectReference,
+    Service, ServicePort,
 };
-use svcmirror_core::{Link, TargetState};
+use svcmirror_testkit::STEERING_MARKER;
 
 /// Names that collide with each other, with mirror names and with hostnames on purpose.
-const NAMES: [&str; 12] = [
+pub(crate) const NAMES: [&str; 12] = [
     "web",
     "db",
     "nginx-svc",
@@ -31,9 +37,15 @@ const NAMES: [&str; 12] = [
     "1web",
 ];
 
-const NAMESPACES: [&str; 6] = ["default", "other", "", "missing", "Bad_NS", "kube-system"];
+pub(crate) const NAMESPACES: [&str; 6] =
+    ["default", "other", "", "missing", "Bad_NS", "kube-system"];
 
-const HOSTNAMES: [&str; 14] = [
+const HOSTNAMES: [&str; 17] = [
+    // Export names too: a headless export `a` or `db` whose pod is called `web` wants `web-west`,
+    // the live mirror of export `web` (issue 14, "a live mirror can be taken over").
+    "web",
+    "db",
+    "a",
     "nginx-set-0",
     "nginx-set-1",
     "nginx-set-2",
@@ -63,8 +75,10 @@ const ODD_IPS: [&str; 10] = [
     "010.001.000.001",
 ];
 
-const CLUSTERS: [&str; 4] = [
+pub(crate) const CLUSTERS: [&str; 5] = [
     "west",
+    // `payments-us` of west and `payments` of us-west both want `payments-us-west`.
+    "us-west",
     "w",
     "east-1",
     "c23456789-123456789-123456789-123456789-123456789-123456789-123",
@@ -80,7 +94,7 @@ const PORT_NAMES: [&str; 7] = [
     "-x",
 ];
 
-fn pick<'a>(list: &[&'a str], i: u8) -> &'a str {
+pub(crate) fn pick<'a>(list: &[&'a str], i: u8) -> &'a str {
     list[usize::from(i) % list.len()]
 }
 
@@ -89,6 +103,10 @@ fn pick<'a>(list: &[&'a str], i: u8) -> &'a str {
 pub enum Name {
     /// One of [`NAMES`].
     Known(u8),
+    /// One of [`NAMES`] (three variants of five: dictionary names collide).
+    Known2(u8),
+    /// One of [`NAMES`].
+    Known3(u8),
     /// A valid but long label (40–100 characters).
     Long(u8),
     /// Any string.
@@ -96,9 +114,9 @@ pub enum Name {
 }
 
 impl Name {
-    fn build(&self) -> String {
+    pub(crate) fn build(&self) -> String {
         match self {
-            Self::Known(i) => pick(&NAMES, *i).to_owned(),
+            Self::Known(i) | Self::Known2(i) | Self::Known3(i) => pick(&NAMES, *i).to_owned(),
             Self::Long(n) => {
                 let len = 40 + usize::from(*n % 61);
                 format!("l{}", "o".repeat(len - 2)) + "g"
@@ -113,7 +131,7 @@ impl Name {
 pub struct Ns(pub u8);
 
 impl Ns {
-    fn build(self) -> &'static str {
+    pub(crate) fn build(self) -> &'static str {
         pick(&NAMESPACES, self.0)
     }
 }
@@ -123,14 +141,16 @@ impl Ns {
 pub enum Hostname {
     /// One of [`HOSTNAMES`] (valid, duplicate-prone, uppercase, dotted, empty, too long…).
     Known(u8),
+    /// One of [`HOSTNAMES`].
+    Known2(u8),
     /// Any string.
     Raw(String),
 }
 
 impl Hostname {
-    fn build(&self) -> String {
+    pub(crate) fn build(&self) -> String {
         match self {
-            Self::Known(i) => pick(&HOSTNAMES, *i).to_owned(),
+            Self::Known(i) | Self::Known2(i) => pick(&HOSTNAMES, *i).to_owned(),
             Self::Raw(s) => s.chars().take(100).collect(),
         }
     }
@@ -139,6 +159,8 @@ impl Hostname {
 /// An address IP.
 #[derive(Debug, Clone, Arbitrary)]
 pub enum Ip {
+    /// A pod IP, 10.42.0.x.
+    Pod(u8),
     /// Any IPv4 address.
     V4([u8; 4]),
     /// Any IPv6 address.
@@ -150,8 +172,9 @@ pub enum Ip {
 }
 
 impl Ip {
-    fn build(&self) -> String {
+    pub(crate) fn build(&self) -> String {
         match self {
+            Self::Pod(x) => Ipv4Addr::new(10, 42, 0, *x).to_string(),
             Self::V4(b) => Ipv4Addr::from(*b).to_string(),
             Self::V6(s) => Ipv6Addr::from(*s).to_string(),
             Self::Known(i) => pick(&ODD_IPS, *i).to_owned(),
@@ -163,6 +186,8 @@ impl Ip {
 /// A port number, valid or not.
 #[derive(Debug, Clone, Copy, Arbitrary)]
 pub enum Port {
+    /// 80–87: valid, and the same few numbers again and again.
+    Few(u8),
     /// 1–65535.
     Valid(u16),
     /// 0 (also what a missing `port` field reads as).
@@ -176,8 +201,9 @@ pub enum Port {
 }
 
 impl Port {
-    fn build(self) -> i32 {
+    pub(crate) fn build(self) -> i32 {
         match self {
+            Self::Few(p) => 80 + i32::from(p % 8),
             Self::Valid(p) => i32::from(p.max(1)),
             Self::Zero => 0,
             Self::Over => 65536,
@@ -205,7 +231,7 @@ pub enum Protocol {
 }
 
 impl Protocol {
-    fn build(&self) -> String {
+    pub(crate) fn build(&self) -> String {
         match self {
             Self::Tcp => "TCP".into(),
             Self::Udp => "UDP".into(),
@@ -222,14 +248,16 @@ impl Protocol {
 pub enum PortName {
     /// One of [`PORT_NAMES`].
     Known(u8),
+    /// One of [`PORT_NAMES`] (duplicate port names are common).
+    Known2(u8),
     /// Any string.
     Raw(String),
 }
 
 impl PortName {
-    fn build(&self) -> String {
+    pub(crate) fn build(&self) -> String {
         match self {
-            Self::Known(i) => pick(&PORT_NAMES, *i).to_owned(),
+            Self::Known(i) | Self::Known2(i) => pick(&PORT_NAMES, *i).to_owned(),
             Self::Raw(s) => s.chars().take(70).collect(),
         }
     }
@@ -254,7 +282,7 @@ pub struct SPort {
 }
 
 impl SPort {
-    fn build(&self) -> ServicePort {
+    pub(crate) fn build(&self) -> ServicePort {
         ServicePort {
             name: self.name.as_ref().map(PortName::build),
             protocol: self.protocol.as_ref().map(Protocol::build),
@@ -278,7 +306,7 @@ pub struct EPort {
 }
 
 impl EPort {
-    fn build(&self) -> EndpointPort {
+    pub(crate) fn build(&self) -> EndpointPort {
         EndpointPort {
             name: self.name.as_ref().map(PortName::build),
             port: self.port.build(),
@@ -293,13 +321,20 @@ impl EPort {
 pub struct Address {
     ip: Ip,
     hostname: Option<Hostname>,
+    /// `targetRef` to a Pod of this name (what the `target-ref` hostname policy reads).
+    target_ref: Option<Hostname>,
 }
 
 impl Address {
-    fn build(&self) -> EndpointAddress {
+    pub(crate) fn build(&self) -> EndpointAddress {
         EndpointAddress {
             ip: self.ip.build(),
             hostname: self.hostname.as_ref().map(Hostname::build),
+            target_ref: self.target_ref.as_ref().map(|pod| ObjectReference {
+                kind: Some("Pod".into()),
+                name: Some(pod.build()),
+                ..ObjectReference::default()
+            }),
             ..EndpointAddress::default()
         }
     }
@@ -316,7 +351,16 @@ pub struct Subset {
 }
 
 impl Subset {
-    fn build(&self) -> EndpointSubset {
+    /// Without the bulk addresses: what an event sequence uses (every step reconciles twice).
+    pub(crate) fn build_small(&self) -> EndpointSubset {
+        EndpointSubset {
+            addresses: self.addresses.iter().take(8).map(Address::build).collect(),
+            not_ready_addresses: self.not_ready.iter().take(4).map(Address::build).collect(),
+            ports: self.ports.iter().take(6).map(EPort::build).collect(),
+        }
+    }
+
+    pub(crate) fn build(&self) -> EndpointSubset {
         let mut addresses: Vec<EndpointAddress> =
             self.addresses.iter().map(Address::build).collect();
         if let Some(n) = self.bulk {
@@ -342,6 +386,8 @@ pub enum ClusterIp {
     Unset,
     /// `None`: headless.
     Headless,
+    /// `None`: headless (a third of the Services).
+    Headless2,
     /// `""`.
     Empty,
     /// An IP.
@@ -355,12 +401,20 @@ pub enum ClusterIp {
 pub enum Export {
     /// `mirror.linkerd.io/exported: "true"`.
     Yes,
+    /// `mirror.linkerd.io/exported: "true"` (most Services are exported).
+    Yes2,
+    /// `mirror.linkerd.io/exported: "true"`.
+    Yes3,
     /// No label.
     No,
     /// `mirror.linkerd.io/exported: "True"`.
     OtherValue,
     /// `mirror.linkerd.io/exported: remote-discovery`.
     RemoteDiscovery,
+    /// `mirror.linkerd.io/federated: member` (SPEC §9), not exported.
+    Federated,
+    /// Both `exported: "true"` and `federated: member`.
+    ExportedAndFederated,
 }
 
 /// A label or annotation: mostly a key and value from small valid sets (Linkerd's own keys
@@ -384,7 +438,8 @@ pub enum LabelPart {
     Raw(String),
 }
 
-const LABEL_KEYS: [&str; 8] = [
+pub(crate) const LABEL_KEYS: [&str; 9] = [
+    "tier",
     "app",
     "mirror.linkerd.io/mirrored-service",
     "mirror.linkerd.io/cluster-name",
@@ -395,10 +450,10 @@ const LABEL_KEYS: [&str; 8] = [
     "kubernetes.io/name",
 ];
 
-const LABEL_VALUES: [&str; 7] = ["true", "west", "web", "", "v1.2_3-x", "3306", "Auto"];
+pub(crate) const LABEL_VALUES: [&str; 7] = ["true", "west", "web", "", "v1.2_3-x", "3306", "Auto"];
 
 impl LabelPart {
-    fn build(&self, list: &[&str]) -> String {
+    pub(crate) fn build(&self, list: &[&str]) -> String {
         match self {
             Self::Known(i) | Self::Known2(i) | Self::Known3(i) => pick(list, *i).to_owned(),
             Self::Raw(s) => s.chars().take(100).collect(),
@@ -407,7 +462,7 @@ impl LabelPart {
 }
 
 impl Label {
-    fn build(&self) -> (String, String) {
+    pub(crate) fn build(&self) -> (String, String) {
         (self.key.build(&LABEL_KEYS), self.value.build(&LABEL_VALUES))
     }
 }
@@ -423,26 +478,76 @@ pub struct TargetService {
     labels: Vec<Label>,
     annotations: Vec<Label>,
     resource_version: Option<u16>,
+    /// `svcmirror.io/hostname-policy`, one of [`POLICIES`] (two of them invalid).
+    hostname_policy: Option<u8>,
+    /// Labels (even) and annotations (odd) of [`STEERING_KEYS`], valued [`STEERING_MARKER`].
+    steering: Vec<u8>,
 }
 
+/// Values of the `svcmirror.io/hostname-policy` annotation.
+const POLICIES: [&str; 6] = [
+    "hostname",
+    "target-ref",
+    "dashed-ip",
+    "skip",
+    "Hostname",
+    "",
+];
+
+/// Keys that steer Kubernetes, kube-proxy, EndpointSlice mirroring or Linkerd (SPEC §4 copy
+/// deny-list; issue 14 "labels that steer other controllers are copied").
+const STEERING_KEYS: [&str; 8] = [
+    "service.kubernetes.io/service-proxy-name",
+    "multicluster.linkerd.io/remote-discovery",
+    "multicluster.linkerd.io/remote-service",
+    "endpointslice.kubernetes.io/skip-mirror",
+    "kubernetes.io/service-name",
+    "endpointslice.kubernetes.io/managed-by",
+    "service.kubernetes.io/headless",
+    "mirror.linkerd.io/remote-svc-fq-name",
+];
+
 impl TargetService {
-    fn build(&self) -> Service {
+    pub(crate) fn build(&self) -> Service {
         let mut svc = Service::new(self.ns.build(), &self.name.build());
         svc.spec.cluster_ip = match &self.cluster_ip {
             ClusterIp::Unset => None,
-            ClusterIp::Headless => Some("None".into()),
+            ClusterIp::Headless | ClusterIp::Headless2 => Some("None".into()),
             ClusterIp::Empty => Some(String::new()),
             ClusterIp::Ip(ip) => Some(ip.build()),
             ClusterIp::LowerNone => Some("none".into()),
         };
         svc.metadata.labels = self.labels.iter().map(Label::build).collect();
         svc.metadata.annotations = self.annotations.iter().map(Label::build).collect();
+        if let Some(i) = self.hostname_policy {
+            svc.metadata
+                .annotations
+                .insert(HOSTNAME_POLICY_ANNOTATION.into(), pick(&POLICIES, i).into());
+        }
+        for i in &self.steering {
+            let (key, value) = (
+                pick(&STEERING_KEYS, *i / 2).to_owned(),
+                STEERING_MARKER.to_owned(),
+            );
+            if i % 2 == 0 {
+                svc.metadata.labels.insert(key, value);
+            } else {
+                svc.metadata.annotations.insert(key, value);
+            }
+        }
         let exported = match self.export {
-            Export::Yes => Some("true"),
-            Export::No => None,
+            Export::Yes | Export::Yes2 | Export::Yes3 | Export::ExportedAndFederated => {
+                Some("true")
+            }
+            Export::No | Export::Federated => None,
             Export::OtherValue => Some("True"),
             Export::RemoteDiscovery => Some("remote-discovery"),
         };
+        if let Export::Federated | Export::ExportedAndFederated = self.export {
+            svc.metadata
+                .labels
+                .insert("mirror.linkerd.io/federated".into(), "member".into());
+        }
         if let Some(v) = exported {
             svc.metadata
                 .labels
@@ -465,182 +570,20 @@ pub struct TargetExport {
     endpoints_resource_version: Option<u16>,
 }
 
-/// The link's settings.
-#[derive(Debug, Clone, Arbitrary)]
-pub struct LinkInput {
-    cluster: u8,
-    headless: bool,
-    gateway_alive: bool,
-    create_namespaces: bool,
-    gateway_v6: bool,
-    several_gateways: bool,
-    identity: bool,
-}
-
-impl LinkInput {
-    /// The link (always valid: the fuzzing is of the target objects, not of the link).
-    #[must_use]
-    pub fn build(&self) -> Link {
-        let mut gateways: Vec<IpAddr> = vec![if self.gateway_v6 {
-            IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 4))
-        } else {
-            IpAddr::V4(Ipv4Addr::new(172, 18, 0, 4))
-        }];
-        if self.several_gateways {
-            gateways.push(IpAddr::V4(Ipv4Addr::new(172, 18, 0, 5)));
+impl TargetExport {
+    /// Adds the Service and (unless `None`) its Endpoints to `target`.
+    pub(crate) fn push_into(&self, target: &mut TargetState) {
+        let svc = self.service.build();
+        if let Some(subsets) = &self.subsets {
+            let name = self
+                .endpoints_name
+                .as_ref()
+                .map_or_else(|| svc.metadata.name.clone(), Name::build);
+            let mut ep = Endpoints::new(&svc.metadata.namespace, &name);
+            ep.subsets = subsets.iter().map(Subset::build).collect();
+            ep.metadata.resource_version = self.endpoints_resource_version.map(|v| v.to_string());
+            target.endpoints.push(ep);
         }
-        let mut builder = Link::builder(pick(&CLUSTERS, self.cluster))
-            .gateway_addresses(gateways)
-            .enable_headless_services(self.headless)
-            .gateway_alive(self.gateway_alive)
-            .create_namespaces(self.create_namespaces);
-        if self.identity {
-            builder = builder.gateway_identity(
-                "gateway.linkerd-multicluster.serviceaccount.identity.linkerd.cluster.local",
-            );
-        }
-        builder.build().expect("the fuzz link is valid")
+        target.services.push(svc);
     }
-}
-
-/// Input of the `translate` target: a link and the target cluster's objects.
-#[derive(Debug, Clone, Arbitrary)]
-pub struct TranslateInput {
-    /// The link.
-    pub link: LinkInput,
-    /// The target's Services and their Endpoints.
-    pub exports: Vec<TargetExport>,
-}
-
-impl TranslateInput {
-    /// The target cluster's state, in input order.
-    #[must_use]
-    pub fn target(&self) -> TargetState {
-        let mut target = TargetState::default();
-        for export in &self.exports {
-            let svc = export.service.build();
-            if let Some(subsets) = &export.subsets {
-                let name = export
-                    .endpoints_name
-                    .as_ref()
-                    .map_or_else(|| svc.metadata.name.clone(), Name::build);
-                let mut ep = Endpoints::new(&svc.metadata.namespace, &name);
-                ep.subsets = subsets.iter().map(Subset::build).collect();
-                ep.metadata.resource_version =
-                    export.endpoints_resource_version.map(|v| v.to_string());
-                target.endpoints.push(ep);
-            }
-            target.services.push(svc);
-        }
-        target
-    }
-}
-
-/// Whose an observed source object is.
-#[derive(Debug, Clone, Copy, Arbitrary)]
-pub enum Owner {
-    /// This link's ownership labels.
-    Ours,
-    /// Another link's (`cluster-name: north`).
-    OtherLink,
-    /// No labels at all: someone else's object.
-    Nobody,
-    /// `mirrored-service: "false"` with our cluster name.
-    MirroredFalse,
-    /// Only `cluster-name: <ours>`.
-    OnlyClusterName,
-    /// Ours, as an endpoint mirror of some root.
-    OursEndpointMirror,
-}
-
-/// An object already in the source cluster.
-#[derive(Debug, Clone, Arbitrary)]
-pub struct ObservedObject {
-    ns: Ns,
-    name: Name,
-    /// Name it `<name>-<cluster>`, as a mirror would be.
-    mirror_suffix: bool,
-    owner: Owner,
-    /// Which objects: a Service, its Endpoints, or both.
-    service: bool,
-    endpoints: bool,
-    /// A headless Service (a stale root mirror when the export is now ClusterIP, or the reverse).
-    headless: bool,
-    ports: Vec<SPort>,
-    subsets: Vec<Subset>,
-    labels: Vec<Label>,
-}
-
-impl ObservedObject {
-    /// The Service and Endpoints this stands for, as they would be created in the source.
-    #[must_use]
-    pub fn build(&self, link: &Link) -> (Option<Service>, Option<Endpoints>) {
-        let cluster = link.cluster_name().as_str();
-        let mut name = self.name.build();
-        if self.mirror_suffix {
-            name = format!("{name}-{cluster}");
-        }
-        let ns = self.ns.build();
-        let mut labels: svcmirror_core::StringMap = self.labels.iter().map(Label::build).collect();
-        let own = |labels: &mut svcmirror_core::StringMap, k: &str, v: &str| {
-            labels.insert(k.to_owned(), v.to_owned());
-        };
-        match self.owner {
-            Owner::Ours => {
-                own(&mut labels, MIRRORED_SERVICE, "true");
-                own(&mut labels, CLUSTER_NAME, cluster);
-            }
-            Owner::OtherLink => {
-                own(&mut labels, MIRRORED_SERVICE, "true");
-                own(&mut labels, CLUSTER_NAME, "north");
-            }
-            Owner::Nobody => {
-                labels.remove(MIRRORED_SERVICE);
-                labels.remove(CLUSTER_NAME);
-            }
-            Owner::MirroredFalse => {
-                own(&mut labels, MIRRORED_SERVICE, "false");
-                own(&mut labels, CLUSTER_NAME, cluster);
-            }
-            Owner::OnlyClusterName => {
-                labels.remove(MIRRORED_SERVICE);
-                own(&mut labels, CLUSTER_NAME, cluster);
-            }
-            Owner::OursEndpointMirror => {
-                own(&mut labels, MIRRORED_SERVICE, "true");
-                own(&mut labels, CLUSTER_NAME, cluster);
-                own(
-                    &mut labels,
-                    HEADLESS_MIRROR_SVC_NAME,
-                    &format!("nginx-svc-{cluster}"),
-                );
-            }
-        }
-        let svc = self.service.then(|| {
-            let mut svc = Service::new(ns, &name);
-            svc.metadata.labels.clone_from(&labels);
-            if self.headless {
-                svc.spec.cluster_ip = Some("None".into());
-            }
-            svc.spec.ports = self.ports.iter().map(SPort::build).collect();
-            svc
-        });
-        let ep = (self.endpoints || !self.service).then(|| {
-            let mut ep = Endpoints::new(ns, &name);
-            ep.metadata.labels = labels;
-            ep.subsets = self.subsets.iter().map(Subset::build).collect();
-            ep
-        });
-        (svc, ep)
-    }
-}
-
-/// Input of the `plan` target: a target (whose translation is the desired state) and what the
-/// source cluster already holds.
-#[derive(Debug, Clone, Arbitrary)]
-pub struct PlanInput {
-    /// The link and the target.
-    pub translate: TranslateInput,
-    /// The source's objects before the plan.
-    pub observed: Vec<ObservedObject>,
 }

@@ -68,8 +68,6 @@ mod probe_spec;
 mod selector;
 pub mod state;
 pub mod status;
-#[cfg(feature = "testkit")]
-pub mod testkit;
 mod trace;
 pub mod translate;
 pub mod validate;

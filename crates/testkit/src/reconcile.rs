@@ -1,0 +1,393 @@
+//! The whole-link reconcile (translate → plan → apply on the fake) and the invariants every pass
+//! of it must keep: the fake accepts everything planned, no live mirror is repurposed, no steering
+//! key is copied, nothing foreign is touched; and its contract: an empty plan within the bound,
+//! with no orphan left (SPEC §6.6, §7).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use svcmirror_core::model::{Kind, ObjectKey};
+use svcmirror_core::{
+    Desired, ExportOutcome, LabelSelector, Link, Operation, Plan, SourceState, TargetState,
+    Translation, federate, plan, plan_federated, translate,
+};
+use svcmirror_fake::FakeCluster;
+
+use crate::ownership::{Owner, find, foreign_objects, foreign_unchanged, nothing_foreign_touched};
+use crate::{Check, Finding, annotations, fq_name, labels};
+
+/// SPEC §6.6: translate → plan → apply reaches an empty plan after at most two non-empty plans
+/// (the second points a headless root at the ClusterIPs the source allocated in the first).
+pub const CONTRACT_PASSES: usize = 2;
+
+/// The value generators give target labels and annotations under a deny-listed key (SPEC §4), so
+/// that [`no_steering_key_copied`] can tell a copied value from one svcmirror sets itself.
+pub const STEERING_MARKER: &str = "steer-me";
+
+/// SPEC §4 copy deny-list: keys that change how Kubernetes, kube-proxy, EndpointSlice mirroring
+/// or Linkerd treat an object.
+#[must_use]
+pub fn is_steering_key(key: &str) -> bool {
+    const PREFIXES: [&str; 4] = [
+        "mirror.linkerd.io/",
+        "multicluster.linkerd.io/",
+        "endpointslice.kubernetes.io/",
+        "service.kubernetes.io/",
+    ];
+    key == "kubernetes.io/service-name" || PREFIXES.iter().any(|p| key.starts_with(p))
+}
+
+/// Applies `plan` to `fake` in order.
+///
+/// # Errors
+/// [`Check::FakeRefused`] at the first operation the fake (the API server's rules) refuses.
+pub fn apply_accepted(fake: &mut FakeCluster, plan: &Plan) -> Result<(), Finding> {
+    for op in &plan.operations {
+        fake.apply(op).map_err(|e| {
+            Finding::new(
+                Check::FakeRefused,
+                format!(
+                    "the fake refused planned {} {} {}: {e}",
+                    op.action(),
+                    op.kind(),
+                    op.key()
+                ),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// The export a `remote-svc-fq-name` names: `<name>.<ns>.svc.<domain>` (a mirror) or
+/// `<hostname>.<name>.<ns>.svc.<domain>` (an endpoint mirror).
+fn export_named(fq: &str, link: &Link) -> Option<ObjectKey> {
+    let rest = fq.strip_suffix(&format!(".svc.{}", link.cluster_domain()))?;
+    let mut parts = rest.rsplit('.');
+    let ns = parts.next()?;
+    let name = parts.next()?;
+    Some(ObjectKey::new(ns, name))
+}
+
+/// SPEC §7 "Sticky names": no plan changes which export a live mirror serves. An update of an
+/// owned object — or a delete and re-create of it in one plan — must not change its
+/// `remote-svc-fq-name` away from an export that is still exported (`exports`, the translation's
+/// exports: every Service the link selects, mirrored or denied).
+///
+/// # Errors
+/// [`Check::MirrorRepurposed`], naming the object, the export it served and the new one.
+pub fn no_live_mirror_repurposed(
+    link: &Link,
+    source: &SourceState,
+    exports: &BTreeMap<ObjectKey, ExportOutcome>,
+    plan: &Plan,
+) -> Result<(), Finding> {
+    let live = |fq: &str| export_named(fq, link).is_some_and(|e| exports.contains_key(&e));
+    let owner = Owner::Link(link);
+    // What a delete freed in this plan: (kind, key) → the fq name it served.
+    let mut freed: BTreeMap<(Kind, ObjectKey), String> = BTreeMap::new();
+    for op in &plan.operations {
+        let id = (op.kind(), op.key());
+        let before = match op {
+            Operation::Update { .. } => find(source, id.0, &id.1)
+                .filter(|o| owner.owns(o))
+                .and_then(|o| fq_name(&o).cloned()),
+            Operation::Create { .. } => freed.remove(&id),
+            Operation::Delete { kind, key, .. } => {
+                if let Some(fq) = find(source, *kind, key).as_ref().and_then(fq_name) {
+                    freed.insert(id.clone(), fq.clone());
+                }
+                None
+            }
+        };
+        let after = match op {
+            Operation::Update { object, .. } | Operation::Create { object } => fq_name(object),
+            Operation::Delete { .. } => None,
+        };
+        if let (Some(was), Some(now)) = (before, after)
+            && &was != now
+            && live(&was)
+        {
+            return Err(Finding::new(
+                Check::MirrorRepurposed,
+                format!(
+                    "{} of {} {} moves it from {was} (still exported) to {now}",
+                    op.action(),
+                    id.0,
+                    id.1
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// SPEC §4 copy deny-list: no desired object carries a deny-listed label or annotation whose
+/// value is [`STEERING_MARKER`] (which only a target object can have put there).
+///
+/// # Errors
+/// [`Check::SteeringKeyCopied`], naming the object and the key.
+pub fn no_steering_key_copied(desired: &Desired) -> Result<(), Finding> {
+    for object in desired.objects() {
+        let maps = [
+            ("label", Some(labels(&object))),
+            ("annotation", annotations(&object)),
+        ];
+        for (what, map) in maps.into_iter().filter_map(|(w, m)| Some((w, m?))) {
+            if let Some((k, _)) = map
+                .iter()
+                .find(|(k, v)| v.as_str() == STEERING_MARKER && is_steering_key(k))
+            {
+                return Err(Finding::new(
+                    Check::SteeringKeyCopied,
+                    format!(
+                        "{} {} carries the target's {what} {k:?}",
+                        object.kind(),
+                        object.key()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// SPEC §7 "Orphans": after a converged reconcile every object `owner` owns in `source` is
+/// desired (Namespaces excepted: a created namespace is left in place; for the federation only
+/// Services: it writes nothing else, SPEC §9).
+///
+/// # Errors
+/// [`Check::Orphan`], naming the object.
+pub fn no_orphan(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Result<(), Finding> {
+    let keys = desired.keys();
+    match source
+        .objects()
+        .into_iter()
+        .filter(|o| match owner {
+            Owner::Link(_) => o.kind() != Kind::Namespace,
+            Owner::Federation => o.kind() == Kind::Service,
+        })
+        .filter(|o| owner.owns(o))
+        .find(|o| !keys.contains(&(o.kind(), o.key())))
+    {
+        Some(o) => Err(Finding::new(
+            Check::Orphan,
+            format!("{} {} survived a converged reconcile", o.kind(), o.key()),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// One non-empty pass of a [`converge`]: what the source held, and the plan made from it.
+#[derive(Debug, Clone)]
+pub struct Pass {
+    /// The source the plan was made from.
+    pub source: SourceState,
+    /// The plan (applied).
+    pub plan: Plan,
+}
+
+/// How a [`converge`] ended.
+#[derive(Debug, Clone)]
+pub struct Converged {
+    /// Non-empty plans applied before the plan was empty.
+    pub passes: usize,
+    /// The source once converged.
+    pub source: SourceState,
+    /// The translation that planned nothing.
+    pub translation: Translation,
+    /// Every non-empty pass, in order.
+    pub steps: Vec<Pass>,
+    /// False when it stopped at a refusal of the fake that the checks skip (a known finding):
+    /// the source is then not what the link wants.
+    pub complete: bool,
+}
+
+/// Which invariants [`converge_checking`] checks: all of them, or all but some — a test that
+/// must stay green while a known finding is fixed on another branch says which one it skips.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Checks {
+    skipped: BTreeSet<Check>,
+}
+
+impl Checks {
+    /// Every check.
+    #[must_use]
+    pub fn all() -> Self {
+        Self::default()
+    }
+
+    /// The same checks but `check`.
+    #[must_use]
+    pub fn except(mut self, check: Check) -> Self {
+        self.skipped.insert(check);
+        self
+    }
+
+    /// Whether `check` runs.
+    #[must_use]
+    pub fn runs(&self, check: Check) -> bool {
+        !self.skipped.contains(&check)
+    }
+
+    /// `result` unless its finding is of a skipped check.
+    ///
+    /// # Errors
+    /// The finding of a check that runs.
+    pub fn filter(&self, result: Result<(), Finding>) -> Result<(), Finding> {
+        match result {
+            Err(f) if self.runs(f.check) => Err(f),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The whole-link reconcile of `link` for `target` on `fake` (translate → plan → apply), checking
+/// on every pass: [`no_steering_key_copied`], [`nothing_foreign_touched`],
+/// [`no_live_mirror_repurposed`], [`apply_accepted`]; and at the end: an empty plan after at most
+/// `bound` non-empty ones ([`CONTRACT_PASSES`] from a state this link wrote; one more from an
+/// arbitrary observed one), [`no_orphan`], [`foreign_unchanged`].
+///
+/// # Errors
+/// The first [`Finding`].
+pub fn converge(
+    link: &Link,
+    target: &TargetState,
+    fake: &mut FakeCluster,
+    bound: usize,
+) -> Result<Converged, Finding> {
+    converge_checking(link, target, fake, bound, &Checks::all())
+}
+
+/// [`converge`] with only the `checks` that run (the bound is always checked).
+///
+/// # Errors
+/// The first [`Finding`] of a check that runs.
+pub fn converge_checking(
+    link: &Link,
+    target: &TargetState,
+    fake: &mut FakeCluster,
+    bound: usize,
+    checks: &Checks,
+) -> Result<Converged, Finding> {
+    converge_with(
+        Owner::Link(link),
+        checks,
+        fake,
+        bound,
+        |source| translate(link, target, source),
+        |desired, source| plan(link, desired, source),
+    )
+}
+
+/// [`converge_checking`] for the federated Services (SPEC §9): [`federate`] every link's target (and the
+/// local members) → [`plan_federated`] → apply, with the federation's ownership; the per-link
+/// repurposing check does not apply (a federated Service serves a name, not one export).
+///
+/// # Errors
+/// The first [`Finding`].
+pub fn converge_federated(
+    remotes: &[(&Link, &TargetState)],
+    local: Option<(&LabelSelector, &TargetState)>,
+    fake: &mut FakeCluster,
+    bound: usize,
+    checks: &Checks,
+) -> Result<Converged, Finding> {
+    converge_with(
+        Owner::Federation,
+        checks,
+        fake,
+        bound,
+        |source| federate(remotes, local, source),
+        plan_federated,
+    )
+}
+
+fn converge_with(
+    owner: Owner<'_>,
+    checks: &Checks,
+    fake: &mut FakeCluster,
+    bound: usize,
+    translator: impl Fn(&SourceState) -> Translation,
+    planner: impl Fn(&Desired, &SourceState) -> Plan,
+) -> Result<Converged, Finding> {
+    let foreign_before = foreign_objects(owner, &fake.state());
+    let mut steps: Vec<Pass> = Vec::new();
+    loop {
+        let source = fake.state();
+        let translation = translator(&source);
+        checks.filter(no_steering_key_copied(&translation.desired))?;
+        let p = planner(&translation.desired, &source);
+        if p.is_empty() {
+            checks.filter(no_orphan(owner, &translation.desired, &source))?;
+            checks.filter(foreign_unchanged(
+                &foreign_before,
+                &foreign_objects(owner, &source),
+            ))?;
+            return Ok(Converged {
+                passes: steps.len(),
+                source,
+                translation,
+                steps,
+                complete: true,
+            });
+        }
+        if steps.len() == bound {
+            let still: Vec<String> = p
+                .operations
+                .iter()
+                .map(|op| format!("{} {} {}", op.action(), op.kind(), op.key()))
+                .collect();
+            return Err(Finding::new(
+                Check::NoConvergence,
+                format!("no empty plan after {bound} passes; still planned: {still:?}"),
+            ));
+        }
+        checks.filter(nothing_foreign_touched(owner, &source, &p))?;
+        if let Owner::Link(link) = owner {
+            checks.filter(no_live_mirror_repurposed(
+                link,
+                &source,
+                &translation.exports,
+                &p,
+            ))?;
+        }
+        checks.filter(no_delete_after_create(&p))?;
+        // A refused operation is a finding; when that check is skipped (a known refusal), the
+        // rest of the plan is applied as a controller would, and the reconcile is not judged
+        // further: a refused operation is planned again on every pass.
+        if checks.runs(Check::FakeRefused) {
+            apply_accepted(fake, &p)?;
+        } else if !fake.apply_plan(&p).is_success() {
+            steps.push(Pass { source, plan: p });
+            let source = fake.state();
+            return Ok(Converged {
+                passes: steps.len(),
+                source,
+                translation,
+                steps,
+                complete: false,
+            });
+        }
+        steps.push(Pass { source, plan: p });
+    }
+}
+
+/// Within one plan, an object is never deleted after it was created (SPEC §7 "Type flip":
+/// delete, then create).
+fn no_delete_after_create(p: &Plan) -> Result<(), Finding> {
+    let mut created: BTreeSet<(Kind, ObjectKey)> = BTreeSet::new();
+    for op in &p.operations {
+        match op {
+            Operation::Create { object } => {
+                created.insert((object.kind(), object.key()));
+            }
+            Operation::Delete { kind, key, .. } if created.contains(&(*kind, key.clone())) => {
+                return Err(Finding::new(
+                    Check::NoConvergence,
+                    format!("{kind} {key} deleted after it was created in the same plan"),
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! The findings of the fuzz targets (fuzz/README.md, "Findings"), each as the smallest input
+//! that shows it, written with plain core objects and run through the shared invariants of
+//! `svcmirror-testkit` — the same checks the targets run. A finding fixed on another branch is
+//! `#[ignore]`d until that branch is merged; un-ignore it then.
+
+use svcmirror_core::model::{
+    EndpointAddress, EndpointPort, EndpointSubset, Endpoints, IntOrString, Service, ServicePort,
+};
+use svcmirror_core::{EndpointsApi, Link, LinkBuilder, TargetState};
+use svcmirror_fake::FakeCluster;
+use svcmirror_testkit::{CONTRACT_PASSES, Checks, Step, converge, incremental_equals_whole_link};
+
+fn west() -> LinkBuilder {
+    Link::builder("west")
+        .gateway_address([172, 18, 0, 4].into())
+        .enable_headless_services(true)
+}
+
+fn exported(name: &str, headless: bool, ports: &[(&str, i32)]) -> Service {
+    let mut s = Service::new("default", name);
+    s.metadata
+        .labels
+        .insert("mirror.linkerd.io/exported".into(), "true".into());
+    if headless {
+        s.spec.cluster_ip = Some("None".into());
+    }
+    s.spec.ports = ports
+        .iter()
+        .map(|(n, p)| ServicePort {
+            name: Some((*n).into()),
+            protocol: Some("TCP".into()),
+            port: *p,
+            target_port: Some(IntOrString::Int(*p)),
+            ..ServicePort::default()
+        })
+        .collect();
+    s
+}
+
+fn endpoints(name: &str, ready: &[(Option<&str>, &str)], ports: &[(&str, i32)]) -> Endpoints {
+    let mut e = Endpoints::new("default", name);
+    e.subsets = vec![EndpointSubset {
+        addresses: ready
+            .iter()
+            .map(|(h, ip)| EndpointAddress {
+                ip: (*ip).into(),
+                hostname: h.map(str::to_owned),
+                ..EndpointAddress::default()
+            })
+            .collect(),
+        not_ready_addresses: vec![],
+        ports: ports
+            .iter()
+            .map(|(n, p)| EndpointPort {
+                name: Some((*n).into()),
+                port: *p,
+                protocol: Some("TCP".into()),
+                app_protocol: None,
+            })
+            .collect(),
+    }];
+    e
+}
+
+fn source() -> FakeCluster {
+    FakeCluster::default()
+}
+
+/// F8 (issue 14, "a live mirror can be taken over"; SPEC §7 sticky names): export `default/web`
+/// holds `web-west`; a new headless export `default/aaa` whose pod is called `web` wants
+/// `web-west` for its endpoint mirror and, first in (namespace, name) order, gets it: the
+/// whole-link plan updates `web-west`'s `remote-svc-fq-name` to `web.aaa.default.svc…`.
+#[test]
+fn finding_f8_a_newcomer_hostname_never_takes_a_live_mirror() {
+    let link = west().build().expect("link");
+    let web = exported("web", false, &[("http", 80)]);
+    let web_eps = endpoints("web", &[(None, "10.42.0.1")], &[("http", 80)]);
+    let aaa = exported("aaa", true, &[("http", 80)]);
+    let aaa_eps = endpoints("aaa", &[(Some("web"), "10.42.0.2")], &[("http", 80)]);
+
+    // The whole link, from the state where `web` is mirrored.
+    let mut fake = source();
+    let before = TargetState {
+        services: vec![web.clone()],
+        endpoints: vec![web_eps.clone()],
+    };
+    converge(&link, &before, &mut fake, CONTRACT_PASSES).expect("web alone converges");
+    let after = TargetState {
+        services: vec![web.clone(), aaa.clone()],
+        endpoints: vec![web_eps.clone(), aaa_eps.clone()],
+    };
+    let whole = converge(&link, &after, &mut fake, CONTRACT_PASSES);
+    assert!(whole.is_ok(), "{}", whole.unwrap_err());
+
+    // The driver, event by event (what the `reconcile` target runs).
+    let steps = [
+        Step::ApplyService(web),
+        Step::ApplyEndpoints(web_eps),
+        Step::ApplyService(aaa),
+        Step::ApplyEndpoints(aaa_eps),
+    ];
+    let driven = incremental_equals_whole_link(&link, source(), source(), &steps, &Checks::all());
+    assert!(driven.is_ok(), "{}", driven.unwrap_err());
+}
+
+/// F9 (issue 14, "one bad export fails the whole link"; SPEC §8): two Endpoints ports with one
+/// name and different numbers are copied into the mirror's EndpointSlice, which the API server
+/// (and the fake) refuses: the link never converges. Expected: that export's diagnostic, the
+/// rest converges.
+#[test]
+fn finding_f9_duplicate_port_names_never_make_a_refused_slice() {
+    let link = west()
+        .endpoints_api(EndpointsApi::Slices)
+        .build()
+        .expect("link");
+    let target = TargetState {
+        services: vec![exported("web", true, &[("http", 80)])],
+        endpoints: vec![endpoints(
+            "web",
+            &[(Some("web-0"), "10.42.0.1")],
+            &[("http", 80), ("http", 81)],
+        )],
+    };
+    let r = converge(&link, &target, &mut source(), CONTRACT_PASSES);
+    assert!(r.is_ok(), "{}", r.unwrap_err());
+}
+
+/// F10 (issue 14, "labels that steer other controllers are copied"; SPEC §4 copy deny-list):
+/// `service.kubernetes.io/service-proxy-name` on the exported Service reaches the mirror (so
+/// kube-proxy ignores it), as do the other deny-listed keys.
+#[test]
+fn finding_f10_steering_labels_are_never_copied() {
+    let link = west().build().expect("link");
+    let mut web = exported("web", false, &[("http", 80)]);
+    web.metadata.labels.insert(
+        "service.kubernetes.io/service-proxy-name".into(),
+        svcmirror_testkit::STEERING_MARKER.into(),
+    );
+    web.metadata.annotations.insert(
+        "endpointslice.kubernetes.io/managed-by".into(),
+        svcmirror_testkit::STEERING_MARKER.into(),
+    );
+    let target = TargetState {
+        services: vec![web],
+        endpoints: vec![endpoints("web", &[(None, "10.42.0.1")], &[("http", 80)])],
+    };
+    let r = converge(&link, &target, &mut source(), CONTRACT_PASSES);
+    assert!(r.is_ok(), "{}", r.unwrap_err());
+}
