@@ -18,6 +18,7 @@ mod args;
 mod check;
 mod clusters;
 mod controller;
+mod converge;
 mod demo;
 mod explain;
 mod federation;
