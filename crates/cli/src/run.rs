@@ -13,7 +13,8 @@ use svcmirror_core::{
 use svcmirror_fake::FakeCluster;
 use svcmirror_snapshot::{Format, Limits, Snapshot, SnapshotError};
 
-use crate::args::{Cli, Command, Inputs, ListFormat, PlanFormat};
+use crate::args::{Inputs, ListFormat, PlanFormat};
+use crate::command::{Cli, Command};
 use crate::converge::{Timings, converge_timed};
 use crate::{demo, render};
 
