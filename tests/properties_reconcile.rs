@@ -46,22 +46,13 @@ struct Pass {
     plan: Plan,
 }
 
-/// translate → plan → apply until the plan is empty (at most 6 passes), keeping every pass.
+/// [`svcmirror::drive()`] on the fake ([`common::record`]), keeping every applying pass.
 fn reconcile(link: &Link, target: &TargetState, f: &mut FakeCluster) -> Vec<Pass> {
-    let mut passes = Vec::new();
-    for _ in 0..6 {
-        let source = f.state();
-        let p = plan(link, &translate(link, target, &source).desired, &source);
-        if p.is_empty() {
-            return passes;
-        }
-        for op in &p.operations {
-            f.apply(op)
-                .unwrap_or_else(|e| panic!("the fake refused {} {}: {e}", op.action(), op.key()));
-        }
-        passes.push(Pass { source, plan: p });
-    }
-    panic!("no convergence in 6 passes");
+    record(link, target, f)
+        .1
+        .into_iter()
+        .map(|(source, plan)| Pass { source, plan })
+        .collect()
 }
 
 fn owned_in(source: &SourceState, link: &Link, kind: Kind, key: &ObjectKey) -> bool {
