@@ -17,6 +17,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process: boxing saves nothing
 pub enum Command {
     /// Print every object the source cluster holds once mirroring has converged (a `kind: List`).
     ///
