@@ -2,7 +2,7 @@
 //!
 //! # Why it lives in the core
 //! The loop decides when mirroring is done, what a refusal means and how many passes are
-//! allowed: mirroring decisions, so they belong beside [`translate`] and [`plan`] (as quinn-proto
+//! allowed: mirroring decisions, so they belong beside [`translate()`] and [`plan()`] (as quinn-proto
 //! owns `Pair::drive`). The core still does no I/O: [`drive`] is generic over [`Apply`], a source
 //! that answers every operation at once, which the caller implements — the in-memory fake
 //! (`svcmirror-fake`, which depends on this crate, never the other way round) or a test's
@@ -85,9 +85,9 @@ pub enum Refusal<E> {
 pub enum Phase {
     /// [`Apply::list`].
     List,
-    /// [`translate`].
+    /// [`translate()`].
     Translate,
-    /// [`plan`] and [`Apply::planned`].
+    /// [`plan()`] and [`Apply::planned`].
     Plan,
     /// Applying the plan.
     Apply,
