@@ -2,8 +2,8 @@
 //!
 //! # Why it lives in the core
 //! The loop decides when mirroring is done, what a refusal means and how many passes are
-//! allowed: mirroring decisions, so they belong beside [`translate()`] and [`plan()`] (as quinn-proto
-//! owns `Pair::drive`). The core still does no I/O: [`drive`] is generic over [`Apply`], a source
+//! allowed: mirroring decisions, so they belong beside [`translate()`] and [`plan()`] (as
+//! quinn-proto keeps its `Pair::drive` beside the state machine). The core still does no I/O: [`drive`] is generic over [`Apply`], a source
 //! that answers every operation at once, which the caller implements — the in-memory fake
 //! (`svcmirror-fake`, which depends on this crate, never the other way round) or a test's
 //! wrapper of it. No clock is read here: a caller timing the phases is told where each begins
