@@ -3,10 +3,10 @@
 //! # Why it lives in the core
 //! The loop decides when mirroring is done, what a refusal means and how many passes are
 //! allowed: mirroring decisions, so they belong beside [`translate()`] and [`plan()`] (as
-//! quinn-proto keeps its `Pair::drive` beside the state machine). The core still does no I/O: [`drive`] is generic over [`Apply`], a source
-//! that answers every operation at once, which the caller implements — the in-memory fake
-//! (`svcmirror-fake`, which depends on this crate, never the other way round) or a test's
-//! wrapper of it. No clock is read here: a caller timing the phases is told where each begins
+//! quinn-proto keeps its `Pair::drive` beside the state machine). The core still does no I/O:
+//! [`drive`] is generic over [`Apply`], a source that answers every operation at once, which the
+//! caller implements — the in-memory fake (`svcmirror-fake`, which depends on this crate, never
+//! the other way round) or a test's wrapper of it. No clock is read here: a caller timing the phases is told where each begins
 //! ([`Apply::phase`]).
 //!
 //! # The convergence contract (SPEC §6.6)
@@ -121,7 +121,10 @@ pub struct PlanSummary {
 #[non_exhaustive]
 pub enum DriveError<E> {
     /// The contract was broken: the plan was not empty after [`MAX_PASSES`] applying passes.
-    #[error("mirroring did not converge in {} passes; the last plan had {}", MAX_PASSES, last_plan(.plans))]
+    #[error(
+        "mirroring did not converge in {MAX_PASSES} passes; the last plan had {}",
+        last_plan(.plans)
+    )]
     NotConverged {
         /// Every plan applied, in order.
         plans: Vec<PlanSummary>,
