@@ -278,25 +278,16 @@ fn ten_thousand_addresses_in_one_endpoints_object() {
     }
 }
 
-/// Plans and applies `target` on the fake for up to three passes; every refusal of the (fake) API
-/// server, and the diagnostics of the last translation.
+/// [`svcmirror::drive()`] of `target` on the fake: every refusal of the (fake) API server (or the
+/// error that ended the drive), and the diagnostics of the last pass.
 fn refusals(target: &TargetState) -> (Vec<String>, Vec<svcmirror::Diagnostic>) {
-    let link = link();
-    let mut f = fake();
-    let mut refused = Vec::new();
-    let mut diagnostics = Vec::new();
-    for _ in 0..3 {
-        let source = f.state();
-        let t = translate(&link, target, &source);
-        let p = svcmirror::plan(&link, &t.desired, &source);
-        diagnostics = t.diagnostics;
-        for op in &p.operations {
-            if let Err(e) = f.apply(op) {
-                refused.push(e.to_string());
-            }
-        }
+    match svcmirror::drive(&link(), target, &mut fake()) {
+        Ok(driven) => (
+            driven.refused.into_values().map(|d| d.message).collect(),
+            driven.diagnostics,
+        ),
+        Err(error) => (vec![error.to_string()], Vec::new()),
     }
-    (refused, diagnostics)
 }
 
 fn assert_reported_not_refused(target: &TargetState, field: &str) {
@@ -442,19 +433,7 @@ fn finding_f6_empty_subset_port_protocol_converges() {
                 .build(),
         ],
     };
-    let link = link();
-    let mut f = fake();
-    let mut passes = 0;
-    for _ in 0..4 {
-        let source = f.state();
-        let p = svcmirror::plan(&link, &translate(&link, &target, &source).desired, &source);
-        if p.is_empty() {
-            break;
-        }
-        passes += 1;
-        for op in &p.operations {
-            f.apply(op).expect("accepted");
-        }
-    }
+    // `converge` fails beyond the contract's two passes (`svcmirror::drive::MAX_PASSES`).
+    let passes = converge(&link(), &target, &mut fake()).passes;
     assert!(passes <= 2, "still planning after {passes} passes");
 }

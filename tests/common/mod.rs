@@ -1,15 +1,18 @@
-//! Builders for target objects and a converge loop over the fake, shared by the root tests.
+//! Builders for target objects, and `converge` ([`svcmirror::drive()`] on the fake), shared by the
+//! root tests.
 #![allow(dead_code)]
 
 pub mod strategies;
 
 use std::net::IpAddr;
 
+use svcmirror::drive::{Apply, Driven, Refusal, drive};
 use svcmirror::model::{
     EndpointAddress, EndpointPort, EndpointSubset, Endpoints, IntOrString, ObjectReference,
     Service, ServicePort,
 };
-use svcmirror::{Diagnostic, Link, LinkBuilder, Plan, SourceState, TargetState, plan, translate};
+use svcmirror::{Diagnostic, Link, LinkBuilder, Operation, Plan, SourceState, TargetState};
+use svcmirror_backend::ApiError;
 use svcmirror_fake::FakeCluster;
 
 pub const EXPORTED: (&str, &str) = ("mirror.linkerd.io/exported", "true");
@@ -158,7 +161,7 @@ pub fn seed_endpoints(pods: usize) -> Endpoints {
         .build()
 }
 
-/// Result of driving translate → plan → apply on the fake until the plan is empty.
+/// Result of [`svcmirror::drive()`] on the fake: the converged source and every plan applied.
 pub struct Converged {
     pub source: SourceState,
     pub diagnostics: Vec<Diagnostic>,
@@ -167,32 +170,71 @@ pub struct Converged {
     pub plans: Vec<Plan>,
 }
 
-/// Drives `fake` to the desired state of `target`; panics if it takes more than 5 passes or an
-/// operation fails.
-pub fn converge(link: &Link, target: &TargetState, fake: &mut FakeCluster) -> Converged {
-    let mut plans = Vec::new();
-    for _ in 0..5 {
-        let source = fake.state();
-        let translation = translate(link, target, &source);
-        let p = plan(link, &translation.desired, &source);
-        if p.is_empty() {
-            let mut diagnostics = translation.diagnostics;
-            diagnostics.extend(p.diagnostics);
-            diagnostics.sort();
-            return Converged {
-                source,
-                diagnostics,
-                passes: plans.len(),
-                plans,
-            };
-        }
-        for op in &p.operations {
-            fake.apply(op)
-                .expect("the fake accepts every planned operation");
-        }
-        plans.push(p);
+/// The fake, keeping what each applying pass listed and planned (for tests that look at passes).
+pub struct Recorder<'a> {
+    pub fake: &'a mut FakeCluster,
+    /// The source each non-empty plan was made from, and the plan.
+    pub passes: Vec<(SourceState, Plan)>,
+}
+
+impl Apply for Recorder<'_> {
+    type Error = ApiError;
+
+    fn list(&mut self) -> SourceState {
+        self.fake.list()
     }
-    panic!("did not converge in 5 passes: {plans:#?}");
+
+    fn apply(&mut self, operation: Operation) -> Result<(), Refusal<ApiError>> {
+        Apply::apply(self.fake, operation)
+    }
+
+    fn planned(&mut self, source: &SourceState, _: &mut Vec<Diagnostic>, plan: &mut Plan) {
+        if !plan.is_empty() {
+            self.passes.push((source.clone(), plan.clone()));
+        }
+    }
+}
+
+/// [`svcmirror::drive()`] on `fake`, keeping each pass; panics if the fake refuses an operation
+/// or the convergence contract is broken (more than `MAX_PASSES` applying passes).
+pub fn record(
+    link: &Link,
+    target: &TargetState,
+    fake: &mut FakeCluster,
+) -> (Driven, Vec<(SourceState, Plan)>) {
+    let mut recorder = Recorder {
+        fake,
+        passes: Vec::new(),
+    };
+    let driven = drive(link, target, &mut recorder).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {:#?}",
+            recorder
+                .passes
+                .iter()
+                .map(|p| &p.1.operations)
+                .collect::<Vec<_>>()
+        )
+    });
+    assert!(
+        driven.refused.is_empty(),
+        "the fake accepts every planned operation: {:?}",
+        driven.refused
+    );
+    (driven, recorder.passes)
+}
+
+/// Drives `fake` to the desired state of `target` ([`record`]).
+pub fn converge(link: &Link, target: &TargetState, fake: &mut FakeCluster) -> Converged {
+    let (driven, passes) = record(link, target, fake);
+    let mut diagnostics = driven.diagnostics;
+    diagnostics.sort();
+    Converged {
+        source: fake.state(),
+        diagnostics,
+        passes: driven.passes,
+        plans: passes.into_iter().map(|(_, plan)| plan).collect(),
+    }
 }
 
 /// A fake source with the `default` (always there) and `other` namespaces.

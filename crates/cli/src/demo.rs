@@ -58,7 +58,7 @@ pub fn run(out: &mut impl Write) -> anyhow::Result<()> {
         services: vec![kubernetes],
         ..Default::default()
     })?;
-    let converged = crate::run::converge(&link, &target, east)?;
+    let converged = crate::converge::converge(&link, &target, east)?;
     let source = converged.source;
 
     writeln!(out)?;

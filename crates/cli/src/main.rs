@@ -17,7 +17,9 @@ mod admin;
 mod args;
 mod check;
 mod clusters;
+mod command;
 mod controller;
+mod converge;
 mod demo;
 mod explain;
 mod federation;
@@ -41,7 +43,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = args::Cli::parse();
+    let cli = command::Cli::parse();
     match run::run(cli) {
         Ok(outcome) => outcome.exit_code(),
         // `svcmirror translate … | head`: the reader left, which is not an error of the input.

@@ -1,21 +1,21 @@
 //! The subcommands: read inputs, call the core, apply to the fake, print.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
-use svcmirror_backend::ApiError;
 use svcmirror_core::model::{Kind, ObjectKey};
 use svcmirror_core::{
-    Diagnostic, Link, Object, Reason, Severity, SourceState, TargetEndpoints, TargetState, plan,
-    translate,
+    Diagnostic, Link, Object, Severity, SourceState, TargetEndpoints, TargetState, plan, translate,
 };
 use svcmirror_fake::FakeCluster;
 use svcmirror_snapshot::{Format, Limits, Snapshot, SnapshotError};
 
-use crate::args::{Cli, Command, Inputs, ListFormat, PlanFormat};
+use crate::args::{Inputs, ListFormat, PlanFormat};
+use crate::command::{Cli, Command};
+use crate::converge::{Timings, converge_timed};
 use crate::{demo, render};
 
 /// What a successful run found: decides the exit code.
@@ -311,116 +311,6 @@ impl Loaded {
     }
 }
 
-/// The source once mirroring has converged, and what was found on the way.
-pub struct Converged {
-    pub source: SourceState,
-    pub diagnostics: Vec<Diagnostic>,
-}
-
-/// translate → plan → apply on the fake until the plan is empty. The core promises two passes;
-/// more than four means a bug, reported as an error rather than looping.
-pub fn converge(link: &Link, target: &TargetState, fake: FakeCluster) -> anyhow::Result<Converged> {
-    converge_timed(link, target, fake, &mut Timings::default())
-}
-
-/// [`converge`], adding the time spent in the core and in the fake to `timings`.
-///
-/// At cluster scale memory is what limits this loop, so each pass holds as few copies of the
-/// mirrors as it can: the listed source and the translation are dropped once the plan is made,
-/// the plan's objects are moved into the fake (not copied), the fake keeps no write history,
-/// and the converged store is moved out, not listed.
-fn converge_timed(
-    link: &Link,
-    target: &TargetState,
-    mut fake: FakeCluster,
-    timings: &mut Timings,
-) -> anyhow::Result<Converged> {
-    let mut last: Option<String> = None;
-    // SPEC §8 (one bad export never fails the link): what the API server refuses for one object
-    // is that object's diagnostic (exit 1); it is not sent again, and neither is what depends on
-    // it, nor anything else at its key (a Service refused, its Endpoints are not written). The
-    // core foresees these refusals; this keeps a missed one from failing the whole run.
-    let mut refused: BTreeMap<ObjectKey, Diagnostic> = BTreeMap::new();
-    fake.compact_history();
-    for _ in 0..4 {
-        let source = Timings::time(&mut timings.apply, || fake.state());
-        let translation =
-            Timings::time(&mut timings.translate, || translate(link, target, &source));
-        let mut translation = translation;
-        let mut plan = Timings::time(&mut timings.plan, || {
-            let mut plan = plan(link, &translation.desired, &source);
-            // SPEC §9: and the federated Services of the link.
-            let links = [(link, target)];
-            crate::federation::add_to(&links, &source, &mut translation.diagnostics, &mut plan);
-            plan
-        });
-        drop(source);
-        if plan
-            .operations
-            .iter()
-            .all(|op| refused.contains_key(&op.key()))
-        {
-            drop(translation.desired);
-            let mut diagnostics = translation.diagnostics;
-            diagnostics.extend(plan.diagnostics);
-            diagnostics.extend(refused.into_values());
-            return Ok(Converged {
-                source: Timings::time(&mut timings.apply, || fake.into_state()),
-                diagnostics,
-            });
-        }
-        drop(translation);
-        let apply_start = Instant::now();
-        last = Some(format!(
-            "{} operations, the first {:?}",
-            plan.operations.len(),
-            plan.operations.first()
-        ));
-        let mut prerequisites: Vec<Vec<usize>> = vec![Vec::new(); plan.operations.len()];
-        for d in std::mem::take(&mut plan.dependencies) {
-            prerequisites[d.operation].push(d.on);
-        }
-        let mut done = vec![false; plan.operations.len()];
-        for (i, op) in plan.operations.into_iter().enumerate() {
-            let (action, kind, key) = (op.action(), op.kind(), op.key());
-            if refused.contains_key(&key) || prerequisites[i].iter().any(|&on| !done[on]) {
-                continue;
-            }
-            match fake.apply_owned(op) {
-                Ok(()) => done[i] = true,
-                Err(
-                    error @ (ApiError::Invalid { .. }
-                    | ApiError::TooLarge { .. }
-                    | ApiError::RangeFull { .. }),
-                ) => {
-                    let reason = if matches!(error, ApiError::RangeFull { .. }) {
-                        Reason::LimitExceeded
-                    } else {
-                        Reason::InvalidObject
-                    };
-                    let message =
-                        format!("the in-memory API server refused {action} {kind} {key}: {error}");
-                    refused.insert(
-                        key.clone(),
-                        Diagnostic::new(reason, Severity::Error, kind, key, message),
-                    );
-                }
-                Err(error) => {
-                    return Err(error).with_context(|| {
-                        format!("the in-memory API server rejected {action} {kind} {key}")
-                    });
-                }
-            }
-        }
-        fake.compact_history();
-        timings.apply += apply_start.elapsed();
-    }
-    anyhow::bail!(
-        "mirroring did not converge in 4 passes; the last plan had {}",
-        last.unwrap_or_default()
-    )
-}
-
 /// Every object of `state`, moved out one at a time, in the order of [`SourceState::objects`]:
 /// by kind (Namespaces, Services, Endpoints, EndpointSlices), then by key.
 fn into_objects(mut state: SourceState) -> impl Iterator<Item = Object> {
@@ -445,44 +335,4 @@ fn into_objects(mut state: SourceState) -> impl Iterator<Item = Object> {
         .chain(state.services.into_iter().map(Object::Service))
         .chain(state.endpoints.into_iter().map(Object::Endpoints))
         .chain(state.endpoint_slices.into_iter().map(Object::EndpointSlice))
-}
-
-/// `--timings`: wall time per phase. The clock is read here, never in the core.
-#[derive(Debug, Default)]
-pub struct Timings {
-    /// Reading the inputs into the model (and loading the in-memory source).
-    parse: Duration,
-    /// `translate`, summed over passes.
-    translate: Duration,
-    /// `plan`, summed over passes.
-    plan: Duration,
-    /// The in-memory source: applying plans and listing its state.
-    apply: Duration,
-    /// Writing the output.
-    render: Duration,
-}
-
-impl Timings {
-    fn time<R>(slot: &mut Duration, f: impl FnOnce() -> R) -> R {
-        let start = Instant::now();
-        let result = f();
-        *slot += start.elapsed();
-        result
-    }
-
-    fn print(&self, with_apply: bool) {
-        let ms = |d: Duration| format!("{:.1}ms", d.as_secs_f64() * 1000.0);
-        let apply = if with_apply {
-            format!(" apply={}", ms(self.apply))
-        } else {
-            String::new()
-        };
-        eprintln!(
-            "timings: parse={} translate={} plan={} render={}{apply}",
-            ms(self.parse),
-            ms(self.translate),
-            ms(self.plan),
-            ms(self.render),
-        );
-    }
 }

@@ -12,7 +12,7 @@ use std::process::Command;
 
 use support::{ApiServer, spawn, west};
 use svcmirror_core::model::{Kind, Object, ObjectKey, Service, ServicePort};
-use svcmirror_core::{Link, TargetState, plan, translate};
+use svcmirror_core::{Link, TargetState};
 use svcmirror_fake::FakeCluster;
 
 fn kubeconfig(dir: &Path, name: &str, addr: SocketAddr) -> PathBuf {
@@ -43,18 +43,9 @@ fn converge(east: &mut FakeCluster, link: &Link) {
         services: state.services,
         endpoints: state.endpoints,
     };
-    for _ in 0..4 {
-        let source = east.state();
-        let translation = translate(link, &target, &source);
-        let plan = plan(link, &translation.desired, &source);
-        if plan.is_empty() {
-            return;
-        }
-        for op in plan.operations {
-            east.apply_owned(op).expect("applied");
-        }
-    }
-    panic!("did not converge");
+    // The one translate → plan → apply loop, with its two-pass bound.
+    let driven = svcmirror_core::drive(link, &target, east).expect("converges");
+    assert!(driven.refused.is_empty(), "{:?}", driven.refused);
 }
 
 fn service(name: &str) -> Service {

@@ -18,6 +18,7 @@
 //! decision), [`diagnostics`] (§10), and
 //! beyond Linkerd (§12): [`hostname_policy`], [`endpoint_slices`] (EndpointSlice output),
 //! [`status`] (conditions), [`explain`](mod@explain) (the decision path for one Service).
+//! [`drive()`] is the one translate → plan → apply loop, with the two-pass convergence contract.
 //!
 //! **What this crate must never do**: I/O, read a clock, draw random numbers, spawn tasks or
 //! depend on an async runtime, kube or a YAML library. Its output is a function of its input alone
@@ -48,6 +49,7 @@
 pub mod admission;
 pub mod claims;
 pub mod diagnostics;
+pub mod drive;
 pub mod endpoint_slices;
 pub mod explain;
 pub mod federate;
@@ -73,6 +75,7 @@ pub mod translate;
 pub mod validate;
 
 pub use diagnostics::{Diagnostic, Reason, Severity};
+pub use drive::{Apply, DriveError, Driven, MAX_PASSES, Refusal, drive};
 pub use endpoint_slices::{TargetEndpoints, target_endpoints};
 pub use explain::{Explanation, explain};
 pub use federate::federate;

@@ -25,6 +25,9 @@
 //! - **Faults**: [`FaultConfig`] makes a seeded fraction of requests fail with `Conflict`,
 //!   `Unavailable` or `Timeout` (some timeouts after the write took effect), and can end watches
 //!   so their consumers must relist.
+//! - **Drive**: `FakeCluster` implements [`svcmirror_core::drive::Apply`], so
+//!   [`svcmirror_core::drive()`] (the one translate → plan → apply loop) runs against it; what it
+//!   refuses for one object becomes that object's diagnostic.
 //! - **Traits**: [`FakeHandle`] (`Arc<Mutex<FakeCluster>>`) implements
 //!   [`SourceCluster`](svcmirror_backend::SourceCluster) and
 //!   [`TargetCluster`](svcmirror_backend::TargetCluster) for the reconcile driver;
@@ -50,6 +53,7 @@
 
 mod allocator;
 mod cluster;
+mod drive;
 mod faults;
 mod handle;
 mod stats;

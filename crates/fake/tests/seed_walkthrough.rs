@@ -1,14 +1,16 @@
 //! SPEC §11 `seed-walkthrough`, end to end through two fakes: west (target) holds the headless
 //! `default/nginx-svc` and its StatefulSet Endpoints; east (source) receives the mirrors and
-//! allocates their ClusterIPs. Translate, plan and apply until nothing is left to do.
+//! allocates their ClusterIPs. [`drive`] (translate, plan, apply) until nothing is left to do.
 
 use std::collections::BTreeMap;
 
+use svcmirror_backend::ApiError;
+use svcmirror_core::drive::{Apply, Refusal, drive};
 use svcmirror_core::model::{
     EndpointAddress, EndpointPort, EndpointSubset, Endpoints, Kind, Object, ObjectKey,
     ObjectReference, Service, ServicePort,
 };
-use svcmirror_core::{Link, Plan, SourceState, plan, translate};
+use svcmirror_core::{Diagnostic, Link, Operation, Plan, SourceState};
 use svcmirror_fake::FakeCluster;
 
 const GATEWAY: &str = "172.18.0.4";
@@ -62,18 +64,43 @@ fn link() -> Link {
         .expect("valid link")
 }
 
-/// One controller pass: translate against what east holds now, plan, apply.
-fn pass(link: &Link, west: &FakeCluster, east: &mut FakeCluster) -> Plan {
-    let source: SourceState = east.state();
-    let translation = translate(link, &west.target_state(), &source);
-    let plan = plan(link, &translation.desired, &source);
-    let report = east.apply_plan(&plan);
+/// East, keeping every non-empty plan [`drive`] applies to it.
+struct Recording<'a> {
+    east: &'a mut FakeCluster,
+    plans: Vec<Plan>,
+}
+
+impl Apply for Recording<'_> {
+    type Error = ApiError;
+
+    fn list(&mut self) -> SourceState {
+        self.east.list()
+    }
+
+    fn apply(&mut self, operation: Operation) -> Result<(), Refusal<ApiError>> {
+        Apply::apply(self.east, operation)
+    }
+
+    fn planned(&mut self, _: &SourceState, _: &mut Vec<Diagnostic>, plan: &mut Plan) {
+        if !plan.is_empty() {
+            self.plans.push(plan.clone());
+        }
+    }
+}
+
+/// The controller's loop ([`drive`]) from west to east; the plans it applied.
+fn mirror(link: &Link, west: &FakeCluster, east: &mut FakeCluster) -> Vec<Plan> {
+    let mut recording = Recording {
+        east,
+        plans: Vec::new(),
+    };
+    let driven = drive(link, &west.target_state(), &mut recording).expect("converges");
     assert!(
-        report.is_success(),
-        "east rejected: {:?}",
-        report.errors().collect::<Vec<_>>()
+        driven.refused.is_empty(),
+        "east refused: {:?}",
+        driven.refused
     );
-    plan
+    recording.plans
 }
 
 fn service(east: &FakeCluster, name: &str) -> Service {
@@ -96,21 +123,21 @@ fn seed_walkthrough_converges_and_root_endpoints_point_at_the_allocated_ips() {
     let mut east = FakeCluster::default();
     let link = link();
 
-    let first = pass(&link, &west, &mut east);
-    assert!(!first.is_empty());
-    let second = pass(&link, &west, &mut east);
-    // The second pass is where the allocated IPs enter the root mirror's Endpoints.
+    let plans = mirror(&link, &west, &mut east);
+    // SPEC §6.6: two passes; the second is where the allocated IPs enter the root mirror's
+    // Endpoints.
+    assert_eq!(plans.len(), 2, "{plans:#?}");
     assert!(
-        second
+        plans[1]
             .operations
             .iter()
             .any(|op| op.key() == ObjectKey::new("default", "nginx-svc-west")
                 && op.kind() == Kind::Endpoints),
-        "{second:#?}"
+        "{plans:#?}"
     );
     let writes_before = east.stats().writes;
-    let third = pass(&link, &west, &mut east);
-    assert!(third.is_empty(), "{third:#?}");
+    let again = mirror(&link, &west, &mut east);
+    assert!(again.is_empty(), "{again:#?}");
     assert_eq!(east.stats().writes, writes_before);
 
     // The root mirror is headless.
@@ -161,9 +188,7 @@ fn seed_walkthrough_allocates_the_same_ips_every_time() {
         let west = west();
         let mut east = FakeCluster::default();
         let link = link();
-        for _ in 0..3 {
-            pass(&link, &west, &mut east);
-        }
+        mirror(&link, &west, &mut east);
         east.state()
     };
     assert_eq!(run(), run());

@@ -26,7 +26,7 @@ use svcmirror_core::model::{Kind, Object, ObjectKey};
 
 use crate::convert;
 use crate::error::map_error;
-use crate::source::{FIELD_MANAGER, strip_server_fields};
+use crate::write_fields::{FIELD_MANAGER, strip_server_fields};
 
 /// Creates `object`: `AlreadyExists` when its name is taken, whoever holds it.
 pub(crate) async fn create(client: &kube::Client, object: &Object) -> Result<Object, ApiError> {

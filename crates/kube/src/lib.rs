@@ -45,9 +45,11 @@ pub mod lease;
 pub mod link_resource;
 mod source;
 mod target;
+mod write_fields;
 
 pub use create::apply_ownership_patch;
 pub use error::{describe, map_error, map_status};
 pub use events::record_gateway_transition;
-pub use source::{FIELD_MANAGER, KubeSource};
+pub use source::KubeSource;
 pub use target::KubeTarget;
+pub use write_fields::FIELD_MANAGER;

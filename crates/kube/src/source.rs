@@ -13,9 +13,7 @@ use svcmirror_core::model::{Kind, Namespace, Object, ObjectKey};
 use crate::convert;
 use crate::error::map_error;
 use crate::fence::Fence;
-
-/// The field manager of every write (server-side apply's `fieldManager`).
-pub const FIELD_MANAGER: &str = "svcmirror";
+use crate::write_fields::{FIELD_MANAGER, strip_server_fields};
 
 /// Page size of every list request.
 pub(crate) const PAGE_SIZE: u32 = 500;
@@ -247,18 +245,6 @@ impl KubeSource {
                 .map(drop)
                 .map_err(err),
         }
-    }
-}
-
-/// `creationTimestamp` is never sent; on a create neither are uid and resourceVersion.
-pub(crate) fn strip_server_fields(
-    meta: &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-    fresh: bool,
-) {
-    meta.creation_timestamp = None;
-    if fresh {
-        meta.uid = None;
-        meta.resource_version = None;
     }
 }
 

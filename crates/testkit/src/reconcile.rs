@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use svcmirror_core::model::{Kind, ObjectKey};
 use svcmirror_core::{
-    Desired, ExportOutcome, LabelSelector, Link, Operation, Plan, SourceState, TargetState,
-    Translation, federate, plan, plan_federated, translate,
+    Desired, ExportOutcome, LabelSelector, Link, MirrorMode, Operation, Plan, SourceState,
+    TargetState, Translation, federate, plan, plan_federated, translate,
 };
 use svcmirror_fake::FakeCluster;
 
@@ -67,6 +67,12 @@ fn export_named(fq: &str, link: &Link) -> Option<ObjectKey> {
     Some(ObjectKey::new(ns, name))
 }
 
+/// The dots of `svc.<domain>` plus one: a mirror's fq name `<name>.<ns>.svc.<domain>` has this
+/// many dots beyond its first two labels' separator.
+fn export_named_dots(link: &Link) -> usize {
+    link.cluster_domain().matches('.').count() + 1
+}
+
 /// SPEC §7 "Sticky names": no plan changes which export a live mirror serves. An update of an
 /// owned object — or a delete and re-create of it in one plan — must not change its
 /// `remote-svc-fq-name` away from an export that is still exported (`exports`, the translation's
@@ -80,7 +86,24 @@ pub fn no_live_mirror_repurposed(
     exports: &BTreeMap<ObjectKey, ExportOutcome>,
     plan: &Plan,
 ) -> Result<(), Finding> {
-    let live = |fq: &str| export_named(fq, link).is_some_and(|e| exports.contains_key(&e));
+    // Live: the export it served still wants mirror objects (SPEC §7: a name stays with its
+    // export *while it is desired*; an export waiting for Endpoints, or refused, wants none, and
+    // its names may go to a newcomer by a delete and re-create). An endpoint mirror's name is
+    // wanted while its export still lists it.
+    let live = |fq: &str, key: &ObjectKey| {
+        let Some(export) = export_named(fq, link) else {
+            return false;
+        };
+        let Some(outcome) = exports.get(&export) else {
+            return false;
+        };
+        let wants_objects = !matches!(
+            outcome.mode,
+            MirrorMode::WaitingForEndpoints | MirrorMode::NotMirrored
+        );
+        let endpoint_mirror = fq.matches('.').count() > export_named_dots(link) + 2;
+        wants_objects && (!endpoint_mirror || outcome.endpoint_mirrors.contains(&key.name))
+    };
     let owner = Owner::Link(link);
     // What a delete freed in this plan: (kind, key) → the fq name it served.
     let mut freed: BTreeMap<(Kind, ObjectKey), String> = BTreeMap::new();
@@ -104,7 +127,7 @@ pub fn no_live_mirror_repurposed(
         };
         if let (Some(was), Some(now)) = (before, after)
             && &was != now
-            && live(&was)
+            && live(&was, &id.1)
         {
             return Err(Finding::new(
                 Check::MirrorRepurposed,

@@ -21,6 +21,7 @@ use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
 use serde_json::{Value, json};
+use svcmirror_core::drive::{Apply, Refusal};
 use svcmirror_core::model::{Endpoints, ObjectKey, Service};
 use svcmirror_core::{Link, Object, Operation, SourceState, TargetState};
 
@@ -129,59 +130,79 @@ pub fn target(size: Size) -> TargetState {
     target
 }
 
-/// What the source cluster holds once `target` is mirrored: translate → plan → apply until the
-/// plan is empty, on a minimal stand-in for the API server (sequential ClusterIPs from
-/// 10.32.0.0/12, uid and resourceVersion, `type: ClusterIP`). The caller asserts the result is
-/// converged with the real `plan`.
+/// What the source cluster holds once `target` is mirrored: [`svcmirror_core::drive()`] on
+/// [`StandIn`], a minimal stand-in for the API server (the fake is not a dependency of the
+/// crates whose benches include this file: it depends on them). The caller asserts the result
+/// is converged with the real `plan`.
 pub fn converged_source(link: &Link, target: &TargetState) -> SourceState {
-    let mut services: BTreeMap<ObjectKey, Service> = BTreeMap::new();
-    let mut endpoints: BTreeMap<ObjectKey, Endpoints> = BTreeMap::new();
-    let mut next_ip: u32 = u32::from(Ipv4Addr::new(10, 32, 0, 2));
-    let mut version: u64 = 1;
-    for _ in 0..4 {
-        let source = SourceState {
-            services: services.values().cloned().collect(),
-            endpoints: endpoints.values().cloned().collect(),
+    let mut source = StandIn {
+        services: BTreeMap::new(),
+        endpoints: BTreeMap::new(),
+        next_ip: u32::from(Ipv4Addr::new(10, 32, 0, 2)),
+        version: 1,
+    };
+    svcmirror_core::drive(link, target, &mut source)
+        .unwrap_or_else(|e| panic!("the bench world: {e}"));
+    source.list()
+}
+
+/// The source API server, as little of it as the world needs: sequential ClusterIPs from
+/// 10.32.0.0/12, uid and resourceVersion, `type: ClusterIP`.
+pub struct StandIn {
+    services: BTreeMap<ObjectKey, Service>,
+    endpoints: BTreeMap<ObjectKey, Endpoints>,
+    next_ip: u32,
+    version: u64,
+}
+
+impl Apply for StandIn {
+    type Error = String;
+
+    fn list(&mut self) -> SourceState {
+        SourceState {
+            services: self.services.values().cloned().collect(),
+            endpoints: self.endpoints.values().cloned().collect(),
             ..SourceState::default()
-        };
-        let desired = svcmirror_core::translate(link, target, &source).desired;
-        let plan = svcmirror_core::plan(link, &desired, &source);
-        if plan.is_empty() {
-            return source;
-        }
-        for op in plan.operations {
-            version += 1;
-            match op {
-                Operation::Create {
-                    object: Object::Service(mut svc),
-                } => {
-                    if svc.spec.cluster_ip.is_none() {
-                        svc.spec.cluster_ip = Some(Ipv4Addr::from(next_ip).to_string());
-                        next_ip += 1;
-                    }
-                    svc.spec.type_ = Some("ClusterIP".to_owned());
-                    svc.metadata.uid = Some(uid("source-svc", version));
-                    svc.metadata.resource_version = Some(version.to_string());
-                    services.insert(svc.metadata.key(), svc);
-                }
-                Operation::Create {
-                    object: Object::Endpoints(mut ep),
-                }
-                | Operation::Update {
-                    object: Object::Endpoints(mut ep),
-                    ..
-                } => {
-                    ep.metadata
-                        .uid
-                        .get_or_insert_with(|| uid("source-ep", version));
-                    ep.metadata.resource_version = Some(version.to_string());
-                    endpoints.insert(ep.metadata.key(), ep);
-                }
-                other => panic!("the bench world does not expect {other:?}"),
-            }
         }
     }
-    panic!("the bench world did not converge in 4 passes")
+
+    fn apply(&mut self, operation: Operation) -> Result<(), Refusal<String>> {
+        self.version += 1;
+        let version = self.version;
+        match operation {
+            Operation::Create {
+                object: Object::Service(mut svc),
+            } => {
+                if svc.spec.cluster_ip.is_none() {
+                    svc.spec.cluster_ip = Some(Ipv4Addr::from(self.next_ip).to_string());
+                    self.next_ip += 1;
+                }
+                svc.spec.type_ = Some("ClusterIP".to_owned());
+                svc.metadata.uid = Some(uid("source-svc", version));
+                svc.metadata.resource_version = Some(version.to_string());
+                self.services.insert(svc.metadata.key(), svc);
+            }
+            Operation::Create {
+                object: Object::Endpoints(mut ep),
+            }
+            | Operation::Update {
+                object: Object::Endpoints(mut ep),
+                ..
+            } => {
+                ep.metadata
+                    .uid
+                    .get_or_insert_with(|| uid("source-ep", version));
+                ep.metadata.resource_version = Some(version.to_string());
+                self.endpoints.insert(ep.metadata.key(), ep);
+            }
+            other => {
+                return Err(Refusal::Failed(format!(
+                    "the bench world does not expect {other:?}"
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Number of objects the converged source holds for `size` (Services and Endpoints).
