@@ -293,6 +293,14 @@ fn writes_keep_invariants(
     for (_, event) in writes {
         let object = event.object();
         let id = (object.kind(), object.key());
+        // SPEC §9: the driver also writes the link's share of the federated Services, which the
+        // federation owns (their invariants are the `federate` target's): a write that starts and
+        // ends federation-owned is not this link's business here.
+        let federation = Owner::Federation;
+        let was_federation = find(before, id.0, &id.1).is_none_or(|w| federation.owns(&w));
+        if federation.owns(object) && was_federation {
+            continue;
+        }
         let foreign =
             |message: String| checks.filter(Err(Finding::new(Check::ForeignTouched, message)));
         match event {
@@ -401,6 +409,13 @@ fn repurposed(
 #[must_use]
 pub fn normalized(state: &SourceState) -> SourceState {
     let mut s = state.clone();
+    // SPEC §9: the federation's objects are the driver's federation share, compared by the
+    // `federate` checks; the whole-link reference here is the link's own translate → plan.
+    let federation = |l: &svcmirror_core::StringMap| svcmirror_core::labels::is_federation_owned(l);
+    s.services.retain(|o| !federation(&o.metadata.labels));
+    s.endpoints.retain(|o| !federation(&o.metadata.labels));
+    s.endpoint_slices
+        .retain(|o| !federation(&o.metadata.labels));
     let metas = s
         .services
         .iter_mut()
