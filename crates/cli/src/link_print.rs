@@ -190,8 +190,10 @@ pub fn run(args: LinkPrintArgs) -> anyhow::Result<bool> {
     if !args.no_credentials {
         spec.cluster_credentials_secret = Some(names.secret());
     }
-    // The link must build (SPEC §2 validation) before anything is printed.
-    svcmirror_core::Link::from_spec(&spec, crate::link_file::resolve)
+    // The link must build (SPEC §2 validation) before anything is printed. Gateway names are
+    // resolved by the controller in the source, not here: any name stands for a documentation
+    // address (192.0.2.1) in this check, and the Link carries the name.
+    svcmirror_core::Link::from_spec(&spec, |_| Ok(vec![std::net::IpAddr::from([192, 0, 2, 1])]))
         .map_err(|e| anyhow::anyhow!("the link is not valid: {e}"))?;
     let credentials = (!args.no_credentials).then(|| {
         kubeconfig(

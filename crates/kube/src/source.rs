@@ -298,7 +298,9 @@ fn carries_ownership_labels(
         labels
             .get(svcmirror_core::labels::CLUSTER_NAME)
             .is_some_and(|v| !v.is_empty())
-            || labels.get(svcmirror_core::labels::SLICE_MANAGED_BY).map(String::as_str)
+            || labels
+                .get(svcmirror_core::labels::SLICE_MANAGED_BY)
+                .map(String::as_str)
                 == Some(svcmirror_core::labels::SLICE_MANAGER)
     })
 }

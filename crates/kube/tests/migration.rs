@@ -25,13 +25,21 @@ fn mirror_keys(east: &FakeCluster) -> Vec<(Kind, ObjectKey)> {
     state
         .services
         .iter()
-        .filter(|s| s.metadata.labels.contains_key("mirror.linkerd.io/cluster-name"))
+        .filter(|s| {
+            s.metadata
+                .labels
+                .contains_key("mirror.linkerd.io/cluster-name")
+        })
         .map(|s| (Kind::Service, s.metadata.key()))
         .chain(
             state
                 .endpoints
                 .iter()
-                .filter(|e| e.metadata.labels.contains_key("mirror.linkerd.io/cluster-name"))
+                .filter(|e| {
+                    e.metadata
+                        .labels
+                        .contains_key("mirror.linkerd.io/cluster-name")
+                })
                 .map(|e| (Kind::Endpoints, e.metadata.key())),
         )
         .collect()
@@ -108,10 +116,10 @@ async fn mirrors_held_by_linkerds_field_manager_are_taken_over_in_place() {
         let now = uid(east.lock().get(*kind, key));
         assert_eq!(now, uids[i], "{kind} {key} was re-created");
     }
-    let Some(Object::Endpoints(ep)) = east
-        .lock()
-        .get(Kind::Endpoints, &ObjectKey::new("default", "nginx-set-0-west"))
-    else {
+    let Some(Object::Endpoints(ep)) = east.lock().get(
+        Kind::Endpoints,
+        &ObjectKey::new("default", "nginx-set-0-west"),
+    ) else {
         panic!("the endpoint mirror is gone");
     };
     assert_eq!(ep.subsets[0].addresses[0].ip, "172.18.0.5");

@@ -531,9 +531,22 @@ async fn serve(
                 }
             }
             if q.get("force").map(String::as_str) == Some("true") {
-                server.forced.lock().expect("lock").push(format!("{kind} {key}"));
-                server.held_by_other_manager.lock().expect("lock").remove(&key);
-            } else if server.held_by_other_manager.lock().expect("lock").contains(&key) {
+                server
+                    .forced
+                    .lock()
+                    .expect("lock")
+                    .push(format!("{kind} {key}"));
+                server
+                    .held_by_other_manager
+                    .lock()
+                    .expect("lock")
+                    .remove(&key);
+            } else if server
+                .held_by_other_manager
+                .lock()
+                .expect("lock")
+                .contains(&key)
+            {
                 return status_response(
                     409,
                     "Conflict",
