@@ -16,6 +16,7 @@
 mod admin;
 mod args;
 mod check;
+mod check_names;
 mod clusters;
 mod controller;
 mod demo;
