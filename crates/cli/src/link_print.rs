@@ -23,8 +23,8 @@ use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1 as k8s;
 use kube::api::{Api, PostParams};
 use serde_json::{Value, json};
-use svcmirror_core::link::GatewayAddresses;
 use svcmirror_core::LinkSpec;
+use svcmirror_core::link::GatewayAddresses;
 use svcmirror_core::link::ProbeSpec;
 
 use crate::args::LinkArgs;
@@ -145,9 +145,10 @@ pub fn run(args: LinkPrintArgs) -> anyhow::Result<bool> {
             .build()
             .context("starting the tokio runtime")?;
         runtime.block_on(async {
-            let target = crate::clusters::connect(args.kubeconfig.as_deref(), args.context.as_deref())
-                .await
-                .context("target cluster client")?;
+            let target =
+                crate::clusters::connect(args.kubeconfig.as_deref(), args.context.as_deref())
+                    .await
+                    .context("target cluster client")?;
             if needs_gateway {
                 let api: Api<k8s::Service> =
                     Api::namespaced(target.client.clone(), &args.gateway_namespace);
@@ -206,7 +207,12 @@ pub fn run(args: LinkPrintArgs) -> anyhow::Result<bool> {
     if credentials.is_some() && server.is_none() {
         bail!("the target's API server is unknown: pass --api-server-address or --kubeconfig");
     }
-    print(&source_manifests(&names, &spec, credentials.as_deref(), &args)?)?;
+    print(&source_manifests(
+        &names,
+        &spec,
+        credentials.as_deref(),
+        &args,
+    )?)?;
     Ok(false)
 }
 
@@ -266,7 +272,10 @@ fn from_gateway(
     gateway: &k8s::Service,
     args: &LinkPrintArgs,
 ) -> anyhow::Result<LinkSpec> {
-    let what = format!("gateway Service {}/{}", args.gateway_namespace, args.gateway_name);
+    let what = format!(
+        "gateway Service {}/{}",
+        args.gateway_namespace, args.gateway_name
+    );
     let annotations = gateway.metadata.annotations.clone().unwrap_or_default();
     let spec_of = gateway.spec.clone().unwrap_or_default();
     let port_named = |name: &str| -> Option<i32> {
@@ -320,12 +329,13 @@ fn from_gateway(
             .cloned();
         probe.port = port_named("mc-probe").map(|p| p.to_string());
         // link.go: the annotation defaults to "3" (seconds); a duration is taken as it is.
-        probe.period = annotations
-            .get("mirror.linkerd.io/probe-period")
-            .map(|p| match p.parse::<u64>() {
-                Ok(secs) => format!("{secs}s"),
-                Err(_) => p.clone(),
-            });
+        probe.period =
+            annotations
+                .get("mirror.linkerd.io/probe-period")
+                .map(|p| match p.parse::<u64>() {
+                    Ok(secs) => format!("{secs}s"),
+                    Err(_) => p.clone(),
+                });
         spec.probe_spec = Some(probe);
     }
     Ok(spec)
@@ -407,7 +417,11 @@ pub fn source_rules() -> Vec<Value> {
 /// The Lease and the gateway Events, in the controller's namespace.
 pub fn lease_rules() -> Vec<Value> {
     vec![
-        rule(&["coordination.k8s.io"], &["leases"], &["get", "create", "update"]),
+        rule(
+            &["coordination.k8s.io"],
+            &["leases"],
+            &["get", "create", "update"],
+        ),
         rule(&[""], &["events"], &["create"]),
     ]
 }
@@ -416,7 +430,11 @@ pub fn lease_rules() -> Vec<Value> {
 pub fn target_rules() -> Vec<Value> {
     vec![
         rule(&[""], &["services", "endpoints"], &["list", "watch"]),
-        rule(&["discovery.k8s.io"], &["endpointslices"], &["list", "watch"]),
+        rule(
+            &["discovery.k8s.io"],
+            &["endpointslices"],
+            &["list", "watch"],
+        ),
         rule(&[""], &["events"], &["create", "patch"]),
     ]
 }

@@ -11,9 +11,9 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
+use support::{ApiServer, spawn};
 use svcmirror_core::{LinkManifest, LinkSpec};
 use svcmirror_fake::FakeCluster;
-use support::{ApiServer, spawn};
 
 const IDENTITY: &str =
     "linkerd-gateway.linkerd-multicluster.serviceaccount.identity.linkerd.cluster.local";
@@ -120,18 +120,19 @@ fn deploy(files: &[&str]) -> Vec<Value> {
         .collect()
 }
 
-/// (kind, name) of every object, with `-west` appended to the names of `deploy/` that lack it
-/// (`deploy/` is the README's example, cluster `west`).
-fn kinds_and_names(docs: &[Value], suffix: bool) -> BTreeSet<(String, String)> {
+/// (kind, namespace/name) of every object.
+fn kinds_and_names(docs: &[Value]) -> BTreeSet<(String, String)> {
     docs.iter()
         .map(|d| {
-            let name = d["metadata"]["name"].as_str().unwrap_or_default().to_owned();
-            let name = if suffix && d["kind"] != "Namespace" && !name.contains("west") {
-                format!("{name}-west")
-            } else {
-                name
-            };
-            (d["kind"].as_str().unwrap_or_default().to_owned(), name)
+            let meta = &d["metadata"];
+            (
+                d["kind"].as_str().unwrap_or_default().to_owned(),
+                format!(
+                    "{}/{}",
+                    meta["namespace"].as_str().unwrap_or_default(),
+                    meta["name"].as_str().unwrap_or_default()
+                ),
+            )
         })
         .collect()
 }
@@ -155,7 +156,11 @@ fn offline_link_parses_back_to_the_flags_spec() {
     // The credentials: a kubeconfig with the token given, for the target's API server.
     let secret = find(&docs, "Secret");
     assert_eq!(secret["metadata"]["name"], "cluster-credentials-west");
-    let kubeconfig = documents(secret["stringData"]["kubeconfig"].as_str().expect("kubeconfig"));
+    let kubeconfig = documents(
+        secret["stringData"]["kubeconfig"]
+            .as_str()
+            .expect("kubeconfig"),
+    );
     assert_eq!(kubeconfig[0]["users"][0]["user"]["token"], "offline-token");
     assert_eq!(
         kubeconfig[0]["clusters"][0]["cluster"]["server"],
@@ -168,7 +173,10 @@ fn offline_link_parses_back_to_the_flags_spec() {
         pod["volumes"][0]["secret"]["secretName"],
         "cluster-credentials-west"
     );
-    assert_eq!(pod["volumes"][1]["configMap"]["name"], "svcmirror-link-west");
+    assert_eq!(
+        pod["volumes"][1]["configMap"]["name"],
+        "svcmirror-link-west"
+    );
 }
 
 /// Issue 12 "the cluster name in every name, nothing hard-coded": another cluster's link names
@@ -197,7 +205,10 @@ fn every_printed_object_names_the_cluster() {
     assert!(docs.len() >= 11, "{docs:#?}");
     let (_, target, _) = svcmirror(&["link", "--cluster-name", "north", "--target-rbac"]);
     let target = documents(&target);
-    for doc in docs.iter().chain(target.iter().filter(|d| d["kind"] != "Namespace")) {
+    for doc in docs
+        .iter()
+        .chain(target.iter().filter(|d| d["kind"] != "Namespace"))
+    {
         let name = doc["metadata"]["name"].as_str().unwrap_or_default();
         assert!(name.contains("north"), "{} {name}", doc["kind"]);
         assert_eq!(
@@ -213,7 +224,8 @@ fn every_printed_object_names_the_cluster() {
 
 /// Issue 12 "`deploy/` becomes the output of `svcmirror link` for the README's example": for
 /// cluster `west`, the rules printed are `deploy/`'s exactly (source, namespace creation,
-/// target), and so are the kinds and names (`deploy/`'s shared names with the `-west` suffix).
+/// target), and so are the kinds, namespaces and names of the objects (the Secret aside: its
+/// token is not shipped).
 #[test]
 fn printed_rbac_and_objects_equal_deploy_for_west() {
     let source = offline(&[]);
@@ -230,27 +242,31 @@ fn printed_rbac_and_objects_equal_deploy_for_west() {
         ]))
     );
     assert_eq!(granted(&target), granted(&deploy(&["rbac-target.yaml"])));
-    let printed: BTreeSet<_> = kinds_and_names(&with_namespaces, false)
+    let printed: BTreeSet<_> = kinds_and_names(&with_namespaces)
         .into_iter()
-        .chain(kinds_and_names(&target, false))
+        .chain(kinds_and_names(&target))
         .filter(|(kind, _)| kind != "Secret")
         .collect();
-    let shipped = kinds_and_names(
-        &deploy(&[
-            "rbac-source.yaml",
-            "rbac-source-create-namespaces.yaml",
-            "deployment.yaml",
-            "rbac-target.yaml",
-        ]),
-        true,
-    );
+    let shipped = kinds_and_names(&deploy(&[
+        "rbac-source.yaml",
+        "rbac-source-create-namespaces.yaml",
+        "deployment.yaml",
+        "rbac-target.yaml",
+    ]));
     assert_eq!(printed, shipped);
-    // The Deployment's container is deploy/'s (args aside: the lease is per link).
+    // The Deployment's pod is deploy/'s.
+    let pod = |docs: &[Value]| find(docs, "Deployment")["spec"]["template"]["spec"].clone();
+    let shipped_pod = pod(&deploy(&["deployment.yaml"]));
+    for field in ["serviceAccountName", "securityContext", "volumes"] {
+        assert_eq!(pod(&source)[field], shipped_pod[field], "{field}");
+    }
     let ours = &find(&source, "Deployment")["spec"]["template"]["spec"]["containers"][0];
     let shipped_deployment = deploy(&["deployment.yaml"]);
-    let theirs = &find(&shipped_deployment, "Deployment")["spec"]["template"]["spec"]
-        ["containers"][0];
+    let theirs =
+        &find(&shipped_deployment, "Deployment")["spec"]["template"]["spec"]["containers"][0];
     for field in [
+        "args",
+        "image",
         "securityContext",
         "livenessProbe",
         "readinessProbe",
@@ -308,7 +324,13 @@ async fn online_link_reads_the_gateway_service_and_requests_a_bound_token() {
     .expect("kubeconfig");
     let kubeconfig = kubeconfig.to_str().expect("utf-8").to_owned();
     let (code, out, err) = tokio::task::spawn_blocking(move || {
-        svcmirror(&["link", "--kubeconfig", &kubeconfig, "--cluster-name", "west"])
+        svcmirror(&[
+            "link",
+            "--kubeconfig",
+            &kubeconfig,
+            "--cluster-name",
+            "west",
+        ])
     })
     .await
     .expect("joined");

@@ -128,7 +128,12 @@ pub fn handle(
                                        "expirationTimestamp": "2030-01-01T00:00:00Z"});
             json_response(StatusCode::CREATED, &request)
         } else {
-            status_response(404, "NotFound", &format!("serviceaccount {name} not found"), None)
+            status_response(
+                404,
+                "NotFound",
+                &format!("serviceaccount {name} not found"),
+                None,
+            )
         });
     }
     let end = RESOURCES.iter().find_map(|r| {
