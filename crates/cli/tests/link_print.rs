@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 use support::{ApiServer, spawn};
+use svcmirror_core::link::GatewayAddresses;
 use svcmirror_core::{LinkManifest, LinkSpec};
 use svcmirror_fake::FakeCluster;
 
@@ -142,6 +143,13 @@ fn kinds_and_names(docs: &[Value]) -> BTreeSet<(String, String)> {
 fn offline_link_parses_back_to_the_flags_spec() {
     let docs = offline(&[]);
     let spec = link_spec(&docs);
+    let mut expected = LinkSpec::default();
+    expected.target_cluster_name = Some("west".into());
+    expected.gateway_address = Some(GatewayAddresses::parse("172.18.0.4"));
+    expected.gateway_identity = Some(IDENTITY.into());
+    expected.enable_headless_services = Some(true);
+    expected.cluster_credentials_secret = Some("cluster-credentials-west".into());
+    assert_eq!(spec, expected, "the flags' spec, and the Secret's name");
     assert_eq!(spec.target_cluster_name.as_deref(), Some("west"));
     assert_eq!(
         spec.gateway_address.as_ref().map(|a| a.0.clone()),
