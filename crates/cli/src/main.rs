@@ -25,6 +25,7 @@ mod federation;
 mod flags;
 mod leader;
 mod link_file;
+mod link_manifests;
 mod link_print;
 #[allow(dead_code)] // wired into `run --link-name` with the Link front door
 mod link_watch;
