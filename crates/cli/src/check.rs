@@ -1,7 +1,8 @@
 //! `svcmirror check`: like `linkerd multicluster check`, a checklist on stdout for one link — both
 //! API servers reachable, every permission the controller needs granted (asked with
 //! SelfSubjectAccessReview, as the credentials the controller uses), the link valid, and the
-//! mirrors healthy: no name conflicts, no mirror without endpoints, nothing left to apply.
+//! mirrors healthy: no name conflicts, no mirror without endpoints, nothing left to apply, no
+//! cluster name of a link on the source ending with `-<another>` (`check_names`).
 //! Exit 1 when a check fails (`×`); a warning (`‼`) does not fail.
 
 use std::path::PathBuf;
@@ -131,6 +132,7 @@ async fn check(args: CheckArgs, link: Link) -> anyhow::Result<bool> {
         allowed(&mut list, connected, &permission).await;
     }
     mirrors(&mut list, &link, &source, &target).await;
+    cross_link(&mut list, &link, &source).await;
     Ok(summary(&list))
 }
 
@@ -283,5 +285,27 @@ async fn mirrors(list: &mut Checklist, link: &Link, source: &Connected, target: 
             ),
             "the controller applies them on its next reconcile; `svcmirror plan` shows them",
         );
+    }
+}
+
+/// Issue 14 deliverable 4: the other links' cluster names on this source (a warning, not a
+/// failure: the names are only at risk).
+async fn cross_link(list: &mut Checklist, link: &Link, source: &Connected) {
+    let found =
+        crate::check_names::cross_link_names(&source.client, link.cluster_name().as_str()).await;
+    for unlisted in &found.unlisted {
+        list.warn(
+            "the source's other links are listed",
+            &format!("{unlisted} (cross-link names not checked against them)"),
+        );
+    }
+    if found.warnings.is_empty() {
+        list.ok(&format!(
+            "no cluster name of a link on this source ends with another's ({})",
+            found.clusters.join(", ")
+        ));
+    }
+    for warning in &found.warnings {
+        list.warn("the links' cluster names do not overlap", warning);
     }
 }

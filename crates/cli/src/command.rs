@@ -50,6 +50,10 @@ pub enum Command {
     /// Delete every object a link owns in the source cluster (a dry run unless --yes), and say
     /// what to delete for the link itself.
     Unlink(crate::unlink::UnlinkArgs),
+    /// Print everything the source cluster needs for a link, like `linkerd multicluster link`:
+    /// the target's credentials Secret, the Link, the controller's ServiceAccount, RBAC and
+    /// Deployment (`| kubectl apply -f -`); with --target-rbac, what the target needs.
+    Link(Box<crate::link_print::LinkPrintArgs>),
 }
 
 #[cfg(test)]

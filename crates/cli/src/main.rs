@@ -2,7 +2,7 @@
 //!
 //! `svcmirror translate|plan|explain|simulate|demo`: the mirror computed offline from `kubectl get -o yaml|json`
 //! snapshots, with the in-memory fake standing in for the source cluster; `svcmirror run`: the
-//! controller between two live clusters; `unlink` and `check`: an operator's tools for a link.
+//! controller between two live clusters; `link`, `unlink` and `check`: an operator's tools for a link.
 //!
 //! This binary is presentation only: it reads files (svcmirror-snapshot), calls the core
 //! (`translate`, `plan`), applies plans to the fake (svcmirror-fake) and prints. It must never decide
@@ -16,6 +16,7 @@
 mod admin;
 mod args;
 mod check;
+mod check_names;
 mod clusters;
 mod command;
 mod controller;
@@ -26,6 +27,8 @@ mod federation;
 mod flags;
 mod leader;
 mod link_file;
+mod link_manifests;
+mod link_print;
 #[allow(dead_code)] // wired into `run --link-name` with the Link front door
 mod link_watch;
 mod logging;
@@ -37,6 +40,7 @@ mod render;
 mod run;
 mod simulate;
 mod unlink;
+mod yaml;
 
 use std::process::ExitCode;
 

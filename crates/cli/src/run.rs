@@ -173,6 +173,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Unlink(args) => Ok(Outcome {
             rejected: crate::unlink::run(args)?,
         }),
+        Command::Link(args) => Ok(Outcome {
+            rejected: crate::link_print::run(*args)?,
+        }),
     }
 }
 

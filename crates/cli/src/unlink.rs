@@ -119,8 +119,11 @@ async fn unlink(args: UnlinkArgs, link: Link) -> anyhow::Result<bool> {
         "\nStop the controller first, or it writes the mirrors again. For the link itself, delete \
          in the source:\n  kubectl -n svcmirror delete deployment/svcmirror-{cluster} \
          configmap/svcmirror-link-{cluster} secret/cluster-credentials-{cluster} \
-         lease/svcmirror-{cluster}\nand in the target, the controller's credentials \
-         (deploy/rbac-target.yaml: serviceaccount/svcmirror-remote and its token Secret). \
+         lease/svcmirror-{cluster} serviceaccount/svcmirror-{cluster} \
+         role/svcmirror-lease-{cluster} rolebinding/svcmirror-lease-{cluster}\n  kubectl delete \
+         clusterrole,clusterrolebinding svcmirror-source-{cluster}\nand in the target, the controller's credentials \
+         (`svcmirror link --target-rbac`: serviceaccount/svcmirror-remote-{cluster}, \
+         clusterrole and clusterrolebinding svcmirror-target-{cluster}). \
          Namespaces the link created are left in place."
     );
     Ok(failed)

@@ -43,8 +43,10 @@ pub(crate) const PAGE_SIZE: u32 = 500;
 ///   and ours; only pruning of fields it later drops is affected, and the failure is logged.
 /// - **update** is a server-side apply of the whole object carrying `metadata.resourceVersion`,
 ///   so a stale object is rejected with `Conflict` (optimistic concurrency) rather than merged.
-/// - Every apply uses field manager [`FIELD_MANAGER`] and never `force`: a field owned by another
-///   manager with a different value is a `Conflict`, never clobbered.
+/// - Every apply uses field manager [`FIELD_MANAGER`]; a field owned by another manager with a
+///   different value is a `Conflict`, never clobbered — except on an object carrying a link's
+///   ownership labels, whose update is re-applied with `force` at the same resourceVersion
+///   (issue 12: adopting mirrors Linkerd's service mirror wrote, in place).
 /// - **delete** passes the uid/resourceVersion [`Preconditions`] to the server.
 /// - **Fenced** ([`with_fence`](Self::with_fence)): every create, update and delete is refused
 ///   with [`ApiError::Fenced`] before it is sent unless the leader lease is held with margin, and
@@ -166,13 +168,43 @@ impl KubeSource {
     where
         K: kube::Resource + Clone + DeserializeOwned + Serialize + std::fmt::Debug,
     {
-        api.patch(
-            &key.name,
-            &PatchParams::apply(FIELD_MANAGER),
-            &Patch::Apply(body),
-        )
-        .await
-        .map_err(|e| map_error(&e, kind, key))
+        let first = api
+            .patch(
+                &key.name,
+                &PatchParams::apply(FIELD_MANAGER),
+                &Patch::Apply(body),
+            )
+            .await;
+        match first {
+            // Issue 12 (migration from Linkerd's service mirror): Linkerd writes its mirrors with
+            // Update, so its field manager holds their fields and our first apply of a changed
+            // value is a field-manager conflict. The object is ours by its labels (the core only
+            // plans updates of objects carrying this link's ownership labels, and the body
+            // carries them), and the body's resourceVersion still makes the API server refuse a
+            // forced apply to any other version than the one judged ours: take the fields over
+            // in place — never delete and re-create (no traffic gap), never for a stranger.
+            Err(kube::Error::Api(status))
+                if is_field_manager_conflict(&status)
+                    && carries_ownership_labels(body.meta())
+                    && body.meta().resource_version.is_some() =>
+            {
+                tracing::info!(
+                    kind = %kind,
+                    object = %key,
+                    "taking over fields held by another field manager (a mirror written by \
+                     Linkerd's service mirror): {}",
+                    status.message
+                );
+                api.patch(
+                    &key.name,
+                    &PatchParams::apply(FIELD_MANAGER).force(),
+                    &Patch::Apply(body),
+                )
+                .await
+                .map_err(|e| map_error(&e, kind, key))
+            }
+            other => other.map_err(|e| map_error(&e, kind, key)),
+        }
     }
 
     /// Writes `object` with server-side apply, carrying its resourceVersion (an update).
@@ -246,6 +278,29 @@ impl KubeSource {
                 .map_err(err),
         }
     }
+}
+
+/// Whether a 409 is server-side apply's field-manager conflict ("Apply failed with N conflicts:
+/// conflict with \"linkerd-service-mirror\" …"), not a stale resourceVersion.
+#[must_use]
+pub fn is_field_manager_conflict(status: &kube::core::Status) -> bool {
+    status.code == 409 && status.message.starts_with("Apply failed with")
+}
+
+/// Whether an object carries a link's ownership labels (`mirror.linkerd.io/cluster-name`, or the
+/// slice manager `svcmirror.io`): the only objects whose fields an apply may force.
+fn carries_ownership_labels(
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> bool {
+    meta.labels.as_ref().is_some_and(|labels| {
+        labels
+            .get(svcmirror_core::labels::CLUSTER_NAME)
+            .is_some_and(|v| !v.is_empty())
+            || labels
+                .get(svcmirror_core::labels::SLICE_MANAGED_BY)
+                .map(String::as_str)
+                == Some(svcmirror_core::labels::SLICE_MANAGER)
+    })
 }
 
 /// Lists every object of `api`, following `continue` tokens.

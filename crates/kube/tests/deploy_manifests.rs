@@ -124,7 +124,7 @@ fn target_role_reads_services_writes_only_events_and_lease_role_is_namespaced() 
             .map(|(_, d)| d.clone())
             .unwrap_or_else(|| panic!("no role {name}"))
     };
-    let target = role("svcmirror-target");
+    let target = role("svcmirror-target-west");
     let rules = target["rules"].as_array().expect("rules");
     // Reads only, except status Events (SPEC §12): core/v1, create and patch, nothing else.
     for rule in rules {
@@ -146,7 +146,7 @@ fn target_role_reads_services_writes_only_events_and_lease_role_is_namespaced() 
         rules.iter().any(|r| strings(&r["resources"]) == ["events"]),
         "status Events are written"
     );
-    let lease = role("svcmirror-lease");
+    let lease = role("svcmirror-lease-west");
     assert_eq!(
         lease["kind"], "Role",
         "leases only in the controller's namespace"
@@ -156,7 +156,7 @@ fn target_role_reads_services_writes_only_events_and_lease_role_is_namespaced() 
         strings(&lease["rules"][0]["verbs"]),
         ["get", "create", "update"]
     );
-    let source = role("svcmirror-source");
+    let source = role("svcmirror-source-west");
     // SPEC §12: EndpointSlices get exactly the verbs of Services and Endpoints, in their group.
     let source_rules = source["rules"].as_array().expect("rules");
     let rule_for = |resource: &str| {
@@ -235,7 +235,7 @@ fn target_credentials_are_a_bound_token_not_a_legacy_token_secret() {
     }
     let text = std::fs::read_to_string(deploy_dir().join("rbac-target.yaml")).expect("readable");
     assert!(
-        text.contains("create token svcmirror-remote --duration="),
+        text.contains("create token svcmirror-remote-west --duration="),
         "rbac-target.yaml documents the TokenRequest flow"
     );
     let account = documents()
@@ -277,7 +277,7 @@ fn namespaced_source_variant_binds_per_namespace_only() {
     for binding in &bindings {
         assert!(binding["metadata"]["namespace"].is_string(), "{binding}");
         assert_eq!(binding["roleRef"]["kind"], "ClusterRole");
-        assert_eq!(binding["subjects"][0]["name"], "svcmirror");
+        assert_eq!(binding["subjects"][0]["name"], "svcmirror-west");
     }
     for rule in role["rules"].as_array().expect("rules") {
         let verbs = strings(&rule["verbs"]);

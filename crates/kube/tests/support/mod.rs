@@ -75,6 +75,12 @@ pub struct ApiServer {
     pub log: Mutex<Vec<String>>,
     /// The Leases (`coordination.k8s.io/v1`), by `namespace/name`.
     pub leases: Mutex<leases::Leases>,
+    /// Objects whose fields another field manager holds (Linkerd's service mirror writes with
+    /// Update): an apply without `force=true` answers 409 "Apply failed with 1 conflict"; a
+    /// forced one takes the fields over (and the key leaves the set).
+    pub held_by_other_manager: Mutex<BTreeSet<ObjectKey>>,
+    /// Every apply (PATCH) served with `force=true`, as `kind key`.
+    pub forced: Mutex<Vec<String>>,
 }
 
 /// A write by a third party, on the cluster itself.
@@ -98,6 +104,8 @@ impl ApiServer {
             writes: Mutex::new(Vec::new()),
             log: Mutex::new(Vec::new()),
             leases: Mutex::new(leases::Leases::default()),
+            held_by_other_manager: Mutex::new(BTreeSet::new()),
+            forced: Mutex::new(Vec::new()),
         })
     }
 
@@ -521,6 +529,31 @@ async fn serve(
                         message: "injected: the object has been modified".into(),
                     });
                 }
+            }
+            if q.get("force").map(String::as_str) == Some("true") {
+                server
+                    .forced
+                    .lock()
+                    .expect("lock")
+                    .push(format!("{kind} {key}"));
+                server
+                    .held_by_other_manager
+                    .lock()
+                    .expect("lock")
+                    .remove(&key);
+            } else if server
+                .held_by_other_manager
+                .lock()
+                .expect("lock")
+                .contains(&key)
+            {
+                return status_response(
+                    409,
+                    "Conflict",
+                    "Apply failed with 1 conflict: conflict with \"linkerd-service-mirror\" \
+                     using v1: .spec.ports",
+                    None,
+                );
             }
             let body: Value = serde_json::from_slice(&body).expect("JSON apply body");
             if server.lock().get(kind, &key).is_none()

@@ -101,6 +101,41 @@ pub fn handle(
     query: &BTreeMap<String, String>,
     body: &[u8],
 ) -> Option<Response<Body>> {
+    // An object the test put at any collection (a gateway Service with a LoadBalancer status,
+    // which the fake cluster does not model): served on GET by name, before the fake's own.
+    if *method == Method::GET
+        && let Some((collection, name)) = path.rsplit_once('/')
+        && let Some(object) = server.objects.lock().expect("lock").get(collection, name)
+    {
+        return Some(json_response(StatusCode::OK, object));
+    }
+    // TokenRequest (`POST …/serviceaccounts/<name>/token`): a bound token for an account the
+    // test put, 404 for any other.
+    if *method == Method::POST
+        && let Some(account) = path.strip_suffix("/token")
+        && let Some((collection, name)) = account.rsplit_once('/')
+        && collection.ends_with("/serviceaccounts")
+    {
+        let exists = server
+            .objects
+            .lock()
+            .expect("lock")
+            .get(collection, name)
+            .is_some();
+        return Some(if exists {
+            let mut request: Value = serde_json::from_slice(body).unwrap_or(json!({}));
+            request["status"] = json!({"token": format!("bound-token-for-{name}"),
+                                       "expirationTimestamp": "2030-01-01T00:00:00Z"});
+            json_response(StatusCode::CREATED, &request)
+        } else {
+            status_response(
+                404,
+                "NotFound",
+                &format!("serviceaccount {name} not found"),
+                None,
+            )
+        });
+    }
     let end = RESOURCES.iter().find_map(|r| {
         let at = path.find(&format!("/{r}"))? + r.len() + 1;
         (path.len() == at || path[at..].starts_with('/')).then_some(at)
