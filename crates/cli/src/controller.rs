@@ -14,17 +14,20 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use futures::future::BoxFuture;
 use svcmirror_backend::{Driver, DriverConfig, DriverStatus, TokioClock};
 use svcmirror_core::{Diagnostic, Link, Severity, TargetEndpoints};
 use svcmirror_kube::client::Timeouts;
 use svcmirror_kube::fence::Fence;
 use svcmirror_kube::lease::{LeaderElector, LeaseConfig};
+use svcmirror_kube::link_resource::LinkResource;
 use svcmirror_kube::{KubeSource, KubeTarget};
 use tokio::sync::watch;
 
 use crate::admin::{Shared, serve_http};
 use crate::args::LinkArgs;
-use crate::clusters::connect;
+use crate::clusters::{Connected, connect};
+use crate::link_mode::Followed;
 use crate::metrics::{Cluster, Registry};
 use crate::observe::Observed;
 
@@ -32,9 +35,26 @@ use crate::observe::Observed;
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
     /// Kubeconfig of the target cluster (where Services are exported), e.g. the `kubeconfig` key of
-    /// Linkerd's `cluster-credentials-<cluster>` Secret mounted as a file.
-    #[arg(long, value_name = "FILE")]
-    pub target_kubeconfig: PathBuf,
+    /// Linkerd's `cluster-credentials-<cluster>` Secret mounted as a file. Not with
+    /// `--link-name`, which reads that Secret itself.
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "link_name",
+        conflicts_with = "link_name"
+    )]
+    pub target_kubeconfig: Option<PathBuf>,
+    /// SPEC §2.2: follow Linkerd's `Link` resource NAME in the source cluster (as Linkerd's
+    /// service mirror does): its spec is the link (flags given beside it override its fields),
+    /// an edit reconfigures, a deletion stops mirroring (the mirrors stay); the target's
+    /// kubeconfig is the `kubeconfig` key of the Secret it names (`clusterCredentialsSecret`,
+    /// default `cluster-credentials-<targetClusterName>`), re-read when it changes; each export's
+    /// conditions are written into the Link's status.
+    #[arg(long, value_name = "NAME", conflicts_with = "link_file")]
+    pub link_name: Option<String>,
+    /// Namespace of the `--link-name` Link and its credentials Secret.
+    #[arg(long, value_name = "NAMESPACE", default_value = svcmirror_kube::link_resource::DEFAULT_LINK_NAMESPACE)]
+    pub link_namespace: String,
     /// Context to use in the target kubeconfig (its current context by default).
     #[arg(long, value_name = "NAME")]
     pub target_context: Option<String>,
@@ -106,7 +126,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     crate::flags::check_resync_period(args.resync_period, args.allow_short_resync)
         .map_err(anyhow::Error::msg)?;
     crate::logging::init(&args.log)?;
-    let link = read_link(&args)?;
+    // SPEC §2.2: with --link-name the link is read from the cluster, once running.
+    let link = match args.link_name {
+        Some(_) => None,
+        None => Some(read_link(&args)?),
+    };
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -129,40 +153,58 @@ fn identity() -> String {
         .unwrap_or_else(|| format!("svcmirror-{}", std::process::id()))
 }
 
-async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
-    let target = connect(
-        Some(&args.target_kubeconfig),
-        args.target_context.as_deref(),
-    )
-    .await
-    .context("target cluster client")?;
+/// What a session needs besides its link and target: shared by every session of the process.
+struct Ctx {
+    source_cluster: Observed<KubeSource>,
+    source_client: kube::Client,
+    registry: Arc<Registry>,
+    shared: Arc<Mutex<Shared>>,
+    config: DriverConfig,
+    target_endpoints: TargetEndpoints,
+    probe: crate::probe::ProbeArgs,
+    namespaces: Vec<String>,
+}
+
+async fn controller(args: RunArgs, link: Option<Link>) -> anyhow::Result<()> {
     let source = connect(
         args.source_kubeconfig.as_deref(),
         args.source_context.as_deref(),
     )
     .await
     .context("source cluster client")?;
-    let cluster_name = link.cluster_name().as_str().to_owned();
-    tracing::info!(
-        link = %cluster_name,
-        source = %source.server,
-        target = %target.server,
-        selector = %link.export_selector(),
-        "starting the mirror controller for link {cluster_name}: exported Services of the target \
-         cluster ({}) are mirrored into the source cluster ({})",
-        target.server,
-        source.server,
-    );
-    if target.server == source.server {
-        tracing::warn!(
-            server = %source.server,
-            "the source and target kubeconfigs point at the same API server ({}): this mirrors the \
-             cluster into itself; check --target-kubeconfig",
-            source.server
-        );
-    }
+    // `--link FILE` / flags: one link and one target for the life of the process.
+    let fixed = match link {
+        Some(link) => {
+            let path = args
+                .target_kubeconfig
+                .as_deref()
+                .context("--target-kubeconfig is required without --link-name")?;
+            let target = connect(Some(path), args.target_context.as_deref())
+                .await
+                .context("target cluster client")?;
+            check_confinement(&args.namespaces, &link)?;
+            Some((link, target))
+        }
+        None => None,
+    };
+    // SPEC §2.2 `--link-name`: the link and the target's credentials come from the source cluster.
+    let followed = match &args.link_name {
+        Some(name) => Some(Followed {
+            resource: LinkResource::new(source.client.clone(), &args.link_namespace, name),
+            id: format!("{}/{name}", args.link_namespace),
+            namespace: args.link_namespace.clone(),
+            overrides: args.link.spec()?,
+            target_context: args.target_context.clone(),
+            gateway_down: args.link.gateway_down,
+        }),
+        None => None,
+    };
+    let lease_suffix = match (&fixed, &args.link_name) {
+        (Some((link, _)), _) => link.cluster_name().as_str().to_owned(),
+        (None, Some(name)) => name.clone(),
+        (None, None) => anyhow::bail!("the link is required: --link-name, --link FILE or flags"),
+    };
 
-    check_confinement(&args.namespaces, &link)?;
     // Fencing (issue 14): with leader election, writes are allowed only while the lease is held
     // with margin; without it, this is the only replica and writes are never fenced.
     let fence = Fence::new();
@@ -181,15 +223,6 @@ async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
         &source.server,
         registry.clone(),
     );
-    let target_cluster = Observed::new(
-        // SPEC §9: remote-discovery and federated members too (see `KubeTarget::for_link`).
-        KubeTarget::for_link(target.client.clone(), &link)
-            .with_target_endpoints(args.target_endpoints)
-            .with_timeouts(&Timeouts::default()),
-        Cluster::Target,
-        &target.server,
-        registry.clone(),
-    );
 
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
@@ -202,7 +235,7 @@ async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
         // Progress is at least one resync per period: three missed in a row, plus time for a
         // slow full list, is a stuck loop.
         stuck_after: args.resync_period * 3 + Duration::from_secs(60),
-        registry,
+        registry: registry.clone(),
         ..Shared::default()
     }));
     let listener = tokio::net::TcpListener::bind(args.metrics_addr)
@@ -217,7 +250,17 @@ async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
 
     let mut config = DriverConfig::default();
     config.resync_interval = args.resync_period;
-    let liveness = spawn_prober(&args, &link, &source.client, &shared, &stop_rx);
+    let ctx = Arc::new(Ctx {
+        source_cluster,
+        source_client: source.client.clone(),
+        registry,
+        shared: shared.clone(),
+        config,
+        target_endpoints: args.target_endpoints,
+        probe: args.probe.clone(),
+        namespaces: args.namespaces.clone(),
+    });
+    let source_server = source.server.clone();
 
     let identity = identity();
     let mut elector = (!args.no_leader_election).then(|| {
@@ -225,7 +268,7 @@ async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
             &args
                 .lease_name
                 .clone()
-                .unwrap_or_else(|| format!("svcmirror-{cluster_name}")),
+                .unwrap_or_else(|| format!("svcmirror-{lease_suffix}")),
             args.lease_namespace
                 .as_deref()
                 .unwrap_or(source.client.default_namespace()),
@@ -247,30 +290,48 @@ async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
             }
             tracing::info!(leader = %identity, "acquired the lease: this replica ({identity}) is the leader and writes");
         }
-        let mut driver = Driver::new(
-            link.clone(),
-            source_cluster.clone(),
-            target_cluster.clone(),
-            TokioClock,
-        )
-        .with_config(config.clone());
-        if let Some(liveness) = &liveness {
-            driver = driver.with_gateway_liveness(liveness.clone());
-        }
-        let status = driver.subscribe();
         {
             let mut shared = shared.lock().expect("lock");
-            shared.status = Some(status.clone());
             shared.leader = true;
             shared.acquisitions += 1;
-            shared.last_progress = Some(Instant::now());
         }
-        let progress = tokio::spawn(watch_progress(status, shared.clone()));
         // SIGTERM: the driver finishes the reconcile in flight, within the shutdown grace.
         let grace = args.shutdown_grace;
         let mut stop = stop_rx.clone();
         let work = async {
-            let run = driver.run(stopped(stop_rx.clone()));
+            let run = async {
+                match (&fixed, &followed) {
+                    (Some((link, target)), _) => {
+                        session(
+                            ctx.clone(),
+                            &source_server,
+                            link.clone(),
+                            target.clone(),
+                            stop_rx.clone(),
+                            None,
+                        )
+                        .await;
+                    }
+                    (None, Some(followed)) => {
+                        crate::link_mode::follow(
+                            followed,
+                            |link, target, stop| {
+                                session(
+                                    ctx.clone(),
+                                    &source_server,
+                                    link,
+                                    target,
+                                    stop,
+                                    Some(followed.resource.clone()),
+                                )
+                            },
+                            stopped(stop_rx.clone()),
+                        )
+                        .await;
+                    }
+                    (None, None) => {}
+                }
+            };
             tokio::pin!(run);
             tokio::select! {
                 () = &mut run => {}
@@ -292,7 +353,6 @@ async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
                 false
             }
         };
-        progress.abort();
         shared.lock().expect("lock").driver_stopped();
         if !lost {
             break;
@@ -309,6 +369,87 @@ async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// One mirroring session: the driver for `link` between the source and `target`, until `stop`
+/// is set (or its sender dropped). With `status_to` (`--link-name`), the per-export conditions go
+/// into that Link's status. Dropping the future drops the driver, the prober's stop switch and
+/// the status writer: nothing of it writes any more.
+fn session(
+    ctx: Arc<Ctx>,
+    source_server: &str,
+    link: Link,
+    target: Connected,
+    stop: watch::Receiver<bool>,
+    status_to: Option<LinkResource>,
+) -> BoxFuture<'static, ()> {
+    let source_server = source_server.to_owned();
+    Box::pin(async move {
+        let cluster_name = link.cluster_name().as_str().to_owned();
+        tracing::info!(
+            link = %cluster_name,
+            source = %source_server,
+            target = %target.server,
+            selector = %link.export_selector(),
+            "starting the mirror controller for link {cluster_name}: exported Services of the target \
+             cluster ({}) are mirrored into the source cluster ({})",
+            target.server,
+            source_server,
+        );
+        if target.server == source_server {
+            tracing::warn!(
+                server = %source_server,
+                "the source and target kubeconfigs point at the same API server ({}): this mirrors the \
+                 cluster into itself; check --target-kubeconfig",
+                source_server
+            );
+        }
+        if let Err(e) = check_confinement(&ctx.namespaces, &link) {
+            tracing::error!("{e}: nothing is mirrored until the Link is fixed");
+            stopped(stop).await;
+            return;
+        }
+        let target_cluster = Observed::new(
+            // SPEC §9: remote-discovery and federated members too (see `KubeTarget::for_link`).
+            KubeTarget::for_link(target.client.clone(), &link)
+                .with_target_endpoints(ctx.target_endpoints)
+                .with_timeouts(&Timeouts::default()),
+            Cluster::Target,
+            &target.server,
+            ctx.registry.clone(),
+        );
+        // The prober lives as long as this session (its stop switch is dropped with it).
+        let (_probe_stop, probe_stop) = watch::channel(false);
+        let liveness = spawn_prober(&ctx, &link, probe_stop);
+        let mut driver = Driver::new(link, ctx.source_cluster.clone(), target_cluster, TokioClock)
+            .with_config(ctx.config.clone());
+        if let Some(liveness) = liveness {
+            driver = driver.with_gateway_liveness(liveness);
+        }
+        let status = driver.subscribe();
+        {
+            let mut shared = ctx.shared.lock().expect("lock");
+            shared.status = Some(status.clone());
+            shared.leader = true;
+            shared.last_progress = Some(Instant::now());
+        }
+        let progress = tokio::spawn(watch_progress(status.clone(), ctx.shared.clone()));
+        let report = async move {
+            if let Some(resource) = status_to {
+                crate::link_mode::report_status(resource, status).await;
+            }
+            std::future::pending::<()>().await;
+        };
+        tokio::select! {
+            () = driver.run(stopped(stop)) => {}
+            () = report => {}
+        }
+        progress.abort();
+        let mut shared = ctx.shared.lock().expect("lock");
+        // Its counters join the past; the replica still leads (the next session may follow).
+        shared.driver_stopped();
+        shared.leader = true;
+    })
 }
 
 /// Follows the running driver's status: marks progress for `/healthz`, and logs each finding of
@@ -374,25 +515,24 @@ fn check_confinement(namespaces: &[String], link: &Link) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// SPEC §2.1: starts the gateway prober (unless `--no-probe`); its decisions go to every driver
-/// through the returned receiver, its metrics to `/metrics`, its transitions to an Event.
+/// SPEC §2.1: starts the gateway prober (unless `--no-probe`) with the link's probeSpec, the
+/// `--probe-*` flags over it; its decisions go to the driver through the returned receiver, its
+/// metrics to `/metrics`, its transitions to an Event. It stops when `stop` is set or dropped.
 fn spawn_prober(
-    args: &RunArgs,
+    ctx: &Ctx,
     link: &Link,
-    source_client: &kube::Client,
-    shared: &Arc<Mutex<Shared>>,
-    stop_rx: &watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) -> Option<watch::Receiver<bool>> {
-    if args.probe.no_probe {
+    if ctx.probe.no_probe {
         return None;
     }
     let cluster = link.cluster_name().as_str().to_owned();
     let metrics = Arc::new(crate::probe::ProbeMetrics::new(&cluster));
-    shared.lock().expect("lock").probe = Some(metrics.clone());
+    ctx.shared.lock().expect("lock").probe = Some(metrics.clone());
     let (alive_tx, alive_rx) = watch::channel(link.gateway_alive());
     let (client, namespace) = (
-        source_client.clone(),
-        source_client.default_namespace().to_owned(),
+        ctx.source_client.clone(),
+        ctx.source_client.default_namespace().to_owned(),
     );
     let on_transition = move |transition| {
         tracing::warn!(cluster = %cluster, ?transition, "gateway liveness changed");
@@ -404,12 +544,12 @@ fn spawn_prober(
         ));
     };
     tokio::spawn(crate::probe::run(
-        args.probe.spec(),
+        ctx.probe.spec(link.gateway_probe()),
         link.gateway_addresses().to_vec(),
         metrics,
         alive_tx,
         on_transition,
-        stopped(stop_rx.clone()),
+        stopped(stop),
     ));
     Some(alive_rx)
 }

@@ -24,7 +24,7 @@ mod federation;
 mod flags;
 mod leader;
 mod link_file;
-#[allow(dead_code)] // wired into `run --link-name` with the Link front door
+mod link_mode;
 mod link_watch;
 mod logging;
 mod metrics;
