@@ -265,6 +265,34 @@ mod tests {
     use svcmirror_core::{Link, SourceState};
     use svcmirror_fake::{FakeCluster, FakeHandle};
 
+    /// SPEC §2.1, one front door: the prober runs the Link's probeSpec (Linkerd's defaults for
+    /// what it leaves out), and a `--probe-*` flag overrides only its own field.
+    #[test]
+    fn the_links_probe_spec_is_honoured_and_flags_override_it() {
+        let link = crate::link_file::parse_spec(
+            "targetClusterName: west\ngatewayAddress: 172.18.0.4\n\
+             probeSpec: {port: \"4192\", path: /live, period: 7s, failureThreshold: \"5\"}\n",
+        )
+        .expect("spec");
+        let link = Link::from_spec(&link, crate::link_file::resolve).expect("link");
+        let none = ProbeArgs::default();
+        let probe = none.spec(link.gateway_probe());
+        assert_eq!(
+            (probe.port, probe.path.as_str(), probe.period, probe.failure_threshold),
+            (4192, "/live", Duration::from_secs(7), 5)
+        );
+        assert_eq!(probe.timeout, Duration::from_secs(30), "Linkerd's default");
+        let flags = ProbeArgs {
+            probe_period: Some(Duration::from_millis(500)),
+            ..ProbeArgs::default()
+        };
+        let probe = flags.spec(link.gateway_probe());
+        assert_eq!(
+            (probe.port, probe.path.as_str(), probe.period),
+            (4192, "/live", Duration::from_millis(500))
+        );
+    }
+
     /// A gateway on 127.0.0.1 (port 0) whose `/ready` answers 200 while `healthy`, else 503.
     async fn gateway(healthy: Arc<AtomicBool>) -> SocketAddr {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

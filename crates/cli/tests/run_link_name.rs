@@ -10,6 +10,7 @@
 #[path = "../../kube/tests/support/mod.rs"]
 mod support;
 
+use std::collections::BTreeSet;
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -55,6 +56,35 @@ fn link(port: &str) -> Value {
                     "probeSpec": {"path": "/ready", "port": "4191", "period": "3s"},
                     "selector": {"matchLabels": {"mirror.linkerd.io/exported": "true"}},
                     "enableHeadlessServices": true}})
+}
+
+type Rule = (String, String, String);
+
+/// Every (group, resource, verb) the Roles of `deploy/<file>` grant.
+fn granted(file: &str) -> BTreeSet<Rule> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy").join(file);
+    let text = std::fs::read_to_string(path).expect("manifest");
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&text).expect("YAML");
+    let list = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str().map(str::to_owned))
+            .collect()
+    };
+    let mut rules = BTreeSet::new();
+    for doc in docs.iter().filter(|d| d["kind"] == "Role") {
+        for rule in doc["rules"].as_array().into_iter().flatten() {
+            for group in list(&rule["apiGroups"]) {
+                for resource in list(&rule["resources"]) {
+                    for verb in list(&rule["verbs"]) {
+                        rules.insert((group.clone(), resource.clone(), verb));
+                    }
+                }
+            }
+        }
+    }
+    rules
 }
 
 fn log(dir: &Path) -> String {
@@ -232,9 +262,18 @@ async fn run_link_name_follows_the_link_its_secret_and_reports_status() {
             .is_some(),
         "the root mirror stays"
     );
-    // A change in the target is no longer mirrored once stopped (the session ended before the
-    // stop was logged, so nothing of it writes any more).
     let _ = child.kill();
+    // RBAC equals use (issue 12) for this mode: the Link and Secret requests made in east are
+    // exactly what deploy/rbac-link.yaml grants.
+    let used: BTreeSet<Rule> = east
+        .rbac
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|(_, resource, _)| resource.starts_with("links") || resource == "secrets")
+        .cloned()
+        .collect();
+    assert_eq!(used, granted("rbac-link.yaml"));
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }
