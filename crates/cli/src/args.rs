@@ -18,6 +18,8 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once per process: `run`'s many flags make its variant large, which costs nothing here.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Print every object the source cluster holds once mirroring has converged (a `kind: List`).
     ///
