@@ -166,12 +166,6 @@ struct Ctx {
 }
 
 async fn controller(args: RunArgs, link: Option<Link>) -> anyhow::Result<()> {
-    let source = connect(
-        args.source_kubeconfig.as_deref(),
-        args.source_context.as_deref(),
-    )
-    .await
-    .context("source cluster client")?;
     // `--link FILE` / flags: one link and one target for the life of the process.
     let fixed = match link {
         Some(link) => {
@@ -187,6 +181,12 @@ async fn controller(args: RunArgs, link: Option<Link>) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let source = connect(
+        args.source_kubeconfig.as_deref(),
+        args.source_context.as_deref(),
+    )
+    .await
+    .context("source cluster client")?;
     // SPEC §2.2 `--link-name`: the link and the target's credentials come from the source cluster.
     let followed = match &args.link_name {
         Some(name) => Some(Followed {
@@ -584,6 +584,45 @@ async fn wait_for_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// SPEC §2.2: `--link-name` replaces `--target-kubeconfig` (the Secret holds it) and
+    /// `--link FILE`; its namespace defaults to Linkerd's; flags beside it stay (overrides).
+    #[test]
+    fn link_name_reads_the_target_from_the_link_and_excludes_a_link_file() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            run: RunArgs,
+        }
+        let parsed =
+            Wrapper::try_parse_from(["svcmirror", "--link-name=west", "--gateway-port=4180"])
+                .expect("parses");
+        assert_eq!(parsed.run.link_name.as_deref(), Some("west"));
+        assert_eq!(parsed.run.link_namespace, "linkerd-multicluster");
+        assert_eq!(parsed.run.target_kubeconfig, None);
+        assert_eq!(
+            parsed
+                .run
+                .link
+                .spec()
+                .expect("spec")
+                .gateway_port
+                .as_deref(),
+            Some("4180")
+        );
+        for conflicting in [
+            ["--link-name=west", "--target-kubeconfig=k"],
+            ["--link-name=west", "--link=l.yaml"],
+        ] {
+            let args = ["svcmirror"].into_iter().chain(conflicting);
+            assert!(Wrapper::try_parse_from(args).is_err(), "{conflicting:?}");
+        }
+        assert!(
+            Wrapper::try_parse_from(["svcmirror", "--cluster-name=west"]).is_err(),
+            "without --link-name the target kubeconfig is required"
+        );
+    }
 
     #[test]
     fn namespaces_flag_confines_the_source_and_refuses_namespace_creation() {

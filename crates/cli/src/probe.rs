@@ -278,7 +278,12 @@ mod tests {
         let none = ProbeArgs::default();
         let probe = none.spec(link.gateway_probe());
         assert_eq!(
-            (probe.port, probe.path.as_str(), probe.period, probe.failure_threshold),
+            (
+                probe.port,
+                probe.path.as_str(),
+                probe.period,
+                probe.failure_threshold
+            ),
             (4192, "/live", Duration::from_secs(7), 5)
         );
         assert_eq!(probe.timeout, Duration::from_secs(30), "Linkerd's default");

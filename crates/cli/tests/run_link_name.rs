@@ -62,7 +62,9 @@ type Rule = (String, String, String);
 
 /// Every (group, resource, verb) the Roles of `deploy/<file>` grant.
 fn granted(file: &str) -> BTreeSet<Rule> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy").join(file);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../deploy")
+        .join(file);
     let text = std::fs::read_to_string(path).expect("manifest");
     let docs: Vec<Value> = serde_saphyr::from_multiple(&text).expect("YAML");
     let list = |v: &Value| -> Vec<String> {
