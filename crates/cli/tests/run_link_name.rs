@@ -3,7 +3,8 @@
 //! `linkerd-multicluster/west` in east, with the target's kubeconfig in the Secret it names.
 //! The binary must mirror the walkthrough, write each export's conditions into the Link's status,
 //! follow an edit of the Link (a whole-link reconcile) and a rotated Secret, and stop mirroring
-//! when the Link is deleted, leaving the mirrors in place.
+//! when the Link is deleted, leaving the mirrors in place; a missing Secret is reported and
+//! waited for.
 //!
 //! No timing assertions: every wait is a bounded poll (a hang guard of a minute or more).
 
@@ -180,11 +181,6 @@ async fn run_link_name_follows_the_link_its_secret_and_reports_status() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let east_kubeconfig = dir.join("east.kubeconfig");
     std::fs::write(&east_kubeconfig, kubeconfig_text("east", east_addr)).expect("write");
-    east.put_object(
-        SECRETS,
-        "cluster-credentials-west",
-        secret(&kubeconfig_text("west", a_addr)),
-    );
     east.put_object(LINKS, "west", link("4143"));
     let metrics = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -205,6 +201,19 @@ async fn run_link_name_follows_the_link_its_secret_and_reports_status() {
         .spawn()
         .expect("svcmirror run starts");
 
+    // No credentials Secret yet: an ERROR naming it, and a wait for it (its watch sees it).
+    wait_for(&mut child, &dir, 1200, || {
+        let log = log(&dir);
+        (log.contains("ERROR") && log.contains("cluster-credentials-west does not exist"))
+            .then_some(())
+            .ok_or_else(|| "the missing Secret is not reported yet".to_owned())
+    })
+    .await;
+    east.put_object(
+        SECRETS,
+        "cluster-credentials-west",
+        secret(&kubeconfig_text("west", a_addr)),
+    );
     // Converges from the Link and the Secret's kubeconfig; the status says what is mirrored.
     wait_for(&mut child, &dir, 1200, || seed_mirrored(&east.lock(), 3)).await;
     wait_for(&mut child, &dir, 600, || status_reports_nginx(&east)).await;
