@@ -163,6 +163,8 @@ struct Ctx {
     target_endpoints: TargetEndpoints,
     probe: crate::probe::ProbeArgs,
     namespaces: Vec<String>,
+    /// The leader lease's fence (none without leader election): the Link status write obeys it.
+    fence: Option<Fence>,
 }
 
 async fn controller(args: RunArgs, link: Option<Link>) -> anyhow::Result<()> {
@@ -259,6 +261,7 @@ async fn controller(args: RunArgs, link: Option<Link>) -> anyhow::Result<()> {
         target_endpoints: args.target_endpoints,
         probe: args.probe.clone(),
         namespaces: args.namespaces.clone(),
+        fence: (!args.no_leader_election).then(|| fence.clone()),
     });
     let source_server = source.server.clone();
 
@@ -434,9 +437,10 @@ fn session(
             shared.last_progress = Some(Instant::now());
         }
         let progress = tokio::spawn(watch_progress(status.clone(), ctx.shared.clone()));
+        let fence = ctx.fence.clone();
         let report = async move {
             if let Some(resource) = status_to {
-                crate::link_mode::report_status(resource, status).await;
+                crate::link_mode::report_status(resource, status, fence).await;
             }
             std::future::pending::<()>().await;
         };

@@ -17,6 +17,7 @@ use futures::future::BoxFuture;
 use futures::{Stream, StreamExt};
 use svcmirror_backend::DriverStatus;
 use svcmirror_core::{Link, LinkSpec};
+use svcmirror_kube::fence::Fence;
 use svcmirror_kube::link_resource::{LinkEvent, LinkResource, LinkStatus, link_status};
 use tokio::sync::watch;
 
@@ -210,7 +211,13 @@ const STATUS_DEBOUNCE: Duration = Duration::from_millis(500);
 
 /// Writes the running driver's per-export conditions into the Link's `status`, whenever they
 /// change, until the driver is gone (deliverable "status where Linkerd users look").
-pub async fn report_status(resource: LinkResource, mut status: watch::Receiver<DriverStatus>) {
+/// With leader election the patch is fenced like every write (issue 14): refused unless the lease
+/// is held with margin, and retried at the next change.
+pub async fn report_status(
+    resource: LinkResource,
+    mut status: watch::Receiver<DriverStatus>,
+    fence: Option<Fence>,
+) {
     let mut previous: LinkStatus = resource.status().await.unwrap_or_default();
     loop {
         let exports = status.borrow_and_update().exports.clone();
@@ -221,7 +228,8 @@ pub async fn report_status(resource: LinkResource, mut status: watch::Receiver<D
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default();
         let next = link_status(&exports, &previous, &now);
-        if next != previous {
+        let fenced = fence.as_ref().is_some_and(|f| f.check().is_err());
+        if next != previous && !fenced {
             match resource.patch_status(&next).await {
                 Ok(()) => previous = next,
                 Err(e) => {
