@@ -33,6 +33,7 @@ mod permissions;
 mod probe;
 mod render;
 mod run;
+mod session;
 mod simulate;
 mod unlink;
 
