@@ -8,8 +8,6 @@
 //! nothing. The adapter sends the requests (`GET http://<gateway>:<port><path>`, 200 = success)
 //! and feeds each result to [`ProbeState::observe`]; a [`Transition`] is what it acts on.
 
-use std::time::Duration;
-
 /// One probe's result, as the adapter saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProbeResult {
@@ -86,48 +84,16 @@ pub fn decide(failure_threshold: u32, history: &[ProbeResult]) -> ProbeState {
     })
 }
 
-/// Parses a Go duration as Linkerd's Link writes it (`3s`, `30s`, `1m30s`, `500ms`, `1.5s`), or
-/// a bare number of seconds (the gateway's `mirror.linkerd.io/probe-period: "3"`). `None` when it
-/// is neither.
-#[must_use]
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    if let Ok(secs) = text.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    if text.is_empty() {
-        return None;
-    }
-    let mut total = 0f64;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let number: f64 = rest[..number_len].parse().ok()?;
-        rest = &rest[number_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        total += number * scale;
-    }
-    Duration::try_from_secs_f64(total).ok()
-}
+/// Parses a Go duration as Linkerd's Link writes it (`3s`, `1m30s`, `500ms`, `1.5s`), or a bare
+/// number of seconds: the one parser of the Link's `probeSpec` durations, also used by the
+/// `--probe-*` flags (one front door for the probe settings).
+pub use crate::probe_spec::parse_go_duration as parse_duration;
 
 #[cfg(test)]
 mod tests {
     use super::ProbeResult::{Failure as F, Success as S};
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn linkerd_defaults() {
