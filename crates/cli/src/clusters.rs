@@ -62,3 +62,30 @@ pub async fn connect(
     let (client, _reloads) = reloading_client(credentials, Timeouts::default()).await?;
     Ok(Connected { client, server })
 }
+
+/// A client for the kubeconfig `text` (its `context`, else its current one): the target's
+/// credentials read from the Link's Secret (SPEC §2.2, `run --link-name`). A rotated Secret
+/// builds a new client, so no reloading is needed here.
+///
+/// # Errors
+/// The text is not a kubeconfig, or names no usable context.
+pub async fn connect_kubeconfig_text(
+    text: &[u8],
+    context: Option<&str>,
+) -> anyhow::Result<Connected> {
+    let text = std::str::from_utf8(text).context("the kubeconfig is not UTF-8")?;
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(text).context("not a kubeconfig")?;
+    let options = kube::config::KubeConfigOptions {
+        context: context.map(str::to_owned),
+        ..kube::config::KubeConfigOptions::default()
+    };
+    let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options).await?;
+    Timeouts::default().apply(&mut config);
+    let server = config
+        .cluster_url
+        .to_string()
+        .trim_end_matches('/')
+        .to_owned();
+    let client = kube::Client::try_from(config)?;
+    Ok(Connected { client, server })
+}

@@ -4,37 +4,57 @@
 //! over `svcmirror-kube`'s adapters (each wrapped in [`Observed`]: every request logged and
 //! measured), and runs it while this replica holds the leader Lease. It serves `/healthz`,
 //! `/readyz` and Prometheus `/metrics` ([`crate::admin`]), logs with `tracing`
-//! ([`crate::logging`]), and stops on SIGTERM or Ctrl-C (releasing the Lease). It decides nothing
-//! about mirroring.
+//! ([`crate::logging`]), and stops on SIGTERM or Ctrl-C (releasing the Lease). The link is fixed
+//! (`--link FILE`, flags: one [`crate::session`]) or Linkerd's `Link` resource followed live
+//! (`--link-name`: [`crate::link_mode`] runs one session per Link version and credentials). It
+//! decides nothing about mirroring.
 
-use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
-use svcmirror_backend::{Driver, DriverConfig, DriverStatus, TokioClock};
-use svcmirror_core::{Diagnostic, Link, Severity, TargetEndpoints};
-use svcmirror_kube::client::Timeouts;
+use svcmirror_backend::DriverConfig;
+use svcmirror_core::{Link, TargetEndpoints};
+use svcmirror_kube::KubeSource;
 use svcmirror_kube::fence::Fence;
 use svcmirror_kube::lease::{LeaderElector, LeaseConfig};
-use svcmirror_kube::{KubeSource, KubeTarget};
+use svcmirror_kube::link_resource::LinkResource;
 use tokio::sync::watch;
 
 use crate::admin::{Shared, serve_http};
 use crate::args::LinkArgs;
 use crate::clusters::connect;
+use crate::link_mode::Followed;
 use crate::metrics::{Cluster, Registry};
 use crate::observe::Observed;
+use crate::session::{Ctx, check_confinement, session, stopped};
 
 /// Options of `svcmirror run`.
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
     /// Kubeconfig of the target cluster (where Services are exported), e.g. the `kubeconfig` key of
-    /// Linkerd's `cluster-credentials-<cluster>` Secret mounted as a file.
-    #[arg(long, value_name = "FILE")]
-    pub target_kubeconfig: PathBuf,
+    /// Linkerd's `cluster-credentials-<cluster>` Secret mounted as a file. Not with
+    /// `--link-name`, which reads that Secret itself.
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "link_name",
+        conflicts_with = "link_name"
+    )]
+    pub target_kubeconfig: Option<PathBuf>,
+    /// SPEC §2.2: follow Linkerd's `Link` resource NAME in the source cluster (as Linkerd's
+    /// service mirror does): its spec is the link (flags given beside it override its fields),
+    /// an edit reconfigures, a deletion stops mirroring (the mirrors stay); the target's
+    /// kubeconfig is the `kubeconfig` key of the Secret it names (`clusterCredentialsSecret`,
+    /// default `cluster-credentials-<targetClusterName>`), re-read when it changes; each export's
+    /// conditions are written into the Link's status.
+    #[arg(long, value_name = "NAME", conflicts_with = "link_file")]
+    pub link_name: Option<String>,
+    /// Namespace of the `--link-name` Link and its credentials Secret.
+    #[arg(long, value_name = "NAMESPACE", default_value = svcmirror_kube::link_resource::DEFAULT_LINK_NAMESPACE)]
+    pub link_namespace: String,
     /// Context to use in the target kubeconfig (its current context by default).
     #[arg(long, value_name = "NAME")]
     pub target_context: Option<String>,
@@ -106,7 +126,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     crate::flags::check_resync_period(args.resync_period, args.allow_short_resync)
         .map_err(anyhow::Error::msg)?;
     crate::logging::init(&args.log)?;
-    let link = read_link(&args)?;
+    // SPEC §2.2: with --link-name the link is read from the cluster, once running.
+    let link = match args.link_name {
+        Some(_) => None,
+        None => Some(read_link(&args)?),
+    };
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -129,40 +153,46 @@ fn identity() -> String {
         .unwrap_or_else(|| format!("svcmirror-{}", std::process::id()))
 }
 
-async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
-    let target = connect(
-        Some(&args.target_kubeconfig),
-        args.target_context.as_deref(),
-    )
-    .await
-    .context("target cluster client")?;
+async fn controller(args: RunArgs, link: Option<Link>) -> anyhow::Result<()> {
+    // `--link FILE` / flags: one link and one target for the life of the process.
+    let fixed = match link {
+        Some(link) => {
+            let path = args
+                .target_kubeconfig
+                .as_deref()
+                .context("--target-kubeconfig is required without --link-name")?;
+            let target = connect(Some(path), args.target_context.as_deref())
+                .await
+                .context("target cluster client")?;
+            check_confinement(&args.namespaces, &link)?;
+            Some((link, target))
+        }
+        None => None,
+    };
     let source = connect(
         args.source_kubeconfig.as_deref(),
         args.source_context.as_deref(),
     )
     .await
     .context("source cluster client")?;
-    let cluster_name = link.cluster_name().as_str().to_owned();
-    tracing::info!(
-        link = %cluster_name,
-        source = %source.server,
-        target = %target.server,
-        selector = %link.export_selector(),
-        "starting the mirror controller for link {cluster_name}: exported Services of the target \
-         cluster ({}) are mirrored into the source cluster ({})",
-        target.server,
-        source.server,
-    );
-    if target.server == source.server {
-        tracing::warn!(
-            server = %source.server,
-            "the source and target kubeconfigs point at the same API server ({}): this mirrors the \
-             cluster into itself; check --target-kubeconfig",
-            source.server
-        );
-    }
+    // SPEC §2.2 `--link-name`: the link and the target's credentials come from the source cluster.
+    let followed = match &args.link_name {
+        Some(name) => Some(Followed {
+            resource: LinkResource::new(source.client.clone(), &args.link_namespace, name),
+            id: format!("{}/{name}", args.link_namespace),
+            namespace: args.link_namespace.clone(),
+            overrides: args.link.spec()?,
+            target_context: args.target_context.clone(),
+            gateway_down: args.link.gateway_down,
+        }),
+        None => None,
+    };
+    let lease_suffix = match (&fixed, &args.link_name) {
+        (Some((link, _)), _) => link.cluster_name().as_str().to_owned(),
+        (None, Some(name)) => name.clone(),
+        (None, None) => anyhow::bail!("the link is required: --link-name, --link FILE or flags"),
+    };
 
-    check_confinement(&args.namespaces, &link)?;
     // Fencing (issue 14): with leader election, writes are allowed only while the lease is held
     // with margin; without it, this is the only replica and writes are never fenced.
     let fence = Fence::new();
@@ -181,15 +211,6 @@ async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
         &source.server,
         registry.clone(),
     );
-    let target_cluster = Observed::new(
-        // SPEC §9: remote-discovery and federated members too (see `KubeTarget::for_link`).
-        KubeTarget::for_link(target.client.clone(), &link)
-            .with_target_endpoints(args.target_endpoints)
-            .with_timeouts(&Timeouts::default()),
-        Cluster::Target,
-        &target.server,
-        registry.clone(),
-    );
 
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
@@ -202,7 +223,7 @@ async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
         // Progress is at least one resync per period: three missed in a row, plus time for a
         // slow full list, is a stuck loop.
         stuck_after: args.resync_period * 3 + Duration::from_secs(60),
-        registry,
+        registry: registry.clone(),
         ..Shared::default()
     }));
     let listener = tokio::net::TcpListener::bind(args.metrics_addr)
@@ -217,7 +238,18 @@ async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
 
     let mut config = DriverConfig::default();
     config.resync_interval = args.resync_period;
-    let liveness = spawn_prober(&args, &link, &source.client, &shared, &stop_rx);
+    let ctx = Arc::new(Ctx {
+        source_cluster,
+        source_client: source.client.clone(),
+        registry,
+        shared: shared.clone(),
+        config,
+        target_endpoints: args.target_endpoints,
+        probe: args.probe.clone(),
+        namespaces: args.namespaces.clone(),
+        fence: (!args.no_leader_election).then(|| fence.clone()),
+    });
+    let source_server = source.server.clone();
 
     let identity = identity();
     let mut elector = (!args.no_leader_election).then(|| {
@@ -225,7 +257,7 @@ async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
             &args
                 .lease_name
                 .clone()
-                .unwrap_or_else(|| format!("svcmirror-{cluster_name}")),
+                .unwrap_or_else(|| format!("svcmirror-{lease_suffix}")),
             args.lease_namespace
                 .as_deref()
                 .unwrap_or(source.client.default_namespace()),
@@ -247,30 +279,48 @@ async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
             }
             tracing::info!(leader = %identity, "acquired the lease: this replica ({identity}) is the leader and writes");
         }
-        let mut driver = Driver::new(
-            link.clone(),
-            source_cluster.clone(),
-            target_cluster.clone(),
-            TokioClock,
-        )
-        .with_config(config.clone());
-        if let Some(liveness) = &liveness {
-            driver = driver.with_gateway_liveness(liveness.clone());
-        }
-        let status = driver.subscribe();
         {
             let mut shared = shared.lock().expect("lock");
-            shared.status = Some(status.clone());
             shared.leader = true;
             shared.acquisitions += 1;
-            shared.last_progress = Some(Instant::now());
         }
-        let progress = tokio::spawn(watch_progress(status, shared.clone()));
         // SIGTERM: the driver finishes the reconcile in flight, within the shutdown grace.
         let grace = args.shutdown_grace;
         let mut stop = stop_rx.clone();
         let work = async {
-            let run = driver.run(stopped(stop_rx.clone()));
+            let run = async {
+                match (&fixed, &followed) {
+                    (Some((link, target)), _) => {
+                        session(
+                            ctx.clone(),
+                            &source_server,
+                            link.clone(),
+                            target.clone(),
+                            stop_rx.clone(),
+                            None,
+                        )
+                        .await;
+                    }
+                    (None, Some(followed)) => {
+                        crate::link_mode::follow(
+                            followed,
+                            |link, target, stop| {
+                                session(
+                                    ctx.clone(),
+                                    &source_server,
+                                    link,
+                                    target,
+                                    stop,
+                                    Some(followed.resource.clone()),
+                                )
+                            },
+                            stopped(stop_rx.clone()),
+                        )
+                        .await;
+                    }
+                    (None, None) => {}
+                }
+            };
             tokio::pin!(run);
             tokio::select! {
                 () = &mut run => {}
@@ -292,7 +342,6 @@ async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
                 false
             }
         };
-        progress.abort();
         shared.lock().expect("lock").driver_stopped();
         if !lost {
             break;
@@ -309,114 +358,6 @@ async fn controller(args: RunArgs, link: Link) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Follows the running driver's status: marks progress for `/healthz`, and logs each finding of
-/// the core once, when it appears (a name conflict, an export refused) and when it is resolved.
-async fn watch_progress(mut status: watch::Receiver<DriverStatus>, shared: Arc<Mutex<Shared>>) {
-    let mut known: BTreeSet<Diagnostic> = BTreeSet::new();
-    let mut list_error: Option<String> = None;
-    loop {
-        let (diagnostics, error) = {
-            let status = status.borrow_and_update();
-            (
-                status.diagnostics.iter().cloned().collect::<BTreeSet<_>>(),
-                status.list_error.as_ref().map(ToString::to_string),
-            )
-        };
-        shared.lock().expect("lock").last_progress = Some(Instant::now());
-        for d in diagnostics.difference(&known) {
-            log_finding(d);
-        }
-        for d in known.difference(&diagnostics) {
-            tracing::info!(reason = %d.reason, kind = %d.kind, object = %d.object, "resolved: {} {} {}", d.reason, d.kind, d.object);
-        }
-        known = diagnostics;
-        if error.is_none() && list_error.is_some() {
-            tracing::info!("both clusters are listed again: reconciling");
-        }
-        list_error = error;
-        if status.changed().await.is_err() {
-            return;
-        }
-    }
-}
-
-/// One finding of the core as a log line: errors (an export not mirrored) are warnings of the
-/// process, warnings (mirrored differently) are info.
-fn log_finding(d: &Diagnostic) {
-    match d.severity {
-        Severity::Error => tracing::warn!(
-            reason = %d.reason, kind = %d.kind, object = %d.object,
-            "not mirrored: {d}"
-        ),
-        _ => tracing::info!(
-            reason = %d.reason, kind = %d.kind, object = %d.object,
-            "mirrored with a finding: {d}"
-        ),
-    }
-}
-
-/// `--namespaces` (issue 14, least privilege) confines the source to namespaces that exist:
-/// creating one needs cluster-wide access, which the namespaced RBAC does not grant.
-fn check_confinement(namespaces: &[String], link: &Link) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        namespaces.is_empty() || !link.create_namespaces(),
-        "--namespaces confines the source to existing namespaces: createNamespaces needs \
-         cluster-wide access"
-    );
-    for ns in namespaces {
-        anyhow::ensure!(
-            svcmirror_core::names::is_dns1123_label(ns),
-            "--namespaces: {ns:?} is not a namespace name"
-        );
-    }
-    Ok(())
-}
-
-/// SPEC §2.1: starts the gateway prober (unless `--no-probe`); its decisions go to every driver
-/// through the returned receiver, its metrics to `/metrics`, its transitions to an Event.
-fn spawn_prober(
-    args: &RunArgs,
-    link: &Link,
-    source_client: &kube::Client,
-    shared: &Arc<Mutex<Shared>>,
-    stop_rx: &watch::Receiver<bool>,
-) -> Option<watch::Receiver<bool>> {
-    if args.probe.no_probe {
-        return None;
-    }
-    let cluster = link.cluster_name().as_str().to_owned();
-    let metrics = Arc::new(crate::probe::ProbeMetrics::new(&cluster));
-    shared.lock().expect("lock").probe = Some(metrics.clone());
-    let (alive_tx, alive_rx) = watch::channel(link.gateway_alive());
-    let (client, namespace) = (
-        source_client.clone(),
-        source_client.default_namespace().to_owned(),
-    );
-    let on_transition = move |transition| {
-        tracing::warn!(cluster = %cluster, ?transition, "gateway liveness changed");
-        tokio::spawn(svcmirror_kube::record_gateway_transition(
-            client.clone(),
-            namespace.clone(),
-            cluster.clone(),
-            transition,
-        ));
-    };
-    tokio::spawn(crate::probe::run(
-        args.probe.spec(),
-        link.gateway_addresses().to_vec(),
-        metrics,
-        alive_tx,
-        on_transition,
-        stopped(stop_rx.clone()),
-    ));
-    Some(alive_rx)
-}
-
-/// Completes once the stop flag is set.
-async fn stopped(mut rx: watch::Receiver<bool>) {
-    let _ = rx.wait_for(|stop| *stop).await;
 }
 
 async fn wait_for_signal() {
@@ -444,6 +385,45 @@ async fn wait_for_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// SPEC §2.2: `--link-name` replaces `--target-kubeconfig` (the Secret holds it) and
+    /// `--link FILE`; its namespace defaults to Linkerd's; flags beside it stay (overrides).
+    #[test]
+    fn link_name_reads_the_target_from_the_link_and_excludes_a_link_file() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            run: RunArgs,
+        }
+        let parsed =
+            Wrapper::try_parse_from(["svcmirror", "--link-name=west", "--gateway-port=4180"])
+                .expect("parses");
+        assert_eq!(parsed.run.link_name.as_deref(), Some("west"));
+        assert_eq!(parsed.run.link_namespace, "linkerd-multicluster");
+        assert_eq!(parsed.run.target_kubeconfig, None);
+        assert_eq!(
+            parsed
+                .run
+                .link
+                .spec()
+                .expect("spec")
+                .gateway_port
+                .as_deref(),
+            Some("4180")
+        );
+        for conflicting in [
+            ["--link-name=west", "--target-kubeconfig=k"],
+            ["--link-name=west", "--link=l.yaml"],
+        ] {
+            let args = ["svcmirror"].into_iter().chain(conflicting);
+            assert!(Wrapper::try_parse_from(args).is_err(), "{conflicting:?}");
+        }
+        assert!(
+            Wrapper::try_parse_from(["svcmirror", "--cluster-name=west"]).is_err(),
+            "without --link-name the target kubeconfig is required"
+        );
+    }
 
     #[test]
     fn namespaces_flag_confines_the_source_and_refuses_namespace_creation() {

@@ -72,13 +72,9 @@ impl<S: Clone + PartialEq> LinkSupervisor<S> {
     }
 
     /// The spec mirroring runs with, if it runs.
+    #[cfg(test)]
     pub fn running(&self) -> Option<&S> {
         self.running.as_ref().map(|(spec, _)| spec)
-    }
-
-    /// The spec last seen (the credentials Secret to watch is named in it).
-    pub fn spec(&self) -> Option<&S> {
-        self.spec.as_ref()
     }
 
     fn stop(&mut self, reason: StopReason) -> Command<S> {

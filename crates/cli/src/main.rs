@@ -28,8 +28,8 @@ mod flags;
 mod leader;
 mod link_file;
 mod link_manifests;
+mod link_mode;
 mod link_print;
-#[allow(dead_code)] // wired into `run --link-name` with the Link front door
 mod link_watch;
 mod logging;
 mod metrics;
@@ -38,6 +38,7 @@ mod permissions;
 mod probe;
 mod render;
 mod run;
+mod session;
 mod simulate;
 mod unlink;
 mod yaml;

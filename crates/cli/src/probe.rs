@@ -19,27 +19,30 @@ use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use http::{Request, StatusCode};
-use svcmirror_core::probe::{ProbeResult, ProbeSpec, ProbeState, Transition};
+use svcmirror_core::link::GatewayProbe;
+use svcmirror_core::probe::{ProbeResult, ProbeState, Transition};
 use tokio::sync::watch;
 
-/// The probe settings of `svcmirror run` (Linkerd's `probeSpec`; its defaults).
-#[derive(clap::Args, Debug, Clone)]
+/// The `--probe-*` flags of `svcmirror run`: each overrides that field of the Link's `probeSpec`
+/// (SPEC §2.1; one front door for the settings and their Linkerd defaults: the Link's).
+#[derive(clap::Args, Debug, Clone, Default)]
 pub struct ProbeArgs {
-    /// Gateway probe port (Linkerd's probeSpec.port).
-    #[arg(long, value_name = "N", default_value_t = svcmirror_core::probe::DEFAULT_PROBE_PORT)]
-    pub probe_port: u16,
-    /// Gateway probe path (probeSpec.path).
-    #[arg(long, value_name = "PATH", default_value = svcmirror_core::probe::DEFAULT_PROBE_PATH)]
-    pub probe_path: String,
-    /// Time between two probes (probeSpec.period, a Go duration: `3s`, `500ms`).
-    #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = duration)]
-    pub probe_period: Duration,
-    /// Time a probe may take (probeSpec.timeout).
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = duration)]
-    pub probe_timeout: Duration,
-    /// Consecutive failures after which the gateway is dead (probeSpec.failureThreshold).
-    #[arg(long, value_name = "N", default_value_t = svcmirror_core::probe::DEFAULT_FAILURE_THRESHOLD)]
-    pub probe_failure_threshold: u32,
+    /// Gateway probe port (overrides the Link's probeSpec.port; default 4191).
+    #[arg(long, value_name = "N")]
+    pub probe_port: Option<u16>,
+    /// Gateway probe path (probeSpec.path; default /ready).
+    #[arg(long, value_name = "PATH")]
+    pub probe_path: Option<String>,
+    /// Time between two probes (probeSpec.period, a Go duration: `3s`, `500ms`; default 3s).
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub probe_period: Option<Duration>,
+    /// Time a probe may take (probeSpec.timeout; default 30s).
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub probe_timeout: Option<Duration>,
+    /// Consecutive failures after which the gateway is dead (probeSpec.failureThreshold;
+    /// default 3).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub probe_failure_threshold: Option<u32>,
     /// Do not probe: the gateway stays alive (or down, with --gateway-down).
     #[arg(long)]
     pub no_probe: bool,
@@ -52,12 +55,22 @@ fn duration(text: &str) -> Result<Duration, String> {
 }
 
 impl ProbeArgs {
-    /// The core's probe settings.
+    /// The probe the prober runs: the link's, each flag given over its field.
     #[must_use]
-    pub fn spec(&self) -> ProbeSpec {
-        ProbeSpec::default()
-            .with(self.probe_port, &self.probe_path, self.probe_period)
-            .with_limits(self.probe_timeout, self.probe_failure_threshold)
+    pub fn spec(&self, link: &GatewayProbe) -> GatewayProbe {
+        let mut spec = link.clone();
+        if let Some(port) = self.probe_port {
+            spec.port = port;
+        }
+        if let Some(path) = &self.probe_path {
+            spec.path.clone_from(path);
+        }
+        spec.period = self.probe_period.unwrap_or(spec.period);
+        spec.timeout = self.probe_timeout.unwrap_or(spec.timeout);
+        spec.failure_threshold = self
+            .probe_failure_threshold
+            .unwrap_or(spec.failure_threshold);
+        spec
     }
 }
 
@@ -198,7 +211,7 @@ pub async fn probe_once(addr: SocketAddr, path: &str, timeout: Duration) -> Prob
 /// [`with_gateway_liveness`](svcmirror_backend::Driver::with_gateway_liveness)) and every
 /// transition is handed to `on_transition`.
 pub async fn run(
-    spec: ProbeSpec,
+    spec: GatewayProbe,
     gateways: Vec<IpAddr>,
     metrics: Arc<ProbeMetrics>,
     alive: watch::Sender<bool>,
@@ -251,6 +264,39 @@ mod tests {
     };
     use svcmirror_core::{Link, SourceState};
     use svcmirror_fake::{FakeCluster, FakeHandle};
+
+    /// SPEC §2.1, one front door: the prober runs the Link's probeSpec (Linkerd's defaults for
+    /// what it leaves out), and a `--probe-*` flag overrides only its own field.
+    #[test]
+    fn the_links_probe_spec_is_honoured_and_flags_override_it() {
+        let link = crate::link_file::parse_spec(
+            "targetClusterName: west\ngatewayAddress: 172.18.0.4\n\
+             probeSpec: {port: \"4192\", path: /live, period: 7s, failureThreshold: \"5\"}\n",
+        )
+        .expect("spec");
+        let link = Link::from_spec(&link, crate::link_file::resolve).expect("link");
+        let none = ProbeArgs::default();
+        let probe = none.spec(link.gateway_probe());
+        assert_eq!(
+            (
+                probe.port,
+                probe.path.as_str(),
+                probe.period,
+                probe.failure_threshold
+            ),
+            (4192, "/live", Duration::from_secs(7), 5)
+        );
+        assert_eq!(probe.timeout, Duration::from_secs(30), "Linkerd's default");
+        let flags = ProbeArgs {
+            probe_period: Some(Duration::from_millis(500)),
+            ..ProbeArgs::default()
+        };
+        let probe = flags.spec(link.gateway_probe());
+        assert_eq!(
+            (probe.port, probe.path.as_str(), probe.period),
+            (4192, "/live", Duration::from_millis(500))
+        );
+    }
 
     /// A gateway on 127.0.0.1 (port 0) whose `/ready` answers 200 while `healthy`, else 503.
     async fn gateway(healthy: Arc<AtomicBool>) -> SocketAddr {
@@ -380,9 +426,14 @@ mod tests {
             let stop = stopped(stop_rx.clone());
             async move { driver.run(stop).await }
         });
-        let spec = ProbeSpec::default()
-            .with(gateway_addr.port(), "/ready", Duration::from_millis(20))
-            .with_limits(Duration::from_secs(2), 2);
+        let spec = ProbeArgs {
+            probe_port: Some(gateway_addr.port()),
+            probe_period: Some(Duration::from_millis(20)),
+            probe_timeout: Some(Duration::from_secs(2)),
+            probe_failure_threshold: Some(2),
+            ..ProbeArgs::default()
+        }
+        .spec(&GatewayProbe::from_spec(None).expect("defaults"));
         let metrics = Arc::new(ProbeMetrics::new("west"));
         let transitions = Arc::new(Mutex::new(Vec::new()));
         let prober = tokio::spawn(run(

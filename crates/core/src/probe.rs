@@ -1,5 +1,5 @@
-//! SPEC §2.1: the gateway probe — its settings (Linkerd's `probeSpec`) and the alive/dead
-//! decision, a pure function of the probe results.
+//! SPEC §2.1: the gateway probe's alive/dead decision, a pure function of the probe results (its
+//! settings are the Link's `probeSpec`, [`crate::link::GatewayProbe`]).
 //!
 //! Linkerd's probe worker (`multicluster/service-mirror/probe_worker.go`, `run`) counts
 //! consecutive failures: the gateway is dead once they reach `failureThreshold`, alive again after
@@ -7,66 +7,6 @@
 //! fast", `cluster_watcher.go`), so a controller starts alive and the first success changes
 //! nothing. The adapter sends the requests (`GET http://<gateway>:<port><path>`, 200 = success)
 //! and feeds each result to [`ProbeState::observe`]; a [`Transition`] is what it acts on.
-
-use std::time::Duration;
-
-/// Linkerd's probe port (`mc-gateway`'s admin port).
-pub const DEFAULT_PROBE_PORT: u16 = 4191;
-/// Linkerd's probe path.
-pub const DEFAULT_PROBE_PATH: &str = "/ready";
-/// Linkerd's probe period (`mirror.linkerd.io/probe-period: "3"`).
-pub const DEFAULT_PROBE_PERIOD: Duration = Duration::from_secs(3);
-/// Linkerd's probe timeout (the Link CRD's default `30s`).
-pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(30);
-/// Linkerd's failure threshold (the Link CRD's default `"3"`).
-pub const DEFAULT_FAILURE_THRESHOLD: u32 = 3;
-
-/// The probe settings of a link (Linkerd's `probeSpec`, typed). [`Default`] is Linkerd's.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ProbeSpec {
-    /// The HTTP path probed.
-    pub path: String,
-    /// The port probed on every gateway address.
-    pub port: u16,
-    /// Time between two probes.
-    pub period: Duration,
-    /// Time a probe may take before it counts as a failure.
-    pub timeout: Duration,
-    /// Consecutive failures after which the gateway is dead (at least 1; 0 is read as 1).
-    pub failure_threshold: u32,
-}
-
-impl Default for ProbeSpec {
-    fn default() -> Self {
-        Self {
-            path: DEFAULT_PROBE_PATH.to_owned(),
-            port: DEFAULT_PROBE_PORT,
-            period: DEFAULT_PROBE_PERIOD,
-            timeout: DEFAULT_PROBE_TIMEOUT,
-            failure_threshold: DEFAULT_FAILURE_THRESHOLD,
-        }
-    }
-}
-
-impl ProbeSpec {
-    /// The same settings with another port, path and period (the rest unchanged).
-    #[must_use]
-    pub fn with(mut self, port: u16, path: &str, period: Duration) -> Self {
-        self.port = port;
-        path.clone_into(&mut self.path);
-        self.period = period;
-        self
-    }
-
-    /// The same settings with another timeout and failure threshold.
-    #[must_use]
-    pub fn with_limits(mut self, timeout: Duration, failure_threshold: u32) -> Self {
-        self.timeout = timeout;
-        self.failure_threshold = failure_threshold;
-        self
-    }
-}
 
 /// One probe's result, as the adapter saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,52 +84,21 @@ pub fn decide(failure_threshold: u32, history: &[ProbeResult]) -> ProbeState {
     })
 }
 
-/// Parses a Go duration as Linkerd's Link writes it (`3s`, `30s`, `1m30s`, `500ms`, `1.5s`), or
-/// a bare number of seconds (the gateway's `mirror.linkerd.io/probe-period: "3"`). `None` when it
-/// is neither.
-#[must_use]
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    if let Ok(secs) = text.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    if text.is_empty() {
-        return None;
-    }
-    let mut total = 0f64;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let number: f64 = rest[..number_len].parse().ok()?;
-        rest = &rest[number_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        total += number * scale;
-    }
-    Duration::try_from_secs_f64(total).ok()
-}
+/// Parses a Go duration as Linkerd's Link writes it (`3s`, `1m30s`, `500ms`, `1.5s`), or a bare
+/// number of seconds: the one parser of the Link's `probeSpec` durations, also used by the
+/// `--probe-*` flags (one front door for the probe settings).
+pub use crate::probe_spec::parse_go_duration as parse_duration;
 
 #[cfg(test)]
 mod tests {
     use super::ProbeResult::{Failure as F, Success as S};
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn linkerd_defaults() {
-        let spec = ProbeSpec::default();
+        // SPEC §2.1: one front door for the probe settings, the Link's `probeSpec`.
+        let spec = crate::link::GatewayProbe::from_spec(None).expect("defaults");
         assert_eq!(
             (spec.port, spec.path.as_str(), spec.period.as_secs()),
             (4191, "/ready", 3)

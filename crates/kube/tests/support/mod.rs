@@ -140,6 +140,15 @@ impl ApiServer {
         self.written.send_modify(|n| *n += 1);
     }
 
+    /// A Link or Secret as stored now (its status as patched), for assertions.
+    pub fn object(&self, collection: &str, name: &str) -> Option<Value> {
+        self.objects
+            .lock()
+            .expect("lock")
+            .get(collection, name)
+            .cloned()
+    }
+
     /// A delete of a Link or Secret by the test itself, seen by watches.
     pub fn delete_object(&self, collection: &str, name: &str) {
         self.objects.lock().expect("lock").delete(collection, name);

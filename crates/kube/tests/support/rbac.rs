@@ -15,12 +15,14 @@ pub fn rbac_of(method: &Method, path: &str, watching: bool) -> Option<(String, S
     };
     let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
     let (resource, named) = match parts.as_slice() {
-        ["namespaces"] => ("namespaces", false),
-        ["namespaces", _] => ("namespaces", true),
-        ["namespaces", _, resource] => (*resource, false),
-        ["namespaces", _, resource, _, ..] => (*resource, true),
-        [resource] => (*resource, false),
-        [resource, _, ..] => (*resource, true),
+        ["namespaces"] => ("namespaces".to_owned(), false),
+        ["namespaces", _] => ("namespaces".to_owned(), true),
+        ["namespaces", _, resource] => ((*resource).to_owned(), false),
+        // A subresource is authorized as `<resource>/<subresource>` (`links/status`).
+        ["namespaces", _, resource, _, sub] => (format!("{resource}/{sub}"), true),
+        ["namespaces", _, resource, _, ..] => ((*resource).to_owned(), true),
+        [resource] => ((*resource).to_owned(), false),
+        [resource, _, ..] => ((*resource).to_owned(), true),
         [] => return None,
     };
     let verb = match (method.as_str(), named) {
@@ -34,5 +36,5 @@ pub fn rbac_of(method: &Method, path: &str, watching: bool) -> Option<(String, S
         ("DELETE", false) => "deletecollection",
         _ => return None,
     };
-    Some((group, resource.to_owned(), verb.to_owned()))
+    Some((group, resource, verb.to_owned()))
 }
