@@ -544,8 +544,10 @@ mod tests {
         );
         assert_eq!(budget(Limits::default().with_service_range(0)), 0);
         for explicit in [1, 4096, 1_000_000] {
-            let mut limits = Limits::default();
-            limits.cluster_ips_per_link = Some(explicit);
+            let limits = Limits {
+                cluster_ips_per_link: Some(explicit),
+                ..Limits::default()
+            };
             assert_eq!(
                 budget(limits.with_service_range(1 << 20)),
                 u64::from(explicit)
@@ -574,8 +576,10 @@ mod tests {
             unknown.contains("the default when the source's Service range is unknown"),
             "{unknown}"
         );
-        let mut set = Limits::default();
-        set.cluster_ips_per_link = Some(10);
+        let set = Limits {
+            cluster_ips_per_link: Some(10),
+            ..Limits::default()
+        };
         let set = set
             .with_service_range(1 << 16)
             .exceeded(Limit::ClusterIpsPerLink, 11, "cut");
