@@ -357,7 +357,7 @@ fn duplicate_port_names_in_a_subset_are_one_exports_diagnostic_with_slices() {
 #[test]
 fn cluster_ip_budget_refuses_newcomers_and_keeps_live_mirrors() {
     let mut limits = Limits::default();
-    limits.cluster_ips_per_link = 2;
+    limits.cluster_ips_per_link = Some(2);
     let link = west().limits(limits).build().expect("link");
     let export = |name: &str| svc("default", name).exported().port("http", 80).build();
     let mut target = TargetState {
@@ -466,7 +466,7 @@ fn scale_down_deletes_wait_for_the_root_endpoints_update() {
 #[test]
 fn cluster_ip_budget_cuts_a_growing_live_export_instead_of_evicting_it() {
     let mut limits = Limits::default();
-    limits.cluster_ips_per_link = 4;
+    limits.cluster_ips_per_link = Some(4);
     let link = west().limits(limits).build().expect("link");
     let (web, web_ep) = bystander();
     let db = |pods: u32| {
@@ -524,7 +524,7 @@ fn cluster_ip_budget_cuts_a_growing_live_export_instead_of_evicting_it() {
 #[test]
 fn explain_names_the_limit_that_refused_an_export() {
     let mut limits = Limits::default();
-    limits.cluster_ips_per_link = 1;
+    limits.cluster_ips_per_link = Some(1);
     let link = west().limits(limits).build().expect("link");
     let export = |name: &str| svc("default", name).exported().port("http", 80).build();
     let target = TargetState {

@@ -226,7 +226,7 @@ fn ten_thousand_addresses_in_one_endpoints_object() {
     // 4096 ClusterIPs per link); this scale test raises them.
     let mut limits = svcmirror::Limits::default();
     limits.endpoint_mirrors_per_export = PODS;
-    limits.cluster_ips_per_link = PODS;
+    limits.cluster_ips_per_link = Some(PODS);
     let link = || west().limits(limits).build().expect("link");
     for format in [Format::Json, Format::Yaml] {
         let mut bytes = Vec::new();

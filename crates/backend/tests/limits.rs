@@ -13,7 +13,7 @@ const HTTP: [(&str, i32); 1] = [("http", 80)];
 #[tokio::test]
 async fn events_one_export_at_a_time_never_overrun_the_cluster_ip_budget() {
     let mut limits = Limits::default();
-    limits.cluster_ips_per_link = 3;
+    limits.cluster_ips_per_link = Some(3);
     limits.endpoint_mirrors_per_export = 1;
     let mut w = World::new(west().limits(limits).build().expect("link"));
     w.start().await;

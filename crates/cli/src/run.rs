@@ -215,6 +215,12 @@ fn no_endpoint_objects(link: &Link, target: &Snapshot, inputs: &Inputs) -> Optio
     })
 }
 
+/// The addresses of a Service range (saturating: an IPv6 /64 holds 2^64).
+fn range_addresses(cidr: ipnet::IpNet) -> u64 {
+    let host_bits = u32::from(cidr.max_prefix_len() - cidr.prefix_len());
+    1_u64.checked_shl(host_bits).unwrap_or(u64::MAX)
+}
+
 /// Inputs read and checked in full, before anything is printed.
 struct Loaded {
     link: Link,
@@ -226,7 +232,11 @@ struct Loaded {
 
 impl Loaded {
     fn read(inputs: &Inputs) -> anyhow::Result<Self> {
-        let link = inputs.link.build()?;
+        // SPEC §8: the ClusterIP budget is a budget of the in-memory source's Service range.
+        let link = inputs
+            .link
+            .build()?
+            .with_service_range(range_addresses(inputs.service_cidr));
         for warning in link.warnings() {
             eprintln!("warning: {warning}");
         }

@@ -180,11 +180,25 @@ fn clusterip_exports(n: u32) -> String {
     json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string()
 }
 
+/// A bare `LinkSpec` file (`--link`) setting only `limits.clusterIPsPerLink`, the flags
+/// supplying the rest.
+fn cluster_ip_budget_file(name: &str, budget: u32) -> String {
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::write(
+        &path,
+        json!({"limits": {"clusterIPsPerLink": budget}}).to_string(),
+    )
+    .expect("write the link file");
+    path.to_str().expect("path").to_owned()
+}
+
 /// A refusal the core cannot foresee — the source's Service range is full (a /29 holds 5
 /// ClusterIPs) — is the refused export's diagnostic: exit 1 with the mirrors that fit, not exit 2
-/// with nothing.
+/// with nothing. (The link's own budget, a quarter of the range, would refuse them first: the
+/// LinkSpec raises it past the range, as a user may.)
 #[test]
 fn a_full_service_range_is_a_diagnostic_per_refused_mirror_not_a_failed_run() {
+    let link = cluster_ip_budget_file("budget-100.json", 100);
     let (code, stdout, stderr) = run(
         &[
             "translate",
@@ -192,6 +206,8 @@ fn a_full_service_range_is_a_diagnostic_per_refused_mirror_not_a_failed_run() {
             "json",
             "--service-cidr",
             "10.43.0.0/29",
+            "--link",
+            &link,
             "--target",
             "-",
         ],
@@ -255,4 +271,114 @@ fn plan_json_shows_that_scale_down_deletes_wait_for_the_root_update() {
     for op in deletes {
         assert_eq!(op["after"], json!([root]), "{op}");
     }
+}
+
+/// `exports` headless exports `s0`, `s1`, … in `default`, each of `pods` pods with hostnames
+/// `s<i>-<j>` (distinct across exports, so their endpoint mirrors never collide).
+fn headless_exports(exports: u32, pods: u32) -> String {
+    let items: Vec<Value> = (0..exports)
+        .flat_map(|i| {
+            let addresses: Vec<Value> = (0..pods)
+                .map(|j| {
+                    json!({
+                        "ip": std::net::Ipv4Addr::from(0x0a00_0000 + i * pods + j).to_string(),
+                        "hostname": format!("s{i}-{j}"),
+                    })
+                })
+                .collect();
+            [
+                json!({"apiVersion": "v1", "kind": "Service",
+                       "metadata": {"name": format!("s{i}"), "namespace": "default",
+                                    "labels": {"mirror.linkerd.io/exported": "true"}},
+                       "spec": {"clusterIP": "None", "ports": [{"name": "http", "port": 80}]}}),
+                json!({"apiVersion": "v1", "kind": "Endpoints",
+                       "metadata": {"name": format!("s{i}"), "namespace": "default"},
+                       "subsets": [{"addresses": addresses,
+                                    "ports": [{"name": "http", "port": 80}]}]}),
+            ]
+        })
+        .collect();
+    json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string()
+}
+
+/// SPEC §8 "ClusterIPs per link (a budget of the source's Service range)": with a /12 range (as
+/// BENCHMARKS.md's 10k world runs), a link of 5 000 endpoint mirrors — more than the flat 4096
+/// the budget used to be — is mirrored whole, no `LimitExceeded`; the same input with
+/// `limits.clusterIPsPerLink: 4096` set in the LinkSpec is cut (an explicit limit always wins).
+#[test]
+fn a_slash_12_range_mirrors_more_than_4096_clusterips_unless_the_linkspec_says_4096() {
+    let input = headless_exports(5, 1000);
+    let args = [
+        "plan",
+        "-o",
+        "json",
+        "--service-cidr",
+        "10.32.0.0/12",
+        "--target",
+        "-",
+    ];
+    let (code, stdout, stderr) = run(&args, Some(input.clone()));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("LimitExceeded"), "{stderr}");
+    let plan: Value = serde_json::from_str(&stdout).expect("json");
+    // 5 × (root Service + root Endpoints + 1 000 × endpoint mirror Service and Endpoints).
+    assert_eq!(
+        plan["operations"].as_array().expect("operations").len(),
+        5 * 2_002
+    );
+
+    let link = cluster_ip_budget_file("budget-4096.json", 4096);
+    let mut with_link = args.to_vec();
+    with_link.extend(["--link", &link]);
+    let (code, stdout, stderr) = run(&with_link, Some(input));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: LimitExceeded Service default/s4: 5000 ClusterIPs exceeds the limit of 4096 (ClusterIPs per link; raise `limits.clusterIPsPerLink` in the LinkSpec)"),
+        "{stderr}"
+    );
+    let plan: Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(
+        plan["operations"].as_array().expect("operations").len(),
+        4 * 2_002
+    );
+}
+
+/// Attack (issue 14): 70 000 hostnames exhausted the source's /16 Service range (65 534
+/// ClusterIPs), then 1.8 M "range is full" requests followed. With the range's budget — a quarter
+/// of a /16, 16 384 — the link takes 16 of the 70 exports of 1 000 pods; the other 54 are each a
+/// diagnostic naming the limit, where its value came from, and the field that raises it.
+#[test]
+fn the_70000_hostname_attack_on_a_slash_16_is_cut_by_the_range_budget() {
+    let (code, stdout, stderr) = run(
+        &[
+            "plan",
+            "-o",
+            "json",
+            "--service-cidr",
+            "10.43.0.0/16",
+            "--target",
+            "-",
+        ],
+        Some(headless_exports(70, 1000)),
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    let refused: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("error: LimitExceeded Service default/s"))
+        .collect();
+    assert_eq!(refused.len(), 54, "{stderr}");
+    for line in &refused {
+        assert!(
+            line.contains("exceeds the limit of 16384 (ClusterIPs per link, the default: a quarter of the source's Service range of 65536 addresses; raise `limits.clusterIPsPerLink` in the LinkSpec)"),
+            "{line}"
+        );
+    }
+    let plan: Value = serde_json::from_str(&stdout).expect("json");
+    let ops = plan["operations"].as_array().expect("operations");
+    let cluster_ips = ops
+        .iter()
+        .filter(|op| op["kind"] == "Service" && op["action"] == "create")
+        .count()
+        - 16; // the 16 roots are headless: no ClusterIP
+    assert_eq!(cluster_ips, 16_000);
 }

@@ -11,9 +11,14 @@
 //! |---|---|---|---|
 //! | endpoint mirrors per export | `limits.endpointMirrorsPerExport` | 1000 | Kubernetes caps an Endpoints object at 1000 addresses (the endpoints controller truncates, the mirroring controller stops there) |
 //! | ports per mirror | `limits.portsPerMirror` | 100 | an EndpointSlice holds at most 100 ports (`discovery.k8s.io/v1` validation); every mirror's ports are copied onto each endpoint mirror, so ports × pods is the cost |
-//! | ClusterIPs per link | `limits.clusterIPsPerLink` | 4096 | a sixteenth of a /16 Service range (k3s' `10.43.0.0/16`: 65 534 addresses): one link can never exhaust the range the source cluster's own Services need |
+//! | ClusterIPs per link | `limits.clusterIPsPerLink` | a quarter of the source's Service range when it is known ([`Limits::with_service_range`]: the CLI's `--service-cidr`), at most 262 144; 4096 when it is not (`svcmirror run`) | SPEC §8 "a budget of the source's Service range": one link never takes more than a quarter of the range, so it can never exhaust what the source cluster's own Services (and its other links) need — the attack of issue 14 was 70 000 hostnames filling a /16, whose budget is now 16 384. 262 144 is a quarter of a /12, the largest IPv4 range the API server accepts (and of an IPv6 /108, the largest of the classic allocator). Range unknown: a sixteenth of the smallest common range (k3s' `10.43.0.0/16`) |
 //! | annotations per object | `limits.annotationBytes` | 262 144 (256 KiB) | the API server's `TotalAnnotationSizeLimitB` (keys + values) |
 //! | object size | `limits.objectBytes` | 1 572 864 (1.5 MiB) | etcd's default `--max-request-bytes`; the API server answers 413 above it |
+//!
+//! An explicit `limits.clusterIPsPerLink` always wins over the range's budget. The controller
+//! does not know the source's Service range (the API server does not publish it), so a link that
+//! needs more than 4096 ClusterIPs sets `limits.clusterIPsPerLink` in its `LinkSpec` (say, a
+//! quarter of the source's range).
 //!
 //! When an export hits a limit it gets a `LimitExceeded` error diagnostic naming the limit and the
 //! field that raises it; the rest of the link converges:
@@ -74,15 +79,46 @@ pub struct Limits {
     /// whatever this says (the API server's limit).
     pub ports_per_mirror: u32,
     /// ClusterIP Services (mirrors and endpoint mirrors) of the whole link at most
-    /// (`limits.clusterIPsPerLink`, default 4096).
-    #[serde(rename = "clusterIPsPerLink")]
-    pub cluster_ips_per_link: u32,
+    /// (`limits.clusterIPsPerLink`). When absent: a budget of the source's Service range
+    /// ([`Limits::with_service_range`]), or [`DEFAULT_CLUSTER_IPS_PER_LINK`] when the range is
+    /// unknown. Read the budget in force with `get(Limit::ClusterIpsPerLink)`.
+    #[serde(rename = "clusterIPsPerLink", skip_serializing_if = "Option::is_none")]
+    pub cluster_ips_per_link: Option<u32>,
     /// Total bytes of one object's annotations, keys and values (`limits.annotationBytes`,
     /// default 256 KiB, the API server's own limit).
     pub annotation_bytes: u32,
     /// Bytes of one object as JSON at most (`limits.objectBytes`, default 1.5 MiB, etcd's request
     /// limit). Estimated from the object's strings, never by serializing it.
     pub object_bytes: u32,
+    /// Addresses of the source's Service range, when known ([`Limits::with_service_range`]).
+    /// Not part of the `LinkSpec`: it describes the source cluster, not the link.
+    #[serde(skip)]
+    service_range: Option<u64>,
+}
+
+/// The ClusterIP budget of a link when neither `limits.clusterIPsPerLink` nor the source's
+/// Service range is known (the controller): a sixteenth of a /16, k3s' default range.
+pub const DEFAULT_CLUSTER_IPS_PER_LINK: u32 = 4096;
+
+/// The largest ClusterIP budget a Service range gives a link by default: a quarter of a /12
+/// (IPv4) or /108 (IPv6), the largest ranges the API server's classic allocator accepts.
+pub const MAX_RANGE_CLUSTER_IPS_PER_LINK: u32 = 1 << 18;
+
+/// SPEC §8 "a budget of the source's Service range": the share of a range of `addresses` one link
+/// may take by default — a quarter (see the [module documentation](self)), at most
+/// [`MAX_RANGE_CLUSTER_IPS_PER_LINK`].
+///
+/// ```
+/// use svcmirror_core::limits::range_budget;
+///
+/// assert_eq!(range_budget(1 << 16), 16_384); // a /16: the 70 000 hostnames of issue 14 do not fit
+/// assert_eq!(range_budget(1 << 20), 262_144); // a /12: a 102 000-ClusterIP world fits
+/// ```
+#[must_use]
+pub fn range_budget(addresses: u64) -> u32 {
+    u32::try_from(addresses / 4)
+        .unwrap_or(u32::MAX)
+        .min(MAX_RANGE_CLUSTER_IPS_PER_LINK)
 }
 
 impl Default for Limits {
@@ -91,21 +127,50 @@ impl Default for Limits {
         Self {
             endpoint_mirrors_per_export: 1000,
             ports_per_mirror: 100,
-            cluster_ips_per_link: 4096,
+            cluster_ips_per_link: None,
             annotation_bytes: API_SERVER_ANNOTATION_BYTES,
             object_bytes: ETCD_REQUEST_BYTES,
+            service_range: None,
         }
     }
 }
 
 impl Limits {
+    /// These limits for a source whose Service range holds `addresses` (a /16: 65 536): unless
+    /// `limits.clusterIPsPerLink` is set, the link's ClusterIP budget is [`range_budget`] of it.
+    ///
+    /// ```
+    /// use svcmirror_core::{Limit, Limits};
+    ///
+    /// assert_eq!(Limits::default().get(Limit::ClusterIpsPerLink), 4096); // range unknown
+    /// let slash12 = Limits::default().with_service_range(1 << 20);
+    /// assert_eq!(slash12.get(Limit::ClusterIpsPerLink), 262_144);
+    /// let mut explicit = Limits::default();
+    /// explicit.cluster_ips_per_link = Some(100);
+    /// assert_eq!(explicit.with_service_range(1 << 20).get(Limit::ClusterIpsPerLink), 100);
+    /// ```
+    #[must_use]
+    pub fn with_service_range(mut self, addresses: u64) -> Self {
+        self.service_range = Some(addresses);
+        self
+    }
+
+    /// The ClusterIP budget in force: `limits.clusterIPsPerLink`, else the Service range's
+    /// budget, else [`DEFAULT_CLUSTER_IPS_PER_LINK`].
+    fn cluster_ip_budget(&self) -> u32 {
+        self.cluster_ips_per_link.unwrap_or_else(|| {
+            self.service_range
+                .map_or(DEFAULT_CLUSTER_IPS_PER_LINK, range_budget)
+        })
+    }
+
     /// The value of `limit`.
     #[must_use]
     pub fn get(&self, limit: Limit) -> u64 {
         u64::from(match limit {
             Limit::EndpointMirrorsPerExport => self.endpoint_mirrors_per_export,
             Limit::PortsPerMirror => self.ports_per_mirror,
-            Limit::ClusterIpsPerLink => self.cluster_ips_per_link,
+            Limit::ClusterIpsPerLink => self.cluster_ip_budget(),
             Limit::AnnotationBytes => self.annotation_bytes,
             Limit::ObjectBytes => self.object_bytes,
         })
@@ -122,12 +187,28 @@ impl Limits {
     #[must_use]
     pub fn exceeded(&self, limit: Limit, actual: u64, consequence: &str) -> String {
         format!(
-            "{actual} {} exceeds the limit of {} ({}; raise `{}` in the LinkSpec): {consequence}",
+            "{actual} {} exceeds the limit of {} ({}{}; raise `{}` in the LinkSpec): {consequence}",
             limit.unit(),
             self.get(limit),
             limit.describe(),
+            self.origin(limit),
             limit.field()
         )
+    }
+
+    /// Where a default came from, when it is not a constant: the ClusterIP budget.
+    fn origin(&self, limit: Limit) -> String {
+        match (limit, self.cluster_ips_per_link, self.service_range) {
+            (Limit::ClusterIpsPerLink, None, Some(addresses)) => {
+                format!(
+                    ", the default: a quarter of the source's Service range of {addresses} addresses"
+                )
+            }
+            (Limit::ClusterIpsPerLink, None, None) => {
+                ", the default when the source's Service range is unknown".to_owned()
+            }
+            _ => String::new(),
+        }
     }
 }
 
@@ -435,12 +516,78 @@ mod tests {
         assert_eq!(all.endpoint_mirrors_per_export, 1000);
         assert_eq!(all.annotation_bytes, 262_144);
         assert_eq!(all.object_bytes, 1_572_864);
+        assert_eq!(all.get(Limit::ClusterIpsPerLink), 4096);
         let one: Limits = serde_json::from_str(r#"{"clusterIPsPerLink": 10}"#).expect("one field");
-        assert_eq!(one.cluster_ips_per_link, 10);
+        assert_eq!(one.cluster_ips_per_link, Some(10));
         assert_eq!(one.ports_per_mirror, 100);
+        // Absent stays absent: a spec written back does not turn a default into a setting.
+        assert!(
+            serde_json::to_value(Limits::default()).expect("json")["clusterIPsPerLink"].is_null()
+        );
         assert_eq!(
-            serde_json::to_value(Limits::default()).expect("json")["clusterIPsPerLink"],
-            4096
+            serde_json::to_value(one).expect("json")["clusterIPsPerLink"],
+            10
+        );
+    }
+
+    /// SPEC §8 "a budget of the source's Service range": a quarter of the range's addresses,
+    /// capped at a quarter of a /12; an explicit `limits.clusterIPsPerLink` wins, higher or lower.
+    #[test]
+    fn the_clusterip_budget_is_a_quarter_of_a_known_service_range_unless_set() {
+        let budget = |limits: Limits| limits.get(Limit::ClusterIpsPerLink);
+        let range = |prefix: u32| Limits::default().with_service_range(1u64 << (32 - prefix));
+        assert_eq!(budget(range(16)), 16_384);
+        assert_eq!(budget(range(12)), 262_144);
+        assert_eq!(budget(range(29)), 2);
+        // IPv6: a /64 is 2^64 addresses; the budget stays a /12's quarter.
+        assert_eq!(
+            budget(Limits::default().with_service_range(u64::MAX)),
+            262_144
+        );
+        assert_eq!(budget(Limits::default().with_service_range(0)), 0);
+        for explicit in [1, 4096, 1_000_000] {
+            let limits = Limits {
+                cluster_ips_per_link: Some(explicit),
+                ..Limits::default()
+            };
+            assert_eq!(
+                budget(limits.with_service_range(1 << 20)),
+                u64::from(explicit)
+            );
+            assert_eq!(
+                budget(limits.with_service_range(1 << 16)),
+                u64::from(explicit)
+            );
+        }
+    }
+
+    /// The message says where a default budget came from, and always which field raises it.
+    #[test]
+    fn the_clusterip_message_says_where_the_budget_came_from() {
+        let from_range = Limits::default().with_service_range(1 << 16).exceeded(
+            Limit::ClusterIpsPerLink,
+            70_000,
+            "cut",
+        );
+        assert!(
+            from_range.contains("exceeds the limit of 16384 (ClusterIPs per link, the default: a quarter of the source's Service range of 65536 addresses; raise `limits.clusterIPsPerLink`"),
+            "{from_range}"
+        );
+        let unknown = Limits::default().exceeded(Limit::ClusterIpsPerLink, 5000, "cut");
+        assert!(
+            unknown.contains("the default when the source's Service range is unknown"),
+            "{unknown}"
+        );
+        let set = Limits {
+            cluster_ips_per_link: Some(10),
+            ..Limits::default()
+        };
+        let set = set
+            .with_service_range(1 << 16)
+            .exceeded(Limit::ClusterIpsPerLink, 11, "cut");
+        assert!(
+            set.contains("limit of 10 (ClusterIPs per link; raise"),
+            "{set}"
         );
     }
 
@@ -526,6 +673,25 @@ mod tests {
                 object.kind()
             );
         }
+    }
+
+    /// A string's estimate is its JSON length exactly, but for control characters, which count
+    /// as `\u00XX` (serde_json writes `\n` shorter).
+    #[test]
+    fn string_estimate_is_the_json_length_of_the_string() {
+        for s in [
+            "",
+            "web",
+            "a\"b\\c",
+            "é\"",
+            "{\"apiVersion\":\"v1\"}",
+            "x".repeat(1000).as_str(),
+        ] {
+            let json = serde_json::to_string(s).expect("json").len() as u64;
+            assert_eq!(string(s), json, "{s:?}");
+        }
+        assert_eq!(string("a\u{1}b"), 2 + 2 + 6);
+        assert!(string("a\nb") >= serde_json::to_string("a\nb").expect("json").len() as u64);
     }
 
     #[test]

@@ -175,6 +175,15 @@ impl Link {
         self
     }
 
+    /// This link for a source whose Service range holds `addresses` (a /16: 65 536): unless the
+    /// spec sets `limits.clusterIPsPerLink`, the link's ClusterIP budget is a share of that range
+    /// (SPEC §8; [`Limits::with_service_range`]). Without it the budget is a fixed, safe default.
+    #[must_use]
+    pub fn with_service_range(mut self, addresses: u64) -> Self {
+        self.limits = self.limits.with_service_range(addresses);
+        self
+    }
+
     /// What this link does that its user most likely did not mean (SPEC §2), for commands to show
     /// and the controller to log.
     #[must_use]
