@@ -232,7 +232,13 @@ pub(crate) fn wanted_names(
     if let Some(ep) = target.endpoints.get(export) {
         for subset in &ep.subsets {
             for addr in subset.addresses.iter().chain(&subset.not_ready_addresses) {
-                if let Some(hostname) = addr.hostname.as_deref().filter(|h| !h.is_empty()) {
+                // An invalid hostname names no endpoint mirror (the core reports it,
+                // InvalidHostname), and `mirror_name` wants a DNS label (finding F13).
+                if let Some(hostname) = addr
+                    .hostname
+                    .as_deref()
+                    .filter(|h| svcmirror_core::names::is_dns1123_label(h))
+                {
                     names.push(ObjectKey::new(
                         &export.namespace,
                         &mirror_name(hostname, link.cluster_name()).name,

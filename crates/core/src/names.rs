@@ -105,19 +105,30 @@ pub fn mirror_name(base: &str, cluster: &ClusterName) -> MirrorName {
         };
     }
     let hash = stable_hash_hex(&full);
+    // Callers pass DNS labels; anything else (an invalid name the core reports elsewhere) still
+    // gets a valid label: a character a label cannot hold becomes `-` (finding F13). The hash of
+    // the full intended name keeps distinct inputs apart. Identity for a valid label.
+    let base = &label_chars(base);
+    let full_clean = label_chars(&full);
     // A DNS-1035 label must start with a letter; a hostname may start with a digit.
-    let lead = if base.as_bytes().first().is_some_and(u8::is_ascii_digit) {
-        "x"
-    } else {
+    let starts_well = |s: &str| s.as_bytes().first().is_some_and(u8::is_ascii_lowercase);
+    let lead = if starts_well(trim_dashes(base)) {
         ""
+    } else {
+        "x"
     };
     let suffix = format!("-{cluster}-{hash}");
     let room = MAX_LABEL_LEN.saturating_sub(lead.len() + suffix.len());
     let name = if room >= 1 {
         format!("{lead}{}{suffix}", trim_dashes(truncate(base, room)))
     } else {
+        let lead = if starts_well(trim_dashes(&full_clean)) {
+            ""
+        } else {
+            "x"
+        };
         let room = MAX_LABEL_LEN - lead.len() - 1 - HASH_LEN;
-        format!("{lead}{}-{hash}", trim_dashes(truncate(&full, room)))
+        format!("{lead}{}-{hash}", trim_dashes(truncate(&full_clean, room)))
     };
     debug_assert!(is_dns1035_label(&name), "{name}");
     MirrorName {
@@ -139,6 +150,19 @@ pub fn slice_name(mirror: &str, suffix: &str) -> String {
     let hash = stable_hash_hex(&full);
     let room = MAX_LABEL_LEN.saturating_sub(suffix.len() + HASH_LEN + 2);
     format!("{}-{hash}-{suffix}", trim_dashes(truncate(mirror, room)))
+}
+
+/// `s` with every character a DNS label cannot hold replaced by `-` (the same string for a label).
+fn label_chars(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
 }
 
 fn truncate(s: &str, max: usize) -> &str {
@@ -209,6 +233,22 @@ pub fn cluster_name_overlaps(clusters: &[ClusterName]) -> Vec<crate::Diagnostic>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Finding F13 (fuzz `reconcile`): a name that is no label (a dotted pod or Service name,
+    /// uppercase, a leading dash) never yields an invalid mirror name, and distinct inputs stay
+    /// distinct.
+    #[test]
+    fn finding_f13_any_base_yields_a_valid_distinct_label() {
+        let west = ClusterName::new("west").expect("cluster");
+        let mut seen = std::collections::BTreeSet::new();
+        for base in [
+            "1sing.6v", "1sing-6v", "a.b", "A", "-x", ".", "", "x_y", "émile", "9",
+        ] {
+            let n = mirror_name(base, &west).name;
+            assert!(is_dns1035_label(&n), "{base:?} -> {n}");
+            assert!(seen.insert(n.clone()), "{base:?} -> {n} collides");
+        }
+    }
 
     fn west() -> ClusterName {
         ClusterName::new("west").expect("valid")
