@@ -385,14 +385,7 @@ fn repurposed(
     let (Some(was), Some(now)) = (was, now) else {
         return Ok(());
     };
-    let suffix = format!(".svc.{}", link.cluster_domain());
-    let export = was.strip_suffix(&suffix).and_then(|rest| {
-        let mut parts = rest.rsplit('.');
-        let ns = parts.next()?;
-        let name = parts.next()?;
-        Some(ObjectKey::new(ns, name))
-    });
-    if was != now && export.is_some_and(|e| exports.contains_key(&e)) {
+    if was != now && crate::reconcile::serves_live_export(link, exports, &was, &id.1) {
         return Err(Finding::new(
             Check::MirrorRepurposed,
             format!(

@@ -67,6 +67,30 @@ fn export_named(fq: &str, link: &Link) -> Option<ObjectKey> {
     Some(ObjectKey::new(ns, name))
 }
 
+/// Whether the object at `key`, whose `remote-svc-fq-name` is `fq`, serves a live export: one that
+/// still wants mirror objects (SPEC §7: a name stays with its export *while it is desired*; an
+/// export waiting for Endpoints, or refused, wants none, and its names may go to a newcomer by a
+/// delete and re-create). An endpoint mirror's name is wanted while its export still lists it.
+pub(crate) fn serves_live_export(
+    link: &Link,
+    exports: &BTreeMap<ObjectKey, ExportOutcome>,
+    fq: &str,
+    key: &ObjectKey,
+) -> bool {
+    let Some(export) = export_named(fq, link) else {
+        return false;
+    };
+    let Some(outcome) = exports.get(&export) else {
+        return false;
+    };
+    let wants_objects = !matches!(
+        outcome.mode,
+        MirrorMode::WaitingForEndpoints | MirrorMode::NotMirrored
+    );
+    let endpoint_mirror = fq.matches('.').count() > export_named_dots(link) + 2;
+    wants_objects && (!endpoint_mirror || outcome.endpoint_mirrors.contains(&key.name))
+}
+
 /// The dots of `svc.<domain>` plus one: a mirror's fq name `<name>.<ns>.svc.<domain>` has this
 /// many dots beyond its first two labels' separator.
 fn export_named_dots(link: &Link) -> usize {
@@ -86,24 +110,7 @@ pub fn no_live_mirror_repurposed(
     exports: &BTreeMap<ObjectKey, ExportOutcome>,
     plan: &Plan,
 ) -> Result<(), Finding> {
-    // Live: the export it served still wants mirror objects (SPEC §7: a name stays with its
-    // export *while it is desired*; an export waiting for Endpoints, or refused, wants none, and
-    // its names may go to a newcomer by a delete and re-create). An endpoint mirror's name is
-    // wanted while its export still lists it.
-    let live = |fq: &str, key: &ObjectKey| {
-        let Some(export) = export_named(fq, link) else {
-            return false;
-        };
-        let Some(outcome) = exports.get(&export) else {
-            return false;
-        };
-        let wants_objects = !matches!(
-            outcome.mode,
-            MirrorMode::WaitingForEndpoints | MirrorMode::NotMirrored
-        );
-        let endpoint_mirror = fq.matches('.').count() > export_named_dots(link) + 2;
-        wants_objects && (!endpoint_mirror || outcome.endpoint_mirrors.contains(&key.name))
-    };
+    let live = |fq: &str, key: &ObjectKey| serves_live_export(link, exports, fq, key);
     let owner = Owner::Link(link);
     // What a delete freed in this plan: (kind, key) → the fq name it served.
     let mut freed: BTreeMap<(Kind, ObjectKey), String> = BTreeMap::new();
