@@ -92,6 +92,8 @@ async fn svcmirror_run_mirrors_the_seed_walkthrough_serves_metrics_and_stops_on_
         .arg("--source-kubeconfig")
         .arg(kubeconfig(&dir, "east", east_addr))
         .args(["--cluster-name", "west", "--gateway-address", "172.18.0.4"])
+        // 172.18.0.4 is no host of ours: never probe it (tests send traffic to loopback only).
+        .arg("--no-probe")
         .args(["--enable-headless-services", "--no-leader-election"])
         .args(["--metrics-addr", &metrics.to_string()])
         .env("RUST_LOG", "info")
@@ -191,6 +193,8 @@ fn start_as(
         .arg("--source-kubeconfig")
         .arg(kubeconfig(dir, "east", source))
         .args(["--cluster-name", "west", "--gateway-address", "172.18.0.4"])
+        // 172.18.0.4 is no host of ours: never probe it (tests send traffic to loopback only).
+        .arg("--no-probe")
         .arg("--enable-headless-services")
         .args(["--metrics-addr", &metrics.to_string()])
         .args(extra)
@@ -456,6 +460,8 @@ fn replica(dir: &Path, pod: &str, west: SocketAddr, east: SocketAddr) -> (Child,
         .arg("--source-kubeconfig")
         .arg(kubeconfig(dir, &format!("east-{pod}"), east))
         .args(["--cluster-name", "west", "--gateway-address", "172.18.0.4"])
+        // 172.18.0.4 is no host of ours: never probe it (tests send traffic to loopback only).
+        .arg("--no-probe")
         .args([
             "--enable-headless-services",
             "--lease-namespace",

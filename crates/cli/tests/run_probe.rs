@@ -122,6 +122,16 @@ fn expect(east: &ApiServer, name: &str, want: (usize, usize)) -> Result<(), Stri
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svcmirror_run_follows_the_gateway_probe() {
+    // The gateway must listen on a non-loopback address of this host (the API server refuses a
+    // loopback IP in Endpoints), and this workplace's tests send traffic to loopback only: run it
+    // where that is allowed, with SVCMIRROR_TEST_HOST_ADDRESS=1. The probe's loop and the driver's
+    // reaction are tested over loopback in `probe::tests::gateway_flips_and_mirror_endpoints_follow`.
+    if std::env::var_os("SVCMIRROR_TEST_HOST_ADDRESS").is_none() {
+        eprintln!(
+            "skipped: set SVCMIRROR_TEST_HOST_ADDRESS=1 to probe a gateway on this host's address"
+        );
+        return;
+    }
     let Some(ip) = own_address() else {
         eprintln!("skipped: this host has no non-loopback IPv4 address for the gateway");
         return;
