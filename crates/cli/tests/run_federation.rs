@@ -9,8 +9,10 @@
 #[path = "../../kube/tests/support/mod.rs"]
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+mod common;
+use common::*;
+
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -19,28 +21,6 @@ use std::time::Duration;
 use support::{ApiServer, spawn};
 use svcmirror_core::model::{Kind, Object, ObjectKey, Service, ServicePort};
 use svcmirror_fake::FakeCluster;
-
-fn kubeconfig(dir: &Path, name: &str, addr: SocketAddr) -> PathBuf {
-    let path = dir.join(format!("{name}.kubeconfig"));
-    let text = format!(
-        "apiVersion: v1\nkind: Config\ncurrent-context: {name}\n\
-         clusters:\n- name: {name}\n  cluster:\n    server: http://{addr}\n\
-         contexts:\n- name: {name}\n  context:\n    cluster: {name}\n    user: {name}\n\
-         users:\n- name: {name}\n  user: {{}}\n"
-    );
-    std::fs::write(&path, text).expect("write kubeconfig");
-    path
-}
-
-fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(addr).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let code = response.split_whitespace().nth(1)?.parse().ok()?;
-    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    Some((code, body.to_owned()))
-}
 
 /// A target cluster whose `default/web` is a federated member.
 fn target_with_member() -> FakeCluster {

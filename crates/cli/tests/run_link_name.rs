@@ -11,8 +11,11 @@
 #[path = "../../kube/tests/support/mod.rs"]
 mod support;
 
+mod common;
+use common::*;
+
 use std::collections::BTreeSet;
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -24,16 +27,6 @@ use svcmirror_fake::FakeCluster;
 
 const LINKS: &str = "/apis/multicluster.linkerd.io/v1alpha3/namespaces/linkerd-multicluster/links";
 const SECRETS: &str = "/api/v1/namespaces/linkerd-multicluster/secrets";
-
-/// A kubeconfig for the plain-HTTP server at `addr`.
-fn kubeconfig_text(name: &str, addr: SocketAddr) -> String {
-    format!(
-        "apiVersion: v1\nkind: Config\ncurrent-context: {name}\n\
-         clusters:\n- name: {name}\n  cluster:\n    server: http://{addr}\n\
-         contexts:\n- name: {name}\n  context:\n    cluster: {name}\n    user: {name}\n\
-         users:\n- name: {name}\n  user: {{}}\n"
-    )
-}
 
 /// Linkerd's credentials Secret holding `kubeconfig` (base64 in `data`, as the API serves it).
 fn secret(kubeconfig: &str) -> Value {
@@ -88,10 +81,6 @@ fn granted(file: &str) -> BTreeSet<Rule> {
         }
     }
     rules
-}
-
-fn log(dir: &Path) -> String {
-    std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default()
 }
 
 /// Polls `check` every 100 ms, at most `tries` times; panics with its last answer and the log.

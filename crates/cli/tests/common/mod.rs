@@ -1,0 +1,41 @@
+//! Helpers shared by the tests that run the `svcmirror run` binary against the loopback API
+//! servers (`run_binary`, `run_probe`, `run_federation`, `run_link_name`): kubeconfigs for the
+//! plain-HTTP servers, a bare HTTP GET of the admin server, the child's log.
+#![allow(dead_code)] // each includer uses part of it
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+
+/// A kubeconfig's text for the plain-HTTP server at `addr`.
+pub fn kubeconfig_text(name: &str, addr: SocketAddr) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: {name}\n\
+         clusters:\n- name: {name}\n  cluster:\n    server: http://{addr}\n\
+         contexts:\n- name: {name}\n  context:\n    cluster: {name}\n    user: {name}\n\
+         users:\n- name: {name}\n  user: {{}}\n"
+    )
+}
+
+/// A kubeconfig file `dir/<name>.kubeconfig` for the plain-HTTP server at `addr`.
+pub fn kubeconfig(dir: &Path, name: &str, addr: SocketAddr) -> PathBuf {
+    let path = dir.join(format!("{name}.kubeconfig"));
+    std::fs::write(&path, kubeconfig_text(name, addr)).expect("write kubeconfig");
+    path
+}
+
+/// `GET path` over HTTP/1.0: the status code and body, or `None` while nothing listens.
+pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let code = response.split_whitespace().nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    Some((code, body.to_owned()))
+}
+
+/// The child's stderr so far (its log), for failure messages.
+pub fn log(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default()
+}
