@@ -16,11 +16,7 @@ use svcmirror_fuzz::{
 
 /// Name prefixes of the seeds that reproduce findings fixed on other branches (fuzz/README.md,
 /// "Findings"). After the merge, empty this list: the seeds then replay with the rest.
-const PENDING: [&str; 1] = [
-    // F15 (fuzz/README.md): a one-export reconcile leaves another export's root Endpoints stale;
-    // found by the final campaign, not fixed yet (issue to file).
-    "regression-f15-",
-];
+const PENDING: [&str; 0] = [];
 
 fn pending(path: &Path) -> bool {
     let name = path
@@ -127,15 +123,21 @@ fn federate_seeds() {
     });
 }
 
-/// The seeds of findings F8–F10 (fuzz/README.md) pass their target's checks, none tolerated.
+/// The seeds of findings F8–F10 and F15 (fuzz/README.md) pass their target's checks, none
+/// tolerated.
 #[test]
-fn finding_seeds_f8_to_f10_pass() {
+fn finding_seeds_f8_to_f10_and_f15_pass() {
     tolerate_pending_findings(false);
     let finding = |p: &Path| {
         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        ["regression-f8-", "regression-f9-", "regression-f10-"]
-            .iter()
-            .any(|f| name.starts_with(f))
+        [
+            "regression-f8-",
+            "regression-f9-",
+            "regression-f10-",
+            "regression-f15-",
+        ]
+        .iter()
+        .any(|f| name.starts_with(f))
     };
     let mut replayed = 0;
     for target in ["plan", "reconcile"] {

@@ -147,3 +147,34 @@ fn finding_f10_steering_labels_are_never_copied() {
     let r = converge(&link, &target, &mut source(), CONTRACT_PASSES);
     assert!(r.is_ok(), "{}", r.unwrap_err());
 }
+
+/// F15 (SPEC §7 sticky names, "a released name goes to the export that was denied it"): headless
+/// exports `aaa` (pods `a`, `web-0`) and `nginx-svc` (pod `a`) both want `a-west`; `aaa` holds
+/// it, so `nginx-svc`'s pod is denied (NameConflict). A later one-export reconcile of `aaa` (its
+/// Service re-applied) touches the name `a-west` and, before the fix, dropped the record of
+/// `nginx-svc`'s denial; when `aaa` then loses pod `a`, its reconcile deletes `a-west` and
+/// nobody hands the freed name to `nginx-svc`: its root Endpoints stay without hostname `a`
+/// until the next resync, while a whole-link reconcile gives it the name at once.
+#[test]
+fn finding_f15_a_freed_name_reaches_the_export_denied_it() {
+    let link = west().build().expect("link");
+    let ports = [("http", 80)];
+    let aaa = exported("aaa", true, &ports);
+    let nginx = exported("nginx-svc", true, &ports);
+    let steps = [
+        Step::ApplyService(aaa.clone()),
+        Step::ApplyEndpoints(endpoints(
+            "aaa",
+            &[(Some("a"), "10.42.0.50"), (Some("web-0"), "10.42.0.51")],
+            &ports,
+        )),
+        Step::ApplyService(nginx),
+        Step::ApplyEndpoints(endpoints("nginx-svc", &[(Some("a"), "10.42.0.60")], &ports)),
+        // Touches `aaa`'s names (`a-west` among them) and changes nothing.
+        Step::ApplyService(aaa),
+        // `aaa` loses pod `a`: `a-west` is deleted, and free for `nginx-svc`.
+        Step::ApplyEndpoints(endpoints("aaa", &[(Some("web-0"), "10.42.0.51")], &ports)),
+    ];
+    let driven = incremental_equals_whole_link(&link, source(), source(), &steps, &Checks::all());
+    assert!(driven.is_ok(), "{}", driven.unwrap_err());
+}

@@ -289,6 +289,14 @@ pub struct Driver<S, T, C> {
     source_cache: SourceCache,
     stats: DriverStats,
     diagnostics: Vec<Diagnostic>,
+    /// SPEC §7: every name an export was denied (`NameConflict`) since the last whole-link
+    /// reconcile, which resets it to exactly the link's denials; a one-export reconcile only adds
+    /// to it. A superset is safe: it only widens a reconcile that freed one of these names to the
+    /// whole link, where the denied export gets it. Kept apart from `diagnostics`, whose findings
+    /// about a name are replaced by any reconcile that touches the name (F15).
+    denied_names: BTreeSet<ObjectKey>,
+    /// Names whose Service or Endpoints this reconcile deleted (or found already gone).
+    freed_names: BTreeSet<ObjectKey>,
     failures: BTreeMap<(Kind, ObjectKey), Failure>,
     unconverged: BTreeSet<Scope>,
     list_error: Option<DriverError>,
@@ -355,6 +363,8 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
             source_cache: SourceCache::default(),
             stats: DriverStats::default(),
             diagnostics: Vec::new(),
+            denied_names: BTreeSet::new(),
+            freed_names: BTreeSet::new(),
             failures: BTreeMap::new(),
             unconverged: BTreeSet::new(),
             list_error: None,
@@ -566,17 +576,13 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
             self.stats.fallbacks += 1;
             return self.full_reconcile().await;
         }
-        let deletes_before = self.stats.deletes;
-        // Taken before: this reconcile replaces the findings about the names it touches.
-        let names_were_denied = self
-            .diagnostics
-            .iter()
-            .any(|d| d.reason == Reason::NameConflict);
+        self.freed_names.clear();
         match self.reconcile(&Work::Export(export), wanted).await {
             Ok(outcome) => {
-                let freed_names = self.stats.deletes > deletes_before;
-                if freed_names && names_were_denied {
-                    // An export denied a name may get it now; only the whole link decides.
+                // SPEC §7: a name this reconcile freed goes to an export that was denied it; that
+                // export is not in this reconcile's scope, so only the whole link decides (F15).
+                let freed = std::mem::take(&mut self.freed_names);
+                if freed.iter().any(|k| self.denied_names.contains(k)) {
                     let full = self.full_reconcile().await;
                     outcome.then(full)
                 } else {
@@ -833,6 +839,15 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
             }
             outcome.writes += self.apply(&plan, &mut failed).await;
         }
+        let denials = diagnostics
+            .iter()
+            .filter(|d| d.reason == Reason::NameConflict)
+            .map(|d| d.object.clone());
+        match work {
+            Work::Link => self.denied_names = denials.collect(),
+            Work::RemoveAll => self.denied_names.clear(),
+            Work::Export(_) => self.denied_names.extend(denials),
+        }
         match work {
             Work::Link => self.diagnostics = diagnostics,
             Work::RemoveAll => self.diagnostics.clear(),
@@ -1024,12 +1039,14 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
                 self.stats.writes += 1;
                 self.stats.deletes += 1;
                 self.source_cache.forget(op.kind(), &op.key());
+                self.freed_names.insert(op.key());
                 Executed::Written
             }
             Err(error) => match (op, error) {
                 // Gone already: what the delete wanted.
                 (Operation::Delete { kind, key, .. }, ApiError::NotFound { .. }) => {
                     self.source_cache.forget(*kind, key);
+                    self.freed_names.insert(key.clone());
                     Executed::Moot
                 }
                 // Our view is stale (the object vanished, changed, or appeared) or the outcome is
