@@ -178,3 +178,35 @@ fn finding_f15_a_freed_name_reaches_the_export_denied_it() {
     let driven = incremental_equals_whole_link(&link, source(), source(), &steps, &Checks::all());
     assert!(driven.is_ok(), "{}", driven.unwrap_err());
 }
+
+/// F16 (SPEC §7: a free name goes to the first export in (namespace, name) order that wants it):
+/// headless export `aaa` holds `a-west` (the endpoint mirror of its pod `a`), so headless export
+/// `a` — whose root mirror wants `a-west` — is not mirrored at all, and its pod `web`'s endpoint
+/// mirror `web-west` does not exist. Then `aaa` swaps pod `a` for a pod `web`: a whole-link
+/// reconcile gives the freed `a-west` to `a` and the free `web-west` to `a` (first in order);
+/// before the fix, the driver's one-export reconcile of `aaa` took `web-west` for `aaa` (the
+/// only export it looked at) before widening to the whole link, which then kept it sticky.
+#[test]
+fn finding_f16_a_free_name_two_exports_want_goes_to_the_first() {
+    let link = west().build().expect("link");
+    let ports = [("http", 80)];
+    let aaa = exported("aaa", true, &ports);
+    let a = exported("a", true, &ports);
+    let steps = [
+        Step::ApplyService(aaa),
+        Step::ApplyEndpoints(endpoints(
+            "aaa",
+            &[(Some("a"), "10.42.0.50"), (Some("web-0"), "10.42.0.51")],
+            &ports,
+        )),
+        Step::ApplyService(a),
+        Step::ApplyEndpoints(endpoints("a", &[(Some("web"), "10.42.0.60")], &ports)),
+        Step::ApplyEndpoints(endpoints(
+            "aaa",
+            &[(Some("web"), "10.42.0.52"), (Some("web-0"), "10.42.0.51")],
+            &ports,
+        )),
+    ];
+    let driven = incremental_equals_whole_link(&link, source(), source(), &steps, &Checks::all());
+    assert!(driven.is_ok(), "{}", driven.unwrap_err());
+}

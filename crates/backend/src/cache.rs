@@ -1,7 +1,8 @@
 //! What the driver believes each cluster holds: the target as last listed and watched, the source
 //! as last listed, read or written. Keyed maps, so every view taken from them is sorted.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{Hash, Hasher};
 
 use svcmirror_core::labels::{HEADLESS_MIRROR_SVC_NAME, REMOTE_SVC_FQ_NAME};
 use svcmirror_core::model::{
@@ -11,27 +12,89 @@ use svcmirror_core::{SourceState, TargetState};
 
 use crate::TargetEvent;
 
-/// The target cluster's Services and Endpoints.
+/// The target cluster's Services and Endpoints, with a count of the exports that may want each
+/// mirror name (see [`TargetCache::contested`]).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TargetCache {
     pub(crate) services: BTreeMap<ObjectKey, Service>,
     pub(crate) endpoints: BTreeMap<ObjectKey, Endpoints>,
+    /// Hash of `(namespace, base)` → how many keys (Service and/or Endpoints of one name) name
+    /// that base: a mirror is named after its Service, an endpoint mirror after its pod's
+    /// hostname (SPEC §3, §6), so two keys with one base in a namespace want one mirror name. A
+    /// hash collision only overcounts, which is safe (see `contested`).
+    bases: HashMap<u64, u32>,
 }
 
 impl TargetCache {
     pub(crate) fn from_state(state: TargetState) -> Self {
-        Self {
-            services: state
-                .services
-                .into_iter()
-                .map(|s| (s.metadata.key(), s))
-                .collect(),
-            endpoints: state
-                .endpoints
-                .into_iter()
-                .map(|e| (e.metadata.key(), e))
-                .collect(),
+        let mut cache = Self::default();
+        for svc in state.services {
+            cache.services.insert(svc.metadata.key(), svc);
         }
+        for ep in state.endpoints {
+            cache.endpoints.insert(ep.metadata.key(), ep);
+        }
+        let keys: BTreeSet<ObjectKey> = cache
+            .services
+            .keys()
+            .chain(cache.endpoints.keys())
+            .cloned()
+            .collect();
+        for key in &keys {
+            cache.count_bases(key, 1);
+        }
+        cache
+    }
+
+    /// The bases an export (the Service and Endpoints at `key`) may name mirrors after: its own
+    /// name and every hostname of its Endpoints, once each.
+    pub(crate) fn bases_of<'a>(&'a self, key: &'a ObjectKey) -> BTreeSet<&'a str> {
+        let mut bases = BTreeSet::new();
+        bases.insert(key.name.as_str());
+        if let Some(ep) = self.endpoints.get(key) {
+            for subset in &ep.subsets {
+                for addr in subset.addresses.iter().chain(&subset.not_ready_addresses) {
+                    if let Some(h) = addr.hostname.as_deref() {
+                        bases.insert(h);
+                    }
+                }
+            }
+        }
+        bases
+    }
+
+    fn base_hash(namespace: &str, base: &str) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (namespace, base).hash(&mut h);
+        h.finish()
+    }
+
+    fn count_bases(&mut self, key: &ObjectKey, add: i32) {
+        if !self.services.contains_key(key) && !self.endpoints.contains_key(key) {
+            return;
+        }
+        let hashes: Vec<u64> = self
+            .bases_of(key)
+            .into_iter()
+            .map(|b| Self::base_hash(&key.namespace, b))
+            .collect();
+        for h in hashes {
+            let n = self.bases.entry(h).or_default();
+            *n = n.saturating_add_signed(add);
+            if *n == 0 {
+                self.bases.remove(&h);
+            }
+        }
+    }
+
+    /// Whether an export other than the one at `key` may want the mirror name made from `base`
+    /// in `key`'s namespace (SPEC §7: a free name goes to the first export in order that wants
+    /// it, which only the whole link can tell).
+    pub(crate) fn contested(&self, key: &ObjectKey, base: &str) -> bool {
+        let mine = u32::from(self.bases_of(key).contains(base));
+        self.bases
+            .get(&Self::base_hash(&key.namespace, base))
+            .is_some_and(|n| *n > mine)
     }
 
     /// The exported Service an event concerns (an Endpoints event concerns the Service of the
@@ -49,6 +112,17 @@ impl TargetCache {
 
     /// Records what the event says the target now holds.
     pub(crate) fn apply(&mut self, event: TargetEvent) {
+        let key = Self::export_of(&event);
+        if let Some(key) = &key {
+            self.count_bases(key, -1);
+        }
+        self.record(event);
+        if let Some(key) = &key {
+            self.count_bases(key, 1);
+        }
+    }
+
+    fn record(&mut self, event: TargetEvent) {
         match event {
             TargetEvent::ServiceApplied(svc) => {
                 self.services.insert(svc.metadata.key(), svc);

@@ -61,8 +61,8 @@ pub struct DriverStats {
     pub reconciles: u64,
     /// Whole-link reconciles (resyncs, restarts, link changes, fallbacks).
     pub full_reconciles: u64,
-    /// One-export reconciles that could not be scoped (ownership unclear, or the link near its
-    /// ClusterIP budget, SPEC §8) and ran for the whole link instead.
+    /// One-export reconciles that could not be scoped (ownership unclear, a free name contested, or
+    /// the link near its ClusterIP budget, SPEC §8) and ran for the whole link instead.
     pub fallbacks: u64,
     /// Translate-and-plan rounds.
     pub passes: u64,
@@ -538,8 +538,9 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
 
     /// Applies one target event to the target cache and reconciles the exported Service it
     /// concerns (an Endpoints event concerns the Service of the same key). Only that export's
-    /// objects are planned; when ownership of a desired name is unclear, or a deletion freed a name
-    /// another export may have been denied, the whole link is reconciled instead.
+    /// objects are planned; when ownership of a desired name is unclear (held by another export's
+    /// object, or free and wanted by another export too), or a deletion freed a name another
+    /// export was denied, the whole link is reconciled instead (SPEC §7).
     /// [`TargetEvent::Restarted`] replaces the target cache and reconciles the whole link.
     pub async fn handle(&mut self, event: TargetEvent) -> ReconcileOutcome {
         self.stats.events += 1;

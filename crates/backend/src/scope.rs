@@ -4,7 +4,9 @@
 //! a plan for one export must only be shown that export's objects. This module decides *which
 //! source objects belong to which export* — bookkeeping read from the labels and annotations the
 //! core wrote (SPEC §4), never a mirroring decision — and says when it cannot tell, in which case
-//! the driver falls back to a whole-link reconcile.
+//! the driver falls back to a whole-link reconcile: a desired name held by another export's
+//! object, or a free desired name another export may also want (SPEC §7: the first export in
+//! order gets it, and one export's view cannot tell who is first).
 
 use std::collections::BTreeSet;
 
@@ -148,6 +150,16 @@ pub(crate) fn scope_export(
         .collect();
     if let Some(key) = ambiguous {
         return Err(Ambiguous { key });
+    }
+    // SPEC §7: a name nobody holds goes to the first export in (namespace, name) order that wants
+    // it; when another export may want a free name this export desires, only the whole link can
+    // tell who is first (finding F16).
+    for base in target.bases_of(export) {
+        let key = ObjectKey::new(ns, &mirror_name(base, link.cluster_name()).name);
+        let free = source.service(&key).is_none() && source.endpoints(&key).is_none();
+        if free && desired_keys.contains(&key) && target.contested(export, base) {
+            return Err(Ambiguous { key });
+        }
     }
 
     let mut keys: BTreeSet<ObjectKey> = desired_keys.into_iter().cloned().collect();
