@@ -467,4 +467,78 @@ mod tests {
             Some("web-west")
         );
     }
+
+    fn pods(ns: &str, name: &str, hosts: &[&str]) -> Endpoints {
+        use svcmirror_core::model::{EndpointAddress, EndpointSubset};
+        let mut ep = Endpoints::new(ns, name);
+        ep.subsets = vec![EndpointSubset {
+            addresses: hosts
+                .iter()
+                .enumerate()
+                .map(|(i, h)| EndpointAddress {
+                    ip: format!("10.42.0.{i}"),
+                    hostname: Some((*h).into()),
+                    ..EndpointAddress::default()
+                })
+                .collect(),
+            ..EndpointSubset::default()
+        }];
+        ep
+    }
+
+    /// F16 (SPEC §7): the count of exports per mirror-name base follows every event, so a free
+    /// name is contested exactly while another export's Service name or pod hostname is its base.
+    #[test]
+    fn contested_bases_follow_the_target() {
+        let (aaa, a) = (
+            ObjectKey::new("default", "aaa"),
+            ObjectKey::new("default", "a"),
+        );
+        let mut cache = TargetCache::default();
+        cache.apply(TargetEvent::ServiceApplied(Service::new("default", "aaa")));
+        cache.apply(TargetEvent::EndpointsApplied(pods(
+            "default",
+            "aaa",
+            &["a", "web"],
+        )));
+        assert!(!cache.contested(&aaa, "a"), "nobody else wants `a` yet");
+        cache.apply(TargetEvent::ServiceApplied(Service::new("default", "a")));
+        assert!(
+            cache.contested(&aaa, "a"),
+            "Service `a`'s mirror is named after `a`"
+        );
+        assert!(
+            cache.contested(&a, "a"),
+            "and so is aaa's pod `a`'s endpoint mirror"
+        );
+        assert!(!cache.contested(&aaa, "web"));
+        assert!(
+            !cache.contested(&ObjectKey::new("other", "aaa"), "a"),
+            "another namespace never contests"
+        );
+        cache.apply(TargetEvent::EndpointsApplied(pods(
+            "default",
+            "aaa",
+            &["web"],
+        )));
+        assert!(!cache.contested(&a, "a"), "aaa no longer has pod `a`");
+        cache.apply(TargetEvent::EndpointsApplied(pods(
+            "default",
+            "a",
+            &["web"],
+        )));
+        assert!(cache.contested(&aaa, "web"));
+        cache.apply(TargetEvent::ServiceDeleted(a.clone()));
+        assert!(
+            cache.contested(&aaa, "web"),
+            "a's Endpoints still name pod `web`"
+        );
+        cache.apply(TargetEvent::EndpointsDeleted(a));
+        assert!(!cache.contested(&aaa, "web"));
+        let rebuilt = TargetCache::from_state(cache.state());
+        assert_eq!(
+            rebuilt.bases, cache.bases,
+            "a relist counts as the events did"
+        );
+    }
 }
