@@ -2,8 +2,9 @@
 //! is alive"): each gateway address of the link, as `svcmirror run` resolved it, is sent the
 //! prober's one request (`crate::probe::probe_status`, SPEC §2.1: `GET
 //! http://<address>:<probeSpec.port><probeSpec.path>` within `probeSpec.timeout`, the `--probe-*`
-//! flags over the Link's fields). A line per address; anything but HTTP 200 fails. A link without
-//! a gateway has nothing to probe; `--no-probe` skips the probe, as it does for `run`.
+//! flags over the Link's fields), all addresses at once. A line per address; anything but HTTP
+//! 200 fails. A link without a gateway has nothing to probe; `--no-probe` skips the probe, as it
+//! does for `run`.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -32,12 +33,20 @@ pub async fn probe_gateway(list: &mut Checklist, link: &Link, flags: &ProbeArgs)
         ));
         return;
     }
-    for ip in addresses {
+    // All addresses at once (one gateway behind a load balancer: each may time out), the lines
+    // in the Link's order.
+    let answers = futures::future::join_all(addresses.iter().map(|ip| {
         let addr = SocketAddr::new(*ip, spec.port);
+        let path = spec.path.clone();
+        async move {
+            let start = Instant::now();
+            let answer = probe_status(addr, &path, spec.timeout).await;
+            (addr, answer, start.elapsed().as_millis())
+        }
+    }))
+    .await;
+    for (addr, answer, ms) in answers {
         let what = format!("gateway {addr}{}", spec.path);
-        let start = Instant::now();
-        let answer = probe_status(addr, &spec.path, spec.timeout).await;
-        let ms = start.elapsed().as_millis();
         match answer {
             Ok(StatusCode::OK) => list.ok(&format!("{what} answers 200 in {ms} ms")),
             Ok(code) => list.fail(
