@@ -219,3 +219,44 @@ async fn no_probe_and_a_gateway_less_link_are_not_failures() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A gateway that accepts the connection and never answers: a failure once the probe timeout
+/// (`--probe-timeout` over the Link's 30 s) has passed, said in words; exit 1. The server never
+/// answers, so the outcome does not depend on how fast anything runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_gateway_fails_at_the_probe_timeout() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let port = listener.local_addr().expect("addr").port();
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let keep = held.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            keep.lock().expect("lock").push(stream); // held open, never answered
+        }
+    });
+    let dir = dir("silent");
+    let (code, out, err) = check(
+        &dir,
+        &[
+            "--cluster-name",
+            "west",
+            "--gateway-address",
+            "127.0.0.1",
+            "--gateway-identity",
+            "gw.west",
+            "--probe-port",
+            &port.to_string(),
+            "--probe-timeout",
+            "200ms",
+        ],
+    )
+    .await;
+    assert_eq!(code, 1, "{out}{err}");
+    for line in [
+        format!("× gateway 127.0.0.1:{port}/ready answers 200"),
+        "no answer within the probe timeout (200ms)".to_owned(),
+    ] {
+        assert!(out.contains(&line), "missing {line:?} in\n{out}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
