@@ -178,7 +178,7 @@ async fn check_link_name_reports_a_denied_status_patch() {
     let (east, _, east_addr) = clusters(true).await;
     east.denied.lock().expect("lock").insert((
         "multicluster.linkerd.io".to_owned(),
-        "links".to_owned(),
+        "links/status".to_owned(),
         "patch".to_owned(),
     ));
     let dir = dir("denied");

@@ -11,7 +11,8 @@
 //!    the target answers only the printed credentials' token.
 //! 3. `svcmirror run --link-name west` converges the link and reports each export in the Link's
 //!    status; every request it made is granted by the Roles `svcmirror link` printed.
-//! 4. `svcmirror check --link-name west` passes (exit 0, every line `√`).
+//! 4. `svcmirror check --link-name west` passes (exit 0, every line `√`), its access reviews
+//!    answered by the Roles applied in each cluster: it asks for nothing the printed RBAC lacks.
 //! 5. The controller stopped, `svcmirror unlink --yes` removes the mirrors, and the deletions it
 //!    prints for the link itself are carried out: the source holds exactly what it held before
 //!    the link (every object, Lease and Event compared).
@@ -393,7 +394,11 @@ async fn from_nothing_to_a_converged_link_and_back_with_link_run_check_unlink() 
         "used in the target, not granted by the printed RBAC"
     );
 
-    // 4. svcmirror check --link-name west passes.
+    // 4. svcmirror check --link-name west passes — each cluster's access reviews answered by the
+    //    Roles applied there, so every permission check asks about is one `svcmirror link`
+    //    printed.
+    *east.allowed.lock().expect("lock") = Some(granted(&source_docs));
+    *west.allowed.lock().expect("lock") = Some(granted(&target_docs));
     let (code, out, err) = svcmirror_output(strings(&[
         "check",
         "--link-name",
