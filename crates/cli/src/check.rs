@@ -15,7 +15,7 @@ use k8s_openapi::api::authorization::v1::{
 };
 use kube::api::{Api, PostParams};
 use svcmirror_backend::{SourceCluster, TargetCluster};
-use svcmirror_core::{Link, Reason, SourceState, TargetState, plan, translate};
+use svcmirror_core::{Link, Reason, SourceState, TargetEndpoints, TargetState, plan, translate};
 use svcmirror_kube::{KubeSource, KubeTarget};
 
 use crate::args::LinkArgs;
@@ -60,6 +60,10 @@ pub struct CheckArgs {
     pub lease_namespace: String,
     #[command(flatten)]
     pub link: LinkArgs,
+    /// Where the target's endpoints are read from, as for `run`: endpoints, slices, or auto.
+    #[arg(long, value_name = "KIND", default_value_t = TargetEndpoints::Auto,
+          value_parser = |s: &str| s.parse::<TargetEndpoints>())]
+    pub target_endpoints: TargetEndpoints,
     /// The gateway probe (SPEC §2.1): the Link's probeSpec, these flags over it, as for `run`.
     #[command(flatten)]
     pub probe: crate::probe::ProbeArgs,
@@ -170,7 +174,7 @@ async fn check(args: CheckArgs, link: Option<Link>) -> anyhow::Result<bool> {
         allowed(&mut list, connected, &permission, followed.as_ref()).await;
     }
     crate::check_gateway::probe_gateway(&mut list, &link, &args.probe).await;
-    mirrors(&mut list, &link, &source, &target).await;
+    mirrors(&mut list, &link, &source, &target, args.target_endpoints).await;
     cross_link(&mut list, &link, &source).await;
     Ok(summary(&list))
 }
@@ -284,17 +288,25 @@ async fn allowed(
 }
 
 /// Lists both clusters and compares what the source holds with what the link wants there.
-async fn mirrors(list: &mut Checklist, link: &Link, source: &Connected, target: &Connected) {
-    let target_state: TargetState =
-        match KubeTarget::new(target.client.clone(), link.export_selector())
-            .list()
-            .await
-        {
-            Ok(state) => state,
-            Err(e) => {
-                return list.fail("the target's exported Services are listed", &e.to_string());
-            }
-        };
+async fn mirrors(
+    list: &mut Checklist,
+    link: &Link,
+    source: &Connected,
+    target: &Connected,
+    endpoints_from: TargetEndpoints,
+) {
+    // The target as `run` reads it: every mode's members (SPEC §9), endpoints from where the
+    // controller takes them — what the controller computes is what the source is compared with.
+    let target_state: TargetState = match KubeTarget::for_link(target.client.clone(), link)
+        .with_target_endpoints(endpoints_from)
+        .list()
+        .await
+    {
+        Ok(state) => state,
+        Err(e) => {
+            return list.fail("the target's exported Services are listed", &e.to_string());
+        }
+    };
     let source_state: SourceState = match KubeSource::new(source.client.clone()).list().await {
         Ok(state) => state,
         Err(e) => return list.fail("the source's Services are listed", &e.to_string()),
