@@ -111,7 +111,7 @@ async fn check(args: CheckArgs, link: Option<Link>) -> anyhow::Result<bool> {
     )
     .await
     .context("source cluster client")?;
-    let (link, followed, target) = match (link, &args.link_name) {
+    let (link, followed, target, source_answers) = match (link, &args.link_name) {
         (Some(link), _) => {
             println!("svcmirror check: link {}", link.cluster_name().as_str());
             let path = args
@@ -121,13 +121,13 @@ async fn check(args: CheckArgs, link: Option<Link>) -> anyhow::Result<bool> {
             let target = connect(Some(path), args.target_context.as_deref())
                 .await
                 .context("target cluster client")?;
-            if !answers(&mut list, Cluster::Source, &source).await {
-                return Ok(summary(&list));
-            }
-            (link, None, target)
+            // Both API servers are asked even when the source does not answer.
+            let source_answers = answers(&mut list, Cluster::Source, &source).await;
+            (link, None, target, source_answers)
         }
         (None, Some(name)) => {
             println!("svcmirror check: Link {}/{name}", args.link_namespace);
+            // The link and the target's credentials are in the source: nothing goes on without it.
             if !answers(&mut list, Cluster::Source, &source).await {
                 return Ok(summary(&list));
             }
@@ -141,7 +141,7 @@ async fn check(args: CheckArgs, link: Option<Link>) -> anyhow::Result<bool> {
             let Some(read) = crate::check_link::read(&mut list, &source, &wanted).await else {
                 return Ok(summary(&list));
             };
-            (read.link, Some(read.followed), read.target)
+            (read.link, Some(read.followed), read.target, true)
         }
         (None, None) => anyhow::bail!("the link is required: --link-name, --link FILE or flags"),
     };
@@ -153,7 +153,8 @@ async fn check(args: CheckArgs, link: Option<Link>) -> anyhow::Result<bool> {
         gateway(&link),
         link.export_selector()
     ));
-    if !answers(&mut list, Cluster::Target, &target).await {
+    let target_answers = answers(&mut list, Cluster::Target, &target).await;
+    if !(source_answers && target_answers) {
         return Ok(summary(&list));
     }
     if source.server == target.server {

@@ -275,3 +275,26 @@ async fn check_sees_remote_discovery_exports_as_the_controller_does() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// An unreachable source API server is a `×` line naming it; the target is still asked (the
+/// operator learns about both), and nothing that needs both is checked; exit 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_with_an_unreachable_source_still_asks_the_target() {
+    let west = ApiServer::new(west());
+    let west_addr = spawn(west).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let dir = dir("check-unreachable");
+    let (code, out, err) = svcmirror(check_args(&dir, west_addr, closed)).await;
+    assert_eq!(code, 1, "{out}{err}");
+    for line in [
+        format!("× the source API server http://{closed} answers"),
+        format!("√ the target API server http://{west_addr} answers"),
+        "Status check results are ×".to_owned(),
+    ] {
+        assert!(out.contains(&line), "missing {line:?} in\n{out}");
+    }
+    assert!(!out.contains("may "), "no permission asked: {out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
