@@ -440,3 +440,57 @@ fn link_resource_mode_follows_the_link_with_rbac_links_rules() {
         .expect("its binding");
     assert_eq!(binding["subjects"][0]["name"], "svcmirror-west");
 }
+
+/// Every binding in `deploy/` (the link mode's included) binds a ServiceAccount `deploy/`
+/// defines in the source — the controller's, `svcmirror-west` — or the target's, which
+/// `svcmirror link --target-rbac` prints: a binding to an account nobody runs as grants nothing.
+#[test]
+fn every_binding_in_deploy_binds_an_account_that_exists() {
+    let (code, target, err) = svcmirror(&["link", "--cluster-name", "west", "--target-rbac"]);
+    assert_eq!(code, 0, "{err}");
+    let target = documents(&target);
+    let files = [
+        "namespace.yaml",
+        "rbac-source.yaml",
+        "rbac-source-create-namespaces.yaml",
+        "rbac-source-namespaced.yaml",
+        "rbac-link.yaml",
+        "rbac-target.yaml",
+        "deployment.yaml",
+    ];
+    let docs = deploy(&files);
+    let accounts: BTreeSet<(String, String)> = docs
+        .iter()
+        .chain(target.iter())
+        .filter(|d| d["kind"] == "ServiceAccount")
+        .map(|d| {
+            (
+                d["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                d["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    for binding in docs
+        .iter()
+        .filter(|d| d["kind"] == "RoleBinding" || d["kind"] == "ClusterRoleBinding")
+    {
+        for subject in binding["subjects"].as_array().into_iter().flatten() {
+            let account = (
+                subject["namespace"].as_str().unwrap_or_default().to_owned(),
+                subject["name"].as_str().unwrap_or_default().to_owned(),
+            );
+            assert!(
+                accounts.contains(&account),
+                "{} {} binds {account:?}, which deploy/ does not define ({accounts:?})",
+                binding["kind"],
+                binding["metadata"]["name"]
+            );
+        }
+    }
+}
