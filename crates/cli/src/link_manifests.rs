@@ -40,7 +40,8 @@ pub struct Install<'a> {
     pub namespace: &'a str,
     /// Its image.
     pub image: &'a str,
-    /// Whether the Link is printed as a resource too.
+    /// Whether the Link is printed as a resource instead of a ConfigMap: the controller then
+    /// follows it (`run --link-name`), with a Role for that (`link_rules`).
     pub link_resource: bool,
 }
 
