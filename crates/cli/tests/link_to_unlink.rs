@@ -372,6 +372,18 @@ async fn from_nothing_to_a_converged_link_and_back_with_link_run_check_unlink() 
         .expect("svcmirror run starts");
     wait_for(&mut child, &dir, 1200, || seed_mirrored(&east.lock(), 3)).await;
     wait_for(&mut child, &dir, 600, || status_reports_nginx(&east)).await;
+    // The logs tell the operator what happened: which Link, which target, each write.
+    let controller_log = log(&dir);
+    for line in [
+        "mirroring with the Link svcmirror/west".to_owned(),
+        format!("{west_addr}"),
+        "created Service default/nginx-svc-west in the source cluster".to_owned(),
+    ] {
+        assert!(
+            controller_log.contains(&line),
+            "missing {line:?} in\n{controller_log}"
+        );
+    }
     // Everything it asked of either cluster is granted by what `svcmirror link` printed.
     let used_source = east.rbac.lock().expect("lock").clone();
     let used_target = west.rbac.lock().expect("lock").clone();
@@ -445,7 +457,11 @@ async fn from_nothing_to_a_converged_link_and_back_with_link_run_check_unlink() 
     ]))
     .await;
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("Deleted "), "{out}");
+    assert!(out.contains("Deleted 8 object(s)."), "{out}");
+    assert!(
+        err.contains("deleted Service default/nginx-svc-west in the source cluster"),
+        "{err}"
+    );
     let deleted = kubectl_delete(&east, &out);
     assert!(
         deleted
