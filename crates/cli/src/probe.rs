@@ -205,6 +205,15 @@ impl std::fmt::Display for ProbeFailure {
     }
 }
 
+impl std::error::Error for ProbeFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Connect(e) => Some(e),
+            Self::Http(_) | Self::Timeout(_) => None,
+        }
+    }
+}
+
 /// One `GET http://<addr><path>` within `timeout`: the HTTP status it answered, or why none.
 ///
 /// # Errors

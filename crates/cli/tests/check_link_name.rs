@@ -225,3 +225,26 @@ async fn check_link_name_fails_without_the_secret_or_the_link() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A Link the controller cannot use (a mistyped field) is a `×` line naming the field, and
+/// nothing that needs the link is checked; exit 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_link_name_names_the_bad_field_of_an_unusable_link() {
+    let (east, _, east_addr) = clusters(true).await;
+    let mut bad = link();
+    bad["spec"]["gatewayPort"] = json!("forty-one");
+    east.put_object(LINKS, "west", bad);
+    let dir = dir("bad");
+    let (code, out, err) = check(&dir, east_addr).await;
+    assert_eq!(code, 1, "{out}{err}");
+    for line in [
+        "√ the Link linkerd-multicluster/west exists in the source",
+        "× the Link linkerd-multicluster/west is valid",
+        "gatewayPort",
+        "the controller mirrors nothing until it is fixed",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in\n{out}");
+    }
+    assert!(!out.contains("may "), "no permission asked: {out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
