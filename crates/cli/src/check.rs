@@ -1,9 +1,11 @@
 //! `svcmirror check`: like `linkerd multicluster check`, a checklist on stdout for one link — both
-//! API servers reachable, every permission the controller needs granted (asked with
-//! SelfSubjectAccessReview, as the credentials the controller uses), the link valid, and the
-//! mirrors healthy: no name conflicts, no mirror without endpoints, nothing left to apply, no
-//! cluster name of a link on the source ending with `-<another>` (`check_names`).
-//! Exit 1 when a check fails (`×`); a warning (`‼`) does not fail.
+//! API servers reachable, the link valid (with `--link-name`, the Link resource and its
+//! credentials Secret read as `run --link-name` reads them: `check_link`), every permission the
+//! controller needs in that mode granted (`permissions::needed`, asked with
+//! SelfSubjectAccessReview, as the credentials the controller uses), the gateway answering its
+//! probe (`check_gateway`), and the mirrors healthy: no name conflicts, no mirror without
+//! endpoints, nothing left to apply, no cluster name of a link on the source ending with
+//! `-<another>` (`check_names`). Exit 1 when a check fails (`×`); a warning (`‼`) does not fail.
 
 use std::path::PathBuf;
 
@@ -13,21 +15,35 @@ use k8s_openapi::api::authorization::v1::{
 };
 use kube::api::{Api, PostParams};
 use svcmirror_backend::{SourceCluster, TargetCluster};
-use svcmirror_core::{Link, Reason, SourceState, TargetState, plan, translate};
+use svcmirror_core::{Link, Reason, SourceState, TargetEndpoints, TargetState, plan, translate};
 use svcmirror_kube::{KubeSource, KubeTarget};
 
 use crate::args::LinkArgs;
+use crate::checklist::Checklist;
 use crate::clusters::{Connected, connect};
 use crate::metrics::Cluster;
-use crate::permissions::{Permission, needed};
+use crate::permissions::{LinkRef, Permission, needed};
 
 /// Options of `svcmirror check`.
 #[derive(clap::Args, Debug)]
 pub struct CheckArgs {
     /// Kubeconfig of the target cluster, as the controller gets it (the `kubeconfig` key of
-    /// `cluster-credentials-<cluster>`).
-    #[arg(long, value_name = "FILE")]
-    pub target_kubeconfig: PathBuf,
+    /// `cluster-credentials-<cluster>`). Not with `--link-name`, which reads that Secret.
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "link_name",
+        conflicts_with = "link_name"
+    )]
+    pub target_kubeconfig: Option<PathBuf>,
+    /// Check the link as `svcmirror run --link-name NAME` runs it (SPEC §2.2): Linkerd's `Link`
+    /// resource NAME in the source (flags beside it override its fields), the target's
+    /// kubeconfig from the Secret it names, and the permissions that mode needs besides.
+    #[arg(long, value_name = "NAME", conflicts_with = "link_file")]
+    pub link_name: Option<String>,
+    /// Namespace of the `--link-name` Link and its credentials Secret.
+    #[arg(long, value_name = "NAMESPACE", default_value = svcmirror_kube::link_resource::DEFAULT_LINK_NAMESPACE)]
+    pub link_namespace: String,
     /// Context to use in the target kubeconfig.
     #[arg(long, value_name = "NAME")]
     pub target_context: Option<String>,
@@ -44,29 +60,22 @@ pub struct CheckArgs {
     pub lease_namespace: String,
     #[command(flatten)]
     pub link: LinkArgs,
-}
-
-/// One line of the checklist.
-struct Checklist {
-    failed: bool,
-}
-
-impl Checklist {
-    fn ok(&mut self, what: &str) {
-        println!("√ {what}");
-    }
-    fn fail(&mut self, what: &str, hint: &str) {
-        self.failed = true;
-        println!("× {what}\n    {hint}");
-    }
-    fn warn(&mut self, what: &str, hint: &str) {
-        println!("‼ {what}\n    {hint}");
-    }
+    /// Where the target's endpoints are read from, as for `run`: endpoints, slices, or auto.
+    #[arg(long, value_name = "KIND", default_value_t = TargetEndpoints::Auto,
+          value_parser = |s: &str| s.parse::<TargetEndpoints>())]
+    pub target_endpoints: TargetEndpoints,
+    /// The gateway probe (SPEC §2.1): the Link's probeSpec, these flags over it, as for `run`.
+    #[command(flatten)]
+    pub probe: crate::probe::ProbeArgs,
 }
 
 /// Runs the checks; `Ok(true)` when one failed (exit 1).
 pub fn run(args: CheckArgs) -> anyhow::Result<bool> {
-    let link = args.link.build()?;
+    // SPEC §2.2: with --link-name the link is read from the source cluster, as `run` does.
+    let link = match args.link_name {
+        Some(_) => None,
+        None => Some(args.link.build()?),
+    };
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -74,42 +83,79 @@ pub fn run(args: CheckArgs) -> anyhow::Result<bool> {
         .block_on(check(args, link))
 }
 
-async fn check(args: CheckArgs, link: Link) -> anyhow::Result<bool> {
-    let mut list = Checklist { failed: false };
-    println!("svcmirror check: link {}", link.cluster_name().as_str());
-    list.ok(&format!(
-        "the link is valid (gateway {:?}:{}, selector {})",
-        link.gateway_addresses(),
-        link.gateway_port(),
-        link.export_selector()
-    ));
+/// Whether `connected`'s API server answers: a checklist line.
+async fn answers(list: &mut Checklist, cluster: Cluster, connected: &Connected) -> bool {
+    match connected.client.apiserver_version().await {
+        Ok(info) => {
+            list.ok(&format!(
+                "the {cluster} API server {} answers ({})",
+                connected.server, info.git_version
+            ));
+            true
+        }
+        Err(e) => {
+            list.fail(
+                &format!("the {cluster} API server {} answers", connected.server),
+                &svcmirror_kube::describe(&e),
+            );
+            false
+        }
+    }
+}
+
+async fn check(args: CheckArgs, link: Option<Link>) -> anyhow::Result<bool> {
+    let mut list = Checklist::default();
     let source = connect(
         args.source_kubeconfig.as_deref(),
         args.source_context.as_deref(),
     )
     .await
     .context("source cluster client")?;
-    let target = connect(
-        Some(&args.target_kubeconfig),
-        args.target_context.as_deref(),
-    )
-    .await
-    .context("target cluster client")?;
-    let mut reachable = true;
-    for (cluster, connected) in [(Cluster::Source, &source), (Cluster::Target, &target)] {
-        match connected.client.apiserver_version().await {
-            Ok(info) => list.ok(&format!(
-                "the {cluster} API server {} answers ({})",
-                connected.server, info.git_version
-            )),
-            Err(e) => {
-                reachable = false;
-                list.fail(
-                    &format!("the {cluster} API server {} answers", connected.server),
-                    &svcmirror_kube::describe(&e),
-                );
-            }
+    let (link, followed, target, source_answers) = match (link, &args.link_name) {
+        (Some(link), _) => {
+            println!("svcmirror check: link {}", link.cluster_name().as_str());
+            let path = args
+                .target_kubeconfig
+                .as_deref()
+                .context("--target-kubeconfig is required without --link-name")?;
+            let target = connect(Some(path), args.target_context.as_deref())
+                .await
+                .context("target cluster client")?;
+            // Both API servers are asked even when the source does not answer.
+            let source_answers = answers(&mut list, Cluster::Source, &source).await;
+            (link, None, target, source_answers)
         }
+        (None, Some(name)) => {
+            println!("svcmirror check: Link {}/{name}", args.link_namespace);
+            // The link and the target's credentials are in the source: nothing goes on without it.
+            if !answers(&mut list, Cluster::Source, &source).await {
+                return Ok(summary(&list));
+            }
+            let wanted = crate::check_link::Wanted {
+                namespace: &args.link_namespace,
+                name,
+                overrides: &args.link.spec()?,
+                target_context: args.target_context.as_deref(),
+                gateway_down: args.link.gateway_down,
+            };
+            let Some(read) = crate::check_link::read(&mut list, &source, &wanted).await else {
+                return Ok(summary(&list));
+            };
+            (read.link, Some(read.followed), read.target, true)
+        }
+        (None, None) => anyhow::bail!("the link is required: --link-name, --link FILE or flags"),
+    };
+    for warning in link.warnings() {
+        list.warn("the link is as intended", &warning.to_string());
+    }
+    list.ok(&format!(
+        "the link is valid ({}, selector {})",
+        gateway(&link),
+        link.export_selector()
+    ));
+    let target_answers = answers(&mut list, Cluster::Target, &target).await;
+    if !(source_answers && target_answers) {
+        return Ok(summary(&list));
     }
     if source.server == target.server {
         list.fail(
@@ -120,20 +166,36 @@ async fn check(args: CheckArgs, link: Link) -> anyhow::Result<bool> {
             ),
         );
     }
-    if !reachable {
-        return Ok(summary(&list));
-    }
     let lease = (args.lease_namespace != "-").then_some(args.lease_namespace.as_str());
-    for permission in needed(&link, lease) {
+    for permission in needed(&link, lease, followed.as_ref()) {
         let connected = match permission.cluster {
             Cluster::Source => &source,
             Cluster::Target => &target,
         };
-        allowed(&mut list, connected, &permission).await;
+        allowed(&mut list, connected, &permission, followed.as_ref()).await;
     }
-    mirrors(&mut list, &link, &source, &target).await;
+    crate::check_gateway::probe_gateway(&mut list, &link, &args.probe).await;
+    mirrors(&mut list, &link, &source, &target, args.target_endpoints).await;
     cross_link(&mut list, &link, &source).await;
     Ok(summary(&list))
+}
+
+/// The link's gateway in words: its addresses and port, or none.
+fn gateway(link: &Link) -> String {
+    let addresses: Vec<String> = link
+        .gateway_addresses()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    if addresses.is_empty() {
+        "no gateway: remote discovery / federated only".to_owned()
+    } else {
+        format!(
+            "gateway {} port {}",
+            addresses.join(","),
+            link.gateway_port()
+        )
+    }
 }
 
 fn summary(list: &Checklist) -> bool {
@@ -146,33 +208,58 @@ fn summary(list: &Checklist) -> bool {
 }
 
 /// Asks `connected`'s API server whether its user may do `permission`.
-async fn allowed(list: &mut Checklist, connected: &Connected, permission: &Permission) {
+async fn allowed(
+    list: &mut Checklist,
+    connected: &Connected,
+    permission: &Permission,
+    followed: Option<&LinkRef>,
+) {
     let Permission {
         cluster,
         group,
         resource,
         verb,
         namespace,
+        name,
         why,
     } = permission;
-    let scope = namespace
+    let mut scope = namespace
         .as_ref()
         .map_or("cluster-wide".to_owned(), |ns| format!("in namespace {ns}"));
+    if let Some(name) = name {
+        scope = format!("{name} {scope}");
+    }
+    // A subresource is asked about as such (`links/status`: resource links, subresource status).
+    let (plural, subresource) = match resource.split_once('/') {
+        Some((plural, sub)) => (plural, Some(sub.to_owned())),
+        None => (*resource, None),
+    };
+    let file = match (cluster, name) {
+        (Cluster::Source, Some(_)) if followed.is_some() => "rbac-link".to_owned(),
+        _ => format!("rbac-{cluster}"),
+    };
+    // kubectl's spelling: `services`, `leases.coordination.k8s.io`, `links.<group>/status`.
     let what = format!(
-        "{cluster}: may {verb} {resource}{} {scope} ({why})",
+        "{cluster}: may {verb} {plural}{}{} {scope} ({why})",
         if group.is_empty() {
             String::new()
         } else {
             format!(".{group}")
-        }
+        },
+        subresource
+            .as_ref()
+            .map(|sub| format!("/{sub}"))
+            .unwrap_or_default()
     );
     let review = SelfSubjectAccessReview {
         spec: SelfSubjectAccessReviewSpec {
             resource_attributes: Some(ResourceAttributes {
                 group: Some((*group).to_owned()),
-                resource: Some((*resource).to_owned()),
+                resource: Some(plural.to_owned()),
+                subresource: subresource.clone(),
                 verb: Some((*verb).to_owned()),
                 namespace: namespace.clone(),
+                name: name.clone(),
                 ..ResourceAttributes::default()
             }),
             ..SelfSubjectAccessReviewSpec::default()
@@ -186,7 +273,7 @@ async fn allowed(list: &mut Checklist, connected: &Connected, permission: &Permi
             status => list.fail(
                 &what,
                 &format!(
-                    "denied{}: grant it (deploy/rbac-{cluster}.yaml)",
+                    "denied{}: grant it (deploy/{file}.yaml)",
                     status
                         .and_then(|s| s.reason)
                         .map(|r| format!(" ({r})"))
@@ -202,17 +289,25 @@ async fn allowed(list: &mut Checklist, connected: &Connected, permission: &Permi
 }
 
 /// Lists both clusters and compares what the source holds with what the link wants there.
-async fn mirrors(list: &mut Checklist, link: &Link, source: &Connected, target: &Connected) {
-    let target_state: TargetState =
-        match KubeTarget::new(target.client.clone(), link.export_selector())
-            .list()
-            .await
-        {
-            Ok(state) => state,
-            Err(e) => {
-                return list.fail("the target's exported Services are listed", &e.to_string());
-            }
-        };
+async fn mirrors(
+    list: &mut Checklist,
+    link: &Link,
+    source: &Connected,
+    target: &Connected,
+    endpoints_from: TargetEndpoints,
+) {
+    // The target as `run` reads it: every mode's members (SPEC §9), endpoints from where the
+    // controller takes them — what the controller computes is what the source is compared with.
+    let target_state: TargetState = match KubeTarget::for_link(target.client.clone(), link)
+        .with_target_endpoints(endpoints_from)
+        .list()
+        .await
+    {
+        Ok(state) => state,
+        Err(e) => {
+            return list.fail("the target's exported Services are listed", &e.to_string());
+        }
+    };
     let source_state: SourceState = match KubeSource::new(source.client.clone()).list().await {
         Ok(state) => state,
         Err(e) => return list.fail("the source's Services are listed", &e.to_string()),

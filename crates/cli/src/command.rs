@@ -44,8 +44,9 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Run the mirror controller between two clusters
     Run(crate::controller::RunArgs),
-    /// Check a link like `linkerd multicluster check`: both API servers, every permission the
-    /// controller needs, name conflicts, mirrors without endpoints (exit 1 on a failure).
+    /// Check a link like `linkerd multicluster check`: both API servers, the Link (--link-name),
+    /// every permission the controller needs, the gateway probe, name conflicts, mirrors without
+    /// endpoints (exit 1 on a failure).
     Check(crate::check::CheckArgs),
     /// Delete every object a link owns in the source cluster (a dry run unless --yes), and say
     /// what to delete for the link itself.

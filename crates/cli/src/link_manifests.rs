@@ -40,7 +40,8 @@ pub struct Install<'a> {
     pub namespace: &'a str,
     /// Its image.
     pub image: &'a str,
-    /// Whether the Link is printed as a resource too.
+    /// Whether the Link is printed as a resource instead of a ConfigMap: the controller then
+    /// follows it (`run --link-name`), with a Role for that (`link_rules`).
     pub link_resource: bool,
 }
 
@@ -100,6 +101,33 @@ pub fn lease_rules() -> Vec<Value> {
             &["get", "create", "update"],
         ),
         rule(&[""], &["events"], &["create"]),
+    ]
+}
+
+/// SPEC §2.2, `svcmirror run --link-name`: follow the Link (list and watch it, by name), write
+/// its status, read and watch its credentials Secret — exactly `permissions::needed`'s for that
+/// mode (and `deploy/rbac-link.yaml`'s), on these two objects only.
+pub fn link_rules(names: &Names) -> Vec<Value> {
+    let group = svcmirror_kube::link_resource::LINK_GROUP;
+    let named = |resources: &[&str], groups: &[&str], verbs: &[&str], name: &str| {
+        let mut rule = rule(groups, resources, verbs);
+        rule["resourceNames"] = json!([name]);
+        rule
+    };
+    vec![
+        named(&["links"], &[group], &["list", "watch"], &names.cluster),
+        named(
+            &["links/status"],
+            &[group],
+            &["get", "patch"],
+            &names.cluster,
+        ),
+        named(
+            &["secrets"],
+            &[""],
+            &["get", "list", "watch"],
+            &names.secret(),
+        ),
     ]
 }
 
@@ -192,11 +220,14 @@ pub fn source_manifests(
                           "stringData": { "kubeconfig": kubeconfig } }));
     }
     if install.link_resource {
+        // The controller follows the Link resource (`run --link-name`): an edit of it
+        // reconfigures, and each export's conditions go into its status.
         docs.push(link.clone());
+    } else {
+        docs.push(json!({ "apiVersion": "v1", "kind": "ConfigMap",
+                          "metadata": meta(&names.link_config(), Some(ns), cluster),
+                          "data": { "link.yaml": to_yaml(&link) } }));
     }
-    docs.push(json!({ "apiVersion": "v1", "kind": "ConfigMap",
-                      "metadata": meta(&names.link_config(), Some(ns), cluster),
-                      "data": { "link.yaml": to_yaml(&link) } }));
     docs.push(json!({ "apiVersion": "v1", "kind": "ServiceAccount",
                       "metadata": meta(&account, Some(ns), cluster),
                       "automountServiceAccountToken": true }));
@@ -226,12 +257,61 @@ pub fn source_manifests(
         (&account, ns),
         cluster,
     ));
-    docs.push(deployment(names, ns, install.image));
+    if install.link_resource {
+        docs.extend(role_and_binding(
+            "Role",
+            &names.role("link"),
+            Some(ns),
+            link_rules(names),
+            (&account, ns),
+            cluster,
+        ));
+    }
+    docs.push(deployment(names, ns, install));
     Ok(docs)
 }
 
-fn deployment(names: &Names, ns: &str, image: &str) -> Value {
+fn deployment(names: &Names, ns: &str, install: &Install<'_>) -> Value {
     let cluster = names.cluster.as_str();
+    let image = install.image;
+    // SPEC §2.2: with the Link as a resource, the controller reads it and its Secret from the
+    // API (nothing mounted); otherwise both are mounted files.
+    let (link_args, mounts, volumes) = if install.link_resource {
+        (
+            vec![
+                format!("--link-name={cluster}"),
+                format!("--link-namespace={ns}"),
+            ],
+            json!([]),
+            json!([]),
+        )
+    } else {
+        (
+            vec![
+                "--target-kubeconfig=/etc/svcmirror/target/kubeconfig".to_owned(),
+                "--link=/etc/svcmirror/link/link.yaml".to_owned(),
+            ],
+            json!([
+                { "name": "target-credentials", "mountPath": "/etc/svcmirror/target",
+                  "readOnly": true },
+                { "name": "link", "mountPath": "/etc/svcmirror/link", "readOnly": true },
+            ]),
+            json!([
+                { "name": "target-credentials",
+                  "secret": { "secretName": names.secret(),
+                              "items": [{ "key": "kubeconfig", "path": "kubeconfig" }] } },
+                { "name": "link", "configMap": { "name": names.link_config() } },
+            ]),
+        )
+    };
+    let mut args = vec!["run".to_owned()];
+    args.extend(link_args);
+    args.extend([
+        "--resync-period=300s".to_owned(),
+        "--metrics-addr=0.0.0.0:9990".to_owned(),
+        format!("--lease-name={}", names.controller()),
+        format!("--lease-namespace={ns}"),
+    ]);
     let labels = json!({ "app.kubernetes.io/name": "svcmirror",
                          "mirror.linkerd.io/cluster-name": cluster });
     json!({
@@ -253,15 +333,7 @@ fn deployment(names: &Names, ns: &str, image: &str) -> Value {
                         "name": "svcmirror",
                         "image": image,
                         "imagePullPolicy": "IfNotPresent",
-                        "args": [
-                            "run",
-                            "--target-kubeconfig=/etc/svcmirror/target/kubeconfig",
-                            "--link=/etc/svcmirror/link/link.yaml",
-                            "--resync-period=300s",
-                            "--metrics-addr=0.0.0.0:9990",
-                            format!("--lease-name={}", names.controller()),
-                            format!("--lease-namespace={ns}"),
-                        ],
+                        "args": args,
                         "env": [
                             { "name": "POD_NAME",
                               "valueFrom": { "fieldRef": { "fieldPath": "metadata.name" } } },
@@ -279,19 +351,9 @@ fn deployment(names: &Names, ns: &str, image: &str) -> Value {
                                              "readOnlyRootFilesystem": true,
                                              "privileged": false,
                                              "capabilities": { "drop": ["ALL"] } },
-                        "volumeMounts": [
-                            { "name": "target-credentials", "mountPath": "/etc/svcmirror/target",
-                              "readOnly": true },
-                            { "name": "link", "mountPath": "/etc/svcmirror/link",
-                              "readOnly": true },
-                        ],
+                        "volumeMounts": mounts,
                     }],
-                    "volumes": [
-                        { "name": "target-credentials",
-                          "secret": { "secretName": names.secret(),
-                                      "items": [{ "key": "kubeconfig", "path": "kubeconfig" }] } },
-                        { "name": "link", "configMap": { "name": names.link_config() } },
-                    ],
+                    "volumes": volumes,
                 },
             },
         },

@@ -2,8 +2,9 @@
 //! `kubectl apply -f -` in the SOURCE cluster) everything the source needs for one link: the
 //! credentials Secret `cluster-credentials-<cluster>` (a kubeconfig for a dedicated,
 //! least-privilege ServiceAccount of the target, with a bound token), the Link (a Linkerd
-//! `multicluster.linkerd.io/v1alpha3` manifest, in the ConfigMap the controller mounts, and as a
-//! resource with `--link-resource`), the controller's ServiceAccount, RBAC and Deployment. With
+//! `multicluster.linkerd.io/v1alpha3` manifest, in the ConfigMap the controller mounts, or with
+//! `--link-resource` as a resource the controller follows with `run --link-name`, and a Role for
+//! that), the controller's ServiceAccount, RBAC and Deployment. With
 //! `--target-rbac` it prints the target side instead: the ServiceAccount and RBAC to apply in the
 //! TARGET. The cluster name is in every name; nothing is hard-coded.
 //!
@@ -71,7 +72,9 @@ pub struct LinkPrintArgs {
     /// Print no credentials Secret (create it yourself, e.g. from a token refresher).
     #[arg(long)]
     pub no_credentials: bool,
-    /// Also print the Link as a resource (needs Linkerd's Link CRD in the source).
+    /// Print the Link as a resource (needs Linkerd's Link CRD in the source) instead of a
+    /// ConfigMap: the controller follows it (`run --link-name`: an edit reconfigures, each
+    /// export's conditions go into its status), with a Role to read it and its Secret.
     #[arg(long)]
     pub link_resource: bool,
     /// Print the target side instead: the ServiceAccount and RBAC to apply in the TARGET.

@@ -16,7 +16,10 @@
 mod admin;
 mod args;
 mod check;
+mod check_gateway;
+mod check_link;
 mod check_names;
+mod checklist;
 mod clusters;
 mod command;
 mod controller;

@@ -1,7 +1,9 @@
 //! Every permission the controller needs, per cluster — what `svcmirror check` asks each API
 //! server about with a SelfSubjectAccessReview, and what `deploy/` grants (a test here compares
-//! the two; `svcmirror-kube`'s `rbac_equals_use` test compares `deploy/` with the requests the
-//! controller actually makes).
+//! the two; `svcmirror-kube`'s `rbac_equals_use` test and the CLI's `run_link_name` test compare
+//! `deploy/` with the requests the controller actually makes), for both ways of giving the link:
+//! `--link FILE`/flags, and `--link-name` (SPEC §2.2: the Link resource and its credentials
+//! Secret, read and watched by name, and the Link's status written).
 
 use svcmirror_core::Link;
 
@@ -20,13 +22,31 @@ pub struct Permission {
     pub verb: &'static str,
     /// The namespace, for a namespaced grant (the Lease); cluster-wide otherwise.
     pub namespace: Option<String>,
+    /// The one object it is needed on (a Role's `resourceNames`), for the `--link-name` Link and
+    /// its Secret; any object otherwise.
+    pub name: Option<String>,
     /// What the controller does with it.
     pub why: &'static str,
 }
 
+/// The Link resource `svcmirror run --link-name` follows (SPEC §2.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkRef {
+    /// The Link's namespace (its Secret's too).
+    pub namespace: String,
+    /// The Link's name.
+    pub name: String,
+    /// The credentials Secret it names (`clusterCredentialsSecret`, or Linkerd's default).
+    pub secret: String,
+}
+
 /// What the controller of `link` needs; the Lease in `lease_namespace` (none without leader
-/// election).
-pub fn needed(link: &Link, lease_namespace: Option<&str>) -> Vec<Permission> {
+/// election); with `--link-name`, what reading and reporting on the Link `followed` needs.
+pub fn needed(
+    link: &Link,
+    lease_namespace: Option<&str>,
+    followed: Option<&LinkRef>,
+) -> Vec<Permission> {
     let mut out = Vec::new();
     let mut add = |cluster, group, resource, verbs: &[&'static str], why| {
         for verb in verbs {
@@ -36,6 +56,7 @@ pub fn needed(link: &Link, lease_namespace: Option<&str>) -> Vec<Permission> {
                 resource,
                 verb,
                 namespace: None,
+                name: None,
                 why,
             });
         }
@@ -116,6 +137,7 @@ pub fn needed(link: &Link, lease_namespace: Option<&str>) -> Vec<Permission> {
                 resource: "leases",
                 verb,
                 namespace: Some(namespace.to_owned()),
+                name: None,
                 why: "leader election",
             });
         }
@@ -125,8 +147,65 @@ pub fn needed(link: &Link, lease_namespace: Option<&str>) -> Vec<Permission> {
             resource: "events",
             verb: "create",
             namespace: Some(namespace.to_owned()),
+            name: None,
             why: "an Event at each gateway probe transition (SPEC §2.1)",
         });
+    }
+    if let Some(followed) = followed {
+        out.extend(link_resource(followed));
+    }
+    out
+}
+
+/// SPEC §2.2 `--link-name`: the requests `svcmirror-kube`'s `LinkResource` makes, each by name
+/// in the Link's namespace — the watch of the Link (list and watch, `metadata.name` field
+/// selector: `LinkResource::watch`), its status read and merge-patched (`status`,
+/// `patch_status`), the Secret read once (`credentials`: get) and watched (`watch_credentials`:
+/// list and watch). `deploy/rbac-link.yaml` grants exactly these.
+fn link_resource(followed: &LinkRef) -> Vec<Permission> {
+    let group = svcmirror_kube::link_resource::LINK_GROUP;
+    let grants: [(
+        &'static str,
+        &'static str,
+        &[&'static str],
+        &String,
+        &'static str,
+    ); 3] = [
+        (
+            group,
+            "links",
+            &["list", "watch"],
+            &followed.name,
+            "follow the Link (--link-name)",
+        ),
+        (
+            group,
+            "links/status",
+            &["get", "patch"],
+            &followed.name,
+            "each export's conditions in the Link's status",
+        ),
+        (
+            "",
+            "secrets",
+            &["get", "list", "watch"],
+            &followed.secret,
+            "the target's credentials, re-read when they change",
+        ),
+    ];
+    let mut out = Vec::new();
+    for (group, resource, verbs, name, why) in grants {
+        for verb in verbs {
+            out.push(Permission {
+                cluster: Cluster::Source,
+                group,
+                resource,
+                verb,
+                namespace: Some(followed.namespace.clone()),
+                name: Some(name.clone()),
+                why,
+            });
+        }
     }
     out
 }
@@ -186,16 +265,72 @@ mod tests {
                 .map(|p| (p.group.to_owned(), p.resource.to_owned(), p.verb.to_owned()))
                 .collect()
         };
-        let all = needed(&link(true), Some("svcmirror"));
+        let all = needed(&link(true), Some("svcmirror"), None);
         assert_eq!(
             of(&all, Cluster::Source),
             granted(&["rbac-source.yaml", "rbac-source-create-namespaces.yaml"])
         );
         assert_eq!(of(&all, Cluster::Target), granted(&["rbac-target.yaml"]));
-        let without = needed(&link(false), Some("svcmirror"));
+        let without = needed(&link(false), Some("svcmirror"), None);
         assert_eq!(
             of(&without, Cluster::Source),
             granted(&["rbac-source.yaml"])
         );
+    }
+
+    /// SPEC §2.2, issue 12 "RBAC equals use" for `--link-name`: what `check` asks about beyond
+    /// the file mode is exactly `deploy/rbac-link.yaml`'s Role — each (group, resource, verb),
+    /// in the Link's namespace, on the very objects its `resourceNames` name.
+    #[test]
+    fn check_verifies_what_deploy_grants_for_link_name() {
+        let link = Link::builder("west")
+            .gateway_address("172.18.0.4".parse().expect("ip"))
+            .build()
+            .expect("link");
+        let followed = LinkRef {
+            namespace: "linkerd-multicluster".into(),
+            name: "west".into(),
+            secret: "cluster-credentials-west".into(),
+        };
+        let file_mode = needed(&link, Some("svcmirror"), None);
+        let extra: Vec<Permission> = needed(&link, Some("svcmirror"), Some(&followed))
+            .into_iter()
+            .filter(|p| !file_mode.contains(p))
+            .collect();
+        let asked: BTreeSet<(String, String, String)> = extra
+            .iter()
+            .map(|p| (p.group.to_owned(), p.resource.to_owned(), p.verb.to_owned()))
+            .collect();
+        assert_eq!(asked, granted(&["rbac-link.yaml"]));
+        // Where and on what: the Role's namespace and resourceNames.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
+        let text = std::fs::read_to_string(dir.join("rbac-link.yaml")).expect("manifest");
+        let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&text).expect("YAML");
+        let role = docs.iter().find(|d| d["kind"] == "Role").expect("a Role");
+        for p in &extra {
+            assert_eq!(p.cluster, Cluster::Source, "{p:?}");
+            assert_eq!(
+                p.namespace.as_deref(),
+                role["metadata"]["namespace"].as_str(),
+                "{p:?}"
+            );
+            let rule = role["rules"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|r| {
+                    r["resources"]
+                        .as_array()
+                        .is_some_and(|rs| rs.iter().any(|x| x == p.resource))
+                })
+                .expect("a rule for the resource");
+            let names = rule["resourceNames"].as_array().expect("resourceNames");
+            assert!(
+                names
+                    .iter()
+                    .any(|n| Some(n.as_str().unwrap_or_default()) == p.name.as_deref()),
+                "{p:?} is not on an object the Role names: {names:?}"
+            );
+        }
     }
 }

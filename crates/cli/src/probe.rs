@@ -183,25 +183,75 @@ impl ProbeMetrics {
     }
 }
 
-/// One `GET http://<addr><path>` within `timeout`: a success only for HTTP 200 (Linkerd's
-/// `doProbe`).
-pub async fn probe_once(addr: SocketAddr, path: &str, timeout: Duration) -> ProbeResult {
+/// Why one probe got no HTTP status (said in words by its `Display`, for `svcmirror check`).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ProbeFailure {
+    /// The TCP connection failed (refused, unreachable, …).
+    Connect(std::io::Error),
+    /// Connected, but no HTTP response came (the peer closed, or spoke something else).
+    Http(String),
+    /// Nothing within the probe timeout.
+    Timeout(Duration),
+}
+
+impl std::fmt::Display for ProbeFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Connect(e) => write!(f, "cannot connect: {e}"),
+            Self::Http(e) => write!(f, "no HTTP answer: {e}"),
+            Self::Timeout(t) => write!(f, "no answer within the probe timeout ({t:?})"),
+        }
+    }
+}
+
+impl std::error::Error for ProbeFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Connect(e) => Some(e),
+            Self::Http(_) | Self::Timeout(_) => None,
+        }
+    }
+}
+
+/// One `GET http://<addr><path>` within `timeout`: the HTTP status it answered, or why none.
+///
+/// # Errors
+/// No HTTP status within `timeout` ([`ProbeFailure`]).
+pub async fn probe_status(
+    addr: SocketAddr,
+    path: &str,
+    timeout: Duration,
+) -> Result<StatusCode, ProbeFailure> {
     let attempt = async {
-        let stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+        let stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(ProbeFailure::Connect)?;
         let (mut sender, connection) =
             hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
                 .await
-                .ok()?;
+                .map_err(|e| ProbeFailure::Http(e.to_string()))?;
         tokio::spawn(connection.map(|_| ()));
         let request = Request::get(path)
             .header(http::header::HOST, addr.to_string())
             .body(String::new())
-            .ok()?;
-        let response = sender.send_request(request).await.ok()?;
-        Some(response.status())
+            .map_err(|e| ProbeFailure::Http(e.to_string()))?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| ProbeFailure::Http(e.to_string()))?;
+        Ok(response.status())
     };
-    match tokio::time::timeout(timeout, attempt).await {
-        Ok(Some(StatusCode::OK)) => ProbeResult::Success,
+    tokio::time::timeout(timeout, attempt)
+        .await
+        .unwrap_or(Err(ProbeFailure::Timeout(timeout)))
+}
+
+/// One `GET http://<addr><path>` within `timeout`: a success only for HTTP 200 (Linkerd's
+/// `doProbe`).
+pub async fn probe_once(addr: SocketAddr, path: &str, timeout: Duration) -> ProbeResult {
+    match probe_status(addr, path, timeout).await {
+        Ok(StatusCode::OK) => ProbeResult::Success,
         _ => ProbeResult::Failure,
     }
 }

@@ -3,7 +3,8 @@
 //! anything else. A dry run by default: the plan is printed and nothing is deleted; `--yes`
 //! deletes through the controller's own driver ([`svcmirror_backend::Driver::remove_all`]).
 //! Namespaces the link created are left in place. Then it prints what to delete for the link
-//! itself (the controller's Deployment, its ConfigMap, the credentials Secret, the Lease).
+//! itself: every object `svcmirror link` prints for it (the controller's Deployment, its ConfigMap
+//! or Link resource, the credentials Secret, the Lease, the ServiceAccount and its RBAC).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -31,6 +32,10 @@ pub struct UnlinkArgs {
     /// Context to use in the source kubeconfig.
     #[arg(long, value_name = "NAME")]
     pub source_context: Option<String>,
+    /// Namespace of the controller in the source (`svcmirror link --namespace`): where the
+    /// link's own objects are, for the deletions printed at the end.
+    #[arg(long, value_name = "NAMESPACE", default_value = "svcmirror")]
+    pub namespace: String,
     /// Delete them. Without it, only the plan is printed.
     #[arg(long)]
     pub yes: bool,
@@ -115,16 +120,23 @@ async fn unlink(args: UnlinkArgs, link: Link) -> anyhow::Result<bool> {
             removal.operations.len()
         );
     }
+    // Every object `svcmirror link` prints for this link, whichever of its options were used
+    // (absent ones are ignored); the Link resource on its own line, as Linkerd's CRD may be
+    // missing (kubectl refuses a whole command naming an unknown type).
+    let ns = &args.namespace;
     println!(
         "\nStop the controller first, or it writes the mirrors again. For the link itself, delete \
-         in the source:\n  kubectl -n svcmirror delete deployment/svcmirror-{cluster} \
+         in the source:\n  kubectl -n {ns} delete --ignore-not-found deployment/svcmirror-{cluster} \
          configmap/svcmirror-link-{cluster} secret/cluster-credentials-{cluster} \
          lease/svcmirror-{cluster} serviceaccount/svcmirror-{cluster} \
-         role/svcmirror-lease-{cluster} rolebinding/svcmirror-lease-{cluster}\n  kubectl delete \
-         clusterrole,clusterrolebinding svcmirror-source-{cluster}\nand in the target, the controller's credentials \
-         (`svcmirror link --target-rbac`: serviceaccount/svcmirror-remote-{cluster}, \
-         clusterrole and clusterrolebinding svcmirror-target-{cluster}). \
-         Namespaces the link created are left in place."
+         role/svcmirror-lease-{cluster} rolebinding/svcmirror-lease-{cluster} \
+         role/svcmirror-link-{cluster} rolebinding/svcmirror-link-{cluster}\n  kubectl delete \
+         --ignore-not-found clusterrole,clusterrolebinding svcmirror-source-{cluster} \
+         svcmirror-source-create-namespaces-{cluster}\n  kubectl -n {ns} delete --ignore-not-found \
+         link.multicluster.linkerd.io/{cluster}    # printed with --link-resource\nand in the \
+         target, the controller's credentials (`svcmirror link --target-rbac`: \
+         serviceaccount/svcmirror-remote-{cluster}, clusterrole and clusterrolebinding \
+         svcmirror-target-{cluster}). Namespaces the link created are left in place."
     );
     Ok(failed)
 }

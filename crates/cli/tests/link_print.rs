@@ -379,3 +379,118 @@ async fn online_link_reads_the_gateway_service_and_requests_a_bound_token() {
         "no legacy token Secret is read: {log:?}"
     );
 }
+
+/// SPEC §2.2 with `--link-resource`: the controller follows the Link resource (`run
+/// --link-name`, nothing mounted, no ConfigMap), and a Role in its namespace grants exactly what
+/// that mode uses — `deploy/rbac-link.yaml`'s rules, on the Link and its Secret by name.
+#[test]
+fn link_resource_mode_follows_the_link_with_rbac_links_rules() {
+    let docs = offline(&["--link-resource"]);
+    assert!(docs.iter().all(|d| d["kind"] != "ConfigMap"), "{docs:#?}");
+    let link = find(&docs, "Link");
+    assert_eq!(link["metadata"]["namespace"], "svcmirror");
+    assert_eq!(
+        link["spec"]["clusterCredentialsSecret"],
+        "cluster-credentials-west"
+    );
+    let container = &find(&docs, "Deployment")["spec"]["template"]["spec"]["containers"][0];
+    let args: Vec<&str> = container["args"]
+        .as_array()
+        .expect("args")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(args.contains(&"--link-name=west"), "{args:?}");
+    assert!(args.contains(&"--link-namespace=svcmirror"), "{args:?}");
+    assert!(
+        !args
+            .iter()
+            .any(|a| a.starts_with("--link=") || a.starts_with("--target-kubeconfig")),
+        "{args:?}"
+    );
+    let role = docs
+        .iter()
+        .find(|d| d["kind"] == "Role" && d["metadata"]["name"] == "svcmirror-link-west")
+        .expect("the link's Role");
+    assert_eq!(role["metadata"]["namespace"], "svcmirror");
+    assert_eq!(
+        granted(std::slice::from_ref(role)),
+        granted(&deploy(&["rbac-link.yaml"]))
+    );
+    let deploy_role = deploy(&["rbac-link.yaml"])
+        .into_iter()
+        .find(|d| d["kind"] == "Role")
+        .expect("deploy's Role");
+    let names = |role: &Value| -> Vec<Value> {
+        role["rules"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| r["resourceNames"].clone())
+            .collect()
+    };
+    assert_eq!(
+        names(role),
+        names(&deploy_role),
+        "on the same objects, by name"
+    );
+    let binding = docs
+        .iter()
+        .find(|d| d["kind"] == "RoleBinding" && d["metadata"]["name"] == "svcmirror-link-west")
+        .expect("its binding");
+    assert_eq!(binding["subjects"][0]["name"], "svcmirror-west");
+}
+
+/// Every binding in `deploy/` (the link mode's included) binds a ServiceAccount `deploy/`
+/// defines in the source — the controller's, `svcmirror-west` — or the target's, which
+/// `svcmirror link --target-rbac` prints: a binding to an account nobody runs as grants nothing.
+#[test]
+fn every_binding_in_deploy_binds_an_account_that_exists() {
+    let (code, target, err) = svcmirror(&["link", "--cluster-name", "west", "--target-rbac"]);
+    assert_eq!(code, 0, "{err}");
+    let target = documents(&target);
+    let files = [
+        "namespace.yaml",
+        "rbac-source.yaml",
+        "rbac-source-create-namespaces.yaml",
+        "rbac-source-namespaced.yaml",
+        "rbac-link.yaml",
+        "rbac-target.yaml",
+        "deployment.yaml",
+    ];
+    let docs = deploy(&files);
+    let accounts: BTreeSet<(String, String)> = docs
+        .iter()
+        .chain(target.iter())
+        .filter(|d| d["kind"] == "ServiceAccount")
+        .map(|d| {
+            (
+                d["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                d["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    for binding in docs
+        .iter()
+        .filter(|d| d["kind"] == "RoleBinding" || d["kind"] == "ClusterRoleBinding")
+    {
+        for subject in binding["subjects"].as_array().into_iter().flatten() {
+            let account = (
+                subject["namespace"].as_str().unwrap_or_default().to_owned(),
+                subject["name"].as_str().unwrap_or_default().to_owned(),
+            );
+            assert!(
+                accounts.contains(&account),
+                "{} {} binds {account:?}, which deploy/ does not define ({accounts:?})",
+                binding["kind"],
+                binding["metadata"]["name"]
+            );
+        }
+    }
+}

@@ -160,6 +160,9 @@ fn check_args(dir: &Path, west: SocketAddr, east: SocketAddr) -> Vec<String> {
         "--gateway-address".into(),
         "172.18.0.4".into(),
         "--enable-headless-services".into(),
+        // 172.18.0.4 is never contacted from a test: the gateway probe has its own tests over
+        // loopback (`check_gateway`).
+        "--no-probe".into(),
     ]
 }
 
@@ -228,5 +231,70 @@ async fn check_reports_denied_permissions_conflicts_and_mirrors_without_endpoint
         assert!(out.contains(line), "missing {line:?} in\n{out}");
     }
     assert!(out.contains("√ source: may patch services"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `check` compares the source with what the *controller* computes: the target read as `run`
+/// reads it (`KubeTarget::for_link`: every mode's members, SPEC §9), not only gateway-mode
+/// exports. A converged remote-discovery mirror is in place, not a pending deletion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_sees_remote_discovery_exports_as_the_controller_does() {
+    let mut west_cluster = west();
+    let mut remote = service("remote-api");
+    remote.metadata.labels.insert(
+        "mirror.linkerd.io/exported".into(),
+        "remote-discovery".into(),
+    );
+    west_cluster
+        .create(Object::Service(remote))
+        .expect("remote-discovery export");
+    let state = west_cluster.state();
+    let target = TargetState {
+        services: state.services,
+        endpoints: state.endpoints,
+    };
+    let mut east = FakeCluster::default();
+    let driven = svcmirror_core::drive(&link("west"), &target, &mut east).expect("converges");
+    assert!(driven.refused.is_empty(), "{:?}", driven.refused);
+    assert!(
+        east.get(Kind::Service, &ObjectKey::new("default", "remote-api-west"))
+            .is_some(),
+        "the remote-discovery mirror is written"
+    );
+    let west = ApiServer::new(west_cluster);
+    let east = ApiServer::new(east);
+    let (west_addr, east_addr) = (spawn(west).await, spawn(east).await);
+    let dir = dir("check-modes");
+    let (code, out, err) = svcmirror(check_args(&dir, west_addr, east_addr)).await;
+    assert_eq!(code, 0, "{out}{err}");
+    for line in [
+        "√ 2 exported Service(s) in the target",
+        "√ the source holds the mirrored state",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in\n{out}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An unreachable source API server is a `×` line naming it; the target is still asked (the
+/// operator learns about both), and nothing that needs both is checked; exit 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_with_an_unreachable_source_still_asks_the_target() {
+    let west = ApiServer::new(west());
+    let west_addr = spawn(west).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let dir = dir("check-unreachable");
+    let (code, out, err) = svcmirror(check_args(&dir, west_addr, closed)).await;
+    assert_eq!(code, 1, "{out}{err}");
+    for line in [
+        format!("× the source API server http://{closed} answers"),
+        format!("√ the target API server http://{west_addr} answers"),
+        "Status check results are ×".to_owned(),
+    ] {
+        assert!(out.contains(&line), "missing {line:?} in\n{out}");
+    }
+    assert!(!out.contains("may "), "no permission asked: {out}");
     let _ = std::fs::remove_dir_all(&dir);
 }

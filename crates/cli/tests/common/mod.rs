@@ -1,6 +1,7 @@
 //! Helpers shared by the tests that run the `svcmirror run` binary against the loopback API
 //! servers (`run_binary`, `run_probe`, `run_federation`, `run_link_name`): kubeconfigs for the
-//! plain-HTTP servers, a bare HTTP GET of the admin server, the child's log.
+//! plain-HTTP servers, a bare HTTP GET of the admin server, the child's log, a run of the binary
+//! to its end (`svcmirror_output`: `check`, `unlink`, `link`).
 #![allow(dead_code)] // each includer uses part of it
 
 use std::io::{Read, Write};
@@ -38,4 +39,23 @@ pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
 /// The child's stderr so far (its log), for failure messages.
 pub fn log(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default()
+}
+
+/// Runs the `svcmirror` binary to its end, off the async runtime (the loopback servers keep
+/// serving): its exit code, stdout and stderr. `RUST_LOG` is cleared (the default levels apply).
+pub async fn svcmirror_output(args: Vec<String>) -> (i32, String, String) {
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_svcmirror"))
+            .args(&args)
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("svcmirror runs");
+        (
+            out.status.code().expect("an exit code"),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .expect("joined")
 }

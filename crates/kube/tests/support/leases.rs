@@ -30,6 +30,16 @@ impl Leases {
             .map(str::to_owned)
     }
 
+    /// Every Lease, as `namespace/name` (for a test comparing what a cluster holds).
+    pub fn keys(&self) -> Vec<String> {
+        self.by_key.keys().cloned().collect()
+    }
+
+    /// Deletes the Lease `namespace/name` (a `kubectl delete` by the test itself).
+    pub fn delete(&mut self, namespace: &str, name: &str) -> bool {
+        self.by_key.remove(&format!("{namespace}/{name}")).is_some()
+    }
+
     fn store(&mut self, key: String, mut lease: Value) -> Value {
         self.next_rv += 1;
         lease["metadata"]["resourceVersion"] = json!(self.next_rv.to_string());

@@ -61,8 +61,12 @@ pub struct ApiServer {
     /// Names of the Events created: a second POST of one answers 409 AlreadyExists.
     pub events: Mutex<BTreeSet<String>>,
     /// (group, resource, verb) a SelfSubjectAccessReview answers `allowed: false` to (everything
-    /// else is allowed). Only the review answers: the requests themselves are not refused.
+    /// else is allowed). Only the review answers: the requests themselves are not refused. A
+    /// subresource is asked about as `resource/subresource` (`links/status`), as Roles name it.
     pub denied: Mutex<BTreeSet<(String, String, String)>>,
+    /// When set, a SelfSubjectAccessReview is allowed only for these (group, resource, verb) —
+    /// e.g. the rules of the Roles a test applied — and `denied` still applies.
+    pub allowed: Mutex<Option<BTreeSet<(String, String, String)>>>,
     /// A third party's write, run when the first write (POST or apply) of that object arrives and
     /// before it is served: the race between our list and our create.
     pub race: Mutex<Option<(ObjectKey, RaceWrite)>>,
@@ -99,6 +103,7 @@ impl ApiServer {
             forbidden: Mutex::new(false),
             events: Mutex::new(BTreeSet::new()),
             denied: Mutex::new(BTreeSet::new()),
+            allowed: Mutex::new(None),
             race: Mutex::new(None),
             token: Mutex::new(None),
             writes: Mutex::new(Vec::new()),
@@ -625,15 +630,23 @@ async fn serve(
         {
             let mut review: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
             let attributes = &review["spec"]["resourceAttributes"];
+            let resource = attributes["resource"].as_str().unwrap_or_default();
+            let resource = match attributes["subresource"].as_str() {
+                Some(sub) if !sub.is_empty() => format!("{resource}/{sub}"),
+                _ => resource.to_owned(),
+            };
             let rule = (
                 attributes["group"].as_str().unwrap_or_default().to_owned(),
-                attributes["resource"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
+                resource,
                 attributes["verb"].as_str().unwrap_or_default().to_owned(),
             );
-            let allowed = !server.denied.lock().expect("lock").contains(&rule);
+            let allowed = !server.denied.lock().expect("lock").contains(&rule)
+                && server
+                    .allowed
+                    .lock()
+                    .expect("lock")
+                    .as_ref()
+                    .is_none_or(|allowed| allowed.contains(&rule));
             review["status"] = if allowed {
                 json!({"allowed": true})
             } else {

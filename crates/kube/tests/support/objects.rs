@@ -57,6 +57,16 @@ impl Objects {
         }
     }
 
+    /// Every object, as `collection/name` (for a test comparing what a cluster holds).
+    pub fn keys(&self) -> Vec<String> {
+        self.items
+            .iter()
+            .flat_map(|(collection, items)| {
+                items.keys().map(move |name| format!("{collection}/{name}"))
+            })
+            .collect()
+    }
+
     /// The object, if it exists.
     pub fn get(&self, collection: &str, name: &str) -> Option<&Value> {
         self.items.get(collection)?.get(name)
