@@ -314,7 +314,7 @@ fn deployment(names: &Names, ns: &str, install: &Install<'_>) -> Value {
     ]);
     let labels = json!({ "app.kubernetes.io/name": "svcmirror",
                          "mirror.linkerd.io/cluster-name": cluster });
-    json!({
+    let mut deployment = json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": meta(&names.controller(), Some(ns), cluster),
@@ -357,5 +357,16 @@ fn deployment(names: &Names, ns: &str, install: &Install<'_>) -> Value {
                 },
             },
         },
-    })
+    });
+    // Nothing mounted (the Link read from the API): no empty `volumes: []` in the manifest.
+    if install.link_resource {
+        let pod = &mut deployment["spec"]["template"]["spec"];
+        if let Some(pod) = pod.as_object_mut() {
+            pod.remove("volumes");
+        }
+        if let Some(container) = pod["containers"][0].as_object_mut() {
+            container.remove("volumeMounts");
+        }
+    }
+    deployment
 }

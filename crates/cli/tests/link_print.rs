@@ -408,6 +408,10 @@ fn link_resource_mode_follows_the_link_with_rbac_links_rules() {
             .any(|a| a.starts_with("--link=") || a.starts_with("--target-kubeconfig")),
         "{args:?}"
     );
+    // Nothing is mounted, and the manifest says so by leaving the fields out (no `volumes: []`).
+    let pod = &find(&docs, "Deployment")["spec"]["template"]["spec"];
+    assert!(pod.get("volumes").is_none(), "{pod}");
+    assert!(container.get("volumeMounts").is_none(), "{container}");
     let role = docs
         .iter()
         .find(|d| d["kind"] == "Role" && d["metadata"]["name"] == "svcmirror-link-west")
