@@ -11,6 +11,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::decision::Decision;
 use crate::diagnostics::{Diagnostic, Reason, Severity};
 use crate::endpoint_slices::MAX_ENDPOINTS_PER_SLICE;
 use crate::labels::{HEADLESS_MIRROR_SVC_NAME, SLICE_SERVICE_NAME};
@@ -21,6 +22,9 @@ use crate::limits::{
 use crate::link::Link;
 use crate::model::{EndpointPort, Endpoints, Kind, ObjectKey, Service, StringMap};
 use crate::state::Desired;
+
+/// The rule `explain` names for every limit.
+pub(crate) const RULE: &str = "SPEC §8 limits";
 
 /// SPEC §8 limits, checked before any mirror is built, so that the pods × ports an export could
 /// cost are never materialised and the decision does not depend on what the source holds (a
@@ -170,31 +174,32 @@ pub(crate) fn limit_endpoint_mirrors<T>(
     mut named: Vec<T>,
     export: &ObjectKey,
     link: &Link,
-    diagnostics: &mut Vec<Diagnostic>,
-) -> Vec<T> {
+) -> (Vec<T>, Option<Decision>) {
     let limits = link.limits();
     let max = limits.count(Limit::EndpointMirrorsPerExport);
-    if named.len() > max {
-        diagnostics.push(
-            Diagnostic::new(
-                Reason::LimitExceeded,
-                Severity::Error,
-                Kind::Endpoints,
-                export.clone(),
-                limits.exceeded(
-                    Limit::EndpointMirrorsPerExport,
-                    named.len() as u64,
-                    &format!(
-                        "only the first {max} by name get endpoint mirrors and a record in the \
-                         root mirror's Endpoints"
-                    ),
-                ),
-            )
-            .at("subsets"),
-        );
-        named.truncate(max);
+    if named.len() <= max {
+        return (named, None);
     }
-    named
+    let decision = Decision::new(
+        RULE,
+        Diagnostic::new(
+            Reason::LimitExceeded,
+            Severity::Error,
+            Kind::Endpoints,
+            export.clone(),
+            limits.exceeded(
+                Limit::EndpointMirrorsPerExport,
+                named.len() as u64,
+                &format!(
+                    "only the first {max} by name get endpoint mirrors and a record in the root \
+                     mirror's Endpoints"
+                ),
+            ),
+        )
+        .at("subsets"),
+    );
+    named.truncate(max);
+    (named, Some(decision))
 }
 
 /// One export's objects in [`Desired`], as [`admit`] sees them.
