@@ -13,7 +13,7 @@ use crate::admission;
 use crate::claims::NameClaims;
 use crate::cluster_ip;
 use crate::decision::{Decision, Record};
-use crate::diagnostics::{Diagnostic, Reason, Severity};
+use crate::diagnostics::Diagnostic;
 use crate::endpoint_slices;
 use crate::headless;
 use crate::hostname_policy::{self, HostnamePolicy};
@@ -26,7 +26,7 @@ use crate::remote_discovery::{self, Selection};
 use crate::source_index::SourceIndex;
 use crate::state::{Desired, SourceState, TargetState};
 use crate::trace::Step;
-use crate::validate::{self, CheckedSubset};
+use crate::validate::{self, CheckedSubset, unique_by_key};
 
 /// How one exported Service was mirrored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -209,40 +209,6 @@ fn translate_round(
 
 /// SPEC §8 invalid input.
 const INVALID_INPUT: &str = "SPEC §8 invalid input";
-
-/// Indexes objects by key; a key held by two different objects is an error and yields `None`.
-pub(crate) fn unique_by_key<'a, T: PartialEq>(
-    items: &'a [T],
-    key_of: impl Fn(&T) -> ObjectKey,
-    kind: Kind,
-    diagnostics: &mut Vec<Diagnostic>,
-) -> BTreeMap<ObjectKey, Option<&'a T>> {
-    let mut index: BTreeMap<ObjectKey, Option<&'a T>> = BTreeMap::new();
-    for item in items {
-        let key = key_of(item);
-        match index.get(&key) {
-            None => {
-                index.insert(key, Some(item));
-            }
-            Some(Some(seen)) if *seen == item => {}
-            Some(Some(_)) => {
-                diagnostics.push(
-                    Diagnostic::new(
-                        Reason::InvalidObject,
-                        Severity::Error,
-                        kind,
-                        key.clone(),
-                        "two different objects with this namespace and name in the input; neither is used",
-                    )
-                    .at("metadata.name"),
-                );
-                index.insert(key, None);
-            }
-            Some(None) => {}
-        }
-    }
-    index
-}
 
 /// The state of one round: what is built so far, and the record. It orders the rules; each rule
 /// is a free function of its SPEC section's file.
@@ -599,6 +565,3 @@ impl Translator<'_> {
         endpoint_slices::emit(self.link, &mut self.desired, &mut self.record, ep, exported);
     }
 }
-
-/// SPEC §5 (moved to [`crate::cluster_ip`]; kept here for the modules that import it from here).
-pub(crate) use crate::cluster_ip::mirror_port;
