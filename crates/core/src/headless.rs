@@ -273,3 +273,173 @@ fn root_subset(
         ports,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use super::*;
+
+    fn address(ip: &str, name: Option<&'static str>) -> CheckedAddress<'static> {
+        // Leaked once per test address: the checked form borrows the raw one.
+        let raw: &'static EndpointAddress = Box::leak(Box::new(EndpointAddress {
+            ip: ip.to_owned(),
+            hostname: name.map(str::to_owned),
+            ..EndpointAddress::default()
+        }));
+        CheckedAddress {
+            ip: ip.parse().expect("ip"),
+            pod_name: name.map(Cow::Borrowed),
+            source: None,
+            address: raw,
+        }
+    }
+
+    fn port(name: &str, port: i32) -> &'static EndpointPort {
+        Box::leak(Box::new(EndpointPort {
+            name: Some(name.to_owned()),
+            port,
+            protocol: Some("TCP".to_owned()),
+            app_protocol: None,
+        }))
+    }
+
+    fn export() -> ObjectKey {
+        ObjectKey::new("default", "kafka")
+    }
+
+    /// SPEC §6.7: duplicate hostnames give one endpoint mirror, for the lowest IP whatever the
+    /// input order, and one `HostnameConflict` decision; unnamed addresses contribute nothing.
+    #[test]
+    fn duplicate_hostnames_keep_the_lowest_ip_with_one_conflict() {
+        let subsets = vec![
+            CheckedSubset {
+                ready: vec![
+                    address("10.0.0.9", Some("broker-0")),
+                    address("10.0.0.2", None),
+                    address("10.0.0.5", Some("broker-1")),
+                ],
+                ..CheckedSubset::default()
+            },
+            CheckedSubset {
+                ready: vec![address("10.0.0.3", Some("broker-0"))],
+                ..CheckedSubset::default()
+            },
+        ];
+        let (named, duplicates) = named_ready_addresses(&export(), &subsets);
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+        assert_eq!(
+            named,
+            [("broker-0", ip("10.0.0.3")), ("broker-1", ip("10.0.0.5"))]
+        );
+        let [conflict] = duplicates.as_slice() else {
+            panic!("one conflict: {duplicates:?}");
+        };
+        assert_eq!(conflict.finding().reason, Reason::HostnameConflict);
+        assert_eq!(
+            conflict.finding().message,
+            "hostname \"broker-0\" is used by 10.0.0.3 and 10.0.0.9; one endpoint mirror, for 10.0.0.3"
+        );
+    }
+
+    /// SPEC §6.4: a named address counts whether ready or not; without one, the export is
+    /// mirrored as ClusterIP and the finding says why (the `skip` policy names no pod).
+    #[test]
+    fn the_named_address_rule_counts_not_ready_addresses() {
+        let not_ready_only = [CheckedSubset {
+            not_ready: vec![address("10.0.0.1", Some("web-0"))],
+            ..CheckedSubset::default()
+        }];
+        assert!(has_named_address(&not_ready_only));
+        let unnamed = [CheckedSubset {
+            ready: vec![address("10.0.0.1", None)],
+            ..CheckedSubset::default()
+        }];
+        assert!(!has_named_address(&unnamed));
+        let skipped = no_named_address(&export(), HostnamePolicy::Skip);
+        assert_eq!(skipped.finding().reason, Reason::MirroredAsClusterIp);
+        assert!(
+            skipped
+                .finding()
+                .message
+                .ends_with("its hostname policy is `skip`, so no pod is named")
+        );
+    }
+
+    /// SPEC §6.6: the root records a hostname once its endpoint mirror has a ClusterIP, with the
+    /// subset's own ports; a subset left without an address is dropped.
+    #[test]
+    fn root_subsets_record_allocated_endpoint_mirrors_only() {
+        let subsets = [
+            CheckedSubset {
+                ready: vec![
+                    address("10.0.0.1", Some("broker-0")),
+                    address("10.0.0.2", Some("broker-1")),
+                    address("10.0.0.3", None),
+                ],
+                not_ready: vec![],
+                ports: vec![port("kafka", 9092)],
+            },
+            CheckedSubset {
+                ready: vec![address("10.0.1.1", Some("broker-2"))],
+                not_ready: vec![],
+                ports: vec![port("admin", 9093)],
+            },
+        ];
+        let mut mirrors = EndpointMirrors::new();
+        mirrors.insert(
+            "broker-0",
+            (
+                "broker-0-west".to_owned(),
+                Some("10.96.0.10".parse().expect("ip")),
+            ),
+        );
+        mirrors.insert("broker-1", ("broker-1-west".to_owned(), None));
+        mirrors.insert("broker-2", ("broker-2-west".to_owned(), None));
+        let root = root_subsets(&subsets, &mirrors);
+        let [subset] = root.as_slice() else {
+            panic!("one subset: {root:?}");
+        };
+        assert_eq!(subset.addresses.len(), 1);
+        assert_eq!(subset.addresses[0].ip, "10.96.0.10");
+        assert_eq!(subset.addresses[0].hostname.as_deref(), Some("broker-0"));
+        assert!(subset.not_ready_addresses.is_empty());
+        assert_eq!(subset.ports, [port("kafka", 9092).clone()]);
+    }
+
+    /// SPEC §6.5: an endpoint mirror shares the root's labels (plus the root's name), and keeps
+    /// only the fq-name and resource-version annotations.
+    #[test]
+    fn endpoint_mirrors_share_the_roots_labels() {
+        let link = Link::builder("west")
+            .gateway_address("172.18.0.4".parse().expect("ip"))
+            .build()
+            .expect("link");
+        let mut svc = Service::new("default", "kafka");
+        svc.metadata
+            .labels
+            .insert("app".to_owned(), "kafka".to_owned());
+        svc.metadata
+            .annotations
+            .insert("team".to_owned(), "data".to_owned());
+        let (root, root_ep, labels) = root_mirror(&svc, "kafka-west", &link);
+        assert_eq!(root.spec.cluster_ip.as_deref(), Some(CLUSTER_IP_NONE));
+        assert!(root_ep.metadata.labels.shares_with(&root.metadata.labels));
+        assert_eq!(
+            labels.get(HEADLESS_MIRROR_SVC_NAME).map(String::as_str),
+            Some("kafka-west")
+        );
+        let key = ObjectKey::new("default", "broker-0-west");
+        let mirror = endpoint_mirror(&key, &labels, &root.spec.ports, "fq".to_owned(), Some("42"));
+        assert!(mirror.metadata.labels.shares_with(&labels));
+        let annotations: Vec<&str> = mirror
+            .metadata
+            .annotations
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(annotations.len(), 2);
+        assert!(annotations.contains(&REMOTE_SVC_FQ_NAME));
+        assert!(annotations.contains(&REMOTE_RESOURCE_VERSION));
+    }
+}

@@ -216,3 +216,91 @@ fn describe_ref(r: &RemoteRef) -> String {
         None => r.export.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::model::Service;
+    use crate::state::SourceState;
+
+    fn link(create_namespaces: bool) -> Link {
+        Link::builder("west")
+            .gateway_address("172.18.0.4".parse().expect("ip"))
+            .create_namespaces(create_namespaces)
+            .build()
+            .expect("link")
+    }
+
+    fn export() -> ObjectKey {
+        ObjectKey::new("shop", "web")
+    }
+
+    /// SPEC §7 ownership: a name held by a Service this link does not own is left alone — the
+    /// claim fails with one `NameConflict` naming the object.
+    #[test]
+    fn a_name_held_by_a_foreign_object_is_a_conflict() {
+        let link = link(false);
+        let source = SourceState {
+            services: vec![Service::new("shop", "web-west")],
+            ..SourceState::default()
+        };
+        let index = SourceIndex::new(&link, &source);
+        let mut claims = NameClaims::new(&link, &source, BTreeSet::new());
+        let mut record = Record::default();
+        let claimant = RemoteRef::mirror(&export());
+        let name = claim_name(
+            &link,
+            &index,
+            &mut claims,
+            &mut record,
+            &claimant,
+            "web",
+            "mirror",
+        );
+        assert_eq!(name, None);
+        let [conflict] = record.diagnostics.as_slice() else {
+            panic!("one finding: {:?}", record.diagnostics);
+        };
+        assert_eq!(conflict.reason, Reason::NameConflict);
+        assert_eq!(conflict.object, ObjectKey::new("shop", "web-west"));
+        // A free name is claimed, once.
+        let other = RemoteRef::mirror(&ObjectKey::new("shop", "api"));
+        let api = claim_name(
+            &link,
+            &index,
+            &mut claims,
+            &mut record,
+            &other,
+            "api",
+            "mirror",
+        );
+        assert_eq!(api.map(|n| n.name).as_deref(), Some("api-west"));
+    }
+
+    /// SPEC §7: a missing source namespace waits (`NamespaceMissing`) unless namespace creation is
+    /// on, which creates it with the ownership labels.
+    #[test]
+    fn a_missing_namespace_waits_or_is_created() {
+        let source = SourceState {
+            namespaces: Some(Vec::new()),
+            ..SourceState::default()
+        };
+        for create in [false, true] {
+            let link = link(create);
+            let index = SourceIndex::new(&link, &source);
+            let mut desired = Desired::default();
+            let mut record = Record::default();
+            let ready = namespace_ready(&link, &index, &mut desired, &mut record, &export());
+            assert_eq!(ready, create);
+            assert_eq!(desired.namespaces.contains_key("shop"), create);
+            let reasons: Vec<Reason> = record.diagnostics.iter().map(|d| d.reason).collect();
+            if create {
+                assert!(reasons.is_empty());
+            } else {
+                assert_eq!(reasons, [Reason::NamespaceMissing]);
+            }
+        }
+    }
+}

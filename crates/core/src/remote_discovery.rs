@@ -179,3 +179,106 @@ pub(crate) fn describe(name: &str, export: &ObjectKey, link: &Link) -> String {
         export.name
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link() -> Link {
+        Link::builder("west")
+            .gateway_address("172.18.0.4".parse().expect("ip"))
+            .export_selector(LabelSelector::parse("mirror.linkerd.io/exported=true").expect("sel"))
+            .remote_discovery_selector(
+                LabelSelector::parse("mirror.linkerd.io/exported=remote-discovery").expect("sel"),
+            )
+            .build()
+            .expect("link")
+    }
+
+    fn labelled(pairs: &[(&str, &str)]) -> Service {
+        let mut svc = Service::new("shop", "web");
+        for (k, v) in pairs {
+            svc.metadata.labels.insert((*k).to_owned(), (*v).to_owned());
+        }
+        svc
+    }
+
+    /// SPEC §2/§9: the export selector means gateway mode, the remote-discovery selector flat
+    /// mode; no selector, not exported — and the steps are worded only when traced.
+    #[test]
+    fn each_selector_picks_its_mode() {
+        let gateway = select(
+            &labelled(&[("mirror.linkerd.io/exported", "true")]),
+            &link(),
+            false,
+        );
+        assert_eq!(gateway.selection, Some(Selection::Gateway));
+        assert!(gateway.steps.is_empty() && gateway.both.is_none());
+        let flat = select(
+            &labelled(&[("mirror.linkerd.io/exported", "remote-discovery")]),
+            &link(),
+            false,
+        );
+        assert_eq!(flat.selection, Some(Selection::RemoteDiscovery));
+        let none = select(&labelled(&[("app", "web")]), &link(), true);
+        assert_eq!(none.selection, None);
+        let rules: Vec<&str> = none.steps.iter().map(|(rule, _)| *rule).collect();
+        assert_eq!(
+            rules,
+            [
+                "SPEC §2 export selector",
+                "SPEC §9 remote-discovery selector",
+                "SPEC §9 federated selector",
+                "SPEC §2 not exported"
+            ]
+        );
+        assert_eq!(
+            none.steps[3].1,
+            "no selector of this link exports it (labels: app=web)"
+        );
+    }
+
+    /// SPEC §9: a Service both selectors match is mirrored in gateway mode, with an
+    /// `InvalidService` warning at its labels.
+    #[test]
+    fn both_selectors_mean_gateway_mode_with_a_warning() {
+        let link = Link::builder("west")
+            .gateway_address("172.18.0.4".parse().expect("ip"))
+            .export_selector(LabelSelector::parse("a=1").expect("sel"))
+            .remote_discovery_selector(LabelSelector::parse("b=2").expect("sel"))
+            .build()
+            .expect("link");
+        let both = select(&labelled(&[("a", "1"), ("b", "2")]), &link, false);
+        assert_eq!(both.selection, Some(Selection::Gateway));
+        let finding = both.both.expect("a warning").finding().clone();
+        assert_eq!(finding.reason, Reason::InvalidService);
+        assert_eq!(finding.field.as_deref(), Some("metadata.labels"));
+    }
+
+    /// SPEC §9 remote discovery: the mirror carries the cluster and the exported name as labels.
+    #[test]
+    fn a_remote_discovery_mirror_names_its_cluster_and_service() {
+        let svc = labelled(&[("app", "web")]);
+        let mirror = mirror(&svc, "web-west", &link());
+        assert_eq!(
+            mirror
+                .metadata
+                .labels
+                .get(REMOTE_DISCOVERY_LABEL)
+                .map(String::as_str),
+            Some("west")
+        );
+        assert_eq!(
+            mirror
+                .metadata
+                .labels
+                .get(REMOTE_SERVICE)
+                .map(String::as_str),
+            Some("web")
+        );
+        assert_eq!(
+            headless(&svc.metadata.key()).finding().reason,
+            Reason::MirroredAsClusterIp
+        );
+    }
+}
