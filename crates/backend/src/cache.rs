@@ -115,13 +115,11 @@ fn holds_mirror_ip(svc: &Service) -> bool {
 /// The export an object's `remote-svc-fq-name` annotation names, read without the link (the
 /// cache does not know it): the first DNS label of `<name>.<ns>.svc.<domain>`, the second of
 /// `<hostname>.<name>.<ns>.svc.<domain>` on an object with the `headless-mirror-svc-name` label,
-/// in the object's namespace. A superset of [`crate::scope::export_of`], which checks ownership,
+/// in the object's namespace (the core's [`svcmirror_core::labels::export_hint`]). A superset of
+/// [`svcmirror_core::labels::export_of`], which checks ownership,
 /// domain and shape: whatever it attributes to an export is indexed under that export.
 fn owner_hint(meta: &ObjectMeta) -> Option<ObjectKey> {
-    let fq = meta.annotations.get(REMOTE_SVC_FQ_NAME)?;
-    let index = usize::from(meta.labels.contains_key(HEADLESS_MIRROR_SVC_NAME));
-    let name = fq.split('.').nth(index)?;
-    Some(ObjectKey::new(meta.namespace(), name))
+    svcmirror_core::labels::export_hint(meta)
 }
 
 /// The root mirror an object's `headless-mirror-svc-name` label names, in its namespace.

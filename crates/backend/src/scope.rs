@@ -8,23 +8,12 @@
 
 use std::collections::BTreeSet;
 
-use svcmirror_core::labels::{self, HEADLESS_MIRROR_SVC_NAME};
+use svcmirror_core::labels::{self, HEADLESS_MIRROR_SVC_NAME, export_of};
 use svcmirror_core::model::{Kind, ObjectKey, ObjectMeta};
 use svcmirror_core::names::mirror_name;
 use svcmirror_core::{Desired, Link, SourceState, Translation, translate};
 
 use crate::cache::{SourceCache, TargetCache};
-
-/// The export an object of this link was written for, read from its `remote-svc-fq-name`
-/// annotation by the core's decoder ([`labels::remote_ref`]): a mirror and its Endpoints name
-/// their export, an endpoint mirror (which also carries the `headless-mirror-svc-name` label) its
-/// pod and export. `None` for an object we do not own, whose annotation does not parse, or whose
-/// shape disagrees with the label.
-pub(crate) fn export_of(meta: &ObjectMeta, link: &Link) -> Option<ObjectKey> {
-    let serves = labels::remote_ref(meta, link)?;
-    (serves.hostname.is_some() == meta.labels.contains_key(HEADLESS_MIRROR_SVC_NAME))
-        .then_some(serves.export)
-}
 
 /// One export's slice of the world, ready to plan.
 pub(crate) struct Scoped {
