@@ -7,6 +7,7 @@ use svcmirror_core::labels::{HEADLESS_MIRROR_SVC_NAME, REMOTE_SVC_FQ_NAME};
 use svcmirror_core::model::{
     EndpointSlice, Endpoints, Kind, Namespace, Object, ObjectKey, ObjectMeta, Service,
 };
+use svcmirror_core::one_export::{SourceLookup, TargetLookup};
 use svcmirror_core::{SourceState, TargetState};
 
 use crate::TargetEvent;
@@ -390,5 +391,28 @@ mod tests {
                 .map(|s| s.metadata.name.as_str()),
             Some("web-west")
         );
+    }
+}
+
+/// The core reads one export's target through its lookup trait (`one_export::translate_export`).
+impl TargetLookup for TargetCache {
+    fn service(&self, key: &ObjectKey) -> Option<&Service> {
+        self.services.get(key)
+    }
+    fn endpoints(&self, key: &ObjectKey) -> Option<&Endpoints> {
+        self.endpoints.get(key)
+    }
+}
+
+/// The core reads the source by key through its lookup trait (`one_export::translate_export`).
+impl SourceLookup for SourceCache {
+    fn service(&self, key: &ObjectKey) -> Option<&Service> {
+        SourceCache::service(self, key)
+    }
+    fn endpoints(&self, key: &ObjectKey) -> Option<&Endpoints> {
+        SourceCache::endpoints(self, key)
+    }
+    fn namespaces(&self) -> Option<Vec<Namespace>> {
+        self.namespace_list()
     }
 }

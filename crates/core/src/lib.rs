@@ -66,6 +66,7 @@ mod link_error;
 pub mod link_spec;
 pub mod model;
 pub mod names;
+pub mod one_export;
 pub mod operation;
 mod ownership;
 pub mod plan;
