@@ -77,6 +77,7 @@ mod selector;
 mod source_index;
 pub mod state;
 pub mod status;
+pub mod store;
 mod trace;
 pub mod translate;
 pub mod validate;
