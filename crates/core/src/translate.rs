@@ -1,9 +1,9 @@
 //! SPEC §5–§7, §9: from the target's exported Services and Endpoints to the objects the source
 //! must hold. This file only orders the rules — each lives in the file named after its SPEC
-//! section ([`crate::cluster_ip`] §5, [`crate::headless`] §6, [`crate::ownership`] §3/§7,
-//! [`crate::remote_discovery`] §2/§9, `admission` §8, `hostname_policy` and `endpoint_slices`
-//! §12) — and files what they decide in one [`Record`]: the diagnostics, and the `explain` steps
-//! of the traced export ([`crate::explain()`]).
+//! section (`cluster_ip` §5, `headless` §6, `ownership` §3/§7, `remote_discovery` §2/§9,
+//! `admission` §8, `hostname_policy` and `endpoint_slices` §12) — and files what they decide in
+//! one `decision::Record`: the diagnostics, and the `explain` steps of the traced export
+//! ([`crate::explain()`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
