@@ -544,13 +544,13 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
     /// [`TargetEvent::Restarted`] replaces the target cache and reconciles the whole link.
     pub async fn handle(&mut self, event: TargetEvent) -> ReconcileOutcome {
         self.stats.events += 1;
-        let Some(export) = TargetCache::export_of(&event) else {
-            self.target_cache.apply(event);
+        let Some(export) = event.export() else {
+            event.apply_to(&mut self.target_cache);
             return self.full_reconcile().await;
         };
         // Names the export wanted before the event: findings about them are replaced too.
         let mut wanted = scope::wanted_names(&self.link, &export, &self.target_cache);
-        self.target_cache.apply(event);
+        event.apply_to(&mut self.target_cache);
         wanted.extend(scope::wanted_names(&self.link, &export, &self.target_cache));
         self.reconcile_export(export, &wanted).await
     }
@@ -928,7 +928,7 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
     async fn record_events(&mut self, changed: &[ObjectKey]) {
         for key in changed {
             let (Some(status), Some(service)) =
-                (self.exports.get(key), self.target_cache.services.get(key))
+                (self.exports.get(key), self.target_cache.service(key))
             else {
                 continue;
             };
@@ -1033,20 +1033,20 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
                     Operation::Create { .. } => self.stats.creates += 1,
                     _ => self.stats.updates += 1,
                 }
-                self.source_cache.store(stored);
+                self.source_cache.upsert(stored);
                 Executed::Written
             }
             Ok(None) => {
                 self.stats.writes += 1;
                 self.stats.deletes += 1;
-                self.source_cache.forget(op.kind(), &op.key());
+                self.source_cache.remove(op.kind(), &op.key());
                 self.freed_names.insert(op.key());
                 Executed::Written
             }
             Err(error) => match (op, error) {
                 // Gone already: what the delete wanted.
                 (Operation::Delete { kind, key, .. }, ApiError::NotFound { .. }) => {
-                    self.source_cache.forget(*kind, key);
+                    self.source_cache.remove(*kind, key);
                     self.freed_names.insert(key.clone());
                     Executed::Moot
                 }
@@ -1079,9 +1079,9 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
             .await?
         {
             Some(object) if object.kind() == kind && object.key() == *key => {
-                self.source_cache.store(object);
+                self.source_cache.upsert(object);
             }
-            Some(_) | None => self.source_cache.forget(kind, key),
+            Some(_) | None => self.source_cache.remove(kind, key),
         }
         Ok(())
     }

@@ -320,6 +320,15 @@ pub fn estimated_bytes(object: &Object) -> u64 {
 /// [`estimated_bytes`] of a Service.
 #[must_use]
 pub fn service_bytes(svc: &Service) -> u64 {
+    service_bytes_with(svc, &mut map)
+}
+
+/// [`service_bytes`], with its labels and annotations sized by `map_size` (which may reuse the
+/// size of a map shared by several objects: [`crate::admission`]).
+pub(crate) fn service_bytes_with(
+    svc: &Service,
+    map_size: &mut impl FnMut(&StringMap) -> u64,
+) -> u64 {
     let spec = &svc.spec;
     let ports: u64 = spec
         .ports
@@ -341,7 +350,7 @@ pub fn service_bytes(svc: &Service) -> u64 {
         .flatten()
         .map(|(k, v)| 8 + string(k) + string(v))
         .sum();
-    meta(&svc.metadata)
+    meta(&svc.metadata, map_size)
         + 128
         + opt(spec.type_.as_deref())
         + opt(spec.cluster_ip.as_deref())
@@ -357,6 +366,14 @@ pub fn service_bytes(svc: &Service) -> u64 {
 /// [`estimated_bytes`] of an Endpoints object.
 #[must_use]
 pub fn endpoints_bytes(ep: &Endpoints) -> u64 {
+    endpoints_bytes_with(ep, &mut map)
+}
+
+/// [`endpoints_bytes`], with its labels and annotations sized by `map_size`.
+pub(crate) fn endpoints_bytes_with(
+    ep: &Endpoints,
+    map_size: &mut impl FnMut(&StringMap) -> u64,
+) -> u64 {
     let subsets: u64 = ep
         .subsets
         .iter()
@@ -379,12 +396,20 @@ pub fn endpoints_bytes(ep: &Endpoints) -> u64 {
                 + ports
         })
         .sum();
-    meta(&ep.metadata) + 64 + subsets
+    meta(&ep.metadata, map_size) + 64 + subsets
 }
 
 /// [`estimated_bytes`] of an EndpointSlice.
 #[must_use]
 pub fn slice_bytes(slice: &EndpointSlice) -> u64 {
+    slice_bytes_with(slice, &mut map)
+}
+
+/// [`slice_bytes`], with its labels and annotations sized by `map_size`.
+pub(crate) fn slice_bytes_with(
+    slice: &EndpointSlice,
+    map_size: &mut impl FnMut(&StringMap) -> u64,
+) -> u64 {
     let endpoints: u64 = slice
         .endpoints
         .iter()
@@ -406,7 +431,7 @@ pub fn slice_bytes(slice: &EndpointSlice) -> u64 {
                 + opt(p.app_protocol.as_deref())
         })
         .sum();
-    meta(&slice.metadata) + 96 + string(&slice.address_type) + endpoints + ports
+    meta(&slice.metadata, map_size) + 96 + string(&slice.address_type) + endpoints + ports
 }
 
 /// `{"ip":` … `}` and a separating comma.
@@ -445,12 +470,12 @@ fn reference(r: &ObjectReference) -> u64 {
         + opt(r.resource_version.as_deref())
 }
 
-fn meta(m: &ObjectMeta) -> u64 {
+fn meta(m: &ObjectMeta, map_size: &mut impl FnMut(&StringMap) -> u64) -> u64 {
     // apiVersion, kind, metadata and its field names.
     256 + string(&m.name)
         + string(&m.namespace)
-        + map(&m.labels)
-        + map(&m.annotations)
+        + map_size(&m.labels)
+        + map_size(&m.annotations)
         + opt(m.resource_version.as_deref())
         + opt(m.uid.as_deref())
         + opt(m.creation_timestamp.as_deref())

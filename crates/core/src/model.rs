@@ -146,6 +146,13 @@ impl StringMap {
         }
     }
 
+    /// Whether another clone shares these entries (so a measure of them can be reused for it:
+    /// SPEC §8 sizes an export's objects, which share their labels).
+    #[must_use]
+    pub(crate) fn is_shared(&self) -> bool {
+        self.0.as_ref().is_some_and(|e| Arc::strong_count(e) > 1)
+    }
+
     /// The entries as a [`BTreeMap`] (a copy).
     #[must_use]
     pub fn to_btree_map(&self) -> BTreeMap<String, String> {
