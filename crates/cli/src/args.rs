@@ -240,8 +240,17 @@ impl LinkArgs {
         Ok(file.overridden_by(self.spec()?))
     }
 
-    /// The link: file and flags merged, gateway names resolved.
+    /// The link: file and flags merged, gateway names resolved by the system resolver.
     pub fn build(&self) -> anyhow::Result<Link> {
+        Ok(self.build_with(crate::gateway_dns::system())?.0)
+    }
+
+    /// The link: file and flags merged, gateway names resolved by `resolver`; and the names,
+    /// when there are any, for `run` to re-resolve every resync period.
+    pub fn build_with(
+        &self,
+        resolver: crate::gateway_dns::Resolver,
+    ) -> anyhow::Result<(Link, Option<crate::gateway_dns::GatewayNames>)> {
         let spec = self.merged_spec()?;
         if spec
             .target_cluster_name
@@ -253,14 +262,15 @@ impl LinkArgs {
                  (with --gateway-address for gateway mode)"
             );
         }
-        let link = Link::from_spec(&spec, crate::link_file::resolve).map_err(|e| {
-            match &self.link_file {
-                Some(path) => {
-                    anyhow::anyhow!("the link (--link {} and flags): {e}", path.display())
+        let (link, names) =
+            crate::gateway_dns::GatewayNames::first(spec, resolver).map_err(|e| {
+                match &self.link_file {
+                    Some(path) => {
+                        anyhow::anyhow!("the link (--link {} and flags): {e}", path.display())
+                    }
+                    None => anyhow::anyhow!("the link: {e}"),
                 }
-                None => anyhow::anyhow!("the link: {e}"),
-            }
-        })?;
-        Ok(link.with_gateway_alive(!self.gateway_down))
+            })?;
+        Ok((link.with_gateway_alive(!self.gateway_down), names))
     }
 }

@@ -22,6 +22,7 @@ use svcmirror_kube::link_resource::{LinkEvent, LinkResource, LinkStatus, link_st
 use tokio::sync::watch;
 
 use crate::clusters::{Connected, connect_kubeconfig_text};
+use crate::gateway_dns::GatewayNames;
 use crate::link_watch::{Command, LinkSupervisor, StopReason};
 
 /// The Link followed, and what the command line sets beside it.
@@ -38,6 +39,8 @@ pub struct Followed {
     pub target_context: Option<String>,
     /// `--gateway-down`.
     pub gateway_down: bool,
+    /// SPEC §2: resolves the Link's gateway DNS names (at each start, then every resync period).
+    pub resolver: crate::gateway_dns::Resolver,
 }
 
 /// SPEC §2.2: the credentials Secret a spec names — `clusterCredentialsSecret`, else Linkerd's
@@ -69,11 +72,16 @@ type Session = (watch::Sender<bool>, BoxFuture<'static, ()>);
 type Credentials =
     Pin<Box<dyn Stream<Item = Result<Option<Vec<u8>>, kube::runtime::watcher::Error>> + Send>>;
 
-/// Follows the Link until `stop` completes. `start(link, target, stop)` is one mirroring
-/// session, which must end soon after its `stop` is set (or its sender dropped).
+/// Follows the Link until `stop` completes. `start(link, names, target, stop)` is one mirroring
+/// session (`names`: the link's gateway DNS names, to re-resolve), which must end soon after its `stop` is set (or its sender dropped).
 pub async fn follow<F>(followed: &Followed, mut start: F, stop: impl Future<Output = ()>)
 where
-    F: FnMut(Link, Connected, watch::Receiver<bool>) -> BoxFuture<'static, ()>,
+    F: FnMut(
+        Link,
+        Option<GatewayNames>,
+        Connected,
+        watch::Receiver<bool>,
+    ) -> BoxFuture<'static, ()>,
 {
     let id = &followed.id;
     tracing::info!(link = %id, "following the Link {id}: mirroring starts once it and its credentials Secret are read");
@@ -171,12 +179,18 @@ async fn begin<F>(
     start: &mut F,
 ) -> Option<Session>
 where
-    F: FnMut(Link, Connected, watch::Receiver<bool>) -> BoxFuture<'static, ()>,
+    F: FnMut(
+        Link,
+        Option<GatewayNames>,
+        Connected,
+        watch::Receiver<bool>,
+    ) -> BoxFuture<'static, ()>,
 {
     let id = &followed.id;
-    // The gateway's DNS names are resolved here, at every (re)start of the session.
-    let link = match Link::from_spec(spec, crate::link_file::resolve) {
-        Ok(link) => link.with_gateway_alive(!followed.gateway_down),
+    // The gateway's DNS names are resolved here, at every (re)start of the session, and then
+    // every resync period by the session.
+    let (link, names) = match GatewayNames::first(spec.clone(), followed.resolver.clone()) {
+        Ok((link, names)) => (link.with_gateway_alive(!followed.gateway_down), names),
         Err(e) => {
             tracing::error!(link = %id, "the Link {id} (and flags): {e}; nothing is mirrored until it is fixed");
             return None;
@@ -195,7 +209,7 @@ where
     };
     tracing::info!(link = %id, target = %target.server, gateway_port = link.gateway_port(), "mirroring with the Link {id}");
     let (stop_tx, stop_rx) = watch::channel(false);
-    Some((stop_tx, start(link, target, stop_rx)))
+    Some((stop_tx, start(link, names, target, stop_rx)))
 }
 
 /// Stops a session and waits for it to end (its reconcile in flight finishes).

@@ -25,6 +25,7 @@ mod demo;
 mod explain;
 mod federation;
 mod flags;
+mod gateway_dns;
 mod leader;
 mod link_file;
 mod link_manifests;
