@@ -1,0 +1,255 @@
+//! `svcmirror plan` with several `--link` files on one source (SPEC §9, issue 11 deliverable 5):
+//! each link's plan against the one observed source, merged into one plan, and the federated
+//! Services of all links (`crate::federation`, the multi-writer rule).
+//!
+//! A name two links want in the same plan is kept by the earlier `--link` — as `translate`
+//! (`crate::converge::converge_links`) and the controllers do: the link that creates it first
+//! keeps it (SPEC §7) — and the later link's operations on it are dropped with a NameConflict
+//! error naming both links: never two writes of one object. A Namespace both links create is
+//! one create.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::time::Instant;
+
+use svcmirror_core::model::{Kind, ObjectKey};
+use svcmirror_core::{
+    Dependency, Diagnostic, Plan, Reason, Severity, SourceState, plan as plan_link, translate,
+};
+
+use crate::args::{PlanArgs, PlanFormat};
+use crate::converge::Timings;
+use crate::run::{Loaded, Outcome};
+
+/// `svcmirror plan` for several links: prints the merged plan, reports each link's findings
+/// after its label.
+pub fn plan(
+    args: &PlanArgs,
+    loaded: Loaded,
+    source: &SourceState,
+    mut timings: Timings,
+) -> anyhow::Result<Outcome> {
+    let mut found: Vec<Vec<Diagnostic>> = Vec::new();
+    let mut plans = Vec::new();
+    for input in &loaded.links {
+        let translation = Timings::time(&mut timings.translate, || {
+            translate(&input.link, &input.target, source)
+        });
+        let mut plan = Timings::time(&mut timings.plan, || {
+            plan_link(&input.link, &translation.desired, source)
+        });
+        let mut diagnostics = translation.diagnostics;
+        diagnostics.append(&mut plan.diagnostics);
+        found.push(diagnostics);
+        plans.push(plan);
+    }
+    let labels: Vec<&str> = loaded.links.iter().map(|l| l.label.as_str()).collect();
+    let (mut plan, clashes) = merge(plans, &labels);
+    for (found, clashes) in found.iter_mut().zip(clashes) {
+        found.extend(clashes);
+    }
+    let mut shared = Vec::new();
+    Timings::time(&mut timings.plan, || {
+        // SPEC §9: the federated Services of every link, each link one writer.
+        crate::federation::add_to(&loaded.pairs(), source, &mut shared, &mut plan);
+    });
+    shared.append(&mut plan.diagnostics);
+    let render_start = Instant::now();
+    let mut out = std::io::stdout().lock();
+    match args.output {
+        PlanFormat::Text => crate::render::plan_text(&plan, source, &mut out)?,
+        PlanFormat::Json => {
+            let diagnostics: Vec<&Diagnostic> = loaded
+                .diagnostics
+                .iter()
+                .chain(
+                    loaded
+                        .links
+                        .iter()
+                        .zip(&found)
+                        .flat_map(|(l, found)| l.diagnostics.iter().chain(found)),
+                )
+                .chain(&shared)
+                .collect();
+            crate::render::plan_json(&plan, &diagnostics, &mut out)?;
+        }
+    }
+    out.flush()?;
+    timings.render = render_start.elapsed();
+    if args.timings {
+        timings.print(false);
+    }
+    let pending = !plan.operations.is_empty();
+    let outcome = loaded.report(shared, found);
+    Ok(Outcome {
+        rejected: outcome.rejected || (args.exit_code && pending),
+    })
+}
+
+/// Merges the plans of several links (in the order given) into one: each link's operations in
+/// its own order, its dependencies moved along. An object a later link also writes stays the
+/// earlier link's: the later link's operation on it, and whatever depends on that operation, is
+/// dropped, with a NameConflict error for the later link (second value, one list per link). A
+/// Namespace several links create is created once, silently (it is no link's).
+#[must_use]
+pub fn merge(plans: Vec<Plan>, labels: &[&str]) -> (Plan, Vec<Vec<Diagnostic>>) {
+    let mut merged = Plan::default();
+    let mut clashes: Vec<Vec<Diagnostic>> = vec![Vec::new(); plans.len()];
+    // Which link writes each object, by (kind, key).
+    let mut writer: BTreeMap<(Kind, ObjectKey), usize> = BTreeMap::new();
+    for (i, plan) in plans.into_iter().enumerate() {
+        let mut prerequisites: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for d in &plan.dependencies {
+            prerequisites.entry(d.operation).or_default().push(d.on);
+        }
+        // Index in this plan → index in the merged plan (None: dropped).
+        let mut moved: Vec<Option<usize>> = Vec::with_capacity(plan.operations.len());
+        let mut dropped_keys: BTreeSet<(Kind, ObjectKey)> = BTreeSet::new();
+        for (j, operation) in plan.operations.into_iter().enumerate() {
+            let id = (operation.kind(), operation.key());
+            let waits_on_dropped = prerequisites
+                .get(&j)
+                .is_some_and(|on| on.iter().any(|&k| moved[k].is_none()));
+            let earlier = writer.get(&id).copied().filter(|&w| w != i);
+            match earlier {
+                Some(_) if id.0 == Kind::Namespace => moved.push(None),
+                Some(w) => {
+                    moved.push(None);
+                    if dropped_keys.insert(id.clone()) {
+                        clashes[i].push(Diagnostic::new(
+                            Reason::NameConflict,
+                            Severity::Error,
+                            id.0,
+                            id.1.clone(),
+                            format!(
+                                "{} wants this name too and was given first: it keeps it (SPEC §7: \
+                                 the link that creates a name first keeps it); not written for \
+                                 {}",
+                                labels[w], labels[i]
+                            ),
+                        ));
+                    }
+                }
+                None if waits_on_dropped => moved.push(None),
+                None => {
+                    writer.insert(id, i);
+                    moved.push(Some(merged.operations.len()));
+                    merged.operations.push(operation);
+                }
+            }
+        }
+        for d in plan.dependencies {
+            if let (Some(Some(operation)), Some(Some(on))) =
+                (moved.get(d.operation), moved.get(d.on))
+            {
+                merged.dependencies.push(Dependency {
+                    operation: *operation,
+                    on: *on,
+                });
+            }
+        }
+        merged.diagnostics.extend(plan.diagnostics);
+    }
+    merged.dependencies.sort_unstable();
+    (merged, clashes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use svcmirror_core::Operation;
+    use svcmirror_core::model::Namespace;
+    use svcmirror_core::model::{Object, Service};
+
+    fn create(kind: Kind, name: &str) -> Operation {
+        let object = match kind {
+            Kind::Namespace => Object::Namespace(Namespace::new(name)),
+            _ => Object::Service(Service::new("default", name)),
+        };
+        Operation::Create { object }
+    }
+
+    /// Issue 11 deliverable 5: a name two links want is written once, for the earlier link; the
+    /// later one gets a NameConflict naming both, and what depended on its dropped write goes
+    /// too. A shared Namespace is created once, without a finding.
+    #[test]
+    fn a_clash_is_reported_for_the_later_link_and_never_written_twice() {
+        let first = Plan {
+            operations: vec![
+                create(Kind::Namespace, "apps"),
+                create(Kind::Service, "x-us-west"),
+            ],
+            ..Plan::default()
+        };
+        let second = Plan {
+            operations: vec![
+                create(Kind::Namespace, "apps"),
+                create(Kind::Service, "x-us-west"),
+                create(Kind::Service, "after-the-clash"),
+                create(Kind::Service, "y-us-west"),
+            ],
+            dependencies: vec![Dependency {
+                operation: 2,
+                on: 1,
+            }],
+            ..Plan::default()
+        };
+        let (merged, clashes) = merge(vec![first, second], &["link west", "link us-west"]);
+        let keys: Vec<String> = merged
+            .operations
+            .iter()
+            .map(|o| format!("{} {}", o.kind(), o.key()))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "Namespace apps",
+                "Service default/x-us-west",
+                "Service default/y-us-west"
+            ]
+        );
+        assert!(clashes[0].is_empty());
+        assert_eq!(clashes[1].len(), 1);
+        let clash = &clashes[1][0];
+        assert_eq!(
+            (clash.reason, clash.severity),
+            (Reason::NameConflict, Severity::Error)
+        );
+        assert!(
+            clash.message.contains("link west") && clash.message.contains("link us-west"),
+            "{clash:?}"
+        );
+    }
+
+    /// Dependencies follow their operations to their new places.
+    #[test]
+    fn dependencies_are_moved_with_their_operations() {
+        let one = Plan {
+            operations: vec![create(Kind::Service, "a"), create(Kind::Service, "b")],
+            dependencies: vec![Dependency {
+                operation: 1,
+                on: 0,
+            }],
+            ..Plan::default()
+        };
+        let two = one.clone();
+        let two = Plan {
+            operations: vec![create(Kind::Service, "c"), create(Kind::Service, "d")],
+            ..two
+        };
+        let (merged, _) = merge(vec![one, two], &["link a", "link b"]);
+        assert_eq!(
+            merged.dependencies,
+            [
+                Dependency {
+                    operation: 1,
+                    on: 0
+                },
+                Dependency {
+                    operation: 3,
+                    on: 2
+                }
+            ]
+        );
+    }
+}
