@@ -131,12 +131,16 @@ pub fn session(
         let mirror = async {
             loop {
                 // The driver finishes the reconcile in flight before it returns (issue 14).
+                let rebuilt_link = async {
+                    // No names to re-resolve (the sender is gone): never.
+                    if rebuilt.changed().await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                };
                 let interrupted = async {
                     tokio::select! {
                         () = stopped(stop.clone()) => {}
-                        changed = rebuilt.changed() => if changed.is_err() {
-                            std::future::pending::<()>().await;
-                        },
+                        () = rebuilt_link => {}
                     }
                 };
                 driver.run(interrupted).await;
