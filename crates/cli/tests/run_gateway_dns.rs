@@ -13,7 +13,7 @@
 mod support;
 
 mod common;
-use common::*;
+use common::{http_get, kubeconfig as kubeconfig_path, kubeconfig_text, log};
 
 use std::collections::BTreeSet;
 use std::net::TcpListener;
@@ -99,9 +99,9 @@ async fn gateway_names_are_re_resolved_at_every_resync_and_a_failure_keeps_the_l
     let mut child = Command::new(env!("CARGO_BIN_EXE_svcmirror"))
         .arg("run")
         .arg("--target-kubeconfig")
-        .arg(kubeconfig(&dir, "west", west_addr))
+        .arg(kubeconfig_path(&dir, "west", west_addr))
         .arg("--source-kubeconfig")
-        .arg(kubeconfig(&dir, "east", east_addr))
+        .arg(kubeconfig_path(&dir, "east", east_addr))
         .args(["--cluster-name", "west", "--gateway-address", NAME])
         .arg("--gateway-hosts")
         .arg(&hosts)
@@ -181,7 +181,93 @@ async fn gateway_names_are_re_resolved_at_every_resync_and_a_failure_keeps_the_l
         .filter(|l| l.contains("gateway addresses of link west changed"))
         .count();
     assert_eq!(changes, 1, "only the move was a change\n{}", log(&dir));
+    terminate(&mut child, &dir);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// SIGTERM: the session stops at once, its re-resolver with it (exit 0, no shutdown grace used).
+fn terminate(child: &mut Child, dir: &Path) {
+    let sent = Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", child.id())])
+        .status()
+        .expect("sh runs");
+    assert!(sent.success());
+    for _ in 0..600 {
+        if let Some(status) = child.try_wait().expect("wait") {
+            assert!(status.success(), "{status}\n{}", log(dir));
+            assert!(
+                !log(dir).contains("did not finish within the shutdown grace"),
+                "{}",
+                log(dir)
+            );
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let _ = child.kill();
-    let _ = child.wait();
+    panic!("still running a minute after SIGTERM\n{}", log(dir));
+}
+
+/// The same with `--link-name` (SPEC §2.2): the Link in east names the gateway by DNS; the
+/// session started from it re-resolves every resync and follows the answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_link_name_re_resolves_the_links_gateway_name() {
+    const LINKS: &str =
+        "/apis/multicluster.linkerd.io/v1alpha3/namespaces/linkerd-multicluster/links";
+    const SECRETS: &str = "/api/v1/namespaces/linkerd-multicluster/secrets";
+    let west_server = ApiServer::new(west());
+    let east = ApiServer::new(FakeCluster::default());
+    let (west_addr, east_addr) = (spawn(west_server.clone()).await, spawn(east.clone()).await);
+    let dir = std::env::temp_dir().join(format!("svcmirror-run-dns-link-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let hosts = dir.join("hosts");
+    std::fs::write(&hosts, format!("192.0.2.20 {NAME}\n")).expect("hosts");
+    let kubeconfig = serde_json::to_value(k8s_openapi::ByteString(
+        kubeconfig_text("west", west_addr).into_bytes(),
+    ))
+    .expect("base64");
+    east.put_object(
+        SECRETS,
+        "cluster-credentials-west",
+        serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "cluster-credentials-west", "namespace": "linkerd-multicluster"},
+            "type": "mirror.linkerd.io/remote-kubeconfig", "data": {"kubeconfig": kubeconfig}}),
+    );
+    east.put_object(
+        LINKS,
+        "west",
+        serde_json::json!({"apiVersion": "multicluster.linkerd.io/v1alpha3", "kind": "Link",
+            "metadata": {"name": "west", "namespace": "linkerd-multicluster"},
+            "spec": {"targetClusterName": "west", "gatewayAddress": NAME, "gatewayPort": "4143",
+                     "gatewayIdentity": "linkerd-gateway.linkerd-multicluster.serviceaccount.identity.linkerd.cluster.local",
+                     "enableHeadlessServices": true}}),
+    );
+    let metrics = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_svcmirror"))
+        .args(["run", "--link-name", "west", "--source-kubeconfig"])
+        .arg(kubeconfig_path(&dir, "east", east_addr))
+        .arg("--gateway-hosts")
+        .arg(&hosts)
+        .args(["--no-probe", "--no-leader-election"])
+        .args(["--allow-short-resync", "--resync-period", "1s"])
+        .args(["--metrics-addr", &metrics.to_string()])
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("stderr.log")).expect("log file"))
+        .spawn()
+        .expect("svcmirror run starts");
+    wait_for(&mut child, &dir, 1200, || {
+        gateways_are(&east.lock(), &["192.0.2.20"])
+    })
+    .await;
+    std::fs::write(&hosts, format!("192.0.2.21 {NAME}\n")).expect("hosts");
+    wait_for(&mut child, &dir, 1200, || {
+        gateways_are(&east.lock(), &["192.0.2.21"])
+    })
+    .await;
+    terminate(&mut child, &dir);
     let _ = std::fs::remove_dir_all(&dir);
 }
