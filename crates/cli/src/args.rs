@@ -123,8 +123,8 @@ pub struct LinkArgs {
     /// (`targetClusterName`).
     #[arg(long, value_name = "NAME")]
     pub cluster_name: Option<String>,
-    /// Gateway address: an IP or a DNS name (resolved by the system resolver), or several,
-    /// comma-separated; repeatable (`gatewayAddress`). None: a gateway-less link, which mirrors
+    /// Gateway address: an IP or a DNS name (resolved by the system resolver; `run` re-resolves
+    /// it every resync period), or several, comma-separated; repeatable (`gatewayAddress`). None: a gateway-less link, which mirrors
     /// remote-discovery and federated exports only.
     #[arg(long = "gateway-address", value_name = "ADDR")]
     pub gateway_addresses: Vec<String>,

@@ -204,6 +204,7 @@ async fn controller(
             target_context: args.target_context.clone(),
             gateway_down: args.link.gateway_down,
             resolver: args.resolver(),
+            retry_after: args.resync_period,
         }),
         None => None,
     };

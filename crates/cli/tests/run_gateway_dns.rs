@@ -208,8 +208,9 @@ fn terminate(child: &mut Child, dir: &Path) {
     panic!("still running a minute after SIGTERM\n{}", log(dir));
 }
 
-/// The same with `--link-name` (SPEC §2.2): the Link in east names the gateway by DNS; the
-/// session started from it re-resolves every resync and follows the answer.
+/// The same with `--link-name` (SPEC §2.2): the Link in east names the gateway by DNS. A start
+/// while the name does not resolve is retried every resync period; the session started from it
+/// re-resolves every resync and follows the answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_link_name_re_resolves_the_links_gateway_name() {
     const LINKS: &str =
@@ -221,7 +222,8 @@ async fn run_link_name_re_resolves_the_links_gateway_name() {
     let dir = std::env::temp_dir().join(format!("svcmirror-run-dns-link-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let hosts = dir.join("hosts");
-    std::fs::write(&hosts, format!("192.0.2.20 {NAME}\n")).expect("hosts");
+    // DNS does not answer yet when mirroring starts.
+    std::fs::write(&hosts, "# nothing yet\n").expect("hosts");
     let kubeconfig = serde_json::to_value(k8s_openapi::ByteString(
         kubeconfig_text("west", west_addr).into_bytes(),
     ))
@@ -259,6 +261,16 @@ async fn run_link_name_re_resolves_the_links_gateway_name() {
         .stderr(std::fs::File::create(dir.join("stderr.log")).expect("log file"))
         .spawn()
         .expect("svcmirror run starts");
+    // The start fails on the name (an ERROR naming it) and is retried every resync period, so
+    // mirroring starts once DNS answers — no edit of the Link needed.
+    wait_for(&mut child, &dir, 1200, || {
+        let log = log(&dir);
+        (log.contains("ERROR") && log.contains(NAME) && log.contains("resolved again in"))
+            .then_some(())
+            .ok_or_else(|| "no ERROR for the unresolved name yet".to_owned())
+    })
+    .await;
+    std::fs::write(&hosts, format!("192.0.2.20 {NAME}\n")).expect("hosts");
     wait_for(&mut child, &dir, 1200, || {
         gateways_are(&east.lock(), &["192.0.2.20"])
     })
