@@ -22,7 +22,7 @@ use crate::{demo, render};
 
 /// What a successful run found: decides the exit code.
 pub struct Outcome {
-    pub rejected: bool,
+    rejected: bool,
 }
 
 impl Outcome {
@@ -88,7 +88,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 anyhow::Ok((loaded, source))
             })?;
             if loaded.links.len() > 1 {
-                return crate::several::plan(&args, loaded, &source, timings);
+                return plan_links(&args, loaded, &source, timings);
             }
             let (link, target) = loaded.pairs()[0];
             let translation =
@@ -200,6 +200,71 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     }
 }
 
+/// `svcmirror plan` for several links (SPEC §9): prints the merged plan, reports each link's findings
+/// after its label.
+fn plan_links(
+    args: &crate::args::PlanArgs,
+    loaded: Loaded,
+    source: &SourceState,
+    mut timings: Timings,
+) -> anyhow::Result<Outcome> {
+    let mut found: Vec<Vec<Diagnostic>> = Vec::new();
+    let mut plans = Vec::new();
+    for input in &loaded.links {
+        let translation = Timings::time(&mut timings.translate, || {
+            translate(&input.link, &input.target, source)
+        });
+        let mut plan = Timings::time(&mut timings.plan, || {
+            plan(&input.link, &translation.desired, source)
+        });
+        let mut diagnostics = translation.diagnostics;
+        diagnostics.append(&mut plan.diagnostics);
+        found.push(diagnostics);
+        plans.push(plan);
+    }
+    let labels: Vec<&str> = loaded.links.iter().map(|l| l.label.as_str()).collect();
+    let (mut plan, clashes) = crate::several::merge(plans, &labels);
+    for (found, clashes) in found.iter_mut().zip(clashes) {
+        found.extend(clashes);
+    }
+    let mut shared = Vec::new();
+    Timings::time(&mut timings.plan, || {
+        // SPEC §9: the federated Services of every link, each link one writer.
+        crate::federation::add_to(&loaded.pairs(), source, &mut shared, &mut plan);
+    });
+    shared.append(&mut plan.diagnostics);
+    let render_start = Instant::now();
+    let mut out = std::io::stdout().lock();
+    match args.output {
+        PlanFormat::Text => render::plan_text(&plan, source, &mut out)?,
+        PlanFormat::Json => {
+            let diagnostics: Vec<&Diagnostic> = loaded
+                .diagnostics
+                .iter()
+                .chain(
+                    loaded
+                        .links
+                        .iter()
+                        .zip(&found)
+                        .flat_map(|(l, found)| l.diagnostics.iter().chain(found)),
+                )
+                .chain(&shared)
+                .collect();
+            render::plan_json(&plan, &diagnostics, &mut out)?;
+        }
+    }
+    out.flush()?;
+    timings.render = render_start.elapsed();
+    if args.timings {
+        timings.print(false);
+    }
+    let pending = !plan.operations.is_empty();
+    let outcome = loaded.report(shared, found);
+    Ok(Outcome {
+        rejected: outcome.rejected || (args.exit_code && pending),
+    })
+}
+
 /// Prints each diagnostic on one stderr line, those of one link of several after `label: `;
 /// errors make the exit code 1.
 fn report<'a>(diagnostics: impl IntoIterator<Item = (Option<&'a str>, Diagnostic)>) -> Outcome {
@@ -252,7 +317,7 @@ fn range_addresses(cidr: ipnet::IpNet) -> u64 {
 }
 
 /// One link given, with its target: read and checked in full.
-pub struct LinkInput {
+struct LinkInput {
     pub link: Link,
     /// `link <cluster> (--link FILE)`: what its findings are prefixed with when there are
     /// several links.
@@ -263,7 +328,7 @@ pub struct LinkInput {
 }
 
 /// Inputs read and checked in full, before anything is printed.
-pub struct Loaded {
+struct Loaded {
     /// Every link, in the order given (SPEC §9: one source, several links).
     pub links: Vec<LinkInput>,
     source: Option<Snapshot>,

@@ -1,6 +1,7 @@
 //! `svcmirror plan` with several `--link` files on one source (SPEC §9, issue 11 deliverable 5):
-//! each link's plan against the one observed source, merged into one plan, and the federated
-//! Services of all links (`crate::federation`, the multi-writer rule).
+//! [`merge`] makes one plan of the links' plans against the one observed source (the command,
+//! `crate::run`, then adds the federated Services of all links: `crate::federation`, the
+//! multi-writer rule). A leaf: it knows plans, not commands.
 //!
 //! A name two links want in the same plan is kept by the earlier `--link` — as `translate`
 //! (`crate::converge::converge_links`) and the controllers do: the link that creates it first
@@ -9,82 +10,9 @@
 //! one create.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
-use std::time::Instant;
 
 use svcmirror_core::model::{Kind, ObjectKey};
-use svcmirror_core::{
-    Dependency, Diagnostic, Plan, Reason, Severity, SourceState, plan as plan_link, translate,
-};
-
-use crate::args::{PlanArgs, PlanFormat};
-use crate::converge::Timings;
-use crate::run::{Loaded, Outcome};
-
-/// `svcmirror plan` for several links: prints the merged plan, reports each link's findings
-/// after its label.
-pub fn plan(
-    args: &PlanArgs,
-    loaded: Loaded,
-    source: &SourceState,
-    mut timings: Timings,
-) -> anyhow::Result<Outcome> {
-    let mut found: Vec<Vec<Diagnostic>> = Vec::new();
-    let mut plans = Vec::new();
-    for input in &loaded.links {
-        let translation = Timings::time(&mut timings.translate, || {
-            translate(&input.link, &input.target, source)
-        });
-        let mut plan = Timings::time(&mut timings.plan, || {
-            plan_link(&input.link, &translation.desired, source)
-        });
-        let mut diagnostics = translation.diagnostics;
-        diagnostics.append(&mut plan.diagnostics);
-        found.push(diagnostics);
-        plans.push(plan);
-    }
-    let labels: Vec<&str> = loaded.links.iter().map(|l| l.label.as_str()).collect();
-    let (mut plan, clashes) = merge(plans, &labels);
-    for (found, clashes) in found.iter_mut().zip(clashes) {
-        found.extend(clashes);
-    }
-    let mut shared = Vec::new();
-    Timings::time(&mut timings.plan, || {
-        // SPEC §9: the federated Services of every link, each link one writer.
-        crate::federation::add_to(&loaded.pairs(), source, &mut shared, &mut plan);
-    });
-    shared.append(&mut plan.diagnostics);
-    let render_start = Instant::now();
-    let mut out = std::io::stdout().lock();
-    match args.output {
-        PlanFormat::Text => crate::render::plan_text(&plan, source, &mut out)?,
-        PlanFormat::Json => {
-            let diagnostics: Vec<&Diagnostic> = loaded
-                .diagnostics
-                .iter()
-                .chain(
-                    loaded
-                        .links
-                        .iter()
-                        .zip(&found)
-                        .flat_map(|(l, found)| l.diagnostics.iter().chain(found)),
-                )
-                .chain(&shared)
-                .collect();
-            crate::render::plan_json(&plan, &diagnostics, &mut out)?;
-        }
-    }
-    out.flush()?;
-    timings.render = render_start.elapsed();
-    if args.timings {
-        timings.print(false);
-    }
-    let pending = !plan.operations.is_empty();
-    let outcome = loaded.report(shared, found);
-    Ok(Outcome {
-        rejected: outcome.rejected || (args.exit_code && pending),
-    })
-}
+use svcmirror_core::{Dependency, Diagnostic, Plan, Reason, Severity};
 
 /// Merges the plans of several links (in the order given) into one: each link's operations in
 /// its own order, its dependencies moved along. An object a later link also writes stays the
