@@ -283,7 +283,9 @@ async fn re_resolve(
     period: std::time::Duration,
     rebuilt: watch::Sender<Option<Link>>,
 ) {
-    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    // The first tick is at once: a session that starts from an older answer (a lease acquired
+    // again) catches up before its first resync.
+    let mut ticker = tokio::time::interval(period);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
