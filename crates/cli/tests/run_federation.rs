@@ -156,7 +156,19 @@ async fn two_run_processes_converge_on_one_federated_service() {
     );
     let dir = std::env::temp_dir().join(format!("svcmirror-run-fed-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let w = Controller::start(&dir, "west", west_addr, east_addr);
+    // west's link is the output of `linkerd multicluster link` as it is (Secrets, the Link,
+    // RBAC…: the Link is picked out); north's is flags.
+    let linkerd_link = format!(
+        "{}/tests/data/linkerd-mc-link-west.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let w = Controller::start_with(
+        &dir,
+        "west",
+        west_addr,
+        east_addr,
+        &["--link".into(), linkerd_link],
+    );
     let n = Controller::start(&dir, "north", north_addr, east_addr);
 
     poll(&[&w, &n], || match federated(&east) {

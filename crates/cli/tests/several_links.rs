@@ -218,6 +218,25 @@ fn left_one_member_leaves_the_federated_service() {
         .collect();
     assert_eq!(fed.len(), 1, "{plan}");
     assert_eq!(fed[0]["action"], "update", "{plan}");
+
+    // The last member leaves too: the federated Service lists nobody and is deleted.
+    let (code, out, err) = two_links(
+        "translate",
+        "federated-left.yaml",
+        "federated-left.yaml",
+        &["--source", &source, "-o", "json"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let items = items(&out);
+    assert!(
+        named(&items, "Service", "web-federated").is_empty(),
+        "{out}"
+    );
+    assert_eq!(
+        named(&items, "Service", "db-west").len(),
+        1,
+        "the mirrors stay"
+    );
 }
 
 /// `simulate` runs one driver per link on one source: they converge on one `web-federated`
