@@ -11,8 +11,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use svcmirror_core::model::{Kind, ObjectKey};
-use svcmirror_core::{Dependency, Diagnostic, Plan, Reason, Severity};
+use svcmirror_core::labels::SLICE_SERVICE_NAME;
+use svcmirror_core::model::{Kind, Object, ObjectKey};
+use svcmirror_core::{Dependency, Diagnostic, Operation, Plan, Reason, Severity};
 
 /// Merges the plans of several links (in the order given) into one: each link's operations in
 /// its own order, its dependencies moved along. An object a later link also writes stays the
@@ -35,9 +36,15 @@ pub fn merge(plans: Vec<Plan>, labels: &[&str]) -> (Plan, Vec<Vec<Diagnostic>>) 
         let mut dropped_keys: BTreeSet<(Kind, ObjectKey)> = BTreeSet::new();
         for (j, operation) in plan.operations.into_iter().enumerate() {
             let id = (operation.kind(), operation.key());
-            let waits_on_dropped = prerequisites
-                .get(&j)
-                .is_some_and(|on| on.iter().any(|&k| moved[k].is_none()));
+            // A slice of a Service this link does not get is not written either (the plan
+            // orders Services before their slices).
+            let of_dropped_service = slice_service(&operation).is_some_and(|service| {
+                dropped_keys.contains(&(Kind::Service, ObjectKey::new(&id.1.namespace, service)))
+            });
+            let waits_on_dropped = of_dropped_service
+                || prerequisites
+                    .get(&j)
+                    .is_some_and(|on| on.iter().any(|&k| moved[k].is_none()));
             let earlier = writer.get(&id).copied().filter(|&w| w != i);
             match earlier {
                 Some(_) if id.0 == Kind::Namespace => moved.push(None),
@@ -82,16 +89,43 @@ pub fn merge(plans: Vec<Plan>, labels: &[&str]) -> (Plan, Vec<Vec<Diagnostic>>) 
     (merged, clashes)
 }
 
+/// The Service an EndpointSlice written by `operation` belongs to (its
+/// `kubernetes.io/service-name` label).
+fn slice_service(operation: &Operation) -> Option<&str> {
+    match operation {
+        Operation::Create {
+            object: Object::EndpointSlice(slice),
+        }
+        | Operation::Update {
+            object: Object::EndpointSlice(slice),
+            ..
+        } => slice
+            .metadata
+            .labels
+            .get(SLICE_SERVICE_NAME)
+            .map(String::as_str),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use svcmirror_core::Operation;
-    use svcmirror_core::model::Namespace;
-    use svcmirror_core::model::{Object, Service};
+    use svcmirror_core::EndpointSlice;
+    use svcmirror_core::model::{Namespace, Service};
 
     fn create(kind: Kind, name: &str) -> Operation {
         let object = match kind {
             Kind::Namespace => Object::Namespace(Namespace::new(name)),
+            Kind::EndpointSlice => {
+                let mut slice = EndpointSlice::new("default", name, "IPv4");
+                let service = name.rsplit_once('-').map_or(name, |(s, _)| s);
+                slice
+                    .metadata
+                    .labels
+                    .insert(SLICE_SERVICE_NAME.into(), service.into());
+                Object::EndpointSlice(slice)
+            }
             _ => Object::Service(Service::new("default", name)),
         };
         Operation::Create { object }
@@ -99,7 +133,8 @@ mod tests {
 
     /// Issue 11 deliverable 5: a name two links want is written once, for the earlier link; the
     /// later one gets a NameConflict naming both, and what depended on its dropped write goes
-    /// too. A shared Namespace is created once, without a finding.
+    /// too, as does a slice of the dropped Service. A shared Namespace is created once, without
+    /// a finding.
     #[test]
     fn a_clash_is_reported_for_the_later_link_and_never_written_twice() {
         let first = Plan {
@@ -115,6 +150,7 @@ mod tests {
                 create(Kind::Service, "x-us-west"),
                 create(Kind::Service, "after-the-clash"),
                 create(Kind::Service, "y-us-west"),
+                create(Kind::EndpointSlice, "x-us-west-1a2b3"),
             ],
             dependencies: vec![Dependency {
                 operation: 2,
