@@ -117,7 +117,8 @@ pub struct LinkArgs {
     /// flag given beside it overrides that field. translate, plan and simulate take several
     /// (SPEC §9: one source, several links), each paired with the `--target` next to it; a flag
     /// then overrides that field of every link (but --cluster-name, which names one).
-    #[arg(long = "link", value_name = "FILE")]
+    // The id stays `link_file` (one id for every `conflicts_with` naming it).
+    #[arg(id = "link_file", long = "link", value_name = "FILE")]
     pub link_files: Vec<PathBuf>,
     /// Target cluster name (a DNS-1123 label): the `-<name>` suffix of every mirror
     /// (`targetClusterName`).

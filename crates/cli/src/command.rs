@@ -77,7 +77,7 @@ pub fn check_link_targets(matches: &clap::ArgMatches) -> Result<(), clap::Error>
             .map(Iterator::collect)
             .unwrap_or_default()
     };
-    let links = indices("link_files");
+    let links = indices("link_file");
     if links.len() < 2 {
         return Ok(());
     }

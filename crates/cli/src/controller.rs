@@ -51,7 +51,7 @@ pub struct RunArgs {
     /// kubeconfig is the `kubeconfig` key of the Secret it names (`clusterCredentialsSecret`,
     /// default `cluster-credentials-<targetClusterName>`), re-read when it changes; each export's
     /// conditions are written into the Link's status.
-    #[arg(long, value_name = "NAME", conflicts_with = "link_files")]
+    #[arg(long, value_name = "NAME", conflicts_with = "link_file")]
     pub link_name: Option<String>,
     /// Namespace of the `--link-name` Link and its credentials Secret.
     #[arg(long, value_name = "NAMESPACE", default_value = svcmirror_kube::link_resource::DEFAULT_LINK_NAMESPACE)]
