@@ -28,6 +28,7 @@ mod demo;
 mod explain;
 mod federation;
 mod flags;
+mod gateway_dns;
 mod leader;
 mod link_file;
 mod link_manifests;
@@ -42,16 +43,20 @@ mod probe;
 mod render;
 mod run;
 mod session;
+mod several;
 mod simulate;
 mod unlink;
 mod yaml;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 fn main() -> ExitCode {
-    let cli = command::Cli::parse();
+    let matches = command::Cli::command().get_matches();
+    let cli = command::Cli::from_arg_matches(&matches)
+        .and_then(|cli| command::check_link_targets(&matches).map(|()| cli))
+        .unwrap_or_else(|e| e.exit());
     match run::run(cli) {
         Ok(outcome) => outcome.exit_code(),
         // `svcmirror translate … | head`: the reader left, which is not an error of the input.
