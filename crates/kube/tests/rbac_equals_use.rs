@@ -29,36 +29,55 @@ use support::*;
 
 type Rule = (String, String, String);
 
-/// Every (group, resource, verb) the Roles and ClusterRoles of `file` grant.
-fn granted(files: &[&str]) -> BTreeSet<Rule> {
+const CONTROLLER: (&str, &str) = ("svcmirror", "svcmirror-west");
+const REMOTE: (&str, &str) = ("svcmirror", "svcmirror-remote-west");
+
+/// Every document of `deploy/<files>`.
+fn deploy(files: &[&str]) -> Vec<Value> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
-    let mut rules = BTreeSet::new();
+    let mut docs = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(dir.join(file)).expect("manifest");
-        let docs: Vec<Value> = serde_saphyr::from_multiple(&text).expect("YAML");
-        for doc in docs
-            .iter()
-            .filter(|d| d["kind"] == "Role" || d["kind"] == "ClusterRole")
-        {
-            for rule in doc["rules"].as_array().into_iter().flatten() {
-                let list = |v: &Value| -> Vec<String> {
-                    v.as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|s| s.as_str().map(str::to_owned))
-                        .collect()
-                };
-                for group in list(&rule["apiGroups"]) {
-                    for resource in list(&rule["resources"]) {
-                        for verb in list(&rule["verbs"]) {
-                            rules.insert((group.clone(), resource.clone(), verb));
-                        }
+        docs.extend(serde_saphyr::from_multiple::<Value>(&text).expect("YAML"));
+    }
+    docs
+}
+
+/// Every (group, resource, verb) the Roles and ClusterRoles of `file` grant.
+fn granted(files: &[&str]) -> BTreeSet<Rule> {
+    let mut rules = BTreeSet::new();
+    for doc in deploy(files)
+        .iter()
+        .filter(|d| d["kind"] == "Role" || d["kind"] == "ClusterRole")
+    {
+        for rule in doc["rules"].as_array().into_iter().flatten() {
+            let list = |v: &Value| -> Vec<String> {
+                v.as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            };
+            for group in list(&rule["apiGroups"]) {
+                for resource in list(&rule["resources"]) {
+                    for verb in list(&rule["verbs"]) {
+                        rules.insert((group.clone(), resource.clone(), verb));
                     }
                 }
             }
         }
     }
     rules
+}
+
+const SOURCE_FILES: &[&str] = &["rbac-source.yaml", "rbac-source-create-namespaces.yaml"];
+
+/// The RBAC objects of `deploy/<files>`, and the ServiceAccount they are for.
+fn rbac_of(files: &[&str], (namespace, name): (&str, &str)) -> (Rbac, ServiceAccount) {
+    (
+        Rbac::from_documents(&deploy(files)),
+        ServiceAccount::new(namespace, name),
+    )
 }
 
 /// Waits (bounded) until `done` holds, re-checking after every status the driver publishes.
@@ -128,6 +147,12 @@ async fn rbac_in_deploy_equals_the_requests_the_controller_makes() {
         .expect("apps/api");
     let west = ApiServer::new(west_cluster);
     let east = ApiServer::new(FakeCluster::default());
+    // Both API servers authorize as a real one would, by deploy/'s RBAC for the accounts it
+    // binds: a request it does not allow is a 403, and the run does not converge.
+    let (source_rbac, controller) = rbac_of(SOURCE_FILES, CONTROLLER);
+    *east.enforce.lock().expect("lock") = Some((source_rbac, controller));
+    let (target_rbac, remote) = rbac_of(&["rbac-target.yaml"], REMOTE);
+    *west.enforce.lock().expect("lock") = Some((target_rbac, remote));
     let (west_addr, east_addr) = (spawn(west.clone()).await, spawn(east.clone()).await);
     let link = Link::builder("west")
         .gateway_address("172.18.0.4".parse().expect("ip"))
@@ -242,40 +267,41 @@ async fn rbac_in_deploy_equals_the_requests_the_controller_makes() {
     .await;
     elector.release().await.expect("release");
 
-    let used_source = east.rbac.lock().expect("lock").clone();
-    let used_target = west.rbac.lock().expect("lock").clone();
-    let source_rules = granted(&["rbac-source.yaml", "rbac-source-create-namespaces.yaml"]);
-    let target_rules = granted(&["rbac-target.yaml"]);
-    let diff =
-        |a: &BTreeSet<Rule>, b: &BTreeSet<Rule>| a.difference(b).cloned().collect::<Vec<_>>();
+    let used_source = east.recorded();
+    let used_target = west.recorded();
+    let (source_rbac, controller) = rbac_of(SOURCE_FILES, CONTROLLER);
+    let (target_rbac, remote) = rbac_of(&["rbac-target.yaml"], REMOTE);
+    let shown = |v: &[Attributes]| v.iter().map(ToString::to_string).collect::<Vec<_>>();
+    let shown_grants = |v: &[Grant]| v.iter().map(ToString::to_string).collect::<Vec<_>>();
     assert_eq!(
-        diff(&used_source, &source_rules),
-        [],
-        "the controller needs these in the source cluster, deploy/ does not grant them"
+        shown(&source_rbac.refused(&controller, &used_source)),
+        Vec::<String>::new(),
+        "the controller makes these requests in the source cluster, deploy/ does not allow them"
     );
     // `get` in the source is the driver's re-read of one object after a Conflict, a Timeout or
     // an AlreadyExists (`Driver`'s re-read; exercised under faults by the backend's tests): the
     // code calls it, a fault-free run does not.
-    let reread = |rule: &Rule| rule.2 == "get" && rule.1 != "leases";
-    let unused: Vec<Rule> = diff(&source_rules, &used_source)
+    let unused: Vec<Grant> = source_rbac
+        .unused(&controller, &used_source)
         .into_iter()
-        .filter(|r| !reread(r))
+        .filter(|g| !(g.rule.verbs == ["get"] && g.rule.resources != ["leases"]))
         .collect();
     assert_eq!(
-        unused,
-        [],
+        shown_grants(&unused),
+        Vec::<String>::new(),
         "deploy/ grants these in the source cluster, the controller never uses them"
     );
     assert_eq!(
-        diff(&used_target, &target_rules),
-        [],
-        "the controller needs these in the target cluster, deploy/ does not grant them"
+        shown(&target_rbac.refused(&remote, &used_target)),
+        Vec::<String>::new(),
+        "the controller makes these requests in the target cluster, deploy/ does not allow them"
     );
     assert_eq!(
-        diff(&target_rules, &used_target),
-        [],
+        shown_grants(&target_rbac.unused(&remote, &used_target)),
+        Vec::<String>::new(),
         "deploy/ grants these in the target cluster, the controller never uses them"
     );
+    let used_source: BTreeSet<Rule> = used_source.iter().map(Attributes::triple).collect();
     // Namespace creation is a server-side apply: create and patch (issue 12: only create was
     // granted, so it got 403).
     assert!(used_source.contains(&(String::new(), "namespaces".into(), "patch".into())));
@@ -287,4 +313,432 @@ async fn rbac_in_deploy_equals_the_requests_the_controller_makes() {
             .all(|(_, resource, _)| resource == "namespaces"),
         "the opt-in file grants namespace writes only: {opt_in:?}"
     );
+}
+
+/// The loopback server's RBAC evaluator (`support::rbac`) against the semantics of the
+/// Kubernetes RBAC docs (<https://kubernetes.io/docs/reference/access-authn-authz/rbac/>) and
+/// the apiserver's request attributes (`k8s.io/apiserver/pkg/endpoints/request/requestinfo.go`).
+mod authorizer {
+    use std::collections::BTreeMap;
+
+    use http::Method;
+    use serde_json::{Value, json};
+
+    use super::support::{Attributes, Rbac, ServiceAccount, attributes_of, forbidden_message};
+
+    fn sa() -> ServiceAccount {
+        ServiceAccount::new("svcmirror", "svcmirror-west")
+    }
+
+    fn role(kind: &str, namespace: Option<&str>, name: &str, rules: Value) -> Value {
+        let mut doc = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind,
+                             "metadata": {"name": name}, "rules": rules});
+        if let Some(ns) = namespace {
+            doc["metadata"]["namespace"] = json!(ns);
+        }
+        doc
+    }
+
+    fn binding(
+        kind: &str,
+        namespace: Option<&str>,
+        role_kind: &str,
+        role: &str,
+        subjects: Value,
+    ) -> Value {
+        let mut doc = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind,
+                             "metadata": {"name": format!("{role}-binding")},
+                             "roleRef": {"apiGroup": "rbac.authorization.k8s.io",
+                                         "kind": role_kind, "name": role},
+                             "subjects": subjects});
+        if let Some(ns) = namespace {
+            doc["metadata"]["namespace"] = json!(ns);
+        }
+        doc
+    }
+
+    fn the_sa() -> Value {
+        json!([{"kind": "ServiceAccount", "name": "svcmirror-west", "namespace": "svcmirror"}])
+    }
+
+    fn services_rule(verbs: &[&str]) -> Value {
+        json!([{"apiGroups": [""], "resources": ["services"], "verbs": verbs}])
+    }
+
+    /// "A Role always sets permissions within a particular namespace" and "a RoleBinding grants
+    /// permissions within a specific namespace": a Role bound by a RoleBinding allows requests
+    /// in that namespace only — not in another, not across all namespaces.
+    #[test]
+    fn role_and_role_binding_grant_in_their_namespace_only() {
+        let rbac = Rbac::from_documents(&[
+            role("Role", Some("apps"), "r", services_rule(&["get", "list"])),
+            binding("RoleBinding", Some("apps"), "Role", "r", the_sa()),
+        ]);
+        assert!(rbac.allows(&sa(), "get", "", "services", Some("apps"), Some("web")));
+        assert!(rbac.allows(&sa(), "list", "", "services", Some("apps"), None));
+        assert!(!rbac.allows(&sa(), "get", "", "services", Some("default"), Some("web")));
+        assert!(
+            !rbac.allows(&sa(), "list", "", "services", None, None),
+            "all namespaces"
+        );
+        assert!(
+            !rbac.allows(&sa(), "create", "", "services", Some("apps"), None),
+            "verb"
+        );
+        assert!(!rbac.allows(&sa(), "get", "", "endpoints", Some("apps"), Some("web")));
+    }
+
+    /// A Role in another namespace than the RoleBinding is not the one it refers to ("a
+    /// RoleBinding may reference any Role in the same namespace"): nothing is granted.
+    #[test]
+    fn a_role_binding_refers_to_a_role_of_its_own_namespace() {
+        let rbac = Rbac::from_documents(&[
+            role("Role", Some("apps"), "r", services_rule(&["get"])),
+            binding("RoleBinding", Some("default"), "Role", "r", the_sa()),
+        ]);
+        assert!(!rbac.allows(&sa(), "get", "", "services", Some("apps"), Some("web")));
+        assert!(!rbac.allows(&sa(), "get", "", "services", Some("default"), Some("web")));
+        assert!(rbac.grants(&sa()).is_empty());
+    }
+
+    /// "To grant permissions across a whole cluster, you can use a ClusterRoleBinding": in every
+    /// namespace, across all namespaces, and for cluster-scoped resources.
+    #[test]
+    fn cluster_role_binding_grants_everywhere() {
+        let rbac = Rbac::from_documents(&[
+            role(
+                "ClusterRole",
+                None,
+                "c",
+                json!([{"apiGroups": [""], "resources": ["services", "namespaces"],
+                        "verbs": ["list", "get"]}]),
+            ),
+            binding("ClusterRoleBinding", None, "ClusterRole", "c", the_sa()),
+        ]);
+        assert!(rbac.allows(&sa(), "list", "", "services", None, None));
+        assert!(rbac.allows(&sa(), "get", "", "services", Some("any"), Some("x")));
+        assert!(rbac.allows(&sa(), "list", "", "namespaces", None, None));
+        // A ClusterRoleBinding referring to a Role grants nothing (roleRef must be a ClusterRole).
+        let wrong = Rbac::from_documents(&[
+            role("Role", Some("apps"), "r", services_rule(&["list"])),
+            binding("ClusterRoleBinding", None, "Role", "r", the_sa()),
+        ]);
+        assert!(!wrong.allows(&sa(), "list", "", "services", Some("apps"), None));
+    }
+
+    /// "A RoleBinding can also reference a ClusterRole to grant the permissions defined in that
+    /// ClusterRole to resources inside the RoleBinding's namespace."
+    #[test]
+    fn cluster_role_with_role_binding_grants_in_the_bindings_namespace() {
+        let rbac = Rbac::from_documents(&[
+            role("ClusterRole", None, "c", services_rule(&["list"])),
+            binding("RoleBinding", Some("apps"), "ClusterRole", "c", the_sa()),
+        ]);
+        assert!(rbac.allows(&sa(), "list", "", "services", Some("apps"), None));
+        assert!(!rbac.allows(&sa(), "list", "", "services", Some("default"), None));
+        assert!(!rbac.allows(&sa(), "list", "", "services", None, None));
+    }
+
+    /// A binding for another account grants this one nothing: another name, or the same name in
+    /// another namespace. A ServiceAccount subject of a RoleBinding without a namespace is in
+    /// the binding's; Group subjects match the account's groups.
+    #[test]
+    fn bindings_apply_to_their_subjects_only() {
+        let docs = |subjects: Value| {
+            Rbac::from_documents(&[
+                role("ClusterRole", None, "c", services_rule(&["list"])),
+                binding(
+                    "RoleBinding",
+                    Some("svcmirror"),
+                    "ClusterRole",
+                    "c",
+                    subjects,
+                ),
+            ])
+        };
+        let allows =
+            |rbac: Rbac| rbac.allows(&sa(), "list", "", "services", Some("svcmirror"), None);
+        assert!(!allows(docs(
+            json!([{"kind": "ServiceAccount", "name": "svcmirror-east",
+                                      "namespace": "svcmirror"}])
+        )));
+        assert!(!allows(docs(
+            json!([{"kind": "ServiceAccount", "name": "svcmirror-west",
+                                      "namespace": "default"}])
+        )));
+        assert!(allows(docs(
+            json!([{"kind": "ServiceAccount", "name": "svcmirror-west"}])
+        )));
+        assert!(allows(docs(json!([{"kind": "User",
+                                     "name": "system:serviceaccount:svcmirror:svcmirror-west"}]))));
+        assert!(allows(docs(json!([{"kind": "Group",
+                                     "name": "system:serviceaccounts:svcmirror"}]))));
+        assert!(!allows(docs(
+            json!([{"kind": "Group", "name": "system:serviceaccounts:other"}])
+        )));
+        assert!(!allows(docs(json!([]))));
+    }
+
+    /// "Rules are purely additive (there are no deny rules)": the union of every rule of every
+    /// binding that applies.
+    #[test]
+    fn rules_of_all_bindings_are_unioned() {
+        let rbac = Rbac::from_documents(&[
+            role("ClusterRole", None, "read", services_rule(&["list"])),
+            binding("ClusterRoleBinding", None, "ClusterRole", "read", the_sa()),
+            role(
+                "Role",
+                Some("apps"),
+                "write",
+                json!([{"apiGroups": [""], "resources": ["services"], "verbs": ["create"]},
+                       {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"],
+                        "verbs": ["delete"]}]),
+            ),
+            binding("RoleBinding", Some("apps"), "Role", "write", the_sa()),
+        ]);
+        assert!(rbac.allows(&sa(), "list", "", "services", Some("apps"), None));
+        assert!(rbac.allows(&sa(), "create", "", "services", Some("apps"), None));
+        assert!(rbac.allows(
+            &sa(),
+            "delete",
+            "discovery.k8s.io",
+            "endpointslices",
+            Some("apps"),
+            Some("s")
+        ));
+        assert!(!rbac.allows(&sa(), "create", "", "services", Some("default"), None));
+        assert!(
+            !rbac.allows(
+                &sa(),
+                "delete",
+                "",
+                "endpointslices",
+                Some("apps"),
+                Some("s")
+            ),
+            "group"
+        );
+    }
+
+    /// `*` matches every API group, resource or verb; a subresource is matched only as
+    /// `resource/subresource` (or `*/subresource`), never by the bare resource, and the other way
+    /// round.
+    #[test]
+    fn wildcards_and_subresources() {
+        let rbac = |rules: Value| {
+            Rbac::from_documents(&[
+                role("ClusterRole", None, "c", rules),
+                binding("ClusterRoleBinding", None, "ClusterRole", "c", the_sa()),
+            ])
+        };
+        let all = rbac(json!([{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]));
+        assert!(all.allows(
+            &sa(),
+            "patch",
+            "multicluster.linkerd.io",
+            "links/status",
+            Some("a"),
+            Some("w")
+        ));
+        let links = rbac(
+            json!([{"apiGroups": ["multicluster.linkerd.io"], "resources": ["links"],
+                                 "verbs": ["get", "patch"]}]),
+        );
+        assert!(links.allows(
+            &sa(),
+            "patch",
+            "multicluster.linkerd.io",
+            "links",
+            Some("a"),
+            Some("w")
+        ));
+        assert!(!links.allows(
+            &sa(),
+            "patch",
+            "multicluster.linkerd.io",
+            "links/status",
+            Some("a"),
+            Some("w")
+        ));
+        let status = rbac(json!([{"apiGroups": ["multicluster.linkerd.io"],
+                                  "resources": ["links/status"], "verbs": ["patch"]}]));
+        assert!(status.allows(
+            &sa(),
+            "patch",
+            "multicluster.linkerd.io",
+            "links/status",
+            Some("a"),
+            Some("w")
+        ));
+        assert!(!status.allows(
+            &sa(),
+            "patch",
+            "multicluster.linkerd.io",
+            "links",
+            Some("a"),
+            Some("w")
+        ));
+        let any_status =
+            rbac(json!([{"apiGroups": ["*"], "resources": ["*/status"], "verbs": ["patch"]}]));
+        assert!(any_status.allows(
+            &sa(),
+            "patch",
+            "multicluster.linkerd.io",
+            "links/status",
+            Some("a"),
+            Some("w")
+        ));
+        assert!(!any_status.allows(
+            &sa(),
+            "patch",
+            "multicluster.linkerd.io",
+            "links",
+            Some("a"),
+            Some("w")
+        ));
+    }
+
+    /// "You can also refer to resources by name for certain requests through the resourceNames
+    /// list": a named get/patch of a listed name only; never a create or a deletecollection; a
+    /// list or watch only with a `metadata.name` field selector naming a listed name.
+    #[test]
+    fn resource_names_restrict_to_named_requests() {
+        let rbac = Rbac::from_documents(&[
+            role(
+                "Role",
+                Some("svcmirror"),
+                "r",
+                json!([{"apiGroups": [""], "resources": ["secrets"],
+                        "resourceNames": ["cluster-credentials-west"],
+                        "verbs": ["get", "list", "watch", "create", "deletecollection"]}]),
+            ),
+            binding("RoleBinding", Some("svcmirror"), "Role", "r", the_sa()),
+        ]);
+        let ns = Some("svcmirror");
+        let name = Some("cluster-credentials-west");
+        assert!(rbac.allows(&sa(), "get", "", "secrets", ns, name));
+        assert!(!rbac.allows(&sa(), "get", "", "secrets", ns, Some("other")));
+        assert!(!rbac.allows(&sa(), "list", "", "secrets", ns, None));
+        assert!(!rbac.allows(&sa(), "watch", "", "secrets", ns, None));
+        assert!(!rbac.allows(&sa(), "create", "", "secrets", ns, None));
+        assert!(!rbac.allows(&sa(), "deletecollection", "", "secrets", ns, None));
+        // As the API server derives it from the URL: the field selector names the object.
+        let q = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let path = "/api/v1/namespaces/svcmirror/secrets";
+        let watch = attributes_of(
+            &Method::GET,
+            path,
+            &q(&[
+                ("watch", "true"),
+                ("fieldSelector", "metadata.name=cluster-credentials-west"),
+            ]),
+        )
+        .expect("resource");
+        assert_eq!(watch, Attributes::new("watch", "", "secrets", ns, name));
+        assert!(rbac.allowed(&sa(), &watch));
+        let other = attributes_of(
+            &Method::GET,
+            path,
+            &q(&[("fieldSelector", "metadata.name=other")]),
+        )
+        .expect("resource");
+        assert!(!rbac.allowed(&sa(), &other));
+        let all = attributes_of(&Method::GET, path, &q(&[])).expect("resource");
+        assert_eq!(all, Attributes::new("list", "", "secrets", ns, None));
+        assert!(!rbac.allowed(&sa(), &all));
+    }
+
+    /// The request attributes of the URLs svcmirror uses, as `RequestInfoFactory` derives them.
+    #[test]
+    fn request_attributes_from_urls() {
+        let none = BTreeMap::new();
+        let of =
+            |method: Method, path: &str| attributes_of(&method, path, &none).expect("resource");
+        assert_eq!(
+            of(Method::GET, "/api/v1/services"),
+            Attributes::new("list", "", "services", None, None)
+        );
+        assert_eq!(
+            of(Method::POST, "/api/v1/namespaces/apps/services"),
+            Attributes::new("create", "", "services", Some("apps"), None)
+        );
+        assert_eq!(
+            of(
+                Method::PATCH,
+                "/apis/discovery.k8s.io/v1/namespaces/apps/endpointslices/s"
+            ),
+            Attributes::new(
+                "patch",
+                "discovery.k8s.io",
+                "endpointslices",
+                Some("apps"),
+                Some("s")
+            )
+        );
+        // A Namespace object is in its own namespace (a RoleBinding there may allow reading it).
+        assert_eq!(
+            of(Method::GET, "/api/v1/namespaces/apps"),
+            Attributes::new("get", "", "namespaces", Some("apps"), Some("apps"))
+        );
+        assert_eq!(
+            of(Method::GET, "/api/v1/namespaces"),
+            Attributes::new("list", "", "namespaces", None, None)
+        );
+        assert_eq!(
+            of(
+                Method::PUT,
+                "/apis/multicluster.linkerd.io/v1alpha3/namespaces/svcmirror/links/west/status"
+            ),
+            Attributes::new(
+                "update",
+                "multicluster.linkerd.io",
+                "links/status",
+                Some("svcmirror"),
+                Some("west")
+            )
+        );
+        assert_eq!(
+            of(Method::DELETE, "/api/v1/namespaces/apps/services"),
+            Attributes::new("deletecollection", "", "services", Some("apps"), None)
+        );
+        assert_eq!(
+            of(
+                Method::POST,
+                "/api/v1/namespaces/svcmirror/serviceaccounts/sa/token"
+            ),
+            Attributes::new(
+                "create",
+                "",
+                "serviceaccounts/token",
+                Some("svcmirror"),
+                Some("sa")
+            )
+        );
+        assert_eq!(attributes_of(&Method::GET, "/version", &none), None);
+    }
+
+    /// The 403's message, word for word as the API server's.
+    #[test]
+    fn forbidden_message_is_the_api_servers() {
+        let sa = ServiceAccount::new("ns", "sa");
+        assert_eq!(
+            forbidden_message(
+                &sa,
+                &Attributes::new("create", "", "services", Some("ns"), Some("x"))
+            ),
+            r#"services "x" is forbidden: User "system:serviceaccount:ns:sa" cannot create resource "services" in API group "" in the namespace "ns""#
+        );
+        assert_eq!(
+            forbidden_message(
+                &sa,
+                &Attributes::new("list", "multicluster.linkerd.io", "links", None, None)
+            ),
+            r#"links.multicluster.linkerd.io is forbidden: User "system:serviceaccount:ns:sa" cannot list resource "links" in API group "multicluster.linkerd.io" at the cluster scope"#
+        );
+    }
 }

@@ -34,7 +34,10 @@ pub mod leases;
 mod rbac;
 mod walkthrough;
 
-pub use rbac::rbac_of;
+#[allow(unused_imports)] // each includer uses part of it
+pub use rbac::{
+    Attributes, Grant, Rbac, ServiceAccount, attributes_of, forbidden_message, rbac_of,
+};
 #[allow(unused_imports)] // each includer uses part of it
 pub use walkthrough::{link, nginx_endpoints, seed_mirrored, west};
 
@@ -56,6 +59,13 @@ pub struct ApiServer {
     pub objects: Mutex<objects::Objects>,
     /// Every request as the RBAC rule it needs: (API group, resource, verb).
     pub rbac: Mutex<BTreeSet<(String, String, String)>>,
+    /// Every request as the RBAC authorizer sees it (verb, group, resource, namespace, name),
+    /// except the access reviews every account may make (`rbac::bootstrap_allows`).
+    pub attributes: Mutex<BTreeSet<Attributes>>,
+    /// When set, requests are authorized as this ServiceAccount by these RBAC objects, as a real
+    /// API server does: a request they do not allow is answered 403 Forbidden, and access
+    /// reviews are answered by them (`denied` still applies, `allowed` does not).
+    pub enforce: Mutex<Option<(Rbac, ServiceAccount)>>,
     /// When set, every request is answered 403 Forbidden (credentials without RBAC).
     pub forbidden: Mutex<bool>,
     /// Names of the Events created: a second POST of one answers 409 AlreadyExists.
@@ -100,6 +110,8 @@ impl ApiServer {
             requests: Mutex::new(BTreeMap::new()),
             objects: Mutex::new(objects::Objects::default()),
             rbac: Mutex::new(BTreeSet::new()),
+            attributes: Mutex::new(BTreeSet::new()),
+            enforce: Mutex::new(None),
             forbidden: Mutex::new(false),
             events: Mutex::new(BTreeSet::new()),
             denied: Mutex::new(BTreeSet::new()),
@@ -175,6 +187,28 @@ impl ApiServer {
         if let Some(hook) = hook {
             self.write(hook);
         }
+    }
+
+    /// From now on, authorizes every request as `subject` by the RBAC objects among `docs`.
+    pub fn enforce_rbac(&self, docs: &[Value], subject: ServiceAccount) {
+        *self.enforce.lock().expect("lock") = Some((Rbac::from_documents(docs), subject));
+    }
+
+    /// The requests recorded so far, as the RBAC authorizer sees them.
+    pub fn recorded(&self) -> BTreeSet<Attributes> {
+        self.attributes.lock().expect("lock").clone()
+    }
+
+    /// Records `a` and, when RBAC is enforced and does not allow it, the API server's 403.
+    fn authorize(&self, a: &Attributes) -> Option<Response<Body>> {
+        if rbac::bootstrap_allows(a) {
+            return None;
+        }
+        self.rbac.lock().expect("lock").insert(a.triple());
+        self.attributes.lock().expect("lock").insert(a.clone());
+        let enforce = self.enforce.lock().expect("lock");
+        let (rbac, subject) = enforce.as_ref()?;
+        (!rbac.allowed(subject, a)).then(|| forbidden_response(subject, a))
     }
 
     pub fn writes(&self) -> Vec<String> {
@@ -265,6 +299,17 @@ pub fn status_response(
         body["details"] = json!({"causes": [{"reason": "FieldValueInvalid", "message": message, "field": field}]});
     }
     json_response(StatusCode::from_u16(code).expect("code"), &body)
+}
+
+/// The API server's 403 for a request RBAC does not allow (`errors.NewForbidden`).
+pub fn forbidden_response(subject: &ServiceAccount, a: &Attributes) -> Response<Body> {
+    let plural = a.resource.split('/').next().unwrap_or_default();
+    let body = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                      "message": forbidden_message(subject, a), "reason": "Forbidden",
+                      "details": {"name": a.name.clone().unwrap_or_default(), "group": a.group,
+                                  "kind": plural},
+                      "code": 403});
+    json_response(StatusCode::FORBIDDEN, &body)
 }
 
 pub fn error_response(err: &ApiError) -> Response<Body> {
@@ -409,8 +454,9 @@ async fn serve(
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let watching = q.get("watch").map(String::as_str) == Some("true");
-    if let Some(rule) = rbac_of(&method, &path, watching) {
-        server.rbac.lock().expect("lock").insert(rule);
+    let attributes = attributes_of(&method, &path, &q);
+    if let Some(refused) = attributes.as_ref().and_then(|a| server.authorize(a)) {
+        return refused;
     }
     if *server.forbidden.lock().expect("lock") {
         return status_response(
@@ -570,15 +616,13 @@ async fn serve(
                 );
             }
             let body: Value = serde_json::from_slice(&body).expect("JSON apply body");
+            // An apply that creates the object is authorized as `create` too (with its name).
             if server.lock().get(kind, &key).is_none()
-                && let Some((group, resource, _)) = rbac_of(&Method::PATCH, &path, false)
+                && let Some(refused) = attributes
+                    .as_ref()
+                    .and_then(|a| server.authorize(&a.as_verb("create")))
             {
-                // An apply that creates the object is authorized as `create` too.
-                server
-                    .rbac
-                    .lock()
-                    .expect("lock")
-                    .insert((group, resource, "create".to_owned()));
+                return refused;
             }
             let result = server.write(|c| apply(c, kind, &key, body));
             match result {
@@ -629,24 +673,34 @@ async fn serve(
             if path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews" =>
         {
             let mut review: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            let attributes = &review["spec"]["resourceAttributes"];
-            let resource = attributes["resource"].as_str().unwrap_or_default();
-            let resource = match attributes["subresource"].as_str() {
+            let spec = review["spec"]["resourceAttributes"].clone();
+            let resource = spec["resource"].as_str().unwrap_or_default();
+            let resource = match spec["subresource"].as_str() {
                 Some(sub) if !sub.is_empty() => format!("{resource}/{sub}"),
                 _ => resource.to_owned(),
             };
             let rule = (
-                attributes["group"].as_str().unwrap_or_default().to_owned(),
-                resource,
-                attributes["verb"].as_str().unwrap_or_default().to_owned(),
+                spec["group"].as_str().unwrap_or_default().to_owned(),
+                resource.clone(),
+                spec["verb"].as_str().unwrap_or_default().to_owned(),
+            );
+            let asked = Attributes::new(
+                &rule.2,
+                &rule.0,
+                &resource,
+                spec["namespace"].as_str(),
+                spec["name"].as_str(),
             );
             let allowed = !server.denied.lock().expect("lock").contains(&rule)
-                && server
-                    .allowed
-                    .lock()
-                    .expect("lock")
-                    .as_ref()
-                    .is_none_or(|allowed| allowed.contains(&rule));
+                && match server.enforce.lock().expect("lock").as_ref() {
+                    Some((rbac, subject)) => rbac.allowed(subject, &asked),
+                    None => server
+                        .allowed
+                        .lock()
+                        .expect("lock")
+                        .as_ref()
+                        .is_none_or(|allowed| allowed.contains(&rule)),
+                };
             review["status"] = if allowed {
                 json!({"allowed": true})
             } else {
