@@ -176,7 +176,7 @@ async fn check(args: CheckArgs, link: Option<Link>) -> anyhow::Result<bool> {
     }
     crate::check_gateway::probe_gateway(&mut list, &link, &args.probe).await;
     mirrors(&mut list, &link, &source, &target, args.target_endpoints).await;
-    cross_link(&mut list, &link, &source).await;
+    cross_link(&mut list, &link, &source, &args.link_namespace).await;
     Ok(summary(&list))
 }
 
@@ -384,15 +384,36 @@ async fn mirrors(
 }
 
 /// Issue 14 deliverable 4: the other links' cluster names on this source (a warning, not a
-/// failure: the names are only at risk).
-async fn cross_link(list: &mut Checklist, link: &Link, source: &Connected) {
-    let found =
-        crate::check_names::cross_link_names(&source.client, link.cluster_name().as_str()).await;
+/// failure: the names are only at risk). The Links are listed in all namespaces, or, when that
+/// is forbidden to this account (the controller's Role reads its own Link only), in the link's
+/// namespace; the line says which.
+async fn cross_link(list: &mut Checklist, link: &Link, source: &Connected, namespace: &str) {
+    use crate::check_names::LinksListed;
+    let found = crate::check_names::cross_link_names(
+        &source.client,
+        link.cluster_name().as_str(),
+        namespace,
+    )
+    .await;
     for unlisted in &found.unlisted {
         list.warn(
             "the source's other links are listed",
             &format!("{unlisted} (cross-link names not checked against them)"),
         );
+    }
+    match &found.links {
+        LinksListed::AllNamespaces => list.ok("the source's Links are listed in all namespaces"),
+        LinksListed::Namespace(ns) => list.ok(&format!(
+            "the source's Links are listed in namespace {ns} only (listing them in all \
+             namespaces is forbidden to this account)"
+        )),
+        // Expected for the controller's least-privilege account: not a warning, but said.
+        LinksListed::Forbidden(everywhere, here) => list.skip(&format!(
+            "the source's other Links not listed (checked against the mirrors' labels only): \
+             forbidden to this account in all namespaces ({everywhere}) and in namespace \
+             {namespace} ({here})"
+        )),
+        LinksListed::None => {}
     }
     if found.warnings.is_empty() {
         list.ok(&format!(

@@ -742,3 +742,77 @@ mod authorizer {
         );
     }
 }
+
+/// The enforcing loopback server answers a request its RBAC does not allow as the API server
+/// does — 403 Forbidden with the Kubernetes message — and serves the ones it allows; its access
+/// reviews are answered by the same RBAC, with namespace and name.
+#[tokio::test]
+async fn enforcing_server_answers_403_and_reviews_by_rbac() {
+    use k8s_openapi::api::authorization::v1::{
+        ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+    };
+    use k8s_openapi::api::core::v1::Service as K8sService;
+    use kube::api::{Api, ListParams, PostParams};
+
+    let mut cluster = FakeCluster::default();
+    cluster.create_namespace("apps").expect("namespace");
+    let server = ApiServer::new(cluster);
+    let docs: Vec<Value> = serde_json::from_value(serde_json::json!([
+        {"kind": "Role", "metadata": {"name": "r", "namespace": "apps"},
+         "rules": [{"apiGroups": [""], "resources": ["services"], "verbs": ["list"]}]},
+        {"kind": "RoleBinding", "metadata": {"name": "r", "namespace": "apps"},
+         "roleRef": {"kind": "Role", "name": "r"},
+         "subjects": [{"kind": "ServiceAccount", "name": "sa", "namespace": "ns"}]}
+    ]))
+    .expect("docs");
+    server.enforce_rbac(&docs, ServiceAccount::new("ns", "sa"));
+    let client = client(spawn(server.clone()).await);
+    let in_apps: Api<K8sService> = Api::namespaced(client.clone(), "apps");
+    in_apps
+        .list(&ListParams::default())
+        .await
+        .expect("list in apps is allowed");
+    let everywhere: Api<K8sService> = Api::all(client.clone());
+    match everywhere.list(&ListParams::default()).await {
+        Err(kube::Error::Api(status)) => {
+            assert_eq!(status.code, 403);
+            assert_eq!(status.reason, "Forbidden");
+            assert_eq!(
+                status.message,
+                "services is forbidden: User \"system:serviceaccount:ns:sa\" cannot list \
+                 resource \"services\" in API group \"\" at the cluster scope"
+            );
+        }
+        other => panic!("expected 403, got {other:?}"),
+    }
+    let review = |namespace: &str| SelfSubjectAccessReview {
+        spec: SelfSubjectAccessReviewSpec {
+            resource_attributes: Some(ResourceAttributes {
+                verb: Some("list".into()),
+                resource: Some("services".into()),
+                namespace: Some(namespace.into()),
+                ..ResourceAttributes::default()
+            }),
+            ..SelfSubjectAccessReviewSpec::default()
+        },
+        ..SelfSubjectAccessReview::default()
+    };
+    let reviews: Api<SelfSubjectAccessReview> = Api::all(client);
+    for (namespace, allowed) in [("apps", true), ("default", false)] {
+        let answer = reviews
+            .create(&PostParams::default(), &review(namespace))
+            .await
+            .expect("review");
+        assert_eq!(
+            answer.status.map(|s| s.allowed),
+            Some(allowed),
+            "{namespace}"
+        );
+    }
+    assert!(
+        server
+            .recorded()
+            .contains(&Attributes::new("list", "", "services", None, None)),
+        "the refused request is recorded too"
+    );
+}
