@@ -89,7 +89,7 @@ pub fn needed(
         Cluster::Source,
         "",
         "namespaces",
-        &["get", "list"],
+        &["list"],
         "namespaces (NamespaceMissing)",
     );
     if link.create_namespaces() {
@@ -97,8 +97,8 @@ pub fn needed(
             Cluster::Source,
             "",
             "namespaces",
-            &["create", "patch"],
-            "namespace creation (createNamespaces: server-side apply)",
+            &["get", "create", "patch"],
+            "namespace creation (createNamespaces: server-side apply, re-read after a failure)",
         );
     }
     add(
