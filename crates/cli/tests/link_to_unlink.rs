@@ -387,6 +387,21 @@ async fn from_nothing_to_a_converged_link_and_back_with_link_run_check_unlink() 
             log(&dir)
         );
     }
+    // And the printed Role for following the Link is used, verb by verb, on the objects it
+    // names (the Link, its status, the credentials Secret).
+    let enforce = east.enforce.lock().expect("lock").clone();
+    let (rbac, controller) = enforce.expect("enforced");
+    let unused: Vec<String> = rbac
+        .unused(&controller, &east.recorded())
+        .iter()
+        .filter(|g| g.via.contains("svcmirror-link-west"))
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        unused,
+        Vec::<String>::new(),
+        "printed for the Link, never used"
+    );
 
     // 4. svcmirror check --link-name west passes as the controller's account — each cluster's
     //    access reviews answered by the RBAC applied there, so every permission check asks

@@ -235,13 +235,11 @@ async fn rbac_in_deploy_equals_the_requests_the_controller_makes() {
     .await;
     // Exported again: the same report, so the existing Event is refreshed (PATCH).
     relabel(&west, true);
-    let patched = (String::new(), "events".to_owned(), "patch".to_owned());
     wait_until(&mut status, || {
         has(&east, Kind::Service, "default", "web-west")?;
-        west.rbac
-            .lock()
-            .expect("lock")
-            .contains(&patched)
+        west.recorded()
+            .iter()
+            .any(|a| a.verb == "patch" && a.resource == "events")
             .then_some(())
             .ok_or("the repeated Event was not patched yet".into())
     })

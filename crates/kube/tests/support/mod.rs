@@ -3,8 +3,10 @@
 //! PATCH (with injectable 409s), create (POST), the merge patch of `managedFields` that follows a
 //! create, and delete for Services, Endpoints and Namespaces; Leases (`leases`); Links and Secrets
 //! as JSON (`objects`); plus the seed walkthrough's target cluster and the check that its mirrors
-//! are in place (`walkthrough`). It records every request as a Kubernetes RBAC triple (API group,
-//! resource, verb) for the RBAC-equals-use test and can answer 403 to everything. Failure hooks
+//! are in place (`walkthrough`). It records every request as Kubernetes' RBAC authorizer sees it
+//! (verb, API group, resource, namespace, name: `rbac`) for the RBAC-equals-use tests, can enforce
+//! applied RBAC for one ServiceAccount as a real API server does (403 Forbidden, access reviews
+//! answered by it), and can answer 403 to everything. Failure hooks
 //! for issue 14: a third party's write just before ours (`race`), a bearer token the server
 //! insists on (`token`, 401 otherwise), and a log of every write with the writer's
 //! `x-test-writer` header. Shared by
@@ -35,9 +37,7 @@ mod rbac;
 mod walkthrough;
 
 #[allow(unused_imports)] // each includer uses part of it
-pub use rbac::{
-    Attributes, Grant, Rbac, ServiceAccount, attributes_of, forbidden_message, rbac_of,
-};
+pub use rbac::{Attributes, Grant, Rbac, ServiceAccount, attributes_of, forbidden_message};
 #[allow(unused_imports)] // each includer uses part of it
 pub use walkthrough::{link, nginx_endpoints, seed_mirrored, west};
 
@@ -57,26 +57,22 @@ pub struct ApiServer {
     pub requests: Mutex<BTreeMap<String, u32>>,
     /// Links and Secrets, which the fake cluster does not model.
     pub objects: Mutex<objects::Objects>,
-    /// Every request as the RBAC rule it needs: (API group, resource, verb).
-    pub rbac: Mutex<BTreeSet<(String, String, String)>>,
     /// Every request as the RBAC authorizer sees it (verb, group, resource, namespace, name),
     /// except the access reviews every account may make (`rbac::bootstrap_allows`).
     pub attributes: Mutex<BTreeSet<Attributes>>,
     /// When set, requests are authorized as this ServiceAccount by these RBAC objects, as a real
     /// API server does: a request they do not allow is answered 403 Forbidden, and access
-    /// reviews are answered by them (`denied` still applies, `allowed` does not).
+    /// reviews are answered by them (`denied` still applies).
     pub enforce: Mutex<Option<(Rbac, ServiceAccount)>>,
     /// When set, every request is answered 403 Forbidden (credentials without RBAC).
     pub forbidden: Mutex<bool>,
     /// Names of the Events created: a second POST of one answers 409 AlreadyExists.
     pub events: Mutex<BTreeSet<String>>,
     /// (group, resource, verb) a SelfSubjectAccessReview answers `allowed: false` to (everything
-    /// else is allowed). Only the review answers: the requests themselves are not refused. A
-    /// subresource is asked about as `resource/subresource` (`links/status`), as Roles name it.
+    /// else is allowed, unless `enforce` says otherwise). Only the review answers: the requests
+    /// themselves are not refused. A subresource is asked about as `resource/subresource`
+    /// (`links/status`), as Roles name it.
     pub denied: Mutex<BTreeSet<(String, String, String)>>,
-    /// When set, a SelfSubjectAccessReview is allowed only for these (group, resource, verb) —
-    /// e.g. the rules of the Roles a test applied — and `denied` still applies.
-    pub allowed: Mutex<Option<BTreeSet<(String, String, String)>>>,
     /// A third party's write, run when the first write (POST or apply) of that object arrives and
     /// before it is served: the race between our list and our create.
     pub race: Mutex<Option<(ObjectKey, RaceWrite)>>,
@@ -109,13 +105,11 @@ impl ApiServer {
             conflicts_to_inject: Mutex::new(0),
             requests: Mutex::new(BTreeMap::new()),
             objects: Mutex::new(objects::Objects::default()),
-            rbac: Mutex::new(BTreeSet::new()),
             attributes: Mutex::new(BTreeSet::new()),
             enforce: Mutex::new(None),
             forbidden: Mutex::new(false),
             events: Mutex::new(BTreeSet::new()),
             denied: Mutex::new(BTreeSet::new()),
-            allowed: Mutex::new(None),
             race: Mutex::new(None),
             token: Mutex::new(None),
             writes: Mutex::new(Vec::new()),
@@ -204,7 +198,6 @@ impl ApiServer {
         if rbac::bootstrap_allows(a) {
             return None;
         }
-        self.rbac.lock().expect("lock").insert(a.triple());
         self.attributes.lock().expect("lock").insert(a.clone());
         let enforce = self.enforce.lock().expect("lock");
         let (rbac, subject) = enforce.as_ref()?;
@@ -459,14 +452,17 @@ async fn serve(
         return refused;
     }
     if *server.forbidden.lock().expect("lock") {
-        return status_response(
-            403,
-            "Forbidden",
-            &format!(
-                "{method} {path} is forbidden: User \"system:serviceaccount:svcmirror:svcmirror-remote\" cannot do this"
+        // Credentials without any RBAC: the API server's 403 for whatever is asked.
+        let account = ServiceAccount::new("svcmirror", "svcmirror-remote-west");
+        return match &attributes {
+            Some(a) => forbidden_response(&account, a),
+            None => status_response(
+                403,
+                "Forbidden",
+                &format!("{method} {path} is forbidden"),
+                None,
             ),
-            None,
-        );
+        };
     }
     let label = format!(
         "{method} {}{}",
@@ -692,15 +688,12 @@ async fn serve(
                 spec["name"].as_str(),
             );
             let allowed = !server.denied.lock().expect("lock").contains(&rule)
-                && match server.enforce.lock().expect("lock").as_ref() {
-                    Some((rbac, subject)) => rbac.allowed(subject, &asked),
-                    None => server
-                        .allowed
-                        .lock()
-                        .expect("lock")
-                        .as_ref()
-                        .is_none_or(|allowed| allowed.contains(&rule)),
-                };
+                && server
+                    .enforce
+                    .lock()
+                    .expect("lock")
+                    .as_ref()
+                    .is_none_or(|(rbac, subject)| rbac.allowed(subject, &asked));
             review["status"] = if allowed {
                 json!({"allowed": true})
             } else {

@@ -58,7 +58,7 @@ impl Attributes {
         }
     }
 
-    /// The old `(group, resource, verb)` triple.
+    /// The `(group, resource, verb)` triple, as a rule without namespace or name.
     pub fn triple(&self) -> (String, String, String) {
         (self.group.clone(), self.resource.clone(), self.verb.clone())
     }
@@ -161,12 +161,6 @@ pub fn attributes_of(
         namespace,
         name,
     })
-}
-
-/// The RBAC rule a request needs: (API group, resource, verb), from its method and path.
-pub fn rbac_of(method: &Method, path: &str, watching: bool) -> Option<(String, String, String)> {
-    let query = BTreeMap::from([("watch".to_owned(), watching.to_string())]);
-    attributes_of(method, path, &query).map(|a| a.triple())
 }
 
 /// Requests every authenticated account may make, by the bootstrap ClusterRole
