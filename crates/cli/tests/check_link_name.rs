@@ -238,3 +238,63 @@ async fn check_link_name_names_the_bad_field_of_an_unusable_link() {
     assert!(!out.contains("may "), "no permission asked: {out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// What a real cluster refuses, the enforcing loopback server refuses too, so `check` (run as
+/// the controller's account) fails as it would there: `rbac-link.yaml` with its Role and
+/// RoleBinding in another namespace than the Link's, its RoleBinding binding another account,
+/// or `resourceNames` that do not name this Link — each a `×` naming what is forbidden; exit 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_link_name_fails_where_a_cluster_would_refuse_the_link_role() {
+    type Mutation = fn(&mut Value);
+    let mutations: [(&str, Mutation); 3] = [
+        ("wrong-namespace", |d| {
+            if d["metadata"]["name"] == "svcmirror-link-west" {
+                d["metadata"]["namespace"] = json!("svcmirror");
+            }
+        }),
+        ("wrong-account", |d| {
+            if d["kind"] == "RoleBinding" && d["metadata"]["name"] == "svcmirror-link-west" {
+                d["subjects"][0]["name"] = json!("svcmirror-east");
+            }
+        }),
+        ("wrong-name", |d| {
+            if d["kind"] == "Role" && d["metadata"]["name"] == "svcmirror-link-west" {
+                for rule in d["rules"].as_array_mut().expect("rules") {
+                    if rule["resources"][0]
+                        .as_str()
+                        .is_some_and(|r| r.starts_with("links"))
+                    {
+                        rule["resourceNames"] = json!(["east"]);
+                    }
+                }
+            }
+        }),
+    ];
+    for (case, mutate) in mutations {
+        let (east, _, east_addr) = clusters(true).await;
+        let mut docs = deploy(&["rbac-source.yaml", "rbac-link.yaml"]);
+        docs.iter_mut().for_each(mutate);
+        east.enforce_rbac(&docs, ServiceAccount::new("svcmirror", "svcmirror-west"));
+        let dir = dir(case);
+        let (code, out, err) = check(&dir, east_addr).await;
+        assert_eq!(code, 1, "{case}: {out}{err}");
+        assert!(
+            out.contains("× the Link linkerd-multicluster/west is readable by this account"),
+            "{case}: {out}{err}"
+        );
+        assert!(
+            out.contains("grant it (deploy/rbac-link.yaml"),
+            "{case}: {out}{err}"
+        );
+        assert!(
+            out.contains(
+                "links.multicluster.linkerd.io \"west\" is forbidden: User \
+                 \"system:serviceaccount:svcmirror:svcmirror-west\" cannot list resource \
+                 \"links\" in API group \"multicluster.linkerd.io\" in the namespace \
+                 \"linkerd-multicluster\""
+            ),
+            "{case}: {out}{err}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
