@@ -40,7 +40,14 @@ pub enum LinksListed {
 }
 
 /// Lists the source's links and mirror cluster names, and checks them with `this` link's.
-pub async fn cross_link_names(client: &kube::Client, this: &str, namespace: &str) -> CrossLink {
+/// The Links are looked for in all namespaces, else in `namespace`; the mirrors' labels in all
+/// namespaces, or in each of `confined` (a source confined to namespaces).
+pub async fn cross_link_names(
+    client: &kube::Client,
+    this: &str,
+    namespace: &str,
+    confined: &[String],
+) -> CrossLink {
     let mut names: BTreeSet<String> = BTreeSet::from([this.to_owned()]);
     let mut unlisted = Vec::new();
     let resource = ApiResource::from_gvk_with_plural(
@@ -89,17 +96,26 @@ pub async fn cross_link_names(client: &kube::Client, this: &str, namespace: &str
             LinksListed::None
         }
     };
-    let services: Api<k8s::Service> = Api::all(client.clone());
     let labelled = ListParams::default().labels(svcmirror_core::labels::CLUSTER_NAME);
-    match services.list_metadata(&labelled).await {
-        Ok(list) => names.extend(list.items.iter().filter_map(|svc| {
-            svc.metadata
-                .labels
-                .as_ref()?
-                .get(svcmirror_core::labels::CLUSTER_NAME)
-                .cloned()
-        })),
-        Err(e) => unlisted.push(format!("services: {}", svcmirror_kube::describe(&e))),
+    let scopes: Vec<Api<k8s::Service>> = if confined.is_empty() {
+        vec![Api::all(client.clone())]
+    } else {
+        confined
+            .iter()
+            .map(|ns| Api::namespaced(client.clone(), ns))
+            .collect()
+    };
+    for services in scopes {
+        match services.list_metadata(&labelled).await {
+            Ok(list) => names.extend(list.items.iter().filter_map(|svc| {
+                svc.metadata
+                    .labels
+                    .as_ref()?
+                    .get(svcmirror_core::labels::CLUSTER_NAME)
+                    .cloned()
+            })),
+            Err(e) => unlisted.push(format!("services: {}", svcmirror_kube::describe(&e))),
+        }
     }
     let clusters: Vec<ClusterName> = names
         .iter()

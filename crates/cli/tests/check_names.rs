@@ -237,3 +237,61 @@ async fn check_lists_links_in_the_links_namespace_when_all_namespaces_is_forbidd
     );
     let _ = (code, std::fs::remove_dir_all(&dir));
 }
+
+/// `check --namespaces` checks a source confined to namespaces as `run --namespaces` runs it,
+/// with `deploy/rbac-source-namespaced.yaml` enforced for the controller's account (and
+/// `rbac-target.yaml` in the target): every permission asked in each namespace, the source
+/// listed there — it passes (exit 0, no `×`). Without `--namespaces`, the cluster-wide asks are
+/// refused by that RBAC, as in a cluster: `×`, exit 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_of_a_source_confined_to_namespaces_asks_in_each() {
+    let deploy = |file: &str| -> Vec<serde_json::Value> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../deploy")
+            .join(file);
+        serde_saphyr::from_multiple(&std::fs::read_to_string(path).expect("manifest"))
+            .expect("YAML")
+    };
+    let west_server = ApiServer::new(west());
+    west_server.enforce_rbac(
+        &deploy("rbac-target.yaml"),
+        ServiceAccount::new("svcmirror", "svcmirror-remote-west"),
+    );
+    let mut east = FakeCluster::default();
+    east.create_namespace("apps").expect("namespace");
+    converge(&mut east, "west");
+    let east = ApiServer::new(east);
+    east.enforce_rbac(
+        &deploy("rbac-source-namespaced.yaml"),
+        ServiceAccount::new("svcmirror", "svcmirror-west"),
+    );
+    let (west_addr, east_addr) = (spawn(west_server).await, spawn(east.clone()).await);
+    let dir = std::env::temp_dir().join(format!("svcmirror-check-conf-{}", std::process::id()));
+    let (code, out, err) = check_with(
+        west_addr,
+        east_addr,
+        &dir,
+        &["--namespaces", "default,apps"],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    for line in [
+        "√ source: may list services in namespace apps",
+        "√ source: may delete endpointslices.discovery.k8s.io in namespace default",
+        "√ source: may get namespaces apps in namespace apps",
+        "√ source: may create events in namespace svcmirror",
+        "√ no name conflicts",
+        "√ the source holds the mirrored state",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in\n{out}");
+    }
+    // (The one warning is the helper's link, which has no gateway identity.)
+    assert!(!out.contains('×'), "{out}");
+    let (code, out, err) = check_with(west_addr, east_addr, &dir, &[]).await;
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("× source: may list services cluster-wide"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
