@@ -426,6 +426,41 @@ fn forbidden_message_is_the_api_servers() {
     );
 }
 
+/// Least privilege, as the RBAC-equals-use tests measure it: each grant one verb, resource and
+/// name at a time, where its binding applies; `unused` names those no request needed, `refused`
+/// the requests nothing allows.
+#[test]
+fn unused_grants_and_refused_requests() {
+    let rbac = Rbac::from_documents(&[
+        role(
+            "ClusterRole",
+            None,
+            "c",
+            json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "watch"],
+                    "resourceNames": ["a", "b"]}]),
+        ),
+        binding("RoleBinding", Some("apps"), "ClusterRole", "c", the_sa()),
+    ]);
+    let used = [
+        Attributes::new("get", "", "secrets", Some("apps"), Some("a")),
+        Attributes::new("watch", "", "secrets", Some("apps"), Some("a")),
+        Attributes::new("get", "", "secrets", Some("default"), Some("b")),
+    ];
+    let unused: Vec<String> = rbac
+        .unused(&sa(), &used)
+        .iter()
+        .map(|g| format!("{:?} {:?} {:?}", g.rule.verbs, g.rule.names, g.namespace))
+        .collect();
+    assert_eq!(
+        unused,
+        [
+            r#"["get"] ["b"] Some("apps")"#,
+            r#"["watch"] ["b"] Some("apps")"#
+        ]
+    );
+    assert_eq!(rbac.refused(&sa(), &used), [used[2].clone()]);
+}
+
 /// The enforcing loopback server answers a request its RBAC does not allow as the API server
 /// does — 403 Forbidden with the Kubernetes message — and serves the ones it allows; its access
 /// reviews are answered by the same RBAC, with namespace and name.
