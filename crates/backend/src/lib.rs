@@ -40,7 +40,8 @@ mod scope;
 
 pub use clock::{Backoff, Clock, DURATION_BUCKETS, DurationHistogram, SplitMix64, TokioClock};
 pub use driver::{
-    Driver, DriverConfig, DriverStats, DriverStatus, ExportStatus, Failure, ReconcileOutcome, Scope,
+    DEFAULT_MAX_PASSES, Driver, DriverConfig, DriverStats, DriverStatus, ExportStatus, Failure,
+    RETRY_PASSES, ReconcileOutcome, Scope,
 };
 pub use error::{ApiError, DriverError};
 pub use event::{EventType, REPORTING_COMPONENT, StatusEvent};
