@@ -140,7 +140,7 @@ proptest! {
                         present.remove(&id);
                     }
                     Operation::Delete { .. } => { present.remove(&id); }
-                    Operation::Update { .. } => {}
+                    _ => {}
                 }
             }
         }

@@ -21,7 +21,7 @@ use crate::clock::{Backoff, Clock, SplitMix64};
 use crate::error::DriverError;
 use crate::event::{EventType, StatusEvent};
 use crate::scope::{self, Ambiguous};
-use crate::{ApiError, Preconditions, SourceCluster, TargetCluster, TargetEvent};
+use crate::{ApiError, SourceCluster, TargetCluster, TargetEvent};
 
 /// Passes a reconcile may retry beyond the core's contract: a live source does not answer every
 /// operation at once as [`svcmirror_core::drive`]'s does (a 409 Conflict or an unknown outcome
@@ -1116,22 +1116,21 @@ async fn send<S: SourceCluster>(source: &S, op: &Operation) -> Result<Option<Obj
     match op {
         Operation::Create { object } => source.create(object).await.map(Some),
         Operation::Update { object, .. } => source.update(object).await.map(Some),
+        // SPEC §7: the precondition travels inside the operation; it is not rebuilt here.
         Operation::Delete {
             kind,
             key,
-            uid,
-            resource_version,
+            precondition,
             ..
-        } => {
-            let preconditions = Preconditions {
-                uid: uid.clone(),
-                resource_version: resource_version.clone(),
-            };
-            source
-                .delete(*kind, key, &preconditions)
-                .await
-                .map(|()| None)
-        }
+        } => source
+            .delete(*kind, key, precondition)
+            .await
+            .map(|()| None),
+        other => Err(ApiError::Unsupported {
+            action: other.action(),
+            kind: other.kind(),
+            key: other.key(),
+        }),
     }
 }
 

@@ -53,14 +53,10 @@ use futures::stream::BoxStream;
 use svcmirror_core::model::{Endpoints, Kind, Object, ObjectKey, Service};
 use svcmirror_core::{SourceState, TargetState};
 
-/// Preconditions of a delete: the object is only deleted if it is still the one observed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Preconditions {
-    /// The observed `metadata.uid`.
-    pub uid: Option<String>,
-    /// The observed `metadata.resourceVersion`.
-    pub resource_version: Option<String>,
-}
+/// Precondition of a delete (the object is only deleted if it is still the one observed): the
+/// core's type, carried by the [`svcmirror_core::Operation`] itself, re-exported here for
+/// backends.
+pub use svcmirror_core::Precondition;
 
 /// The cluster mirrors are written to.
 #[async_trait]
@@ -80,7 +76,7 @@ pub trait SourceCluster: Send + Sync {
         &self,
         kind: Kind,
         key: &ObjectKey,
-        preconditions: &Preconditions,
+        preconditions: &Precondition,
     ) -> Result<(), ApiError>;
 }
 
@@ -139,7 +135,7 @@ impl<C: SourceCluster + ?Sized> SourceCluster for Arc<C> {
         &self,
         kind: Kind,
         key: &ObjectKey,
-        preconditions: &Preconditions,
+        preconditions: &Precondition,
     ) -> Result<(), ApiError> {
         (**self).delete(kind, key, preconditions).await
     }

@@ -87,7 +87,7 @@ pub use link_builder::LinkBuilder;
 pub use link_spec::{LinkManifest, LinkSpec};
 pub use model::{EndpointSlice, Endpoints, Kind, Object, ObjectKey, Service, StringMap};
 pub use names::ClusterName;
-pub use plan::{DeleteReason, Dependency, Operation, Plan, plan, plan_federated};
+pub use plan::{DeleteReason, Dependency, Operation, Plan, Precondition, plan, plan_federated};
 pub use state::{Desired, SourceState, TargetState};
 pub use status::{Condition, ConditionStatus, ConditionType, conditions};
 pub use trace::Step;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures::executor::block_on;
 use futures::future::BoxFuture;
-use svcmirror_backend::{Clock, Driver, Preconditions, ReconcileOutcome, TargetEvent};
+use svcmirror_backend::{Clock, Driver, Precondition, ReconcileOutcome, TargetEvent};
 use svcmirror_core::model::{Endpoints, Kind, Object, ObjectKey, Service};
 use svcmirror_core::{ExportOutcome, Link, SourceState};
 use svcmirror_fake::{FakeCluster, FakeHandle, WatchEvent};
@@ -124,7 +124,7 @@ fn describe(step: &Step) -> String {
 
 /// Makes the change in the target fake; `None` when the target refuses it.
 fn apply_to_target(target: &mut FakeCluster, step: &Step) -> Option<Run> {
-    let none = Preconditions::default();
+    let none = Precondition::default();
     let event = match step {
         Step::ApplyService(svc) => {
             let mut svc = svc.clone();

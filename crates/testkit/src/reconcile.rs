@@ -115,10 +115,11 @@ pub fn no_live_mirror_repurposed(
                 }
                 None
             }
+            _ => None,
         };
         let after = match op {
             Operation::Update { object, .. } | Operation::Create { object } => fq_name(object),
-            Operation::Delete { .. } => None,
+            _ => None,
         };
         if let (Some(was), Some(now)) = (before, after)
             && &was != now
