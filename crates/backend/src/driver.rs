@@ -1122,10 +1122,7 @@ async fn send<S: SourceCluster>(source: &S, op: &Operation) -> Result<Option<Obj
             key,
             precondition,
             ..
-        } => source
-            .delete(*kind, key, precondition)
-            .await
-            .map(|()| None),
+        } => source.delete(*kind, key, precondition).await.map(|()| None),
         other => Err(ApiError::Unsupported {
             action: other.action(),
             kind: other.kind(),

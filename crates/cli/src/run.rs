@@ -11,7 +11,7 @@ use svcmirror_core::{
     Diagnostic, Link, Object, Severity, SourceState, TargetEndpoints, TargetState, plan, translate,
 };
 use svcmirror_fake::FakeCluster;
-use svcmirror_snapshot::{Format, Limits, Snapshot, SnapshotError};
+use svcmirror_snapshot::{Format, InputBudget, Limits, Snapshot, SnapshotError};
 
 use crate::args::{Inputs, ListFormat, PlanFormat};
 use crate::command::{Cli, Command};
@@ -252,9 +252,10 @@ impl Loaded {
                     anyhow::anyhow!("{e} (raise it with --max-input-objects)")
                 }
                 // A YAML stream counts its documents against the same limit.
-                SnapshotError::TooComplex { ref message, .. }
-                    if message.ends_with(" documents") =>
-                {
+                SnapshotError::TooComplex {
+                    budget: InputBudget::Documents,
+                    ..
+                } => {
                     anyhow::anyhow!("{e} (raise it with --max-input-objects)")
                 }
                 e => e.into(),

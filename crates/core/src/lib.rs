@@ -75,7 +75,9 @@ pub mod translate;
 pub mod validate;
 
 pub use diagnostics::{Diagnostic, Reason, Severity};
-pub use drive::{Apply, DriveError, Driven, MAX_PASSES, Phase, PlanSummary, Refusal, drive, drive_federated};
+pub use drive::{
+    Apply, DriveError, Driven, MAX_PASSES, Phase, PlanSummary, Refusal, drive, drive_federated,
+};
 pub use endpoint_slices::{TargetEndpoints, target_endpoints};
 pub use explain::{Explanation, explain};
 pub use federate::federate;

@@ -8,9 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use svcmirror_core::labels::parse_remote_fq_name;
 use svcmirror_core::model::{Kind, ObjectKey};
 use svcmirror_core::{
-    Apply, Desired, Diagnostic, DriveError, Driven, ExportOutcome, LabelSelector, Link,
-    MirrorMode, Operation, Plan, Reason, Refusal, Severity, SourceState, TargetState, Translation,
-    drive, drive_federated,
+    Apply, Desired, Diagnostic, DriveError, Driven, ExportOutcome, LabelSelector, Link, MirrorMode,
+    Operation, Plan, Reason, Refusal, Severity, SourceState, TargetState, Translation, drive,
+    drive_federated,
 };
 use svcmirror_fake::FakeCluster;
 
@@ -471,12 +471,10 @@ impl Apply for Checked<'_, '_> {
         let (action, kind, key) = (operation.action(), operation.kind(), operation.key());
         match self.fake.apply_owned(operation) {
             Ok(()) => Ok(()),
-            Err(e) if self.checks.runs(Check::FakeRefused) => {
-                Err(Refusal::Failed(Finding::new(
-                    Check::FakeRefused,
-                    format!("the fake refused planned {action} {kind} {key}: {e}"),
-                )))
-            }
+            Err(e) if self.checks.runs(Check::FakeRefused) => Err(Refusal::Failed(Finding::new(
+                Check::FakeRefused,
+                format!("the fake refused planned {action} {kind} {key}: {e}"),
+            ))),
             // A known refusal (its check skipped): the rest of the plan is applied as a
             // controller would, and the reconcile is not judged further.
             Err(e) => {
