@@ -8,12 +8,12 @@ use std::collections::BTreeMap;
 
 use common::*;
 use serde::Serialize;
+use svcmirror::is_dns1035_label;
 use svcmirror::labels::{
     CLUSTER_NAME, FEDERATED, LOCAL_DISCOVERY_ANNOTATION, MIRRORED_SERVICE,
     REMOTE_DISCOVERY_ANNOTATION, REMOTE_DISCOVERY_LABEL, REMOTE_SERVICE,
 };
 use svcmirror::model::{Endpoints, Object, Service};
-use svcmirror::names::is_dns1035_label;
 use svcmirror::{
     ConditionStatus, ConditionType, GatewayResolution, HostnamePolicy, LabelSelector, Link,
     MirrorMode, ObjectKey, Operation, Reason, Severity, SourceState, TargetState, conditions,

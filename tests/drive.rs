@@ -9,7 +9,7 @@ mod common;
 use common::strategies::target;
 use common::*;
 use proptest::prelude::*;
-use svcmirror::drive::{Apply, DriveError, MAX_PASSES, Refusal, drive};
+use svcmirror::{Apply, DriveError, MAX_PASSES, Refusal, drive};
 use svcmirror::{Diagnostic, Kind, Operation, Reason, SourceState};
 use svcmirror_backend::ApiError;
 use svcmirror_fake::FakeCluster;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use arbitrary::Arbitrary;
-use svcmirror_core::link::{KeyPattern, LabelSelectorRequirement, SelectorOperator};
+use svcmirror_core::{KeyPattern, LabelSelectorRequirement, SelectorOperator};
 use svcmirror_core::{EndpointsApi, HostnamePolicy, LabelSelector, Link};
 
 use crate::input::{CLUSTERS, LABEL_KEYS, pick};

@@ -9,8 +9,8 @@
 use std::collections::BTreeSet;
 
 use svcmirror_core::labels::{self, HEADLESS_MIRROR_SVC_NAME};
+use svcmirror_core::mirror_name;
 use svcmirror_core::model::{Kind, ObjectKey, ObjectMeta};
-use svcmirror_core::names::mirror_name;
 use svcmirror_core::{Desired, Link, SourceState, Translation, translate};
 
 use crate::cache::{SourceCache, TargetCache};
@@ -237,7 +237,7 @@ pub(crate) fn wanted_names(
                 if let Some(hostname) = addr
                     .hostname
                     .as_deref()
-                    .filter(|h| svcmirror_core::names::is_dns1123_label(h))
+                    .filter(|h| svcmirror_core::is_dns1123_label(h))
                 {
                     names.push(ObjectKey::new(
                         &export.namespace,

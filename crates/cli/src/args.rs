@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use svcmirror_core::link::GatewayAddresses;
+use svcmirror_core::GatewayAddresses;
 use svcmirror_core::{LabelSelector, Link, LinkSpec, TargetEndpoints};
 
 #[derive(Debug, Args)]

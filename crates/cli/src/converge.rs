@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use svcmirror_backend::ApiError;
-use svcmirror_core::drive::{Apply, DriveError, Phase, Refusal, drive};
+use svcmirror_core::{Apply, DriveError, Phase, Refusal, drive};
 use svcmirror_core::{Diagnostic, Link, Operation, Plan, SourceState, TargetState};
 use svcmirror_fake::FakeCluster;
 

@@ -23,9 +23,9 @@ use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1 as k8s;
 use kube::api::{Api, PostParams};
 use serde_json::Value;
+use svcmirror_core::GatewayAddresses;
 use svcmirror_core::LinkSpec;
-use svcmirror_core::link::GatewayAddresses;
-use svcmirror_core::link::ProbeSpec;
+use svcmirror_core::ProbeSpec;
 
 use crate::args::LinkArgs;
 use crate::link_manifests::{Install, Names, kubeconfig, source_manifests, target_rbac};

@@ -310,7 +310,7 @@ impl Loaded {
             // A namespace name the API server refuses is not created: the core reports the
             // objects in it as invalid, and the rest of the input is still mirrored.
             for ns in namespaces {
-                if svcmirror_core::names::is_dns1123_label(&ns)
+                if svcmirror_core::is_dns1123_label(&ns)
                     && fake
                         .get(Kind::Namespace, &ObjectKey::new("", &ns))
                         .is_none()

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 use support::{ApiServer, spawn};
-use svcmirror_core::link::GatewayAddresses;
+use svcmirror_core::GatewayAddresses;
 use svcmirror_core::{LinkManifest, LinkSpec};
 use svcmirror_fake::FakeCluster;
 

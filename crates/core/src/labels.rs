@@ -1,6 +1,10 @@
 //! SPEC §4: the labels and annotations written on mirror objects, and which target ones are copied.
 
 use crate::link::{KeyPattern, Link};
+
+/// SPEC §12: the annotation on a target Service that chooses how its pods are named (kept beside
+/// the policy it selects, listed here with every other key).
+pub use crate::hostname_policy::HOSTNAME_POLICY_ANNOTATION;
 use crate::model::{ObjectKey, ObjectMeta, StringMap};
 
 /// Label: `"true"` on every object the mirror owns.

@@ -237,7 +237,7 @@ async fn rbac_in_deploy_equals_the_requests_the_controller_makes() {
         client(east_addr),
         "svcmirror".to_owned(),
         "west".to_owned(),
-        svcmirror_core::probe::Transition::Dead,
+        svcmirror_core::Transition::Dead,
     )
     .await;
     elector.release().await.expect("release");

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeSet;
 
-use svcmirror_core::federation_writer::federated_key;
+use svcmirror_core::federated_key;
 use svcmirror_core::model::ObjectKey;
 use svcmirror_core::{
     FederationWriter, Link, Plan, SourceState, TargetState, Translation, federate_as,
