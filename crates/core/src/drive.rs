@@ -116,6 +116,7 @@ pub struct Driven {
 
 /// One plan [`drive`] saw: enough to tell what did not converge without keeping the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PlanSummary {
     /// How many operations it had.
     pub operations: usize,

@@ -19,6 +19,7 @@ use crate::translate::{ExportOutcome, translate_traced};
 
 /// The decision path for one target Service, and what it yields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Explanation {
     /// The target Service explained.
     pub service: ObjectKey,

@@ -264,6 +264,7 @@ pub fn copied_annotations_excluding(target: &StringMap, excluded: &[KeyPattern])
 /// back by [`parse_remote_fq_name`] (SPEC §4; SPEC §7 sticky names read it to know which export a
 /// live mirror serves).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub struct RemoteRef {
     /// The exported Service.
     pub export: ObjectKey,

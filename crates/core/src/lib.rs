@@ -22,6 +22,13 @@
 //! renamed without breaking an embedder. Enums that will grow ([`Operation`], [`Reason`],
 //! [`DriveError`], …) are `#[non_exhaustive]`: match them with a wildcard arm.
 //!
+//! # Depending on it
+//! `svcmirror-core = { git = "…" }` (or the `svcmirror` facade, which re-exports it); Rust 1.89
+//! or later (`rust-version`), edition 2024. It has no Kubernetes, YAML or async dependency, so
+//! there is no k8s-openapi version feature to pick for it. `examples/embed_core.rs` (`cargo run
+//! --example embed_core`) embeds it alone; README "Embedding" also shows the reconciler with a
+//! kube client of your own.
+//!
 //! **What this crate must never do**: I/O, read a clock, draw random numbers, spawn tasks or
 //! depend on an async runtime, kube or a YAML library. Its output is a function of its input alone
 //! and does not depend on input order. Adapters (files, the in-memory fake, kube-rs) move data in and
