@@ -233,13 +233,14 @@ fn check_step(
             format!("{what}: the state before cannot be restored into a fresh fake: {e}"),
         )
     })?;
-    let w = converge_checking(link, &target_state, &mut whole, CONTRACT_PASSES + 1, checks)
-        .map_err(|f| {
+    let w = converge_checking(link, &target_state, &mut whole, CONTRACT_PASSES, checks).map_err(
+        |f| {
             Finding::new(
                 f.check,
                 format!("{what}, whole-link reconcile: {}", f.message),
             )
-        })?;
+        },
+    )?;
     writes_keep_invariants(link, checks, before, &w.translation.exports, &writes).map_err(|f| {
         Finding::new(
             f.check,
