@@ -29,7 +29,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::{Desired, Diagnostic, Kind, LabelSelector, Link, ObjectKey, Operation, Plan};
+use crate::{Desired, Diagnostic, FederationWriter, Kind, LabelSelector, Link, ObjectKey};
+use crate::{Operation, Plan, federate_as};
 use crate::{SourceState, TargetState, Translation, federate, plan, plan_federated, translate};
 
 /// Passes that may apply something before the plan must be empty: create, then point the roots
@@ -200,7 +201,24 @@ pub fn drive_federated<A: Apply>(
     )
 }
 
-/// The loop itself, for either translation ([`drive`], [`drive_federated`]).
+/// [`drive_federated`] for one writer of the federated Services ([`federate_as`]: a link, or the
+/// source's own members), as each controller of a link runs it (SPEC §9).
+///
+/// # Errors
+/// As [`drive`].
+pub fn drive_federated_as<A: Apply>(
+    writer: FederationWriter<'_>,
+    members: &TargetState,
+    source: &mut A,
+) -> Result<Driven, DriveError<A::Error>> {
+    drive_with(
+        source,
+        |listed| federate_as(writer, members, listed),
+        plan_federated,
+    )
+}
+
+/// The loop itself, for any translation ([`drive`], [`drive_federated`], [`drive_federated_as`]).
 fn drive_with<A: Apply>(
     source: &mut A,
     translator: impl Fn(&SourceState) -> Translation,

@@ -86,6 +86,7 @@ pub(crate) mod validate;
 pub use diagnostics::{Diagnostic, Reason, Severity};
 pub use drive::{
     Apply, DriveError, Driven, MAX_PASSES, Phase, PlanSummary, Refusal, drive, drive_federated,
+    drive_federated_as,
 };
 pub use endpoint_slices::{TargetEndpoints, endpoints_from_slices, target_endpoints};
 pub use explain::{Explanation, explain};
