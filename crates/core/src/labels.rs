@@ -48,6 +48,14 @@ pub const REMOTE_SVC_FQ_NAME: &str = "mirror.linkerd.io/remote-svc-fq-name";
 pub const REMOTE_RESOURCE_VERSION: &str = "mirror.linkerd.io/remote-resource-version";
 /// Annotation: the gateway's identity, on mirror Endpoints.
 pub const REMOTE_GATEWAY_IDENTITY: &str = "mirror.linkerd.io/remote-gateway-identity";
+/// Linkerd's gateway Service annotation (in the target) naming the gateway's identity, which
+/// `linkerd multicluster link` (and `svcmirror link`) copies into the Link's `gatewayIdentity`.
+pub const GATEWAY_IDENTITY: &str = "mirror.linkerd.io/gateway-identity";
+/// Linkerd's gateway Service annotation: the path of the gateway's probe (`probeSpec.path`).
+pub const GATEWAY_PROBE_PATH: &str = "mirror.linkerd.io/probe-path";
+/// Linkerd's gateway Service annotation: the probe's period, in seconds or as a Go duration
+/// (`probeSpec.period`).
+pub const GATEWAY_PROBE_PERIOD: &str = "mirror.linkerd.io/probe-period";
 
 /// Annotation (federated, SPEC §9): the remote members, `<name>@<cluster>[,…]`, sorted.
 pub const REMOTE_DISCOVERY_ANNOTATION: &str = "multicluster.linkerd.io/remote-discovery";
