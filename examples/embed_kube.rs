@@ -10,8 +10,10 @@
 //! ```
 //!
 //! Without them it says so and exits successfully. Given them, it mirrors the target's exported
-//! Services into the source once (a whole-link reconcile) and prints the outcome; a controller
-//! calls `Driver::run` instead, which watches the target and reconciles until shut down.
+//! Services into the source once ([`mirror_once`], a whole-link reconcile) and prints the
+//! outcome; a controller calls `Driver::run` instead, which watches the target and reconciles
+//! until shut down. svcmirror-kube's `embed_example` test runs [`mirror_once`] against two
+//! loopback API servers backed by the in-memory fake.
 //!
 //! The k8s-openapi version feature: libraries (svcmirror-kube included) enable none; the final
 //! binary enables exactly one (`svcmirror` pins `v1_33`). This example borrows svcmirror-kube's
@@ -20,8 +22,8 @@
 
 use std::error::Error;
 
-use svcmirror_backend::{Driver, TokioClock};
-use svcmirror_core::Link;
+use svcmirror_backend::{Driver, DriverError, ReconcileOutcome, TokioClock};
+use svcmirror_core::{Diagnostic, Link};
 use svcmirror_kube::{KubeSource, KubeTarget};
 
 #[tokio::main(flavor = "current_thread")]
@@ -40,21 +42,35 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .gateway_address([172, 18, 0, 4].into())
         .enable_headless_services(true)
         .build()?;
-
-    let target = KubeTarget::for_link(client(&target).await?, &link);
-    let source = KubeSource::new(client(&source).await?);
-    let mut driver = Driver::new(link, source, target, TokioClock);
-
-    // One whole-link reconcile: list both clusters, translate, plan, apply until converged.
-    let outcome = driver.resync().await?;
+    let (outcome, diagnostics) =
+        mirror_once(link, client(&target).await?, client(&source).await?).await?;
     println!(
         "{} passes, {} writes, converged: {}",
         outcome.passes, outcome.writes, outcome.complete
     );
-    for diagnostic in &driver.status().diagnostics {
+    for diagnostic in &diagnostics {
         println!("diagnostic: {diagnostic}");
     }
     Ok(())
+}
+
+/// What an embedder calls: one whole-link reconcile of `link` (list both clusters, translate,
+/// plan, apply until converged) from the `target` cluster's exported Services to the `source`
+/// cluster, over clients it built itself. A controller keeps the driver and calls
+/// `Driver::run` instead, which watches the target and reconciles until shut down.
+///
+/// # Errors
+/// When a cluster cannot be listed.
+pub async fn mirror_once(
+    link: Link,
+    target: kube::Client,
+    source: kube::Client,
+) -> Result<(ReconcileOutcome, Vec<Diagnostic>), DriverError> {
+    let target = KubeTarget::for_link(target, &link);
+    let source = KubeSource::new(source);
+    let mut driver = Driver::new(link, source, target, TokioClock);
+    let outcome = driver.resync().await?;
+    Ok((outcome, driver.status().diagnostics))
 }
 
 /// A `kube::Client` from a kubeconfig file: where an embedder sets its own timeouts, TLS and

@@ -19,7 +19,11 @@ fn the_core_has_two_public_modules() {
         .filter_map(|l| l.trim().strip_prefix("pub mod "))
         .map(|m| m.trim_end_matches(';'))
         .collect();
-    assert_eq!(public, ["labels", "model"], "public modules of svcmirror-core");
+    assert_eq!(
+        public,
+        ["labels", "model"],
+        "public modules of svcmirror-core"
+    );
 }
 
 /// Every key constant (`<domain>/<name>`, no `=` — selectors are not keys, API versions are
