@@ -29,9 +29,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::{Desired, Diagnostic, FederationWriter, Kind, LabelSelector, Link, ObjectKey};
-use crate::{Operation, Plan, federate_as};
-use crate::{SourceState, TargetState, Translation, federate, plan, plan_federated, translate};
+use crate::{
+    Desired, Diagnostic, FederationWriter, Kind, LabelSelector, Link, ObjectKey, Operation, Plan,
+    SourceState, TargetState, Translation, federate, federate_as, plan, plan_federated, translate,
+};
 
 /// Passes that may apply something before the plan must be empty: create, then point the roots
 /// at the allocated IPs (the contract in the module doc).
@@ -61,7 +62,8 @@ pub trait Apply {
     }
 
     /// Called with every plan before it is applied, with the pass's translation diagnostics: a
-    /// caller may add operations (the CLI adds the link's SPEC §9 federated Services).
+    /// caller may add operations (the CLI adds the link's SPEC §9 federated Services), or empty
+    /// the plan to end the drive there (the test-kit does at its first finding).
     fn planned(
         &mut self,
         source: &SourceState,
