@@ -23,10 +23,8 @@ use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1 as k8s;
 use kube::api::{Api, PostParams};
 use serde_json::Value;
-use svcmirror_core::GatewayAddresses;
-use svcmirror_core::LinkSpec;
-use svcmirror_core::ProbeSpec;
 use svcmirror_core::labels::{GATEWAY_IDENTITY, GATEWAY_PROBE_PATH, GATEWAY_PROBE_PERIOD};
+use svcmirror_core::{GatewayAddresses, LinkSpec, ProbeSpec};
 
 use crate::args::LinkArgs;
 use crate::link_manifests::{Install, Names, kubeconfig, source_manifests, target_rbac};
