@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 
 use common::*;
 use serde::Serialize;
-use svcmirror::is_dns1035_label;
 use svcmirror::labels::{
     CLUSTER_NAME, FEDERATED, LOCAL_DISCOVERY_ANNOTATION, MIRRORED_SERVICE,
     REMOTE_DISCOVERY_ANNOTATION, REMOTE_DISCOVERY_LABEL, REMOTE_SERVICE,
@@ -17,7 +16,7 @@ use svcmirror::model::{Endpoints, Object, Service};
 use svcmirror::{
     ConditionStatus, ConditionType, GatewayResolution, HostnamePolicy, LabelSelector, Link,
     MirrorMode, ObjectKey, Operation, Reason, Severity, SourceState, TargetState, conditions,
-    explain, federate, plan, plan_federated, translate,
+    explain, federate, is_dns1035_label, plan, plan_federated, translate,
 };
 
 #[derive(Serialize)]

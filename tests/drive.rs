@@ -9,10 +9,9 @@ mod common;
 use common::strategies::target;
 use common::*;
 use proptest::prelude::*;
-use svcmirror::{Apply, DriveError, MAX_PASSES, Refusal, drive, drive_federated};
 use svcmirror::{
-    Diagnostic, Kind, Object, Operation, Plan, Precondition, Reason, SourceState, TargetState,
-    Translation, plan, translate,
+    Apply, Diagnostic, DriveError, Kind, MAX_PASSES, Object, Operation, Plan, Precondition, Reason,
+    Refusal, SourceState, TargetState, Translation, drive, drive_federated, plan, translate,
 };
 use svcmirror_backend::ApiError;
 use svcmirror_fake::FakeCluster;

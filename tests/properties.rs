@@ -7,10 +7,9 @@ mod common;
 use common::strategies::{HOSTS, NAMES, target as arb_target};
 use common::*;
 use proptest::prelude::*;
-use svcmirror::is_dns1035_label;
 use svcmirror::labels::{CLUSTER_NAME, MIRRORED_SERVICE};
 use svcmirror::model::Object;
-use svcmirror::{TargetState, plan, translate};
+use svcmirror::{TargetState, is_dns1035_label, plan, translate};
 use svcmirror_testkit::{
     CONTRACT_PASSES, Checks, Owner, apply_accepted, converge_checking, foreign_objects,
     foreign_unchanged, nothing_foreign_touched,

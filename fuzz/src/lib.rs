@@ -27,11 +27,10 @@ mod shaped;
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
-use svcmirror_core::is_dns1035_label;
 use svcmirror_core::labels::{is_owned, is_svcmirror_slice};
 use svcmirror_core::{
     Apply, Diagnostic, Link, Operation, Plan, Reason, Refusal, Severity, SourceState, TargetState,
-    Translation, drive, plan_federated, translate,
+    Translation, drive, is_dns1035_label, plan_federated, translate,
 };
 use svcmirror_snapshot::{Format, Limits, Snapshot, parse, write_list};
 use svcmirror_testkit::{

@@ -10,8 +10,10 @@ use svcmirror::model::{
     EndpointAddress, EndpointPort, EndpointSubset, Endpoints, IntOrString, ObjectReference,
     Service, ServicePort,
 };
-use svcmirror::{Apply, Driven, Refusal, drive};
-use svcmirror::{Diagnostic, Link, LinkBuilder, Operation, Plan, SourceState, TargetState};
+use svcmirror::{
+    Apply, Diagnostic, Driven, Link, LinkBuilder, Operation, Plan, Refusal, SourceState,
+    TargetState, drive,
+};
 use svcmirror_backend::ApiError;
 use svcmirror_fake::FakeCluster;
 

@@ -9,8 +9,7 @@
 use std::fmt;
 
 use svcmirror_core::model::{ObjectKey, ObjectMeta};
-use svcmirror_core::stable_hash_hex;
-use svcmirror_core::{Condition, ConditionStatus, ConditionType};
+use svcmirror_core::{Condition, ConditionStatus, ConditionType, stable_hash_hex};
 
 /// `source.component` and `reportingComponent` of every Event svcmirror records.
 pub const REPORTING_COMPONENT: &str = "svcmirror";

@@ -9,9 +9,8 @@
 use std::collections::BTreeSet;
 
 use svcmirror_core::labels::{self, HEADLESS_MIRROR_SVC_NAME};
-use svcmirror_core::mirror_name;
 use svcmirror_core::model::{Kind, ObjectKey, ObjectMeta};
-use svcmirror_core::{Desired, Link, SourceState, Translation, translate};
+use svcmirror_core::{Desired, Link, SourceState, Translation, mirror_name, translate};
 
 use crate::cache::{SourceCache, TargetCache};
 

@@ -19,8 +19,7 @@ use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use http::{Request, StatusCode};
-use svcmirror_core::GatewayProbe;
-use svcmirror_core::{ProbeResult, ProbeState, Transition};
+use svcmirror_core::{GatewayProbe, ProbeResult, ProbeState, Transition};
 use tokio::sync::watch;
 
 /// The `--probe-*` flags of `svcmirror run`: each overrides that field of the Link's `probeSpec`

@@ -22,8 +22,7 @@ use std::net::Ipv4Addr;
 
 use serde_json::{Value, json};
 use svcmirror_core::model::{Endpoints, ObjectKey, Service};
-use svcmirror_core::{Apply, Refusal};
-use svcmirror_core::{Link, Object, Operation, SourceState, TargetState};
+use svcmirror_core::{Apply, Link, Object, Operation, Refusal, SourceState, TargetState};
 
 /// How big the world is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
