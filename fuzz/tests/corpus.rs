@@ -20,9 +20,9 @@ const PENDING: [&str; 2] = [
     // F15 (fuzz/README.md): a one-export reconcile leaves another export's root Endpoints stale;
     // found by the final campaign, not fixed yet (issue to file).
     "regression-f15-",
-    // F16 (fuzz/README.md): the repurposing check and a forged 64-character hostname in
+    // F17 (fuzz/README.md): the repurposing check and a forged 64-character hostname in
     // `remote-svc-fq-name`; not fixed yet (issue to file).
-    "regression-f16-",
+    "regression-f17-",
 ];
 
 fn pending(path: &Path) -> bool {
