@@ -7,10 +7,10 @@ use svcmirror_core::model::ObjectKey;
 use crate::TargetEvent;
 
 /// The target cluster's Services and Endpoints.
-pub(crate) use svcmirror_core::store::TargetStore as TargetCache;
+pub(crate) use svcmirror_core::TargetStore as TargetCache;
 
 /// The source cluster's objects, indexed by export.
-pub(crate) use svcmirror_core::store::SourceStore as SourceCache;
+pub(crate) use svcmirror_core::SourceStore as SourceCache;
 
 impl TargetEvent {
     /// The exported Service the event concerns (an Endpoints event concerns the Service of the

@@ -21,7 +21,19 @@ use crate::clock::{Backoff, Clock, SplitMix64};
 use crate::error::DriverError;
 use crate::event::{EventType, StatusEvent};
 use crate::scope::{self, Ambiguous};
-use crate::{ApiError, Preconditions, SourceCluster, TargetCluster, TargetEvent};
+use crate::{ApiError, SourceCluster, TargetCluster, TargetEvent};
+
+/// Passes a reconcile may retry beyond the core's contract: a live source does not answer every
+/// operation at once as [`svcmirror_core::drive`]'s does (a 409 Conflict or an unknown outcome
+/// costs a pass that the contract does not count), so the driver's cap is the contract plus room
+/// for them.
+pub const RETRY_PASSES: u32 = 7;
+
+/// [`DriverConfig::max_passes`] by default: the core's [`svcmirror_core::MAX_PASSES`] applying
+/// passes, the pass that verifies (plans nothing), and [`RETRY_PASSES`].
+// MAX_PASSES is 2: the cast cannot truncate.
+#[allow(clippy::cast_possible_truncation)]
+pub const DEFAULT_MAX_PASSES: u32 = svcmirror_core::MAX_PASSES as u32 + 1 + RETRY_PASSES;
 
 /// How the driver retries, how far it goes per reconcile, and how often it resyncs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,10 +41,10 @@ use crate::{ApiError, Preconditions, SourceCluster, TargetCluster, TargetEvent};
 pub struct DriverConfig {
     /// Backoff for retryable errors (`Unavailable`; `Timeout` on reads).
     pub retry: Backoff,
-    /// Plan rounds per reconcile at most. A headless export normally needs three (create, point
-    /// the root Endpoints at the allocated IPs, verify); conflicts and unknown outcomes add one
-    /// each. A reconcile that hits the cap is reported in [`DriverStats::unconverged`] and retried
-    /// by the next resync.
+    /// Plan rounds per reconcile at most (default [`DEFAULT_MAX_PASSES`]). A headless export
+    /// normally needs the core's contract ([`svcmirror_core::MAX_PASSES`] applying passes) and
+    /// one more that verifies; conflicts and unknown outcomes add one each. A reconcile that hits
+    /// the cap is reported in [`DriverStats::unconverged`] and retried by the next resync.
     pub max_passes: u32,
     /// Interval of the periodic resync in [`Driver::run`].
     pub resync_interval: Duration,
@@ -44,7 +56,7 @@ impl Default for DriverConfig {
     fn default() -> Self {
         Self {
             retry: Backoff::default(),
-            max_passes: 10,
+            max_passes: DEFAULT_MAX_PASSES,
             resync_interval: Duration::from_secs(300),
             seed: 0x5eed,
         }
@@ -1122,22 +1134,18 @@ async fn send<S: SourceCluster>(source: &S, op: &Operation) -> Result<Option<Obj
     match op {
         Operation::Create { object } => source.create(object).await.map(Some),
         Operation::Update { object, .. } => source.update(object).await.map(Some),
+        // SPEC §7: the precondition travels inside the operation; it is not rebuilt here.
         Operation::Delete {
             kind,
             key,
-            uid,
-            resource_version,
+            precondition,
             ..
-        } => {
-            let preconditions = Preconditions {
-                uid: uid.clone(),
-                resource_version: resource_version.clone(),
-            };
-            source
-                .delete(*kind, key, &preconditions)
-                .await
-                .map(|()| None)
-        }
+        } => source.delete(*kind, key, precondition).await.map(|()| None),
+        other => Err(ApiError::Unsupported {
+            action: other.action(),
+            kind: other.kind(),
+            key: other.key(),
+        }),
     }
 }
 

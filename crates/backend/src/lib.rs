@@ -40,7 +40,8 @@ mod scope;
 
 pub use clock::{Backoff, Clock, DURATION_BUCKETS, DurationHistogram, SplitMix64, TokioClock};
 pub use driver::{
-    Driver, DriverConfig, DriverStats, DriverStatus, ExportStatus, Failure, ReconcileOutcome, Scope,
+    DEFAULT_MAX_PASSES, Driver, DriverConfig, DriverStats, DriverStatus, ExportStatus, Failure,
+    RETRY_PASSES, ReconcileOutcome, Scope,
 };
 pub use error::{ApiError, DriverError};
 pub use event::{EventType, REPORTING_COMPONENT, StatusEvent};
@@ -52,14 +53,10 @@ use futures::stream::BoxStream;
 use svcmirror_core::model::{Endpoints, Kind, Object, ObjectKey, Service};
 use svcmirror_core::{SourceState, TargetState};
 
-/// Preconditions of a delete: the object is only deleted if it is still the one observed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Preconditions {
-    /// The observed `metadata.uid`.
-    pub uid: Option<String>,
-    /// The observed `metadata.resourceVersion`.
-    pub resource_version: Option<String>,
-}
+/// Precondition of a delete (the object is only deleted if it is still the one observed): the
+/// core's type, carried by the [`svcmirror_core::Operation`] itself, re-exported here for
+/// backends.
+pub use svcmirror_core::Precondition;
 
 /// The cluster mirrors are written to.
 #[async_trait]
@@ -79,7 +76,7 @@ pub trait SourceCluster: Send + Sync {
         &self,
         kind: Kind,
         key: &ObjectKey,
-        preconditions: &Preconditions,
+        preconditions: &Precondition,
     ) -> Result<(), ApiError>;
 }
 
@@ -138,7 +135,7 @@ impl<C: SourceCluster + ?Sized> SourceCluster for Arc<C> {
         &self,
         kind: Kind,
         key: &ObjectKey,
-        preconditions: &Preconditions,
+        preconditions: &Precondition,
     ) -> Result<(), ApiError> {
         (**self).delete(kind, key, preconditions).await
     }

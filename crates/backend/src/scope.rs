@@ -12,9 +12,7 @@ use std::collections::BTreeSet;
 
 use svcmirror_core::labels::{self, HEADLESS_MIRROR_SVC_NAME, export_of};
 use svcmirror_core::model::{Kind, ObjectKey, ObjectMeta};
-use svcmirror_core::names::mirror_name;
-use svcmirror_core::one_export::translate_export;
-use svcmirror_core::{Desired, Link, SourceState, Translation};
+use svcmirror_core::{Desired, Link, SourceState, Translation, mirror_name, translate_export};
 
 use crate::cache::{SourceCache, TargetCache};
 
@@ -173,9 +171,9 @@ pub(crate) fn scope_export(
 }
 
 /// The mirror names an export may want with the target as cached (the core's
-/// [`wanted_names`](svcmirror_core::one_export::wanted_names)): used to find status entries
+/// [`wanted_names`](svcmirror_core::wanted_names)): used to find status entries
 /// (diagnostics about blocked names) that belong to the export even when no object holds them.
-pub(crate) use svcmirror_core::one_export::wanted_names;
+pub(crate) use svcmirror_core::wanted_names;
 
 #[cfg(test)]
 mod tests {

@@ -5,8 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use svcmirror_core::link::GatewayAddresses;
-use svcmirror_core::{LabelSelector, Link, LinkSpec, TargetEndpoints};
+use svcmirror_core::{GatewayAddresses, LabelSelector, Link, LinkSpec, TargetEndpoints};
 
 #[derive(Debug, Args)]
 pub struct Inputs {

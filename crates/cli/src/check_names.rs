@@ -10,8 +10,7 @@ use std::collections::BTreeSet;
 
 use k8s_openapi::api::core::v1 as k8s;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
-use svcmirror_core::ClusterName;
-use svcmirror_core::names::cluster_name_overlaps;
+use svcmirror_core::{ClusterName, cluster_name_overlaps};
 
 /// What the lists found.
 pub struct CrossLink {

@@ -5,8 +5,10 @@
 use std::time::{Duration, Instant};
 
 use svcmirror_backend::ApiError;
-use svcmirror_core::drive::{Apply, DriveError, Phase, Refusal, drive};
-use svcmirror_core::{Diagnostic, Link, Operation, Plan, SourceState, TargetState};
+use svcmirror_core::{
+    Apply, Diagnostic, DriveError, Link, Operation, Phase, Plan, Refusal, SourceState, TargetState,
+    drive,
+};
 use svcmirror_fake::FakeCluster;
 
 /// The source once mirroring has converged, and what was found on the way.

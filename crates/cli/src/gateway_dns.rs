@@ -163,7 +163,7 @@ pub fn list(ips: &[IpAddr]) -> String {
 mod tests {
     use super::*;
     use std::sync::Mutex;
-    use svcmirror_core::link::GatewayAddresses;
+    use svcmirror_core::GatewayAddresses;
 
     fn ip(s: &str) -> IpAddr {
         s.parse().expect("ip")

@@ -74,8 +74,10 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
         cause
             .downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            || cause
-                .downcast_ref::<svcmirror_snapshot::SnapshotError>()
-                .is_some_and(|e| e.to_string().contains("Broken pipe"))
+            || matches!(
+                cause.downcast_ref::<svcmirror_snapshot::SnapshotError>(),
+                Some(svcmirror_snapshot::SnapshotError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::BrokenPipe
+            )
     })
 }

@@ -7,13 +7,13 @@ use std::time::Instant;
 
 use anyhow::Context;
 use svcmirror_core::ClusterName;
+use svcmirror_core::cluster_name_overlaps;
 use svcmirror_core::model::{Kind, ObjectKey};
-use svcmirror_core::names::cluster_name_overlaps;
 use svcmirror_core::{
     Diagnostic, Link, Object, Severity, SourceState, TargetEndpoints, TargetState, plan, translate,
 };
 use svcmirror_fake::FakeCluster;
-use svcmirror_snapshot::{Format, Limits, Snapshot, SnapshotError};
+use svcmirror_snapshot::{Format, InputBudget, Limits, Snapshot, SnapshotError};
 
 use crate::args::{Inputs, ListFormat, PlanFormat};
 use crate::command::{Cli, Command};
@@ -361,9 +361,10 @@ impl Loaded {
                     anyhow::anyhow!("{e} (raise it with --max-input-objects)")
                 }
                 // A YAML stream counts its documents against the same limit.
-                SnapshotError::TooComplex { ref message, .. }
-                    if message.ends_with(" documents") =>
-                {
+                SnapshotError::TooComplex {
+                    budget: InputBudget::Documents,
+                    ..
+                } => {
                     anyhow::anyhow!("{e} (raise it with --max-input-objects)")
                 }
                 e => e.into(),
@@ -480,7 +481,7 @@ impl Loaded {
             // A namespace name the API server refuses is not created: the core reports the
             // objects in it as invalid, and the rest of the input is still mirrored.
             for ns in namespaces {
-                if svcmirror_core::names::is_dns1123_label(&ns)
+                if svcmirror_core::is_dns1123_label(&ns)
                     && fake
                         .get(Kind::Namespace, &ObjectKey::new("", &ns))
                         .is_none()

@@ -231,7 +231,7 @@ pub fn check_confinement(namespaces: &[String], link: &Link) -> anyhow::Result<(
     );
     for ns in namespaces {
         anyhow::ensure!(
-            svcmirror_core::names::is_dns1123_label(ns),
+            svcmirror_core::is_dns1123_label(ns),
             "--namespaces: {ns:?} is not a namespace name"
         );
     }

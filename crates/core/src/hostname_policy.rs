@@ -28,6 +28,7 @@ pub const HOSTNAME_POLICY_ANNOTATION: &str = "svcmirror.io/hostname-policy";
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum HostnamePolicy {
     /// Only the address's `hostname` names a pod (Linkerd's behaviour, the default).
     #[default]

@@ -1,6 +1,10 @@
 //! SPEC §4: the labels and annotations written on mirror objects, and which target ones are copied.
 
 use crate::link::{KeyPattern, Link};
+
+/// SPEC §12: the annotation on a target Service that chooses how its pods are named (kept beside
+/// the policy it selects, listed here with every other key).
+pub use crate::hostname_policy::HOSTNAME_POLICY_ANNOTATION;
 use crate::model::{ObjectKey, ObjectMeta, StringMap};
 
 /// Label: `"true"` on every object the mirror owns.
@@ -44,6 +48,14 @@ pub const REMOTE_SVC_FQ_NAME: &str = "mirror.linkerd.io/remote-svc-fq-name";
 pub const REMOTE_RESOURCE_VERSION: &str = "mirror.linkerd.io/remote-resource-version";
 /// Annotation: the gateway's identity, on mirror Endpoints.
 pub const REMOTE_GATEWAY_IDENTITY: &str = "mirror.linkerd.io/remote-gateway-identity";
+/// Linkerd's gateway Service annotation (in the target) naming the gateway's identity, which
+/// `linkerd multicluster link` (and `svcmirror link`) copies into the Link's `gatewayIdentity`.
+pub const GATEWAY_IDENTITY: &str = "mirror.linkerd.io/gateway-identity";
+/// Linkerd's gateway Service annotation: the path of the gateway's probe (`probeSpec.path`).
+pub const GATEWAY_PROBE_PATH: &str = "mirror.linkerd.io/probe-path";
+/// Linkerd's gateway Service annotation: the probe's period, in seconds or as a Go duration
+/// (`probeSpec.period`).
+pub const GATEWAY_PROBE_PERIOD: &str = "mirror.linkerd.io/probe-period";
 
 /// Annotation (federated, SPEC §9): the remote members, `<name>@<cluster>[,…]`, sorted.
 pub const REMOTE_DISCOVERY_ANNOTATION: &str = "multicluster.linkerd.io/remote-discovery";
@@ -260,6 +272,7 @@ pub fn copied_annotations_excluding(target: &StringMap, excluded: &[KeyPattern])
 /// back by [`parse_remote_fq_name`] (SPEC §4; SPEC §7 sticky names read it to know which export a
 /// live mirror serves).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub struct RemoteRef {
     /// The exported Service.
     pub export: ObjectKey,

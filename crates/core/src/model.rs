@@ -2,7 +2,7 @@
 //!
 //! Field names are Kubernetes' JSON names, so `kubectl get -o json|yaml` output deserializes as is;
 //! unknown fields (managedFields, status, ownerReferences…) are ignored. Only what the mirror reads
-//! or writes is modelled. Nothing here validates: [`crate::validate`] does, and reports field paths.
+//! or writes is modelled. Nothing here validates: `validate.rs` does, and reports field paths.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;

@@ -271,7 +271,7 @@ async fn rbac_in_deploy_equals_the_requests_the_controller_makes() {
         client(east_addr),
         "svcmirror".to_owned(),
         "west".to_owned(),
-        svcmirror_core::probe::Transition::Dead,
+        svcmirror_core::Transition::Dead,
     )
     .await;
     elector.release().await.expect("release");
@@ -423,7 +423,7 @@ async fn rbac_of_the_namespaced_source_equals_the_requests_of_a_confined_control
         client(east_addr),
         "svcmirror".to_owned(),
         "west".to_owned(),
-        svcmirror_core::probe::Transition::Dead,
+        svcmirror_core::Transition::Dead,
     )
     .await;
     elector.release().await.expect("release");

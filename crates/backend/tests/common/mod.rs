@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use svcmirror_backend::{
-    ApiError, Clock, Driver, DriverConfig, Preconditions, ReconcileOutcome, SourceCluster,
+    ApiError, Clock, Driver, DriverConfig, Precondition, ReconcileOutcome, SourceCluster,
     TargetEvent,
 };
 use svcmirror_core::labels::{self, HEADLESS_MIRROR_SVC_NAME};
@@ -147,7 +147,7 @@ impl SourceCluster for Scripted {
         &self,
         kind: Kind,
         key: &ObjectKey,
-        preconditions: &Preconditions,
+        preconditions: &Precondition,
     ) -> Result<(), ApiError> {
         scripted!(
             self,
@@ -474,7 +474,7 @@ impl World {
                 Some(_) => {
                     // clusterIP is immutable: Kubernetes users delete and re-create.
                     target
-                        .delete(Kind::Service, &key, &Preconditions::default())
+                        .delete(Kind::Service, &key, &Precondition::default())
                         .expect("delete");
                     target.create(Object::Service(svc))
                 }
@@ -514,7 +514,7 @@ impl World {
     pub async fn delete_service(&mut self, ns: &str, name: &str) -> ReconcileOutcome {
         self.target
             .lock()
-            .delete(Kind::Service, &key(ns, name), &Preconditions::default())
+            .delete(Kind::Service, &key(ns, name), &Precondition::default())
             .expect("delete");
         self.handle(TargetEvent::ServiceDeleted(key(ns, name)))
             .await
@@ -523,7 +523,7 @@ impl World {
     pub async fn delete_endpoints(&mut self, ns: &str, name: &str) -> ReconcileOutcome {
         self.target
             .lock()
-            .delete(Kind::Endpoints, &key(ns, name), &Preconditions::default())
+            .delete(Kind::Endpoints, &key(ns, name), &Precondition::default())
             .expect("delete");
         self.handle(TargetEvent::EndpointsDeleted(key(ns, name)))
             .await

@@ -26,7 +26,7 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
 use hyper::body::{Bytes, Frame, Incoming};
 use serde_json::{Value, json};
-use svcmirror_backend::{ApiError, Preconditions};
+use svcmirror_backend::{ApiError, Precondition};
 use svcmirror_core::LabelSelector;
 use svcmirror_core::model::{Endpoints, Kind, Object, ObjectKey};
 use svcmirror_fake::{FakeCluster, WatchEvent};
@@ -629,7 +629,7 @@ async fn serve(
         (Method::DELETE, Some(Route::Object(kind, key))) => {
             let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
             let pre = &body["preconditions"];
-            let preconditions = Preconditions {
+            let preconditions = Precondition {
                 uid: pre["uid"].as_str().map(str::to_owned),
                 resource_version: pre["resourceVersion"].as_str().map(str::to_owned),
             };
