@@ -16,11 +16,7 @@ use svcmirror_fuzz::{
 
 /// Name prefixes of the seeds that reproduce findings fixed on other branches (fuzz/README.md,
 /// "Findings"). After the merge, empty this list: the seeds then replay with the rest.
-const PENDING: [&str; 1] = [
-    // F17 (fuzz/README.md): the repurposing check and a forged 64-character hostname in
-    // `remote-svc-fq-name`; not fixed yet.
-    "regression-f17-",
-];
+const PENDING: [&str; 0] = [];
 
 fn pending(path: &Path) -> bool {
     let name = path
@@ -127,10 +123,10 @@ fn federate_seeds() {
     });
 }
 
-/// The seeds of findings F8–F10, F15 and F16 (fuzz/README.md) pass their target's checks, none
+/// The seeds of findings F8–F10 and F15–F17 (fuzz/README.md) pass their target's checks, none
 /// tolerated.
 #[test]
-fn finding_seeds_f8_to_f10_f15_f16_pass() {
+fn finding_seeds_f8_to_f10_f15_to_f17_pass() {
     tolerate_pending_findings(false);
     let finding = |p: &Path| {
         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();

@@ -210,3 +210,49 @@ fn finding_f16_a_free_name_two_exports_want_goes_to_the_first() {
     let driven = incremental_equals_whole_link(&link, source(), source(), &steps, &Checks::all());
     assert!(driven.is_ok(), "{}", driven.unwrap_err());
 }
+
+/// F17 (`plan`; SPEC §7 sticky names, SPEC §4 what `remote-svc-fq-name` carries): endpoint mirror
+/// `web-west` of pod `web` of headless export `nginx-set-0` has its Endpoints' annotation
+/// hand-edited to name a pod whose 64-character "hostname" no pod can have (and whose endpoint
+/// mirror would not be called `web-west`). The plan corrects the annotation back to pod `web`;
+/// before the fix the repurposing check called that a live mirror taken over, because it judged
+/// the object live by its *name* being wanted, not by whether its annotation names it.
+#[test]
+fn finding_f17_correcting_a_forged_annotation_repurposes_nothing() {
+    use svcmirror_core::model::{Kind, Object, ObjectKey};
+    let link = west().build().expect("link");
+    let ports = [("http", 80)];
+    let target = TargetState {
+        services: vec![exported("nginx-set-0", true, &ports)],
+        endpoints: vec![endpoints(
+            "nginx-set-0",
+            &[(Some("web"), "10.42.0.1")],
+            &ports,
+        )],
+    };
+    let mut fake = source();
+    converge(&link, &target, &mut fake, CONTRACT_PASSES).expect("the export converges");
+    let key = ObjectKey::new("default", "web-west");
+    let Some(Object::Endpoints(mut forged)) = fake.get(Kind::Endpoints, &key) else {
+        panic!("web-west's Endpoints exist");
+    };
+    let pod = "a".repeat(64);
+    forged.metadata.annotations.insert(
+        "mirror.linkerd.io/remote-svc-fq-name".into(),
+        format!("{pod}.nginx-set-0.default.svc.cluster.local"),
+    );
+    fake.update(Object::Endpoints(forged)).expect("forged");
+    let again = converge(&link, &target, &mut fake, CONTRACT_PASSES);
+    assert!(again.is_ok(), "{}", again.unwrap_err());
+    let Some(Object::Endpoints(fixed)) = fake.get(Kind::Endpoints, &key) else {
+        panic!("web-west's Endpoints still exist");
+    };
+    assert_eq!(
+        fixed
+            .metadata
+            .annotations
+            .get("mirror.linkerd.io/remote-svc-fq-name"),
+        Some(&"web.nginx-set-0.default.svc.cluster.local".to_owned()),
+        "the annotation names pod web again"
+    );
+}

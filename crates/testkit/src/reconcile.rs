@@ -10,7 +10,7 @@ use svcmirror_core::model::{Kind, ObjectKey};
 use svcmirror_core::{
     Apply, Desired, Diagnostic, DriveError, Driven, ExportOutcome, LabelSelector, Link, MirrorMode,
     Operation, Plan, Reason, Refusal, Severity, SourceState, TargetState, Translation, drive,
-    drive_federated,
+    drive_federated, is_dns1123_label, mirror_name,
 };
 use svcmirror_fake::FakeCluster;
 
@@ -81,6 +81,16 @@ pub(crate) fn serves_live_export(
         outcome.mode,
         MirrorMode::WaitingForEndpoints | MirrorMode::NotMirrored
     );
+    // The object is what its fq says only if that fq names it: a mirror is named after its
+    // export, an endpoint mirror after its pod (SPEC §3, §6). An fq that names another object (a
+    // forged or hand-edited annotation, finding F17: a 64-character "hostname" no pod can have)
+    // serves nobody, and correcting it repurposes nothing.
+    let named_after = remote.hostname.as_deref().unwrap_or(&remote.export.name);
+    if !is_dns1123_label(named_after)
+        || mirror_name(named_after, link.cluster_name()).name != key.name
+    {
+        return false;
+    }
     let endpoint_mirror = remote.hostname.is_some();
     wants_objects && (!endpoint_mirror || outcome.endpoint_mirrors.contains(&key.name))
 }
