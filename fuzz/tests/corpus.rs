@@ -135,6 +135,8 @@ fn finding_seeds_f8_to_f10_f15_to_f17_pass() {
             "regression-f9-",
             "regression-f10-",
             "regression-f15-",
+            "regression-f16-",
+            "regression-f17-",
         ]
         .iter()
         .any(|f| name.starts_with(f))
