@@ -35,7 +35,8 @@ pub async fn probe_gateway(list: &mut Checklist, link: &Link, flags: &ProbeArgs)
     }
     // All addresses at once (one gateway behind a load balancer: each may time out), the lines
     // in the Link's order.
-    let answers = futures::future::join_all(addresses.iter().map(|ip| {
+    let probed = flags.targets(addresses);
+    let answers = futures::future::join_all(probed.iter().map(|ip| {
         let addr = SocketAddr::new(*ip, spec.port);
         let path = spec.path.clone();
         async move {

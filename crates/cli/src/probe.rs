@@ -45,6 +45,11 @@ pub struct ProbeArgs {
     /// Do not probe: the gateway stays alive (or down, with --gateway-down).
     #[arg(long)]
     pub no_probe: bool,
+    /// Tests only: send every probe to this IP instead of the gateway's addresses (the mirrors
+    /// keep the gateway's). An API server refuses a loopback IP in Endpoints, so an end-to-end
+    /// test of the probe can run its gateway on loopback only this way.
+    #[arg(long, value_name = "IP", hide = true)]
+    pub probe_connect_to: Option<std::net::IpAddr>,
 }
 
 fn duration(text: &str) -> Result<Duration, String> {
@@ -54,6 +59,15 @@ fn duration(text: &str) -> Result<Duration, String> {
 }
 
 impl ProbeArgs {
+    /// The addresses the prober connects to: the gateway's, or `--probe-connect-to` (tests).
+    #[must_use]
+    pub fn targets(&self, gateway: &[std::net::IpAddr]) -> Vec<std::net::IpAddr> {
+        match self.probe_connect_to {
+            Some(ip) => vec![ip; gateway.len().min(1)],
+            None => gateway.to_vec(),
+        }
+    }
+
     /// The probe the prober runs: the link's, each flag given over its field.
     #[must_use]
     pub fn spec(&self, link: &GatewayProbe) -> GatewayProbe {

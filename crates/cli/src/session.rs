@@ -265,7 +265,7 @@ fn spawn_prober(
     };
     tokio::spawn(crate::probe::run(
         ctx.probe.spec(link.gateway_probe()),
-        link.gateway_addresses().to_vec(),
+        ctx.probe.targets(link.gateway_addresses()),
         metrics,
         alive_tx,
         on_transition,

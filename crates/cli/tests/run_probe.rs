@@ -1,9 +1,10 @@
 //! `svcmirror run`, the shipped binary, with the gateway probe (SPEC §2.1): the walkthrough is
 //! mirrored from a loopback west API server into a loopback east one; the "gateway" is a small
-//! HTTP server on this host's own non-loopback address (the API server refuses a loopback IP in
-//! Endpoints), which flips from healthy to failing and back. The endpoint mirrors' Endpoints go
-//! not-ready and ready again; the root mirror keeps its hostname records ready (SPEC §6.6); the
-//! gateway metrics follow. Skipped, with a message, on a host without a non-loopback IPv4 address.
+//! HTTP server on loopback, which flips from healthy to failing and back. The mirrors carry the
+//! seed's gateway address 172.18.0.4 (an API server refuses a loopback IP in Endpoints) and the
+//! probes go to the loopback server (`--probe-connect-to`, a hidden test flag): nothing is sent
+//! anywhere but 127.0.0.1. The endpoint mirrors' Endpoints go not-ready and ready again; the root
+//! mirror keeps its hostname records ready (SPEC §6.6); the gateway metrics follow.
 //!
 //! No timing assertions: every wait is a bounded poll.
 
@@ -14,7 +15,7 @@ mod common;
 use common::*;
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
+use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -47,14 +48,6 @@ async fn wait_for(
     }
     let _ = child.kill();
     panic!("gave up waiting; last: {last}\n{}", log(dir));
-}
-
-/// This host's own non-loopback IPv4 address (the one a route would use; nothing is sent).
-fn own_address() -> Option<IpAddr> {
-    let socket = UdpSocket::bind("0.0.0.0:0").ok()?;
-    socket.connect("192.0.2.1:9").ok()?;
-    let ip = socket.local_addr().ok()?.ip();
-    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
 }
 
 /// A gateway whose every request is answered 200 while `healthy`, else 503.
@@ -99,22 +92,8 @@ fn expect(east: &ApiServer, name: &str, want: (usize, usize)) -> Result<(), Stri
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svcmirror_run_follows_the_gateway_probe() {
-    // The gateway must listen on a non-loopback address of this host (the API server refuses a
-    // loopback IP in Endpoints), and this workplace's tests send traffic to loopback only: run it
-    // where that is allowed, with SVCMIRROR_TEST_HOST_ADDRESS=1. The probe's loop and the driver's
-    // reaction are tested over loopback in `probe::tests::gateway_flips_and_mirror_endpoints_follow`.
-    if std::env::var_os("SVCMIRROR_TEST_HOST_ADDRESS").is_none() {
-        eprintln!(
-            "skipped: set SVCMIRROR_TEST_HOST_ADDRESS=1 to probe a gateway on this host's address"
-        );
-        return;
-    }
-    let Some(ip) = own_address() else {
-        eprintln!("skipped: this host has no non-loopback IPv4 address for the gateway");
-        return;
-    };
     let healthy = Arc::new(AtomicBool::new(true));
-    let gateway = gateway(ip, healthy.clone());
+    let gateway = gateway(IpAddr::from([127, 0, 0, 1]), healthy.clone());
     let west = ApiServer::new(west());
     let east = ApiServer::new(FakeCluster::default());
     let (west_addr, east_addr) = (spawn(west.clone()).await, spawn(east.clone()).await);
@@ -130,12 +109,8 @@ async fn svcmirror_run_follows_the_gateway_probe() {
         .arg(kubeconfig(&dir, "west", west_addr))
         .arg("--source-kubeconfig")
         .arg(kubeconfig(&dir, "east", east_addr))
-        .args([
-            "--cluster-name",
-            "west",
-            "--gateway-address",
-            &ip.to_string(),
-        ])
+        .args(["--cluster-name", "west", "--gateway-address", "172.18.0.4"])
+        .args(["--probe-connect-to", "127.0.0.1"])
         .args(["--enable-headless-services", "--no-leader-election"])
         .args(["--probe-port", &gateway.port().to_string()])
         .args(["--probe-period", "50ms", "--probe-timeout", "2s"])
