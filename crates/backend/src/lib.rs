@@ -36,14 +36,17 @@ mod clock;
 mod driver;
 mod error;
 mod event;
+mod reconciler;
 mod scope;
 
 pub use clock::{Backoff, Clock, DURATION_BUCKETS, DurationHistogram, SplitMix64, TokioClock};
-pub use driver::{
-    Driver, DriverConfig, DriverStats, DriverStatus, ExportStatus, Failure, ReconcileOutcome, Scope,
-};
+pub use driver::Driver;
 pub use error::{ApiError, DriverError};
 pub use event::{EventType, REPORTING_COMPONENT, StatusEvent};
+pub use reconciler::{
+    DriverConfig, DriverStats, DriverStatus, ExportStatus, Failure, OpId, Output, ReconcileOutcome,
+    Reconciler, Request, Response, Scope,
+};
 
 use std::sync::Arc;
 
