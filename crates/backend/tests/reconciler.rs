@@ -1,0 +1,461 @@
+//! The sans-IO [`Reconciler`] on its own: no async, no clock, no I/O. Each test feeds it inputs
+//! with an explicit `now`, answers the requests it hands out from an in-memory fake (or with a
+//! scripted error), and checks what it handed out, when it wants to wake up, and what it reported.
+//! Deterministic: time is a number the test chooses.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{endpoints, exported, key, link, nginx, nginx_endpoints};
+use svcmirror_backend::{
+    ApiError, DriverConfig, Output, Preconditions, ReconcileOutcome, Reconciler, Request, Response,
+    Scope, TargetEvent,
+};
+use svcmirror_core::model::{Kind, Object};
+use svcmirror_core::{MAX_PASSES, Operation, Plan, plan, translate};
+use svcmirror_fake::FakeCluster;
+
+const HTTP: [(&str, i32); 1] = [("http", 80)];
+
+/// The clusters: `source` answers every request the reconciler sends; `target` is listed.
+struct Clusters {
+    source: FakeCluster,
+    target: FakeCluster,
+}
+
+impl Clusters {
+    fn new() -> Self {
+        Self {
+            source: FakeCluster::default(),
+            target: FakeCluster::default(),
+        }
+    }
+
+    /// A target with the seed's headless `nginx-svc` (`pods` pods) and a ClusterIP `web`.
+    fn seeded(pods: usize) -> Self {
+        let mut clusters = Self::new();
+        for object in [
+            Object::Service(nginx("default")),
+            Object::Endpoints(nginx_endpoints("default", pods)),
+            Object::Service(exported("default", "web", false, &HTTP)),
+            Object::Endpoints(endpoints("default", "web", &[("", "10.42.0.50")], &HTTP)),
+        ] {
+            clusters.target.create(object).expect("target object");
+        }
+        clusters
+    }
+
+    /// What the API server would answer.
+    fn answer(&mut self, request: &Request) -> Result<Response, ApiError> {
+        match request.clone() {
+            Request::ListTarget => Ok(Response::TargetListed(self.target.target_state())),
+            Request::ListSource => Ok(Response::SourceListed(self.source.state())),
+            Request::Get { kind, key } => Ok(Response::Read(self.source.get(kind, &key))),
+            Request::Apply(Operation::Create { object }) => {
+                self.source.create(object).map(Response::Stored)
+            }
+            Request::Apply(Operation::Update { object, .. }) => {
+                self.source.update(object).map(Response::Stored)
+            }
+            Request::Apply(Operation::Delete {
+                kind,
+                key,
+                uid,
+                resource_version,
+                ..
+            }) => self
+                .source
+                .delete(
+                    kind,
+                    &key,
+                    &Preconditions {
+                        uid,
+                        resource_version,
+                    },
+                )
+                .map(|()| Response::Deleted),
+            other => panic!("unexpected request {other:?}"),
+        }
+    }
+}
+
+/// What one run of the canonical loop saw.
+#[derive(Default)]
+struct Run {
+    /// Every request handed out, in order.
+    requests: Vec<Request>,
+    /// Every output, in order.
+    outputs: Vec<Output>,
+    /// The time the loop ended at.
+    now: Duration,
+}
+
+impl Run {
+    fn outcome(&self) -> &ReconcileOutcome {
+        self.outputs
+            .iter()
+            .rev()
+            .find_map(|o| match o {
+                Output::Reconciled(outcome) => Some(outcome),
+                _ => None,
+            })
+            .expect("a reconcile outcome")
+    }
+
+    fn writes(&self) -> Vec<&Operation> {
+        self.requests
+            .iter()
+            .filter_map(|r| match r {
+                Request::Apply(op) => Some(op),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// The canonical loop (module docs of `Reconciler`): answer each request with `script` (an error)
+/// or the fake, and when nothing is ready, jump to the timeout. Bounded: a reconciler that never
+/// settles fails the test.
+fn drive(
+    r: &mut Reconciler,
+    clusters: &mut Clusters,
+    mut now: Duration,
+    mut script: impl FnMut(&Request) -> Option<ApiError>,
+) -> Run {
+    let mut run = Run::default();
+    for _ in 0..10_000 {
+        run.outputs.extend(std::iter::from_fn(|| r.poll_event()));
+        if let Some((id, request)) = r.poll_operation() {
+            let result = match script(&request) {
+                Some(error) => Err(error),
+                None => clusters.answer(&request),
+            };
+            run.requests.push(request);
+            r.handle_applied(now, id, result);
+        } else if let Some(due) = r.poll_timeout() {
+            assert!(due >= now, "a deadline in the past: {due:?} < {now:?}");
+            now = due;
+            r.handle_timeout(now);
+        } else {
+            assert!(r.is_idle());
+            run.now = now;
+            return run;
+        }
+    }
+    panic!("the reconciler never settled");
+}
+
+fn no_errors(_: &Request) -> Option<ApiError> {
+    None
+}
+
+/// A reconciler that listed `clusters` and reconciled the whole link.
+fn converged(clusters: &mut Clusters) -> Reconciler {
+    let mut r = Reconciler::new(link(), DriverConfig::default());
+    r.relist();
+    drive(&mut r, clusters, Duration::ZERO, no_errors);
+    r.full_reconcile();
+    let run = drive(&mut r, clusters, Duration::ZERO, no_errors);
+    assert!(run.outcome().complete, "{:?}", run.outcome());
+    r
+}
+
+/// Every prerequisite of a plan's operation is handed out (and succeeded) before it.
+fn assert_dependency_order(plan: &Plan, handed_out: &[&Operation]) {
+    let position = |op: &Operation| handed_out.iter().position(|h| *h == op);
+    for (index, op) in plan.operations.iter().enumerate() {
+        let Some(at) = position(op) else { continue };
+        for on in plan.prerequisites(index) {
+            let before = position(&plan.operations[on]).expect("prerequisite handed out");
+            assert!(before < at, "{op:?} before its prerequisite");
+        }
+    }
+}
+
+/// SPEC §6: a one-export reconcile of a new headless export hands out exactly the core's plan, in
+/// its order (creates of the root and endpoint mirrors first), then the root Endpoints pointed at
+/// the ClusterIPs the source allocated, then nothing: the two-pass contract, round three empty.
+#[test]
+fn a_one_export_reconcile_hands_out_the_core_plan_in_order() {
+    let mut clusters = Clusters::new();
+    let mut r = Reconciler::new(link(), DriverConfig::default());
+    r.relist();
+    drive(&mut r, &mut clusters, Duration::ZERO, no_errors);
+
+    clusters
+        .target
+        .create(Object::Service(nginx("default")))
+        .expect("service");
+    let ep = nginx_endpoints("default", 2);
+    clusters
+        .target
+        .create(Object::Endpoints(ep.clone()))
+        .expect("endpoints");
+
+    r.handle_target_event(
+        Duration::ZERO,
+        TargetEvent::ServiceApplied(nginx("default")),
+    );
+    drive(&mut r, &mut clusters, Duration::ZERO, no_errors);
+    // The first round's plan, as the core computes it against the target and the source.
+    let source = clusters.source.state();
+    let translation = translate(&link(), &clusters.target.target_state(), &source);
+    let first = plan(&link(), &translation.desired, &source);
+    assert!(!first.operations.is_empty());
+    r.handle_target_event(Duration::ZERO, TargetEvent::EndpointsApplied(ep));
+    let run = drive(&mut r, &mut clusters, Duration::ZERO, no_errors);
+    let writes = run.writes();
+    let (pass_one, pass_two) = writes.split_at(first.operations.len().min(writes.len()));
+    assert_eq!(
+        pass_one
+            .iter()
+            .map(|op| (op.action(), op.kind(), op.key()))
+            .collect::<Vec<_>>(),
+        first
+            .operations
+            .iter()
+            .map(|op| (op.action(), op.kind(), op.key()))
+            .collect::<Vec<_>>()
+    );
+    assert_dependency_order(&first, pass_one);
+    // Round two: the root Endpoints learns the endpoint mirrors' ClusterIPs (SPEC §6).
+    assert_eq!(
+        pass_two
+            .iter()
+            .map(|op| (op.action(), op.kind(), op.key()))
+            .collect::<Vec<_>>(),
+        [("update", Kind::Endpoints, key("default", "nginx-svc-west"))]
+    );
+    let outcome = run.outcome();
+    assert_eq!(outcome.scope, Scope::Export(key("default", "nginx-svc")));
+    assert!(
+        outcome.complete && !outcome.pass_limit_reached,
+        "{outcome:?}"
+    );
+    assert_eq!(
+        outcome.passes as usize,
+        MAX_PASSES + 1,
+        "two rounds write, the third is empty"
+    );
+    assert!(run.requests.iter().all(|r| matches!(r, Request::Apply(_))));
+    assert_eq!(
+        r.stats().requests,
+        r.stats().writes + 2,
+        "the relist's two lists"
+    );
+}
+
+/// The convergence contract, with its bound: a whole-link reconcile against a source that answers
+/// every request applies in at most `MAX_PASSES` rounds and the next plans nothing; a second
+/// reconcile hands out nothing at all.
+#[test]
+fn a_whole_link_reconcile_converges_within_the_two_pass_bound() {
+    let mut clusters = Clusters::seeded(3);
+    let mut r = Reconciler::new(link(), DriverConfig::default());
+    r.relist();
+    drive(&mut r, &mut clusters, Duration::ZERO, no_errors);
+    r.full_reconcile();
+    let run = drive(&mut r, &mut clusters, Duration::ZERO, no_errors);
+    let outcome = run.outcome();
+    assert!(outcome.complete, "{outcome:?}");
+    assert!(outcome.passes as usize <= MAX_PASSES + 1, "{outcome:?}");
+    assert_eq!(outcome.writes, run.writes().len() as u64);
+
+    r.full_reconcile();
+    let again = drive(&mut r, &mut clusters, Duration::ZERO, no_errors);
+    assert!(again.requests.is_empty(), "{:?}", again.requests);
+    assert_eq!(again.outcome().passes, 1);
+    assert!(again.outcome().complete);
+}
+
+/// A write answered `Unavailable` is not handed out again until `now` + the backoff of its first
+/// retry (half to all of `Backoff::initial`, jittered by the seeded generator), which
+/// `poll_timeout` names; at that time the same request goes out under a new id.
+#[test]
+fn unavailable_schedules_a_retry_at_now_plus_backoff() {
+    let mut clusters = Clusters::seeded(1);
+    let mut r = Reconciler::new(link(), DriverConfig::default());
+    r.relist();
+    drive(&mut r, &mut clusters, Duration::ZERO, no_errors);
+    r.full_reconcile();
+    let now = Duration::from_secs(1000);
+    let (first_id, first) = r.poll_operation().expect("a first write");
+    assert!(matches!(first, Request::Apply(_)));
+    assert_eq!(r.poll_operation(), None, "one request out at a time");
+    r.handle_applied(now, first_id, Err(ApiError::Unavailable("503".into())));
+
+    let due = r.poll_timeout().expect("a retry deadline");
+    let initial = DriverConfig::default().retry.initial;
+    assert!(due >= now + initial / 2 && due <= now + initial, "{due:?}");
+    assert_eq!(r.poll_operation(), None, "nothing before the deadline");
+    r.handle_timeout(due - Duration::from_nanos(1));
+    assert_eq!(r.poll_operation(), None, "nothing before the deadline");
+    r.handle_timeout(due);
+    let (retry_id, retry) = r.poll_operation().expect("the retry");
+    assert_eq!(retry, first);
+    assert_ne!(retry_id, first_id);
+    assert_eq!(r.poll_timeout(), None);
+    // The first try's late answer is ignored; the retry's counts.
+    r.handle_applied(due, first_id, Err(ApiError::Unavailable("late".into())));
+    assert_eq!(r.stats().retries, 1);
+    let result = clusters.answer(&retry);
+    r.handle_applied(due, retry_id, result);
+    let run = drive(&mut r, &mut clusters, due, no_errors);
+    assert!(run.outcome().complete);
+    assert_eq!(r.stats().failed_requests, 1);
+
+    // The same seed, the same deadline: the jitter is the reconciler's own, seeded.
+    let mut twin = Reconciler::new(link(), DriverConfig::default());
+    let mut twin_clusters = Clusters::seeded(1);
+    twin.relist();
+    drive(&mut twin, &mut twin_clusters, Duration::ZERO, no_errors);
+    twin.full_reconcile();
+    let (id, _) = twin.poll_operation().expect("a first write");
+    twin.handle_applied(now, id, Err(ApiError::Unavailable("503".into())));
+    assert_eq!(twin.poll_timeout(), Some(due));
+}
+
+/// SPEC §7 (dependencies of a plan): pod `nginx-set-1` goes away, so the root Endpoints drops it
+/// and its endpoint mirror is deleted — but only after the root no longer names its ClusterIP.
+/// When the root's update fails for good, the endpoint mirror's deletes are never handed out, and
+/// the failure is reported.
+#[test]
+fn an_operation_whose_prerequisite_failed_is_never_handed_out() {
+    let mut clusters = Clusters::seeded(2);
+    let mut r = converged(&mut clusters);
+    let root = key("default", "nginx-svc-west");
+    let freed = key("default", "nginx-set-1-west");
+    let fewer = nginx_endpoints("default", 1);
+    let refused = |request: &Request| match request {
+        Request::Apply(Operation::Update { object, .. })
+            if object.kind() == Kind::Endpoints && object.key() == root =>
+        {
+            Some(ApiError::Invalid {
+                kind: Kind::Endpoints,
+                key: object.key(),
+                field: "subsets".into(),
+                message: "scripted".into(),
+            })
+        }
+        _ => None,
+    };
+    r.handle_target_event(Duration::ZERO, TargetEvent::EndpointsApplied(fewer.clone()));
+    let run = drive(&mut r, &mut clusters, Duration::ZERO, refused);
+    assert!(
+        run.writes()
+            .iter()
+            .any(|op| op.action() == "update" && op.key() == root),
+        "the root's update was tried: {:?}",
+        run.requests
+    );
+    assert!(
+        !run.writes()
+            .iter()
+            .any(|op| op.action() == "delete" && op.key() == freed),
+        "{:?}",
+        run.requests
+    );
+    assert!(clusters.source.get(Kind::Service, &freed).is_some());
+    let outcome = run.outcome();
+    assert!(!outcome.complete, "{outcome:?}");
+    let failures = r.status().failures;
+    assert_eq!(
+        failures
+            .iter()
+            .map(|f| (f.action, f.kind, f.key.clone()))
+            .collect::<Vec<_>>(),
+        [("update", Kind::Endpoints, root.clone())]
+    );
+
+    // Once the root accepts the update, the endpoint mirror goes.
+    r.handle_target_event(Duration::ZERO, TargetEvent::EndpointsApplied(fewer));
+    let run = drive(&mut r, &mut clusters, Duration::ZERO, no_errors);
+    assert!(run.outcome().complete);
+    assert!(clusters.source.get(Kind::Service, &freed).is_none());
+    assert!(r.status().failures.is_empty());
+}
+
+/// A create answered `Conflict` (the name taken meanwhile) is not sent again: the object is read,
+/// and the next round plans against what is there (SPEC §7: a foreign object keeps its name).
+#[test]
+fn a_conflict_is_answered_by_a_reread_then_a_new_plan() {
+    let mut clusters = Clusters::seeded(1);
+    let mut r = Reconciler::new(link(), DriverConfig::default());
+    r.relist();
+    drive(&mut r, &mut clusters, Duration::ZERO, no_errors);
+    // Someone else's Service takes web-west after the list.
+    let foreign = exported("default", "web-west", false, &HTTP);
+    clusters
+        .source
+        .create(Object::Service(foreign))
+        .expect("foreign");
+    r.full_reconcile();
+    let run = drive(&mut r, &mut clusters, Duration::ZERO, no_errors);
+    let web_west = key("default", "web-west");
+    let creates = run
+        .writes()
+        .iter()
+        .filter(|op| op.action() == "create" && op.key() == web_west)
+        .count();
+    assert_eq!(creates, 1, "sent once, never again: {:?}", run.requests);
+    assert!(run.requests.contains(&Request::Get {
+        kind: Kind::Service,
+        key: web_west.clone(),
+    }));
+    assert_eq!(r.stats().conflicts, 1);
+    assert_eq!(r.stats().rereads, 1);
+    assert!(
+        r.diagnostics().iter().any(|d| d.object == web_west),
+        "{:?}",
+        r.diagnostics()
+    );
+}
+
+/// A list failing for good ends the relist with the error (after the retries of a retryable
+/// one), and the status says so until a list succeeds.
+#[test]
+fn a_list_that_fails_for_good_is_reported_and_cleared_by_the_next() {
+    let mut clusters = Clusters::seeded(1);
+    let mut r = Reconciler::new(link(), DriverConfig::default());
+    r.relist();
+    let run = drive(&mut r, &mut clusters, Duration::ZERO, |request| {
+        (*request == Request::ListSource).then(|| ApiError::Unavailable("503".into()))
+    });
+    let attempts = DriverConfig::default().retry.max_attempts as usize;
+    assert_eq!(
+        run.requests
+            .iter()
+            .filter(|r| **r == Request::ListSource)
+            .count(),
+        attempts
+    );
+    assert!(run.now > Duration::ZERO, "it waited between tries");
+    assert!(matches!(run.outputs.last(), Some(Output::Relisted(Err(_)))));
+    assert!(r.status().list_error.is_some());
+    r.relist();
+    let run = drive(&mut r, &mut clusters, run.now, no_errors);
+    assert_eq!(run.outputs.last(), Some(&Output::Relisted(Ok(()))));
+    assert!(r.status().list_error.is_none());
+}
+
+/// An answer of the wrong kind (a source list for a target list) counts as a failed try: the
+/// request is retried, never taken for what it is not.
+#[test]
+fn an_answer_of_the_wrong_kind_is_a_failed_try() {
+    let mut clusters = Clusters::seeded(1);
+    let mut r = Reconciler::new(link(), DriverConfig::default());
+    r.relist();
+    let (id, request) = r.poll_operation().expect("list");
+    assert_eq!(request, Request::ListTarget);
+    r.handle_applied(
+        Duration::ZERO,
+        id,
+        Ok(Response::SourceListed(clusters.source.state())),
+    );
+    assert_eq!(r.stats().failed_requests, 1);
+    assert_eq!(r.stats().relists, 0);
+    let run = drive(&mut r, &mut clusters, Duration::ZERO, no_errors);
+    assert_eq!(run.requests, [Request::ListTarget, Request::ListSource]);
+    assert_eq!(r.stats().relists, 1);
+}
