@@ -3,175 +3,20 @@
 //! scripted error), and checks what it handed out, when it wants to wake up, and what it reported.
 //! Deterministic: time is a number the test chooses.
 
+mod bench;
+#[path = "../common/mod.rs"]
 mod common;
+mod failures;
 
 use std::time::Duration;
 
-use common::{endpoints, exported, key, link, nginx, nginx_endpoints};
+use bench::*;
+use common::{exported, key, link, nginx, nginx_endpoints};
 use svcmirror_backend::{
-    ApiError, DriverConfig, Output, Preconditions, ReconcileOutcome, Reconciler, Request, Response,
-    Scope, TargetEvent,
+    ApiError, DriverConfig, Output, Reconciler, Request, Response, Scope, TargetEvent,
 };
 use svcmirror_core::model::{Kind, Object};
-use svcmirror_core::{MAX_PASSES, Operation, Plan, plan, translate};
-use svcmirror_fake::FakeCluster;
-
-const HTTP: [(&str, i32); 1] = [("http", 80)];
-
-/// The clusters: `source` answers every request the reconciler sends; `target` is listed.
-struct Clusters {
-    source: FakeCluster,
-    target: FakeCluster,
-}
-
-impl Clusters {
-    fn new() -> Self {
-        Self {
-            source: FakeCluster::default(),
-            target: FakeCluster::default(),
-        }
-    }
-
-    /// A target with the seed's headless `nginx-svc` (`pods` pods) and a ClusterIP `web`.
-    fn seeded(pods: usize) -> Self {
-        let mut clusters = Self::new();
-        for object in [
-            Object::Service(nginx("default")),
-            Object::Endpoints(nginx_endpoints("default", pods)),
-            Object::Service(exported("default", "web", false, &HTTP)),
-            Object::Endpoints(endpoints("default", "web", &[("", "10.42.0.50")], &HTTP)),
-        ] {
-            clusters.target.create(object).expect("target object");
-        }
-        clusters
-    }
-
-    /// What the API server would answer.
-    fn answer(&mut self, request: &Request) -> Result<Response, ApiError> {
-        match request.clone() {
-            Request::ListTarget => Ok(Response::TargetListed(self.target.target_state())),
-            Request::ListSource => Ok(Response::SourceListed(self.source.state())),
-            Request::Get { kind, key } => Ok(Response::Read(self.source.get(kind, &key))),
-            Request::Apply(Operation::Create { object }) => {
-                self.source.create(object).map(Response::Stored)
-            }
-            Request::Apply(Operation::Update { object, .. }) => {
-                self.source.update(object).map(Response::Stored)
-            }
-            Request::Apply(Operation::Delete {
-                kind,
-                key,
-                uid,
-                resource_version,
-                ..
-            }) => self
-                .source
-                .delete(
-                    kind,
-                    &key,
-                    &Preconditions {
-                        uid,
-                        resource_version,
-                    },
-                )
-                .map(|()| Response::Deleted),
-            other => panic!("unexpected request {other:?}"),
-        }
-    }
-}
-
-/// What one run of the canonical loop saw.
-#[derive(Default)]
-struct Run {
-    /// Every request handed out, in order.
-    requests: Vec<Request>,
-    /// Every output, in order.
-    outputs: Vec<Output>,
-    /// The time the loop ended at.
-    now: Duration,
-}
-
-impl Run {
-    fn outcome(&self) -> &ReconcileOutcome {
-        self.outputs
-            .iter()
-            .rev()
-            .find_map(|o| match o {
-                Output::Reconciled(outcome) => Some(outcome),
-                _ => None,
-            })
-            .expect("a reconcile outcome")
-    }
-
-    fn writes(&self) -> Vec<&Operation> {
-        self.requests
-            .iter()
-            .filter_map(|r| match r {
-                Request::Apply(op) => Some(op),
-                _ => None,
-            })
-            .collect()
-    }
-}
-
-/// The canonical loop (module docs of `Reconciler`): answer each request with `script` (an error)
-/// or the fake, and when nothing is ready, jump to the timeout. Bounded: a reconciler that never
-/// settles fails the test.
-fn drive(
-    r: &mut Reconciler,
-    clusters: &mut Clusters,
-    mut now: Duration,
-    mut script: impl FnMut(&Request) -> Option<ApiError>,
-) -> Run {
-    let mut run = Run::default();
-    for _ in 0..10_000 {
-        run.outputs.extend(std::iter::from_fn(|| r.poll_event()));
-        if let Some((id, request)) = r.poll_operation() {
-            let result = match script(&request) {
-                Some(error) => Err(error),
-                None => clusters.answer(&request),
-            };
-            run.requests.push(request);
-            r.handle_applied(now, id, result);
-        } else if let Some(due) = r.poll_timeout() {
-            assert!(due >= now, "a deadline in the past: {due:?} < {now:?}");
-            now = due;
-            r.handle_timeout(now);
-        } else {
-            assert!(r.is_idle());
-            run.now = now;
-            return run;
-        }
-    }
-    panic!("the reconciler never settled");
-}
-
-fn no_errors(_: &Request) -> Option<ApiError> {
-    None
-}
-
-/// A reconciler that listed `clusters` and reconciled the whole link.
-fn converged(clusters: &mut Clusters) -> Reconciler {
-    let mut r = Reconciler::new(link(), DriverConfig::default());
-    r.relist();
-    drive(&mut r, clusters, Duration::ZERO, no_errors);
-    r.full_reconcile();
-    let run = drive(&mut r, clusters, Duration::ZERO, no_errors);
-    assert!(run.outcome().complete, "{:?}", run.outcome());
-    r
-}
-
-/// Every prerequisite of a plan's operation is handed out (and succeeded) before it.
-fn assert_dependency_order(plan: &Plan, handed_out: &[&Operation]) {
-    let position = |op: &Operation| handed_out.iter().position(|h| *h == op);
-    for (index, op) in plan.operations.iter().enumerate() {
-        let Some(at) = position(op) else { continue };
-        for on in plan.prerequisites(index) {
-            let before = position(&plan.operations[on]).expect("prerequisite handed out");
-            assert!(before < at, "{op:?} before its prerequisite");
-        }
-    }
-}
+use svcmirror_core::{MAX_PASSES, Operation, plan, translate};
 
 /// SPEC §6: a one-export reconcile of a new headless export hands out exactly the core's plan, in
 /// its order (creates of the root and endpoint mirrors first), then the root Endpoints pointed at
@@ -327,16 +172,16 @@ fn an_operation_whose_prerequisite_failed_is_never_handed_out() {
     let root = key("default", "nginx-svc-west");
     let freed = key("default", "nginx-set-1-west");
     let fewer = nginx_endpoints("default", 1);
-    let refused = |request: &Request| match request {
+    let refused = |request: &Request, _: &mut Clusters| match request {
         Request::Apply(Operation::Update { object, .. })
             if object.kind() == Kind::Endpoints && object.key() == root =>
         {
-            Some(ApiError::Invalid {
+            Some(Err(ApiError::Invalid {
                 kind: Kind::Endpoints,
                 key: object.key(),
                 field: "subsets".into(),
                 message: "scripted".into(),
-            })
+            }))
         }
         _ => None,
     };
@@ -419,8 +264,8 @@ fn a_list_that_fails_for_good_is_reported_and_cleared_by_the_next() {
     let mut clusters = Clusters::seeded(1);
     let mut r = Reconciler::new(link(), DriverConfig::default());
     r.relist();
-    let run = drive(&mut r, &mut clusters, Duration::ZERO, |request| {
-        (*request == Request::ListSource).then(|| ApiError::Unavailable("503".into()))
+    let run = drive(&mut r, &mut clusters, Duration::ZERO, |request, _| {
+        (*request == Request::ListSource).then(|| Err(ApiError::Unavailable("503".into())))
     });
     let attempts = DriverConfig::default().retry.max_attempts as usize;
     assert_eq!(
