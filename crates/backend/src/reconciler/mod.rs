@@ -33,6 +33,7 @@
 
 mod books;
 mod federation;
+mod job;
 mod pass;
 mod prepare;
 mod request;
@@ -42,44 +43,22 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use svcmirror_core::model::{Kind, ObjectKey};
-use svcmirror_core::{Diagnostic, Limit, Link, Operation, Reason, SourceState, TargetState};
+use svcmirror_core::model::ObjectKey;
+use svcmirror_core::{Diagnostic, Limit, Link, SourceState, TargetState};
 
 pub use request::{OpId, Request, Response};
 pub use status::{
-    DriverConfig, DriverStats, DriverStatus, ExportStatus, Failure, ReconcileOutcome, Scope,
+    DriverConfig, DriverStats, DriverStatus, ExportStatus, Failure, Output, ReconcileOutcome, Scope,
 };
 
 use self::books::Books;
-use self::pass::Pass;
-use self::prepare::{Prepared, Work, export_statuses, prepare};
-use self::request::{AfterFailure, Pending};
+use self::job::{Job, Parts, Step};
+use self::prepare::Work;
+use self::request::{AfterFailure, Pending, Purpose, answers};
 use crate::cache::{SourceCache, TargetCache};
 use crate::clock::SplitMix64;
 use crate::error::{ApiError, DriverError};
-use crate::event::{EventType, StatusEvent};
 use crate::{TargetEvent, scope};
-
-/// What the reconciler tells its caller, in the order it happened.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Output {
-    /// Record this Event in the target (SPEC §12; best effort, never retried), then report with
-    /// [`Reconciler::handle_event_recorded`].
-    RecordEvent(StatusEvent),
-    /// A reconcile began (a caller that can tell the time notes it, to measure the reconcile).
-    ReconcileStarted,
-    /// The reconcile begun last ended (see [`Reconciler::handle_reconcile_duration`]).
-    ReconcileFinished,
-    /// The status changed: publish a snapshot ([`Reconciler::refresh_status`]).
-    StatusChanged,
-    /// A [`relist`](Reconciler::relist) is done.
-    Relisted(Result<(), DriverError>),
-    /// A reconciling command is done: what it did, fallbacks and follow-ups included.
-    Reconciled(ReconcileOutcome),
-    /// A [`set_gateway_alive`](Reconciler::set_gateway_alive) that changed nothing is done.
-    Unchanged,
-}
 
 /// A command waiting for its turn.
 #[derive(Debug)]
@@ -93,6 +72,7 @@ enum Command {
 
 /// What the command in progress does next.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant, reason = "one task exists at a time")]
 enum Task {
     /// Listing the target (`None` yet), then the source.
     Relist(Option<TargetState>),
@@ -113,44 +93,7 @@ enum Then {
     /// denied goes to that export; it is not in this reconcile's scope, so the whole link decides.
     FreedNames,
     /// After removing the old cluster name's mirrors: the new link, reconciled whole.
-    Link(Link),
-}
-
-/// What the request in progress is for.
-#[derive(Debug, Clone, Copy)]
-enum Purpose {
-    ListTarget,
-    ListSource,
-    /// Operation `index` of the current round's plan.
-    Write(usize),
-    /// The re-read after a write of the current round.
-    Reread,
-}
-
-/// One reconcile in progress.
-#[derive(Debug)]
-struct Job {
-    work: Work,
-    outcome: ReconcileOutcome,
-    /// The keys whose findings and failures this reconcile replaces.
-    touched: BTreeSet<ObjectKey>,
-    /// Keys given up in this reconcile.
-    failed: BTreeSet<ObjectKey>,
-    /// The latest round's findings.
-    diagnostics: Vec<Diagnostic>,
-    /// The conditions of the round that ended the reconcile.
-    exports: Option<BTreeMap<ObjectKey, Arc<ExportStatus>>>,
-    /// The round being applied.
-    pass: Option<Pass>,
-}
-
-/// How one round of a job went on.
-enum Step {
-    /// A request is out.
-    Waiting(Job),
-    Finished(Job),
-    /// One export's ownership is unclear (SPEC §7): only the whole link decides.
-    Ambiguous,
+    Link(Box<Link>),
 }
 
 /// The reconcile state machine of one link (see the [module docs](self)).
@@ -446,7 +389,7 @@ impl Reconciler {
                     self.link = link;
                     self.reconcile(Work::Link, &[], Then::Done);
                 } else {
-                    self.reconcile(Work::RemoveAll, &[], Then::Link(link));
+                    self.reconcile(Work::RemoveAll, &[], Then::Link(Box::new(link)));
                 }
             }
             Command::GatewayAlive(alive) => {
@@ -510,39 +453,34 @@ impl Reconciler {
     }
 
     fn begin(&mut self, work: Work, extra_keys: &[ObjectKey]) -> Job {
-        let scope = work.scope();
         self.outputs.push_back(Output::ReconcileStarted);
         self.books.stats.reconciles += 1;
-        if scope == Scope::Link {
+        if work.scope() == Scope::Link {
             self.books.stats.full_reconciles += 1;
         }
-        Job {
-            work,
-            outcome: ReconcileOutcome {
-                scope,
-                passes: 0,
-                writes: 0,
-                complete: false,
-                pass_limit_reached: false,
-            },
-            touched: extra_keys.iter().cloned().collect(),
-            failed: BTreeSet::new(),
-            diagnostics: Vec::new(),
-            exports: None,
-            pass: None,
+        Job::new(work, extra_keys)
+    }
+
+    /// The parts of the reconciler a job works on.
+    fn parts(&mut self) -> Parts<'_> {
+        Parts {
+            link: &self.link,
+            config: &self.config,
+            target: &self.target,
+            source: &mut self.source,
+            books: &mut self.books,
+            freed: &mut self.freed_names,
+            outputs: &mut self.outputs,
         }
     }
 
-    /// Runs `job` until it waits for a request or ends, then what follows it.
+    /// Runs `job` until it sends a request or ends, then what follows it in its command.
     fn proceed(&mut self, mut job: Job, mut then: Then, mut before: Option<ReconcileOutcome>) {
         loop {
-            match self.step(job) {
-                Step::Waiting(waiting) => {
-                    self.task = Some(Task::Reconcile {
-                        job: waiting,
-                        then,
-                        before,
-                    });
+            match job.step(&mut self.parts()) {
+                Step::Send(op, index) => {
+                    self.send(Request::Apply(op), Purpose::Write(index));
+                    self.task = Some(Task::Reconcile { job, then, before });
                     return;
                 }
                 Step::Ambiguous => {
@@ -551,8 +489,8 @@ impl Reconciler {
                     job = self.begin(Work::Link, &[]);
                     (then, before) = (Then::Done, None);
                 }
-                Step::Finished(done) => {
-                    let outcome = self.finish(done);
+                Step::Finished => {
+                    let outcome = job.finish(&mut self.parts());
                     let outcome = match before {
                         Some(before) => before.then(outcome),
                         None => outcome,
@@ -562,7 +500,7 @@ impl Reconciler {
                             if std::mem::take(&mut self.freed_names)
                                 .iter()
                                 .any(|k| self.books.denied_names.contains(k)) => {}
-                        Then::Link(link) => self.link = link,
+                        Then::Link(link) => self.link = *link,
                         Then::Done | Then::FreedNames => {
                             self.outputs.push_back(Output::Reconciled(outcome));
                             return;
@@ -572,142 +510,6 @@ impl Reconciler {
                     (then, before) = (Then::Done, Some(outcome));
                 }
             }
-        }
-    }
-
-    /// Plans and applies rounds of `job` until a request is out, the plan is empty, everything
-    /// left failed, or the pass cap.
-    fn step(&mut self, mut job: Job) -> Step {
-        loop {
-            if let Some(pass) = &mut job.pass {
-                if let Some(index) = pass.next_operation(&mut job.failed) {
-                    let op = pass.plan.operations[index].clone();
-                    self.send(Request::Apply(op), Purpose::Write(index));
-                    return Step::Waiting(job);
-                }
-                job.outcome.writes += pass.writes;
-                job.pass = None;
-            }
-            if job.outcome.passes >= self.config.max_passes {
-                job.outcome.pass_limit_reached = true;
-                return Step::Finished(job);
-            }
-            let Ok(Prepared {
-                mut translation,
-                mut plan,
-                keys,
-            }) = prepare(&self.link, &job.work, &self.target, &self.source)
-            else {
-                return Step::Ambiguous;
-            };
-            if job.outcome.passes == 0 {
-                // The failures of this scope's previous reconcile are superseded by this one.
-                match &keys {
-                    Some(keys) => {
-                        job.touched.extend(keys.iter().cloned());
-                        let touched = &job.touched;
-                        self.books
-                            .failures
-                            .retain(|(_, key), _| !touched.contains(key));
-                    }
-                    None => self.books.failures.clear(),
-                }
-            } else if let Some(keys) = &keys {
-                job.touched.extend(keys.iter().cloned());
-            }
-            job.outcome.passes += 1;
-            self.books.stats.passes += 1;
-            let nothing_left = plan
-                .operations
-                .iter()
-                .all(|op| job.failed.contains(&op.key()));
-            if nothing_left || job.outcome.passes >= self.config.max_passes {
-                // SPEC §12: the conditions of the pass that ends the reconcile, its plan included
-                // (what is left to apply is what keeps an export from `Mirrored=True`).
-                job.exports = Some(export_statuses(&translation, &plan));
-            }
-            job.diagnostics = std::mem::take(&mut translation.diagnostics);
-            job.diagnostics.append(&mut plan.diagnostics);
-            if nothing_left {
-                job.outcome.complete = job.failed.is_empty();
-                return Step::Finished(job);
-            }
-            job.pass = Some(Pass::new(plan));
-        }
-    }
-
-    /// The records of a finished reconcile: findings, denied names, export statuses and their
-    /// Events, the pass cap.
-    fn finish(&mut self, job: Job) -> ReconcileOutcome {
-        let Job {
-            work,
-            outcome,
-            touched,
-            diagnostics,
-            exports,
-            ..
-        } = job;
-        let books = &mut self.books;
-        let denials = diagnostics
-            .iter()
-            .filter(|d| d.reason == Reason::NameConflict)
-            .map(|d| d.object.clone());
-        match work {
-            Work::Link => books.denied_names = denials.collect(),
-            Work::RemoveAll => books.denied_names.clear(),
-            Work::Export(_) => books.denied_names.extend(denials),
-        }
-        match work {
-            Work::Link => books.diagnostics = diagnostics,
-            Work::RemoveAll => books.diagnostics.clear(),
-            Work::Export(_) => {
-                books.diagnostics.retain(|d| !touched.contains(&d.object));
-                books.diagnostics.extend(diagnostics);
-            }
-        }
-        books.diagnostics.sort();
-        books.diagnostics.dedup();
-        if let Some(exports) = exports {
-            let export = match &work {
-                Work::Export(key) => Some(key),
-                Work::Link | Work::RemoveAll => None,
-            };
-            let changed = books.replace_exports(export, exports);
-            self.status_events(&changed);
-            if work == Work::Link {
-                self.books.conditions_known = true;
-            }
-        }
-        let books = &mut self.books;
-        if outcome.pass_limit_reached {
-            books.stats.unconverged += 1;
-            books.unconverged.insert(outcome.scope.clone());
-        } else if outcome.scope == Scope::Link {
-            books.unconverged.clear();
-        } else {
-            books.unconverged.remove(&outcome.scope);
-        }
-        self.outputs.push_back(Output::ReconcileFinished);
-        self.outputs.push_back(Output::StatusChanged);
-        outcome
-    }
-
-    /// One Event per export in `changed` (SPEC §12); none for a healthy export until a whole-link
-    /// reconcile established every export's conditions.
-    fn status_events(&mut self, changed: &[ObjectKey]) {
-        for key in changed {
-            let (Some(status), Some(service)) =
-                (self.books.exports.get(key), self.target.services.get(key))
-            else {
-                continue;
-            };
-            let Some(event) = StatusEvent::for_export(&service.metadata, &status.conditions) else {
-                continue;
-            };
-            if !self.books.conditions_known && event.type_ == EventType::Normal {
-                continue;
-            }
-            self.outputs.push_back(Output::RecordEvent(event));
         }
     }
 
@@ -736,138 +538,40 @@ impl Reconciler {
                 self.end_relist(Err(DriverError::ListSource(error)))
             }
             (Purpose::Write(index), result) => {
-                if let (Some(Request::Apply(op)), Some(Task::Reconcile { job, then, before })) =
-                    (request, self.task.take())
+                if let (
+                    Some(Request::Apply(op)),
+                    Some(Task::Reconcile {
+                        mut job,
+                        then,
+                        before,
+                    }),
+                ) = (request, self.task.take())
                 {
-                    self.written(job, then, before, index, &op, result);
+                    match job.written(&mut self.parts(), index, &op, result) {
+                        Some(reread) => {
+                            self.send(reread, Purpose::Reread);
+                            self.task = Some(Task::Reconcile { job, then, before });
+                        }
+                        None => self.proceed(job, then, before),
+                    }
                 }
             }
             (Purpose::Reread, result) => {
                 if let (
                     Some(Request::Get { kind, key }),
-                    Some(Task::Reconcile { job, then, before }),
+                    Some(Task::Reconcile {
+                        mut job,
+                        then,
+                        before,
+                    }),
                 ) = (request, self.task.take())
                 {
-                    self.reread(job, then, before, kind, key, result);
+                    job.reread(&mut self.parts(), kind, key, result);
+                    self.proceed(job, then, before);
                 }
             }
             // `answers` let no other pairing through.
             (Purpose::ListTarget | Purpose::ListSource, Ok(_)) => {}
         }
-    }
-
-    /// Operation `index` of the current round ended with `result`.
-    fn written(
-        &mut self,
-        mut job: Job,
-        then: Then,
-        before: Option<ReconcileOutcome>,
-        index: usize,
-        op: &Operation,
-        result: Result<Response, ApiError>,
-    ) {
-        let (kind, key) = (op.kind(), op.key());
-        let stats = &mut self.books.stats;
-        let wrote = match (op, result) {
-            (_, Ok(Response::Stored(stored))) => {
-                stats.writes += 1;
-                match op {
-                    Operation::Create { .. } => stats.creates += 1,
-                    _ => stats.updates += 1,
-                }
-                self.source.store(stored);
-                Some(true)
-            }
-            (_, Ok(_)) => {
-                stats.writes += 1;
-                stats.deletes += 1;
-                self.source.forget(kind, &key);
-                self.freed_names.insert(key.clone());
-                Some(true)
-            }
-            // Gone already: what the delete wanted.
-            (Operation::Delete { .. }, Err(ApiError::NotFound { .. })) => {
-                self.source.forget(kind, &key);
-                self.freed_names.insert(key.clone());
-                Some(false)
-            }
-            // Our view is stale (the object vanished, changed, or appeared) or the outcome is
-            // unknown: read it and plan again rather than resend the same request.
-            (Operation::Update { .. }, Err(ApiError::NotFound { .. }))
-            | (_, Err(ApiError::Timeout(_))) => None,
-            (_, Err(ApiError::Conflict { .. } | ApiError::AlreadyExists { .. })) => {
-                stats.conflicts += 1;
-                None
-            }
-            (_, Err(error)) => {
-                self.books.give_up(op.action(), kind, &key, error);
-                job.failed.insert(key.clone());
-                if let Some(pass) = &mut job.pass {
-                    pass.skip(key);
-                }
-                return self.proceed(job, then, before);
-            }
-        };
-        let Some(wrote) = wrote else {
-            self.books.stats.rereads += 1;
-            self.send(Request::Get { kind, key }, Purpose::Reread);
-            self.task = Some(Task::Reconcile { job, then, before });
-            return;
-        };
-        if let Some(pass) = &mut job.pass {
-            pass.succeeded(index, wrote);
-        }
-        self.books.failures.remove(&(kind, key));
-        self.proceed(job, then, before);
-    }
-
-    /// The re-read of `kind` `key` ended with `result`: the cache follows it; the rest of this
-    /// round leaves the object alone.
-    fn reread(
-        &mut self,
-        mut job: Job,
-        then: Then,
-        before: Option<ReconcileOutcome>,
-        kind: Kind,
-        key: ObjectKey,
-        result: Result<Response, ApiError>,
-    ) {
-        match result {
-            Ok(Response::Read(Some(object))) if object.kind() == kind && object.key() == key => {
-                self.source.store(object);
-            }
-            Ok(_) => self.source.forget(kind, &key),
-            Err(error) => {
-                self.books.give_up("get", kind, &key, error);
-                job.failed.insert(key.clone());
-            }
-        }
-        if let Some(pass) = &mut job.pass {
-            pass.skip(key);
-        }
-        self.proceed(job, then, before);
-    }
-}
-
-/// `response` if it answers `request` (made for `purpose`); a failed request otherwise.
-fn answers(purpose: Purpose, request: &Request, response: Response) -> Result<Response, ApiError> {
-    let fits = match (purpose, &response) {
-        (Purpose::ListTarget, Response::TargetListed(_))
-        | (Purpose::ListSource, Response::SourceListed(_))
-        | (Purpose::Reread, Response::Read(_)) => true,
-        (Purpose::Write(_), Response::Stored(_)) => {
-            matches!(request, Request::Apply(op) if !matches!(op, Operation::Delete { .. }))
-        }
-        (Purpose::Write(_), Response::Deleted) => {
-            matches!(request, Request::Apply(Operation::Delete { .. }))
-        }
-        _ => false,
-    };
-    if fits {
-        Ok(response)
-    } else {
-        Err(ApiError::Unavailable(
-            "the response does not answer the request".into(),
-        ))
     }
 }

@@ -21,6 +21,10 @@ pub struct OpId(pub(crate) u64);
 /// One request to a cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one request is out at a time and is moved to the cluster whole: boxing would allocate per operation"
+)]
 pub enum Request {
     /// List the target cluster ([`TargetCluster::list`](crate::TargetCluster::list)); answered
     /// by [`Response::TargetListed`].
@@ -136,6 +140,44 @@ impl Pending {
         self.attempt += 1;
         self.due = Some(due);
         AfterFailure::RetryAt(due)
+    }
+}
+
+/// What the request in progress is for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Purpose {
+    ListTarget,
+    ListSource,
+    /// Operation `index` of the current round's plan.
+    Write(usize),
+    /// The re-read after a write of the current round.
+    Reread,
+}
+
+/// `response` if it answers `request` (made for `purpose`); a failed request otherwise.
+pub(crate) fn answers(
+    purpose: Purpose,
+    request: &Request,
+    response: Response,
+) -> Result<Response, ApiError> {
+    let fits = match (purpose, &response) {
+        (Purpose::ListTarget, Response::TargetListed(_))
+        | (Purpose::ListSource, Response::SourceListed(_))
+        | (Purpose::Reread, Response::Read(_)) => true,
+        (Purpose::Write(_), Response::Stored(_)) => {
+            matches!(request, Request::Apply(op) if !matches!(op, Operation::Delete { .. }))
+        }
+        (Purpose::Write(_), Response::Deleted) => {
+            matches!(request, Request::Apply(Operation::Delete { .. }))
+        }
+        _ => false,
+    };
+    if fits {
+        Ok(response)
+    } else {
+        Err(ApiError::Unavailable(
+            "the response does not answer the request".into(),
+        ))
     }
 }
 

@@ -14,6 +14,7 @@ use svcmirror_core::{
 
 use crate::clock::Backoff;
 use crate::error::{ApiError, DriverError};
+use crate::event::StatusEvent;
 
 /// How the driver retries, how far it goes per reconcile, and how often it resyncs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -227,4 +228,25 @@ impl ReconcileOutcome {
             ..next
         }
     }
+}
+
+/// What the reconciler tells its caller, in the order it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Output {
+    /// Record this Event in the target (SPEC §12; best effort, never retried), then report with
+    /// [`Reconciler::handle_event_recorded`](crate::Reconciler::handle_event_recorded).
+    RecordEvent(StatusEvent),
+    /// A reconcile began (a caller that can tell the time notes it, to measure the reconcile).
+    ReconcileStarted,
+    /// The reconcile begun last ended (see [`Reconciler::handle_reconcile_duration`](crate::Reconciler::handle_reconcile_duration)).
+    ReconcileFinished,
+    /// The status changed: publish a snapshot ([`Reconciler::refresh_status`](crate::Reconciler::refresh_status)).
+    StatusChanged,
+    /// A [`relist`](crate::Reconciler::relist) is done.
+    Relisted(Result<(), DriverError>),
+    /// A reconciling command is done: what it did, fallbacks and follow-ups included.
+    Reconciled(ReconcileOutcome),
+    /// A [`set_gateway_alive`](crate::Reconciler::set_gateway_alive) that changed nothing is done.
+    Unchanged,
 }
