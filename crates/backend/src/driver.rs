@@ -69,7 +69,7 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
     /// The same driver with `config` (its seed restarts the jitter generator).
     #[must_use]
     pub fn with_config(mut self, config: DriverConfig) -> Self {
-        self.reconciler = Reconciler::new(self.reconciler.link().clone(), config);
+        self.reconciler = self.reconciler.with_config(config);
         self
     }
 

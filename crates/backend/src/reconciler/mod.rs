@@ -135,6 +135,15 @@ impl Reconciler {
         }
     }
 
+    /// The same reconciler with `config` (its seed restarts the jitter generator); caches and
+    /// records are kept.
+    #[must_use]
+    pub fn with_config(mut self, config: DriverConfig) -> Self {
+        self.rng = SplitMix64::new(config.seed);
+        self.config = config;
+        self
+    }
+
     // --- getters -----------------------------------------------------------------------------
 
     /// The link being mirrored.

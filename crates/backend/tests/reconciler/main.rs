@@ -11,7 +11,9 @@ mod failures;
 use std::time::Duration;
 
 use bench::*;
-use common::{exported, key, link, nginx, nginx_endpoints};
+use common::{
+    GATEWAY, assert_clusterip_mirror, endpoints, exported, key, link, nginx, nginx_endpoints,
+};
 use svcmirror_backend::{
     ApiError, DriverConfig, Output, Reconciler, Request, Response, Scope, TargetEvent,
 };
@@ -303,4 +305,86 @@ fn an_answer_of_the_wrong_kind_is_a_failed_try() {
     let run = drive(&mut r, &mut clusters, Duration::ZERO, no_errors);
     assert_eq!(run.requests, [Request::ListTarget, Request::ListSource]);
     assert_eq!(r.stats().relists, 1);
+}
+
+/// SPEC §2.1: a liveness the link already has is no news (nothing handed out, `Unchanged`); a
+/// change reconciles the whole link, moving the gateway addresses of every mirror Endpoints.
+#[test]
+fn only_a_change_of_gateway_liveness_reconciles() {
+    let mut w = Bench::new(DriverConfig::default());
+    w.resync();
+    w.put_clusterip("web");
+    let alive = w.r.link().gateway_alive();
+    w.r.set_gateway_alive(alive);
+    let run = drive(&mut w.r, &mut w.c, w.now, no_errors);
+    assert!(run.requests.is_empty(), "{:?}", run.requests);
+    assert_eq!(run.outputs, [Output::Unchanged]);
+
+    w.r.set_gateway_alive(!alive);
+    let run = drive(&mut w.r, &mut w.c, w.now, no_errors);
+    let outcome = run.outcome();
+    assert_eq!(outcome.scope, Scope::Link);
+    assert!(outcome.complete, "{outcome:?}");
+    assert_eq!(
+        run.writes()
+            .iter()
+            .map(|op| (op.action(), op.kind(), op.key()))
+            .collect::<Vec<_>>(),
+        [("update", Kind::Endpoints, key("default", "web-west"))]
+    );
+    assert_eq!(w.r.link().gateway_alive(), !alive);
+}
+
+/// SPEC §7 (F15): `default/a` (headless, pod hostname `b`) holds endpoint mirror `b-west`, which
+/// the ClusterIP export `b` is denied. When `a`'s pod is renamed, the one-export reconcile of `a`
+/// frees `b-west`; as `b` is not in its scope, the same command goes on with the whole link, and
+/// `b` gets its mirror — one outcome, two reconciles.
+#[test]
+fn a_freed_name_another_export_was_denied_widens_to_the_whole_link() {
+    let mut w = Bench::new(DriverConfig::default());
+    w.resync();
+    w.put(Object::Service(exported("default", "a", true, &HTTP)));
+    w.put(Object::Endpoints(endpoints(
+        "default",
+        "a",
+        &[("b", "10.42.0.61")],
+        &HTTP,
+    )));
+    w.put_clusterip("b");
+    assert!(
+        w.r.diagnostics()
+            .iter()
+            .any(|d| d.object == key("default", "b-west")),
+        "b is denied b-west: {:?}",
+        w.r.diagnostics()
+    );
+    let reconciles = w.r.stats().reconciles;
+    let renamed = stored_endpoints(&mut w, "a", "c");
+    w.r.handle_target_event(w.now, TargetEvent::EndpointsApplied(renamed));
+    let run = drive(&mut w.r, &mut w.c, w.now, no_errors);
+    let started = run
+        .outputs
+        .iter()
+        .filter(|o| **o == Output::ReconcileStarted)
+        .count();
+    assert_eq!(started, 2, "the export's reconcile, then the whole link's");
+    assert_eq!(w.r.stats().reconciles, reconciles + 2);
+    let outcome = run.outcome();
+    assert_eq!(outcome.scope, Scope::Link);
+    assert!(outcome.complete, "{outcome:?}");
+    assert_clusterip_mirror(&w.c.source, "default", "b", &HTTP, GATEWAY);
+    assert!(w.r.diagnostics().is_empty(), "{:?}", w.r.diagnostics());
+    w.assert_converged();
+}
+
+/// Renames the single pod of target Endpoints `default/<name>` to `hostname`; the stored object.
+fn stored_endpoints(w: &mut Bench, name: &str, hostname: &str) -> svcmirror_core::model::Endpoints {
+    let mut ep = endpoints("default", name, &[(hostname, "10.42.0.61")], &HTTP);
+    if let Some(Object::Endpoints(old)) = w.c.target.get(Kind::Endpoints, &key("default", name)) {
+        ep.metadata.resource_version = old.metadata.resource_version;
+    }
+    match w.c.target.update(Object::Endpoints(ep)).expect("update") {
+        Object::Endpoints(e) => e,
+        other => panic!("{other:?}"),
+    }
 }
