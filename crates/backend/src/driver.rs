@@ -74,8 +74,9 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
     }
 
     /// The same driver, told the gateway's liveness by `liveness` (the probe's decision,
-    /// SPEC §2.1): inside [`run`](Self::run), each change is a [`set_gateway_alive`]
-    /// (Self::set_gateway_alive); the latest value also holds for every resync.
+    /// SPEC §2.1): inside [`run`](Self::run), each change is a
+    /// [`set_gateway_alive`](Self::set_gateway_alive); the latest value also holds for every
+    /// resync.
     #[must_use]
     pub fn with_gateway_liveness(mut self, liveness: watch::Receiver<bool>) -> Self {
         self.liveness = Some(liveness);

@@ -2,34 +2,7 @@
 //! the style of quinn-proto's `Connection`. No async, no I/O, no clock: time is a `now` the caller
 //! passes in (a [`Duration`] since an origin of its choosing, never going back).
 //!
-//! Its methods come in four groups:
-//! - **getters**: [`link`](Reconciler::link), [`stats`](Reconciler::stats),
-//!   [`status`](Reconciler::status), [`exports`](Reconciler::exports), …;
-//! - **commands**, queued and run one after the other: [`relist`](Reconciler::relist),
-//!   [`full_reconcile`](Reconciler::full_reconcile), [`remove_all`](Reconciler::remove_all),
-//!   [`set_link`](Reconciler::set_link), [`set_gateway_alive`](Reconciler::set_gateway_alive);
-//! - **inputs** `handle_*(now, …)`: a target event, the lists of both clusters, the result of each
-//!   request it handed out, a timeout, whether an Event was recorded;
-//! - **outputs** `poll_*()`: the next request to send ([`poll_operation`](Reconciler::poll_operation)),
-//!   when to wake it up ([`poll_timeout`](Reconciler::poll_timeout)), and what to report
-//!   ([`poll_event`](Reconciler::poll_event): Events to record, status changes, what a command did).
-//!
-//! **The caller's contract** (the canonical loop; `Driver` is this loop over the backend traits):
-//! 1. issue a command or feed an input;
-//! 2. drain [`poll_event`](Reconciler::poll_event) (record each Event and report the result with
-//!    [`handle_event_recorded`](Reconciler::handle_event_recorded); publish on
-//!    [`Output::StatusChanged`]);
-//! 3. send what [`poll_operation`](Reconciler::poll_operation) returns and hand its result to
-//!    [`handle_applied`](Reconciler::handle_applied) — one request is out at a time, in the plan's
-//!    order, so an operation whose prerequisite failed is never handed out;
-//! 4. when it returns nothing, wait until [`poll_timeout`](Reconciler::poll_timeout) and call
-//!    [`handle_timeout`](Reconciler::handle_timeout); when that is `None` too, the command is done
-//!    (its last output was [`Output::Reconciled`], [`Output::Relisted`] or [`Output::Unchanged`]).
-//!
-//! **Convergence**: a reconcile plans, applies and plans again until a plan has nothing left to
-//! try, at most [`DriverConfig::max_passes`] rounds; against a source that answers every request,
-//! the core's two-pass contract (`svcmirror_core::drive`) bounds it to three rounds, the last one
-//! empty.
+//! The contract and the canonical loop are on [`Reconciler`].
 
 mod books;
 mod federation;
@@ -96,7 +69,65 @@ enum Then {
     Link(Box<Link>),
 }
 
-/// The reconcile state machine of one link (see the [module docs](self)).
+/// The reconcile state machine of one link, in the style of quinn-proto's `Connection`: no async,
+/// no I/O, no clock — time is a `now` the caller passes in (a [`Duration`] since an origin of its
+/// choosing, never going back), jitter a generator seeded by [`DriverConfig::seed`].
+///
+/// Its methods come in four groups:
+/// - **getters**: [`link`](Reconciler::link), [`stats`](Reconciler::stats),
+///   [`status`](Reconciler::status), [`exports`](Reconciler::exports), …;
+/// - **commands**, queued and run one after the other: [`relist`](Reconciler::relist),
+///   [`full_reconcile`](Reconciler::full_reconcile), [`remove_all`](Reconciler::remove_all),
+///   [`set_link`](Reconciler::set_link), [`set_gateway_alive`](Reconciler::set_gateway_alive);
+/// - **inputs** `handle_*(now, …)`: a target event, the lists of both clusters, the result of each
+///   request it handed out, a timeout, whether an Event was recorded;
+/// - **outputs** `poll_*()`: the next request to send ([`poll_operation`](Reconciler::poll_operation)),
+///   when to wake it up ([`poll_timeout`](Reconciler::poll_timeout)), and what to report
+///   ([`poll_event`](Reconciler::poll_event): Events to record, status changes, what a command did).
+///
+/// **The caller's contract** (the canonical loop; `Driver` is this loop over the backend traits):
+/// 1. issue a command or feed an input;
+/// 2. drain [`poll_event`](Reconciler::poll_event) (record each Event and report the result with
+///    [`handle_event_recorded`](Reconciler::handle_event_recorded); publish on
+///    [`Output::StatusChanged`]);
+/// 3. send what [`poll_operation`](Reconciler::poll_operation) returns and hand its result to
+///    [`handle_applied`](Reconciler::handle_applied) — one request is out at a time, in the plan's
+///    order, so an operation whose prerequisite failed is never handed out;
+/// 4. when it returns nothing, wait until [`poll_timeout`](Reconciler::poll_timeout) and call
+///    [`handle_timeout`](Reconciler::handle_timeout); when that is `None` too, the command is done
+///    (its last output was [`Output::Reconciled`], [`Output::Relisted`] or [`Output::Unchanged`]).
+///
+/// **Convergence**: a reconcile plans, applies and plans again until a plan has nothing left to
+/// try, at most [`DriverConfig::max_passes`] rounds; against a source that answers every request,
+/// the core's two-pass contract (`svcmirror_core::drive`) bounds it to three rounds, the last one
+/// empty.
+///
+/// ```
+/// use std::time::Duration;
+/// use svcmirror_backend::{DriverConfig, Output, Reconciler, Request, Response};
+/// use svcmirror_core::{Link, SourceState, TargetState};
+///
+/// let link = Link::builder("west")
+///     .gateway_address("172.18.0.4".parse().unwrap())
+///     .build()
+///     .unwrap();
+/// let mut r = Reconciler::new(link, DriverConfig::default());
+/// let now = Duration::ZERO;
+/// r.relist();
+/// while let Some((id, request)) = r.poll_operation() {
+///     // A real caller sends the request; here both clusters are empty.
+///     let answer = match request {
+///         Request::ListTarget => Response::TargetListed(TargetState::default()),
+///         Request::ListSource => Response::SourceListed(SourceState::default()),
+///         other => unreachable!("{other:?}"),
+///     };
+///     r.handle_applied(now, id, Ok(answer));
+/// }
+/// assert_eq!(r.poll_timeout(), None);
+/// let outputs: Vec<Output> = std::iter::from_fn(|| r.poll_event()).collect();
+/// assert_eq!(outputs.last(), Some(&Output::Relisted(Ok(()))));
+/// assert!(r.is_idle());
+/// ```
 #[derive(Debug)]
 pub struct Reconciler {
     link: Link,
