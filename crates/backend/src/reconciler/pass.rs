@@ -80,3 +80,67 @@ impl Pass {
         self.skipped.insert(key);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use svcmirror_core::Dependency;
+    use svcmirror_core::model::{Object, Service};
+    use svcmirror_core::{Operation, Plan};
+
+    use super::*;
+
+    /// `create a`, then `create b`, which waits for `a` (as a root's Endpoints waits for its
+    /// endpoint mirrors, SPEC §6–§7).
+    fn plan() -> Plan {
+        let create = |name: &str| Operation::Create {
+            object: Object::Service(Service::new("default", name)),
+        };
+        Plan {
+            operations: vec![create("a"), create("b")],
+            dependencies: vec![Dependency {
+                operation: 1,
+                on: 0,
+            }],
+            diagnostics: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn operations_come_in_plan_order_once_their_prerequisites_succeeded() {
+        let mut pass = Pass::new(plan());
+        let mut failed = BTreeSet::new();
+        assert_eq!(pass.next_operation(&mut failed), Some(0));
+        pass.succeeded(0, true);
+        assert_eq!(pass.next_operation(&mut failed), Some(1));
+        pass.succeeded(1, false);
+        assert_eq!(pass.next_operation(&mut failed), None);
+        assert_eq!(pass.writes, 1, "a moot operation is no write");
+        assert!(failed.is_empty());
+    }
+
+    #[test]
+    fn a_dependent_of_an_operation_given_up_is_given_up_too() {
+        let mut pass = Pass::new(plan());
+        let mut failed = BTreeSet::new();
+        assert_eq!(pass.next_operation(&mut failed), Some(0));
+        let a = ObjectKey::new("default", "a");
+        failed.insert(a.clone());
+        pass.skip(a);
+        assert_eq!(
+            pass.next_operation(&mut failed),
+            None,
+            "b is never handed out"
+        );
+        assert!(failed.contains(&ObjectKey::new("default", "b")));
+    }
+
+    #[test]
+    fn a_dependent_of_an_operation_being_reread_waits_for_the_next_round() {
+        let mut pass = Pass::new(plan());
+        let mut failed = BTreeSet::new();
+        assert_eq!(pass.next_operation(&mut failed), Some(0));
+        pass.skip(ObjectKey::new("default", "a"));
+        assert_eq!(pass.next_operation(&mut failed), None);
+        assert!(failed.is_empty(), "not given up: planned again next round");
+    }
+}
