@@ -17,7 +17,7 @@ use crate::clock::Clock;
 use crate::error::{ApiError, DriverError};
 use crate::reconciler::{
     DriverConfig, DriverStats, DriverStatus, ExportStatus, Output, ReconcileOutcome, Reconciler,
-    Request, Response, Scope,
+    Request, Response, Scope, WatchHealth,
 };
 use crate::{Preconditions, SourceCluster, TargetCluster, TargetEvent};
 
@@ -241,11 +241,12 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
     pub async fn run<F: Future<Output = ()>>(&mut self, shutdown: F) {
         let shutdown = shutdown.fuse();
         pin_mut!(shutdown);
-        let mut quiet_restarts: u32 = 0;
+        // Issue 14: relists wait while watches keep breaking before they proved healthy.
+        let mut health = WatchHealth::default();
         let resync_interval = self.reconciler.config().resync_interval;
         loop {
-            if quiet_restarts > 0 {
-                let delay = self.reconciler.relist_backoff(quiet_restarts - 1);
+            if let Some(attempt) = health.backoff_attempt() {
+                let delay = self.reconciler.relist_backoff(attempt);
                 let mut wait = self.clock.sleep(delay).fuse();
                 select_biased! {
                     () = shutdown => return,
@@ -258,13 +259,11 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
             self.sync_liveness();
             // Finished even when `shutdown` completes meanwhile (see above).
             if self.resync().await.is_err() {
-                quiet_restarts = quiet_restarts.saturating_add(1);
+                health.list_failed();
                 continue;
             }
             let mut timer = self.clock.sleep(resync_interval).fuse();
-            // Whether this watch proved healthy (see above): its own first `Restarted` (the
-            // watcher's initial list) does not count.
-            let (mut delivered, mut first) = (false, true);
+            health.started();
             loop {
                 let next = select_biased! {
                     () = shutdown => return,
@@ -290,23 +289,18 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
                     () = timer => None,
                 };
                 if let Some(event) = next {
-                    delivered |= !(first && matches!(event, TargetEvent::Restarted(_)));
-                    first = false;
+                    health.delivered(matches!(event, TargetEvent::Restarted(_)));
                     let _ = self.handle(event).await;
                 } else {
-                    delivered = true;
+                    health.lived_through_resync();
                     self.sync_liveness();
                     let _ = self.resync().await;
                     timer = self.clock.sleep(resync_interval).fuse();
                 }
             }
+            health.ended();
             self.reconciler.handle_watch_restarted();
             let _ = self.pump(|_| {}).await;
-            quiet_restarts = if delivered {
-                0
-            } else {
-                quiet_restarts.saturating_add(1)
-            };
         }
     }
 

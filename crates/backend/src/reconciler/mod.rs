@@ -11,6 +11,7 @@ mod pass;
 mod prepare;
 mod request;
 mod status;
+mod watch;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -23,6 +24,7 @@ pub use request::{OpId, Request, Response};
 pub use status::{
     DriverConfig, DriverStats, DriverStatus, ExportStatus, Failure, Output, ReconcileOutcome, Scope,
 };
+pub(crate) use watch::WatchHealth;
 
 use self::books::Books;
 use self::job::{Job, Parts, Step};
