@@ -13,11 +13,10 @@ use svcmirror::labels::{
     REMOTE_DISCOVERY_ANNOTATION, REMOTE_DISCOVERY_LABEL, REMOTE_SERVICE,
 };
 use svcmirror::model::{Endpoints, Object, Service};
-use svcmirror::names::is_dns1035_label;
 use svcmirror::{
     ConditionStatus, ConditionType, GatewayResolution, HostnamePolicy, LabelSelector, Link,
     MirrorMode, ObjectKey, Operation, Reason, Severity, SourceState, TargetState, conditions,
-    explain, federate, plan, plan_federated, translate,
+    explain, federate, is_dns1035_label, plan, plan_federated, translate,
 };
 
 #[derive(Serialize)]

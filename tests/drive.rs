@@ -9,8 +9,10 @@ mod common;
 use common::strategies::target;
 use common::*;
 use proptest::prelude::*;
-use svcmirror::drive::{Apply, DriveError, MAX_PASSES, Refusal, drive};
-use svcmirror::{Diagnostic, Kind, Operation, Reason, SourceState};
+use svcmirror::{
+    Apply, Diagnostic, DriveError, Kind, MAX_PASSES, Object, Operation, Plan, Precondition, Reason,
+    Refusal, SourceState, TargetState, Translation, drive, drive_federated, plan, translate,
+};
 use svcmirror_backend::ApiError;
 use svcmirror_fake::FakeCluster;
 
@@ -110,6 +112,141 @@ fn a_refused_object_is_its_diagnostic_and_not_sent_again() {
         )
         .is_none()
     );
+}
+
+/// Issue 13: the loop's hooks — every translation is seen (the test-kit checks each pass there),
+/// and a hook that empties the plan ends the drive (how the test-kit stops at a finding).
+#[test]
+fn the_hooks_see_every_translation_and_an_emptied_plan_ends_the_drive() {
+    struct Counting {
+        fake: FakeCluster,
+        translations: usize,
+        stop_after: usize,
+    }
+    impl Apply for Counting {
+        type Error = ApiError;
+        fn list(&mut self) -> SourceState {
+            self.fake.state()
+        }
+        fn translated(&mut self, _: &SourceState, _: &Translation) {
+            self.translations += 1;
+        }
+        fn planned(&mut self, _: &SourceState, _: &mut Vec<Diagnostic>, plan: &mut Plan) {
+            if self.translations >= self.stop_after {
+                plan.operations.clear();
+                plan.dependencies.clear();
+            }
+        }
+        fn apply(&mut self, operation: Operation) -> Result<(), Refusal<ApiError>> {
+            Apply::apply(&mut self.fake, operation)
+        }
+    }
+    // The seed: two applying passes and the empty one.
+    let mut all = Counting {
+        fake: fake(),
+        translations: 0,
+        stop_after: usize::MAX,
+    };
+    assert_eq!(
+        drive(&link(), &seed_target(), &mut all)
+            .expect("converges")
+            .passes,
+        2
+    );
+    assert_eq!(all.translations, MAX_PASSES + 1);
+    // Ended by the hook after the first pass: one pass applied, the root not yet pointed at IPs.
+    let mut first = Counting {
+        fake: fake(),
+        translations: 0,
+        stop_after: 2,
+    };
+    assert_eq!(
+        drive(&link(), &seed_target(), &mut first)
+            .expect("ended")
+            .passes,
+        1
+    );
+    assert_eq!(first.translations, 2);
+    let source = first.fake.state();
+    let left = plan(
+        &link(),
+        &translate(&link(), &seed_target(), &source).desired,
+        &source,
+    );
+    assert_eq!(left.operations.len(), 1, "{left:?}");
+}
+
+/// SPEC §9: the federated Services converge under the same contract (`drive_federated`), in one
+/// applying pass (no IP to wait for), then nothing to do.
+#[test]
+fn federated_services_converge_within_the_bound() {
+    let mut web = svc("default", "web")
+        .label("mirror.linkerd.io/federated", "member")
+        .port("http", 80)
+        .build();
+    web.metadata.labels.insert("app".into(), "web".into());
+    let target = TargetState {
+        services: vec![web],
+        endpoints: vec![],
+    };
+    let west = link();
+    let mut f = fake();
+    let driven = drive_federated(&[(&west, &target)], None, &mut f).expect("converges");
+    assert_eq!(driven.passes, 1);
+    assert!(
+        f.state()
+            .service(&svcmirror::ObjectKey::new("default", "web-federated"))
+            .is_some()
+    );
+    let again = drive_federated(&[(&west, &target)], None, &mut f).expect("converged");
+    assert_eq!(again.passes, 0);
+}
+
+/// SPEC §7 (issue 13): every update and delete carries the observed object's uid and
+/// resourceVersion as its `Precondition`, which backends send as they are; a create has none.
+#[test]
+fn updates_and_deletes_carry_the_observed_precondition() {
+    let mut f = fake();
+    drive(&link(), &seed_target(), &mut f).expect("converges");
+    // Scale to one pod and relabel: the root is updated, two endpoint mirrors deleted.
+    let mut after = seed_target();
+    after.endpoints = vec![seed_endpoints(1)];
+    after.services[0]
+        .metadata
+        .labels
+        .insert("tier".into(), "web".into());
+    let source = f.state();
+    let p = plan(
+        &link(),
+        &translate(&link(), &after, &source).desired,
+        &source,
+    );
+    let (mut updates, mut deletes) = (0, 0);
+    for op in &p.operations {
+        let Some(precondition) = op.precondition() else {
+            assert!(matches!(op, Operation::Create { .. }), "{op:?}");
+            continue;
+        };
+        let observed = source
+            .objects()
+            .into_iter()
+            .find(|o| o.kind() == op.kind() && o.key() == op.key())
+            .expect("an update or delete of an observed object");
+        let meta = match &observed {
+            Object::Service(o) => &o.metadata,
+            Object::Endpoints(o) => &o.metadata,
+            // This link writes no slices, and never updates or deletes a Namespace.
+            other => panic!("unexpected {other:?}"),
+        };
+        assert_eq!(precondition, &Precondition::observed(meta), "{op:?}");
+        assert!(precondition.uid.is_some() && precondition.resource_version.is_some());
+        match op {
+            Operation::Update { .. } => updates += 1,
+            Operation::Delete { .. } => deletes += 1,
+            _ => {}
+        }
+    }
+    assert!(updates > 0 && deletes > 0, "{p:?}");
 }
 
 proptest! {

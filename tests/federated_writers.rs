@@ -11,9 +11,10 @@ use common::*;
 use svcmirror::labels::{LOCAL_DISCOVERY_ANNOTATION, REMOTE_DISCOVERY_ANNOTATION};
 use svcmirror::model::Service;
 use svcmirror::{
-    FederationWriter, LabelSelector, Link, MirrorMode, ObjectKey, Reason, SourceState, TargetState,
-    federate, federate_as, plan_federated,
+    Apply, FederationWriter, LabelSelector, Link, MirrorMode, ObjectKey, Operation, Reason,
+    Refusal, SourceState, TargetState, drive_federated_as, federate, federate_as, plan_federated,
 };
+use svcmirror_backend::ApiError;
 use svcmirror_fake::FakeCluster;
 
 fn member(name: &str) -> Svc {
@@ -37,20 +38,32 @@ fn only(services: Vec<Service>) -> TargetState {
 }
 
 /// Runs `writer` once on `fake` until its plan is empty; returns how many writes it made.
+/// One writer's federated Services to convergence: the core's `drive_federated_as` on the fake,
+/// counting the writes; panics if the fake refuses one or the contract's bound is broken.
 fn write(writer: FederationWriter<'_>, members: &TargetState, fake: &mut FakeCluster) -> usize {
-    let mut writes = 0;
-    for _ in 0..3 {
-        let t = federate_as(writer, members, &fake.state());
-        let p = plan_federated(&t.desired, &fake.state());
-        if p.is_empty() {
-            return writes;
-        }
-        for op in &p.operations {
-            fake.apply(op).expect("the fake accepts the federated plan");
-            writes += 1;
-        }
+    let mut counting = Counting { fake, writes: 0 };
+    drive_federated_as(writer, members, &mut counting)
+        .expect("a writer settles within the contract, and the fake accepts its plan");
+    counting.writes
+}
+
+/// The fake, counting the operations applied to it.
+struct Counting<'a> {
+    fake: &'a mut FakeCluster,
+    writes: usize,
+}
+
+impl Apply for Counting<'_> {
+    type Error = ApiError;
+
+    fn list(&mut self) -> SourceState {
+        self.fake.state()
     }
-    panic!("a writer did not settle in 3 passes");
+
+    fn apply(&mut self, operation: Operation) -> Result<(), Refusal<ApiError>> {
+        self.writes += 1;
+        self.fake.apply_owned(operation).map_err(Refusal::Failed)
+    }
 }
 
 fn federated(fake: &FakeCluster) -> Option<Service> {

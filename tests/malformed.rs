@@ -433,7 +433,7 @@ fn finding_f6_empty_subset_port_protocol_converges() {
                 .build(),
         ],
     };
-    // `converge` fails beyond the contract's two passes (`svcmirror::drive::MAX_PASSES`).
+    // `converge` fails beyond the contract's two passes (`svcmirror::MAX_PASSES`).
     let passes = converge(&link(), &target, &mut fake()).passes;
     assert!(passes <= 2, "still planning after {passes} passes");
 }

@@ -286,7 +286,7 @@ fn cross_link_names_conflict_names_the_other_link() {
         .iter()
         .map(|n| n.parse().expect("cluster name"))
         .collect();
-    let warnings = svcmirror::names::cluster_name_overlaps(&names);
+    let warnings = svcmirror::cluster_name_overlaps(&names);
     assert_eq!(warnings.len(), 1, "{warnings:#?}");
     assert!(warnings[0].message.contains("`<name>-us` of `west`"));
 }

@@ -15,7 +15,9 @@ fn describe(p: &Plan) -> Vec<String> {
         .iter()
         .map(|op| match op {
             Operation::Create { object } => format!("create {} {}", object.kind(), object.key()),
-            Operation::Update { object, changed } => format!(
+            Operation::Update {
+                object, changed, ..
+            } => format!(
                 "update {} {} [{}]",
                 object.kind(),
                 object.key(),
@@ -24,6 +26,7 @@ fn describe(p: &Plan) -> Vec<String> {
             Operation::Delete {
                 kind, key, reason, ..
             } => format!("delete {kind} {key} ({reason:?})"),
+            other => format!("{} {} {}", other.action(), other.kind(), other.key()),
         })
         .collect()
 }

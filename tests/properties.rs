@@ -9,8 +9,7 @@ use common::*;
 use proptest::prelude::*;
 use svcmirror::labels::{CLUSTER_NAME, MIRRORED_SERVICE};
 use svcmirror::model::Object;
-use svcmirror::names::is_dns1035_label;
-use svcmirror::{TargetState, plan, translate};
+use svcmirror::{TargetState, is_dns1035_label, plan, translate};
 use svcmirror_testkit::{
     CONTRACT_PASSES, Checks, Owner, apply_accepted, converge_checking, foreign_objects,
     foreign_unchanged, nothing_foreign_touched,

@@ -50,15 +50,14 @@ fn checks() -> Checks {
     Checks::all()
 }
 
-/// translate → plan → apply until the plan is empty, with every invariant of
-/// `svcmirror_testkit::converge` checked on each pass (at most 6 passes: the bound itself is
-/// asserted by the convergence property).
+/// translate → plan → apply until the plan is empty (the core's `drive`), with every invariant
+/// of `svcmirror_testkit::converge` checked on each pass, within the contract's bound.
 fn reconcile(
     link: &Link,
     target: &TargetState,
     f: &mut FakeCluster,
 ) -> Result<Vec<Pass>, TestCaseError> {
-    converge_checking(link, target, f, 6, &checks())
+    converge_checking(link, target, f, CONTRACT_PASSES, &checks())
         .map(|c| c.steps)
         .map_err(fail)
 }
@@ -140,7 +139,7 @@ proptest! {
                         present.remove(&id);
                     }
                     Operation::Delete { .. } => { present.remove(&id); }
-                    Operation::Update { .. } => {}
+                    _ => {}
                 }
             }
         }

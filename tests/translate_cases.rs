@@ -561,11 +561,9 @@ fn duplicate_hostname() {
 #[test]
 fn excluded_labels_annotations() {
     let link = west()
-        .exclude_label(svcmirror::link::KeyPattern::new("team.example.com/*"))
-        .exclude_annotation(svcmirror::link::KeyPattern::new(
-            "internal.example.com/owner",
-        ))
-        .exclude_annotation(svcmirror::link::KeyPattern::new("config.linkerd.io/*"))
+        .exclude_label(svcmirror::KeyPattern::new("team.example.com/*"))
+        .exclude_annotation(svcmirror::KeyPattern::new("internal.example.com/owner"))
+        .exclude_annotation(svcmirror::KeyPattern::new("config.linkerd.io/*"))
         .build()
         .expect("link");
     let mut target = seed_target();

@@ -14,7 +14,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use arbitrary::Arbitrary;
 use svcmirror_core::TargetState;
-use svcmirror_core::hostname_policy::HOSTNAME_POLICY_ANNOTATION;
+use svcmirror_core::labels::HOSTNAME_POLICY_ANNOTATION;
 use svcmirror_core::model::{
     EndpointAddress, EndpointPort, EndpointSubset, Endpoints, IntOrString, ObjectReference,
     Service, ServicePort,

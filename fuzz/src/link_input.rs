@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use arbitrary::Arbitrary;
-use svcmirror_core::link::{KeyPattern, LabelSelectorRequirement, SelectorOperator};
-use svcmirror_core::{EndpointsApi, HostnamePolicy, LabelSelector, Link};
+use svcmirror_core::{
+    EndpointsApi, HostnamePolicy, KeyPattern, LabelSelector, LabelSelectorRequirement, Link,
+    SelectorOperator,
+};
 
 use crate::input::{CLUSTERS, LABEL_KEYS, pick};
 

@@ -6,12 +6,14 @@ pub mod strategies;
 
 use std::net::IpAddr;
 
-use svcmirror::drive::{Apply, Driven, Refusal, drive};
 use svcmirror::model::{
     EndpointAddress, EndpointPort, EndpointSubset, Endpoints, IntOrString, ObjectReference,
     Service, ServicePort,
 };
-use svcmirror::{Diagnostic, Link, LinkBuilder, Operation, Plan, SourceState, TargetState};
+use svcmirror::{
+    Apply, Diagnostic, Driven, Link, LinkBuilder, Operation, Plan, Refusal, SourceState,
+    TargetState, drive,
+};
 use svcmirror_backend::ApiError;
 use svcmirror_fake::FakeCluster;
 
@@ -546,11 +548,9 @@ pub fn spec_translation_cases() -> Vec<SpecCase> {
     cases.push(SpecCase {
         name: "excluded-labels-annotations",
         link: west()
-            .exclude_label(svcmirror::link::KeyPattern::new("team.example.com/*"))
-            .exclude_annotation(svcmirror::link::KeyPattern::new(
-                "internal.example.com/owner",
-            ))
-            .exclude_annotation(svcmirror::link::KeyPattern::new("config.linkerd.io/*"))
+            .exclude_label(svcmirror::KeyPattern::new("team.example.com/*"))
+            .exclude_annotation(svcmirror::KeyPattern::new("internal.example.com/owner"))
+            .exclude_annotation(svcmirror::KeyPattern::new("config.linkerd.io/*"))
             .build()
             .expect("link"),
         target: excluded,

@@ -19,7 +19,7 @@ use crate::reconciler::{
     DriverConfig, DriverStats, DriverStatus, ExportStatus, Output, ReconcileOutcome, Reconciler,
     Request, Response, Scope, WatchHealth,
 };
-use crate::{Preconditions, SourceCluster, TargetCluster, TargetEvent};
+use crate::{SourceCluster, TargetCluster, TargetEvent};
 
 /// The reconcile driver of one link.
 ///
@@ -362,19 +362,20 @@ async fn send<S: SourceCluster, T: TargetCluster>(
         Request::Apply(Operation::Update { object, .. }) => {
             source.update(&object).await.map(Response::Stored)
         }
+        // SPEC §7: the precondition travels inside the operation; it is not rebuilt here.
         Request::Apply(Operation::Delete {
             kind,
             key,
-            uid,
-            resource_version,
+            precondition,
             ..
         }) => {
-            let preconditions = Preconditions {
-                uid,
-                resource_version,
-            };
-            let deleted = source.delete(kind, &key, &preconditions).await;
+            let deleted = source.delete(kind, &key, &precondition).await;
             deleted.map(|()| Response::Deleted)
         }
+        Request::Apply(other) => Err(ApiError::Unsupported {
+            action: other.action(),
+            kind: other.kind(),
+            key: other.key(),
+        }),
     }
 }

@@ -68,6 +68,17 @@ pub enum ApiError {
         /// What the server said.
         message: String,
     },
+    /// An operation this backend does not know how to send: an [`svcmirror_core::Operation`]
+    /// added after it was written (the enum is `#[non_exhaustive]`). Never retried.
+    #[error("cannot {action} {kind} {key}: not supported by this backend")]
+    Unsupported {
+        /// The operation's action.
+        action: &'static str,
+        /// Kind of the object.
+        kind: Kind,
+        /// Its key.
+        key: ObjectKey,
+    },
     /// 403: not allowed.
     #[error("forbidden: {0}")]
     Forbidden(String),

@@ -9,8 +9,7 @@
 use std::fmt;
 
 use svcmirror_core::model::{ObjectKey, ObjectMeta};
-use svcmirror_core::names::stable_hash_hex;
-use svcmirror_core::{Condition, ConditionStatus, ConditionType};
+use svcmirror_core::{Condition, ConditionStatus, ConditionType, stable_hash_hex};
 
 /// `source.component` and `reportingComponent` of every Event svcmirror records.
 pub const REPORTING_COMPONENT: &str = "svcmirror";
@@ -205,10 +204,7 @@ mod tests {
         let a = event("u-1", &healthy);
         assert_eq!(a, event("u-1", &healthy));
         assert!(a.name.starts_with("nginx-svc."), "{}", a.name);
-        assert_eq!(
-            a.name.len(),
-            "nginx-svc.".len() + svcmirror_core::names::HASH_LEN
-        );
+        assert_eq!(a.name.len(), "nginx-svc.".len() + svcmirror_core::HASH_LEN);
         assert_ne!(a.name, event("u-1", &pending).name);
         assert_ne!(a.name, event("u-2", &healthy).name);
         assert_eq!(a.service, ObjectKey::new("default", "nginx-svc"));

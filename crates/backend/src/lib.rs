@@ -51,8 +51,8 @@ pub use driver::Driver;
 pub use error::{ApiError, DriverError};
 pub use event::{EventType, REPORTING_COMPONENT, StatusEvent};
 pub use reconciler::{
-    DriverConfig, DriverStats, DriverStatus, ExportStatus, Failure, OpId, Output, ReconcileOutcome,
-    Reconciler, Request, Response, Scope,
+    DEFAULT_MAX_PASSES, DriverConfig, DriverStats, DriverStatus, ExportStatus, Failure, OpId,
+    Output, RETRY_PASSES, ReconcileOutcome, Reconciler, Request, Response, Scope,
 };
 
 use std::sync::Arc;
@@ -62,14 +62,10 @@ use futures::stream::BoxStream;
 use svcmirror_core::model::{Endpoints, Kind, Object, ObjectKey, Service};
 use svcmirror_core::{SourceState, TargetState};
 
-/// Preconditions of a delete: the object is only deleted if it is still the one observed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Preconditions {
-    /// The observed `metadata.uid`.
-    pub uid: Option<String>,
-    /// The observed `metadata.resourceVersion`.
-    pub resource_version: Option<String>,
-}
+/// Precondition of a delete (the object is only deleted if it is still the one observed): the
+/// core's type, carried by the [`svcmirror_core::Operation`] itself, re-exported here for
+/// backends.
+pub use svcmirror_core::Precondition;
 
 /// The cluster mirrors are written to.
 #[async_trait]
@@ -89,7 +85,7 @@ pub trait SourceCluster: Send + Sync {
         &self,
         kind: Kind,
         key: &ObjectKey,
-        preconditions: &Preconditions,
+        preconditions: &Precondition,
     ) -> Result<(), ApiError>;
 }
 
@@ -148,7 +144,7 @@ impl<C: SourceCluster + ?Sized> SourceCluster for Arc<C> {
         &self,
         kind: Kind,
         key: &ObjectKey,
-        preconditions: &Preconditions,
+        preconditions: &Precondition,
     ) -> Result<(), ApiError> {
         (**self).delete(kind, key, preconditions).await
     }

@@ -10,23 +10,11 @@
 
 use std::collections::BTreeSet;
 
-use svcmirror_core::labels::{self, HEADLESS_MIRROR_SVC_NAME};
+use svcmirror_core::labels::{self, HEADLESS_MIRROR_SVC_NAME, export_of};
 use svcmirror_core::model::{Kind, ObjectKey, ObjectMeta};
-use svcmirror_core::names::mirror_name;
-use svcmirror_core::{Desired, Link, SourceState, Translation, translate};
+use svcmirror_core::{Desired, Link, SourceState, Translation, mirror_name, translate_export};
 
 use crate::cache::{SourceCache, TargetCache};
-
-/// The export an object of this link was written for, read from its `remote-svc-fq-name`
-/// annotation by the core's decoder ([`labels::remote_ref`]): a mirror and its Endpoints name
-/// their export, an endpoint mirror (which also carries the `headless-mirror-svc-name` label) its
-/// pod and export. `None` for an object we do not own, whose annotation does not parse, or whose
-/// shape disagrees with the label.
-pub(crate) fn export_of(meta: &ObjectMeta, link: &Link) -> Option<ObjectKey> {
-    let serves = labels::remote_ref(meta, link)?;
-    (serves.hostname.is_some() == meta.labels.contains_key(HEADLESS_MIRROR_SVC_NAME))
-        .then_some(serves.export)
-}
 
 /// One export's slice of the world, ready to plan.
 pub(crate) struct Scoped {
@@ -182,85 +170,10 @@ pub(crate) fn scope_export(
     })
 }
 
-/// One export's translation, shown only the source objects at the names it may want.
-///
-/// The core reads the source by name only — the ClusterIPs of our endpoint mirrors, names held by
-/// objects we do not own, and which namespaces exist (`translate`'s contract) — and a name it
-/// wants and finds free, it desires. So: translate against the objects at [`wanted_names`]; if
-/// the result desires a name that was not looked up, look it up too and translate again. Each
-/// round adds names, so this ends, and the last round saw every name the export considered, as
-/// its translation against the whole namespace would.
-fn translate_export(
-    link: &Link,
-    export: &ObjectKey,
-    target: &TargetCache,
-    source: &SourceCache,
-) -> Translation {
-    let target_state = target.export_state(export);
-    let namespaces = source.namespace_list();
-    let mut looked_up: BTreeSet<ObjectKey> =
-        wanted_names(link, export, target).into_iter().collect();
-    loop {
-        let seen = SourceState {
-            services: looked_up
-                .iter()
-                .filter_map(|k| source.service(k).cloned())
-                .collect(),
-            endpoints: looked_up
-                .iter()
-                .filter_map(|k| source.endpoints(k).cloned())
-                .collect(),
-            endpoint_slices: Vec::new(),
-            namespaces: namespaces.clone(),
-        };
-        let translation = translate(link, &target_state, &seen);
-        let unseen: Vec<ObjectKey> = translation
-            .desired
-            .services
-            .keys()
-            .chain(translation.desired.endpoints.keys())
-            .filter(|k| !looked_up.contains(*k))
-            .cloned()
-            .collect();
-        if unseen.is_empty() {
-            return translation;
-        }
-        looked_up.extend(unseen);
-    }
-}
-
-/// The mirror names an export may want with the target as cached: its mirror and one per named
-/// address. Used to find status entries (diagnostics about blocked names) that belong to the export
-/// even when no object holds those names.
-pub(crate) fn wanted_names(
-    link: &Link,
-    export: &ObjectKey,
-    target: &TargetCache,
-) -> Vec<ObjectKey> {
-    let mut names = vec![ObjectKey::new(
-        &export.namespace,
-        &mirror_name(&export.name, link.cluster_name()).name,
-    )];
-    if let Some(ep) = target.endpoints.get(export) {
-        for subset in &ep.subsets {
-            for addr in subset.addresses.iter().chain(&subset.not_ready_addresses) {
-                // An invalid hostname names no endpoint mirror (the core reports it,
-                // InvalidHostname), and `mirror_name` wants a DNS label (finding F13).
-                if let Some(hostname) = addr
-                    .hostname
-                    .as_deref()
-                    .filter(|h| svcmirror_core::names::is_dns1123_label(h))
-                {
-                    names.push(ObjectKey::new(
-                        &export.namespace,
-                        &mirror_name(hostname, link.cluster_name()).name,
-                    ));
-                }
-            }
-        }
-    }
-    names
-}
+/// The mirror names an export may want with the target as cached (the core's
+/// [`wanted_names`](svcmirror_core::wanted_names)): used to find status entries
+/// (diagnostics about blocked names) that belong to the export even when no object holds them.
+pub(crate) use svcmirror_core::wanted_names;
 
 #[cfg(test)]
 mod tests {
@@ -270,6 +183,7 @@ mod tests {
     use svcmirror_core::model::{
         EndpointAddress, EndpointPort, EndpointSubset, Endpoints, Service, ServicePort,
     };
+    use svcmirror_core::translate;
 
     fn link() -> Link {
         Link::builder("west")

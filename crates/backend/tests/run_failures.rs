@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream::{self, BoxStream};
 use svcmirror_backend::{
-    ApiError, Driver, DriverConfig, Preconditions, SourceCluster, TargetCluster, TargetEvent,
+    ApiError, Driver, DriverConfig, Precondition, SourceCluster, TargetCluster, TargetEvent,
 };
 use svcmirror_core::model::{Kind, Object, ObjectKey};
 use svcmirror_core::{SourceState, TargetState};
@@ -131,7 +131,7 @@ impl SourceCluster for Gated {
         &self,
         kind: Kind,
         key: &ObjectKey,
-        preconditions: &Preconditions,
+        preconditions: &Precondition,
     ) -> Result<(), ApiError> {
         SourceCluster::delete(&self.inner, kind, key, preconditions).await
     }
@@ -160,7 +160,7 @@ async fn a_shutdown_mid_type_flip_finishes_the_reconcile_in_flight() {
             .delete(
                 Kind::Service,
                 &key("default", "nginx-svc"),
-                &Preconditions::default(),
+                &Precondition::default(),
             )
             .expect("delete");
         target

@@ -2,17 +2,19 @@
 //! link's flags ([`LinkArgs`]), output formats. A leaf: the subcommands import it, it imports
 //! none of them (the command tree is `command.rs`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use svcmirror_core::link::GatewayAddresses;
-use svcmirror_core::{LabelSelector, Link, LinkSpec, TargetEndpoints};
+use svcmirror_core::{GatewayAddresses, LabelSelector, Link, LinkSpec, TargetEndpoints};
 
 #[derive(Debug, Args)]
 pub struct Inputs {
     /// Target cluster snapshot: `kubectl get svc,endpoints -A -o yaml|json` output (`-` for stdin).
-    #[arg(long, value_name = "FILE")]
-    pub target: String,
+    /// With several `--link` files (translate, plan, simulate), one `--target` per link, each
+    /// right after (or right before) its `--link`: `--link west.yaml --target west.json --link
+    /// north.yaml --target north.json`.
+    #[arg(long = "target", value_name = "FILE", required = true)]
+    pub targets: Vec<String>,
     /// Source cluster snapshot (what it already holds); an empty cluster when absent.
     #[arg(long, value_name = "FILE")]
     pub source: Option<String>,
@@ -111,15 +113,18 @@ pub enum PlanFormat {
 pub struct LinkArgs {
     /// The link: a Linkerd `Link` manifest (`multicluster.linkerd.io/v1alpha1`–`v1alpha3`, alone
     /// or in the output of `linkerd multicluster link`) or a bare Link `spec` (YAML or JSON). A
-    /// flag given beside it overrides that field.
-    #[arg(long = "link", value_name = "FILE")]
-    pub link_file: Option<PathBuf>,
+    /// flag given beside it overrides that field. translate, plan and simulate take several
+    /// (SPEC §9: one source, several links), each paired with the `--target` next to it; a flag
+    /// then overrides that field of every link (but --cluster-name, which names one).
+    // The id stays `link_file` (one id for every `conflicts_with` naming it).
+    #[arg(id = "link_file", long = "link", value_name = "FILE")]
+    pub link_files: Vec<PathBuf>,
     /// Target cluster name (a DNS-1123 label): the `-<name>` suffix of every mirror
     /// (`targetClusterName`).
     #[arg(long, value_name = "NAME")]
     pub cluster_name: Option<String>,
-    /// Gateway address: an IP or a DNS name (resolved by the system resolver), or several,
-    /// comma-separated; repeatable (`gatewayAddress`). None: a gateway-less link, which mirrors
+    /// Gateway address: an IP or a DNS name (resolved by the system resolver; `run` re-resolves
+    /// it every resync period), or several, comma-separated; repeatable (`gatewayAddress`). None: a gateway-less link, which mirrors
     /// remote-discovery and federated exports only.
     #[arg(long = "gateway-address", value_name = "ADDR")]
     pub gateway_addresses: Vec<String>,
@@ -231,36 +236,119 @@ impl LinkArgs {
         Ok(spec)
     }
 
+    /// The one `--link` file, if any.
+    ///
+    /// # Errors
+    /// `--link` given several times: this command takes one link.
+    pub fn link_file(&self) -> anyhow::Result<Option<&Path>> {
+        match &self.link_files[..] {
+            [] => Ok(None),
+            [one] => Ok(Some(one)),
+            several => anyhow::bail!(
+                "--link is given {} times: this command takes one link (translate, plan and \
+                 simulate take several, each with its --target; run one `svcmirror run` per link)",
+                several.len()
+            ),
+        }
+    }
+
     /// The link file's spec (if any) with the flags' fields over it.
     pub fn merged_spec(&self) -> anyhow::Result<LinkSpec> {
-        let file = match &self.link_file {
+        let file = match self.link_file()? {
             Some(path) => crate::link_file::read_spec(path)?,
             None => LinkSpec::default(),
         };
         Ok(file.overridden_by(self.spec()?))
     }
 
-    /// The link: file and flags merged, gateway names resolved.
+    /// The link: file and flags merged, gateway names resolved by the system resolver.
     pub fn build(&self) -> anyhow::Result<Link> {
+        Ok(self.build_with(crate::gateway_dns::system())?.0)
+    }
+
+    /// The link: file and flags merged, gateway names resolved by `resolver`; and the names,
+    /// when there are any, for `run` to re-resolve every resync period.
+    pub fn build_with(
+        &self,
+        resolver: crate::gateway_dns::Resolver,
+    ) -> anyhow::Result<(Link, Option<crate::gateway_dns::GatewayNames>)> {
         let spec = self.merged_spec()?;
+        self.finish(spec, self.link_file()?, resolver)
+    }
+
+    /// Every link given — each `--link` file with the flags' fields over it, or the flags alone
+    /// — with the file it came from, gateway names resolved by the system resolver.
+    ///
+    /// # Errors
+    /// A file that cannot be read or is no valid link (the error names it), `--cluster-name`
+    /// beside several files, or two links of one cluster name (they would own the same mirrors).
+    pub fn build_all(&self) -> anyhow::Result<Vec<(Option<PathBuf>, Link)>> {
+        if self.link_files.len() < 2 {
+            return Ok(vec![(
+                self.link_file()?.map(Path::to_path_buf),
+                self.build()?,
+            )]);
+        }
+        if self.cluster_name.is_some() {
+            anyhow::bail!(
+                "--cluster-name names one link: with several --link files, each file names its \
+                 cluster (targetClusterName)"
+            );
+        }
+        let flags = self.spec()?;
+        let mut links: Vec<(Option<PathBuf>, Link)> = Vec::new();
+        for path in &self.link_files {
+            let spec = crate::link_file::read_spec(path)?.overridden_by(flags.clone());
+            let (link, _) = self.finish(spec, Some(path), crate::gateway_dns::system())?;
+            // SPEC §2: a source holds one link per cluster name; two would own (and rewrite) the
+            // same mirrors.
+            if let Some((Some(other), _)) = links
+                .iter()
+                .find(|(_, l)| l.cluster_name() == link.cluster_name())
+            {
+                anyhow::bail!(
+                    "--link {} and --link {} both name cluster `{}`: a source holds one link per \
+                     target cluster (their mirrors would be the same objects)",
+                    other.display(),
+                    path.display(),
+                    link.cluster_name().as_str()
+                );
+            }
+            links.push((Some(path.clone()), link));
+        }
+        Ok(links)
+    }
+
+    /// The link `spec` describes (from `file`, if any, and the flags), checked and resolved.
+    fn finish(
+        &self,
+        spec: LinkSpec,
+        file: Option<&Path>,
+        resolver: crate::gateway_dns::Resolver,
+    ) -> anyhow::Result<(Link, Option<crate::gateway_dns::GatewayNames>)> {
         if spec
             .target_cluster_name
             .as_deref()
             .is_none_or(str::is_empty)
         {
-            anyhow::bail!(
-                "the link is required: --link FILE (a Linkerd Link), or --cluster-name \
-                 (with --gateway-address for gateway mode)"
-            );
+            match file {
+                Some(path) => anyhow::bail!(
+                    "--link {}: targetClusterName is required (or --cluster-name)",
+                    path.display()
+                ),
+                None => anyhow::bail!(
+                    "the link is required: --link FILE (a Linkerd Link), or --cluster-name \
+                     (with --gateway-address for gateway mode)"
+                ),
+            }
         }
-        let link = Link::from_spec(&spec, crate::link_file::resolve).map_err(|e| {
-            match &self.link_file {
+        let (link, names) =
+            crate::gateway_dns::GatewayNames::first(spec, resolver).map_err(|e| match file {
                 Some(path) => {
                     anyhow::anyhow!("the link (--link {} and flags): {e}", path.display())
                 }
                 None => anyhow::anyhow!("the link: {e}"),
-            }
-        })?;
-        Ok(link.with_gateway_alive(!self.gateway_down))
+            })?;
+        Ok((link.with_gateway_alive(!self.gateway_down), names))
     }
 }

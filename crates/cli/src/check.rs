@@ -64,6 +64,10 @@ pub struct CheckArgs {
     #[arg(long, value_name = "KIND", default_value_t = TargetEndpoints::Auto,
           value_parser = |s: &str| s.parse::<TargetEndpoints>())]
     pub target_endpoints: TargetEndpoints,
+    /// The source is confined to these namespaces, as for `run --namespaces`
+    /// (deploy/rbac-source-namespaced.yaml): permissions are asked, and the source listed, there.
+    #[arg(long, value_name = "NS,...", value_delimiter = ',')]
+    pub namespaces: Vec<String>,
     /// The gateway probe (SPEC §2.1): the Link's probeSpec, these flags over it, as for `run`.
     #[command(flatten)]
     pub probe: crate::probe::ProbeArgs,
@@ -167,7 +171,11 @@ async fn check(args: CheckArgs, link: Option<Link>) -> anyhow::Result<bool> {
         );
     }
     let lease = (args.lease_namespace != "-").then_some(args.lease_namespace.as_str());
-    for permission in needed(&link, lease, followed.as_ref()) {
+    let mut permissions = needed(&link, lease, followed.as_ref());
+    if !args.namespaces.is_empty() {
+        permissions = crate::permissions::confined(permissions, &args.namespaces);
+    }
+    for permission in permissions {
         let connected = match permission.cluster {
             Cluster::Source => &source,
             Cluster::Target => &target,
@@ -175,8 +183,26 @@ async fn check(args: CheckArgs, link: Option<Link>) -> anyhow::Result<bool> {
         allowed(&mut list, connected, &permission, followed.as_ref()).await;
     }
     crate::check_gateway::probe_gateway(&mut list, &link, &args.probe).await;
-    mirrors(&mut list, &link, &source, &target, args.target_endpoints).await;
-    cross_link(&mut list, &link, &source).await;
+    let mut source_adapter = KubeSource::new(source.client.clone());
+    if !args.namespaces.is_empty() {
+        source_adapter = source_adapter.with_namespaces(args.namespaces.iter().cloned());
+    }
+    mirrors(
+        &mut list,
+        &link,
+        &source_adapter,
+        &target,
+        args.target_endpoints,
+    )
+    .await;
+    cross_link(
+        &mut list,
+        &link,
+        &source,
+        &args.link_namespace,
+        &args.namespaces,
+    )
+    .await;
     Ok(summary(&list))
 }
 
@@ -292,7 +318,7 @@ async fn allowed(
 async fn mirrors(
     list: &mut Checklist,
     link: &Link,
-    source: &Connected,
+    source: &KubeSource,
     target: &Connected,
     endpoints_from: TargetEndpoints,
 ) {
@@ -308,7 +334,7 @@ async fn mirrors(
             return list.fail("the target's exported Services are listed", &e.to_string());
         }
     };
-    let source_state: SourceState = match KubeSource::new(source.client.clone()).list().await {
+    let source_state: SourceState = match source.list().await {
         Ok(state) => state,
         Err(e) => return list.fail("the source's Services are listed", &e.to_string()),
     };
@@ -384,15 +410,43 @@ async fn mirrors(
 }
 
 /// Issue 14 deliverable 4: the other links' cluster names on this source (a warning, not a
-/// failure: the names are only at risk).
-async fn cross_link(list: &mut Checklist, link: &Link, source: &Connected) {
-    let found =
-        crate::check_names::cross_link_names(&source.client, link.cluster_name().as_str()).await;
+/// failure: the names are only at risk). The Links are listed in all namespaces, or, when that
+/// is forbidden to this account (the controller's Role reads its own Link only), in the link's
+/// namespace; the line says which.
+async fn cross_link(
+    list: &mut Checklist,
+    link: &Link,
+    source: &Connected,
+    namespace: &str,
+    confined: &[String],
+) {
+    use crate::check_names::LinksListed;
+    let found = crate::check_names::cross_link_names(
+        &source.client,
+        link.cluster_name().as_str(),
+        namespace,
+        confined,
+    )
+    .await;
     for unlisted in &found.unlisted {
         list.warn(
             "the source's other links are listed",
             &format!("{unlisted} (cross-link names not checked against them)"),
         );
+    }
+    match &found.links {
+        LinksListed::AllNamespaces => list.ok("the source's Links are listed in all namespaces"),
+        LinksListed::Namespace(ns) => list.ok(&format!(
+            "the source's Links are listed in namespace {ns} only (listing them in all \
+             namespaces is forbidden to this account)"
+        )),
+        // Expected for the controller's least-privilege account: not a warning, but said.
+        LinksListed::Forbidden(everywhere, here) => list.skip(&format!(
+            "the source's other Links not listed (checked against the mirrors' labels only): \
+             forbidden to this account in all namespaces ({everywhere}) and in namespace \
+             {namespace} ({here})"
+        )),
+        LinksListed::None => {}
     }
     if found.warnings.is_empty() {
         list.ok(&format!(

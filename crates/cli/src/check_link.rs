@@ -79,6 +79,20 @@ pub async fn read(
             );
             return None;
         }
+        // The controller reads it with the same request: it would be refused too.
+        Err(e) if matches!(&e, kube::Error::Api(s) if s.code == 403) => {
+            list.fail(
+                &format!("the Link {id} is readable by this account"),
+                &format!(
+                    "{}: grant it (deploy/rbac-link.yaml: a Role and RoleBinding in namespace {} \
+                     for the controller's ServiceAccount, resourceNames [{}])",
+                    svcmirror_kube::describe(&e),
+                    wanted.namespace,
+                    wanted.name
+                ),
+            );
+            return None;
+        }
         Err(e) => {
             list.fail(&what, &svcmirror_kube::describe(&e));
             return None;

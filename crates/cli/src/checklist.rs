@@ -1,5 +1,6 @@
 //! The checklist `svcmirror check` prints on stdout, in `linkerd check`'s marks: `√` passed,
-//! `×` failed (exit 1), `‼` a warning (does not fail), `-` a check skipped on request. A leaf:
+//! `×` failed (exit 1), `‼` a warning (does not fail), `-` a check skipped (on request, or not permitted to
+//! the account it runs as). A leaf:
 //! the check modules use it, it uses none of them.
 
 /// The lines printed so far, and whether one failed.
@@ -26,7 +27,7 @@ impl Checklist {
         println!("‼ {what}\n    {hint}");
     }
 
-    /// A check not run, on request (not a failure).
+    /// A check not run, on request or for want of permission (not a failure).
     pub fn skip(&mut self, what: &str) {
         println!("- {what}");
     }

@@ -57,6 +57,53 @@ pub enum Command {
     Link(Box<crate::link_print::LinkPrintArgs>),
 }
 
+/// Several `--link` files (translate, plan, simulate): each `--target` must sit next to its
+/// `--link` (`--link a --target ta --link b --target tb`, or each `--target` first), so that the
+/// pairing a reader sees is the one used — the i-th `--link` with the i-th `--target`.
+///
+/// # Errors
+/// The `--link` and `--target` occurrences do not alternate, as a usage error (exit 2).
+pub fn check_link_targets(matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+    let Some((name, sub)) = matches
+        .subcommand()
+        .filter(|(name, _)| ["translate", "plan", "simulate", "explain"].contains(name))
+    else {
+        return Ok(());
+    };
+    let indices = |id: &str| -> Vec<usize> {
+        sub.try_get_raw(id)
+            .ok()
+            .flatten()
+            .and_then(|_| sub.indices_of(id))
+            .map(Iterator::collect)
+            .unwrap_or_default()
+    };
+    let links = indices("link_file");
+    if links.len() < 2 {
+        return Ok(());
+    }
+    let targets = indices("targets");
+    let mut all: Vec<(usize, bool)> = links
+        .iter()
+        .map(|&i| (i, true))
+        .chain(targets.iter().map(|&i| (i, false)))
+        .collect();
+    all.sort_unstable();
+    let alternate = all.windows(2).all(|w| w[0].1 != w[1].1);
+    if links.len() == targets.len() && alternate {
+        return Ok(());
+    }
+    Err(<Cli as clap::CommandFactory>::command().error(
+        clap::error::ErrorKind::ArgumentConflict,
+        format!(
+            "{name}: {} --link and {} --target: give each --link its own --target, next to it \
+             (--link west.yaml --target west.json --link north.yaml --target north.json)",
+            links.len(),
+            targets.len()
+        ),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,5 +157,45 @@ mod tests {
         assert_eq!(over.remote_discovery_selector().to_string(), "tier=flat");
         assert!(over.federated_selector().is_empty());
         assert!(!over.enable_headless_services());
+    }
+
+    fn pairing(args: &[&str]) -> Result<(), clap::Error> {
+        use clap::CommandFactory;
+        let matches = Cli::command()
+            .try_get_matches_from(["svcmirror", "translate"].iter().chain(args))
+            .expect("parses");
+        check_link_targets(&matches)
+    }
+
+    /// Issue 11 deliverable 5: several links pair with the `--target` next to each; a list
+    /// that does not alternate (which `--target` is whose?) is a usage error.
+    #[test]
+    fn each_link_file_pairs_with_the_target_next_to_it() {
+        let ok: [&[&str]; 4] = [
+            &[
+                "--link", "w.yaml", "--target", "w.json", "--link", "n.yaml", "--target", "n.json",
+            ],
+            &[
+                "--target", "w.json", "--link", "w.yaml", "--target", "n.json", "--link", "n.yaml",
+            ],
+            &["--target", "w.json", "--link", "w.yaml"],
+            &["--target", "w.json", "--cluster-name", "west"],
+        ];
+        for args in ok {
+            assert!(pairing(args).is_ok(), "{args:?}");
+        }
+        let bad: [&[&str]; 3] = [
+            &[
+                "--link", "w.yaml", "--link", "n.yaml", "--target", "w.json", "--target", "n.json",
+            ],
+            &["--link", "w.yaml", "--target", "w.json", "--link", "n.yaml"],
+            &[
+                "--link", "w.yaml", "--target", "w.json", "--target", "x.json", "--link", "n.yaml",
+            ],
+        ];
+        for args in bad {
+            let err = pairing(args).expect_err("ambiguous pairing");
+            assert!(err.to_string().contains("its own --target"), "{err}");
+        }
     }
 }

@@ -26,6 +26,7 @@ use tokio::sync::watch;
 use crate::admin::{Shared, serve_http};
 use crate::args::LinkArgs;
 use crate::clusters::connect;
+use crate::gateway_dns::GatewayNames;
 use crate::link_mode::Followed;
 use crate::metrics::{Cluster, Registry};
 use crate::observe::Observed;
@@ -110,15 +111,30 @@ pub struct RunArgs {
     /// SPEC §2.1: the gateway probe.
     #[command(flatten)]
     pub probe: crate::probe::ProbeArgs,
+    /// Resolve gateway DNS names from this file (`/etc/hosts` format, re-read at every
+    /// resolution) instead of the system resolver: tests change the answer between resyncs.
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub gateway_hosts: Option<PathBuf>,
 }
 
-/// The link from `--link` and the flags (SPEC §2: one `LinkSpec`), its warnings logged.
-fn read_link(args: &RunArgs) -> anyhow::Result<Link> {
-    let link = args.link.build()?;
+impl RunArgs {
+    /// SPEC §2: what resolves the gateway's DNS names (at start and every resync period).
+    fn resolver(&self) -> crate::gateway_dns::Resolver {
+        match &self.gateway_hosts {
+            Some(path) => crate::gateway_dns::hosts_file(path.clone()),
+            None => crate::gateway_dns::system(),
+        }
+    }
+}
+
+/// The link from `--link` and the flags (SPEC §2: one `LinkSpec`), its warnings logged, and its
+/// gateway DNS names (re-resolved every resync period).
+fn read_link(args: &RunArgs) -> anyhow::Result<(Link, Option<GatewayNames>)> {
+    let (link, names) = args.link.build_with(args.resolver())?;
     for warning in link.warnings() {
         tracing::warn!("{warning}");
     }
-    Ok(link)
+    Ok((link, names))
 }
 
 /// Runs the controller until SIGTERM or Ctrl-C.
@@ -153,10 +169,13 @@ fn identity() -> String {
         .unwrap_or_else(|| format!("svcmirror-{}", std::process::id()))
 }
 
-async fn controller(args: RunArgs, link: Option<Link>) -> anyhow::Result<()> {
+async fn controller(
+    args: RunArgs,
+    link: Option<(Link, Option<GatewayNames>)>,
+) -> anyhow::Result<()> {
     // `--link FILE` / flags: one link and one target for the life of the process.
     let fixed = match link {
-        Some(link) => {
+        Some((link, names)) => {
             let path = args
                 .target_kubeconfig
                 .as_deref()
@@ -165,7 +184,7 @@ async fn controller(args: RunArgs, link: Option<Link>) -> anyhow::Result<()> {
                 .await
                 .context("target cluster client")?;
             check_confinement(&args.namespaces, &link)?;
-            Some((link, target))
+            Some((link, names, target))
         }
         None => None,
     };
@@ -184,11 +203,13 @@ async fn controller(args: RunArgs, link: Option<Link>) -> anyhow::Result<()> {
             overrides: args.link.spec()?,
             target_context: args.target_context.clone(),
             gateway_down: args.link.gateway_down,
+            resolver: args.resolver(),
+            retry_after: args.resync_period,
         }),
         None => None,
     };
     let lease_suffix = match (&fixed, &args.link_name) {
-        (Some((link, _)), _) => link.cluster_name().as_str().to_owned(),
+        (Some((link, _, _)), _) => link.cluster_name().as_str().to_owned(),
         (None, Some(name)) => name.clone(),
         (None, None) => anyhow::bail!("the link is required: --link-name, --link FILE or flags"),
     };
@@ -290,11 +311,12 @@ async fn controller(args: RunArgs, link: Option<Link>) -> anyhow::Result<()> {
         let work = async {
             let run = async {
                 match (&fixed, &followed) {
-                    (Some((link, target)), _) => {
+                    (Some((link, names, target)), _) => {
                         session(
                             ctx.clone(),
                             &source_server,
                             link.clone(),
+                            names.clone(),
                             target.clone(),
                             stop_rx.clone(),
                             None,
@@ -304,11 +326,12 @@ async fn controller(args: RunArgs, link: Option<Link>) -> anyhow::Result<()> {
                     (None, Some(followed)) => {
                         crate::link_mode::follow(
                             followed,
-                            |link, target, stop| {
+                            |link, names, target, stop| {
                                 session(
                                     ctx.clone(),
                                     &source_server,
                                     link,
+                                    names,
                                     target,
                                     stop,
                                     Some(followed.resource.clone()),

@@ -1,11 +1,14 @@
 //! The offline commands' converge: [`svcmirror_core::drive()`] on the in-memory fake, with the
-//! link's SPEC §9 federated Services, and `--timings`. A leaf: `run` and `demo` both call it.
+//! link's SPEC §9 federated Services, and `--timings`; several links on one source in rounds
+//! until one writes nothing ([`converge_links`]). A leaf: `run` and `demo` both call it.
 
 use std::time::{Duration, Instant};
 
 use svcmirror_backend::ApiError;
-use svcmirror_core::drive::{Apply, DriveError, Phase, Refusal, drive};
-use svcmirror_core::{Diagnostic, Link, Operation, Plan, SourceState, TargetState};
+use svcmirror_core::{
+    Apply, Diagnostic, DriveError, Link, Operation, Phase, Plan, Refusal, SourceState, TargetState,
+    drive,
+};
 use svcmirror_fake::FakeCluster;
 
 /// The source once mirroring has converged, and what was found on the way.
@@ -33,8 +36,22 @@ pub fn converge_timed(
     timings: &mut Timings,
 ) -> anyhow::Result<Converged> {
     fake.compact_history();
+    let diagnostics = drive_on(link, target, &mut fake, timings)?;
+    Ok(Converged {
+        source: Timings::time(&mut timings.apply, || fake.into_state()),
+        diagnostics,
+    })
+}
+
+/// [`svcmirror_core::drive()`] of one link on `fake`: its findings.
+fn drive_on(
+    link: &Link,
+    target: &TargetState,
+    fake: &mut FakeCluster,
+    timings: &mut Timings,
+) -> anyhow::Result<Vec<Diagnostic>> {
     let mut source = CliSource {
-        fake: &mut fake,
+        fake,
         link,
         target,
         timings,
@@ -56,10 +73,60 @@ pub fn converge_timed(
     })?;
     let mut diagnostics = driven.diagnostics;
     diagnostics.extend(driven.refused.into_values());
-    Ok(Converged {
-        source: Timings::time(&mut timings.apply, || fake.into_state()),
-        diagnostics,
-    })
+    Ok(diagnostics)
+}
+
+/// Rounds of [`converge_links`] that may write before one must write nothing: the first writes
+/// every link's mirrors and its entry of each federated Service; the second lets a link see what
+/// the later ones wrote (it writes nothing unless two writers disagree); one more is slack.
+pub const MAX_LINK_ROUNDS: usize = 3;
+
+/// Several links converged on one source (SPEC §9): what each found, in the order given.
+pub struct ConvergedLinks {
+    pub source: SourceState,
+    /// Each link's findings from the last (quiet) round, in the order of the links.
+    pub diagnostics: Vec<Vec<Diagnostic>>,
+}
+
+/// Several links on one source, as their controllers (one per link) converge: rounds of
+/// [`svcmirror_core::drive()`], one link after the other in the order given, each link adding
+/// only its own share of the federated Services (the multi-writer rule, `federate_as`), until a
+/// whole round writes nothing — the proof that no two writers flap. A name two links want is
+/// kept by the link that created it first (the earlier `--link`); the other gets the core's
+/// NameConflict (SPEC §7), never an overwrite.
+///
+/// # Errors
+/// The in-memory source failed, or a round still wrote after [`MAX_LINK_ROUNDS`] (the links
+/// flap), naming the links that wrote.
+pub fn converge_links(
+    links: &[(&Link, &TargetState)],
+    mut fake: FakeCluster,
+    timings: &mut Timings,
+) -> anyhow::Result<ConvergedLinks> {
+    fake.compact_history();
+    let mut diagnostics = vec![Vec::new(); links.len()];
+    let mut writers = Vec::new();
+    for _ in 0..=MAX_LINK_ROUNDS {
+        writers.clear();
+        for (i, (link, target)) in links.iter().enumerate() {
+            let before = fake.resource_version();
+            diagnostics[i] = drive_on(link, target, &mut fake, timings)?;
+            if fake.resource_version() != before {
+                writers.push(link.cluster_name().as_str());
+            }
+        }
+        if writers.is_empty() {
+            return Ok(ConvergedLinks {
+                source: Timings::time(&mut timings.apply, || fake.into_state()),
+                diagnostics,
+            });
+        }
+    }
+    anyhow::bail!(
+        "the links did not converge on one source in {MAX_LINK_ROUNDS} rounds: link(s) {} still \
+         wrote in the last one (two writers flap)",
+        writers.join(", ")
+    )
 }
 
 /// The fake as the CLI drives it: it adds the federated Services to each plan, forgets its write

@@ -53,7 +53,7 @@ pub fn run(
         }
         eprintln!(
             "svcmirror: no Service {key} in --target {}",
-            args.inputs.target
+            args.inputs.targets.join(", ")
         );
         return Ok(true);
     };

@@ -88,7 +88,7 @@ pub fn key_pattern(text: &str) -> Result<String, String> {
     let key = text
         .strip_suffix("/*")
         .map_or(text.to_owned(), |prefix| format!("{prefix}/x"));
-    if svcmirror_core::validate::is_qualified_name(&key) {
+    if svcmirror_core::is_qualified_name(&key) {
         Ok(text.to_owned())
     } else {
         Err(format!(

@@ -88,8 +88,16 @@ pub fn source_rules() -> Vec<Value> {
     vec![
         rule(&[""], &["services", "endpoints"], &verbs),
         rule(&["discovery.k8s.io"], &["endpointslices"], &verbs),
-        rule(&[""], &["namespaces"], &["get", "list"]),
+        // Read (listed) to report NamespaceMissing; a Namespace is only read by name after a
+        // failed write of one, with createNamespaces (`namespace_rules`).
+        rule(&[""], &["namespaces"], &["list"]),
     ]
+}
+
+/// With createNamespaces: a missing namespace is created with server-side apply (patch, and
+/// create as the apply creates it), and re-read by name (get) after a failed write of it.
+pub fn namespace_rules() -> Vec<Value> {
+    vec![rule(&[""], &["namespaces"], &["get", "create", "patch"])]
 }
 
 /// The Lease and the gateway Events, in the controller's namespace.
@@ -244,7 +252,7 @@ pub fn source_manifests(
             "ClusterRole",
             &names.role("source-create-namespaces"),
             None,
-            vec![rule(&[""], &["namespaces"], &["create", "patch"])],
+            namespace_rules(),
             (&account, ns),
             cluster,
         ));

@@ -22,6 +22,7 @@ use svcmirror_kube::link_resource::{LinkEvent, LinkResource, LinkStatus, link_st
 use tokio::sync::watch;
 
 use crate::clusters::{Connected, connect_kubeconfig_text};
+use crate::gateway_dns::GatewayNames;
 use crate::link_watch::{Command, LinkSupervisor, StopReason};
 
 /// The Link followed, and what the command line sets beside it.
@@ -38,6 +39,10 @@ pub struct Followed {
     pub target_context: Option<String>,
     /// `--gateway-down`.
     pub gateway_down: bool,
+    /// SPEC §2: resolves the Link's gateway DNS names (at each start, then every resync period).
+    pub resolver: crate::gateway_dns::Resolver,
+    /// `--resync-period`: how soon a start that failed on an unresolved gateway name is retried.
+    pub retry_after: Duration,
 }
 
 /// SPEC §2.2: the credentials Secret a spec names — `clusterCredentialsSecret`, else Linkerd's
@@ -69,11 +74,16 @@ type Session = (watch::Sender<bool>, BoxFuture<'static, ()>);
 type Credentials =
     Pin<Box<dyn Stream<Item = Result<Option<Vec<u8>>, kube::runtime::watcher::Error>> + Send>>;
 
-/// Follows the Link until `stop` completes. `start(link, target, stop)` is one mirroring
-/// session, which must end soon after its `stop` is set (or its sender dropped).
+/// Follows the Link until `stop` completes. `start(link, names, target, stop)` is one mirroring
+/// session (`names`: the link's gateway DNS names, to re-resolve), which must end soon after its `stop` is set (or its sender dropped).
 pub async fn follow<F>(followed: &Followed, mut start: F, stop: impl Future<Output = ()>)
 where
-    F: FnMut(Link, Connected, watch::Receiver<bool>) -> BoxFuture<'static, ()>,
+    F: FnMut(
+        Link,
+        Option<GatewayNames>,
+        Connected,
+        watch::Receiver<bool>,
+    ) -> BoxFuture<'static, ()>,
 {
     let id = &followed.id;
     tracing::info!(link = %id, "following the Link {id}: mirroring starts once it and its credentials Secret are read");
@@ -82,10 +92,22 @@ where
     let mut credentials: Option<Credentials> = None;
     let mut supervisor = LinkSupervisor::<LinkSpec>::default();
     let mut session: Option<Session> = None;
+    // A start that failed on a gateway name DNS did not resolve: retried every `retry_after`
+    // (a DNS hiccup at a restart must not stop mirroring until the next edit of the Link).
+    let mut retry: Option<(LinkSpec, Vec<u8>, Pin<Box<tokio::time::Sleep>>)> = None;
     tokio::pin!(stop);
     loop {
         let command = tokio::select! {
             () = &mut stop => break,
+            () = async {
+                match retry.as_mut() {
+                    Some((_, _, timer)) => timer.await,
+                    None => std::future::pending().await,
+                }
+            } => match retry.take() {
+                Some((spec, kubeconfig, _)) => Command::Start { spec, kubeconfig },
+                None => Command::Nothing,
+            },
             () = async { if let Some((_, run)) = session.as_mut() { run.await } }, if session.is_some() => {
                 session = None;
                 Command::Nothing
@@ -144,6 +166,7 @@ where
         match command {
             Command::Nothing => {}
             Command::Stop(reason) => {
+                retry = None;
                 end(session.take()).await;
                 match reason {
                     StopReason::LinkDeleted => {
@@ -156,30 +179,51 @@ where
             }
             Command::Start { spec, kubeconfig } => {
                 end(session.take()).await;
-                session = begin(followed, &spec, &kubeconfig, &mut start).await;
+                retry = None;
+                match begin(followed, &spec, &kubeconfig, &mut start).await {
+                    Ok(started) => session = started,
+                    Err(Unresolved) => {
+                        let timer = Box::pin(tokio::time::sleep(followed.retry_after));
+                        retry = Some((spec, kubeconfig, timer));
+                    }
+                }
             }
         }
     }
     end(session).await;
 }
 
-/// Builds the link and the target client of a `Start`, and starts the session (or logs why not).
+/// A gateway name did not resolve: the start is worth retrying.
+struct Unresolved;
+
+/// Builds the link and the target client of a `Start`, and starts the session (or logs why not:
+/// `Ok(None)` waits for an edit, [`Unresolved`] is retried).
 async fn begin<F>(
     followed: &Followed,
     spec: &LinkSpec,
     kubeconfig: &[u8],
     start: &mut F,
-) -> Option<Session>
+) -> Result<Option<Session>, Unresolved>
 where
-    F: FnMut(Link, Connected, watch::Receiver<bool>) -> BoxFuture<'static, ()>,
+    F: FnMut(
+        Link,
+        Option<GatewayNames>,
+        Connected,
+        watch::Receiver<bool>,
+    ) -> BoxFuture<'static, ()>,
 {
     let id = &followed.id;
-    // The gateway's DNS names are resolved here, at every (re)start of the session.
-    let link = match Link::from_spec(spec, crate::link_file::resolve) {
-        Ok(link) => link.with_gateway_alive(!followed.gateway_down),
+    // The gateway's DNS names are resolved here, at every (re)start of the session, and then
+    // every resync period by the session.
+    let (link, names) = match GatewayNames::first(spec.clone(), followed.resolver.clone()) {
+        Ok((link, names)) => (link.with_gateway_alive(!followed.gateway_down), names),
+        Err(e @ svcmirror_core::LinkError::UnresolvedGatewayName { .. }) => {
+            tracing::error!(link = %id, "the Link {id}: {e}; mirroring stays stopped (the mirrors stay) and the name is resolved again in {:?}", followed.retry_after);
+            return Err(Unresolved);
+        }
         Err(e) => {
             tracing::error!(link = %id, "the Link {id} (and flags): {e}; nothing is mirrored until it is fixed");
-            return None;
+            return Ok(None);
         }
     };
     for warning in link.warnings() {
@@ -190,12 +234,12 @@ where
         Ok(target) => target,
         Err(e) => {
             tracing::error!(link = %id, secret = %credentials_secret(spec), "the kubeconfig of Secret {}/{}: {e:#}", followed.namespace, credentials_secret(spec));
-            return None;
+            return Ok(None);
         }
     };
     tracing::info!(link = %id, target = %target.server, gateway_port = link.gateway_port(), "mirroring with the Link {id}");
     let (stop_tx, stop_rx) = watch::channel(false);
-    Some((stop_tx, start(link, target, stop_rx)))
+    Ok(Some((stop_tx, start(link, names, target, stop_rx))))
 }
 
 /// Stops a session and waits for it to end (its reconcile in flight finishes).

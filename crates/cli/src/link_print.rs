@@ -24,9 +24,8 @@ use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1 as k8s;
 use kube::api::{Api, PostParams};
 use serde_json::Value;
-use svcmirror_core::LinkSpec;
-use svcmirror_core::link::GatewayAddresses;
-use svcmirror_core::link::ProbeSpec;
+use svcmirror_core::labels::{GATEWAY_IDENTITY, GATEWAY_PROBE_PATH, GATEWAY_PROBE_PERIOD};
+use svcmirror_core::{GatewayAddresses, LinkSpec, ProbeSpec};
 
 use crate::args::LinkArgs;
 use crate::link_manifests::{Install, Names, kubeconfig, source_manifests, target_rbac};
@@ -290,14 +289,11 @@ fn from_gateway(
         spec.gateway_address = Some(GatewayAddresses::parse(&addresses.join(",")));
     }
     if spec.gateway_identity.is_none() {
-        match annotations.get("mirror.linkerd.io/gateway-identity") {
+        match annotations.get(GATEWAY_IDENTITY) {
             Some(identity) if !identity.is_empty() => {
                 spec.gateway_identity = Some(identity.clone());
             }
-            _ => bail!(
-                "{what} has no mirror.linkerd.io/gateway-identity annotation: pass \
-                 --gateway-identity"
-            ),
+            _ => bail!("{what} has no {GATEWAY_IDENTITY} annotation: pass --gateway-identity"),
         }
     }
     if spec.gateway_port.is_none() {
@@ -308,18 +304,17 @@ fn from_gateway(
     if spec.probe_spec.is_none() {
         let mut probe = ProbeSpec::default();
         probe.path = annotations
-            .get("mirror.linkerd.io/probe-path")
+            .get(GATEWAY_PROBE_PATH)
             .filter(|p| !p.is_empty())
             .cloned();
         probe.port = port_named("mc-probe").map(|p| p.to_string());
         // link.go: the annotation defaults to "3" (seconds); a duration is taken as it is.
-        probe.period =
-            annotations
-                .get("mirror.linkerd.io/probe-period")
-                .map(|p| match p.parse::<u64>() {
-                    Ok(secs) => format!("{secs}s"),
-                    Err(_) => p.clone(),
-                });
+        probe.period = annotations
+            .get(GATEWAY_PROBE_PERIOD)
+            .map(|p| match p.parse::<u64>() {
+                Ok(secs) => format!("{secs}s"),
+                Err(_) => p.clone(),
+            });
         spec.probe_spec = Some(probe);
     }
     Ok(spec)

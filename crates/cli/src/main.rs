@@ -28,6 +28,7 @@ mod demo;
 mod explain;
 mod federation;
 mod flags;
+mod gateway_dns;
 mod leader;
 mod link_file;
 mod link_manifests;
@@ -42,16 +43,20 @@ mod probe;
 mod render;
 mod run;
 mod session;
+mod several;
 mod simulate;
 mod unlink;
 mod yaml;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 fn main() -> ExitCode {
-    let cli = command::Cli::parse();
+    let matches = command::Cli::command().get_matches();
+    let cli = command::Cli::from_arg_matches(&matches)
+        .and_then(|cli| command::check_link_targets(&matches).map(|()| cli))
+        .unwrap_or_else(|e| e.exit());
     match run::run(cli) {
         Ok(outcome) => outcome.exit_code(),
         // `svcmirror translate … | head`: the reader left, which is not an error of the input.
@@ -69,8 +74,10 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
         cause
             .downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            || cause
-                .downcast_ref::<svcmirror_snapshot::SnapshotError>()
-                .is_some_and(|e| e.to_string().contains("Broken pipe"))
+            || matches!(
+                cause.downcast_ref::<svcmirror_snapshot::SnapshotError>(),
+                Some(svcmirror_snapshot::SnapshotError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::BrokenPipe
+            )
     })
 }

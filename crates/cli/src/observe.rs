@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use svcmirror_backend::{
-    ApiError, Preconditions, SourceCluster, StatusEvent, TargetCluster, TargetEvent,
+    ApiError, Precondition, SourceCluster, StatusEvent, TargetCluster, TargetEvent,
 };
 use svcmirror_core::model::{Kind, Object, ObjectKey};
 use svcmirror_core::{SourceState, TargetState};
@@ -183,7 +183,7 @@ impl<C: SourceCluster> SourceCluster for Observed<C> {
         &self,
         kind: Kind,
         key: &ObjectKey,
-        preconditions: &Preconditions,
+        preconditions: &Precondition,
     ) -> Result<(), ApiError> {
         let started = Instant::now();
         let result = self.inner.delete(kind, key, preconditions).await;

@@ -29,6 +29,36 @@ pub struct Permission {
     pub why: &'static str,
 }
 
+/// `needed` for a source confined to `namespaces` (`run --namespaces`, with
+/// `deploy/rbac-source-namespaced.yaml`): each cluster-wide permission on a mirror kind becomes
+/// one in each namespace, and the list of Namespaces becomes a read of each by name from inside
+/// it (what a RoleBinding there allows) — exactly the requests a confined `KubeSource` makes.
+pub fn confined(needed: Vec<Permission>, namespaces: &[String]) -> Vec<Permission> {
+    let mut out = Vec::new();
+    for p in needed {
+        let mirror_kind = ["services", "endpoints", "endpointslices"].contains(&p.resource);
+        match (p.cluster, p.namespace.is_none(), p.resource, p.verb) {
+            (Cluster::Source, true, _, _) if mirror_kind => {
+                out.extend(namespaces.iter().map(|ns| Permission {
+                    namespace: Some(ns.clone()),
+                    ..p.clone()
+                }));
+            }
+            (Cluster::Source, true, "namespaces", "list") => {
+                out.extend(namespaces.iter().map(|ns| Permission {
+                    verb: "get",
+                    namespace: Some(ns.clone()),
+                    name: Some(ns.clone()),
+                    why: "the namespace (NamespaceMissing), read by name",
+                    ..p.clone()
+                }));
+            }
+            _ => out.push(p),
+        }
+    }
+    out
+}
+
 /// The Link resource `svcmirror run --link-name` follows (SPEC §2.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkRef {
@@ -89,7 +119,7 @@ pub fn needed(
         Cluster::Source,
         "",
         "namespaces",
-        &["get", "list"],
+        &["list"],
         "namespaces (NamespaceMissing)",
     );
     if link.create_namespaces() {
@@ -97,8 +127,8 @@ pub fn needed(
             Cluster::Source,
             "",
             "namespaces",
-            &["create", "patch"],
-            "namespace creation (createNamespaces: server-side apply)",
+            &["get", "create", "patch"],
+            "namespace creation (createNamespaces: server-side apply, re-read after a failure)",
         );
     }
     add(

@@ -19,8 +19,7 @@ use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use http::{Request, StatusCode};
-use svcmirror_core::link::GatewayProbe;
-use svcmirror_core::probe::{ProbeResult, ProbeState, Transition};
+use svcmirror_core::{GatewayProbe, ProbeResult, ProbeState, Transition};
 use tokio::sync::watch;
 
 /// The `--probe-*` flags of `svcmirror run`: each overrides that field of the Link's `probeSpec`
@@ -49,7 +48,7 @@ pub struct ProbeArgs {
 }
 
 fn duration(text: &str) -> Result<Duration, String> {
-    svcmirror_core::probe::parse_duration(text)
+    svcmirror_core::parse_duration(text)
         .filter(|d| !d.is_zero())
         .ok_or_else(|| format!("{text:?} is not a duration like 3s, 500ms or 1m"))
 }

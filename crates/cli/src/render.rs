@@ -104,7 +104,9 @@ pub fn plan_text(plan: &Plan, source: &SourceState, out: &mut impl Write) -> io:
                     writeln!(out, "    {line}")?;
                 }
             }
-            Operation::Update { object, changed } => {
+            Operation::Update {
+                object, changed, ..
+            } => {
                 writeln!(
                     out,
                     "~ update {} {} ({})",
@@ -138,6 +140,7 @@ pub fn plan_text(plan: &Plan, source: &SourceState, out: &mut impl Write) -> io:
                     }
                 )?;
             }
+            other => writeln!(out, "? {} {} {}", other.action(), other.kind(), other.key())?,
         }
     }
     let (c, u, d) = plan
@@ -147,6 +150,7 @@ pub fn plan_text(plan: &Plan, source: &SourceState, out: &mut impl Write) -> io:
             Operation::Create { .. } => (c + 1, u, d),
             Operation::Update { .. } => (c, u + 1, d),
             Operation::Delete { .. } => (c, u, d + 1),
+            _ => (c, u, d),
         });
     writeln!(out, "Plan: {c} to create, {u} to update, {d} to delete.")
 }

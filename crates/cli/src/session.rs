@@ -19,6 +19,7 @@ use tokio::sync::watch;
 
 use crate::admin::Shared;
 use crate::clusters::Connected;
+use crate::gateway_dns::GatewayNames;
 use crate::metrics::{Cluster, Registry};
 use crate::observe::Observed;
 
@@ -38,12 +39,15 @@ pub struct Ctx {
 
 /// One mirroring session: the driver for `link` between the source and `target`, until `stop`
 /// is set (or its sender dropped). With `status_to` (`--link-name`), the per-export conditions go
-/// into that Link's status. Dropping the future drops the driver, the prober's stop switch and
-/// the status writer: nothing of it writes any more.
+/// into that Link's status. With `names` (the link's gateway DNS names), they are re-resolved
+/// every resync period and a changed set of addresses is applied to the running driver
+/// (SPEC §2). Dropping the future drops the driver, the prober's stop switch and the status
+/// writer: nothing of it writes any more.
 pub fn session(
     ctx: Arc<Ctx>,
     source_server: &str,
     link: Link,
+    names: Option<GatewayNames>,
     target: Connected,
     stop: watch::Receiver<bool>,
     status_to: Option<LinkResource>,
@@ -83,9 +87,27 @@ pub fn session(
             &target.server,
             ctx.registry.clone(),
         );
-        // The prober lives as long as this session (its stop switch is dropped with it).
-        let (_probe_stop, probe_stop) = watch::channel(false);
-        let liveness = spawn_prober(&ctx, &link, probe_stop);
+        // The prober lives as long as this session (its stop switch is dropped with it), or
+        // until the gateway addresses change.
+        let metrics = (!ctx.probe.no_probe).then(|| {
+            let metrics = Arc::new(crate::probe::ProbeMetrics::new(
+                link.cluster_name().as_str(),
+            ));
+            ctx.shared.lock().expect("lock").probe = Some(metrics.clone());
+            metrics
+        });
+        let (mut probe_stop, probe_stopped) = watch::channel(false);
+        let liveness = spawn_prober(&ctx, &link, metrics.clone(), probe_stopped);
+        // SPEC §2: the gateway names, re-resolved every resync period (a task of this session).
+        let (rebuilt_tx, mut rebuilt) = watch::channel(None::<Link>);
+        let _resolver = names.map(|names| {
+            AbortOnDrop(tokio::spawn(re_resolve(
+                names,
+                link.gateway_addresses().to_vec(),
+                ctx.config.resync_interval,
+                rebuilt_tx,
+            )))
+        });
         let mut driver = Driver::new(link, ctx.source_cluster.clone(), target_cluster, TokioClock)
             .with_config(ctx.config.clone());
         if let Some(liveness) = liveness {
@@ -106,8 +128,43 @@ pub fn session(
             }
             std::future::pending::<()>().await;
         };
+        let mirror = async {
+            loop {
+                // The driver finishes the reconcile in flight before it returns (issue 14).
+                let rebuilt_link = async {
+                    // No names to re-resolve (the sender is gone): never.
+                    if rebuilt.changed().await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                };
+                let interrupted = async {
+                    tokio::select! {
+                        () = stopped(stop.clone()) => {}
+                        () = rebuilt_link => {}
+                    }
+                };
+                driver.run(interrupted).await;
+                if *stop.borrow() || stop.has_changed().is_err() {
+                    return;
+                }
+                let Some(next) = rebuilt.borrow_and_update().clone() else {
+                    continue;
+                };
+                // The new addresses are probed from the decision standing (SPEC §2.1).
+                let alive = driver.link().gateway_alive();
+                let next = next.with_gateway_alive(alive);
+                // Dropping the old prober's switch stops it.
+                let (new_switch, probe_stopped) = watch::channel(false);
+                drop(std::mem::replace(&mut probe_stop, new_switch));
+                if let Some(liveness) = spawn_prober(&ctx, &next, metrics.clone(), probe_stopped) {
+                    driver = driver.with_gateway_liveness(liveness);
+                }
+                // A Link edit's road: a whole-link reconcile rewrites every mirror Endpoints.
+                let _ = driver.set_link(next).await;
+            }
+        };
         tokio::select! {
-            () = driver.run(stopped(stop)) => {}
+            () = mirror => {}
             () = report => {}
         }
         progress.abort();
@@ -174,7 +231,7 @@ pub fn check_confinement(namespaces: &[String], link: &Link) -> anyhow::Result<(
     );
     for ns in namespaces {
         anyhow::ensure!(
-            svcmirror_core::names::is_dns1123_label(ns),
+            svcmirror_core::is_dns1123_label(ns),
             "--namespaces: {ns:?} is not a namespace name"
         );
     }
@@ -187,14 +244,11 @@ pub fn check_confinement(namespaces: &[String], link: &Link) -> anyhow::Result<(
 fn spawn_prober(
     ctx: &Ctx,
     link: &Link,
+    metrics: Option<Arc<crate::probe::ProbeMetrics>>,
     stop: watch::Receiver<bool>,
 ) -> Option<watch::Receiver<bool>> {
-    if ctx.probe.no_probe {
-        return None;
-    }
+    let metrics = metrics?;
     let cluster = link.cluster_name().as_str().to_owned();
-    let metrics = Arc::new(crate::probe::ProbeMetrics::new(&cluster));
-    ctx.shared.lock().expect("lock").probe = Some(metrics.clone());
     let (alive_tx, alive_rx) = watch::channel(link.gateway_alive());
     let (client, namespace) = (
         ctx.source_client.clone(),
@@ -218,6 +272,77 @@ fn spawn_prober(
         stopped(stop),
     ));
     Some(alive_rx)
+}
+
+/// SPEC §2: every `period`, resolves the link's gateway names again; a changed set of addresses
+/// (order-insensitive) is sent as the rebuilt link. A name that fails keeps its last good
+/// addresses, with a WARN naming it and the cluster. Ends when the session drops `rebuilt`.
+async fn re_resolve(
+    mut names: GatewayNames,
+    mut current: Vec<std::net::IpAddr>,
+    period: std::time::Duration,
+    rebuilt: watch::Sender<Option<Link>>,
+) {
+    // The first tick is at once: a session that starts from an older answer (a lease acquired
+    // again) catches up before its first resync.
+    let mut ticker = tokio::time::interval(period);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = rebuilt.closed() => return,
+            _ = ticker.tick() => {}
+        }
+        // `getaddrinfo` blocks: off the runtime's workers.
+        let Ok((back, (link, kept))) = tokio::task::spawn_blocking(move || {
+            let answer = names.again();
+            (names, answer)
+        })
+        .await
+        else {
+            return;
+        };
+        names = back;
+        let link = match link {
+            Ok(link) => link,
+            Err(e) => {
+                tracing::warn!("re-resolving the gateway: {e}; the link keeps its addresses");
+                continue;
+            }
+        };
+        let cluster = link.cluster_name().as_str().to_owned();
+        for k in &kept {
+            tracing::warn!(
+                cluster = %cluster, host = %k.host, error = %k.error,
+                "gateway name {} of link {cluster} did not resolve ({}): keeping its last \
+                 addresses {}",
+                k.host, k.error, crate::gateway_dns::list(&k.addresses)
+            );
+        }
+        if !crate::gateway_dns::changed(&current, link.gateway_addresses()) {
+            continue;
+        }
+        let new = link.gateway_addresses().to_vec();
+        tracing::info!(
+            cluster = %cluster, old = %crate::gateway_dns::list(&current),
+            new = %crate::gateway_dns::list(&new),
+            "gateway addresses of link {cluster} changed from {} to {} (DNS): every mirror's \
+             Endpoints is rewritten",
+            crate::gateway_dns::list(&current), crate::gateway_dns::list(&new)
+        );
+        current = new;
+        if rebuilt.send(Some(link)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Aborts a task when dropped (the session's re-resolver ends with the session).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Completes once the stop flag is set.

@@ -48,27 +48,89 @@ pub struct SimulationStats {
 pub struct Simulation {
     /// The source cluster's objects at the end.
     pub objects: Vec<Object>,
-    /// The driver's latest findings.
-    pub diagnostics: Vec<Diagnostic>,
+    /// Each driver's latest findings, in the order of the links.
+    pub diagnostics: Vec<Vec<Diagnostic>>,
     /// Operations the driver gave up on.
     pub failures: Vec<Failure>,
-    /// SPEC §12: the conditions of every exported Service (`namespace/name`), as the driver
-    /// published them after the final resync.
+    /// SPEC §12: the conditions of every exported Service (`namespace/name`; with several
+    /// links `namespace/name@cluster`), as the drivers published them after the final resync.
     pub conditions: BTreeMap<String, Vec<Condition>>,
     /// What it cost.
     pub stats: SimulationStats,
 }
 
-/// Runs the driver for `link` from `target` into `source` (faults, if any, hit the source's
-/// requests) until a whole-link reconcile finds nothing to do, then resyncs once more.
+/// Runs the driver of each link (from its target into the one `source`; faults, if any, hit the
+/// source's requests) until a whole-link reconcile finds nothing to do, then resyncs once more.
+/// Several links (SPEC §9) run one driver each, as their controllers do, in rounds of resyncs
+/// until a round writes nothing: the federated Services they share settle without flapping.
 pub fn simulate(
-    link: Link,
-    target: TargetState,
+    links: Vec<(Link, TargetState)>,
     source: FakeCluster,
     faults: Option<FaultConfig>,
 ) -> anyhow::Result<Simulation> {
-    let mut target_cluster = FakeCluster::default();
-    target_cluster
+    let source = FakeHandle::from(match faults {
+        Some(config) => source.with_faults(config),
+        None => source,
+    });
+    let several = links.len() > 1;
+    let mut drivers = Vec::new();
+    for (link, target) in links {
+        let target = FakeHandle::from(target_cluster(target)?);
+        drivers.push(Driver::new(link, source.clone(), target, VirtualClock));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let (reconciles, converged, writes, resynced) = match &mut drivers[..] {
+            [driver] => one(driver).await,
+            drivers => rounds(drivers).await,
+        };
+        let objects = source.lock().state().objects();
+        let mut stats = SimulationStats {
+            writes,
+            failed_requests: 0,
+            retries: 0,
+            writes_after_resync: 0,
+            reconciles,
+            converged: converged && resynced,
+        };
+        let (mut diagnostics, mut failures, mut conditions) =
+            (Vec::new(), Vec::new(), BTreeMap::new());
+        for driver in &drivers {
+            let status = driver.status();
+            stats.failed_requests += status.stats.failed_requests;
+            stats.retries += status.stats.retries;
+            stats.writes_after_resync += status.stats.writes;
+            let cluster = driver.link().cluster_name().as_str();
+            // Several links may export the same Service: `ns/name@cluster`, as Linkerd names a
+            // federated member.
+            conditions.extend(status.exports.iter().map(|(key, export)| {
+                let key = if several {
+                    format!("{key}@{cluster}")
+                } else {
+                    key.to_string()
+                };
+                (key, export.conditions.clone())
+            }));
+            diagnostics.push(status.diagnostics);
+            failures.extend(status.failures);
+        }
+        stats.writes_after_resync -= writes;
+        Ok(Simulation {
+            objects,
+            diagnostics,
+            failures,
+            conditions,
+            stats,
+        })
+    })
+}
+
+/// The target snapshot as an in-memory cluster.
+fn target_cluster(target: TargetState) -> anyhow::Result<FakeCluster> {
+    let mut cluster = FakeCluster::default();
+    cluster
         .restore(SourceState {
             services: target.services,
             endpoints: target.endpoints,
@@ -76,61 +138,64 @@ pub fn simulate(
             ..SourceState::default()
         })
         .context("loading the target snapshot")?;
-    let source = FakeHandle::from(match faults {
-        Some(config) => source.with_faults(config),
-        None => source,
-    });
-    let target = FakeHandle::from(target_cluster);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(async {
-        let mut driver = Driver::new(link, source.clone(), target, VirtualClock);
-        let mut listed = false;
-        for _ in 0..MAX_ROUNDS {
-            if driver.relist().await.is_ok() {
-                listed = true;
-                break;
-            }
+    Ok(cluster)
+}
+
+type SimDriver = Driver<FakeHandle, FakeHandle, VirtualClock>;
+
+/// One link: whole-link reconciles until one is complete, then a resync. Returns (reconciles,
+/// converged, writes until converged, whether the resync completed).
+async fn one(driver: &mut SimDriver) -> (usize, bool, u64, bool) {
+    let mut listed = false;
+    for _ in 0..MAX_ROUNDS {
+        if driver.relist().await.is_ok() {
+            listed = true;
+            break;
         }
-        // `--fault-rate 1.0`: nothing can be listed, so nothing is reconciled — a result of the
-        // simulation (exit 1, not converged), not an unusable input.
-        let mut reconciles = 0;
-        let mut converged = false;
-        while listed && reconciles < MAX_ROUNDS && !converged {
-            reconciles += 1;
-            converged = driver.full_reconcile().await.complete;
+    }
+    // `--fault-rate 1.0`: nothing can be listed, so nothing is reconciled — a result of the
+    // simulation (exit 1, not converged), not an unusable input.
+    let mut reconciles = 0;
+    let mut converged = false;
+    while listed && reconciles < MAX_ROUNDS && !converged {
+        reconciles += 1;
+        converged = driver.full_reconcile().await.complete;
+    }
+    let writes = driver.stats().writes;
+    let mut resynced = false;
+    for _ in 0..if listed { MAX_ROUNDS } else { 0 } {
+        if let Ok(outcome) = driver.resync().await {
+            resynced = outcome.complete;
+            break;
         }
-        let writes = driver.stats().writes;
-        let mut resynced = false;
-        for _ in 0..if listed { MAX_ROUNDS } else { 0 } {
-            if let Ok(outcome) = driver.resync().await {
-                resynced = outcome.complete;
-                break;
-            }
+    }
+    (reconciles, converged, writes, resynced)
+}
+
+/// Several links, one driver each on the shared source: rounds in which every driver resyncs
+/// (relists, then reconciles its whole link) in the order given, until a round is complete and
+/// writes nothing; then one more round. Returns as [`one`].
+async fn rounds(drivers: &mut [SimDriver]) -> (usize, bool, u64, bool) {
+    let written = |drivers: &[SimDriver]| drivers.iter().map(|d| d.stats().writes).sum::<u64>();
+    let mut reconciles = 0;
+    let mut converged = false;
+    while reconciles < MAX_ROUNDS && !converged {
+        reconciles += 1;
+        let before = written(drivers);
+        let mut complete = true;
+        for driver in drivers.iter_mut() {
+            complete &= driver.resync().await.is_ok_and(|o| o.complete);
         }
-        let status = driver.status();
-        let objects = source.lock().state().objects();
-        let conditions = status
-            .exports
-            .iter()
-            .map(|(key, export)| (key.to_string(), export.conditions.clone()))
-            .collect();
-        Ok(Simulation {
-            objects,
-            diagnostics: status.diagnostics,
-            failures: status.failures,
-            conditions,
-            stats: SimulationStats {
-                writes,
-                failed_requests: status.stats.failed_requests,
-                retries: status.stats.retries,
-                writes_after_resync: status.stats.writes - writes,
-                reconciles,
-                converged: converged && resynced,
-            },
-        })
-    })
+        converged = complete && written(drivers) == before;
+    }
+    let writes = written(drivers);
+    let mut resynced = converged;
+    if converged {
+        for driver in drivers.iter_mut() {
+            resynced &= driver.resync().await.is_ok_and(|o| o.complete);
+        }
+    }
+    (reconciles, converged, writes, resynced)
 }
 
 /// `{"objects": <kind: List>, "conditions": {"ns/name": [...]}, "stats": {...}}`.

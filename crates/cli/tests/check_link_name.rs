@@ -13,13 +13,12 @@ mod support;
 mod common;
 use common::*;
 
-use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use support::{ApiServer, spawn};
+use support::{ApiServer, ServiceAccount, spawn};
 use svcmirror_fake::FakeCluster;
 
 const LINKS: &str = "/apis/multicluster.linkerd.io/v1alpha3/namespaces/linkerd-multicluster/links";
@@ -77,43 +76,31 @@ async fn check(dir: &Path, east: SocketAddr) -> (i32, String, String) {
     .await
 }
 
-type Rule = (String, String, String);
-
-/// Every (group, resource, verb) the Role of `deploy/rbac-link.yaml` grants.
-fn link_role() -> BTreeSet<Rule> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/rbac-link.yaml");
-    let docs: Vec<Value> =
-        serde_saphyr::from_multiple(&std::fs::read_to_string(path).expect("manifest"))
-            .expect("YAML");
-    let list = |v: &Value| -> Vec<String> {
-        v.as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|s| s.as_str().map(str::to_owned))
-            .collect()
-    };
-    let mut rules = BTreeSet::new();
-    for doc in docs.iter().filter(|d| d["kind"] == "Role") {
-        for rule in doc["rules"].as_array().into_iter().flatten() {
-            for g in list(&rule["apiGroups"]) {
-                for r in list(&rule["resources"]) {
-                    for v in list(&rule["verbs"]) {
-                        rules.insert((g.clone(), r.clone(), v));
-                    }
-                }
-            }
-        }
+/// The documents of `deploy/<files>`.
+fn deploy(files: &[&str]) -> Vec<Value> {
+    let mut docs = Vec::new();
+    for file in files {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../deploy")
+            .join(file);
+        let text = std::fs::read_to_string(path).expect("manifest");
+        docs.extend(serde_saphyr::from_multiple::<Value>(&text).expect("YAML"));
     }
-    rules
+    docs
 }
 
-/// The Link and its Secret in place, every permission granted: `√` lines for the Link, the
-/// Secret's kubeconfig (the target it names answers) and each of the mode's permissions, by
-/// name; exit 0. check reads the Link as the controller does, so it needs no more than
-/// `rbac-link.yaml` grants.
+/// The Link and its Secret in place, deploy/'s RBAC for this mode (rbac-source.yaml and
+/// rbac-link.yaml) enforced in the source for the controller's account, as check is meant to
+/// run: `√` lines for the Link, the Secret's kubeconfig (the target it names answers) and each
+/// of the mode's permissions, by name; exit 0. check reads the Link as the controller does, so
+/// none of its requests is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_link_name_reads_the_link_and_secret_and_asks_for_that_modes_permissions() {
     let (east, west_addr, east_addr) = clusters(true).await;
+    east.enforce_rbac(
+        &deploy(&["rbac-source.yaml", "rbac-link.yaml"]),
+        ServiceAccount::new("svcmirror", "svcmirror-west"),
+    );
     let dir = dir("ok");
     let (code, out, err) = check(&dir, east_addr).await;
     assert_eq!(code, 0, "{out}{err}");
@@ -155,18 +142,21 @@ async fn check_link_name_reads_the_link_and_secret_and_asks_for_that_modes_permi
         !log.iter().any(|l| l == &format!("GET {LINKS}/west")),
         "no plain get of the Link (rbac-link.yaml grants none): {log:?}"
     );
-    let used: BTreeSet<Rule> = east
-        .rbac
-        .lock()
-        .expect("lock")
+    let enforce = east.enforce.lock().expect("lock").clone();
+    let (rbac, controller) = enforce.expect("enforced");
+    let refused: Vec<String> = rbac
+        .refused(&controller, &east.recorded())
         .iter()
-        .filter(|(_, resource, _)| resource.starts_with("links") || resource == "secrets")
-        .cloned()
+        .map(ToString::to_string)
         .collect();
-    let granted = link_role();
-    assert!(
-        used.is_subset(&granted),
-        "check's own requests need no more than rbac-link.yaml: {used:?} vs {granted:?}"
+    assert_eq!(
+        refused,
+        // Listing every Link is check's own, not the controller's (said on a `-` line).
+        [
+            "list links.multicluster.linkerd.io cluster-wide",
+            "list links.multicluster.linkerd.io in linkerd-multicluster"
+        ],
+        "check's requests need no more than deploy/ grants the controller"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -247,4 +237,64 @@ async fn check_link_name_names_the_bad_field_of_an_unusable_link() {
     }
     assert!(!out.contains("may "), "no permission asked: {out}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// What a real cluster refuses, the enforcing loopback server refuses too, so `check` (run as
+/// the controller's account) fails as it would there: `rbac-link.yaml` with its Role and
+/// RoleBinding in another namespace than the Link's, its RoleBinding binding another account,
+/// or `resourceNames` that do not name this Link — each a `×` naming what is forbidden; exit 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_link_name_fails_where_a_cluster_would_refuse_the_link_role() {
+    type Mutation = fn(&mut Value);
+    let mutations: [(&str, Mutation); 3] = [
+        ("wrong-namespace", |d| {
+            if d["metadata"]["name"] == "svcmirror-link-west" {
+                d["metadata"]["namespace"] = json!("svcmirror");
+            }
+        }),
+        ("wrong-account", |d| {
+            if d["kind"] == "RoleBinding" && d["metadata"]["name"] == "svcmirror-link-west" {
+                d["subjects"][0]["name"] = json!("svcmirror-east");
+            }
+        }),
+        ("wrong-name", |d| {
+            if d["kind"] == "Role" && d["metadata"]["name"] == "svcmirror-link-west" {
+                for rule in d["rules"].as_array_mut().expect("rules") {
+                    if rule["resources"][0]
+                        .as_str()
+                        .is_some_and(|r| r.starts_with("links"))
+                    {
+                        rule["resourceNames"] = json!(["east"]);
+                    }
+                }
+            }
+        }),
+    ];
+    for (case, mutate) in mutations {
+        let (east, _, east_addr) = clusters(true).await;
+        let mut docs = deploy(&["rbac-source.yaml", "rbac-link.yaml"]);
+        docs.iter_mut().for_each(mutate);
+        east.enforce_rbac(&docs, ServiceAccount::new("svcmirror", "svcmirror-west"));
+        let dir = dir(case);
+        let (code, out, err) = check(&dir, east_addr).await;
+        assert_eq!(code, 1, "{case}: {out}{err}");
+        assert!(
+            out.contains("× the Link linkerd-multicluster/west is readable by this account"),
+            "{case}: {out}{err}"
+        );
+        assert!(
+            out.contains("grant it (deploy/rbac-link.yaml"),
+            "{case}: {out}{err}"
+        );
+        assert!(
+            out.contains(
+                "links.multicluster.linkerd.io \"west\" is forbidden: User \
+                 \"system:serviceaccount:svcmirror:svcmirror-west\" cannot list resource \
+                 \"links\" in API group \"multicluster.linkerd.io\" in the namespace \
+                 \"linkerd-multicluster\""
+            ),
+            "{case}: {out}{err}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

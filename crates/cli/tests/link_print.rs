@@ -12,8 +12,7 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 use support::{ApiServer, spawn};
-use svcmirror_core::link::GatewayAddresses;
-use svcmirror_core::{LinkManifest, LinkSpec};
+use svcmirror_core::{GatewayAddresses, LinkManifest, LinkSpec};
 use svcmirror_fake::FakeCluster;
 
 const IDENTITY: &str =

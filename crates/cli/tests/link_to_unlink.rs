@@ -9,11 +9,17 @@
 //!    and probe from the gateway Service, a bound token from the TokenRequest API) is applied to
 //!    the source — every printed object, as `kubectl apply -f -` would (`apply`). From then on
 //!    the target answers only the printed credentials' token.
+//!    From then on both API servers authorize as a real one does (`support::rbac`): by the
+//!    printed RBAC, the source as the controller's ServiceAccount `svcmirror/svcmirror-west`,
+//!    the target as `svcmirror/svcmirror-remote-west` — namespaces, bindings and resourceNames
+//!    included, a request they do not allow is a 403.
 //! 3. `svcmirror run --link-name west` converges the link and reports each export in the Link's
-//!    status; every request it made is granted by the Roles `svcmirror link` printed.
-//! 4. `svcmirror check --link-name west` passes (exit 0, every line `√`), its access reviews
-//!    answered by the Roles applied in each cluster: it asks for nothing the printed RBAC lacks.
-//! 5. The controller stopped, `svcmirror unlink --yes` removes the mirrors, and the deletions it
+//!    status: the printed RBAC suffices (every request it made is allowed by it).
+//! 4. `svcmirror check --link-name west`, run as the controller's account, passes (exit 0, no
+//!    `×` or `‼`), its access reviews answered by the same RBAC: it asks for nothing the printed
+//!    RBAC lacks. Listing every Link is not the controller's business: said on a `-` line.
+//! 5. The controller stopped, `svcmirror unlink --yes` (the operator's credentials again)
+//!    removes the mirrors, and the deletions it
 //!    prints for the link itself are carried out: the source holds exactly what it held before
 //!    the link (every object, Lease and Event compared).
 //!
@@ -33,15 +39,13 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{ApiServer, seed_mirrored, spawn, west};
+use support::{ApiServer, ServiceAccount, seed_mirrored, spawn, west};
 use svcmirror_core::model::{Kind, ObjectKey};
 use svcmirror_fake::FakeCluster;
 
 const IDENTITY: &str =
     "linkerd-gateway.linkerd-multicluster.serviceaccount.identity.linkerd.cluster.local";
 const LINKS: &str = "/apis/multicluster.linkerd.io/v1alpha3/namespaces/svcmirror/links";
-
-type Rule = (String, String, String);
 
 fn documents(text: &str) -> Vec<Value> {
     serde_saphyr::from_multiple::<Value>(text)
@@ -217,33 +221,6 @@ fn snapshot(server: &ApiServer) -> BTreeSet<String> {
     out
 }
 
-/// Every (group, resource, verb) the Roles and ClusterRoles of `docs` grant.
-fn granted(docs: &[Value]) -> BTreeSet<Rule> {
-    let list = |v: &Value| -> Vec<String> {
-        v.as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|s| s.as_str().map(str::to_owned))
-            .collect()
-    };
-    let mut rules = BTreeSet::new();
-    for doc in docs
-        .iter()
-        .filter(|d| d["kind"] == "Role" || d["kind"] == "ClusterRole")
-    {
-        for rule in doc["rules"].as_array().into_iter().flatten() {
-            for g in list(&rule["apiGroups"]) {
-                for r in list(&rule["resources"]) {
-                    for v in list(&rule["verbs"]) {
-                        rules.insert((g.clone(), r.clone(), v));
-                    }
-                }
-            }
-        }
-    }
-    rules
-}
-
 /// Polls `check` every 100 ms, at most `tries` times (a hang guard); panics with its last answer
 /// and the controller's log.
 async fn wait_for(
@@ -345,8 +322,17 @@ async fn from_nothing_to_a_converged_link_and_back_with_link_run_check_unlink() 
     apply(&east, &source_docs);
     // Only the printed credentials reach the target now (their bound token).
     *west.token.lock().expect("lock") = Some("bound-token-for-svcmirror-remote-west".into());
-    east.rbac.lock().expect("lock").clear();
-    west.rbac.lock().expect("lock").clear();
+    // From now on, the printed RBAC for the accounts it binds, as a real API server enforces it.
+    east.enforce_rbac(
+        &source_docs,
+        ServiceAccount::new("svcmirror", "svcmirror-west"),
+    );
+    west.enforce_rbac(
+        &target_docs,
+        ServiceAccount::new("svcmirror", "svcmirror-remote-west"),
+    );
+    east.attributes.lock().expect("lock").clear();
+    west.attributes.lock().expect("lock").clear();
 
     // 3. svcmirror run --link-name west: converged, and the status written.
     let metrics = TcpListener::bind("127.0.0.1:0")
@@ -384,33 +370,42 @@ async fn from_nothing_to_a_converged_link_and_back_with_link_run_check_unlink() 
             "missing {line:?} in\n{controller_log}"
         );
     }
-    // Everything it asked of either cluster is granted by what `svcmirror link` printed.
-    let used_source = east.rbac.lock().expect("lock").clone();
-    let used_target = west.rbac.lock().expect("lock").clone();
-    let missing: Vec<Rule> = used_source
-        .difference(&granted(&source_docs))
-        .cloned()
+    // Everything it asked of either cluster is allowed by what `svcmirror link` printed (with
+    // namespaces and names): no request was refused.
+    for (cluster, server) in [("source", &east), ("target", &west)] {
+        let enforce = server.enforce.lock().expect("lock");
+        let (rbac, subject) = enforce.as_ref().expect("enforced");
+        let refused: Vec<String> = rbac
+            .refused(subject, &server.recorded())
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            refused,
+            Vec::<String>::new(),
+            "requested in the {cluster}, not allowed by the printed RBAC\n{}",
+            log(&dir)
+        );
+    }
+    // And the printed Role for following the Link is used, verb by verb, on the objects it
+    // names (the Link, its status, the credentials Secret).
+    let enforce = east.enforce.lock().expect("lock").clone();
+    let (rbac, controller) = enforce.expect("enforced");
+    let unused: Vec<String> = rbac
+        .unused(&controller, &east.recorded())
+        .iter()
+        .filter(|g| g.via.contains("svcmirror-link-west"))
+        .map(ToString::to_string)
         .collect();
     assert_eq!(
-        missing,
-        Vec::<Rule>::new(),
-        "used in the source, not granted by the printed RBAC"
-    );
-    let missing: Vec<Rule> = used_target
-        .difference(&granted(&target_docs))
-        .cloned()
-        .collect();
-    assert_eq!(
-        missing,
-        Vec::<Rule>::new(),
-        "used in the target, not granted by the printed RBAC"
+        unused,
+        Vec::<String>::new(),
+        "printed for the Link, never used"
     );
 
-    // 4. svcmirror check --link-name west passes — each cluster's access reviews answered by the
-    //    Roles applied there, so every permission check asks about is one `svcmirror link`
-    //    printed.
-    *east.allowed.lock().expect("lock") = Some(granted(&source_docs));
-    *west.allowed.lock().expect("lock") = Some(granted(&target_docs));
+    // 4. svcmirror check --link-name west passes as the controller's account — each cluster's
+    //    access reviews answered by the RBAC applied there, so every permission check asks
+    //    about is one `svcmirror link` printed.
     let (code, out, err) = svcmirror_output(strings(&[
         "check",
         "--link-name",
@@ -439,14 +434,20 @@ async fn from_nothing_to_a_converged_link_and_back_with_link_run_check_unlink() 
         "√ every mirror has its endpoints".to_owned(),
         "√ the source holds the mirrored state".to_owned(),
         "Status check results are √".to_owned(),
+        // Least privilege: the controller's Role reads its own Link by name, nothing more.
+        "- the source's other Links not listed (checked against the mirrors' labels only): \
+         forbidden to this account in all namespaces"
+            .to_owned(),
     ] {
         assert!(out.contains(&line), "missing {line:?} in\n{out}");
     }
     assert!(!out.contains('×') && !out.contains('‼'), "{out}");
 
-    // 5. Stop the controller; unlink; delete what it says the link itself is.
+    // 5. Stop the controller; unlink (as the operator: no RBAC enforced); delete what it says
+    //    the link itself is.
     let _ = child.kill();
     let _ = child.wait();
+    *east.enforce.lock().expect("lock") = None;
     let (code, out, err) = svcmirror_output(strings(&[
         "unlink",
         "--cluster-name",

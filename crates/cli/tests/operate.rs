@@ -207,7 +207,7 @@ async fn check_reports_denied_permissions_conflicts_and_mirrors_without_endpoint
     east.delete(
         Kind::Endpoints,
         &ObjectKey::new("default", "nginx-set-1-west"),
-        &svcmirror_backend::Preconditions::default(),
+        &svcmirror_backend::Precondition::default(),
     )
     .expect("endpoints gone");
     let east = ApiServer::new(east);

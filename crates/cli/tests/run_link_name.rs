@@ -14,14 +14,13 @@ mod support;
 mod common;
 use common::*;
 
-use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{ApiServer, nginx_endpoints, seed_mirrored, spawn, west};
+use support::{ApiServer, Rbac, ServiceAccount, nginx_endpoints, seed_mirrored, spawn, west};
 use svcmirror_core::model::{Kind, Object, ObjectKey};
 use svcmirror_fake::FakeCluster;
 
@@ -52,35 +51,17 @@ fn link(port: &str) -> Value {
                     "enableHeadlessServices": true}})
 }
 
-type Rule = (String, String, String);
-
-/// Every (group, resource, verb) the Roles of `deploy/<file>` grant.
-fn granted(file: &str) -> BTreeSet<Rule> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../deploy")
-        .join(file);
-    let text = std::fs::read_to_string(path).expect("manifest");
-    let docs: Vec<Value> = serde_saphyr::from_multiple(&text).expect("YAML");
-    let list = |v: &Value| -> Vec<String> {
-        v.as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|s| s.as_str().map(str::to_owned))
-            .collect()
-    };
-    let mut rules = BTreeSet::new();
-    for doc in docs.iter().filter(|d| d["kind"] == "Role") {
-        for rule in doc["rules"].as_array().into_iter().flatten() {
-            for group in list(&rule["apiGroups"]) {
-                for resource in list(&rule["resources"]) {
-                    for verb in list(&rule["verbs"]) {
-                        rules.insert((group.clone(), resource.clone(), verb));
-                    }
-                }
-            }
-        }
+/// The RBAC objects of `deploy/<files>`.
+fn deploy(files: &[&str]) -> Rbac {
+    let mut docs = Vec::new();
+    for file in files {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../deploy")
+            .join(file);
+        let text = std::fs::read_to_string(path).expect("manifest");
+        docs.extend(serde_saphyr::from_multiple::<Value>(&text).expect("YAML"));
     }
-    rules
+    Rbac::from_documents(&docs)
 }
 
 /// Polls `check` every 100 ms, at most `tries` times; panics with its last answer and the log.
@@ -171,6 +152,12 @@ async fn run_link_name_follows_the_link_its_secret_and_reports_status() {
     let east_kubeconfig = dir.join("east.kubeconfig");
     std::fs::write(&east_kubeconfig, kubeconfig_text("east", east_addr)).expect("write");
     east.put_object(LINKS, "west", link("4143"));
+    // east authorizes as a real API server, by deploy/'s RBAC for this mode (rbac-source.yaml
+    // and rbac-link.yaml beside it) for the controller's account: a request they do not allow
+    // (another namespace, another name) is a 403.
+    let rbac = deploy(&["rbac-source.yaml", "rbac-link.yaml"]);
+    let controller = ServiceAccount::new("svcmirror", "svcmirror-west");
+    *east.enforce.lock().expect("lock") = Some((rbac.clone(), controller.clone()));
     let metrics = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port");
@@ -180,7 +167,7 @@ async fn run_link_name_follows_the_link_its_secret_and_reports_status() {
         .arg(&east_kubeconfig)
         // Leader election and fencing hold in this mode too (the gateway is not probed: its
         // address is not reachable here).
-        .args(["--lease-namespace", "linkerd-multicluster", "--no-probe"])
+        .args(["--lease-namespace", "svcmirror", "--no-probe"])
         .args(["--metrics-addr", &metrics.to_string()])
         .env("POD_NAME", "svcmirror-0")
         .env("RUST_LOG", "info")
@@ -263,17 +250,27 @@ async fn run_link_name_follows_the_link_its_secret_and_reports_status() {
         "the root mirror stays"
     );
     let _ = child.kill();
-    // RBAC equals use (issue 12) for this mode: the Link and Secret requests made in east are
-    // exactly what deploy/rbac-link.yaml grants.
-    let used: BTreeSet<Rule> = east
-        .rbac
-        .lock()
-        .expect("lock")
+    // RBAC equals use (issue 12) for this mode: every request made in east is allowed by
+    // deploy/ (so none was refused), and every grant of rbac-link.yaml — each verb, on each
+    // object it names, in its namespace — was needed by one.
+    let used = east.recorded();
+    let refused: Vec<String> = rbac
+        .refused(&controller, &used)
         .iter()
-        .filter(|(_, resource, _)| resource.starts_with("links") || resource == "secrets")
-        .cloned()
+        .map(ToString::to_string)
         .collect();
-    assert_eq!(used, granted("rbac-link.yaml"));
+    assert_eq!(refused, Vec::<String>::new(), "not allowed by deploy/");
+    let unused: Vec<String> = rbac
+        .unused(&controller, &used)
+        .iter()
+        .filter(|g| g.via.contains("svcmirror-link-west"))
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        unused,
+        Vec::<String>::new(),
+        "granted by rbac-link.yaml, never used"
+    );
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -11,16 +11,20 @@
 
 use std::collections::BTreeSet;
 
+use crate::decision::Decision;
 use crate::diagnostics::{Diagnostic, Reason, Severity};
 use crate::endpoint_slices::MAX_ENDPOINTS_PER_SLICE;
 use crate::labels::{HEADLESS_MIRROR_SVC_NAME, SLICE_SERVICE_NAME};
 use crate::limits::{
-    Limit, PORT_BYTES, SLICE_PORTS, annotation_bytes, endpoints_bytes, map_bytes,
-    root_record_bytes, root_slice_record_bytes, service_bytes, slice_bytes,
+    Limit, PORT_BYTES, SLICE_PORTS, annotation_bytes, endpoints_bytes_with, map_bytes,
+    root_record_bytes, root_slice_record_bytes, service_bytes_with, slice_bytes_with,
 };
 use crate::link::Link;
-use crate::model::{EndpointPort, Endpoints, Kind, ObjectKey, Service};
+use crate::model::{EndpointPort, Endpoints, Kind, ObjectKey, Service, StringMap};
 use crate::state::Desired;
+
+/// The rule `explain` names for every limit.
+pub(crate) const RULE: &str = "SPEC §8 limits";
 
 /// SPEC §8 limits, checked before any mirror is built, so that the pods × ports an export could
 /// cost are never materialised and the decision does not depend on what the source holds (a
@@ -170,31 +174,32 @@ pub(crate) fn limit_endpoint_mirrors<T>(
     mut named: Vec<T>,
     export: &ObjectKey,
     link: &Link,
-    diagnostics: &mut Vec<Diagnostic>,
-) -> Vec<T> {
+) -> (Vec<T>, Option<Decision>) {
     let limits = link.limits();
     let max = limits.count(Limit::EndpointMirrorsPerExport);
-    if named.len() > max {
-        diagnostics.push(
-            Diagnostic::new(
-                Reason::LimitExceeded,
-                Severity::Error,
-                Kind::Endpoints,
-                export.clone(),
-                limits.exceeded(
-                    Limit::EndpointMirrorsPerExport,
-                    named.len() as u64,
-                    &format!(
-                        "only the first {max} by name get endpoint mirrors and a record in the \
-                         root mirror's Endpoints"
-                    ),
-                ),
-            )
-            .at("subsets"),
-        );
-        named.truncate(max);
+    if named.len() <= max {
+        return (named, None);
     }
-    named
+    let decision = Decision::new(
+        RULE,
+        Diagnostic::new(
+            Reason::LimitExceeded,
+            Severity::Error,
+            Kind::Endpoints,
+            export.clone(),
+            limits.exceeded(
+                Limit::EndpointMirrorsPerExport,
+                named.len() as u64,
+                &format!(
+                    "only the first {max} by name get endpoint mirrors and a record in the root \
+                     mirror's Endpoints"
+                ),
+            ),
+        )
+        .at("subsets"),
+    );
+    named.truncate(max);
+    (named, Some(decision))
 }
 
 /// One export's objects in [`Desired`], as [`admit`] sees them.
@@ -349,35 +354,50 @@ pub(crate) fn admit(
 }
 
 /// The first of an export's objects the source API server would refuse for its annotations or
-/// its size.
+/// its size. An export's objects share their label maps (copy on write: the root's with its
+/// Endpoints, the endpoint mirrors' with each other and theirs), so a shared map is measured once
+/// per export ([`SharedSizes`]) and each object adds only its own parts.
 fn object_problem(link: &Link, desired: &Desired, export: &ExportObjects) -> Option<Diagnostic> {
+    let mut json = SharedSizes::new(map_bytes);
+    let mut annotations = SharedSizes::new(annotation_bytes);
+    let limits = link.limits();
     let services = export
         .names
         .iter()
         .filter_map(|k| desired.services.get(k))
-        .map(|s| (Kind::Service, &s.metadata, service_bytes(s)));
+        .map(|s| (Kind::Service, &s.metadata, ToSize::Service(s)));
     let endpoints = export
         .names
         .iter()
         .filter_map(|k| desired.endpoints.get(k))
-        .map(|e| (Kind::Endpoints, &e.metadata, endpoints_bytes(e)));
+        .map(|e| (Kind::Endpoints, &e.metadata, ToSize::Endpoints(e)));
     let slices = export
         .slices
         .iter()
         .filter_map(|k| desired.endpoint_slices.get(k))
-        .map(|e| (Kind::EndpointSlice, &e.metadata, slice_bytes(e)));
-    let limits = link.limits();
+        .map(|e| (Kind::EndpointSlice, &e.metadata, ToSize::Slice(e)));
     services
         .chain(endpoints)
         .chain(slices)
-        .find_map(|(kind, meta, bytes)| {
-            let annotations = annotation_bytes(&meta.annotations);
-            let (limit, actual, field) = if annotations > limits.get(Limit::AnnotationBytes) {
-                (Limit::AnnotationBytes, annotations, "metadata.annotations")
-            } else if bytes > limits.get(Limit::ObjectBytes) {
-                (Limit::ObjectBytes, bytes, "")
+        .find_map(|(kind, meta, object)| {
+            let annotation_bytes = annotations.measure(&meta.annotations);
+            let (limit, actual, field) = if annotation_bytes > limits.get(Limit::AnnotationBytes) {
+                (
+                    Limit::AnnotationBytes,
+                    annotation_bytes,
+                    "metadata.annotations",
+                )
             } else {
-                return None;
+                let mut size = |m: &StringMap| json.measure(m);
+                let bytes = match object {
+                    ToSize::Service(s) => service_bytes_with(s, &mut size),
+                    ToSize::Endpoints(e) => endpoints_bytes_with(e, &mut size),
+                    ToSize::Slice(e) => slice_bytes_with(e, &mut size),
+                };
+                if bytes <= limits.get(Limit::ObjectBytes) {
+                    return None;
+                }
+                (Limit::ObjectBytes, bytes, "")
             };
             let message = limits.exceeded(
                 limit,
@@ -396,4 +416,94 @@ fn object_problem(link: &Link, desired: &Desired, export: &ExportObjects) -> Opt
             );
             Some(if field.is_empty() { d } else { d.at(field) })
         })
+}
+
+/// One object [`object_problem`] sizes.
+enum ToSize<'a> {
+    Service(&'a Service),
+    Endpoints(&'a Endpoints),
+    Slice(&'a crate::model::EndpointSlice),
+}
+
+/// A measure of `StringMap`s that reuses what it measured for a map shared by several objects
+/// (same entries, so the same size). A map no other clone shares is measured every time: it is
+/// that object's own part. Holds at most [`SharedSizes::MAX`] maps, so a lookup stays cheap.
+struct SharedSizes {
+    measure: fn(&StringMap) -> u64,
+    seen: Vec<(StringMap, u64)>,
+}
+
+impl SharedSizes {
+    /// An export shares a handful of maps (the root's labels, its endpoint mirrors' labels).
+    const MAX: usize = 8;
+
+    fn new(measure: fn(&StringMap) -> u64) -> Self {
+        Self {
+            measure,
+            seen: Vec::new(),
+        }
+    }
+
+    fn measure(&mut self, map: &StringMap) -> u64 {
+        if !map.is_shared() {
+            return (self.measure)(map);
+        }
+        if let Some((_, size)) = self.seen.iter().find(|(seen, _)| seen.shares_with(map)) {
+            return *size;
+        }
+        let size = (self.measure)(map);
+        if self.seen.len() < Self::MAX {
+            self.seen.push((map.clone(), size));
+        }
+        size
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::{endpoints_bytes, service_bytes};
+
+    fn labels(n: usize) -> StringMap {
+        (0..n)
+            .map(|i| {
+                (
+                    format!("app.kubernetes.io/label-{i}"),
+                    format!("value-\"{i}\""),
+                )
+            })
+            .collect()
+    }
+
+    /// SPEC §8 object size: measuring a shared map once gives every object the size measuring it
+    /// each time gives, and a map changed after it was shared (copy on write) is measured anew.
+    #[test]
+    fn shared_label_maps_are_measured_once_with_the_same_sizes() {
+        let shared = labels(12);
+        let mut sizes = SharedSizes::new(map_bytes);
+        let mut objects = Vec::new();
+        for i in 0..5 {
+            let mut svc = Service::new("ns", &format!("m-{i}"));
+            svc.metadata.labels = shared.clone();
+            let mut ep = Endpoints::new("ns", &format!("m-{i}"));
+            ep.metadata.labels = shared.clone();
+            objects.push((svc, ep));
+        }
+        // One endpoint mirror whose labels were changed: its own copy, not the shared size.
+        objects[2]
+            .0
+            .metadata
+            .labels
+            .insert("extra".to_owned(), "x".repeat(40));
+        for (svc, ep) in &objects {
+            let mut size = |m: &StringMap| sizes.measure(m);
+            assert_eq!(service_bytes_with(svc, &mut size), service_bytes(svc));
+            assert_eq!(endpoints_bytes_with(ep, &mut size), endpoints_bytes(ep));
+        }
+        assert_eq!(sizes.seen.len(), 1, "one shared map, measured once");
+        assert!(
+            service_bytes(&objects[2].0) > service_bytes(&objects[1].0),
+            "the changed map is larger"
+        );
+    }
 }

@@ -101,12 +101,6 @@ impl NameClaims {
             .cloned()
             .collect()
     }
-
-    /// The released names (for the next round: these and [`Self::unwanted_refusals`]).
-    #[must_use]
-    pub fn released(&self) -> &BTreeSet<ObjectKey> {
-        &self.released
-    }
 }
 
 #[cfg(test)]

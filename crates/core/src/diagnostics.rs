@@ -29,7 +29,7 @@ pub enum Reason {
     NamespaceMissing,
     /// A Service that cannot be mirrored in the requested mode (SPEC §9).
     InvalidService,
-    /// An export over one of the link's limits (SPEC §8, [`crate::limits`]): not mirrored, or
+    /// An export over one of the link's limits (SPEC §8, [`Limits`](crate::Limits)): not mirrored, or
     /// truncated; the message names the limit and the `LinkSpec` field that raises it.
     LimitExceeded,
     /// A gateway-mode export under a link without gateway address (SPEC §2): not mirrored.

@@ -29,8 +29,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::{Diagnostic, Kind, Link, ObjectKey, Operation, Plan, SourceState};
-use crate::{TargetState, plan, translate};
+use crate::{
+    Desired, Diagnostic, FederationWriter, Kind, LabelSelector, Link, ObjectKey, Operation, Plan,
+    SourceState, TargetState, Translation, federate, federate_as, plan, plan_federated, translate,
+};
 
 /// Passes that may apply something before the plan must be empty: create, then point the roots
 /// at the allocated IPs (the contract in the module doc).
@@ -52,8 +54,16 @@ pub trait Apply {
     /// export never fails the link); [`Refusal::Failed`] ends the drive.
     fn apply(&mut self, operation: Operation) -> Result<(), Refusal<Self::Error>>;
 
+    /// Called with every translation before it is planned, with the source it was made from: a
+    /// caller may check or keep it (the test-kit checks every pass's desired objects and keeps the
+    /// exports for its sticky-name check).
+    fn translated(&mut self, source: &SourceState, translation: &Translation) {
+        let _ = (source, translation);
+    }
+
     /// Called with every plan before it is applied, with the pass's translation diagnostics: a
-    /// caller may add operations (the CLI adds the link's SPEC §9 federated Services).
+    /// caller may add operations (the CLI adds the link's SPEC §9 federated Services), or empty
+    /// the plan to end the drive there (the test-kit does at its first finding).
     fn planned(
         &mut self,
         source: &SourceState,
@@ -109,6 +119,7 @@ pub struct Driven {
 
 /// One plan [`drive`] saw: enough to tell what did not converge without keeping the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PlanSummary {
     /// How many operations it had.
     pub operations: usize,
@@ -167,6 +178,54 @@ pub fn drive<A: Apply>(
     target: &TargetState,
     source: &mut A,
 ) -> Result<Driven, DriveError<A::Error>> {
+    drive_with(
+        source,
+        |listed| translate(link, target, listed),
+        |desired, listed| plan(link, desired, listed),
+    )
+}
+
+/// [`drive`] for the federated Services of SPEC §9: [`federate()`] every link's target (and the
+/// local members) → [`plan_federated`] → apply, under the same contract and bound (a federated
+/// Service needs no allocated IP, so one applying pass is the rule).
+///
+/// # Errors
+/// As [`drive`].
+pub fn drive_federated<A: Apply>(
+    remotes: &[(&Link, &TargetState)],
+    local: Option<(&LabelSelector, &TargetState)>,
+    source: &mut A,
+) -> Result<Driven, DriveError<A::Error>> {
+    drive_with(
+        source,
+        |listed| federate(remotes, local, listed),
+        plan_federated,
+    )
+}
+
+/// [`drive_federated`] for one writer of the federated Services ([`federate_as`]: a link, or the
+/// source's own members), as each controller of a link runs it (SPEC §9).
+///
+/// # Errors
+/// As [`drive`].
+pub fn drive_federated_as<A: Apply>(
+    writer: FederationWriter<'_>,
+    members: &TargetState,
+    source: &mut A,
+) -> Result<Driven, DriveError<A::Error>> {
+    drive_with(
+        source,
+        |listed| federate_as(writer, members, listed),
+        plan_federated,
+    )
+}
+
+/// The loop itself, for any translation ([`drive`], [`drive_federated`], [`drive_federated_as`]).
+fn drive_with<A: Apply>(
+    source: &mut A,
+    translator: impl Fn(&SourceState) -> Translation,
+    planner: impl Fn(&Desired, &SourceState) -> Plan,
+) -> Result<Driven, DriveError<A::Error>> {
     let mut refused: BTreeMap<ObjectKey, Diagnostic> = BTreeMap::new();
     let mut plans: Vec<PlanSummary> = Vec::new();
     // MAX_PASSES applying passes, then the one that must plan nothing.
@@ -174,9 +233,10 @@ pub fn drive<A: Apply>(
         source.phase(Phase::List);
         let listed = source.list();
         source.phase(Phase::Translate);
-        let mut translation = translate(link, target, &listed);
+        let mut translation = translator(&listed);
+        source.translated(&listed, &translation);
         source.phase(Phase::Plan);
-        let mut plan = plan(link, &translation.desired, &listed);
+        let mut plan = planner(&translation.desired, &listed);
         source.planned(&listed, &mut translation.diagnostics, &mut plan);
         drop(listed);
         drop(translation.desired);

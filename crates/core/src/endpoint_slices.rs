@@ -36,6 +36,8 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::decision::Record;
+use crate::diagnostics::{Diagnostic, Reason, Severity};
 use crate::labels::{
     MCS_SERVICE_NAME, MCS_SOURCE_CLUSTER, SKIP_MIRROR, SLICE_MANAGED_BY, SLICE_MANAGER,
     SLICE_SERVICE_NAME,
@@ -43,9 +45,10 @@ use crate::labels::{
 use crate::link::Link;
 use crate::model::{
     Endpoint, EndpointAddress, EndpointConditions, EndpointPort, EndpointSlice, EndpointSlicePort,
-    EndpointSubset, Endpoints, ObjectKey,
+    EndpointSubset, Endpoints, Kind, ObjectKey,
 };
 use crate::names::slice_name;
+use crate::state::Desired;
 
 /// The API server's limit on `endpoints` of one slice.
 pub const MAX_ENDPOINTS_PER_SLICE: usize = 1000;
@@ -79,6 +82,80 @@ impl Family {
             Self::V4 => "ipv4",
             Self::V6 => "ipv6",
         }
+    }
+}
+
+/// SPEC §12: a mirror's Endpoints into `desired` as the link's endpoint API asks — the Endpoints,
+/// their EndpointSlices, or both (the Endpoints then labelled `skip-mirror`, so Kubernetes'
+/// mirroring controller does not publish every endpoint a second time).
+pub(crate) fn emit(
+    link: &Link,
+    desired: &mut Desired,
+    record: &mut Record,
+    mut ep: Endpoints,
+    exported: &str,
+) {
+    let api = link.endpoints_api();
+    if api.writes_slices() {
+        let slices = endpoint_slices(&ep, exported, link);
+        record.note("SPEC §12 EndpointSlices", || {
+            format!(
+                "Endpoints `{}` as {}",
+                ep.metadata.name,
+                if slices.is_empty() {
+                    "no slice (no address)".to_owned()
+                } else {
+                    slices
+                        .iter()
+                        .map(|s| {
+                            format!(
+                                "`{}` ({}, {} endpoints)",
+                                s.metadata.name,
+                                s.address_type,
+                                s.endpoints.len()
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            )
+        });
+        for slice in slices {
+            let key = slice.metadata.key();
+            // SPEC §3: two slices with one name (a hash collision of shortened names) are a
+            // conflict for the later one, never a silent overwrite.
+            if let Some(earlier) = desired.endpoint_slices.get(&key) {
+                let of = |s: &EndpointSlice| {
+                    s.metadata
+                        .labels
+                        .get(SLICE_SERVICE_NAME)
+                        .cloned()
+                        .unwrap_or_default()
+                };
+                record.find(Diagnostic::new(
+                    Reason::NameConflict,
+                    Severity::Error,
+                    Kind::EndpointSlice,
+                    key,
+                    format!(
+                        "EndpointSlice of {} needs this name, but the EndpointSlice of {} already \
+                         uses it",
+                        of(&slice),
+                        of(earlier)
+                    ),
+                ));
+                continue;
+            }
+            desired.endpoint_slices.insert(key, slice);
+        }
+    }
+    if api.writes_endpoints() {
+        if api.writes_slices() {
+            ep.metadata
+                .labels
+                .insert(SKIP_MIRROR.to_owned(), "true".to_owned());
+        }
+        desired.endpoints.insert(ep.metadata.key(), ep);
     }
 }
 

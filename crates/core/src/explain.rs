@@ -19,6 +19,7 @@ use crate::translate::{ExportOutcome, translate_traced};
 
 /// The decision path for one target Service, and what it yields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Explanation {
     /// The target Service explained.
     pub service: ObjectKey,
@@ -33,7 +34,7 @@ pub struct Explanation {
     pub objects: Vec<Object>,
     /// The operations of the link's plan that concern those objects.
     pub operations: Vec<Operation>,
-    /// Its conditions (SPEC §12, [`crate::status`]); empty when not exported.
+    /// Its conditions (SPEC §12, [`conditions`](crate::conditions())); empty when not exported.
     pub conditions: Vec<Condition>,
     /// The findings about it (translation and plan).
     pub diagnostics: Vec<Diagnostic>,

@@ -13,6 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::claims::{NameClaims, Refusal};
+use crate::cluster_ip::mirror_port;
 use crate::diagnostics::{Diagnostic, Reason, Severity};
 use crate::labels::{
     self, LOCAL_DISCOVERY_ANNOTATION, REMOTE_DISCOVERY_ANNOTATION, RemoteRef,
@@ -22,8 +23,9 @@ use crate::link::{KeyPattern, LabelSelector, Link};
 use crate::model::{Kind, ObjectKey, Service, ServicePort};
 use crate::names::{ClusterName, mirror_name};
 use crate::state::{SourceState, TargetState};
-use crate::translate::{ExportOutcome, MirrorMode, Translation, mirror_port, unique_by_key};
+use crate::translate::{ExportOutcome, MirrorMode, Translation};
 use crate::validate;
+use crate::validate::unique_by_key;
 
 /// The suffix of a federated Service's name (SPEC §3: `<exported-name>-federated`).
 pub const FEDERATED_SUFFIX: &str = "federated";

@@ -16,7 +16,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::EndpointAddress;
+use crate::decision::{Decision, Record};
+use crate::diagnostics::{Diagnostic, Reason, Severity};
+use crate::model::{EndpointAddress, Kind, Service};
 
 /// Annotation on an exported Service choosing its [`HostnamePolicy`].
 pub const HOSTNAME_POLICY_ANNOTATION: &str = "svcmirror.io/hostname-policy";
@@ -26,6 +28,7 @@ pub const HOSTNAME_POLICY_ANNOTATION: &str = "svcmirror.io/hostname-policy";
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum HostnamePolicy {
     /// Only the address's `hostname` names a pod (Linkerd's behaviour, the default).
     #[default]
@@ -158,6 +161,70 @@ pub fn routable_policy(
         ),
         _ => (policy, None),
     }
+}
+
+/// SPEC §12 hostname policy.
+const POLICY: &str = "SPEC §12 hostname policy";
+
+/// SPEC §12: the hostname policy applied to a headless export — its `svcmirror.io/hostname-policy`
+/// annotation, or the link's `default`; an unknown value is an `InvalidObject` warning and the
+/// default is used. A policy that cannot route through the link's gateway falls back to
+/// `hostname` with an `InvalidService` warning (SPEC §12 routing constraint).
+pub(crate) fn export_policy(
+    svc: &Service,
+    default: HostnamePolicy,
+    resolution: GatewayResolution,
+    record: &mut Record,
+) -> HostnamePolicy {
+    let annotation = svc.metadata.annotations.get(HOSTNAME_POLICY_ANNOTATION);
+    let field = || format!("metadata.annotations[{HOSTNAME_POLICY_ANNOTATION:?}]");
+    let asked = match annotation.map(|value| value.parse::<HostnamePolicy>()) {
+        None => {
+            record.note(POLICY, || {
+                format!(
+                    "`{default}` (the link's default; no {HOSTNAME_POLICY_ANNOTATION} annotation)"
+                )
+            });
+            default
+        }
+        Some(Ok(policy)) => {
+            record.note(POLICY, || {
+                format!("`{policy}` (annotation {HOSTNAME_POLICY_ANNOTATION})")
+            });
+            policy
+        }
+        Some(Err(err)) => {
+            record.decide(Decision::new(
+                POLICY,
+                Diagnostic::new(
+                    Reason::InvalidObject,
+                    Severity::Warning,
+                    Kind::Service,
+                    svc.metadata.key(),
+                    format!("{err}; the link's default `{default}` is used"),
+                )
+                .at(field()),
+            ));
+            default
+        }
+    };
+    let (applied, unroutable) = routable_policy(asked, resolution);
+    if let Some(why) = unroutable {
+        let finding = Diagnostic::new(
+            Reason::InvalidService,
+            Severity::Warning,
+            Kind::Service,
+            svc.metadata.key(),
+            why,
+        );
+        let finding = if annotation.is_some() {
+            finding.at(field())
+        } else {
+            finding
+        };
+        record.decide(Decision::new("SPEC §12 routing constraint", finding));
+    }
+    applied
 }
 
 /// Where a pod's name came from: decides the field path of an `InvalidHostname` diagnostic.

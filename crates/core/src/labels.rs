@@ -1,6 +1,10 @@
 //! SPEC §4: the labels and annotations written on mirror objects, and which target ones are copied.
 
 use crate::link::{KeyPattern, Link};
+
+/// SPEC §12: the annotation on a target Service that chooses how its pods are named (kept beside
+/// the policy it selects, listed here with every other key).
+pub use crate::hostname_policy::HOSTNAME_POLICY_ANNOTATION;
 use crate::model::{ObjectKey, ObjectMeta, StringMap};
 
 /// Label: `"true"` on every object the mirror owns.
@@ -44,6 +48,14 @@ pub const REMOTE_SVC_FQ_NAME: &str = "mirror.linkerd.io/remote-svc-fq-name";
 pub const REMOTE_RESOURCE_VERSION: &str = "mirror.linkerd.io/remote-resource-version";
 /// Annotation: the gateway's identity, on mirror Endpoints.
 pub const REMOTE_GATEWAY_IDENTITY: &str = "mirror.linkerd.io/remote-gateway-identity";
+/// Linkerd's gateway Service annotation (in the target) naming the gateway's identity, which
+/// `linkerd multicluster link` (and `svcmirror link`) copies into the Link's `gatewayIdentity`.
+pub const GATEWAY_IDENTITY: &str = "mirror.linkerd.io/gateway-identity";
+/// Linkerd's gateway Service annotation: the path of the gateway's probe (`probeSpec.path`).
+pub const GATEWAY_PROBE_PATH: &str = "mirror.linkerd.io/probe-path";
+/// Linkerd's gateway Service annotation: the probe's period, in seconds or as a Go duration
+/// (`probeSpec.period`).
+pub const GATEWAY_PROBE_PERIOD: &str = "mirror.linkerd.io/probe-period";
 
 /// Annotation (federated, SPEC §9): the remote members, `<name>@<cluster>[,…]`, sorted.
 pub const REMOTE_DISCOVERY_ANNOTATION: &str = "multicluster.linkerd.io/remote-discovery";
@@ -260,6 +272,7 @@ pub fn copied_annotations_excluding(target: &StringMap, excluded: &[KeyPattern])
 /// back by [`parse_remote_fq_name`] (SPEC §4; SPEC §7 sticky names read it to know which export a
 /// live mirror serves).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub struct RemoteRef {
     /// The exported Service.
     pub export: ObjectKey,
@@ -344,6 +357,31 @@ pub fn remote_ref(meta: &ObjectMeta, link: &Link) -> Option<RemoteRef> {
         .filter(|r| r.export.namespace == meta.namespace())
 }
 
+/// The export an object of this link was written for (SPEC §7; the inverse of what `translate`
+/// writes, kept beside [`remote_fq_name`]): a mirror and its Endpoints name their export in
+/// `remote-svc-fq-name`, an endpoint mirror — which also carries the `headless-mirror-svc-name`
+/// label — its pod and export. `None` for an object we do not own, whose annotation does not
+/// parse, or whose shape disagrees with the label.
+#[must_use]
+pub fn export_of(meta: &ObjectMeta, link: &Link) -> Option<ObjectKey> {
+    let serves = remote_ref(meta, link)?;
+    (serves.hostname.is_some() == meta.labels.contains_key(HEADLESS_MIRROR_SVC_NAME))
+        .then_some(serves.export)
+}
+
+/// The export an object's `remote-svc-fq-name` names by its shape alone, in the object's
+/// namespace: `<name>.…`, or `<hostname>.<name>.…` on an object with the
+/// `headless-mirror-svc-name` label. Ownership, domain and shape are not checked: a superset of
+/// [`export_of`] (whatever it attributes to an export, this does too), for an index that must
+/// never miss an object.
+#[must_use]
+pub fn export_hint(meta: &ObjectMeta) -> Option<ObjectKey> {
+    let fq = meta.annotations.get(REMOTE_SVC_FQ_NAME)?;
+    let index = usize::from(meta.labels.contains_key(HEADLESS_MIRROR_SVC_NAME));
+    let name = fq.split('.').nth(index)?;
+    Some(ObjectKey::new(meta.namespace(), name))
+}
+
 /// For messages about an object another link owns (SPEC §7, issue 14 cross-link names): that link's
 /// cluster name and, when its `remote-svc-fq-name` reads as `<name>.<ns>.svc.…` or
 /// `<host>.<name>.<ns>.svc.…`, the export it mirrors. `None` when the object carries no
@@ -393,6 +431,37 @@ mod tests {
         ) {
             let r = RemoteRef { export: ObjectKey::new(&ns, &name), hostname: host };
             prop_assert_eq!(parse_remote_fq_name(&r.fq_name(&domain), &domain), Some(r));
+        }
+
+        /// SPEC §7 (STYLE: encode and decode in one place): the export a mirror or endpoint
+        /// mirror was written for reads back from its labels and `remote-svc-fq-name`
+        /// ([`export_of`]), and [`export_hint`] attributes it to the same export.
+        #[test]
+        fn export_of_round_trips_what_a_mirror_carries(
+            name in label(), ns in label(), host in prop::option::of(label()),
+            root in label(),
+        ) {
+            let link = link();
+            let export = ObjectKey::new(&ns, &name);
+            let mut meta = ObjectMeta {
+                name: format!("{name}-west"),
+                namespace: ns.clone(),
+                ..ObjectMeta::default()
+            };
+            meta.labels = mirror_labels(&StringMap::new(), &link);
+            let fq = match &host {
+                Some(host) => {
+                    meta.labels.insert(HEADLESS_MIRROR_SVC_NAME.to_owned(), root);
+                    format!("{host}.{}", remote_fq_name(&name, &ns, &link))
+                }
+                None => remote_fq_name(&name, &ns, &link),
+            };
+            meta.annotations.insert(REMOTE_SVC_FQ_NAME.to_owned(), fq);
+            prop_assert_eq!(export_of(&meta, &link), Some(export.clone()));
+            prop_assert_eq!(export_hint(&meta), Some(export));
+            // Not ours: no export, whatever the annotation says.
+            meta.labels.remove(CLUSTER_NAME);
+            prop_assert_eq!(export_of(&meta, &link), None);
         }
     }
 

@@ -9,16 +9,25 @@
 //! - [`plan()`]: desired state and the observed source → ordered [`Operation`]s (create / update /
 //!   delete) that only ever touch objects this link owns.
 //!
-//! The module layout follows `SPEC.md`: [`link`] and [`link_spec`] (§2, the `LinkSpec` front door),
-//! [`names`] (§3), [`labels`] (§4),
-//! [`translate`](mod@translate) (§5–§6, §9 remote discovery), [`plan`](mod@plan) and
-//! [`operation`] (§7),
-//! [`validate`], [`limits`] and [`admission`] (§8), [`federate`](mod@federate) (§9 federated) and
-//! [`federation_writer`] (one writer's share of it), [`probe`] (§2.1, the gateway probe's
-//! decision), [`diagnostics`] (§10), and
-//! beyond Linkerd (§12): [`hostname_policy`], [`endpoint_slices`] (EndpointSlice output),
-//! [`status`] (conditions), [`explain`](mod@explain) (the decision path for one Service).
-//! [`drive()`] is the one translate → plan → apply loop, with the two-pass convergence contract.
+//! # The public surface
+//! Two modules are public: [`model`] (the Kubernetes objects, with Kubernetes' JSON names) and
+//! [`labels`] (every label and annotation key svcmirror reads or writes, ownership, and the
+//! `remote-svc-fq-name` encoder with its decoder). Everything else is re-exported here, at the
+//! root, which is the one path embedders import: [`Link`] and [`LinkSpec`] (SPEC §2, the link's
+//! front door), [`translate()`], [`plan()`] and [`Operation`] (with its [`Precondition`]),
+//! [`drive()`] (the one translate → plan → apply loop and its two-pass contract,
+//! [`MAX_PASSES`]), [`federate()`] (SPEC §9), [`explain()`], [`conditions`] (SPEC §12) and the
+//! name rules of SPEC §3 ([`mirror_name`], [`is_dns1035_label`]). The modules themselves are
+//! private and laid out like `SPEC.md` (ARCHITECTURE.md's code map), so they can be split or
+//! renamed without breaking an embedder. Enums that will grow ([`Operation`], [`Reason`],
+//! [`DriveError`], …) are `#[non_exhaustive]`: match them with a wildcard arm.
+//!
+//! # Depending on it
+//! `svcmirror-core = { git = "…" }` (or the `svcmirror` facade, which re-exports it); Rust 1.89
+//! or later (`rust-version`), edition 2024. It has no Kubernetes, YAML or async dependency, so
+//! there is no k8s-openapi version feature to pick for it. `examples/embed_core.rs` (`cargo run
+//! --example embed_core`) embeds it alone; README "Embedding" also shows the reconciler with a
+//! kube client of your own.
 //!
 //! **What this crate must never do**: I/O, read a clock, draw random numbers, spawn tasks or
 //! depend on an async runtime, kube or a YAML library. Its output is a function of its input alone
@@ -46,49 +55,75 @@
 //! ```
 #![deny(missing_docs)]
 
-pub mod admission;
-pub mod claims;
-pub mod diagnostics;
-pub mod drive;
-pub mod endpoint_slices;
-pub mod explain;
-pub mod federate;
-pub mod federation_writer;
-pub mod hostname_policy;
+pub(crate) mod admission;
+pub(crate) mod claims;
+mod cluster_ip;
+mod decision;
+pub(crate) mod diagnostics;
+pub(crate) mod drive;
+pub(crate) mod endpoint_slices;
+pub(crate) mod explain;
+pub(crate) mod federate;
+pub(crate) mod federation_writer;
+mod headless;
+pub(crate) mod hostname_policy;
 pub mod labels;
-pub mod limits;
-pub mod link;
+pub(crate) mod limits;
+pub(crate) mod link;
 mod link_builder;
 mod link_error;
-pub mod link_spec;
+pub(crate) mod link_spec;
 pub mod model;
-pub mod names;
-pub mod operation;
-pub mod plan;
-pub mod probe;
+pub(crate) mod names;
+pub(crate) mod one_export;
+pub(crate) mod operation;
+mod ownership;
+pub(crate) mod plan;
+pub(crate) mod probe;
 mod probe_spec;
+mod remote_discovery;
 mod selector;
-pub mod state;
-pub mod status;
+mod source_index;
+pub(crate) mod state;
+pub(crate) mod status;
+pub(crate) mod store;
 mod trace;
-pub mod translate;
-pub mod validate;
+pub(crate) mod translate;
+pub(crate) mod validate;
 
 pub use diagnostics::{Diagnostic, Reason, Severity};
-pub use drive::{Apply, DriveError, Driven, MAX_PASSES, Refusal, drive};
-pub use endpoint_slices::{TargetEndpoints, target_endpoints};
+pub use drive::{
+    Apply, DriveError, Driven, MAX_PASSES, Phase, PlanSummary, Refusal, drive, drive_federated,
+    drive_federated_as,
+};
+pub use endpoint_slices::{TargetEndpoints, endpoints_from_slices, target_endpoints};
 pub use explain::{Explanation, explain};
 pub use federate::federate;
-pub use federation_writer::{FederationWriter, federate_as};
-pub use hostname_policy::{GatewayResolution, HostnamePolicy};
-pub use limits::{Limit, Limits};
-pub use link::{EndpointsApi, LabelSelector, Link, LinkError, LinkWarning};
+pub use federation_writer::{FederationWriter, federate_as, federated_key};
+pub use hostname_policy::{
+    GatewayResolution, HostnamePolicy, UnknownGatewayResolution, UnknownHostnamePolicy,
+};
+pub use limits::{
+    DEFAULT_CLUSTER_IPS_PER_LINK, Limit, Limits, MAX_RANGE_CLUSTER_IPS_PER_LINK, range_budget,
+};
+pub use link::{
+    EndpointsApi, GatewayAddresses, GatewayProbe, KeyPattern, LabelSelector,
+    LabelSelectorRequirement, Link, LinkError, LinkWarning, ProbeSpec, SelectorOperator,
+};
 pub use link_builder::LinkBuilder;
-pub use link_spec::{LinkManifest, LinkSpec};
+pub use link_spec::{LinkManifest, LinkSpec, UnknownEndpointsApi};
 pub use model::{EndpointSlice, Endpoints, Kind, Object, ObjectKey, Service, StringMap};
-pub use names::ClusterName;
-pub use plan::{DeleteReason, Dependency, Operation, Plan, plan, plan_federated};
+pub use names::{
+    ClusterName, HASH_LEN, InvalidClusterName, MirrorName, cluster_name_overlaps, is_dns1035_label,
+    is_dns1123_label, mirror_name, stable_hash_hex,
+};
+pub use one_export::{SourceLookup, TargetLookup, translate_export, wanted_names};
+pub use plan::{DeleteReason, Dependency, Operation, Plan, Precondition, plan, plan_federated};
+pub use probe::{ProbeResult, ProbeState, Transition, parse_duration};
+pub use selector::SelectorParseError;
 pub use state::{Desired, SourceState, TargetState};
 pub use status::{Condition, ConditionStatus, ConditionType, conditions};
+pub use store::{SourceStore, TargetStore};
 pub use trace::Step;
 pub use translate::{ExportOutcome, MirrorMode, Translation, translate};
+pub use validate::is_qualified_name;

@@ -14,15 +14,11 @@ use crate::limits::Limits;
 pub use crate::link_error::LinkError;
 use crate::link_error::{PORT_RANGE, invalid, parse_port, set};
 pub use crate::link_spec::{
-    DEFAULT_CLUSTER_DOMAIN, DEFAULT_EXPORT_SELECTOR, DEFAULT_FEDERATED_SELECTOR,
-    DEFAULT_GATEWAY_PORT, DEFAULT_REMOTE_DISCOVERY_SELECTOR, EndpointsApi, GatewayAddresses,
-    LinkManifest, LinkSpec, UnknownEndpointsApi,
+    DEFAULT_CLUSTER_DOMAIN, DEFAULT_GATEWAY_PORT, EndpointsApi, GatewayAddresses, LinkSpec,
 };
 use crate::names::{ClusterName, is_dns1123_label};
 pub use crate::probe_spec::{GatewayProbe, ProbeSpec};
-pub use crate::selector::{
-    KeyPattern, LabelSelector, LabelSelectorRequirement, SelectorOperator, SelectorParseError,
-};
+pub use crate::selector::{KeyPattern, LabelSelector, LabelSelectorRequirement, SelectorOperator};
 
 /// A validated link. Build one with [`Link::from_spec`] (or [`Link::builder`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -290,6 +290,7 @@ impl LinkManifest {
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum EndpointsApi {
     /// core/v1 Endpoints only (Linkerd's behaviour, the default). Kubernetes' endpointslice
     /// mirroring controller turns them into slices managed by itself.

@@ -2,7 +2,7 @@
 //!
 //! Field names are Kubernetes' JSON names, so `kubectl get -o json|yaml` output deserializes as is;
 //! unknown fields (managedFields, status, ownerReferences…) are ignored. Only what the mirror reads
-//! or writes is modelled. Nothing here validates: [`crate::validate`] does, and reports field paths.
+//! or writes is modelled. Nothing here validates: `validate.rs` does, and reports field paths.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -144,6 +144,13 @@ impl StringMap {
             (None, None) => true,
             _ => false,
         }
+    }
+
+    /// Whether another clone shares these entries (so a measure of them can be reused for it:
+    /// SPEC §8 sizes an export's objects, which share their labels).
+    #[must_use]
+    pub(crate) fn is_shared(&self) -> bool {
+        self.0.as_ref().is_some_and(|e| Arc::strong_count(e) > 1)
     }
 
     /// The entries as a [`BTreeMap`] (a copy).

@@ -178,7 +178,7 @@ fn trim_dashes(s: &str) -> &str {
 /// (RustCrypto's `sha2`, a reviewed implementation) is fixed by its definition, so a name hashes the
 /// same on every platform, Rust version and release of ours; 64 bits put a chance collision out of
 /// practical reach (issue 14: the former 40-bit FNV-1a was collided in under a second). A hash
-/// cannot promise distinct names, so collisions are also detected ([`crate::claims`]).
+/// cannot promise distinct names, so collisions are also detected (`claims.rs`).
 #[must_use]
 pub fn stable_hash_hex(s: &str) -> String {
     use sha2::{Digest, Sha256};

@@ -4,7 +4,30 @@
 use serde::Serialize;
 
 use crate::diagnostics::Diagnostic;
-use crate::model::{Kind, Object, ObjectKey};
+use crate::model::{Kind, Object, ObjectKey, ObjectMeta};
+
+/// What an update or a delete requires of the object it writes: that it is still the one
+/// observed (Kubernetes' `Precondition` of a delete, and the resourceVersion of an optimistic
+/// update). Every backend reads it from the [`Operation`]; none rebuilds it. Its two fields are
+/// Kubernetes' own, so it is plain data, built with a struct literal or [`Precondition::observed`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct Precondition {
+    /// The observed `metadata.uid`: never write a newer object of the same name.
+    pub uid: Option<String>,
+    /// The observed `metadata.resourceVersion`: never write over a change not seen.
+    pub resource_version: Option<String>,
+}
+
+impl Precondition {
+    /// The precondition that `meta` is still the object observed.
+    #[must_use]
+    pub fn observed(meta: &ObjectMeta) -> Self {
+        Self {
+            uid: meta.uid.clone(),
+            resource_version: meta.resource_version.clone(),
+        }
+    }
+}
 
 /// Why an object is deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -21,9 +44,11 @@ pub enum DeleteReason {
     Reassigned,
 }
 
-/// One change to the source cluster.
+/// One change to the source cluster. More kinds of change may come (a server-side apply patch):
+/// match with a wildcard arm.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "action", rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Operation {
     /// Create `object`.
     Create {
@@ -37,6 +62,8 @@ pub enum Operation {
         object: Object,
         /// The field groups that differ (`metadata.labels`, `spec.ports`, `subsets`, …).
         changed: Vec<&'static str>,
+        /// The observed object's uid and resourceVersion (the latter also in `object`).
+        precondition: Precondition,
     },
     /// Delete an object we own.
     Delete {
@@ -44,10 +71,9 @@ pub enum Operation {
         kind: Kind,
         /// Its key.
         key: ObjectKey,
-        /// The observed uid, a precondition: never delete a newer object of the same name.
-        uid: Option<String>,
-        /// The observed resourceVersion, a precondition.
-        resource_version: Option<String>,
+        /// The observed uid and resourceVersion: never delete a newer object of the same name.
+        #[serde(flatten)]
+        precondition: Precondition,
         /// Why.
         reason: DeleteReason,
     },
@@ -70,6 +96,17 @@ impl Operation {
         match self {
             Self::Create { object } | Self::Update { object, .. } => object.kind(),
             Self::Delete { kind, .. } => *kind,
+        }
+    }
+
+    /// What an update or a delete requires of the object it writes (`None` for a create).
+    #[must_use]
+    pub fn precondition(&self) -> Option<&Precondition> {
+        match self {
+            Self::Create { .. } => None,
+            Self::Update { precondition, .. } | Self::Delete { precondition, .. } => {
+                Some(precondition)
+            }
         }
     }
 

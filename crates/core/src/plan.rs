@@ -12,7 +12,7 @@ use crate::model::{
 };
 use crate::state::{Desired, SourceState};
 
-pub use crate::operation::{DeleteReason, Dependency, Operation, Plan};
+pub use crate::operation::{DeleteReason, Dependency, Operation, Plan, Precondition};
 
 /// Plans the operations that make `source` hold `desired` for `link` (SPEC §7).
 ///
@@ -231,6 +231,7 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
                     phase.push(Operation::Update {
                         object: Object::Service(object),
                         changed,
+                        precondition: Precondition::observed(&have.metadata),
                     });
                 }
             }
@@ -283,6 +284,7 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
                     phase.push(Operation::Update {
                         object: Object::Endpoints(object),
                         changed,
+                        precondition: Precondition::observed(&have.metadata),
                     });
                 }
             }
@@ -355,6 +357,7 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
                     phase.push(Operation::Update {
                         object: Object::EndpointSlice(object),
                         changed,
+                        precondition: Precondition::observed(&have.metadata),
                     });
                 }
             }
@@ -546,8 +549,7 @@ fn delete(kind: Kind, meta: &ObjectMeta, reason: DeleteReason) -> Operation {
     Operation::Delete {
         kind,
         key: meta.key(),
-        uid: meta.uid.clone(),
-        resource_version: meta.resource_version.clone(),
+        precondition: Precondition::observed(meta),
         reason,
     }
 }

@@ -78,6 +78,10 @@ impl ProbeState {
 /// The liveness after a whole history of results, from the default state: a pure function of
 /// the history (SPEC §2.1).
 #[must_use]
+#[allow(
+    dead_code,
+    reason = "SPEC §2.1 stated as a function of the history; adapters fold `observe` themselves"
+)]
 pub fn decide(failure_threshold: u32, history: &[ProbeResult]) -> ProbeState {
     history.iter().fold(ProbeState::default(), |state, r| {
         state.observe(failure_threshold, *r).0

@@ -67,6 +67,7 @@ impl ProbeSpec {
 /// The gateway probe of a link, with SPEC §2.1's (Linkerd's) defaults applied.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct GatewayProbe {
     /// The HTTP path probed.
     pub path: String,

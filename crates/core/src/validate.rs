@@ -434,6 +434,41 @@ fn check_address<'a>(
     })
 }
 
+/// SPEC §8 invalid input: indexes objects by key; a key held by two different objects is an
+/// error (`InvalidObject` at `metadata.name`) and yields `None`.
+pub(crate) fn unique_by_key<'a, T: PartialEq>(
+    items: &'a [T],
+    key_of: impl Fn(&T) -> ObjectKey,
+    kind: Kind,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> BTreeMap<ObjectKey, Option<&'a T>> {
+    let mut index: BTreeMap<ObjectKey, Option<&'a T>> = BTreeMap::new();
+    for item in items {
+        let key = key_of(item);
+        match index.get(&key) {
+            None => {
+                index.insert(key, Some(item));
+            }
+            Some(Some(seen)) if *seen == item => {}
+            Some(Some(_)) => {
+                diagnostics.push(
+                    Diagnostic::new(
+                        Reason::InvalidObject,
+                        Severity::Error,
+                        kind,
+                        key.clone(),
+                        "two different objects with this namespace and name in the input; neither is used",
+                    )
+                    .at("metadata.name"),
+                );
+                index.insert(key, None);
+            }
+            Some(None) => {}
+        }
+    }
+    index
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

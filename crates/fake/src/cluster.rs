@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use svcmirror_backend::{ApiError, Preconditions};
+use svcmirror_backend::{ApiError, Precondition};
 use svcmirror_core::model::{
     CLUSTER_IP_NONE, EndpointSlice, Endpoints, Kind, Namespace, Object, ObjectKey, ObjectMeta,
     Service,
@@ -438,7 +438,7 @@ impl FakeCluster {
         &mut self,
         kind: Kind,
         key: &ObjectKey,
-        preconditions: &Preconditions,
+        preconditions: &Precondition,
     ) -> Result<(), ApiError> {
         self.request(Verb::Delete, kind, key, |c| {
             c.delete_object(kind, key, preconditions)
@@ -449,7 +449,7 @@ impl FakeCluster {
         &mut self,
         kind: Kind,
         key: &ObjectKey,
-        preconditions: &Preconditions,
+        preconditions: &Precondition,
     ) -> Result<(), ApiError> {
         let meta = match kind {
             Kind::Namespace => self.namespaces.get(&key.name).map(|ns| {
@@ -603,7 +603,8 @@ impl FakeCluster {
         }
     }
 
-    /// Performs one planned operation: `Create` → [`create`](Self::create), `Update` →
+    /// Performs one planned operation (an operation kind it does not know is
+    /// [`ApiError::Unsupported`]): `Create` → [`create`](Self::create), `Update` →
     /// [`update`](Self::update), `Delete` → [`delete`](Self::delete) with the operation's uid and
     /// resourceVersion as preconditions.
     ///
@@ -616,17 +617,10 @@ impl FakeCluster {
             Operation::Delete {
                 kind,
                 key,
-                uid,
-                resource_version,
+                precondition,
                 ..
-            } => self.delete(
-                *kind,
-                key,
-                &Preconditions {
-                    uid: uid.clone(),
-                    resource_version: resource_version.clone(),
-                },
-            ),
+            } => self.delete(*kind, key, precondition),
+            other => Err(unsupported(other)),
         }
     }
 
@@ -638,7 +632,7 @@ impl FakeCluster {
         match operation {
             Operation::Create { object } => self.create(object).map(drop),
             Operation::Update { object, .. } => self.update(object).map(drop),
-            delete @ Operation::Delete { .. } => self.apply(&delete),
+            other => self.apply(&other),
         }
     }
 
@@ -1105,5 +1099,14 @@ fn conflict(kind: Kind, key: &ObjectKey, message: String) -> ApiError {
         kind,
         key: key.clone(),
         message,
+    }
+}
+
+/// What the fake answers an [`Operation`] added to the core after it was written.
+fn unsupported(operation: &Operation) -> ApiError {
+    ApiError::Unsupported {
+        action: operation.action(),
+        kind: operation.kind(),
+        key: operation.key(),
     }
 }

@@ -6,8 +6,7 @@
 //! makes no mirroring decision.
 
 use svcmirror_backend::ApiError;
-use svcmirror_core::drive::{Apply, Refusal};
-use svcmirror_core::{Diagnostic, Operation, Reason, Severity, SourceState};
+use svcmirror_core::{Apply, Diagnostic, Operation, Reason, Refusal, Severity, SourceState};
 
 use crate::FakeCluster;
 

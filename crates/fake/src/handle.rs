@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream::{self, BoxStream};
 use svcmirror_backend::{
-    ApiError, Preconditions, SourceCluster, StatusEvent, TargetCluster, TargetEvent,
+    ApiError, Precondition, SourceCluster, StatusEvent, TargetCluster, TargetEvent,
 };
 use svcmirror_core::model::{Kind, Object, ObjectKey};
 use svcmirror_core::{SourceState, TargetState};
@@ -131,7 +131,7 @@ impl SourceCluster for FakeHandle {
         &self,
         kind: Kind,
         key: &ObjectKey,
-        preconditions: &Preconditions,
+        preconditions: &Precondition,
     ) -> Result<(), ApiError> {
         self.lock().delete(kind, key, preconditions)
     }

@@ -25,7 +25,7 @@
 //! - **Faults**: [`FaultConfig`] makes a seeded fraction of requests fail with `Conflict`,
 //!   `Unavailable` or `Timeout` (some timeouts after the write took effect), and can end watches
 //!   so their consumers must relist.
-//! - **Drive**: `FakeCluster` implements [`svcmirror_core::drive::Apply`], so
+//! - **Drive**: `FakeCluster` implements [`svcmirror_core::Apply`], so
 //!   [`svcmirror_core::drive()`] (the one translate → plan → apply loop) runs against it; what it
 //!   refuses for one object becomes that object's diagnostic.
 //! - **Traits**: [`FakeHandle`] (`Arc<Mutex<FakeCluster>>`) implements

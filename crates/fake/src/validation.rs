@@ -12,7 +12,7 @@ use svcmirror_core::model::{
     CLUSTER_IP_NONE, EndpointAddress, EndpointPort, EndpointSlice, Endpoints, IntOrString, Kind,
     Namespace, ObjectKey, ObjectMeta, Service,
 };
-use svcmirror_core::names::{is_dns1035_label, is_dns1123_label};
+use svcmirror_core::{is_dns1035_label, is_dns1123_label};
 
 /// One rejected field: its path and why.
 #[derive(Debug, Clone, PartialEq, Eq)]

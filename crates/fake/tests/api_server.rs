@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use svcmirror_backend::{ApiError, Preconditions};
+use svcmirror_backend::{ApiError, Precondition};
 use svcmirror_core::model::{
     EndpointAddress, EndpointPort, EndpointSubset, Endpoints, IntOrString, Kind, Object, ObjectKey,
     Service, ServicePort,
@@ -169,7 +169,7 @@ fn every_usable_ip_is_handed_out_once_then_the_range_is_full_and_a_delete_frees_
     c.delete(
         Kind::Service,
         &key("default", "s7"),
-        &Preconditions::default(),
+        &Precondition::default(),
     )
     .unwrap();
     let again = create_svc(&mut c, svc("default", "one-more")).unwrap();
@@ -190,7 +190,7 @@ fn released_ip_can_be_requested_again() {
     c.delete(
         Kind::Service,
         &key("default", "web"),
-        &Preconditions::default(),
+        &Precondition::default(),
     )
     .unwrap();
     assert_eq!(create_svc(&mut c, taker).unwrap().spec.cluster_ip, ip);
@@ -308,7 +308,7 @@ fn delete_preconditions_must_match() {
     let mut c = FakeCluster::default();
     let v1 = create_svc(&mut c, svc("default", "web")).unwrap();
     let k = key("default", "web");
-    let stale_rv = Preconditions {
+    let stale_rv = Precondition {
         uid: v1.metadata.uid.clone(),
         resource_version: Some("1".into()),
     };
@@ -316,7 +316,7 @@ fn delete_preconditions_must_match() {
         c.delete(Kind::Service, &k, &stale_rv).unwrap_err(),
         ApiError::Conflict { .. }
     ));
-    let other_uid = Preconditions {
+    let other_uid = Precondition {
         uid: Some("00000000-0000-0000-0000-0000000000ff".into()),
         resource_version: None,
     };
@@ -325,7 +325,7 @@ fn delete_preconditions_must_match() {
         ApiError::Conflict { .. }
     ));
     assert!(c.get(Kind::Service, &k).is_some());
-    let exact = Preconditions {
+    let exact = Precondition {
         uid: v1.metadata.uid.clone(),
         resource_version: v1.metadata.resource_version.clone(),
     };
@@ -354,7 +354,7 @@ fn already_exists_and_not_found() {
         }
     );
     assert_eq!(
-        c.delete(Kind::Endpoints, &missing, &Preconditions::default())
+        c.delete(Kind::Endpoints, &missing, &Precondition::default())
             .unwrap_err(),
         ApiError::NotFound {
             kind: Kind::Endpoints,
@@ -406,7 +406,7 @@ fn deleting_a_namespace_deletes_its_objects_and_frees_their_ips() {
     c.delete(
         Kind::Namespace,
         &ObjectKey::new("", "apps"),
-        &Preconditions::default(),
+        &Precondition::default(),
     )
     .unwrap();
     let state = c.state();
@@ -417,7 +417,7 @@ fn deleting_a_namespace_deletes_its_objects_and_frees_their_ips() {
         c.delete(
             Kind::Namespace,
             &ObjectKey::new("", "default"),
-            &Preconditions::default()
+            &Precondition::default()
         ),
         Err(ApiError::Forbidden(_))
     ));
@@ -611,8 +611,7 @@ fn apply_plan_keeps_going_after_a_failure_and_reports_each_operation() {
             Operation::Delete {
                 kind: Kind::Service,
                 key: key("default", "ghost"),
-                uid: None,
-                resource_version: None,
+                precondition: Precondition::default(),
                 reason: DeleteReason::Orphan,
             },
             Operation::Create {

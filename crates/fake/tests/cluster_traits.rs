@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use futures::{FutureExt, StreamExt};
-use svcmirror_backend::{ApiError, Preconditions, SourceCluster, TargetCluster, TargetEvent};
+use svcmirror_backend::{ApiError, Precondition, SourceCluster, TargetCluster, TargetEvent};
 use svcmirror_core::model::{
     EndpointAddress, EndpointSubset, Endpoints, Kind, Object, ObjectKey, Service, ServicePort,
 };
@@ -71,7 +71,7 @@ async fn source_verbs_go_through_the_api_server_rules_and_are_counted() {
     let listed = SourceCluster::list(&source).await.unwrap();
     assert_eq!(listed.services, vec![created.clone()]);
     assert!(listed.has_namespace("default") && !listed.has_namespace("other"));
-    let pre = Preconditions {
+    let pre = Precondition {
         uid: created.metadata.uid.clone(),
         resource_version: created.metadata.resource_version.clone(),
     };
@@ -109,7 +109,7 @@ async fn watch_reports_target_changes_from_now_on_in_order() {
         c.delete(
             Kind::Service,
             &ObjectKey::new("default", "web"),
-            &Preconditions::default(),
+            &Precondition::default(),
         )
         .unwrap();
     }

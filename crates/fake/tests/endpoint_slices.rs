@@ -1,7 +1,7 @@
 //! The fake stores `discovery.k8s.io/v1` EndpointSlices as the API server does: defaulting,
 //! validation, resourceVersion and conflicts, watch events, restore, the cluster traits.
 
-use svcmirror_backend::{ApiError, Preconditions, SourceCluster};
+use svcmirror_backend::{ApiError, Precondition, SourceCluster};
 use svcmirror_core::SourceState;
 use svcmirror_core::model::{
     Endpoint, EndpointConditions, EndpointSlice, EndpointSlicePort, Kind, Object, ObjectKey,
@@ -112,7 +112,7 @@ fn create_defaults_ports_and_stamps_metadata_then_update_and_delete() {
     );
 
     // Delete with a wrong uid precondition is refused; with the right one it goes.
-    let wrong = Preconditions {
+    let wrong = Precondition {
         uid: Some("other".into()),
         resource_version: None,
     };
@@ -123,7 +123,7 @@ fn create_defaults_ports_and_stamps_metadata_then_update_and_delete() {
     c.delete(
         Kind::EndpointSlice,
         &key("web-west-ipv4"),
-        &Preconditions {
+        &Precondition {
             uid: updated.metadata.uid.clone(),
             resource_version: updated.metadata.resource_version.clone(),
         },
@@ -224,7 +224,7 @@ fn restore_keeps_slices_and_deleting_a_namespace_deletes_them() {
     c.delete(
         Kind::Namespace,
         &ObjectKey::new("", "apps"),
-        &Preconditions::default(),
+        &Precondition::default(),
     )
     .expect("namespace deleted");
     assert!(c.state().endpoint_slices.is_empty());
@@ -250,7 +250,7 @@ async fn the_source_cluster_trait_lists_and_writes_slices() {
         &handle,
         Kind::EndpointSlice,
         &key("web-ipv4"),
-        &Preconditions::default(),
+        &Precondition::default(),
     )
     .await
     .expect("deleted");

@@ -1,7 +1,7 @@
 //! Fault injection is reproducible for a seed, hits the configured rate, and a timeout may come
 //! after the write took effect.
 
-use svcmirror_backend::{ApiError, Preconditions};
+use svcmirror_backend::{ApiError, Precondition};
 use svcmirror_core::model::{Kind, Object, ObjectKey, Service, ServicePort};
 use svcmirror_fake::{FakeCluster, FaultConfig};
 
@@ -28,7 +28,7 @@ fn workload(cluster: &mut FakeCluster, rounds: usize) -> Vec<Result<(), ApiError
         out.push(cluster.delete(
             Kind::Service,
             &ObjectKey::new("default", &name),
-            &Preconditions::default(),
+            &Precondition::default(),
         ));
     }
     out

@@ -5,12 +5,11 @@
 use std::collections::BTreeMap;
 
 use svcmirror_backend::ApiError;
-use svcmirror_core::drive::{Apply, Refusal, drive};
 use svcmirror_core::model::{
     EndpointAddress, EndpointPort, EndpointSubset, Endpoints, Kind, Object, ObjectKey,
     ObjectReference, Service, ServicePort,
 };
-use svcmirror_core::{Diagnostic, Link, Operation, Plan, SourceState};
+use svcmirror_core::{Apply, Diagnostic, Link, Operation, Plan, Refusal, SourceState, drive};
 use svcmirror_fake::FakeCluster;
 
 const GATEWAY: &str = "172.18.0.4";

@@ -1,6 +1,6 @@
 //! Every write is an event with its resourceVersion; every request is counted.
 
-use svcmirror_backend::Preconditions;
+use svcmirror_backend::Precondition;
 use svcmirror_core::model::{Kind, Object, ObjectKey, Service, ServicePort};
 use svcmirror_fake::{FakeCluster, WatchEvent};
 
@@ -47,7 +47,7 @@ fn every_write_is_an_event_in_order_and_failed_or_no_op_requests_are_not() {
     c.delete(
         Kind::Service,
         &ObjectKey::new("default", "web"),
-        &Preconditions::default(),
+        &Precondition::default(),
     )
     .unwrap();
     let events = c.events_since(start);
@@ -86,7 +86,7 @@ fn deleting_a_namespace_reports_each_object_then_the_namespace() {
     c.delete(
         Kind::Namespace,
         &ObjectKey::new("", "apps"),
-        &Preconditions::default(),
+        &Precondition::default(),
     )
     .unwrap();
     let got: Vec<_> = summary(&c.events_since(rv))
@@ -111,7 +111,7 @@ fn requests_are_counted_by_verb_and_outcome_while_inspection_is_not() {
     let _ = c.delete(
         Kind::Endpoints,
         &ObjectKey::new("default", "a"),
-        &Preconditions::default(),
+        &Precondition::default(),
     );
     let _ = c.get(Kind::Service, &ObjectKey::new("default", "a"));
     let _ = c.state();
@@ -167,12 +167,12 @@ fn apply_owned_matches_apply() {
             Operation::Update {
                 object: Object::Service(web.clone()),
                 changed: vec!["metadata.labels"],
+                precondition: Precondition::observed(&web.metadata),
             },
             Operation::Delete {
                 kind: Kind::Service,
                 key: ObjectKey::new("default", "web"),
-                uid: None,
-                resource_version: None,
+                precondition: Precondition::default(),
                 reason: DeleteReason::Orphan,
             },
         ]

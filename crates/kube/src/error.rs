@@ -151,8 +151,8 @@ fn is_timeout(err: &kube::Error) -> bool {
         {
             return true;
         }
-        // tower's `Elapsed` is not reachable as a type from here; its message is stable.
-        if cause.to_string() == "request timed out" {
+        // Issue 13: recognised by its type, not its message.
+        if cause.is::<tower::timeout::error::Elapsed>() {
             return true;
         }
         source = cause.source();
@@ -168,6 +168,23 @@ mod tests {
 
     fn key() -> ObjectKey {
         ObjectKey::new("default", "nginx-svc-west")
+    }
+
+    /// Issue 13: tower's timeout (an embedder's `TimeoutLayer` around the client) is a
+    /// `Timeout` (outcome unknown, re-read) by the type of its error, not by its message.
+    #[test]
+    fn a_tower_timeout_is_a_timeout_by_its_type() {
+        let elapsed = kube::Error::Service(Box::new(tower::timeout::error::Elapsed::new()));
+        assert!(matches!(
+            map_error(&elapsed, Kind::Service, &key()),
+            ApiError::Timeout(_)
+        ));
+        // The same words from something else are not a timeout.
+        let words = kube::Error::Service("request timed out".into());
+        assert!(matches!(
+            map_error(&words, Kind::Service, &key()),
+            ApiError::Unavailable(_)
+        ));
     }
 
     fn status(code: u16, reason: &str) -> Status {

@@ -21,8 +21,8 @@ use k8s_openapi::api::core::v1 as k8s;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use svcmirror_backend::{ApiError, REPORTING_COMPONENT, StatusEvent};
+use svcmirror_core::Transition;
 use svcmirror_core::model::Kind;
-use svcmirror_core::probe::Transition;
 
 use crate::error::map_error;
 

@@ -16,7 +16,11 @@
 //! what may be written is `svcmirror-core`'s decision, and when to write is the driver's.
 //!
 //! **k8s-openapi version**: this library enables no `v1_*` feature of k8s-openapi (its build
-//! script allows exactly one in a build): the binary that links it picks one.
+//! script allows exactly one in a build): the binary that links it picks one — `svcmirror` pins
+//! `v1_33`; an embedder's binary adds `k8s-openapi = { version = "0.29", features = ["v1_33"] }`
+//! (or its clusters' version). `examples/embed_kube.rs` (`cargo run -p svcmirror-kube --example
+//! embed_kube`) embeds the reconciler with a `kube::Client` of its own; README "Embedding" says
+//! how to depend on the crates and the minimum Rust version (1.89).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {

@@ -6,7 +6,7 @@ use k8s_openapi::api::discovery::v1 as discovery;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use svcmirror_backend::{ApiError, Preconditions, SourceCluster};
+use svcmirror_backend::{ApiError, Precondition, SourceCluster};
 use svcmirror_core::SourceState;
 use svcmirror_core::model::{Kind, Namespace, Object, ObjectKey};
 
@@ -47,7 +47,7 @@ pub(crate) const PAGE_SIZE: u32 = 500;
 ///   different value is a `Conflict`, never clobbered — except on an object carrying a link's
 ///   ownership labels, whose update is re-applied with `force` at the same resourceVersion
 ///   (issue 12: adopting mirrors Linkerd's service mirror wrote, in place).
-/// - **delete** passes the uid/resourceVersion [`Preconditions`] to the server.
+/// - **delete** passes the uid/resourceVersion [`Precondition`] to the server.
 /// - **Fenced** ([`with_fence`](Self::with_fence)): every create, update and delete is refused
 ///   with [`ApiError::Fenced`] before it is sent unless the leader lease is held with margin, and
 ///   is cut off (`Timeout`: outcome unknown) when the renew deadline passes while it is in flight.
@@ -402,7 +402,7 @@ impl SourceCluster for KubeSource {
         &self,
         kind: Kind,
         key: &ObjectKey,
-        preconditions: &Preconditions,
+        preconditions: &Precondition,
     ) -> Result<(), ApiError> {
         let mut params = DeleteParams::default();
         if preconditions.uid.is_some() || preconditions.resource_version.is_some() {

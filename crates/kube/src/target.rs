@@ -8,10 +8,11 @@ use k8s_openapi::api::discovery::v1 as discovery;
 use kube::api::{Api, ListParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use svcmirror_backend::{ApiError, StatusEvent, TargetCluster, TargetEvent};
-use svcmirror_core::endpoint_slices::endpoints_from_slices;
 use svcmirror_core::labels::SLICE_SERVICE_NAME;
 use svcmirror_core::model::{EndpointSlice, Endpoints, Kind, ObjectKey, Service};
-use svcmirror_core::{LabelSelector, TargetEndpoints, TargetState, target_endpoints};
+use svcmirror_core::{
+    LabelSelector, TargetEndpoints, TargetState, endpoints_from_slices, target_endpoints,
+};
 
 use crate::client::Timeouts;
 use crate::convert;

@@ -283,7 +283,7 @@ async fn target_endpoint_slices_end_to_end_over_http() {
         .delete(
             Kind::Endpoints,
             &ObjectKey::new("default", "nginx-svc"),
-            &svcmirror_backend::Preconditions::default(),
+            &svcmirror_backend::Precondition::default(),
         )
         .expect("no Endpoints in this target");
     cluster

@@ -8,7 +8,7 @@ use futures::StreamExt;
 use http::{Request, Response};
 use kube::client::Body;
 use serde_json::{Value, json};
-use svcmirror_backend::{ApiError, Preconditions, SourceCluster, TargetCluster, TargetEvent};
+use svcmirror_backend::{ApiError, Precondition, SourceCluster, TargetCluster, TargetEvent};
 use svcmirror_core::LabelSelector;
 use svcmirror_core::model::{
     Endpoint, EndpointConditions, EndpointSlice, EndpointSlicePort, Endpoints, Kind, Object,
@@ -552,7 +552,7 @@ async fn source_delete_sends_uid_and_resource_version_preconditions() {
         _ => Answer::Json(200, endpoints_json("default", "nginx-set-0-west")),
     }));
     let source = KubeSource::new(client);
-    let pre = Preconditions {
+    let pre = Precondition {
         uid: Some("u-3".into()),
         resource_version: Some("55".into()),
     };
@@ -568,7 +568,7 @@ async fn source_delete_sends_uid_and_resource_version_preconditions() {
         .delete(
             Kind::Service,
             &ObjectKey::new("default", "gone-west"),
-            &Preconditions::default(),
+            &Precondition::default(),
         )
         .await
         .expect_err("absent");
@@ -659,7 +659,7 @@ async fn source_endpoint_slices_are_applied_and_deleted_under_discovery_v1() {
         .delete(
             Kind::EndpointSlice,
             &ObjectKey::new("default", "nginx-svc-west-ipv4"),
-            &Preconditions {
+            &Precondition {
                 uid: Some("u-s".into()),
                 resource_version: Some("201".into()),
             },

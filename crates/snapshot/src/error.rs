@@ -100,9 +100,24 @@ pub enum SnapshotError {
         origin: String,
         /// Where the parser stopped.
         location: Option<Location>,
-        /// Which budget was exceeded.
+        /// Which budget was exceeded: what a caller branches on.
+        budget: InputBudget,
+        /// Which budget was exceeded, in words.
         message: String,
     },
+}
+
+/// Which budget a [`SnapshotError::TooComplex`] input exceeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InputBudget {
+    /// A YAML stream of more documents than [`Limits::max_objects`](crate::Limits::max_objects)
+    /// (the same limit as a List's items, so the same flag raises it).
+    Documents,
+    /// Nested deeper than the reader allows (JSON or YAML).
+    Depth,
+    /// YAML aliases and anchors expanding to too much ("billion laughs"), or too many of them.
+    Expansion,
 }
 
 impl SnapshotError {

@@ -56,7 +56,7 @@ use svcmirror_core::{
 
 use crate::document::Shape;
 use crate::entry::Entry;
-pub use crate::error::{Location, SnapshotError};
+pub use crate::error::{InputBudget, Location, SnapshotError};
 pub use crate::write::{Format, write_list, write_object};
 
 /// How much input [`parse`] and [`read`] accept before refusing it.

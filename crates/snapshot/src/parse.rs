@@ -8,6 +8,7 @@ use serde_saphyr::{Budget, Spanned};
 
 use crate::document::{Document, Shape};
 use crate::entry::{Entry, UNNAMED};
+use crate::error::InputBudget;
 use crate::{Limits, Location, SnapshotError};
 use svcmirror_core::Diagnostic;
 
@@ -351,6 +352,7 @@ fn json_error(err: &serde_json::Error, origin: &str) -> SnapshotError {
         SnapshotError::TooComplex {
             origin: origin.to_owned(),
             location,
+            budget: InputBudget::Depth,
             message: format!("nested deeper than {MAX_DEPTH} levels"),
         }
     } else {
@@ -459,9 +461,10 @@ fn yaml_error(
     while let E::AliasError { error, .. } | E::WithSnippet { error, .. } = cause {
         cause = error;
     }
-    let too_complex = |message: String| SnapshotError::TooComplex {
+    let too_complex = |budget: InputBudget, message: String| SnapshotError::TooComplex {
         origin: origin.to_owned(),
         location,
+        budget,
         message,
     };
     let syntax = |message: String| SnapshotError::Syntax {
@@ -474,39 +477,61 @@ fn yaml_error(
         E::Budget {
             breach: BudgetBreach::Documents { .. },
             ..
-        } => too_complex(format!("more than {} documents", limits.max_objects)),
+        } => too_complex(
+            InputBudget::Documents,
+            format!("more than {} documents", limits.max_objects),
+        ),
         E::Budget {
             breach: BudgetBreach::Depth { .. },
             ..
-        } => too_complex(format!("nested deeper than {MAX_DEPTH} levels")),
+        } => too_complex(
+            InputBudget::Depth,
+            format!("nested deeper than {MAX_DEPTH} levels"),
+        ),
         E::ExternalMessage { source, .. }
             if matches!(&**source, ExternalMessageSource::Parser(scan)
                 if matches!(scan.kind(), ErrorKind::RecursionLimitExceeded)) =>
         {
-            too_complex(format!("nested deeper than {MAX_DEPTH} levels"))
+            too_complex(
+                InputBudget::Depth,
+                format!("nested deeper than {MAX_DEPTH} levels"),
+            )
         }
-        E::Budget { breach, .. } => too_complex(budget_breach(breach, bytes.len(), limits)),
-        E::AliasReplayCounterOverflow { .. } => {
-            too_complex("YAML aliases (`*name`) expand to more than can be counted".to_owned())
-        }
+        E::Budget { breach, .. } => too_complex(
+            InputBudget::Expansion,
+            budget_breach(breach, bytes.len(), limits),
+        ),
+        E::AliasReplayCounterOverflow { .. } => too_complex(
+            InputBudget::Expansion,
+            "YAML aliases (`*name`) expand to more than can be counted".to_owned(),
+        ),
         E::AliasReplayLimitExceeded {
             max_total_replayed_events,
             ..
-        } => too_complex(format!(
-            "YAML aliases (`*name`) replay more than {max_total_replayed_events} parser events \
+        } => too_complex(
+            InputBudget::Expansion,
+            format!(
+                "YAML aliases (`*name`) replay more than {max_total_replayed_events} parser events \
              in all (the limit on alias expansion)"
-        )),
+            ),
+        ),
         E::AliasExpansionLimitExceeded {
             max_expansions_per_anchor,
             ..
-        } => too_complex(format!(
-            "one YAML anchor (`&name`) is expanded by aliases more than \
+        } => too_complex(
+            InputBudget::Expansion,
+            format!(
+                "one YAML anchor (`&name`) is expanded by aliases more than \
              {max_expansions_per_anchor} times (the limit per anchor)"
-        )),
-        E::AliasReplayStackDepthExceeded { max_depth, .. } => too_complex(format!(
-            "YAML aliases (`*name`) nest inside each other more than {max_depth} deep \
+            ),
+        ),
+        E::AliasReplayStackDepthExceeded { max_depth, .. } => too_complex(
+            InputBudget::Expansion,
+            format!(
+                "YAML aliases (`*name`) nest inside each other more than {max_depth} deep \
              (the limit on alias nesting)"
-        )),
+            ),
+        ),
         E::InvalidUtf8Input => {
             let (location, message) = invalid_utf8(bytes, if input.bom { BOM.len() } else { 0 });
             SnapshotError::Syntax {

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use svcmirror_snapshot::{Limits, SnapshotError, parse, read};
+use svcmirror_snapshot::{InputBudget, Limits, SnapshotError, parse, read};
 
 fn parse_default(input: &str) -> Result<svcmirror_snapshot::Snapshot, SnapshotError> {
     parse(input.as_bytes(), "test.yaml", &Limits::default())
@@ -20,8 +20,15 @@ fn yaml_alias_bomb_is_refused() {
     }
     yaml.push_str("apiVersion: v1\nkind: ConfigMap\n");
     let error = parse_default(&yaml).unwrap_err();
+    // Issue 13: which budget is typed, so a caller never matches on the message.
     assert!(
-        matches!(error, SnapshotError::TooComplex { .. }),
+        matches!(
+            error,
+            SnapshotError::TooComplex {
+                budget: InputBudget::Expansion,
+                ..
+            }
+        ),
         "{error:?}"
     );
     assert!(error.to_string().starts_with("test.yaml"), "{error}");
@@ -73,7 +80,13 @@ fn deep_yaml_block_nesting_is_refused() {
     }
     let error = parse_default(&yaml).unwrap_err();
     assert!(
-        matches!(error, SnapshotError::TooComplex { .. }),
+        matches!(
+            error,
+            SnapshotError::TooComplex {
+                budget: InputBudget::Depth,
+                ..
+            }
+        ),
         "{error:?}"
     );
 }
@@ -243,6 +256,26 @@ fn max_objects_counts_yaml_documents() {
     .unwrap_err();
     assert!(
         matches!(error, SnapshotError::TooManyObjects { .. }),
+        "{error:?}"
+    );
+
+    // Issue 13: a stream of more documents than the limit says so by a typed budget (the CLI
+    // names `--max-input-objects` for it without reading the message).
+    let many = format!("{one}{}", format!("---\n{one}").repeat(40));
+    let error = parse(
+        many.as_bytes(),
+        "d.yaml",
+        &Limits::default().with_max_objects(10),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            SnapshotError::TooComplex {
+                budget: InputBudget::Documents,
+                ..
+            }
+        ),
         "{error:?}"
     );
 

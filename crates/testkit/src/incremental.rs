@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures::executor::block_on;
 use futures::future::BoxFuture;
-use svcmirror_backend::{Clock, Driver, Preconditions, ReconcileOutcome, TargetEvent};
+use svcmirror_backend::{Clock, Driver, Precondition, ReconcileOutcome, TargetEvent};
 use svcmirror_core::model::{Endpoints, Kind, Object, ObjectKey, Service};
 use svcmirror_core::{ExportOutcome, Link, SourceState};
 use svcmirror_fake::{FakeCluster, FakeHandle, WatchEvent};
@@ -124,7 +124,7 @@ fn describe(step: &Step) -> String {
 
 /// Makes the change in the target fake; `None` when the target refuses it.
 fn apply_to_target(target: &mut FakeCluster, step: &Step) -> Option<Run> {
-    let none = Preconditions::default();
+    let none = Precondition::default();
     let event = match step {
         Step::ApplyService(svc) => {
             let mut svc = svc.clone();
@@ -233,13 +233,14 @@ fn check_step(
             format!("{what}: the state before cannot be restored into a fresh fake: {e}"),
         )
     })?;
-    let w = converge_checking(link, &target_state, &mut whole, CONTRACT_PASSES + 1, checks)
-        .map_err(|f| {
+    let w = converge_checking(link, &target_state, &mut whole, CONTRACT_PASSES, checks).map_err(
+        |f| {
             Finding::new(
                 f.check,
                 format!("{what}, whole-link reconcile: {}", f.message),
             )
-        })?;
+        },
+    )?;
     writes_keep_invariants(link, checks, before, &w.translation.exports, &writes).map_err(|f| {
         Finding::new(
             f.check,

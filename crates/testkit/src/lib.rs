@@ -14,7 +14,9 @@
 //!   server is a finding), **no live mirror is repurposed** (an update never changes which live
 //!   export an owned mirror's `remote-svc-fq-name` names: SPEC §7 "Sticky names"), **no steering
 //!   key is copied** (SPEC §4 copy deny-list), and **converges within the contract's bound, then
-//!   plans nothing, with no orphan left** (SPEC §6.6, §7).
+//!   plans nothing, with no orphan left** (SPEC §6.6, §7). It runs no loop of its own: the
+//!   whole-link reconcile is the core's `drive` (`drive_federated` for SPEC §9) on an `Apply` that
+//!   checks each translation and plan between passes.
 //! - [`incremental`]: **an incremental reconcile equals a whole-link one** — the backend's
 //!   [`Driver`](svcmirror_backend::Driver) on fakes, fed target events one by one, leaves the
 //!   source exactly as a whole-link translate → plan → apply from the same start would.

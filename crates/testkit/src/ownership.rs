@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use svcmirror_core::labels::{is_federation_owned, is_owned, is_svcmirror_slice};
 use svcmirror_core::model::{Kind, Object, ObjectKey};
-use svcmirror_core::{Link, Operation, Plan, SourceState};
+use svcmirror_core::{Link, Plan, SourceState};
 
 use crate::{Check, Finding, labels};
 
@@ -70,7 +70,8 @@ pub fn nothing_foreign_touched(
     for op in &plan.operations {
         let (kind, key) = (op.kind(), op.key());
         match op {
-            Operation::Update { .. } | Operation::Delete { .. } => match find(source, kind, &key) {
+            // An update or a delete (whatever carries a precondition) writes an observed object.
+            _ if op.precondition().is_some() => match find(source, kind, &key) {
                 Some(o) if owner.owns(&o) => {}
                 Some(_) => {
                     return Err(Finding::new(
@@ -88,7 +89,8 @@ pub fn nothing_foreign_touched(
                     ));
                 }
             },
-            Operation::Create { .. } => {
+            // A create, or anything else that names an object: the name must not be foreign.
+            _ => {
                 let rivals: &[Kind] = match kind {
                     Kind::Service | Kind::Endpoints => &[Kind::Service, Kind::Endpoints],
                     other => &[other][..],

@@ -5,10 +5,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use svcmirror_core::labels::parse_remote_fq_name;
 use svcmirror_core::model::{Kind, ObjectKey};
 use svcmirror_core::{
-    Desired, ExportOutcome, LabelSelector, Link, MirrorMode, Operation, Plan, SourceState,
-    TargetState, Translation, federate, plan, plan_federated, translate,
+    Apply, Desired, Diagnostic, DriveError, Driven, ExportOutcome, LabelSelector, Link, MirrorMode,
+    Operation, Plan, Reason, Refusal, Severity, SourceState, TargetState, Translation, drive,
+    drive_federated,
 };
 use svcmirror_fake::FakeCluster;
 
@@ -16,8 +18,9 @@ use crate::ownership::{Owner, find, foreign_objects, foreign_unchanged, nothing_
 use crate::{Check, Finding, annotations, fq_name, labels};
 
 /// SPEC §6.6: translate → plan → apply reaches an empty plan after at most two non-empty plans
-/// (the second points a headless root at the ClusterIPs the source allocated in the first).
-pub const CONTRACT_PASSES: usize = 2;
+/// (the second points a headless root at the ClusterIPs the source allocated in the first): the
+/// core's [`svcmirror_core::MAX_PASSES`], the bound [`drive`] keeps.
+pub const CONTRACT_PASSES: usize = svcmirror_core::MAX_PASSES;
 
 /// The value generators give target labels and annotations under a deny-listed key (SPEC §4), so
 /// that [`no_steering_key_copied`] can tell a copied value from one svcmirror sets itself.
@@ -57,16 +60,6 @@ pub fn apply_accepted(fake: &mut FakeCluster, plan: &Plan) -> Result<(), Finding
     Ok(())
 }
 
-/// The export a `remote-svc-fq-name` names: `<name>.<ns>.svc.<domain>` (a mirror) or
-/// `<hostname>.<name>.<ns>.svc.<domain>` (an endpoint mirror).
-fn export_named(fq: &str, link: &Link) -> Option<ObjectKey> {
-    let rest = fq.strip_suffix(&format!(".svc.{}", link.cluster_domain()))?;
-    let mut parts = rest.rsplit('.');
-    let ns = parts.next()?;
-    let name = parts.next()?;
-    Some(ObjectKey::new(ns, name))
-}
-
 /// Whether the object at `key`, whose `remote-svc-fq-name` is `fq`, serves a live export: one that
 /// still wants mirror objects (SPEC §7: a name stays with its export *while it is desired*; an
 /// export waiting for Endpoints, or refused, wants none, and its names may go to a newcomer by a
@@ -77,24 +70,19 @@ pub(crate) fn serves_live_export(
     fq: &str,
     key: &ObjectKey,
 ) -> bool {
-    let Some(export) = export_named(fq, link) else {
+    // SPEC §4: the core's own decoder of what it wrote.
+    let Some(remote) = parse_remote_fq_name(fq, link.cluster_domain()) else {
         return false;
     };
-    let Some(outcome) = exports.get(&export) else {
+    let Some(outcome) = exports.get(&remote.export) else {
         return false;
     };
     let wants_objects = !matches!(
         outcome.mode,
         MirrorMode::WaitingForEndpoints | MirrorMode::NotMirrored
     );
-    let endpoint_mirror = fq.matches('.').count() > export_named_dots(link) + 2;
+    let endpoint_mirror = remote.hostname.is_some();
     wants_objects && (!endpoint_mirror || outcome.endpoint_mirrors.contains(&key.name))
-}
-
-/// The dots of `svc.<domain>` plus one: a mirror's fq name `<name>.<ns>.svc.<domain>` has this
-/// many dots beyond its first two labels' separator.
-fn export_named_dots(link: &Link) -> usize {
-    link.cluster_domain().matches('.').count() + 1
 }
 
 /// SPEC §7 "Sticky names": no plan changes which export a live mirror serves. An update of an
@@ -127,10 +115,11 @@ pub fn no_live_mirror_repurposed(
                 }
                 None
             }
+            _ => None,
         };
         let after = match op {
             Operation::Update { object, .. } | Operation::Create { object } => fq_name(object),
-            Operation::Delete { .. } => None,
+            _ => None,
         };
         if let (Some(was), Some(now)) = (before, after)
             && &was != now
@@ -270,11 +259,12 @@ impl Checks {
     }
 }
 
-/// The whole-link reconcile of `link` for `target` on `fake` (translate → plan → apply), checking
-/// on every pass: [`no_steering_key_copied`], [`nothing_foreign_touched`],
-/// [`no_live_mirror_repurposed`], [`apply_accepted`]; and at the end: an empty plan after at most
-/// `bound` non-empty ones ([`CONTRACT_PASSES`] from a state this link wrote; one more from an
-/// arbitrary observed one), [`no_orphan`], [`foreign_unchanged`].
+/// The whole-link reconcile of `link` for `target` on `fake`: the core's [`drive`] (the one
+/// translate → plan → apply loop), checking on every pass: [`no_steering_key_copied`],
+/// [`nothing_foreign_touched`], [`no_live_mirror_repurposed`], [`apply_accepted`]; and at the
+/// end: an empty plan after at most `bound` non-empty ones — and never more than the core's
+/// contract, [`CONTRACT_PASSES`], which [`drive`] enforces from any start state —, [`no_orphan`],
+/// [`foreign_unchanged`].
 ///
 /// # Errors
 /// The first [`Finding`].
@@ -298,14 +288,9 @@ pub fn converge_checking(
     bound: usize,
     checks: &Checks,
 ) -> Result<Converged, Finding> {
-    converge_with(
-        Owner::Link(link),
-        checks,
-        fake,
-        bound,
-        |source| translate(link, target, source),
-        |desired, source| plan(link, desired, source),
-    )
+    converge_with(Owner::Link(link), checks, fake, bound, |checked| {
+        drive(link, target, checked)
+    })
 }
 
 /// [`converge_checking`] for the federated Services (SPEC §9): [`federate`] every link's target (and the
@@ -321,14 +306,9 @@ pub fn converge_federated(
     bound: usize,
     checks: &Checks,
 ) -> Result<Converged, Finding> {
-    converge_with(
-        Owner::Federation,
-        checks,
-        fake,
-        bound,
-        |source| federate(remotes, local, source),
-        plan_federated,
-    )
+    converge_with(Owner::Federation, checks, fake, bound, |checked| {
+        drive_federated(remotes, local, checked)
+    })
 }
 
 fn converge_with(
@@ -336,68 +316,178 @@ fn converge_with(
     checks: &Checks,
     fake: &mut FakeCluster,
     bound: usize,
-    translator: impl Fn(&SourceState) -> Translation,
-    planner: impl Fn(&Desired, &SourceState) -> Plan,
+    drive: impl FnOnce(&mut Checked<'_, '_>) -> Result<Driven, DriveError<Finding>>,
 ) -> Result<Converged, Finding> {
     let foreign_before = foreign_objects(owner, &fake.state());
-    let mut steps: Vec<Pass> = Vec::new();
-    loop {
-        let source = fake.state();
-        let translation = translator(&source);
-        checks.filter(no_steering_key_copied(&translation.desired))?;
-        let p = planner(&translation.desired, &source);
-        if p.is_empty() {
-            checks.filter(no_orphan(owner, &translation.desired, &source))?;
-            checks.filter(foreign_unchanged(
-                &foreign_before,
-                &foreign_objects(owner, &source),
-            ))?;
-            return Ok(Converged {
-                passes: steps.len(),
-                source,
-                translation,
-                steps,
-                complete: true,
-            });
-        }
-        if steps.len() == bound {
-            let still: Vec<String> = p
+    let mut checked = Checked {
+        fake,
+        owner,
+        checks,
+        bound,
+        steps: Vec::new(),
+        last: None,
+        finding: None,
+        stopped: false,
+    };
+    let driven = drive(&mut checked);
+    let Checked {
+        fake,
+        steps,
+        last,
+        finding,
+        stopped,
+        ..
+    } = checked;
+    if let Some(finding) = finding {
+        return Err(finding);
+    }
+    match driven {
+        Ok(_) => {}
+        Err(DriveError::Failed { error, .. }) => return Err(error),
+        // SPEC §6.6: the core's own bound ([`MAX_PASSES`]) was broken.
+        Err(e) => return Err(Finding::new(Check::NoConvergence, e.to_string())),
+    }
+    let Some((source, translation)) = last else {
+        return Err(Finding::new(
+            Check::NoConvergence,
+            "the drive translated nothing".to_owned(),
+        ));
+    };
+    if stopped {
+        return Ok(Converged {
+            passes: steps.len(),
+            source: fake.state(),
+            translation,
+            steps,
+            complete: false,
+        });
+    }
+    checks.filter(no_orphan(owner, &translation.desired, &source))?;
+    checks.filter(foreign_unchanged(
+        &foreign_before,
+        &foreign_objects(owner, &source),
+    ))?;
+    Ok(Converged {
+        passes: steps.len(),
+        source,
+        translation,
+        steps,
+        complete: true,
+    })
+}
+
+/// The fake as [`drive`] sees it, checking every pass: each translation in
+/// [`Apply::translated`], each plan in [`Apply::planned`] before it is applied. A finding ends
+/// the drive (the plan is emptied, so the core's loop returns) and is reported by
+/// [`converge_with`]; so does a refusal the checks skip, after the rest of its plan is applied
+/// as a controller would.
+struct Checked<'f, 'l> {
+    fake: &'f mut FakeCluster,
+    owner: Owner<'l>,
+    checks: &'f Checks,
+    bound: usize,
+    steps: Vec<Pass>,
+    /// The last translation checked, and the source it was made from.
+    last: Option<(SourceState, Translation)>,
+    finding: Option<Finding>,
+    /// A refusal of the fake that the checks skip stopped the reconcile.
+    stopped: bool,
+}
+
+impl Checked<'_, '_> {
+    fn ended(&self) -> bool {
+        self.finding.is_some() || self.stopped
+    }
+
+    /// The first finding of the checks that run on `plan`, which `source` was planned from.
+    fn check_plan(&self, source: &SourceState, plan: &Plan) -> Result<(), Finding> {
+        let checks = self.checks;
+        if self.steps.len() == self.bound {
+            let still: Vec<String> = plan
                 .operations
                 .iter()
                 .map(|op| format!("{} {} {}", op.action(), op.kind(), op.key()))
                 .collect();
             return Err(Finding::new(
                 Check::NoConvergence,
-                format!("no empty plan after {bound} passes; still planned: {still:?}"),
+                format!(
+                    "no empty plan after {} passes; still planned: {still:?}",
+                    self.bound
+                ),
             ));
         }
-        checks.filter(nothing_foreign_touched(owner, &source, &p))?;
-        if let Owner::Link(link) = owner {
+        checks.filter(nothing_foreign_touched(self.owner, source, plan))?;
+        if let (Owner::Link(link), Some((_, translation))) = (self.owner, &self.last) {
             checks.filter(no_live_mirror_repurposed(
                 link,
-                &source,
+                source,
                 &translation.exports,
-                &p,
+                plan,
             ))?;
         }
-        checks.filter(no_delete_after_create(&p))?;
-        // A refused operation is a finding; when that check is skipped (a known refusal), the
-        // rest of the plan is applied as a controller would, and the reconcile is not judged
-        // further: a refused operation is planned again on every pass.
-        if checks.runs(Check::FakeRefused) {
-            apply_accepted(fake, &p)?;
-        } else if !fake.apply_plan(&p).is_success() {
-            steps.push(Pass { source, plan: p });
-            let source = fake.state();
-            return Ok(Converged {
-                passes: steps.len(),
-                source,
-                translation,
-                steps,
-                complete: false,
-            });
+        checks.filter(no_delete_after_create(plan))
+    }
+}
+
+impl Apply for Checked<'_, '_> {
+    type Error = Finding;
+
+    fn list(&mut self) -> SourceState {
+        self.fake.state()
+    }
+
+    fn translated(&mut self, source: &SourceState, translation: &Translation) {
+        if self.ended() {
+            return;
         }
-        steps.push(Pass { source, plan: p });
+        if let Err(f) = self
+            .checks
+            .filter(no_steering_key_copied(&translation.desired))
+        {
+            self.finding = Some(f);
+            return;
+        }
+        self.last = Some((source.clone(), translation.clone()));
+    }
+
+    fn planned(&mut self, source: &SourceState, _: &mut Vec<Diagnostic>, plan: &mut Plan) {
+        if !self.ended() && !plan.is_empty() {
+            match self.check_plan(source, plan) {
+                Ok(()) => self.steps.push(Pass {
+                    source: source.clone(),
+                    plan: plan.clone(),
+                }),
+                Err(f) => self.finding = Some(f),
+            }
+        }
+        if self.ended() {
+            // Nothing more is applied: an empty plan ends the drive.
+            plan.operations.clear();
+            plan.dependencies.clear();
+        }
+    }
+
+    fn apply(&mut self, operation: Operation) -> Result<(), Refusal<Finding>> {
+        let (action, kind, key) = (operation.action(), operation.kind(), operation.key());
+        match self.fake.apply_owned(operation) {
+            Ok(()) => Ok(()),
+            Err(e) if self.checks.runs(Check::FakeRefused) => Err(Refusal::Failed(Finding::new(
+                Check::FakeRefused,
+                format!("the fake refused planned {action} {kind} {key}: {e}"),
+            ))),
+            // A known refusal (its check skipped): the rest of the plan is applied as a
+            // controller would, and the reconcile is not judged further.
+            Err(e) => {
+                self.stopped = true;
+                Err(Refusal::Refused(Diagnostic::new(
+                    Reason::InvalidObject,
+                    Severity::Error,
+                    kind,
+                    key,
+                    e.to_string(),
+                )))
+            }
+        }
     }
 }
 

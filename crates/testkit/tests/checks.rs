@@ -47,6 +47,7 @@ fn mirror(name: &str, fq: &str) -> Service {
 
 fn update(s: Service) -> Operation {
     Operation::Update {
+        precondition: svcmirror_core::Precondition::observed(&s.metadata),
         object: Object::Service(s),
         changed: vec!["metadata.annotations"],
     }
@@ -56,8 +57,7 @@ fn delete(kind: Kind, ns: &str, name: &str) -> Operation {
     Operation::Delete {
         kind,
         key: ObjectKey::new(ns, name),
-        uid: None,
-        resource_version: None,
+        precondition: svcmirror_core::Precondition::default(),
         reason: DeleteReason::Orphan,
     }
 }

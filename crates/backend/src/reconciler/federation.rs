@@ -10,11 +10,10 @@
 
 use std::collections::BTreeSet;
 
-use svcmirror_core::federation_writer::federated_key;
 use svcmirror_core::model::ObjectKey;
 use svcmirror_core::{
     FederationWriter, Link, Plan, SourceState, TargetState, Translation, federate_as,
-    plan_federated,
+    federated_key, plan_federated,
 };
 
 use crate::cache::{SourceCache, TargetCache};

@@ -160,19 +160,19 @@ impl Job {
                     Operation::Create { .. } => stats.creates += 1,
                     _ => stats.updates += 1,
                 }
-                parts.source.store(stored);
+                parts.source.upsert(stored);
                 true
             }
             (_, Ok(_)) => {
                 stats.writes += 1;
                 stats.deletes += 1;
-                parts.source.forget(kind, &key);
+                parts.source.remove(kind, &key);
                 parts.freed.insert(key.clone());
                 true
             }
             // Gone already: what the delete wanted.
             (Operation::Delete { .. }, Err(ApiError::NotFound { .. })) => {
-                parts.source.forget(kind, &key);
+                parts.source.remove(kind, &key);
                 parts.freed.insert(key.clone());
                 false
             }
@@ -215,9 +215,9 @@ impl Job {
     ) {
         match result {
             Ok(Response::Read(Some(object))) if object.kind() == kind && object.key() == key => {
-                parts.source.store(object);
+                parts.source.upsert(object);
             }
-            Ok(_) => parts.source.forget(kind, &key),
+            Ok(_) => parts.source.remove(kind, &key),
             Err(error) => {
                 parts.books.give_up("get", kind, &key, error);
                 self.failed.insert(key.clone());
@@ -290,7 +290,7 @@ impl Job {
 fn status_events(parts: &mut Parts<'_>, changed: &[ObjectKey]) {
     for key in changed {
         let (Some(status), Some(service)) =
-            (parts.books.exports.get(key), parts.target.services.get(key))
+            (parts.books.exports.get(key), parts.target.service(key))
         else {
             continue;
         };

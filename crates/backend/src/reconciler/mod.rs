@@ -22,7 +22,8 @@ use svcmirror_core::{Diagnostic, Limit, Link, SourceState, TargetState};
 
 pub use request::{OpId, Request, Response};
 pub use status::{
-    DriverConfig, DriverStats, DriverStatus, ExportStatus, Failure, Output, ReconcileOutcome, Scope,
+    DEFAULT_MAX_PASSES, DriverConfig, DriverStats, DriverStatus, ExportStatus, Failure, Output,
+    RETRY_PASSES, ReconcileOutcome, Scope,
 };
 pub(crate) use watch::WatchHealth;
 
@@ -447,13 +448,13 @@ impl Reconciler {
 
     fn start_event(&mut self, event: TargetEvent) {
         self.books.stats.events += 1;
-        let Some(export) = TargetCache::export_of(&event) else {
-            self.target.apply(event);
+        let Some(export) = event.export() else {
+            event.apply_to(&mut self.target);
             return self.reconcile(Work::Link, &[], Then::Done);
         };
         // Names the export wanted before the event: findings about them are replaced too.
         let mut wanted = scope::wanted_names(&self.link, &export, &self.target);
-        self.target.apply(event);
+        event.apply_to(&mut self.target);
         wanted.extend(scope::wanted_names(&self.link, &export, &self.target));
         // SPEC §8: one export's translation sees one export, not the link's ClusterIP budget.
         // While one more export's worth (its mirror and every endpoint mirror it may have) fits

@@ -16,16 +16,28 @@ use crate::clock::Backoff;
 use crate::error::{ApiError, DriverError};
 use crate::event::StatusEvent;
 
+/// Passes a reconcile may retry beyond the core's contract: a live source does not answer every
+/// operation at once as [`svcmirror_core::drive`]'s does (a 409 Conflict or an unknown outcome
+/// costs a pass that the contract does not count), so the driver's cap is the contract plus room
+/// for them.
+pub const RETRY_PASSES: u32 = 7;
+
+/// [`DriverConfig::max_passes`] by default: the core's [`svcmirror_core::MAX_PASSES`] applying
+/// passes, the pass that verifies (plans nothing), and [`RETRY_PASSES`].
+// MAX_PASSES is 2: the cast cannot truncate.
+#[allow(clippy::cast_possible_truncation)]
+pub const DEFAULT_MAX_PASSES: u32 = svcmirror_core::MAX_PASSES as u32 + 1 + RETRY_PASSES;
+
 /// How the driver retries, how far it goes per reconcile, and how often it resyncs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DriverConfig {
     /// Backoff for retryable errors (`Unavailable`; `Timeout` on reads).
     pub retry: Backoff,
-    /// Plan rounds per reconcile at most. A headless export normally needs three (create, point
-    /// the root Endpoints at the allocated IPs, verify); conflicts and unknown outcomes add one
-    /// each. A reconcile that hits the cap is reported in [`DriverStats::unconverged`] and retried
-    /// by the next resync.
+    /// Plan rounds per reconcile at most (default [`DEFAULT_MAX_PASSES`]). A headless export
+    /// normally needs the core's contract ([`svcmirror_core::MAX_PASSES`] applying passes) and
+    /// one more that verifies; conflicts and unknown outcomes add one each. A reconcile that hits
+    /// the cap is reported in [`DriverStats::unconverged`] and retried by the next resync.
     pub max_passes: u32,
     /// Interval of the periodic resync in [`Driver::run`](crate::Driver::run).
     pub resync_interval: Duration,
@@ -37,7 +49,7 @@ impl Default for DriverConfig {
     fn default() -> Self {
         Self {
             retry: Backoff::default(),
-            max_passes: 10,
+            max_passes: DEFAULT_MAX_PASSES,
             resync_interval: Duration::from_secs(300),
             seed: 0x5eed,
         }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use svcmirror_backend::{
-    Clock, Driver, DriverConfig, ExportStatus, Preconditions, ReconcileOutcome, TargetEvent,
+    Clock, Driver, DriverConfig, ExportStatus, Precondition, ReconcileOutcome, TargetEvent,
 };
 use svcmirror_core::labels::{self, HEADLESS_MIRROR_SVC_NAME};
 use svcmirror_core::model::{
@@ -344,7 +344,7 @@ impl World {
                 Some(_) => {
                     // clusterIP is immutable: Kubernetes users delete and re-create.
                     target
-                        .delete(Kind::Service, &key, &Preconditions::default())
+                        .delete(Kind::Service, &key, &Precondition::default())
                         .expect("delete");
                     target.create(Object::Service(svc))
                 }
@@ -384,7 +384,7 @@ impl World {
     pub async fn delete_service(&mut self, ns: &str, name: &str) -> ReconcileOutcome {
         self.target
             .lock()
-            .delete(Kind::Service, &key(ns, name), &Preconditions::default())
+            .delete(Kind::Service, &key(ns, name), &Precondition::default())
             .expect("delete");
         self.handle(TargetEvent::ServiceDeleted(key(ns, name)))
             .await
@@ -393,7 +393,7 @@ impl World {
     pub async fn delete_endpoints(&mut self, ns: &str, name: &str) -> ReconcileOutcome {
         self.target
             .lock()
-            .delete(Kind::Endpoints, &key(ns, name), &Preconditions::default())
+            .delete(Kind::Endpoints, &key(ns, name), &Precondition::default())
             .expect("delete");
         self.handle(TargetEvent::EndpointsDeleted(key(ns, name)))
             .await

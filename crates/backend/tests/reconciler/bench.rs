@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use svcmirror_backend::{
-    ApiError, DriverConfig, EventType, ExportStatus, Output, Preconditions, ReconcileOutcome,
-    Reconciler, Request, Response, StatusEvent, TargetEvent,
+    ApiError, DriverConfig, EventType, ExportStatus, Output, ReconcileOutcome, Reconciler, Request,
+    Response, StatusEvent, TargetEvent,
 };
 use svcmirror_core::model::{Kind, Object};
 use svcmirror_core::{Operation, Plan, plan, translate};
@@ -63,19 +63,11 @@ impl Clusters {
             Request::Apply(Operation::Delete {
                 kind,
                 key,
-                uid,
-                resource_version,
+                precondition,
                 ..
             }) => self
                 .source
-                .delete(
-                    kind,
-                    &key,
-                    &Preconditions {
-                        uid,
-                        resource_version,
-                    },
-                )
+                .delete(kind, &key, &precondition)
                 .map(|()| Response::Deleted),
             other => panic!("unexpected request {other:?}"),
         }

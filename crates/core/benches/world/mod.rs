@@ -21,9 +21,8 @@ use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
 use serde_json::{Value, json};
-use svcmirror_core::drive::{Apply, Refusal};
 use svcmirror_core::model::{Endpoints, ObjectKey, Service};
-use svcmirror_core::{Link, Object, Operation, SourceState, TargetState};
+use svcmirror_core::{Apply, Link, Object, Operation, Refusal, SourceState, TargetState};
 
 /// How big the world is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

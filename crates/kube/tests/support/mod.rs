@@ -3,8 +3,10 @@
 //! PATCH (with injectable 409s), create (POST), the merge patch of `managedFields` that follows a
 //! create, and delete for Services, Endpoints and Namespaces; Leases (`leases`); Links and Secrets
 //! as JSON (`objects`); plus the seed walkthrough's target cluster and the check that its mirrors
-//! are in place (`walkthrough`). It records every request as a Kubernetes RBAC triple (API group,
-//! resource, verb) for the RBAC-equals-use test and can answer 403 to everything. Failure hooks
+//! are in place (`walkthrough`). It records every request as Kubernetes' RBAC authorizer sees it
+//! (verb, API group, resource, namespace, name: `rbac`) for the RBAC-equals-use tests, can enforce
+//! applied RBAC for one ServiceAccount as a real API server does (403 Forbidden, access reviews
+//! answered by it), and can answer 403 to everything. Failure hooks
 //! for issue 14: a third party's write just before ours (`race`), a bearer token the server
 //! insists on (`token`, 401 otherwise), and a log of every write with the writer's
 //! `x-test-writer` header. Shared by
@@ -24,7 +26,7 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
 use hyper::body::{Bytes, Frame, Incoming};
 use serde_json::{Value, json};
-use svcmirror_backend::{ApiError, Preconditions};
+use svcmirror_backend::{ApiError, Precondition};
 use svcmirror_core::LabelSelector;
 use svcmirror_core::model::{Endpoints, Kind, Object, ObjectKey};
 use svcmirror_fake::{FakeCluster, WatchEvent};
@@ -34,7 +36,8 @@ pub mod leases;
 mod rbac;
 mod walkthrough;
 
-pub use rbac::rbac_of;
+#[allow(unused_imports)] // each includer uses part of it
+pub use rbac::{Attributes, Grant, Rbac, ServiceAccount, attributes_of, forbidden_message};
 #[allow(unused_imports)] // each includer uses part of it
 pub use walkthrough::{link, nginx_endpoints, seed_mirrored, west};
 
@@ -54,19 +57,22 @@ pub struct ApiServer {
     pub requests: Mutex<BTreeMap<String, u32>>,
     /// Links and Secrets, which the fake cluster does not model.
     pub objects: Mutex<objects::Objects>,
-    /// Every request as the RBAC rule it needs: (API group, resource, verb).
-    pub rbac: Mutex<BTreeSet<(String, String, String)>>,
+    /// Every request as the RBAC authorizer sees it (verb, group, resource, namespace, name),
+    /// except the access reviews every account may make (`rbac::bootstrap_allows`).
+    pub attributes: Mutex<BTreeSet<Attributes>>,
+    /// When set, requests are authorized as this ServiceAccount by these RBAC objects, as a real
+    /// API server does: a request they do not allow is answered 403 Forbidden, and access
+    /// reviews are answered by them (`denied` still applies).
+    pub enforce: Mutex<Option<(Rbac, ServiceAccount)>>,
     /// When set, every request is answered 403 Forbidden (credentials without RBAC).
     pub forbidden: Mutex<bool>,
     /// Names of the Events created: a second POST of one answers 409 AlreadyExists.
     pub events: Mutex<BTreeSet<String>>,
     /// (group, resource, verb) a SelfSubjectAccessReview answers `allowed: false` to (everything
-    /// else is allowed). Only the review answers: the requests themselves are not refused. A
-    /// subresource is asked about as `resource/subresource` (`links/status`), as Roles name it.
+    /// else is allowed, unless `enforce` says otherwise). Only the review answers: the requests
+    /// themselves are not refused. A subresource is asked about as `resource/subresource`
+    /// (`links/status`), as Roles name it.
     pub denied: Mutex<BTreeSet<(String, String, String)>>,
-    /// When set, a SelfSubjectAccessReview is allowed only for these (group, resource, verb) —
-    /// e.g. the rules of the Roles a test applied — and `denied` still applies.
-    pub allowed: Mutex<Option<BTreeSet<(String, String, String)>>>,
     /// A third party's write, run when the first write (POST or apply) of that object arrives and
     /// before it is served: the race between our list and our create.
     pub race: Mutex<Option<(ObjectKey, RaceWrite)>>,
@@ -99,11 +105,11 @@ impl ApiServer {
             conflicts_to_inject: Mutex::new(0),
             requests: Mutex::new(BTreeMap::new()),
             objects: Mutex::new(objects::Objects::default()),
-            rbac: Mutex::new(BTreeSet::new()),
+            attributes: Mutex::new(BTreeSet::new()),
+            enforce: Mutex::new(None),
             forbidden: Mutex::new(false),
             events: Mutex::new(BTreeSet::new()),
             denied: Mutex::new(BTreeSet::new()),
-            allowed: Mutex::new(None),
             race: Mutex::new(None),
             token: Mutex::new(None),
             writes: Mutex::new(Vec::new()),
@@ -175,6 +181,27 @@ impl ApiServer {
         if let Some(hook) = hook {
             self.write(hook);
         }
+    }
+
+    /// From now on, authorizes every request as `subject` by the RBAC objects among `docs`.
+    pub fn enforce_rbac(&self, docs: &[Value], subject: ServiceAccount) {
+        *self.enforce.lock().expect("lock") = Some((Rbac::from_documents(docs), subject));
+    }
+
+    /// The requests recorded so far, as the RBAC authorizer sees them.
+    pub fn recorded(&self) -> BTreeSet<Attributes> {
+        self.attributes.lock().expect("lock").clone()
+    }
+
+    /// Records `a` and, when RBAC is enforced and does not allow it, the API server's 403.
+    fn authorize(&self, a: &Attributes) -> Option<Response<Body>> {
+        if rbac::bootstrap_allows(a) {
+            return None;
+        }
+        self.attributes.lock().expect("lock").insert(a.clone());
+        let enforce = self.enforce.lock().expect("lock");
+        let (rbac, subject) = enforce.as_ref()?;
+        (!rbac.allowed(subject, a)).then(|| forbidden_response(subject, a))
     }
 
     pub fn writes(&self) -> Vec<String> {
@@ -265,6 +292,17 @@ pub fn status_response(
         body["details"] = json!({"causes": [{"reason": "FieldValueInvalid", "message": message, "field": field}]});
     }
     json_response(StatusCode::from_u16(code).expect("code"), &body)
+}
+
+/// The API server's 403 for a request RBAC does not allow (`errors.NewForbidden`).
+pub fn forbidden_response(subject: &ServiceAccount, a: &Attributes) -> Response<Body> {
+    let plural = a.resource.split('/').next().unwrap_or_default();
+    let body = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                      "message": forbidden_message(subject, a), "reason": "Forbidden",
+                      "details": {"name": a.name.clone().unwrap_or_default(), "group": a.group,
+                                  "kind": plural},
+                      "code": 403});
+    json_response(StatusCode::FORBIDDEN, &body)
 }
 
 pub fn error_response(err: &ApiError) -> Response<Body> {
@@ -409,18 +447,22 @@ async fn serve(
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let watching = q.get("watch").map(String::as_str) == Some("true");
-    if let Some(rule) = rbac_of(&method, &path, watching) {
-        server.rbac.lock().expect("lock").insert(rule);
+    let attributes = attributes_of(&method, &path, &q);
+    if let Some(refused) = attributes.as_ref().and_then(|a| server.authorize(a)) {
+        return refused;
     }
     if *server.forbidden.lock().expect("lock") {
-        return status_response(
-            403,
-            "Forbidden",
-            &format!(
-                "{method} {path} is forbidden: User \"system:serviceaccount:svcmirror:svcmirror-remote\" cannot do this"
+        // Credentials without any RBAC: the API server's 403 for whatever is asked.
+        let account = ServiceAccount::new("svcmirror", "svcmirror-remote-west");
+        return match &attributes {
+            Some(a) => forbidden_response(&account, a),
+            None => status_response(
+                403,
+                "Forbidden",
+                &format!("{method} {path} is forbidden"),
+                None,
             ),
-            None,
-        );
+        };
     }
     let label = format!(
         "{method} {}{}",
@@ -570,15 +612,13 @@ async fn serve(
                 );
             }
             let body: Value = serde_json::from_slice(&body).expect("JSON apply body");
+            // An apply that creates the object is authorized as `create` too (with its name).
             if server.lock().get(kind, &key).is_none()
-                && let Some((group, resource, _)) = rbac_of(&Method::PATCH, &path, false)
+                && let Some(refused) = attributes
+                    .as_ref()
+                    .and_then(|a| server.authorize(&a.as_verb("create")))
             {
-                // An apply that creates the object is authorized as `create` too.
-                server
-                    .rbac
-                    .lock()
-                    .expect("lock")
-                    .insert((group, resource, "create".to_owned()));
+                return refused;
             }
             let result = server.write(|c| apply(c, kind, &key, body));
             match result {
@@ -589,7 +629,7 @@ async fn serve(
         (Method::DELETE, Some(Route::Object(kind, key))) => {
             let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
             let pre = &body["preconditions"];
-            let preconditions = Preconditions {
+            let preconditions = Precondition {
                 uid: pre["uid"].as_str().map(str::to_owned),
                 resource_version: pre["resourceVersion"].as_str().map(str::to_owned),
             };
@@ -629,24 +669,31 @@ async fn serve(
             if path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews" =>
         {
             let mut review: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            let attributes = &review["spec"]["resourceAttributes"];
-            let resource = attributes["resource"].as_str().unwrap_or_default();
-            let resource = match attributes["subresource"].as_str() {
+            let spec = review["spec"]["resourceAttributes"].clone();
+            let resource = spec["resource"].as_str().unwrap_or_default();
+            let resource = match spec["subresource"].as_str() {
                 Some(sub) if !sub.is_empty() => format!("{resource}/{sub}"),
                 _ => resource.to_owned(),
             };
             let rule = (
-                attributes["group"].as_str().unwrap_or_default().to_owned(),
-                resource,
-                attributes["verb"].as_str().unwrap_or_default().to_owned(),
+                spec["group"].as_str().unwrap_or_default().to_owned(),
+                resource.clone(),
+                spec["verb"].as_str().unwrap_or_default().to_owned(),
+            );
+            let asked = Attributes::new(
+                &rule.2,
+                &rule.0,
+                &resource,
+                spec["namespace"].as_str(),
+                spec["name"].as_str(),
             );
             let allowed = !server.denied.lock().expect("lock").contains(&rule)
                 && server
-                    .allowed
+                    .enforce
                     .lock()
                     .expect("lock")
                     .as_ref()
-                    .is_none_or(|allowed| allowed.contains(&rule));
+                    .is_none_or(|(rbac, subject)| rbac.allowed(subject, &asked));
             review["status"] = if allowed {
                 json!({"allowed": true})
             } else {
