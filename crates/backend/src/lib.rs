@@ -1,20 +1,27 @@
 //! # svcmirror-backend
 //!
 //! What a cluster must offer svcmirror ([`SourceCluster`], [`TargetCluster`]), the typed errors
-//! every backend maps its failures to ([`ApiError`]), and the reconcile [`Driver`] that turns
-//! target events into plans and applies them. The driver is written once here and shared by the
-//! in-memory fake (`svcmirror-fake`) and the kube-rs adapter (`svcmirror-kube`).
+//! every backend maps its failures to ([`ApiError`]), the sans-IO [`Reconciler`] that decides the
+//! reconcile loop, and the async [`Driver`] that pumps it. Both are written once here and shared by
+//! the in-memory fake (`svcmirror-fake`) and the kube-rs adapter (`svcmirror-kube`).
 //!
-//! The driver keeps a cache of both clusters, asks `svcmirror-core` what the source must hold
-//! ([`translate`](svcmirror_core::translate()), [`plan`](svcmirror_core::plan())) — for the whole
-//! link, or for the one exported Service an event concerns — and applies the plan in its order,
-//! retrying retryable errors with capped, jittered exponential backoff, re-reading an object
-//! instead of resending on a conflict or an unknown outcome. Time comes from an injected
-//! [`Clock`] and jitter from a seeded generator, so the driver is deterministic under test.
+//! The [`Reconciler`] keeps a cache of both clusters, asks `svcmirror-core` what the source must
+//! hold ([`translate`](svcmirror_core::translate()), [`plan`](svcmirror_core::plan())) — for the
+//! whole link, or for the one exported Service an event concerns — and hands the plan's operations
+//! out one at a time in its order, retrying retryable errors with capped, jittered exponential
+//! backoff, re-reading an object instead of resending on a conflict or an unknown outcome. It is a
+//! synchronous state machine in the style of quinn-proto: `handle_*(now, input)` in,
+//! [`poll_operation`](Reconciler::poll_operation) / [`poll_timeout`](Reconciler::poll_timeout) /
+//! [`poll_event`](Reconciler::poll_event) out; time is a value passed in and jitter comes from a
+//! seeded generator, so it is deterministic and tested without async. The [`Driver`] feeds it the
+//! target's watch, sends its requests through the traits, sleeps on an injected [`Clock`] until
+//! its deadlines, records its Events and publishes its status.
 //!
 //! **Must never**: decide anything about mirroring — what to create, update, delete or own is
-//! `svcmirror-core`'s, and the driver only writes what a plan says; or know which backend it talks
-//! to (no kube, no fake, no HTTP here).
+//! `svcmirror-core`'s, and the reconciler only hands out what a plan says; or know which backend it
+//! talks to (no kube, no fake, no HTTP here). The [`Reconciler`] never awaits, sleeps, reads a
+//! clock or performs I/O; the [`Driver`] never decides (what to send, when to retry, what to
+//! report are the reconciler's).
 //!
 //! ```no_run
 //! use svcmirror_backend::{Driver, SourceCluster, TargetCluster, TokioClock};
@@ -36,15 +43,17 @@ mod clock;
 mod driver;
 mod error;
 mod event;
+mod reconciler;
 mod scope;
 
 pub use clock::{Backoff, Clock, DURATION_BUCKETS, DurationHistogram, SplitMix64, TokioClock};
-pub use driver::{
-    DEFAULT_MAX_PASSES, Driver, DriverConfig, DriverStats, DriverStatus, ExportStatus, Failure,
-    RETRY_PASSES, ReconcileOutcome, Scope,
-};
+pub use driver::Driver;
 pub use error::{ApiError, DriverError};
 pub use event::{EventType, REPORTING_COMPONENT, StatusEvent};
+pub use reconciler::{
+    DEFAULT_MAX_PASSES, DriverConfig, DriverStats, DriverStatus, ExportStatus, Failure, OpId,
+    Output, RETRY_PASSES, ReconcileOutcome, Reconciler, Request, Response, Scope,
+};
 
 use std::sync::Arc;
 

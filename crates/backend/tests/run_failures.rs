@@ -103,7 +103,7 @@ async fn a_watch_that_fails_right_after_its_list_backs_off() {
 /// A source whose create of one object signals `entered` and then waits for `open`.
 #[derive(Clone)]
 struct Gated {
-    inner: Scripted,
+    inner: FakeHandle,
     key: ObjectKey,
     entered: Arc<watch::Sender<bool>>,
     open: Arc<Notify>,
@@ -112,20 +112,20 @@ struct Gated {
 #[async_trait]
 impl SourceCluster for Gated {
     async fn list(&self) -> Result<SourceState, ApiError> {
-        self.inner.list().await
+        SourceCluster::list(&self.inner).await
     }
     async fn get(&self, kind: Kind, key: &ObjectKey) -> Result<Option<Object>, ApiError> {
-        self.inner.get(kind, key).await
+        SourceCluster::get(&self.inner, kind, key).await
     }
     async fn create(&self, object: &Object) -> Result<Object, ApiError> {
         if object.kind() == Kind::Service && object.key() == self.key {
             self.entered.send_replace(true);
             self.open.notified().await;
         }
-        self.inner.create(object).await
+        SourceCluster::create(&self.inner, object).await
     }
     async fn update(&self, object: &Object) -> Result<Object, ApiError> {
-        self.inner.update(object).await
+        SourceCluster::update(&self.inner, object).await
     }
     async fn delete(
         &self,
@@ -133,7 +133,7 @@ impl SourceCluster for Gated {
         key: &ObjectKey,
         preconditions: &Precondition,
     ) -> Result<(), ApiError> {
-        self.inner.delete(kind, key, preconditions).await
+        SourceCluster::delete(&self.inner, kind, key, preconditions).await
     }
 }
 

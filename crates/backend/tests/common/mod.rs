@@ -7,19 +7,19 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use svcmirror_backend::{
-    ApiError, Clock, Driver, DriverConfig, Precondition, ReconcileOutcome, SourceCluster,
-    TargetEvent,
+    Clock, Driver, DriverConfig, ExportStatus, Precondition, ReconcileOutcome, TargetEvent,
 };
 use svcmirror_core::labels::{self, HEADLESS_MIRROR_SVC_NAME};
 use svcmirror_core::model::{
     EndpointAddress, EndpointPort, EndpointSubset, Endpoints, IntOrString, Kind, Object, ObjectKey,
     ObjectReference, Service, ServicePort,
 };
-use svcmirror_core::{Link, LinkBuilder, SourceState, plan, translate};
+use svcmirror_core::{
+    ConditionStatus, ConditionType, Link, LinkBuilder, SourceState, plan, translate,
+};
 use svcmirror_fake::{FakeCluster, FakeHandle, FaultConfig, WatchEvent};
 use tokio::sync::watch;
 
@@ -28,136 +28,6 @@ use tokio::sync::watch;
 
 /// `(hostname, ip)` addresses and `(name, port)` ports of an Endpoints object.
 pub type EndpointView = (Vec<(String, String)>, Vec<(String, i32)>);
-
-/// The source: a [`FakeHandle`] (whose fault injection covers every request) plus scripted errors
-/// for tests that need one precise failure.
-#[derive(Clone)]
-pub struct Scripted {
-    pub handle: FakeHandle,
-    script: Arc<Mutex<Vec<Rule>>>,
-    /// When set, updates are acknowledged with the stored object but not applied (a server that
-    /// lies): the driver never converges.
-    pub ignore_updates: Arc<Mutex<bool>>,
-}
-
-/// One scripted error: the next `times` requests `verb` on `kind` `name` fail with `error`; with
-/// `after`, the request takes effect first (a lost response).
-#[derive(Clone, Debug)]
-pub struct Rule {
-    pub verb: &'static str,
-    pub kind: Kind,
-    pub name: &'static str,
-    pub times: usize,
-    pub error: ApiError,
-    pub after: bool,
-}
-
-impl Scripted {
-    pub fn new(handle: FakeHandle) -> Self {
-        Self {
-            handle,
-            script: Arc::default(),
-            ignore_updates: Arc::default(),
-        }
-    }
-
-    pub fn lock(&self) -> std::sync::MutexGuard<'_, FakeCluster> {
-        self.handle.lock()
-    }
-
-    pub fn script(&self, rule: Rule) {
-        self.script.lock().expect("script").push(rule);
-    }
-
-    pub fn clear_script(&self) {
-        self.script.lock().expect("script").clear();
-    }
-
-    /// Scripted failures not consumed yet.
-    pub fn script_left(&self) -> usize {
-        self.script
-            .lock()
-            .expect("script")
-            .iter()
-            .map(|r| r.times)
-            .sum()
-    }
-
-    fn scripted(&self, verb: &str, kind: Kind, key: &ObjectKey) -> Option<(ApiError, bool)> {
-        let mut script = self.script.lock().expect("script");
-        let rule = script
-            .iter_mut()
-            .find(|r| r.times > 0 && r.verb == verb && r.kind == kind && r.name == key.name)?;
-        rule.times -= 1;
-        Some((rule.error.clone(), rule.after))
-    }
-}
-
-/// Runs `request` unless a rule says otherwise.
-macro_rules! scripted {
-    ($self:ident, $verb:literal, $kind:expr, $key:expr, $request:expr) => {
-        match $self.scripted($verb, $kind, $key) {
-            None => $request.await,
-            Some((error, after)) => {
-                if after {
-                    let _lost = $request.await;
-                }
-                Err(error)
-            }
-        }
-    };
-}
-
-#[async_trait]
-impl SourceCluster for Scripted {
-    async fn list(&self) -> Result<SourceState, ApiError> {
-        SourceCluster::list(&self.handle).await
-    }
-    async fn get(&self, kind: Kind, key: &ObjectKey) -> Result<Option<Object>, ApiError> {
-        scripted!(self, "get", kind, key, self.handle.get(kind, key))
-    }
-    async fn create(&self, object: &Object) -> Result<Object, ApiError> {
-        scripted!(
-            self,
-            "create",
-            object.kind(),
-            &object.key(),
-            self.handle.create(object)
-        )
-    }
-    async fn update(&self, object: &Object) -> Result<Object, ApiError> {
-        if *self.ignore_updates.lock().expect("flag") {
-            return self
-                .lock()
-                .get(object.kind(), &object.key())
-                .ok_or_else(|| ApiError::NotFound {
-                    kind: object.kind(),
-                    key: object.key(),
-                });
-        }
-        scripted!(
-            self,
-            "update",
-            object.kind(),
-            &object.key(),
-            self.handle.update(object)
-        )
-    }
-    async fn delete(
-        &self,
-        kind: Kind,
-        key: &ObjectKey,
-        preconditions: &Precondition,
-    ) -> Result<(), ApiError> {
-        scripted!(
-            self,
-            "delete",
-            kind,
-            key,
-            self.handle.delete(kind, key, preconditions)
-        )
-    }
-}
 
 /// A clock for tests. Sleeps shorter than `manual_from` (backoff) return at once; longer ones
 /// (the periodic resync) wait until the test [`advance`](Self::advance)s virtual time past them.
@@ -213,7 +83,7 @@ impl Clock for TestClock {
     }
 }
 
-pub type TestDriver = Driver<Scripted, FakeHandle, Arc<TestClock>>;
+pub type TestDriver = Driver<FakeHandle, FakeHandle, Arc<TestClock>>;
 
 // ---------------------------------------------------------------------------------------------
 // Objects
@@ -339,7 +209,7 @@ pub fn mirror_of_link(cluster: &str, ns: &str, name: &str, fq: &str) -> (Service
 /// and what the test did to them.
 pub struct World {
     pub link: Link,
-    pub source: Scripted,
+    pub source: FakeHandle,
     pub target: FakeHandle,
     pub clock: Arc<TestClock>,
     pub driver: TestDriver,
@@ -363,7 +233,7 @@ impl World {
         target.create_namespace("other").expect("ns");
         target.create_namespace("apps").expect("ns");
         let setup_rv = source.resource_version();
-        let source = Scripted::new(FakeHandle::new(source));
+        let source = FakeHandle::new(source);
         let target = FakeHandle::new(target);
         let clock = Arc::new(TestClock::default());
         let driver = Driver::new(link.clone(), source.clone(), target.clone(), clock.clone())
@@ -550,17 +420,11 @@ impl World {
     }
 
     pub fn service(&self, ns: &str, name: &str) -> Option<Service> {
-        match self.source.lock().get(Kind::Service, &key(ns, name)) {
-            Some(Object::Service(s)) => Some(s),
-            _ => None,
-        }
+        Mirrors::service(self, ns, name)
     }
 
     pub fn endpoints_of(&self, ns: &str, name: &str) -> Option<Endpoints> {
-        match self.source.lock().get(Kind::Endpoints, &key(ns, name)) {
-            Some(Object::Endpoints(e)) => Some(e),
-            _ => None,
-        }
+        Mirrors::endpoints_of(self, ns, name)
     }
 
     /// Names of the objects this link owns in `ns`: (services, endpoints).
@@ -679,6 +543,69 @@ pub fn normalized(state: &SourceState) -> SourceState {
 // ---------------------------------------------------------------------------------------------
 // Expectations
 
+/// Where the expectations read the mirrors: a [`World`]'s source, or a source fake.
+pub trait Mirrors {
+    fn service(&self, ns: &str, name: &str) -> Option<Service>;
+    fn endpoints_of(&self, ns: &str, name: &str) -> Option<Endpoints>;
+    fn service_cidr(&self) -> ipnet::IpNet;
+}
+
+impl Mirrors for FakeCluster {
+    fn service(&self, ns: &str, name: &str) -> Option<Service> {
+        match self.get(Kind::Service, &key(ns, name)) {
+            Some(Object::Service(s)) => Some(s),
+            _ => None,
+        }
+    }
+    fn endpoints_of(&self, ns: &str, name: &str) -> Option<Endpoints> {
+        match self.get(Kind::Endpoints, &key(ns, name)) {
+            Some(Object::Endpoints(e)) => Some(e),
+            _ => None,
+        }
+    }
+    fn service_cidr(&self) -> ipnet::IpNet {
+        FakeCluster::service_cidr(self)
+    }
+}
+
+impl Mirrors for World {
+    fn service(&self, ns: &str, name: &str) -> Option<Service> {
+        Mirrors::service(&*self.source.lock(), ns, name)
+    }
+    fn endpoints_of(&self, ns: &str, name: &str) -> Option<Endpoints> {
+        Mirrors::endpoints_of(&*self.source.lock(), ns, name)
+    }
+    fn service_cidr(&self) -> ipnet::IpNet {
+        self.source.lock().service_cidr()
+    }
+}
+
+/// `(type, status, reason)` of each condition.
+pub fn summary(status: &ExportStatus) -> Vec<(ConditionType, ConditionStatus, String)> {
+    status
+        .conditions
+        .iter()
+        .map(|c| (c.type_, c.status, c.reason.clone()))
+        .collect()
+}
+
+/// SPEC §12: the conditions of an export mirrored as it should be.
+pub fn healthy(mirrored_reason: &str) -> Vec<(ConditionType, ConditionStatus, String)> {
+    vec![
+        (ConditionType::Valid, ConditionStatus::True, "Valid".into()),
+        (
+            ConditionType::Mirrored,
+            ConditionStatus::True,
+            mirrored_reason.into(),
+        ),
+        (
+            ConditionType::Conflict,
+            ConditionStatus::False,
+            "NoConflicts".into(),
+        ),
+    ]
+}
+
 /// The ports of a Service as `(name, port)`.
 pub fn service_ports(s: &Service) -> Vec<(String, i32)> {
     let mut v: Vec<_> = s
@@ -719,7 +646,7 @@ fn owned_ports(ports: &[(&str, i32)]) -> Vec<(String, i32)> {
 /// endpoint mirror per hostname with the same ports and Endpoints at the gateway, and root
 /// Endpoints mapping each hostname to its endpoint mirror's allocated IP with `endpoint_ports`.
 pub fn assert_headless_mirror(
-    w: &World,
+    w: &impl Mirrors,
     ns: &str,
     export: &str,
     hostnames: &[&str],
@@ -747,7 +674,7 @@ pub fn assert_headless_mirror(
             .expect("allocated")
             .parse()
             .expect("ip");
-        assert!(w.source.lock().service_cidr().contains(&cluster_ip));
+        assert!(w.service_cidr().contains(&cluster_ip));
         assert_eq!(service_ports(&svc), owned_ports(ports), "{name}");
         assert_eq!(
             svc.metadata
@@ -780,7 +707,7 @@ pub fn assert_headless_mirror(
 
 /// SPEC §5: a ClusterIP mirror with `ports` whose Endpoints point at the gateway.
 pub fn assert_clusterip_mirror(
-    w: &World,
+    w: &impl Mirrors,
     ns: &str,
     export: &str,
     ports: &[(&str, i32)],
