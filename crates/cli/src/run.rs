@@ -188,6 +188,10 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             crate::controller::run(args)?;
             Ok(Outcome { rejected: false })
         }
+        Command::Local(args) => {
+            crate::local_run::run(args)?;
+            Ok(Outcome { rejected: false })
+        }
         Command::Check(args) => Ok(Outcome {
             rejected: crate::check::run(args)?,
         }),
