@@ -14,7 +14,7 @@ use svcmirror_core::{
 };
 
 /// Linkerd's default `-federated-service-selector` (`k8s.DefaultFederatedServiceSelector`).
-pub const DEFAULT_LOCAL_SELECTOR: &str = "mirror.linkerd.io/federated=member";
+pub const DEFAULT_LOCAL_SELECTOR: &str = svcmirror_core::link_spec::DEFAULT_FEDERATED_SELECTOR;
 
 /// The source's Services that may be local members: every Service but the ones svcmirror writes
 /// (`mirror.linkerd.io/mirrored-service=true`: a link's mirrors and the federated Services).
@@ -44,7 +44,7 @@ pub fn local_share(selector: &LabelSelector, source: &SourceState) -> (Translati
     (translation, plan)
 }
 
-/// Parses `--federated-selector` / `--local-members=SELECTOR` (clap value parser).
+/// Parses `svcmirror local --federated-service-selector` (clap value parser).
 ///
 /// # Errors
 /// Not a label selector, in words.

@@ -44,9 +44,10 @@ pub struct LocalArgs {
     pub source_context: Option<String>,
     /// Label selector of the local members (Linkerd's `-federated-service-selector`; give the
     /// same as the links' `federatedServiceSelector`).
-    #[arg(long, value_name = "SELECTOR", default_value = crate::local::DEFAULT_LOCAL_SELECTOR,
+    #[arg(long, value_name = "SELECTOR", alias = "federated-selector",
+          default_value = crate::local::DEFAULT_LOCAL_SELECTOR,
           value_parser = crate::local::parse_selector)]
-    pub federated_selector: LabelSelector,
+    pub federated_service_selector: LabelSelector,
     /// Interval of the periodic full resync (`300s`, `5m`; at least 10s).
     #[arg(long, value_name = "DURATION", default_value = "300s", value_parser = crate::flags::duration)]
     pub resync_period: Duration,
@@ -113,14 +114,14 @@ async fn controller(args: LocalArgs) -> anyhow::Result<()> {
         client: source.client.clone(),
         source: Observed::new(adapter, Cluster::Source, &source.server, registry.clone()),
         registry: registry.clone(),
-        selector: args.federated_selector.clone(),
+        selector: args.federated_service_selector.clone(),
         server: source.server.clone(),
     };
     tracing::info!(
-        selector = %args.federated_selector, server = %source.server,
+        selector = %args.federated_service_selector, server = %source.server,
         "local member writer: Services of the source cluster ({}) selected by {} join their \
          <name>-federated Service as multicluster.linkerd.io/local-discovery",
-        source.server, args.federated_selector
+        source.server, args.federated_service_selector
     );
 
     let (stop_tx, stop_rx) = watch::channel(false);
