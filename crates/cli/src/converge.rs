@@ -6,9 +6,7 @@ use std::time::{Duration, Instant};
 
 use svcmirror_backend::ApiError;
 use svcmirror_core::drive::{Apply, DriveError, Phase, Refusal, drive};
-use svcmirror_core::{
-    Diagnostic, LabelSelector, Link, Operation, Plan, SourceState, TargetState,
-};
+use svcmirror_core::{Diagnostic, LabelSelector, Link, Operation, Plan, SourceState, TargetState};
 use svcmirror_fake::FakeCluster;
 
 /// The source once mirroring has converged, and what was found on the way.

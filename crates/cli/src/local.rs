@@ -85,7 +85,9 @@ mod tests {
         let svc = &translation.desired.services[&ObjectKey::new("default", "web-federated")];
         let annotations = &svc.metadata.annotations;
         assert_eq!(
-            annotations.get(LOCAL_DISCOVERY_ANNOTATION).map(String::as_str),
+            annotations
+                .get(LOCAL_DISCOVERY_ANNOTATION)
+                .map(String::as_str),
             Some("web")
         );
         assert_eq!(annotations.get(REMOTE_DISCOVERY_ANNOTATION), None);

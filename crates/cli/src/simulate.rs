@@ -195,7 +195,8 @@ async fn rounds(
     mut local: Option<&mut LocalWriter<'_>>,
 ) -> (usize, bool, u64, bool) {
     let written = |drivers: &[SimDriver], local: &Option<&mut LocalWriter<'_>>| {
-        drivers.iter().map(|d| d.stats().writes).sum::<u64>() + local.as_ref().map_or(0, |l| l.writes)
+        drivers.iter().map(|d| d.stats().writes).sum::<u64>()
+            + local.as_ref().map_or(0, |l| l.writes)
     };
     let mut reconciles = 0;
     let mut converged = false;

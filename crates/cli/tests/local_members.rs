@@ -22,7 +22,13 @@ fn run(args: &[&str]) -> (i32, String, String) {
 
 /// A Service `default/<name>` as YAML: a member when `member`, headless when `headless`, with
 /// `annotations` (a federated Service when given any).
-fn service(name: &str, port: u16, member: bool, headless: bool, annotations: &[(&str, &str)]) -> String {
+fn service(
+    name: &str,
+    port: u16,
+    member: bool,
+    headless: bool,
+    annotations: &[(&str, &str)],
+) -> String {
     let mut labels = format!("    app: {name}\n");
     if member {
         labels.push_str("    mirror.linkerd.io/federated: member\n");
@@ -51,7 +57,8 @@ struct Files(std::path::PathBuf);
 
 impl Files {
     fn new(test: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("svcmirror-local-{test}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("svcmirror-local-{test}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         Self(dir)
     }
@@ -103,7 +110,16 @@ fn local_member_created() {
     let target = files.write("target.yaml", &[service("other", 80, false, false, &[])]);
     let source = files.write("source.yaml", &[service("web", 8080, true, false, &[])]);
     let args = [
-        &["translate", "-o", "json", "--target", &target, "--source", &source, "--local-members"][..],
+        &[
+            "translate",
+            "-o",
+            "json",
+            "--target",
+            &target,
+            "--source",
+            &source,
+            "--local-members",
+        ][..],
         &LINK,
     ]
     .concat();
@@ -111,7 +127,11 @@ fn local_member_created() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(federated_entries(&out), Some((Some("web".into()), None)));
     // Without the flag the source's own member is nobody's (as without `svcmirror local`).
-    let without: Vec<&str> = args.iter().copied().filter(|a| *a != "--local-members").collect();
+    let without: Vec<&str> = args
+        .iter()
+        .copied()
+        .filter(|a| *a != "--local-members")
+        .collect();
     let (code, out, err) = run(&without);
     assert_eq!(code, 0, "{err}");
     assert_eq!(federated_entries(&out), None);
@@ -125,7 +145,11 @@ fn local_member_joined() {
     let files = Files::new("joined");
     let target = files.write("target.yaml", &[service("web", 80, true, false, &[])]);
     let source = files.write("source.yaml", &[service("web", 8080, true, false, &[])]);
-    let inputs = [&["--target", &target, "--source", &source, "--local-members"][..], &LINK].concat();
+    let inputs = [
+        &["--target", &target, "--source", &source, "--local-members"][..],
+        &LINK,
+    ]
+    .concat();
     let (code, out, err) = run(&[&["translate", "-o", "json"][..], &inputs].concat());
     assert_eq!(code, 0, "{err}");
     assert_eq!(
@@ -166,25 +190,50 @@ fn local_member_left() {
             ("multicluster.linkerd.io/remote-discovery", "web@west"),
         ],
     );
-    let source = files.write("source.yaml", &[service("web", 8080, false, false, &[]), fed]);
+    let source = files.write(
+        "source.yaml",
+        &[service("web", 8080, false, false, &[]), fed],
+    );
     let member = files.write("member.yaml", &[service("web", 80, true, false, &[])]);
     let nobody = files.write("nobody.yaml", &[service("other", 80, false, false, &[])]);
     let (code, out, err) = run(&[
-        &["translate", "-o", "json", "--target", &member, "--source", &source, "--local-members"][..],
+        &[
+            "translate",
+            "-o",
+            "json",
+            "--target",
+            &member,
+            "--source",
+            &source,
+            "--local-members",
+        ][..],
         &LINK,
     ]
     .concat());
     assert_eq!(code, 0, "{err}");
-    assert_eq!(federated_entries(&out), Some((None, Some("web@west".into()))));
+    assert_eq!(
+        federated_entries(&out),
+        Some((None, Some("web@west".into())))
+    );
     assert_eq!(ports_of_federated(&out), [80], "the lead passed to west");
 
     let (code, out, err) = run(&[
-        &["plan", "--target", &nobody, "--source", &source, "--local-members"][..],
+        &[
+            "plan",
+            "--target",
+            &nobody,
+            "--source",
+            &source,
+            "--local-members",
+        ][..],
         &LINK,
     ]
     .concat());
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("delete") && out.contains("web-federated"), "{out}");
+    assert!(
+        out.contains("delete") && out.contains("web-federated"),
+        "{out}"
+    );
 }
 
 /// SPEC §9: a headless local member cannot join: `InvalidService` naming it, exit 1, and no
@@ -195,7 +244,16 @@ fn headless_local_member_refused() {
     let target = files.write("target.yaml", &[service("other", 80, false, false, &[])]);
     let source = files.write("source.yaml", &[service("web", 8080, true, true, &[])]);
     let (code, out, err) = run(&[
-        &["translate", "-o", "json", "--target", &target, "--source", &source, "--local-members"][..],
+        &[
+            "translate",
+            "-o",
+            "json",
+            "--target",
+            &target,
+            "--source",
+            &source,
+            "--local-members",
+        ][..],
         &LINK,
     ]
     .concat());
@@ -213,12 +271,25 @@ fn headless_local_member_refused() {
 fn local_members_needs_the_source_and_takes_a_selector() {
     let files = Files::new("flags");
     let target = files.write("target.yaml", &[service("other", 80, false, false, &[])]);
-    let (code, out, err) = run(&[&["translate", "--target", &target, "--local-members"][..], &LINK].concat());
+    let (code, out, err) = run(&[
+        &["translate", "--target", &target, "--local-members"][..],
+        &LINK,
+    ]
+    .concat());
     assert_eq!((code, out.as_str()), (2, ""), "{err}");
     assert!(err.contains("--source"), "{err}");
     let source = files.write("source.yaml", &[service("web", 8080, true, false, &[])]);
     let (code, out, err) = run(&[
-        &["translate", "-o", "json", "--target", &target, "--source", &source, "--local-members=app=web"][..],
+        &[
+            "translate",
+            "-o",
+            "json",
+            "--target",
+            &target,
+            "--source",
+            &source,
+            "--local-members=app=web",
+        ][..],
         &LINK,
     ]
     .concat());

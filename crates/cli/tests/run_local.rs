@@ -53,7 +53,8 @@ fn service(name: &str, port: i32, member: bool, headless: bool) -> Service {
 fn set_member(server: &ApiServer, name: &str, member: bool) {
     server
         .write(|c| {
-            let Some(Object::Service(mut svc)) = c.get(Kind::Service, &ObjectKey::new("default", name))
+            let Some(Object::Service(mut svc)) =
+                c.get(Kind::Service, &ObjectKey::new("default", name))
             else {
                 return Err(format!("no default/{name}"));
             };
@@ -402,7 +403,11 @@ async fn local_and_link_processes_converge_on_one_federated_service() {
     .await;
     let settled = federated(&east, "web");
     two_more_resyncs(&both).await;
-    assert_eq!(federated(&east, "web"), settled, "flapped after the local member left");
+    assert_eq!(
+        federated(&east, "web"),
+        settled,
+        "flapped after the local member left"
+    );
     drop((run, local));
     let _ = std::fs::remove_dir_all(&dir);
 }
