@@ -335,3 +335,38 @@ async fn apply(source: &Observed<KubeSource>, op: Operation) -> Result<(), ApiEr
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(clap::Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        local: LocalArgs,
+    }
+
+    /// Linkerd's defaults: the federated selector `mirror.linkerd.io/federated=member`; the
+    /// Lease is this writer's own (not a link's); a selector that does not parse is refused.
+    #[test]
+    fn defaults_are_linkerds_and_a_bad_selector_is_refused() {
+        let parsed = Wrapper::try_parse_from(["svcmirror"]).expect("parses");
+        assert_eq!(
+            parsed.local.federated_service_selector.to_string(),
+            "mirror.linkerd.io/federated=member"
+        );
+        assert_eq!(parsed.local.lease_name, "svcmirror-local");
+        assert_eq!(parsed.local.resync_period, Duration::from_secs(300));
+        let custom = Wrapper::try_parse_from(["svcmirror", "--federated-selector", "tier=fed"])
+            .expect("the alias parses");
+        assert_eq!(
+            custom.local.federated_service_selector.to_string(),
+            "tier=fed"
+        );
+        assert!(
+            Wrapper::try_parse_from(["svcmirror", "--federated-service-selector", "a in b"])
+                .is_err()
+        );
+    }
+}
