@@ -411,3 +411,31 @@ async fn local_and_link_processes_converge_on_one_federated_service() {
     drop((run, local));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `deploy/local.yaml` runs `svcmirror local` with flags it has: its container's args parse (the
+/// run then stops at the missing kubeconfig given here, not at a usage error).
+#[tokio::test]
+async fn deploy_local_yaml_runs_svcmirror_local_with_flags_it_has() {
+    let manifest = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/local.yaml"),
+    )
+    .expect("deploy/local.yaml");
+    let docs = documents(&manifest);
+    let deployment = docs
+        .iter()
+        .find(|d| d["kind"] == "Deployment")
+        .expect("a Deployment");
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"], "svcmirror-local");
+    let mut args: Vec<String> = pod["containers"][0]["args"]
+        .as_array()
+        .expect("args")
+        .iter()
+        .map(|a| a.as_str().expect("a string").to_owned())
+        .collect();
+    assert_eq!(args.first().map(String::as_str), Some("local"));
+    args.push("--source-kubeconfig=/nonexistent/svcmirror-local.kubeconfig".to_owned());
+    let (code, out, err) = svcmirror_output(args).await;
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert!(err.contains("reading kubeconfig"), "{err}");
+}
