@@ -45,7 +45,8 @@ pub enum Command {
     /// Run the mirror controller between two clusters
     Run(crate::controller::RunArgs),
     /// Run the local member writer in the source cluster (SPEC §9; Linkerd's
-    /// `local-service-mirror`): each Service of the source selected by --federated-selector joins
+    /// `local-service-mirror`): each Service of the source selected by
+    /// --federated-service-selector joins
     /// its `<name>-federated` Service as `multicluster.linkerd.io/local-discovery: <name>`, beside
     /// the entries the links' `run` controllers write. One per source cluster, not per link
     /// (deploy/local.yaml).
