@@ -13,6 +13,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use svcmirror_backend::ApiError;
 use svcmirror_core::model::{Kind, Service};
 
+use crate::client::Timeouts;
 use crate::convert;
 use crate::source::list_all;
 
@@ -34,7 +35,7 @@ pub async fn list_services(client: &kube::Client) -> Result<Vec<Service>, ApiErr
 /// sees them (with its default backoff, resuming on its own after an error, which is yielded).
 /// What changed is not said: a change is the cue to list again.
 pub fn watch_services(client: kube::Client) -> BoxStream<'static, Result<(), ApiError>> {
-    watcher(Api::<k8s::Service>::all(client), watcher::Config::default())
+    watcher(Api::<k8s::Service>::all(client), watch_config())
         .default_backoff()
         .map(|event| {
             event
@@ -42,4 +43,24 @@ pub fn watch_services(client: kube::Client) -> BoxStream<'static, Result<(), Api
                 .map_err(|e| ApiError::Unavailable(format!("watch of services: {e}")))
         })
         .boxed()
+}
+
+/// Issue 14: the server ends a quiet watch ([`Timeouts::watch_timeout_secs`]) before the
+/// client's read timeout would call it dead (an ERROR line and a reconnect every minute).
+fn watch_config() -> watcher::Config {
+    watcher::Config::default().timeout(Timeouts::default().watch_timeout_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A quiet watch of every Service is ended by the server (50 s) before the client's read
+    /// timeout (60 s), as the target's watches are.
+    #[test]
+    fn the_server_ends_a_quiet_watch_before_the_read_timeout() {
+        let timeout = watch_config().timeout.expect("a timeoutSeconds");
+        assert_eq!(timeout, 50);
+        assert!(u64::from(timeout) < Timeouts::default().read.as_secs());
+    }
 }
