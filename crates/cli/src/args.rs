@@ -37,6 +37,19 @@ pub struct Inputs {
     pub target_endpoints: TargetEndpoints,
     #[command(flatten)]
     pub link: LinkArgs,
+    /// SPEC §9, the local member, as `svcmirror local` writes it: the --source snapshot's own
+    /// Services picked by SELECTOR (default mirror.linkerd.io/federated=member) join their
+    /// `<name>-federated` Service as `multicluster.linkerd.io/local-discovery: <name>`, beside
+    /// the links' `<name>@<cluster>` entries (and lead it: its labels and ports). Needs --source:
+    /// the source snapshot is the local cluster.
+    #[arg(long, value_name = "SELECTOR", num_args = 0..=1, requires = "source",
+          default_missing_value = svcmirror_core::DEFAULT_FEDERATED_SELECTOR,
+          value_parser = parse_label_selector)]
+    pub local_members: Option<LabelSelector>,
+}
+
+fn parse_label_selector(text: &str) -> Result<LabelSelector, String> {
+    LabelSelector::parse(text).map_err(|e| format!("not a label selector: {e}"))
 }
 
 fn parse_target_endpoints(text: &str) -> Result<TargetEndpoints, String> {

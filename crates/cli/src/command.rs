@@ -44,6 +44,12 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Run the mirror controller between two clusters
     Run(crate::controller::RunArgs),
+    /// Run the local member writer in the source cluster (SPEC §9; Linkerd's
+    /// `local-service-mirror`): each Service of the source selected by
+    /// --federated-service-selector joins its `<name>-federated` Service as
+    /// `multicluster.linkerd.io/local-discovery: <name>`, beside the entries the links' `run`
+    /// controllers write. One per source cluster, not per link (deploy/local.yaml).
+    Local(crate::local_run::LocalArgs),
     /// Check a link like `linkerd multicluster check`: both API servers, the Link (--link-name),
     /// every permission the controller needs, the gateway probe, name conflicts, mirrors without
     /// endpoints (exit 1 on a failure).

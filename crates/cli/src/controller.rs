@@ -156,7 +156,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
 }
 
 /// This replica's identity in the Lease: `$POD_NAME`, else the hostname.
-fn identity() -> String {
+pub(crate) fn identity() -> String {
     std::env::var("POD_NAME")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())
@@ -383,7 +383,7 @@ async fn controller(
     Ok(())
 }
 
-async fn wait_for_signal() {
+pub(crate) async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

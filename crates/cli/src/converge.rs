@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use svcmirror_backend::ApiError;
 use svcmirror_core::{
-    Apply, Diagnostic, DriveError, Link, Operation, Phase, Plan, Refusal, SourceState, TargetState,
-    drive,
+    Apply, Diagnostic, DriveError, LabelSelector, Link, Operation, Phase, Plan, Refusal,
+    SourceState, TargetState, drive,
 };
 use svcmirror_fake::FakeCluster;
 
@@ -21,7 +21,7 @@ pub struct Converged {
 /// every plan; the converged store is moved out. The convergence contract and its bound are the
 /// core's ([`svcmirror_core::drive`]).
 pub fn converge(link: &Link, target: &TargetState, fake: FakeCluster) -> anyhow::Result<Converged> {
-    converge_timed(link, target, fake, &mut Timings::default())
+    converge_timed(link, target, None, fake, &mut Timings::default())
 }
 
 /// [`converge`], adding the time spent in the core and in the fake to `timings`.
@@ -29,14 +29,17 @@ pub fn converge(link: &Link, target: &TargetState, fake: FakeCluster) -> anyhow:
 /// At cluster scale memory is what limits this loop: the fake keeps no write history, and the
 /// converged store is moved out, not listed (the drive itself drops the listed source and the
 /// translation once the plan is made, and moves the plan's objects into the fake).
+/// `local`: the source's own federated members' selector (`--local-members`, SPEC §9), a writer
+/// planned with the link's.
 pub fn converge_timed(
     link: &Link,
     target: &TargetState,
+    local: Option<&LabelSelector>,
     mut fake: FakeCluster,
     timings: &mut Timings,
 ) -> anyhow::Result<Converged> {
     fake.compact_history();
-    let diagnostics = drive_on(link, target, &mut fake, timings)?;
+    let diagnostics = drive_on(link, target, local, &mut fake, timings)?;
     Ok(Converged {
         source: Timings::time(&mut timings.apply, || fake.into_state()),
         diagnostics,
@@ -47,6 +50,7 @@ pub fn converge_timed(
 fn drive_on(
     link: &Link,
     target: &TargetState,
+    local: Option<&LabelSelector>,
     fake: &mut FakeCluster,
     timings: &mut Timings,
 ) -> anyhow::Result<Vec<Diagnostic>> {
@@ -54,6 +58,7 @@ fn drive_on(
         fake,
         link,
         target,
+        local,
         timings,
         current: None,
     };
@@ -100,6 +105,7 @@ pub struct ConvergedLinks {
 /// flap), naming the links that wrote.
 pub fn converge_links(
     links: &[(&Link, &TargetState)],
+    local: Option<&LabelSelector>,
     mut fake: FakeCluster,
     timings: &mut Timings,
 ) -> anyhow::Result<ConvergedLinks> {
@@ -110,7 +116,7 @@ pub fn converge_links(
         writers.clear();
         for (i, (link, target)) in links.iter().enumerate() {
             let before = fake.resource_version();
-            diagnostics[i] = drive_on(link, target, &mut fake, timings)?;
+            diagnostics[i] = drive_on(link, target, local, &mut fake, timings)?;
             if fake.resource_version() != before {
                 writers.push(link.cluster_name().as_str());
             }
@@ -135,6 +141,8 @@ struct CliSource<'a> {
     fake: &'a mut FakeCluster,
     link: &'a Link,
     target: &'a TargetState,
+    /// `--local-members`: the local member writer's selector (SPEC §9).
+    local: Option<&'a LabelSelector>,
     timings: &'a mut Timings,
     current: Option<(Phase, Instant)>,
 }
@@ -156,9 +164,9 @@ impl Apply for CliSource<'_> {
         diagnostics: &mut Vec<Diagnostic>,
         plan: &mut Plan,
     ) {
-        // SPEC §9: and the federated Services of the link.
+        // SPEC §9: and the federated Services of the link (and of the local members).
         let links = [(self.link, self.target)];
-        crate::federation::add_to(&links, source, diagnostics, plan);
+        crate::federation::add_to(&links, self.local, source, diagnostics, plan);
     }
 
     fn phase(&mut self, phase: Phase) {

@@ -11,21 +11,38 @@ use std::borrow::Cow;
 
 use svcmirror_core::labels::is_federation_owned;
 use svcmirror_core::{
-    FederationWriter, Link, Plan, SourceState, TargetState, Translation, federate_as,
-    plan_federated,
+    FederationWriter, LabelSelector, Link, Plan, SourceState, TargetState, Translation,
+    federate_as, plan_federated,
 };
 
 /// The federated Services `source` must hold once every link of `links` (each with its target)
-/// wrote its share, and the plan that gets it there. The translation's `desired` holds the
-/// federated Services; its diagnostics are every writer's.
+/// — and the local members of `source` picked by `local`, when given — wrote its share, and the
+/// plan that gets it there. The translation's `desired` holds the federated Services; its
+/// diagnostics are every writer's.
 #[must_use]
-pub fn federated(links: &[(&Link, &TargetState)], source: &SourceState) -> (Translation, Plan) {
+pub fn federated(
+    links: &[(&Link, &TargetState)],
+    local: Option<&LabelSelector>,
+    source: &SourceState,
+) -> (Translation, Plan) {
+    // SPEC §9: the local member writer reads the source's own Services (`svcmirror local`).
+    let members = local.map(|_| crate::local::local_members(&source.services));
+    let writers: Vec<(FederationWriter<'_>, &TargetState)> = local
+        .zip(members.as_ref())
+        .map(|(selector, members)| (FederationWriter::Local(selector), members))
+        .into_iter()
+        .chain(
+            links
+                .iter()
+                .map(|(link, target)| (FederationWriter::Link(link), *target)),
+        )
+        .collect();
     let mut merged = Translation::default();
     // Copied only for a second writer: at cluster scale the source is the largest input.
     let mut view: Cow<'_, SourceState> = Cow::Borrowed(source);
-    for (i, (link, target)) in links.iter().enumerate() {
-        let share = federate_as(FederationWriter::Link(link), target, &view);
-        if i + 1 < links.len() {
+    for (i, (writer, target)) in writers.iter().enumerate() {
+        let share = federate_as(*writer, target, &view);
+        if i + 1 < writers.len() {
             // What the next writer observes: the federated Services as this one left them.
             let view = view.to_mut();
             view.services
@@ -56,11 +73,12 @@ pub fn federated(links: &[(&Link, &TargetState)], source: &SourceState) -> (Tran
 /// `diagnostics`): what `translate` and `plan` print.
 pub fn add_to(
     links: &[(&Link, &TargetState)],
+    local: Option<&LabelSelector>,
     source: &SourceState,
     diagnostics: &mut Vec<svcmirror_core::Diagnostic>,
     plan: &mut Plan,
 ) {
-    let (translation, fed_plan) = federated(links, source);
+    let (translation, fed_plan) = federated(links, local, source);
     diagnostics.extend(translation.diagnostics);
     plan.operations.extend(fed_plan.operations);
     plan.diagnostics.extend(fed_plan.diagnostics);
@@ -103,7 +121,7 @@ mod tests {
         let (west, east) = (link("west"), link("east"));
         let (w, e) = (members(80), members(80));
         let links = [(&west, &w), (&east, &e)];
-        let (translation, plan) = federated(&links, &SourceState::default());
+        let (translation, plan) = federated(&links, None, &SourceState::default());
         let key = ObjectKey::new("default", "web-federated");
         let svc = &translation.desired.services[&key];
         assert_eq!(
@@ -124,13 +142,13 @@ mod tests {
     fn one_link_keeps_the_entries_of_others() {
         let (west, east) = (link("west"), link("east"));
         let e = members(80);
-        let (written, _) = federated(&[(&east, &e)], &SourceState::default());
+        let (written, _) = federated(&[(&east, &e)], None, &SourceState::default());
         let source = SourceState {
             services: written.desired.services.into_values().collect(),
             ..SourceState::default()
         };
         let w = members(80);
-        let (translation, plan) = federated(&[(&west, &w)], &source);
+        let (translation, plan) = federated(&[(&west, &w)], None, &source);
         let svc = translation.desired.services.values().next().expect("one");
         assert_eq!(
             svc.metadata

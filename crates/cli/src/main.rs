@@ -2,7 +2,8 @@
 //!
 //! `svcmirror translate|plan|explain|simulate|demo`: the mirror computed offline from `kubectl get -o yaml|json`
 //! snapshots, with the in-memory fake standing in for the source cluster; `svcmirror run`: the
-//! controller between two live clusters; `link`, `unlink` and `check`: an operator's tools for a link.
+//! controller between two live clusters; `svcmirror local`: the source cluster's own federated
+//! members (SPEC §9); `link`, `unlink` and `check`: an operator's tools for a link.
 //!
 //! This binary is presentation only: it reads files (svcmirror-snapshot), calls the core
 //! (`translate`, `plan`), applies plans to the fake (svcmirror-fake) and prints. It must never decide
@@ -35,6 +36,8 @@ mod link_manifests;
 mod link_mode;
 mod link_print;
 mod link_watch;
+mod local;
+mod local_run;
 mod logging;
 mod metrics;
 mod observe;

@@ -47,11 +47,22 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             // SPEC §9: several links converge on one source, each link's findings its own.
             let (source, found) = match &loaded.links[..] {
                 [one] => {
-                    let converged = converge_timed(&one.link, &one.target, fake, &mut timings)?;
+                    let converged = converge_timed(
+                        &one.link,
+                        &one.target,
+                        args.inputs.local_members.as_ref(),
+                        fake,
+                        &mut timings,
+                    )?;
                     (converged.source, vec![converged.diagnostics])
                 }
                 _ => {
-                    let converged = converge_links(&loaded.pairs(), fake, &mut timings)?;
+                    let converged = converge_links(
+                        &loaded.pairs(),
+                        args.inputs.local_members.as_ref(),
+                        fake,
+                        &mut timings,
+                    )?;
                     (converged.source, converged.diagnostics)
                 }
             };
@@ -98,7 +109,13 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 let mut plan = plan(link, &translation.desired, &source);
                 // SPEC §9: and the federated Services of the link.
                 let links = [(link, target)];
-                crate::federation::add_to(&links, &source, &mut translation.diagnostics, &mut plan);
+                crate::federation::add_to(
+                    &links,
+                    args.inputs.local_members.as_ref(),
+                    &source,
+                    &mut translation.diagnostics,
+                    &mut plan,
+                );
                 plan
             });
             let render_start = Instant::now();
@@ -161,7 +178,12 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 .iter()
                 .map(|l| (l.link.clone(), l.target.clone()))
                 .collect();
-            let sim = crate::simulate::simulate(links, loaded.source_cluster()?, faults)?;
+            let sim = crate::simulate::simulate(
+                links,
+                loaded.source_cluster()?,
+                faults,
+                args.inputs.local_members.as_ref(),
+            )?;
             let mut out = std::io::stdout().lock();
             match args.output {
                 PlanFormat::Text => crate::simulate::write_summary(&sim, &mut out)?,
@@ -175,7 +197,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 );
             }
             let found = sim.diagnostics.clone();
-            let outcome = loaded.report(Vec::new(), found);
+            let outcome = loaded.report(sim.local_diagnostics.clone(), found);
             Ok(Outcome {
                 rejected: outcome.rejected || !sim.failures.is_empty() || !sim.stats.converged,
             })
@@ -186,6 +208,10 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::Run(args) => {
             crate::controller::run(args)?;
+            Ok(Outcome { rejected: false })
+        }
+        Command::Local(args) => {
+            crate::local_run::run(args)?;
             Ok(Outcome { rejected: false })
         }
         Command::Check(args) => Ok(Outcome {
@@ -230,7 +256,13 @@ fn plan_links(
     let mut shared = Vec::new();
     Timings::time(&mut timings.plan, || {
         // SPEC §9: the federated Services of every link, each link one writer.
-        crate::federation::add_to(&loaded.pairs(), source, &mut shared, &mut plan);
+        crate::federation::add_to(
+            &loaded.pairs(),
+            args.inputs.local_members.as_ref(),
+            source,
+            &mut shared,
+            &mut plan,
+        );
     });
     shared.append(&mut plan.diagnostics);
     let render_start = Instant::now();

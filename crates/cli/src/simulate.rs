@@ -11,7 +11,7 @@ use futures::future::BoxFuture;
 use serde::Serialize;
 use svcmirror_backend::{Clock, Driver, Failure};
 use svcmirror_core::model::Object;
-use svcmirror_core::{Condition, Diagnostic, Link, SourceState, TargetState};
+use svcmirror_core::{Condition, Diagnostic, LabelSelector, Link, SourceState, TargetState};
 use svcmirror_fake::{FakeCluster, FakeHandle, FaultConfig};
 
 /// Whole-link reconciles (and resync attempts) before giving up on convergence. Each reconcile
@@ -57,16 +57,22 @@ pub struct Simulation {
     pub conditions: BTreeMap<String, Vec<Condition>>,
     /// What it cost.
     pub stats: SimulationStats,
+    /// The local member writer's findings (`--local-members`, SPEC §9), from its last pass.
+    pub local_diagnostics: Vec<Diagnostic>,
 }
 
 /// Runs the driver of each link (from its target into the one `source`; faults, if any, hit the
 /// source's requests) until a whole-link reconcile finds nothing to do, then resyncs once more.
 /// Several links (SPEC §9) run one driver each, as their controllers do, in rounds of resyncs
 /// until a round writes nothing: the federated Services they share settle without flapping.
+///
+/// `local` (`--local-members`, SPEC §9): the local member writer (`svcmirror local`) takes part
+/// in every round, after the links: its writes count as the links' do.
 pub fn simulate(
     links: Vec<(Link, TargetState)>,
     source: FakeCluster,
     faults: Option<FaultConfig>,
+    local: Option<&LabelSelector>,
 ) -> anyhow::Result<Simulation> {
     let source = FakeHandle::from(match faults {
         Some(config) => source.with_faults(config),
@@ -82,9 +88,15 @@ pub fn simulate(
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async {
-        let (reconciles, converged, writes, resynced) = match &mut drivers[..] {
-            [driver] => one(driver).await,
-            drivers => rounds(drivers).await,
+        let mut local = local.map(|selector| LocalWriter {
+            selector,
+            source: source.clone(),
+            writes: 0,
+            diagnostics: Vec::new(),
+        });
+        let (reconciles, converged, writes, resynced) = match (&mut drivers[..], &mut local) {
+            ([driver], None) => one(driver).await,
+            (drivers, local) => rounds(drivers, local.as_mut()).await,
         };
         let objects = source.lock().state().objects();
         let mut stats = SimulationStats {
@@ -116,6 +128,8 @@ pub fn simulate(
             diagnostics.push(status.diagnostics);
             failures.extend(status.failures);
         }
+        // The local writer's writes (SPEC §9) count as the drivers' do.
+        stats.writes_after_resync += local.as_ref().map_or(0, |l| l.writes);
         stats.writes_after_resync -= writes;
         Ok(Simulation {
             objects,
@@ -123,6 +137,7 @@ pub fn simulate(
             failures,
             conditions,
             stats,
+            local_diagnostics: local.map(|l| l.diagnostics).unwrap_or_default(),
         })
     })
 }
@@ -175,27 +190,70 @@ async fn one(driver: &mut SimDriver) -> (usize, bool, u64, bool) {
 /// Several links, one driver each on the shared source: rounds in which every driver resyncs
 /// (relists, then reconciles its whole link) in the order given, until a round is complete and
 /// writes nothing; then one more round. Returns as [`one`].
-async fn rounds(drivers: &mut [SimDriver]) -> (usize, bool, u64, bool) {
-    let written = |drivers: &[SimDriver]| drivers.iter().map(|d| d.stats().writes).sum::<u64>();
+async fn rounds(
+    drivers: &mut [SimDriver],
+    mut local: Option<&mut LocalWriter<'_>>,
+) -> (usize, bool, u64, bool) {
+    let written = |drivers: &[SimDriver], local: &Option<&mut LocalWriter<'_>>| {
+        drivers.iter().map(|d| d.stats().writes).sum::<u64>()
+            + local.as_ref().map_or(0, |l| l.writes)
+    };
     let mut reconciles = 0;
     let mut converged = false;
     while reconciles < MAX_ROUNDS && !converged {
         reconciles += 1;
-        let before = written(drivers);
+        let before = written(drivers, &local);
         let mut complete = true;
         for driver in drivers.iter_mut() {
             complete &= driver.resync().await.is_ok_and(|o| o.complete);
         }
-        converged = complete && written(drivers) == before;
+        if let Some(local) = local.as_mut() {
+            complete &= local.pass();
+        }
+        converged = complete && written(drivers, &local) == before;
     }
-    let writes = written(drivers);
+    let writes = written(drivers, &local);
     let mut resynced = converged;
     if converged {
         for driver in drivers.iter_mut() {
             resynced &= driver.resync().await.is_ok_and(|o| o.complete);
         }
+        if let Some(local) = local.as_mut() {
+            resynced &= local.pass();
+        }
     }
     (reconciles, converged, writes, resynced)
+}
+
+/// SPEC §9: the local member writer on the simulated source — `svcmirror local`'s pass
+/// ([`crate::local::local_share`]) applied to the in-memory cluster.
+struct LocalWriter<'a> {
+    selector: &'a LabelSelector,
+    source: FakeHandle,
+    /// Successful writes so far.
+    writes: u64,
+    /// The findings of the last pass.
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl LocalWriter<'_> {
+    /// One pass: list, plan, apply. Whether every planned write succeeded.
+    fn pass(&mut self) -> bool {
+        use svcmirror_core::Apply;
+        let mut fake = self.source.lock();
+        let listed = Apply::list(&mut *fake);
+        let (translation, plan) = crate::local::local_share(self.selector, &listed);
+        self.diagnostics = translation.diagnostics;
+        self.diagnostics.extend(plan.diagnostics.iter().cloned());
+        let mut complete = true;
+        for op in plan.operations {
+            match Apply::apply(&mut *fake, op) {
+                Ok(()) => self.writes += 1,
+                Err(_) => complete = false,
+            }
+        }
+        complete
+    }
 }
 
 /// `{"objects": <kind: List>, "conditions": {"ns/name": [...]}, "stats": {...}}`.

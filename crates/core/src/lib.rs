@@ -111,7 +111,7 @@ pub use link::{
     LabelSelectorRequirement, Link, LinkError, LinkWarning, ProbeSpec, SelectorOperator,
 };
 pub use link_builder::LinkBuilder;
-pub use link_spec::{LinkManifest, LinkSpec, UnknownEndpointsApi};
+pub use link_spec::{DEFAULT_FEDERATED_SELECTOR, LinkManifest, LinkSpec, UnknownEndpointsApi};
 pub use model::{EndpointSlice, Endpoints, Kind, Object, ObjectKey, Service, StringMap};
 pub use names::{
     ClusterName, HASH_LEN, InvalidClusterName, MirrorName, cluster_name_overlaps, is_dns1035_label,

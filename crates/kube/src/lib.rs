@@ -47,6 +47,7 @@ mod events;
 pub mod fence;
 pub mod lease;
 pub mod link_resource;
+pub mod services;
 mod source;
 mod target;
 mod write_fields;
