@@ -283,6 +283,42 @@ fn federated_local_member_created_joined_left() {
     );
 }
 
+/// SPEC §9, the local writer's members are the source's own Services: with a selector outside
+/// `mirror.linkerd.io/` (which the copy deny-list keeps off mirrors), `web-federated` carries the
+/// member's copied label, and the local writer, handed the whole source, must not make it a member
+/// of `web-federated-federated` (found by `svcmirror local`'s tests).
+#[test]
+fn federated_service_never_joins_as_a_local_member() {
+    let selector = LabelSelector::parse("tier=federated").expect("selector");
+    let local = only(vec![
+        svc("default", "web")
+            .label("tier", "federated")
+            .port("http", 80)
+            .build(),
+    ]);
+    let mut fake = fake();
+    write(FederationWriter::Local(&selector), &local, &mut fake);
+    let fed = federated(&fake).expect("created");
+    assert_eq!(
+        fed.metadata.labels.get("tier").map(String::as_str),
+        Some("federated"),
+        "the copied label that makes it match"
+    );
+    // The local writer sees the whole source now: the member and its own federated Service.
+    let mut whole = local.clone();
+    whole.services.extend(fake.state().services.clone());
+    assert_eq!(
+        write(FederationWriter::Local(&selector), &whole, &mut fake),
+        0,
+        "nothing to write: web-federated is no member"
+    );
+    assert_eq!(
+        fake.state()
+            .service(&ObjectKey::new("default", "web-federated-federated")),
+        None
+    );
+}
+
 /// A headless member cannot join (Linkerd: "Headless service cannot join federated service"),
 /// and a writer never touches a federated Service it has no part in.
 #[test]

@@ -6,7 +6,6 @@
 //! `svcmirror local` ([`crate::local_run`]) and the offline commands (`--local-members`,
 //! [`crate::federation`]) hand it.
 
-use svcmirror_core::labels::MIRRORED_SERVICE;
 use svcmirror_core::model::Service;
 use svcmirror_core::{
     FederationWriter, LabelSelector, Plan, SourceState, TargetState, Translation, federate_as,
@@ -16,19 +15,12 @@ use svcmirror_core::{
 /// Linkerd's default `-federated-service-selector` (`k8s.DefaultFederatedServiceSelector`).
 pub const DEFAULT_LOCAL_SELECTOR: &str = svcmirror_core::DEFAULT_FEDERATED_SELECTOR;
 
-/// The source's Services that may be local members: every Service but the ones svcmirror writes
-/// (`mirror.linkerd.io/mirrored-service=true`: a link's mirrors and the federated Services).
-/// Mirrors and federated Services copy their members' labels, so with a selector that is not
-/// under `mirror.linkerd.io/` (which the copy deny-list drops, SPEC §4) they would match it, and
-/// `web-federated` would become a member of `web-federated-federated`.
+/// The source's Services as the local writer's members (the core leaves out what svcmirror
+/// writes there: mirrors and federated Services, `mirrored-service=true`, SPEC §9).
 #[must_use]
 pub fn local_members(services: &[Service]) -> TargetState {
     TargetState {
-        services: services
-            .iter()
-            .filter(|s| s.metadata.labels.get(MIRRORED_SERVICE).map(String::as_str) != Some("true"))
-            .cloned()
-            .collect(),
+        services: services.to_vec(),
         endpoints: Vec::new(),
     }
 }

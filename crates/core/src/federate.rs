@@ -161,11 +161,23 @@ pub(crate) fn collect<'a>(
     state: &'a TargetState,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
-    // Only the selected Services are keyed: a target holds far more than its members.
+    // Only the selected Services are keyed: a target holds far more than its members. SPEC §9:
+    // the local writer's members are the source's own Services, never what svcmirror writes there
+    // (`mirrored-service=true`: mirrors and federated Services copy their members' labels, so
+    // with a selector outside `mirror.linkerd.io/` `web-federated` would join
+    // `web-federated-federated`).
+    let ours = |s: &Service| {
+        origin.is_none()
+            && s.metadata
+                .labels
+                .get(labels::MIRRORED_SERVICE)
+                .map(String::as_str)
+                == Some("true")
+    };
     let selected: Vec<&Service> = state
         .services
         .iter()
-        .filter(|s| selector.matches(&s.metadata.labels))
+        .filter(|s| selector.matches(&s.metadata.labels) && !ours(s))
         .collect();
     let services = unique_by_key(&selected, |s| s.metadata.key(), Kind::Service, diagnostics);
     for (key, svc) in services {
