@@ -57,8 +57,13 @@ fn link_spec(docs: &[Value]) -> LinkSpec {
         .expect("multicluster.linkerd.io/v1alpha3 Link")
 }
 
+/// A token file of its own for each call: tests run in parallel threads of one process, and a
+/// shared path rewritten by one test was read empty by another (a truncated file, token "").
 fn token_file() -> PathBuf {
-    let path = std::env::temp_dir().join(format!("svcmirror-link-token-{}", std::process::id()));
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let path =
+        std::env::temp_dir().join(format!("svcmirror-link-token-{}-{n}", std::process::id()));
     std::fs::write(&path, "offline-token\n").expect("token file");
     path
 }
