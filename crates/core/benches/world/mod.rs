@@ -22,7 +22,7 @@ use std::net::Ipv4Addr;
 
 use serde_json::{Value, json};
 use svcmirror_core::model::{Endpoints, ObjectKey, Service};
-use svcmirror_core::{Apply, Link, Object, Operation, Refusal, SourceState, TargetState};
+use svcmirror_core::{Apply, Limits, Link, Object, Operation, Refusal, SourceState, TargetState};
 
 /// How big the world is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +70,9 @@ pub fn link() -> Link {
             "linkerd-gateway.linkerd-multicluster.serviceaccount.identity.linkerd.cluster.local",
         )
         .enable_headless_services(true)
+        // SPEC §8: the budget of a /12 Service range (as `--service-cidr 10.32.0.0/12`), which
+        // holds the world's ClusterIPs; the flat default (4096) would truncate the world.
+        .limits(Limits::default().with_service_range(1 << 20))
         .build()
         .expect("link")
 }
