@@ -45,3 +45,36 @@ pub async fn lead<F: Future>(
         }
     }
 }
+
+/// One term of a controller's main loop: runs `work` while holding the lease (renewed by
+/// [`lead`]), or simply runs it without leader election. True when the lease was lost, the
+/// work dropped, and the replica should wait to acquire it again; logs that.
+pub async fn term<F: Future<Output = ()>>(elector: &mut Option<LeaderElector>, work: F) -> bool {
+    let lost = match elector.take() {
+        Some(held) => {
+            let (held, term) = lead(held, work).await;
+            *elector = Some(held);
+            matches!(term, Term::Lost)
+        }
+        None => {
+            work.await;
+            false
+        }
+    };
+    if lost {
+        // The work future was dropped above: no request of it is sent any more.
+        tracing::warn!(
+            "lost the lease: this replica stopped writing and waits to acquire it again"
+        );
+    }
+    lost
+}
+
+/// Hands the lease over at shutdown (a successor need not wait for it to expire).
+pub async fn release(elector: Option<LeaderElector>) {
+    if let Some(mut elector) = elector
+        && let Err(e) = elector.release().await
+    {
+        tracing::warn!(error = %e, "releasing the lease failed ({e}); it expires on its own");
+    }
+}

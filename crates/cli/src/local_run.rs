@@ -175,30 +175,14 @@ async fn controller(args: LocalArgs) -> anyhow::Result<()> {
             shared.acquisitions += 1;
         }
         let work = lead(&writer, &shared, args.resync_period, stop_rx.clone());
-        let lost = match elector.take() {
-            Some(held) => {
-                let (held, term) = crate::leader::lead(held, work).await;
-                elector = Some(held);
-                matches!(term, crate::leader::Term::Lost)
-            }
-            None => {
-                work.await;
-                false
-            }
-        };
+        // The lease is renewed on its own task (crate::leader), never beside the work.
+        let lost = crate::leader::term(&mut elector, work).await;
         shared.lock().expect("lock").driver_stopped();
         if !lost {
             break;
         }
-        tracing::warn!(
-            "lost the lease: this replica stopped writing and waits to acquire it again"
-        );
     }
-    if let Some(elector) = elector.as_mut()
-        && let Err(e) = elector.release().await
-    {
-        tracing::warn!(error = %e, "releasing the lease failed ({e}); it expires on its own");
-    }
+    crate::leader::release(elector).await;
     tracing::info!("stopped");
     Ok(())
 }
