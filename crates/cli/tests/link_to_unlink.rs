@@ -35,8 +35,7 @@ use common::*;
 use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 use support::{ApiServer, ServiceAccount, seed_mirrored, spawn, west};
@@ -219,32 +218,6 @@ fn snapshot(server: &ApiServer) -> BTreeSet<String> {
             .map(|e| format!("Event {e}")),
     );
     out
-}
-
-/// Polls `check` every 100 ms, at most `tries` times (a hang guard); panics with its last answer
-/// and the controller's log.
-async fn wait_for(
-    child: &mut Child,
-    dir: &Path,
-    tries: u32,
-    mut check: impl FnMut() -> Result<(), String>,
-) {
-    let mut last = String::new();
-    for _ in 0..tries {
-        match check() {
-            Ok(()) => return,
-            Err(why) => last = why,
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!(
-                "svcmirror run exited ({status}); last: {last}\n{}",
-                log(dir)
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let _ = child.kill();
-    panic!("gave up waiting; last: {last}\n{}", log(dir));
 }
 
 /// The Link's status says default/nginx-svc is mirrored.

@@ -22,31 +22,6 @@ use support::{ApiServer, nginx_endpoints, seed_mirrored, spawn, spawn_tagged, we
 use svcmirror_core::model::Object;
 use svcmirror_fake::FakeCluster;
 
-/// Polls `check` every 100 ms, at most `tries` times; panics with its last answer and the log.
-async fn wait_for(
-    child: &mut Child,
-    dir: &Path,
-    tries: u32,
-    mut check: impl FnMut() -> Result<(), String>,
-) {
-    let mut last = String::new();
-    for _ in 0..tries {
-        match check() {
-            Ok(()) => return,
-            Err(why) => last = why,
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!(
-                "svcmirror run exited ({status}); last: {last}\n{}",
-                log(dir)
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let _ = child.kill();
-    panic!("gave up waiting; last: {last}\n{}", log(dir));
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svcmirror_run_mirrors_the_seed_walkthrough_serves_metrics_and_stops_on_sigterm() {
     let west = ApiServer::new(west());

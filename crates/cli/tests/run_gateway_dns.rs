@@ -13,7 +13,7 @@
 mod support;
 
 mod common;
-use common::{http_get, kubeconfig as kubeconfig_path, kubeconfig_text, log};
+use common::{http_get, kubeconfig as kubeconfig_path, kubeconfig_text, log, wait_for};
 
 use std::collections::BTreeSet;
 use std::net::TcpListener;
@@ -26,31 +26,6 @@ use svcmirror_core::model::{Kind, Object, ObjectKey};
 use svcmirror_fake::FakeCluster;
 
 const NAME: &str = "gw.west.example";
-
-/// Polls `check` every 100 ms, at most `tries` times; panics with its last answer and the log.
-async fn wait_for(
-    child: &mut Child,
-    dir: &Path,
-    tries: u32,
-    mut check: impl FnMut() -> Result<(), String>,
-) {
-    let mut last = String::new();
-    for _ in 0..tries {
-        match check() {
-            Ok(()) => return,
-            Err(why) => last = why,
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!(
-                "svcmirror run exited ({status}); last: {last}\n{}",
-                log(dir)
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let _ = child.kill();
-    panic!("gave up waiting; last: {last}\n{}", log(dir));
-}
 
 /// Every gateway address (ready or not) of the three endpoint mirrors' Endpoints in east: each
 /// must list exactly `want`.

@@ -16,8 +16,7 @@ use common::*;
 
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 use support::{ApiServer, Rbac, ServiceAccount, nginx_endpoints, seed_mirrored, spawn, west};
@@ -62,31 +61,6 @@ fn deploy(files: &[&str]) -> Rbac {
         docs.extend(serde_saphyr::from_multiple::<Value>(&text).expect("YAML"));
     }
     Rbac::from_documents(&docs)
-}
-
-/// Polls `check` every 100 ms, at most `tries` times; panics with its last answer and the log.
-async fn wait_for(
-    child: &mut Child,
-    dir: &Path,
-    tries: u32,
-    mut check: impl FnMut() -> Result<(), String>,
-) {
-    let mut last = String::new();
-    for _ in 0..tries {
-        match check() {
-            Ok(()) => return,
-            Err(why) => last = why,
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!(
-                "svcmirror run exited ({status}); last: {last}\n{}",
-                log(dir)
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let _ = child.kill();
-    panic!("gave up waiting; last: {last}\n{}", log(dir));
 }
 
 /// The gateway ports of mirror `nginx-set-0-west`'s Endpoints in east.

@@ -16,8 +16,7 @@ use common::*;
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -25,30 +24,6 @@ use std::time::Duration;
 use support::{ApiServer, spawn, west};
 use svcmirror_core::model::ObjectKey;
 use svcmirror_fake::FakeCluster;
-
-async fn wait_for(
-    child: &mut Child,
-    dir: &Path,
-    tries: u32,
-    mut check: impl FnMut() -> Result<(), String>,
-) {
-    let mut last = String::new();
-    for _ in 0..tries {
-        match check() {
-            Ok(()) => return,
-            Err(why) => last = why,
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!(
-                "svcmirror run exited ({status}); last: {last}\n{}",
-                log(dir)
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let _ = child.kill();
-    panic!("gave up waiting; last: {last}\n{}", log(dir));
-}
 
 /// A gateway whose every request is answered 200 while `healthy`, else 503.
 fn gateway(ip: IpAddr, healthy: Arc<AtomicBool>) -> SocketAddr {

@@ -1,12 +1,15 @@
 //! Helpers shared by the tests that run the `svcmirror run` binary against the loopback API
 //! servers (`run_binary`, `run_probe`, `run_federation`, `run_link_name`): kubeconfigs for the
 //! plain-HTTP servers, a bare HTTP GET of the admin server, the child's log, a run of the binary
-//! to its end (`svcmirror_output`: `check`, `unlink`, `link`).
+//! to its end (`svcmirror_output`: `check`, `unlink`, `link`), a bounded poll of a running child
+//! (`wait_for`).
 #![allow(dead_code)] // each includer uses part of it
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::Duration;
 
 /// A kubeconfig's text for the plain-HTTP server at `addr`.
 pub fn kubeconfig_text(name: &str, addr: SocketAddr) -> String {
@@ -58,4 +61,27 @@ pub async fn svcmirror_output(args: Vec<String>) -> (i32, String, String) {
     })
     .await
     .expect("joined")
+}
+
+/// Polls `check` every 100 ms, at most `tries` times (a hang guard, never a timing assertion);
+/// panics with its last answer and the child's log, at once if the child exits.
+pub async fn wait_for(
+    child: &mut Child,
+    dir: &Path,
+    tries: u32,
+    mut check: impl FnMut() -> Result<(), String>,
+) {
+    let mut last = String::new();
+    for _ in 0..tries {
+        match check() {
+            Ok(()) => return,
+            Err(why) => last = why,
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("svcmirror exited ({status}); last: {last}\n{}", log(dir));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = child.kill();
+    panic!("gave up waiting; last: {last}\n{}", log(dir));
 }
