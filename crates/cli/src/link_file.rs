@@ -78,13 +78,21 @@ pub fn parse_spec(text: &str) -> anyhow::Result<LinkSpec> {
 /// Deserializes with the path of the faulty field in the error (`spec.probeSpec.port: …`).
 fn deserialize<T: serde::de::DeserializeOwned>(document: Value) -> anyhow::Result<T> {
     serde_path_to_error::deserialize(document).map_err(|err| {
+        // Issue 13 (no matching on text): the hint is chosen by where the error is, the last
+        // key of its path, not by serde's words. An old key is no field of a Linkerd Link (the
+        // Link and its spec deny unknown fields), so an error at one is its being unknown.
+        let hint = match err.path().iter().next_back() {
+            Some(serde_path_to_error::Segment::Map { key }) => OLD_KEYS
+                .iter()
+                .find(|(old, _)| old == key)
+                .map(|(old, new)| {
+                    format!(" ({old} is svcmirror 0.1's key; Linkerd's Link uses {new})")
+                })
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
         let path = err.path().to_string();
         let inner = err.inner().to_string();
-        let hint = OLD_KEYS
-            .iter()
-            .find(|(old, _)| inner.starts_with(&format!("unknown field `{old}`")))
-            .map(|(old, new)| format!(" ({old} is svcmirror 0.1's key; Linkerd's Link uses {new})"))
-            .unwrap_or_default();
         if path == "." {
             anyhow::anyhow!("{inner}{hint}")
         } else {
@@ -133,11 +141,37 @@ mod tests {
         assert!(text.contains("unknown field `perod`"), "{text}");
     }
 
-    /// The old private keys are refused with the Linkerd name to use.
+    /// The old private keys are refused with the Linkerd name to use, in a bare spec and in a
+    /// Link's `spec`, the field named with its path; another unknown key gets no such hint.
     #[test]
     fn old_keys_name_their_replacement() {
         let err = parse_spec("clusterName: west\n").expect_err("old key");
         assert!(format!("{err:#}").contains("targetClusterName"), "{err:#}");
+        for (old, new) in OLD_KEYS {
+            let bare = format!("{old}: x\n");
+            let manifest = format!(
+                "apiVersion: multicluster.linkerd.io/v1alpha3\nkind: Link\nspec:\n  {bare}"
+            );
+            for (text, path) in [(bare, old.to_owned()), (manifest, format!("spec.{old}"))] {
+                let err = format!("{:#}", parse_spec(&text).expect_err("old key"));
+                assert!(
+                    err.contains(&format!("{path}: unknown field `{old}`")),
+                    "{err}"
+                );
+                assert!(
+                    err.contains(&format!(
+                        "({old} is svcmirror 0.1's key; Linkerd's Link uses {new})"
+                    )),
+                    "{err}"
+                );
+            }
+        }
+        let err = format!(
+            "{:#}",
+            parse_spec("clusterNom: west\n").expect_err("unknown")
+        );
+        assert!(err.contains("unknown field `clusterNom`"), "{err}");
+        assert!(!err.contains("svcmirror 0.1"), "{err}");
     }
 
     #[test]

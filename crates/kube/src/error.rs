@@ -16,6 +16,8 @@ use svcmirror_core::model::{Kind, ObjectKey};
 /// | 422 | `Invalid`, `field` from the first `details.causes[].field` |
 /// | 403 | `Forbidden` |
 /// | 401 (credentials expired or rotated: a client of [`crate::client::reloading_client`] re-reads them, so the same request is worth retrying) | `Unavailable` |
+/// | 500 `InternalError` "… range is full" (see `is_range_full`) | `RangeFull` |
+/// | 413 | `TooLarge` |
 /// | 504 or 500 with reason `Timeout`, 408, a client-side timeout | `Timeout` |
 /// | 410 (a watch's resourceVersion expired: re-list), 429, other 5xx, connection errors | `Unavailable` |
 ///
@@ -86,7 +88,7 @@ pub fn map_status(status: &Status, kind: Kind, key: &ObjectKey) -> ApiError {
         },
         500 if status.reason == "Timeout" => ApiError::Timeout(with_code(status, &message)),
         // SPEC §8: the Service range is exhausted; never retried (it cannot help).
-        500 if message.contains("range is full") => ApiError::RangeFull {
+        500 if is_range_full(status) => ApiError::RangeFull {
             kind,
             key: key.clone(),
             message: with_code(status, &message),
@@ -99,6 +101,43 @@ pub fn map_status(status: &Status, kind: Kind, key: &ObjectKey) -> ApiError {
             message: format!("HTTP {}: {message}", status.code),
         },
     }
+}
+
+/// Whether a 409 is server-side apply's field-manager conflict (another manager holds a field
+/// the apply changes: forcing takes it over), not an optimistic-lock conflict (a stale
+/// resourceVersion: re-read).
+///
+/// Issue 13 (errors are typed): decided from the `Status`'s structure, never from its message.
+/// The API server answers an apply conflict with `errors.NewApplyConflict`
+/// (`k8s.io/apimachinery/pkg/api/errors`): 409, reason `Conflict`, and one `details.causes[]`
+/// per contested field whose reason is `FieldManagerConflict`
+/// (`metav1.CauseTypeFieldManagerConflict`). A stale resourceVersion (`errors.NewConflict`) is
+/// also 409 `Conflict`, but its details name the object and carry no cause.
+#[must_use]
+pub(crate) fn is_field_manager_conflict(status: &Status) -> bool {
+    status.code == 409
+        && status.details.as_ref().is_some_and(|details| {
+            details
+                .causes
+                .iter()
+                .any(|cause| cause.reason == "FieldManagerConflict")
+        })
+}
+
+/// Whether a failed request is the API server's "the Service range is full" (SPEC §8): no
+/// ClusterIP is left to allocate.
+///
+/// The one place an error is recognised by its text, because the API server gives no other
+/// signal: the Service registry wraps the IP allocator's `ErrFull` (`"range is full"`) in
+/// `errors.NewInternalError(fmt.Errorf("failed to allocate a serviceIP: %v", err))`, so the
+/// answer is `500 InternalError` with the message `Internal error occurred: failed to allocate
+/// a serviceIP: range is full` and a single cause carrying only that message (no cause type, no
+/// field) — the same code and reason as any other internal error, which is retried.
+#[must_use]
+fn is_range_full(status: &Status) -> bool {
+    status.code == 500
+        && status.reason == "InternalError"
+        && status.message.contains("range is full")
 }
 
 /// `HTTP 403 Forbidden: <message>`.
@@ -288,14 +327,59 @@ mod tests {
         );
     }
 
+    fn details(name: &str, kind: &str, causes: Vec<StatusCause>) -> StatusDetails {
+        StatusDetails {
+            name: name.to_owned(),
+            group: String::new(),
+            kind: kind.to_owned(),
+            uid: String::new(),
+            causes,
+            retry_after_seconds: 0,
+        }
+    }
+
+    /// The API server's answer to a create when no ClusterIP is left (`errors.NewInternalError`
+    /// wrapping the allocator's `ErrFull`).
+    fn range_full() -> Status {
+        Status::failure(
+            "Internal error occurred: failed to allocate a serviceIP: range is full",
+            "InternalError",
+        )
+        .with_code(500)
+        .with_details(details(
+            "",
+            "",
+            vec![StatusCause {
+                reason: String::new(),
+                message: "failed to allocate a serviceIP: range is full".to_owned(),
+                field: String::new(),
+            }],
+        ))
+    }
+
+    /// SPEC §8: "range is full" is `RangeFull` (never retried); any other internal error, and
+    /// the same words under another code, stay what their code says.
     #[test]
     fn too_large_and_range_full_are_typed_and_not_retried() {
-        let mut full = status(500, "InternalError");
-        full.message =
-            "Internal error occurred: failed to allocate a serviceIP: range is full".to_owned();
-        let mapped = map_status(&full, Kind::Service, &key());
+        let mapped = map_status(&range_full(), Kind::Service, &key());
         assert!(matches!(mapped, ApiError::RangeFull { .. }), "{mapped:?}");
         assert!(!mapped.is_retryable());
+        let other = map_status(
+            &Status::failure(
+                "Internal error occurred: etcdserver: leader changed",
+                "InternalError",
+            )
+            .with_code(500),
+            Kind::Service,
+            &key(),
+        );
+        assert!(matches!(other, ApiError::Unavailable(_)), "{other:?}");
+        let mut forbidden = range_full().with_code(403);
+        forbidden.reason = "Forbidden".to_owned();
+        assert!(matches!(
+            map_status(&forbidden, Kind::Service, &key()),
+            ApiError::Forbidden(_)
+        ));
         let large = map_status(
             &status(413, "RequestEntityTooLarge"),
             Kind::Endpoints,
@@ -325,5 +409,60 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    /// The API server's answer to an apply that changes a field another manager holds
+    /// (`errors.NewApplyConflict`, message from `managedfields/internal/conflict.go`).
+    fn apply_conflict() -> Status {
+        Status::failure(
+            "Apply failed with 1 conflict: conflict with \"linkerd-service-mirror\" using v1: \
+             .spec.ports[port=80,protocol=\"TCP\"].targetPort",
+            "Conflict",
+        )
+        .with_code(409)
+        .with_details(details(
+            "",
+            "",
+            vec![StatusCause {
+                reason: "FieldManagerConflict".to_owned(),
+                message: "conflict with \"linkerd-service-mirror\" using v1".to_owned(),
+                field: ".spec.ports[port=80,protocol=\"TCP\"].targetPort".to_owned(),
+            }],
+        ))
+    }
+
+    /// Issue 13: the two kinds of 409 are told apart by the `Status`'s causes, not its words —
+    /// an apply conflict worded otherwise is still one; an optimistic-lock conflict
+    /// (`errors.NewConflict`: details name the object, no cause) is never one, whatever it says.
+    #[test]
+    fn a_field_manager_conflict_is_known_by_its_causes_not_its_message() {
+        assert!(is_field_manager_conflict(&apply_conflict()));
+        let mut reworded = apply_conflict();
+        reworded.message =
+            "1 field is held by \"linkerd-service-mirror\" (a future wording)".to_owned();
+        assert!(is_field_manager_conflict(&reworded));
+
+        let stale = Status::failure(
+            "Operation cannot be fulfilled on services \"nginx-svc-west\": the object has been \
+             modified; please apply your changes to the latest version and try again",
+            "Conflict",
+        )
+        .with_code(409)
+        .with_details(details("nginx-svc-west", "services", Vec::new()));
+        assert!(!is_field_manager_conflict(&stale));
+        let mut stale_in_apply_words = stale.clone();
+        stale_in_apply_words.message = apply_conflict().message;
+        assert!(!is_field_manager_conflict(&stale_in_apply_words));
+        // Both are a `Conflict` to the driver when not taken over.
+        assert!(matches!(
+            map_status(&apply_conflict(), Kind::Service, &key()),
+            ApiError::Conflict { .. }
+        ));
+        assert!(matches!(
+            map_status(&stale, Kind::Service, &key()),
+            ApiError::Conflict { .. }
+        ));
+        // A 422 with the same cause reason is not a 409.
+        assert!(!is_field_manager_conflict(&apply_conflict().with_code(422)));
     }
 }

@@ -11,7 +11,7 @@ use svcmirror_core::SourceState;
 use svcmirror_core::model::{Kind, Namespace, Object, ObjectKey};
 
 use crate::convert;
-use crate::error::map_error;
+use crate::error::{is_field_manager_conflict, map_error};
 use crate::fence::Fence;
 use crate::write_fields::{FIELD_MANAGER, strip_server_fields};
 
@@ -278,13 +278,6 @@ impl KubeSource {
                 .map_err(err),
         }
     }
-}
-
-/// Whether a 409 is server-side apply's field-manager conflict ("Apply failed with N conflicts:
-/// conflict with \"linkerd-service-mirror\" …"), not a stale resourceVersion.
-#[must_use]
-pub fn is_field_manager_conflict(status: &kube::core::Status) -> bool {
-    status.code == 409 && status.message.starts_with("Apply failed with")
 }
 
 /// Whether an object carries a link's ownership labels (`mirror.linkerd.io/cluster-name`, or the

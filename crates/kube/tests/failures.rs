@@ -137,6 +137,39 @@ async fn create_posts_then_hands_its_fields_to_the_apply_entry() {
     );
 }
 
+/// SPEC §8 / issue 13: when the Service range is exhausted the API server answers `500
+/// InternalError` "Internal error occurred: failed to allocate a serviceIP: range is full" (the
+/// loopback server sends that body); the create is a `RangeFull` (never retried), not the
+/// `Unavailable` of any other 500.
+#[tokio::test]
+async fn a_create_in_a_full_service_range_is_range_full() {
+    let east = ApiServer::new(FakeCluster::new("10.96.0.0/30".parse().expect("cidr")));
+    let addr = spawn(east.clone()).await;
+    let source = KubeSource::new(client_as(addr, "svcmirror"));
+    let mut outcomes = Vec::new();
+    for i in 0..8 {
+        let outcome = source
+            .create(&Object::Service(foreign_service(&format!("web-{i}-west"))))
+            .await;
+        let full = outcome.is_err();
+        outcomes.push(outcome);
+        if full {
+            break;
+        }
+    }
+    let Some(Err(err)) = outcomes.pop() else {
+        panic!("a /30 holds fewer than 8 ClusterIPs: {outcomes:?}")
+    };
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    assert!(
+        matches!(&err, ApiError::RangeFull { kind: Kind::Service, key, message }
+            if key.name == format!("web-{}-west", outcomes.len())
+                && message.contains("failed to allocate a serviceIP: range is full")),
+        "{err:?}"
+    );
+    assert!(!err.is_retryable());
+}
+
 /// Issue 14 "no request timeout": a server that accepts the connection and never answers. The
 /// request times out (read timeout) and the error says so, instead of hanging the loop.
 #[tokio::test]

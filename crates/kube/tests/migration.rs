@@ -155,3 +155,51 @@ async fn a_strangers_field_manager_conflict_is_never_forced() {
     assert!(matches!(err, ApiError::Conflict { .. }), "{err:?}");
     assert!(east.forced.lock().expect("lock").is_empty());
 }
+
+/// Issue 13, the other kind of 409: a stale resourceVersion (a third party wrote the mirror after
+/// our read) answers 409 `Conflict` too, but without a `FieldManagerConflict` cause — even on a
+/// mirror carrying the link's ownership labels it is a Conflict (re-read), never forced.
+#[tokio::test]
+async fn a_stale_resource_version_on_an_owned_mirror_is_a_conflict_not_forced() {
+    let east = ApiServer::new(FakeCluster::default());
+    let addr = spawn(east.clone()).await;
+    let mut svc = Service::new("default", "web-west");
+    svc.metadata
+        .labels
+        .insert("mirror.linkerd.io/cluster-name".into(), "west".into());
+    svc.spec.ports.push(ServicePort {
+        port: 9999,
+        ..ServicePort::default()
+    });
+    let Object::Service(read) = east
+        .write(|c| c.create(Object::Service(svc)))
+        .expect("created")
+    else {
+        panic!("a Service")
+    };
+    // A third party writes the mirror after our read: our resourceVersion is stale.
+    let mut theirs = read.clone();
+    theirs.spec.ports[0].port = 8080;
+    east.write(|c| c.update(Object::Service(theirs)))
+        .expect("the third party's write");
+
+    let source = KubeSource::new(client_as(addr, "svcmirror"));
+    let mut ours = read;
+    ours.spec.ports[0].port = 80;
+    let err = source
+        .update(&Object::Service(ours))
+        .await
+        .expect_err("a stale resourceVersion is refused");
+    assert!(matches!(err, ApiError::Conflict { .. }), "{err:?}");
+    assert!(east.forced.lock().expect("lock").is_empty());
+    let Some(Object::Service(stored)) = east
+        .lock()
+        .get(Kind::Service, &ObjectKey::new("default", "web-west"))
+    else {
+        panic!("the mirror is gone")
+    };
+    assert_eq!(
+        stored.spec.ports[0].port, 8080,
+        "the third party's write stands"
+    );
+}

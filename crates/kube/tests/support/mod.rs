@@ -86,8 +86,9 @@ pub struct ApiServer {
     /// The Leases (`coordination.k8s.io/v1`), by `namespace/name`.
     pub leases: Mutex<leases::Leases>,
     /// Objects whose fields another field manager holds (Linkerd's service mirror writes with
-    /// Update): an apply without `force=true` answers 409 "Apply failed with 1 conflict"; a
-    /// forced one takes the fields over (and the key leaves the set).
+    /// Update): an apply without `force=true` answers the field-manager conflict
+    /// ([`field_manager_conflict_response`]); a forced one takes the fields over (and the key
+    /// leaves the set).
     pub held_by_other_manager: Mutex<BTreeSet<ObjectKey>>,
     /// Every apply (PATCH) served with `force=true`, as `kind key`.
     pub forced: Mutex<Vec<String>>,
@@ -294,6 +295,33 @@ pub fn status_response(
     json_response(StatusCode::from_u16(code).expect("code"), &body)
 }
 
+/// The API server's 409 for an apply that changes a field another manager holds
+/// (`errors.NewApplyConflict` from `managedfields/internal/conflict.go`): reason `Conflict`, the
+/// real wording, and one cause of reason `FieldManagerConflict` per contested field — unlike a
+/// stale resourceVersion's 409 (`error_response` of a `Conflict`), which carries no cause.
+pub fn field_manager_conflict_response() -> Response<Body> {
+    let field = ".spec.ports[port=80,protocol=\"TCP\"].targetPort";
+    let manager = "conflict with \"linkerd-service-mirror\" using v1";
+    let body = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                      "message": format!("Apply failed with 1 conflict: {manager}: {field}"),
+                      "reason": "Conflict",
+                      "details": {"causes": [{"reason": "FieldManagerConflict",
+                                              "message": manager, "field": field}]},
+                      "code": 409});
+    json_response(StatusCode::CONFLICT, &body)
+}
+
+/// The API server's 500 when no ClusterIP is left: the allocator's `ErrFull` wrapped by
+/// `errors.NewInternalError` (a single cause with only a message).
+pub fn range_full_response() -> Response<Body> {
+    let cause = "failed to allocate a serviceIP: range is full";
+    let body = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                      "message": format!("Internal error occurred: {cause}"),
+                      "reason": "InternalError", "details": {"causes": [{"message": cause}]},
+                      "code": 500});
+    json_response(StatusCode::INTERNAL_SERVER_ERROR, &body)
+}
+
 /// The API server's 403 for a request RBAC does not allow (`errors.NewForbidden`).
 pub fn forbidden_response(subject: &ServiceAccount, a: &Attributes) -> Response<Body> {
     let plural = a.resource.split('/').next().unwrap_or_default();
@@ -315,7 +343,7 @@ pub fn error_response(err: &ApiError) -> Response<Body> {
         ApiError::Forbidden(_) => status_response(403, "Forbidden", &message, None),
         ApiError::Timeout(_) => status_response(504, "Timeout", &message, None),
         ApiError::TooLarge { .. } => status_response(413, "RequestEntityTooLarge", &message, None),
-        ApiError::RangeFull { .. } => status_response(500, "InternalError", &message, None),
+        ApiError::RangeFull { .. } => range_full_response(),
         _ => status_response(503, "ServiceUnavailable", &message, None),
     }
 }
@@ -603,13 +631,7 @@ async fn serve(
                 .expect("lock")
                 .contains(&key)
             {
-                return status_response(
-                    409,
-                    "Conflict",
-                    "Apply failed with 1 conflict: conflict with \"linkerd-service-mirror\" \
-                     using v1: .spec.ports",
-                    None,
-                );
+                return field_manager_conflict_response();
             }
             let body: Value = serde_json::from_slice(&body).expect("JSON apply body");
             // An apply that creates the object is authorized as `create` too (with its name).
