@@ -230,11 +230,17 @@ impl FakeCluster {
                 }
             }
             None if svc.spec.type_.as_deref() != Some("ExternalName") => {
-                let ip = self.allocator.allocate(&key).map_err(|_| {
-                    ApiError::Unavailable(format!(
-                        "failed to allocate a serviceIP for {key}: range is full"
-                    ))
-                })?;
+                // What `create` answers too: the API server's "range is full", typed.
+                let ip = self
+                    .allocator
+                    .allocate(&key)
+                    .map_err(|_| ApiError::RangeFull {
+                        kind: Kind::Service,
+                        key: key.clone(),
+                        message:
+                            "Internal error occurred: failed to allocate a serviceIP: range is full"
+                                .to_owned(),
+                    })?;
                 svc.spec.cluster_ip = Some(ip.to_string());
             }
             None => {}

@@ -766,3 +766,20 @@ fn restore_stores_a_foreign_snapshot_as_it_is() {
         "{err:?}"
     );
 }
+
+/// SPEC §8: restoring a snapshot whose Services need more ClusterIPs than the range holds is the
+/// same typed "range is full" a create gets (never retried), not a retryable `Unavailable`.
+#[test]
+fn restoring_more_services_than_the_range_holds_is_range_full() {
+    let mut c = FakeCluster::new("10.96.0.0/30".parse().unwrap());
+    let state = svcmirror_core::SourceState {
+        services: (0..4).map(|i| svc("default", &format!("s{i}"))).collect(),
+        ..svcmirror_core::SourceState::default()
+    };
+    let full = c.restore(state).unwrap_err();
+    assert!(
+        matches!(&full, ApiError::RangeFull { message, .. } if message.contains("range is full")),
+        "{full:?}"
+    );
+    assert!(!full.is_retryable());
+}
