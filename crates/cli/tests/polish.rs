@@ -34,11 +34,13 @@ fn scratch(name: &str, text: &str) -> PathBuf {
     path
 }
 
-/// `svcmirror --help` said "translate, plan and demo": it names every command.
+/// `svcmirror --help` said "translate, plan and demo": it names every command, in its list and in
+/// its first line (which had fallen behind again when `link` and `local` were added).
 #[test]
 fn help_lists_every_command() {
     let (code, out, _) = run(svcmirror().arg("--help"));
     assert_eq!(code, 0);
+    let about = out.lines().next().unwrap_or_default();
     for command in [
         "translate",
         "plan",
@@ -46,12 +48,18 @@ fn help_lists_every_command() {
         "demo",
         "simulate",
         "run",
-        "unlink",
+        "local",
         "check",
+        "link",
+        "unlink",
     ] {
         assert!(
             out.lines().any(|l| l.trim_start().starts_with(command)),
             "{command} missing from --help:\n{out}"
+        );
+        assert!(
+            about.contains(command),
+            "{command} missing from --help's first line: {about}"
         );
     }
 }
