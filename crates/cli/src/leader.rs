@@ -5,7 +5,8 @@
 
 use std::future::Future;
 
-use svcmirror_kube::lease::LeaderElector;
+use svcmirror_kube::fence::Fence;
+use svcmirror_kube::lease::{LeaderElector, LeaseConfig};
 use tokio::sync::oneshot;
 
 /// What became of a term as leader.
@@ -77,4 +78,32 @@ pub async fn release(elector: Option<LeaderElector>) {
     {
         tracing::warn!(error = %e, "releasing the lease failed ({e}); it expires on its own");
     }
+}
+
+/// The elector of `lease` in the source cluster, its writes fenced by `fence`; says once which
+/// Lease it contends for, as whom.
+pub fn elector(client: kube::Client, lease: LeaseConfig, fence: Fence) -> LeaderElector {
+    tracing::info!(
+        lease = %lease.name, namespace = %lease.namespace, identity = %lease.identity,
+        "leader election on Lease {}/{} as {}: only the holder writes",
+        lease.namespace, lease.name, lease.identity
+    );
+    LeaderElector::new(client, lease).with_fence(fence)
+}
+
+/// Waits until this replica holds the lease (at once without leader election), and says so.
+/// False when `stop` came first.
+pub async fn acquire<S: Future<Output = ()>>(
+    elector: &mut Option<LeaderElector>,
+    identity: &str,
+    stop: S,
+) -> bool {
+    if let Some(elector) = elector.as_mut() {
+        tokio::select! {
+            () = elector.acquire() => {}
+            () = stop => return false,
+        }
+        tracing::info!(leader = %identity, "acquired the lease: this replica ({identity}) is the leader and writes");
+    }
+    true
 }

@@ -22,7 +22,7 @@ use svcmirror_backend::{ApiError, DriverStatus, SourceCluster};
 use svcmirror_core::{Diagnostic, LabelSelector, Operation, SourceState};
 use svcmirror_kube::KubeSource;
 use svcmirror_kube::fence::Fence;
-use svcmirror_kube::lease::{LeaderElector, LeaseConfig};
+use svcmirror_kube::lease::LeaseConfig;
 use tokio::sync::watch;
 
 use crate::admin::{Shared, serve_http};
@@ -154,20 +154,11 @@ async fn controller(args: LocalArgs) -> anyhow::Result<()> {
                 .unwrap_or(source.client.default_namespace()),
             &identity,
         );
-        tracing::info!(
-            lease = %lease.name, namespace = %lease.namespace, identity = %lease.identity,
-            "leader election on Lease {}/{} as {}: only the holder writes",
-            lease.namespace, lease.name, lease.identity
-        );
-        LeaderElector::new(source.client.clone(), lease).with_fence(fence.clone())
+        crate::leader::elector(source.client.clone(), lease, fence.clone())
     });
     loop {
-        if let Some(elector) = elector.as_mut() {
-            tokio::select! {
-                () = elector.acquire() => {}
-                () = stopped(stop_rx.clone()) => break,
-            }
-            tracing::info!(leader = %identity, "acquired the lease: this replica ({identity}) is the leader and writes");
+        if !crate::leader::acquire(&mut elector, &identity, stopped(stop_rx.clone())).await {
+            break;
         }
         {
             let mut shared = shared.lock().expect("lock");
