@@ -43,6 +43,12 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// This replica leads (it acquired the lease, or runs without leader election).
+    pub fn became_leader(&mut self) {
+        self.leader = true;
+        self.acquisitions += 1;
+    }
+
     /// The running driver stopped (leadership lost, or shutting down): its counters join `past`.
     pub fn driver_stopped(&mut self) {
         if let Some(rx) = self.status.take() {

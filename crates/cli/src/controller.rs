@@ -19,7 +19,6 @@ use svcmirror_backend::DriverConfig;
 use svcmirror_core::{Link, TargetEndpoints};
 use svcmirror_kube::KubeSource;
 use svcmirror_kube::fence::Fence;
-use svcmirror_kube::lease::LeaseConfig;
 use svcmirror_kube::link_resource::LinkResource;
 use tokio::sync::watch;
 
@@ -273,29 +272,24 @@ async fn controller(
     let source_server = source.server.clone();
 
     let identity = identity();
-    let mut elector = (!args.no_leader_election).then(|| {
-        let lease = LeaseConfig::new(
-            &args
-                .lease_name
-                .clone()
-                .unwrap_or_else(|| format!("svcmirror-{lease_suffix}")),
-            args.lease_namespace
-                .as_deref()
-                .unwrap_or(source.client.default_namespace()),
-            &identity,
-        );
-        crate::leader::elector(source.client.clone(), lease, fence.clone())
-    });
+    let lease_name = args
+        .lease_name
+        .clone()
+        .unwrap_or_else(|| format!("svcmirror-{lease_suffix}"));
+    let mut elector = crate::leader::elector(
+        !args.no_leader_election,
+        &source.client,
+        &lease_name,
+        args.lease_namespace.as_deref(),
+        &identity,
+        &fence,
+    );
 
     loop {
         if !crate::leader::acquire(&mut elector, &identity, stopped(stop_rx.clone())).await {
             break;
         }
-        {
-            let mut shared = shared.lock().expect("lock");
-            shared.leader = true;
-            shared.acquisitions += 1;
-        }
+        shared.lock().expect("lock").became_leader();
         // SIGTERM: the driver finishes the reconcile in flight, within the shutdown grace.
         let grace = args.shutdown_grace;
         let mut stop = stop_rx.clone();

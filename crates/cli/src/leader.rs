@@ -80,15 +80,31 @@ pub async fn release(elector: Option<LeaderElector>) {
     }
 }
 
-/// The elector of `lease` in the source cluster, its writes fenced by `fence`; says once which
+/// The elector of Lease `name` in `namespace` (default: the source client's namespace) as
+/// `identity`, its writes fenced by `fence`; `None` without leader election. Says once which
 /// Lease it contends for, as whom.
-pub fn elector(client: kube::Client, lease: LeaseConfig, fence: Fence) -> LeaderElector {
+pub fn elector(
+    enabled: bool,
+    client: &kube::Client,
+    name: &str,
+    namespace: Option<&str>,
+    identity: &str,
+    fence: &Fence,
+) -> Option<LeaderElector> {
+    if !enabled {
+        return None;
+    }
+    let lease = LeaseConfig::new(
+        name,
+        namespace.unwrap_or(client.default_namespace()),
+        identity,
+    );
     tracing::info!(
         lease = %lease.name, namespace = %lease.namespace, identity = %lease.identity,
         "leader election on Lease {}/{} as {}: only the holder writes",
         lease.namespace, lease.name, lease.identity
     );
-    LeaderElector::new(client, lease).with_fence(fence)
+    Some(LeaderElector::new(client.clone(), lease).with_fence(fence.clone()))
 }
 
 /// Waits until this replica holds the lease (at once without leader election), and says so.

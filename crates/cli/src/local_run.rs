@@ -22,7 +22,6 @@ use svcmirror_backend::{ApiError, DriverStatus, SourceCluster};
 use svcmirror_core::{Diagnostic, LabelSelector, Operation, SourceState};
 use svcmirror_kube::KubeSource;
 use svcmirror_kube::fence::Fence;
-use svcmirror_kube::lease::LeaseConfig;
 use tokio::sync::watch;
 
 use crate::admin::{Shared, serve_http};
@@ -146,25 +145,19 @@ async fn controller(args: LocalArgs) -> anyhow::Result<()> {
     ));
 
     let identity = crate::controller::identity();
-    let mut elector = (!args.no_leader_election).then(|| {
-        let lease = LeaseConfig::new(
-            &args.lease_name,
-            args.lease_namespace
-                .as_deref()
-                .unwrap_or(source.client.default_namespace()),
-            &identity,
-        );
-        crate::leader::elector(source.client.clone(), lease, fence.clone())
-    });
+    let mut elector = crate::leader::elector(
+        !args.no_leader_election,
+        &source.client,
+        &args.lease_name,
+        args.lease_namespace.as_deref(),
+        &identity,
+        &fence,
+    );
     loop {
         if !crate::leader::acquire(&mut elector, &identity, stopped(stop_rx.clone())).await {
             break;
         }
-        {
-            let mut shared = shared.lock().expect("lock");
-            shared.leader = true;
-            shared.acquisitions += 1;
-        }
+        shared.lock().expect("lock").became_leader();
         let work = lead(&writer, &shared, args.resync_period, stop_rx.clone());
         // The lease is renewed on its own task (crate::leader), never beside the work.
         let lost = crate::leader::term(&mut elector, work).await;
