@@ -6,26 +6,16 @@
 #[path = "../../kube/tests/support/mod.rs"]
 mod support;
 
+mod common;
+use common::kubeconfig;
+
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::json;
 use support::{ApiServer, ServiceAccount, spawn, west};
 use svcmirror_core::{Link, TargetState, plan, translate};
 use svcmirror_fake::FakeCluster;
-
-fn kubeconfig(dir: &Path, name: &str, addr: SocketAddr) -> PathBuf {
-    std::fs::create_dir_all(dir).expect("dir");
-    let path = dir.join(format!("{name}.kubeconfig"));
-    let text = format!(
-        "apiVersion: v1\nkind: Config\ncurrent-context: {name}\n\
-         clusters:\n- name: {name}\n  cluster:\n    server: http://{addr}\n\
-         contexts:\n- name: {name}\n  context:\n    cluster: {name}\n    user: {name}\n\
-         users:\n- name: {name}\n  user: {{}}\n"
-    );
-    std::fs::write(&path, text).expect("write kubeconfig");
-    path
-}
 
 /// Applies `cluster`'s link (west's exports) to `east` until converged.
 fn converge(east: &mut FakeCluster, cluster: &str) {

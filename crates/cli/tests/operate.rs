@@ -6,6 +6,9 @@
 #[path = "../../kube/tests/support/mod.rs"]
 mod support;
 
+mod common;
+use common::kubeconfig;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,19 +17,6 @@ use support::{ApiServer, spawn, west};
 use svcmirror_core::model::{Kind, Object, ObjectKey, Service, ServicePort};
 use svcmirror_core::{Link, TargetState};
 use svcmirror_fake::FakeCluster;
-
-fn kubeconfig(dir: &Path, name: &str, addr: SocketAddr) -> PathBuf {
-    std::fs::create_dir_all(dir).expect("dir");
-    let path = dir.join(format!("{name}.kubeconfig"));
-    let text = format!(
-        "apiVersion: v1\nkind: Config\ncurrent-context: {name}\n\
-         clusters:\n- name: {name}\n  cluster:\n    server: http://{addr}\n\
-         contexts:\n- name: {name}\n  context:\n    cluster: {name}\n    user: {name}\n\
-         users:\n- name: {name}\n  user: {{}}\n"
-    );
-    std::fs::write(&path, text).expect("write kubeconfig");
-    path
-}
 
 fn link(cluster: &str) -> Link {
     Link::builder(cluster)

@@ -23,6 +23,7 @@ pub fn kubeconfig_text(name: &str, addr: SocketAddr) -> String {
 
 /// A kubeconfig file `dir/<name>.kubeconfig` for the plain-HTTP server at `addr`.
 pub fn kubeconfig(dir: &Path, name: &str, addr: SocketAddr) -> PathBuf {
+    std::fs::create_dir_all(dir).expect("dir");
     let path = dir.join(format!("{name}.kubeconfig"));
     std::fs::write(&path, kubeconfig_text(name, addr)).expect("write kubeconfig");
     path
