@@ -8,8 +8,8 @@ use common::*;
 use svcmirror::labels::HEADLESS_MIRROR_SVC_NAME;
 use svcmirror::model::{Kind, Object, ObjectKey, Service};
 use svcmirror::{
-    ConditionStatus, ConditionType, Diagnostic, EndpointsApi, Limits, MirrorMode, Operation,
-    Reason, Severity, TargetState, conditions, plan, translate,
+    ConditionStatus, ConditionType, Diagnostic, EndpointsApi, Limits, Link, MirrorMode, Operation,
+    Reason, Severity, SourceState, TargetState, conditions, plan, translate,
 };
 
 fn limit_diagnostics<'a>(diagnostics: &'a [Diagnostic], field: &str) -> Vec<&'a Diagnostic> {
@@ -31,6 +31,25 @@ fn bystander() -> (Service, svcmirror::model::Endpoints) {
             )
             .build(),
     )
+}
+
+/// Whether the bystander's mirror `web-west` is in `source` (the attack did not stop the link).
+fn bystander_mirrored(source: &SourceState) -> bool {
+    source
+        .service(&ObjectKey::new("default", "web-west"))
+        .is_some()
+}
+
+/// West with a ClusterIP budget of `n` (`limits.clusterIPsPerLink`).
+fn west_with_budget(n: u32) -> Link {
+    let mut limits = Limits::default();
+    limits.cluster_ips_per_link = Some(n);
+    west().limits(limits).build().expect("link")
+}
+
+/// An exported ClusterIP Service `default/<name>` with one port.
+fn clusterip_export(name: &str) -> Service {
+    svc("default", name).exported().port("http", 80).build()
 }
 
 fn named(n: u32) -> Vec<svcmirror::model::EndpointAddress> {
@@ -97,11 +116,7 @@ fn attack_50000_hostnames_in_one_export_are_cut_to_the_endpoint_mirror_limit() {
         .expect("root Endpoints");
     let hostnames = root.subsets.iter().flat_map(|s| &s.addresses).count();
     assert_eq!(hostnames, 1000);
-    assert!(
-        c.source
-            .service(&ObjectKey::new("default", "web-west"))
-            .is_some()
-    );
+    assert!(bystander_mirrored(&c.source));
     let status = conditions(&t, &p);
     let db = &status[&ObjectKey::new("default", "db")];
     let mirrored = db
@@ -196,11 +211,7 @@ fn attack_2_mib_of_annotations_is_refused_by_the_annotation_limit() {
             .service(&ObjectKey::new("default", "big-west"))
             .is_none()
     );
-    assert!(
-        c.source
-            .service(&ObjectKey::new("default", "web-west"))
-            .is_some()
-    );
+    assert!(bystander_mirrored(&c.source));
     let found = limit_diagnostics(&c.diagnostics, "`limits.annotationBytes`");
     assert_eq!(found.len(), 1, "{:?}", c.diagnostics);
     assert_eq!(found[0].object, ObjectKey::new("default", "big"));
@@ -257,11 +268,7 @@ fn object_size_limit_refuses_the_export_not_the_link() {
             .service(&ObjectKey::new("default", "db-west"))
             .is_none()
     );
-    assert!(
-        c.source
-            .service(&ObjectKey::new("default", "web-west"))
-            .is_some()
-    );
+    assert!(bystander_mirrored(&c.source));
 }
 
 /// Attack: a 100 KB label value was echoed whole into the diagnostic. Now cut to 128 characters
@@ -344,11 +351,7 @@ fn duplicate_port_names_in_a_subset_are_one_exports_diagnostic_with_slices() {
             (valid.type_, valid.status),
             (ConditionType::Valid, ConditionStatus::False)
         );
-        assert!(
-            c.source
-                .service(&ObjectKey::new("default", "web-west"))
-                .is_some()
-        );
+        assert!(bystander_mirrored(&c.source));
     }
 }
 
@@ -356,12 +359,13 @@ fn duplicate_port_names_in_a_subset_are_one_exports_diagnostic_with_slices() {
 /// and a newcomer earlier in (namespace, name) order never evicts a live mirror.
 #[test]
 fn cluster_ip_budget_refuses_newcomers_and_keeps_live_mirrors() {
-    let mut limits = Limits::default();
-    limits.cluster_ips_per_link = Some(2);
-    let link = west().limits(limits).build().expect("link");
-    let export = |name: &str| svc("default", name).exported().port("http", 80).build();
+    let link = west_with_budget(2);
     let mut target = TargetState {
-        services: vec![export("b"), export("c"), export("d")],
+        services: vec![
+            clusterip_export("b"),
+            clusterip_export("c"),
+            clusterip_export("d"),
+        ],
         endpoints: vec![],
     };
     let mut f = fake();
@@ -373,7 +377,7 @@ fn cluster_ip_budget_refuses_newcomers_and_keeps_live_mirrors() {
     let found = limit_diagnostics(&c.diagnostics, "`limits.clusterIPsPerLink`");
     assert_eq!(found.len(), 1, "{:?}", c.diagnostics);
     assert_eq!(found[0].object, ObjectKey::new("default", "d"));
-    target.services.push(export("a"));
+    target.services.push(clusterip_export("a"));
     let c = converge(&link, &target, &mut f);
     assert_eq!(mirrors(&c.source), ["b-west", "c-west"], "a never evicts b");
     let refused: Vec<&str> = limit_diagnostics(&c.diagnostics, "clusterIPsPerLink")
@@ -465,9 +469,7 @@ fn scale_down_deletes_wait_for_the_root_endpoints_update() {
 /// the budget keeps its endpoint mirrors and gets only the new ones that fit.
 #[test]
 fn cluster_ip_budget_cuts_a_growing_live_export_instead_of_evicting_it() {
-    let mut limits = Limits::default();
-    limits.cluster_ips_per_link = Some(4);
-    let link = west().limits(limits).build().expect("link");
+    let link = west_with_budget(4);
     let (web, web_ep) = bystander();
     let db = |pods: u32| {
         eps("default", "db")
@@ -512,23 +514,16 @@ fn cluster_ip_budget_cuts_a_growing_live_export_instead_of_evicting_it() {
         "{}",
         found[0].message
     );
-    assert!(
-        c.source
-            .service(&ObjectKey::new("default", "web-west"))
-            .is_some()
-    );
+    assert!(bystander_mirrored(&c.source));
 }
 
 /// `explain` narrates a refusal decided over the whole link (here the ClusterIP budget) as the
 /// export's last step.
 #[test]
 fn explain_names_the_limit_that_refused_an_export() {
-    let mut limits = Limits::default();
-    limits.cluster_ips_per_link = Some(1);
-    let link = west().limits(limits).build().expect("link");
-    let export = |name: &str| svc("default", name).exported().port("http", 80).build();
+    let link = west_with_budget(1);
     let target = TargetState {
-        services: vec![export("a"), export("b")],
+        services: vec![clusterip_export("a"), clusterip_export("b")],
         endpoints: vec![],
     };
     let why = svcmirror::explain(
