@@ -7,8 +7,6 @@
 //! endpoints, nothing left to apply, no cluster name of a link on the source ending with
 //! `-<another>` (`check_names`). Exit 1 when a check fails (`×`); a warning (`‼`) does not fail.
 
-use std::path::PathBuf;
-
 use anyhow::Context;
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
@@ -27,33 +25,9 @@ use crate::permissions::{LinkRef, Permission, needed};
 /// Options of `svcmirror check`.
 #[derive(clap::Args, Debug)]
 pub struct CheckArgs {
-    /// Kubeconfig of the target cluster, as the controller gets it (the `kubeconfig` key of
-    /// `cluster-credentials-<cluster>`). Not with `--link-name`, which reads that Secret.
-    #[arg(
-        long,
-        value_name = "FILE",
-        required_unless_present = "link_name",
-        conflicts_with = "link_name"
-    )]
-    pub target_kubeconfig: Option<PathBuf>,
-    /// Check the link as `svcmirror run --link-name NAME` runs it (SPEC §2.2): Linkerd's `Link`
-    /// resource NAME in the source (flags beside it override its fields), the target's
-    /// kubeconfig from the Secret it names, and the permissions that mode needs besides.
-    #[arg(long, value_name = "NAME", conflicts_with = "link_file")]
-    pub link_name: Option<String>,
-    /// Namespace of the `--link-name` Link and its credentials Secret.
-    #[arg(long, value_name = "NAMESPACE", default_value = svcmirror_kube::link_resource::DEFAULT_LINK_NAMESPACE)]
-    pub link_namespace: String,
-    /// Context to use in the target kubeconfig.
-    #[arg(long, value_name = "NAME")]
-    pub target_context: Option<String>,
-    /// Kubeconfig of the source cluster (default: in-cluster, `$KUBECONFIG`, `~/.kube/config`).
-    /// Permissions are checked for *its* user: run it with the controller's service account.
-    #[arg(long, value_name = "FILE")]
-    pub source_kubeconfig: Option<PathBuf>,
-    /// Context to use in the source kubeconfig.
-    #[arg(long, value_name = "NAME")]
-    pub source_context: Option<String>,
+    /// Where the target and the source are reached, as for `run`.
+    #[command(flatten)]
+    pub clusters: crate::clusters::ClusterArgs,
     /// Namespace of the leader-election Lease (`svcmirror`); `-` when the controller runs
     /// without leader election.
     #[arg(long, value_name = "NAMESPACE", default_value = "svcmirror")]
@@ -76,7 +50,7 @@ pub struct CheckArgs {
 /// Runs the checks; `Ok(true)` when one failed (exit 1).
 pub fn run(args: CheckArgs) -> anyhow::Result<bool> {
     // SPEC §2.2: with --link-name the link is read from the source cluster, as `run` does.
-    let link = match args.link_name {
+    let link = match args.clusters.link_name {
         Some(_) => None,
         None => Some(args.link.build()?),
     };
@@ -110,19 +84,20 @@ async fn answers(list: &mut Checklist, cluster: Cluster, connected: &Connected) 
 async fn check(args: CheckArgs, link: Option<Link>) -> anyhow::Result<bool> {
     let mut list = Checklist::default();
     let source = connect(
-        args.source_kubeconfig.as_deref(),
-        args.source_context.as_deref(),
+        args.clusters.source_kubeconfig.as_deref(),
+        args.clusters.source_context.as_deref(),
     )
     .await
     .context("source cluster client")?;
-    let (link, followed, target, source_answers) = match (link, &args.link_name) {
+    let (link, followed, target, source_answers) = match (link, &args.clusters.link_name) {
         (Some(link), _) => {
             println!("svcmirror check: link {}", link.cluster_name().as_str());
             let path = args
+                .clusters
                 .target_kubeconfig
                 .as_deref()
                 .context("--target-kubeconfig is required without --link-name")?;
-            let target = connect(Some(path), args.target_context.as_deref())
+            let target = connect(Some(path), args.clusters.target_context.as_deref())
                 .await
                 .context("target cluster client")?;
             // Both API servers are asked even when the source does not answer.
@@ -130,16 +105,19 @@ async fn check(args: CheckArgs, link: Option<Link>) -> anyhow::Result<bool> {
             (link, None, target, source_answers)
         }
         (None, Some(name)) => {
-            println!("svcmirror check: Link {}/{name}", args.link_namespace);
+            println!(
+                "svcmirror check: Link {}/{name}",
+                args.clusters.link_namespace
+            );
             // The link and the target's credentials are in the source: nothing goes on without it.
             if !answers(&mut list, Cluster::Source, &source).await {
                 return Ok(summary(&list));
             }
             let wanted = crate::check_link::Wanted {
-                namespace: &args.link_namespace,
+                namespace: &args.clusters.link_namespace,
                 name,
                 overrides: &args.link.spec()?,
-                target_context: args.target_context.as_deref(),
+                target_context: args.clusters.target_context.as_deref(),
                 gateway_down: args.link.gateway_down,
             };
             let Some(read) = crate::check_link::read(&mut list, &source, &wanted).await else {
@@ -199,7 +177,7 @@ async fn check(args: CheckArgs, link: Option<Link>) -> anyhow::Result<bool> {
         &mut list,
         &link,
         &source,
-        &args.link_namespace,
+        &args.clusters.link_namespace,
         &args.namespaces,
     )
     .await;

@@ -1,11 +1,52 @@
-//! Connecting to the two clusters of a link (`run`, `unlink`, `check`): a kube client from a
+//! Reaching the two clusters of a link (`run`, `unlink`, `check`): the flags that say where
+//! ([`ClusterArgs`], shared by `run` and `check`), and a kube client from a
 //! kubeconfig/context, the in-cluster service account, or the environment — and the API server's
 //! URL, which every log line and check names.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use svcmirror_kube::client::{Credentials, Timeouts, reloading_client};
+
+/// Where a link's two clusters are reached (`run`, `check`): the target by a kubeconfig file or,
+/// with `--link-name`, by the Secret Linkerd's `Link` resource names; the source by a kubeconfig
+/// or the in-cluster service account.
+#[derive(clap::Args, Debug)]
+pub struct ClusterArgs {
+    /// Kubeconfig of the target cluster (where Services are exported), e.g. the `kubeconfig` key of
+    /// Linkerd's `cluster-credentials-<cluster>` Secret mounted as a file. Not with
+    /// `--link-name`, which reads that Secret itself.
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "link_name",
+        conflicts_with = "link_name"
+    )]
+    pub target_kubeconfig: Option<PathBuf>,
+    /// SPEC §2.2: follow Linkerd's `Link` resource NAME in the source cluster (as Linkerd's
+    /// service mirror does): its spec is the link (flags given beside it override its fields),
+    /// an edit reconfigures, a deletion stops mirroring (the mirrors stay); the target's
+    /// kubeconfig is the `kubeconfig` key of the Secret it names (`clusterCredentialsSecret`,
+    /// default `cluster-credentials-<targetClusterName>`), re-read when it changes; each export's
+    /// conditions are written into the Link's status. `check` checks the link as that mode runs
+    /// it, with the permissions it needs besides.
+    #[arg(long, value_name = "NAME", conflicts_with = "link_file")]
+    pub link_name: Option<String>,
+    /// Namespace of the `--link-name` Link and its credentials Secret.
+    #[arg(long, value_name = "NAMESPACE", default_value = svcmirror_kube::link_resource::DEFAULT_LINK_NAMESPACE)]
+    pub link_namespace: String,
+    /// Context to use in the target kubeconfig (its current context by default).
+    #[arg(long, value_name = "NAME")]
+    pub target_context: Option<String>,
+    /// Kubeconfig of the source cluster (where mirrors are written). By default the in-cluster
+    /// service account; outside a cluster, `$KUBECONFIG` or `~/.kube/config`. `check` checks the
+    /// permissions of *its* user: run it with the controller's service account.
+    #[arg(long, value_name = "FILE")]
+    pub source_kubeconfig: Option<PathBuf>,
+    /// Context to use in the source kubeconfig.
+    #[arg(long, value_name = "NAME")]
+    pub source_context: Option<String>,
+}
 
 /// A client and the API server it talks to.
 #[derive(Clone)]

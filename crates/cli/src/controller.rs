@@ -34,37 +34,9 @@ use crate::session::{Ctx, check_confinement, session, stopped};
 /// Options of `svcmirror run`.
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
-    /// Kubeconfig of the target cluster (where Services are exported), e.g. the `kubeconfig` key of
-    /// Linkerd's `cluster-credentials-<cluster>` Secret mounted as a file. Not with
-    /// `--link-name`, which reads that Secret itself.
-    #[arg(
-        long,
-        value_name = "FILE",
-        required_unless_present = "link_name",
-        conflicts_with = "link_name"
-    )]
-    pub target_kubeconfig: Option<PathBuf>,
-    /// SPEC §2.2: follow Linkerd's `Link` resource NAME in the source cluster (as Linkerd's
-    /// service mirror does): its spec is the link (flags given beside it override its fields),
-    /// an edit reconfigures, a deletion stops mirroring (the mirrors stay); the target's
-    /// kubeconfig is the `kubeconfig` key of the Secret it names (`clusterCredentialsSecret`,
-    /// default `cluster-credentials-<targetClusterName>`), re-read when it changes; each export's
-    /// conditions are written into the Link's status.
-    #[arg(long, value_name = "NAME", conflicts_with = "link_file")]
-    pub link_name: Option<String>,
-    /// Namespace of the `--link-name` Link and its credentials Secret.
-    #[arg(long, value_name = "NAMESPACE", default_value = svcmirror_kube::link_resource::DEFAULT_LINK_NAMESPACE)]
-    pub link_namespace: String,
-    /// Context to use in the target kubeconfig (its current context by default).
-    #[arg(long, value_name = "NAME")]
-    pub target_context: Option<String>,
-    /// Kubeconfig of the source cluster (where mirrors are written). By default the in-cluster
-    /// service account; outside a cluster, `$KUBECONFIG` or `~/.kube/config`.
-    #[arg(long, value_name = "FILE")]
-    pub source_kubeconfig: Option<PathBuf>,
-    /// Context to use in the source kubeconfig.
-    #[arg(long, value_name = "NAME")]
-    pub source_context: Option<String>,
+    /// Where the target and the source are reached.
+    #[command(flatten)]
+    pub clusters: crate::clusters::ClusterArgs,
     /// The link: `--link FILE` (a Linkerd Link manifest or a bare spec) and/or flags.
     #[command(flatten)]
     pub link: LinkArgs,
@@ -142,7 +114,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         .map_err(anyhow::Error::msg)?;
     crate::logging::init(&args.log)?;
     // SPEC §2.2: with --link-name the link is read from the cluster, once running.
-    let link = match args.link_name {
+    let link = match args.clusters.link_name {
         Some(_) => None,
         None => Some(read_link(&args)?),
     };
@@ -176,10 +148,11 @@ async fn controller(
     let fixed = match link {
         Some((link, names)) => {
             let path = args
+                .clusters
                 .target_kubeconfig
                 .as_deref()
                 .context("--target-kubeconfig is required without --link-name")?;
-            let target = connect(Some(path), args.target_context.as_deref())
+            let target = connect(Some(path), args.clusters.target_context.as_deref())
                 .await
                 .context("target cluster client")?;
             check_confinement(&args.namespaces, &link)?;
@@ -188,26 +161,26 @@ async fn controller(
         None => None,
     };
     let source = connect(
-        args.source_kubeconfig.as_deref(),
-        args.source_context.as_deref(),
+        args.clusters.source_kubeconfig.as_deref(),
+        args.clusters.source_context.as_deref(),
     )
     .await
     .context("source cluster client")?;
     // SPEC §2.2 `--link-name`: the link and the target's credentials come from the source cluster.
-    let followed = match &args.link_name {
+    let followed = match &args.clusters.link_name {
         Some(name) => Some(Followed {
-            resource: LinkResource::new(source.client.clone(), &args.link_namespace, name),
-            id: format!("{}/{name}", args.link_namespace),
-            namespace: args.link_namespace.clone(),
+            resource: LinkResource::new(source.client.clone(), &args.clusters.link_namespace, name),
+            id: format!("{}/{name}", args.clusters.link_namespace),
+            namespace: args.clusters.link_namespace.clone(),
             overrides: args.link.spec()?,
-            target_context: args.target_context.clone(),
+            target_context: args.clusters.target_context.clone(),
             gateway_down: args.link.gateway_down,
             resolver: args.resolver(),
             retry_after: args.resync_period,
         }),
         None => None,
     };
-    let lease_suffix = match (&fixed, &args.link_name) {
+    let lease_suffix = match (&fixed, &args.clusters.link_name) {
         (Some((link, _, _)), _) => link.cluster_name().as_str().to_owned(),
         (None, Some(name)) => name.clone(),
         (None, None) => anyhow::bail!("the link is required: --link-name, --link FILE or flags"),
@@ -389,9 +362,9 @@ mod tests {
         let parsed =
             Wrapper::try_parse_from(["svcmirror", "--link-name=west", "--gateway-port=4180"])
                 .expect("parses");
-        assert_eq!(parsed.run.link_name.as_deref(), Some("west"));
-        assert_eq!(parsed.run.link_namespace, "linkerd-multicluster");
-        assert_eq!(parsed.run.target_kubeconfig, None);
+        assert_eq!(parsed.run.clusters.link_name.as_deref(), Some("west"));
+        assert_eq!(parsed.run.clusters.link_namespace, "linkerd-multicluster");
+        assert_eq!(parsed.run.clusters.target_kubeconfig, None);
         assert_eq!(
             parsed
                 .run
