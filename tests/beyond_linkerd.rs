@@ -511,7 +511,7 @@ fn federated_across_two_clusters_with_local_member_and_headless_member_rejected(
     insta::assert_yaml_snapshot!("federated-two-clusters-local-member", t);
 
     let key = ObjectKey::new("default", "web-federated");
-    let fed = &t.desired.services[&key];
+    let fed = t.desired.service(&key).expect("desired");
     assert_eq!(
         fed.metadata.annotations[REMOTE_DISCOVERY_ANNOTATION],
         "web@east,web@west"
@@ -660,9 +660,7 @@ fn federated_and_per_link_ownership_are_disjoint() {
         .services
         .retain(|s| s.metadata.name != "web-federated");
     let mirror = translate(&called_federated, &target, &SourceState::default());
-    linked
-        .services
-        .extend(mirror.desired.services.into_values());
+    linked.services.extend(mirror.desired.into_services());
     let f = federate(
         &[(&west, &only(vec![member("web").port("http", 80).build()]))],
         None,
@@ -687,9 +685,7 @@ fn federated_plan_never_deletes_a_link_mirror_even_one_carrying_the_federated_la
     ]);
     let mirrors = translate(&west, &target, &SourceState::default());
     let mut source = SourceState::default();
-    source
-        .services
-        .extend(mirrors.desired.services.into_values());
+    source.services.extend(mirrors.desired.into_services());
     assert_eq!(source.services[0].metadata.labels[FEDERATED], "true");
     let f = federate(&[(&west, &TargetState::default())], None, &source);
     assert!(plan_federated(&f.desired, &source).is_empty());

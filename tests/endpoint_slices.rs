@@ -181,8 +181,7 @@ fn default_endpoints_api_writes_no_slice() {
     assert!(t.desired.endpoint_slices.is_empty());
     assert!(
         t.desired
-            .endpoints
-            .values()
+            .endpoints_objects()
             .all(|e| !e.metadata.labels.contains_key(SKIP_MIRROR))
     );
 }

@@ -237,8 +237,7 @@ fn ten_thousand_addresses_in_one_endpoints_object() {
         let t = translate(&link(), &target, &fake().state());
         let endpoint_mirrors = t
             .desired
-            .services
-            .values()
+            .service_objects()
             .filter(|s| s.metadata.labels.contains_key(HEADLESS_MIRROR_SVC_NAME))
             .count();
         assert_eq!(endpoint_mirrors, 10_000, "{format:?}");

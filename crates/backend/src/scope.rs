@@ -304,7 +304,7 @@ mod tests {
         // The source as a first pass left it, with ClusterIPs allocated, plus a foreign Service
         // holding one endpoint mirror's name.
         let first = translate(&link, &target.state(), &SourceState::default());
-        let mut services: Vec<Service> = first.desired.services.into_values().collect();
+        let mut services: Vec<Service> = first.desired.clone().into_services().collect();
         for (i, svc) in services.iter_mut().enumerate() {
             svc.spec.cluster_ip = Some(format!("10.43.0.{}", 10 + i));
         }
@@ -312,7 +312,7 @@ mod tests {
         services.push(Service::new("default", "nginx-set-1-west"));
         let source = SourceCache::from_state(SourceState {
             services,
-            endpoints: first.desired.endpoints.into_values().collect(),
+            endpoints: first.desired.into_endpoints().collect(),
             ..SourceState::default()
         });
 

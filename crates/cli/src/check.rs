@@ -344,7 +344,11 @@ async fn mirrors(
     // the mirror get no endpoints.
     let mut empty: Vec<String> = Vec::new();
     for (key, desired) in &translation.desired.endpoints {
-        let wants = desired.subsets.iter().any(|s| !s.addresses.is_empty());
+        let wants = desired
+            .to_object(key)
+            .subsets
+            .iter()
+            .any(|s| !s.addresses.is_empty());
         let has = source_state
             .endpoints
             .iter()

@@ -48,7 +48,7 @@ pub fn federated(
             view.services
                 .retain(|s| !is_federation_owned(&s.metadata.labels));
             view.services
-                .extend(share.desired.services.values().cloned());
+                .extend(share.desired.service_objects().map(Cow::into_owned));
         }
         merged.desired.services = share.desired.services;
         merged.diagnostics.extend(share.diagnostics);
@@ -123,7 +123,7 @@ mod tests {
         let links = [(&west, &w), (&east, &e)];
         let (translation, plan) = federated(&links, None, &SourceState::default());
         let key = ObjectKey::new("default", "web-federated");
-        let svc = &translation.desired.services[&key];
+        let svc = translation.desired.service(&key).expect("desired");
         assert_eq!(
             svc.metadata
                 .annotations
@@ -144,12 +144,16 @@ mod tests {
         let e = members(80);
         let (written, _) = federated(&[(&east, &e)], None, &SourceState::default());
         let source = SourceState {
-            services: written.desired.services.into_values().collect(),
+            services: written
+                .desired
+                .service_objects()
+                .map(Cow::into_owned)
+                .collect(),
             ..SourceState::default()
         };
         let w = members(80);
         let (translation, plan) = federated(&[(&west, &w)], None, &source);
-        let svc = translation.desired.services.values().next().expect("one");
+        let svc = translation.desired.service_objects().next().expect("one");
         assert_eq!(
             svc.metadata
                 .annotations

@@ -47,6 +47,7 @@ pub fn parse_selector(text: &str) -> Result<LabelSelector, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::borrow::Cow;
     use svcmirror_core::labels::{LOCAL_DISCOVERY_ANNOTATION, REMOTE_DISCOVERY_ANNOTATION};
     use svcmirror_core::model::{ObjectKey, ServicePort};
 
@@ -74,7 +75,10 @@ mod tests {
             ..SourceState::default()
         };
         let (translation, plan) = local_share(&selector, &source);
-        let svc = &translation.desired.services[&ObjectKey::new("default", "web-federated")];
+        let svc = translation
+            .desired
+            .service(&ObjectKey::new("default", "web-federated"))
+            .expect("desired");
         let annotations = &svc.metadata.annotations;
         assert_eq!(
             annotations
@@ -99,7 +103,7 @@ mod tests {
         let mut after = source.clone();
         after
             .services
-            .extend(first.desired.services.values().cloned());
+            .extend(first.desired.service_objects().map(Cow::into_owned));
         let (second, plan) = local_share(&selector, &after);
         let names: Vec<&str> = second
             .desired

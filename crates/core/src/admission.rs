@@ -9,6 +9,7 @@
 //!
 //! [`Limits`]: crate::limits::Limits
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use crate::decision::Decision;
@@ -272,7 +273,7 @@ pub(crate) fn admit(
             desired
                 .services
                 .get(*k)
-                .is_some_and(|s| s.metadata.labels.contains_key(HEADLESS_MIRROR_SVC_NAME))
+                .is_some_and(|s| s.labels().contains_key(HEADLESS_MIRROR_SVC_NAME))
         });
         let consequence = if held > 0 && only_endpoint_mirrors {
             format!(
@@ -364,65 +365,73 @@ fn object_problem(link: &Link, desired: &Desired, export: &ExportObjects) -> Opt
     let services = export
         .names
         .iter()
-        .filter_map(|k| desired.services.get(k))
-        .map(|s| (Kind::Service, &s.metadata, ToSize::Service(s)));
+        .filter_map(|k| desired.service(k))
+        .map(ToSize::Service);
     let endpoints = export
         .names
         .iter()
-        .filter_map(|k| desired.endpoints.get(k))
-        .map(|e| (Kind::Endpoints, &e.metadata, ToSize::Endpoints(e)));
+        .filter_map(|k| desired.endpoints_object(k))
+        .map(ToSize::Endpoints);
     let slices = export
         .slices
         .iter()
         .filter_map(|k| desired.endpoint_slices.get(k))
-        .map(|e| (Kind::EndpointSlice, &e.metadata, ToSize::Slice(e)));
-    services
-        .chain(endpoints)
-        .chain(slices)
-        .find_map(|(kind, meta, object)| {
-            let annotation_bytes = annotations.measure(&meta.annotations);
-            let (limit, actual, field) = if annotation_bytes > limits.get(Limit::AnnotationBytes) {
-                (
-                    Limit::AnnotationBytes,
-                    annotation_bytes,
-                    "metadata.annotations",
-                )
-            } else {
-                let mut size = |m: &StringMap| json.measure(m);
-                let bytes = match object {
-                    ToSize::Service(s) => service_bytes_with(s, &mut size),
-                    ToSize::Endpoints(e) => endpoints_bytes_with(e, &mut size),
-                    ToSize::Slice(e) => slice_bytes_with(e, &mut size),
-                };
-                if bytes <= limits.get(Limit::ObjectBytes) {
-                    return None;
-                }
-                (Limit::ObjectBytes, bytes, "")
+        .map(ToSize::Slice);
+    services.chain(endpoints).chain(slices).find_map(|object| {
+        let (kind, meta) = object.kind_and_meta();
+        let annotation_bytes = annotations.measure(&meta.annotations);
+        let (limit, actual, field) = if annotation_bytes > limits.get(Limit::AnnotationBytes) {
+            (
+                Limit::AnnotationBytes,
+                annotation_bytes,
+                "metadata.annotations",
+            )
+        } else {
+            let mut size = |m: &StringMap| json.measure(m);
+            let bytes = match &object {
+                ToSize::Service(s) => service_bytes_with(s, &mut size),
+                ToSize::Endpoints(e) => endpoints_bytes_with(e, &mut size),
+                ToSize::Slice(e) => slice_bytes_with(e, &mut size),
             };
-            let message = limits.exceeded(
-                limit,
-                actual,
-                &format!(
-                    "the source API server would refuse {kind} {}; the export is not mirrored",
-                    meta.key()
-                ),
-            );
-            let d = Diagnostic::new(
-                Reason::LimitExceeded,
-                Severity::Error,
-                Kind::Service,
-                export.export.clone(),
-                message,
-            );
-            Some(if field.is_empty() { d } else { d.at(field) })
-        })
+            if bytes <= limits.get(Limit::ObjectBytes) {
+                return None;
+            }
+            (Limit::ObjectBytes, bytes, "")
+        };
+        let message = limits.exceeded(
+            limit,
+            actual,
+            &format!(
+                "the source API server would refuse {kind} {}; the export is not mirrored",
+                meta.key()
+            ),
+        );
+        let d = Diagnostic::new(
+            Reason::LimitExceeded,
+            Severity::Error,
+            Kind::Service,
+            export.export.clone(),
+            message,
+        );
+        Some(if field.is_empty() { d } else { d.at(field) })
+    })
 }
 
 /// One object [`object_problem`] sizes.
 enum ToSize<'a> {
-    Service(&'a Service),
-    Endpoints(&'a Endpoints),
+    Service(Cow<'a, Service>),
+    Endpoints(Cow<'a, Endpoints>),
     Slice(&'a crate::model::EndpointSlice),
+}
+
+impl ToSize<'_> {
+    fn kind_and_meta(&self) -> (Kind, &crate::model::ObjectMeta) {
+        match self {
+            Self::Service(s) => (Kind::Service, &s.metadata),
+            Self::Endpoints(e) => (Kind::Endpoints, &e.metadata),
+            Self::Slice(e) => (Kind::EndpointSlice, &e.metadata),
+        }
+    }
 }
 
 /// A measure of `StringMap`s that reuses what it measured for a map shared by several objects

@@ -155,7 +155,7 @@ pub(crate) fn emit(
                 .labels
                 .insert(SKIP_MIRROR.to_owned(), "true".to_owned());
         }
-        desired.endpoints.insert(ep.metadata.key(), ep);
+        desired.insert_endpoints(ep);
     }
 }
 

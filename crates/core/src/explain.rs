@@ -89,15 +89,13 @@ pub fn explain(
     }
     objects.extend(
         keys.iter()
-            .filter_map(|k| translation.desired.services.get(k))
-            .cloned()
-            .map(Object::Service),
+            .filter_map(|k| translation.desired.service(k))
+            .map(|s| Object::Service(s.into_owned())),
     );
     objects.extend(
         keys.iter()
-            .filter_map(|k| translation.desired.endpoints.get(k))
-            .cloned()
-            .map(Object::Endpoints),
+            .filter_map(|k| translation.desired.endpoints_object(k))
+            .map(|e| Object::Endpoints(e.into_owned())),
     );
     let slice_keys = export.slice_keys(&service.namespace);
     objects.extend(

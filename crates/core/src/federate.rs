@@ -132,7 +132,7 @@ pub fn federate(
             || ExportOutcome::new(MirrorMode::NotMirrored, None),
             |svc| {
                 let name = svc.metadata.name.clone();
-                out.desired.services.insert(svc.metadata.key(), svc);
+                out.desired.insert_service(svc);
                 ExportOutcome::new(MirrorMode::Federated, Some(name))
             },
         );

@@ -146,7 +146,7 @@ pub fn federate_as(
             out.exports.insert(key.clone(), outcome);
         }
         if let Some(svc) = service {
-            out.desired.services.insert(svc.metadata.key(), svc);
+            out.desired.insert_service(svc);
         }
         let mut findings: Vec<Diagnostic> = diagnostics[start..].to_vec();
         if !findings.is_empty() {

@@ -16,6 +16,7 @@ use crate::model::{
     CLUSTER_IP_NONE, EndpointAddress, EndpointPort, EndpointSubset, Endpoints, Kind, ObjectKey,
     Service, ServicePort, StringMap,
 };
+use crate::template::EndpointMirrorTemplate;
 use crate::validate::{CheckedAddress, CheckedSubset};
 
 /// SPEC §6.1.
@@ -202,6 +203,26 @@ pub(crate) fn endpoint_mirror(
             .insert(REMOTE_RESOURCE_VERSION.to_owned(), rv.to_owned());
     }
     mirror
+}
+
+/// SPEC §6.5: what an export's endpoint mirrors share — an [`endpoint_mirror`] and its gateway
+/// Endpoints (SPEC §5, always ready) built once, of which the template keeps the shared parts.
+pub(crate) fn endpoint_mirror_template(
+    link: &Link,
+    namespace: &str,
+    labels: &StringMap,
+    ports: &[ServicePort],
+    export_ports: &[ServicePort],
+) -> EndpointMirrorTemplate {
+    let sample = endpoint_mirror(
+        &ObjectKey::new(namespace, "template"),
+        labels,
+        ports,
+        String::new(),
+        None,
+    );
+    let ep = cluster_ip::gateway_endpoints(link, &sample, true, export_ports);
+    EndpointMirrorTemplate::new(&sample, &ep)
 }
 
 /// The §6.5 step of one endpoint mirror.

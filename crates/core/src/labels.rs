@@ -349,12 +349,25 @@ pub fn parse_remote_fq_name(fq: &str, domain: &str) -> Option<RemoteRef> {
 /// object is ours and the export lives in the object's namespace (mirrors do). `None` otherwise.
 #[must_use]
 pub fn remote_ref(meta: &ObjectMeta, link: &Link) -> Option<RemoteRef> {
-    if !is_owned_by(meta, link) {
+    remote_ref_of(
+        &meta.labels,
+        meta.namespace(),
+        meta.annotations.get(REMOTE_SVC_FQ_NAME).map(String::as_str),
+        link,
+    )
+}
+
+/// [`remote_ref`] of an object's parts: its labels, namespace and `remote-svc-fq-name`.
+pub(crate) fn remote_ref_of(
+    labels: &StringMap,
+    namespace: &str,
+    fq: Option<&str>,
+    link: &Link,
+) -> Option<RemoteRef> {
+    if !is_owned(labels, link) {
         return None;
     }
-    let fq = meta.annotations.get(REMOTE_SVC_FQ_NAME)?;
-    parse_remote_fq_name(fq, link.cluster_domain())
-        .filter(|r| r.export.namespace == meta.namespace())
+    parse_remote_fq_name(fq?, link.cluster_domain()).filter(|r| r.export.namespace == namespace)
 }
 
 /// The export an object of this link was written for (SPEC §7; the inverse of what `translate`

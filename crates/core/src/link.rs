@@ -541,8 +541,7 @@ mod translate_tests {
         let t = translate(&link, &target, &SourceState::default());
         let mirror = t
             .desired
-            .services
-            .values()
+            .service_objects()
             .find(|s| s.metadata.name == "web-west")
             .expect("mirror");
         let labels: Vec<&String> = mirror.metadata.labels.keys().collect();

@@ -11,6 +11,7 @@ use crate::model::{
     ObjectMeta, Service, ServicePort, effective_protocol,
 };
 use crate::state::{Desired, SourceState};
+use crate::template::{Entry, Templated};
 
 pub use crate::operation::{DeleteReason, Dependency, Operation, Plan, Precondition};
 
@@ -90,7 +91,21 @@ impl Owner<'_> {
 
     /// SPEC §7: whether `want` would make our object `have` serve another export than it does
     /// (both `remote-svc-fq-name`s decode and name different exports).
-    fn reassigns(self, have: &ObjectMeta, want: &ObjectMeta) -> bool {
+    fn reassigns<T: Templated>(self, have: &ObjectMeta, key: &ObjectKey, want: &Entry<T>) -> bool {
+        let Self::Link(link) = self else {
+            return false;
+        };
+        match (
+            labels::remote_ref(have, link),
+            labels::remote_ref_of(want.labels(), &key.namespace, want.fq_name(), link),
+        ) {
+            (Some(have), Some(want)) => have.export != want.export,
+            _ => false,
+        }
+    }
+
+    /// [`Owner::reassigns`] for a slice (always built).
+    fn reassigns_slice(self, have: &ObjectMeta, want: &ObjectMeta) -> bool {
         let Self::Link(link) = self else {
             return false;
         };
@@ -195,18 +210,18 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
         if blocked.contains_key(key) {
             continue;
         }
-        let phase = if want.metadata.labels.contains_key(HEADLESS_MIRROR_SVC_NAME) {
+        let phase = if want.labels().contains_key(HEADLESS_MIRROR_SVC_NAME) {
             &mut phases.endpoint_mirror_services
         } else {
             &mut phases.mirror_services
         };
         match have {
             None => phase.push(Operation::Create {
-                object: Object::Service(want.clone()),
+                object: Object::Service(want.to_object(key).into_owned()),
             }),
             Some(have)
                 if have.is_headless() != want.is_headless()
-                    || owner.reassigns(&have.metadata, &want.metadata) =>
+                    || owner.reassigns(&have.metadata, key, want) =>
             {
                 let reason = if have.is_headless() == want.is_headless() {
                     DeleteReason::Reassigned
@@ -218,13 +233,17 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
                     .type_change_deletes
                     .push(delete(Kind::Service, &have.metadata, reason));
                 phase.push(Operation::Create {
-                    object: Object::Service(want.clone()),
+                    object: Object::Service(want.to_object(key).into_owned()),
                 });
             }
+            // SPEC §6.5: an endpoint mirror equal to its template and per-pod parts, without
+            // building it (the field-by-field comparison below would find nothing).
+            Some(have) if want.matches(have) => {}
             Some(have) => {
-                let changed = service_changes(want, have);
+                let want = want.to_object(key);
+                let changed = service_changes(&want, have);
                 if !changed.is_empty() {
-                    let mut object = want.clone();
+                    let mut object = want.into_owned();
                     keep_server_fields(&mut object.metadata, &have.metadata);
                     object.spec.cluster_ip.clone_from(&have.spec.cluster_ip);
                     object.spec.cluster_ips.clone_from(&have.spec.cluster_ips);
@@ -251,18 +270,17 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
         if blocked.contains_key(key) {
             continue;
         }
-        let phase = if want.metadata.labels.contains_key(HEADLESS_MIRROR_SVC_NAME) {
+        let phase = if want.labels().contains_key(HEADLESS_MIRROR_SVC_NAME) {
             &mut phases.endpoint_mirror_endpoints
         } else {
             &mut phases.mirror_endpoints
         };
         match have {
             None => phase.push(Operation::Create {
-                object: Object::Endpoints(want.clone()),
+                object: Object::Endpoints(want.to_object(key).into_owned()),
             }),
             Some(have)
-                if type_changed.contains_key(key)
-                    || owner.reassigns(&have.metadata, &want.metadata) =>
+                if type_changed.contains_key(key) || owner.reassigns(&have.metadata, key, want) =>
             {
                 // The Service is re-created; its Endpoints go and come with it.
                 let reason = type_changed
@@ -273,13 +291,15 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
                     .type_change_deletes
                     .push(delete(Kind::Endpoints, &have.metadata, reason));
                 phase.push(Operation::Create {
-                    object: Object::Endpoints(want.clone()),
+                    object: Object::Endpoints(want.to_object(key).into_owned()),
                 });
             }
+            Some(have) if want.matches(have) => {}
             Some(have) => {
-                let changed = endpoints_changes(want, have);
+                let want = want.to_object(key);
+                let changed = endpoints_changes(&want, have);
                 if !changed.is_empty() {
-                    let mut object = want.clone();
+                    let mut object = want.into_owned();
                     keep_server_fields(&mut object.metadata, &have.metadata);
                     phase.push(Operation::Update {
                         object: Object::Endpoints(object),
@@ -338,7 +358,7 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
                     ),
                 ));
             }
-            Some(have) if owner.reassigns(&have.metadata, &want.metadata) => {
+            Some(have) if owner.reassigns_slice(&have.metadata, &want.metadata) => {
                 // SPEC §7: a slice changes export only with its re-created mirror.
                 phases.type_change_deletes.push(delete(
                     Kind::EndpointSlice,
@@ -440,16 +460,16 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
 }
 
 /// One key of a full outer join of the desired objects of a kind with the source's.
-enum Pair<'d, 's, T> {
+enum Pair<'d, 's, D, T> {
     /// Desired, not in the source.
-    Desired(&'d ObjectKey, &'d T),
+    Desired(&'d ObjectKey, &'d D),
     /// Desired and in the source.
-    Both(&'d ObjectKey, &'d T, &'s T),
+    Both(&'d ObjectKey, &'d D, &'s T),
     /// In the source, not desired.
     Source(&'s T),
 }
 
-impl<'d, 's, T> Pair<'d, 's, T> {
+impl<'d, 's, D, T> Pair<'d, 's, D, T> {
     /// The desired object, with the source's at its key if any; `None` for an object only the
     /// source holds, which is queued in `orphans` for deletion when it is ours.
     fn desired_or_orphan(
@@ -458,7 +478,7 @@ impl<'d, 's, T> Pair<'d, 's, T> {
         meta: impl Fn(&T) -> &ObjectMeta,
         ours: impl Fn(&ObjectMeta) -> bool,
         orphans: &mut Vec<Operation>,
-    ) -> Option<(&'d ObjectKey, &'d T, Option<&'s T>)> {
+    ) -> Option<(&'d ObjectKey, &'d D, Option<&'s T>)> {
         match self {
             Self::Desired(key, want) => Some((key, want, None)),
             Self::Both(key, want, have) => Some((key, want, Some(have))),
@@ -474,10 +494,10 @@ impl<'d, 's, T> Pair<'d, 's, T> {
 
 /// Walks `desired` and the indexed `source` together, in key order (both order by namespace,
 /// then name): each object meets its counterpart without a lookup or an allocated key.
-fn outer_join<'d, 's, T>(
-    desired: &'d BTreeMap<ObjectKey, T>,
+fn outer_join<'d, 's, D, T>(
+    desired: &'d BTreeMap<ObjectKey, D>,
     source: &'d BTreeMap<(&'s str, &'s str), &'s T>,
-) -> impl Iterator<Item = Pair<'d, 's, T>> {
+) -> impl Iterator<Item = Pair<'d, 's, D, T>> {
     let mut want = desired.iter().peekable();
     let mut have = source.iter().peekable();
     std::iter::from_fn(move || {

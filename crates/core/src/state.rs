@@ -1,10 +1,12 @@
 //! The inputs and outputs of [`crate::translate`] and [`crate::plan`]: plain data.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::model::{EndpointSlice, Endpoints, Kind, Namespace, Object, ObjectKey, Service};
+use crate::template::{Entry, Templated};
 
 /// What the target cluster holds: its Services and Endpoints (exported or not; the link's selector
 /// decides).
@@ -85,20 +87,88 @@ impl SourceState {
 }
 
 /// The objects the source cluster must hold for this link, keyed and therefore sorted.
+///
+/// Endpoint mirrors are kept as their export's template and their per-pod parts
+/// ([`Entry::EndpointMirror`], SPEC §6.5; see [`crate::EndpointMirrorTemplate`]) and built only
+/// when asked for: [`Desired::service`], [`Desired::endpoints_object`], [`Desired::objects`] and
+/// serialization give every object built.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Desired {
     /// Namespaces to create (only with namespace creation on).
     pub namespaces: BTreeMap<String, Namespace>,
     /// Mirror, root mirror and endpoint mirror Services.
-    pub services: BTreeMap<ObjectKey, Service>,
+    #[serde(serialize_with = "built")]
+    pub services: BTreeMap<ObjectKey, Entry<Service>>,
     /// Their Endpoints (none when the link writes only EndpointSlices).
-    pub endpoints: BTreeMap<ObjectKey, Endpoints>,
+    #[serde(serialize_with = "built")]
+    pub endpoints: BTreeMap<ObjectKey, Entry<Endpoints>>,
     /// Their EndpointSlices, when the link writes them (SPEC §12, [`crate::EndpointsApi`]).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub endpoint_slices: BTreeMap<ObjectKey, EndpointSlice>,
 }
 
+/// Serializes entries as the objects they stand for.
+fn built<T, S>(entries: &BTreeMap<ObjectKey, Entry<T>>, serializer: S) -> Result<S::Ok, S::Error>
+where
+    T: Templated + Serialize,
+    S: Serializer,
+{
+    serializer.collect_map(
+        entries
+            .iter()
+            .map(|(key, entry)| (key, entry.to_object(key))),
+    )
+}
+
 impl Desired {
+    /// The Service at `key`, built if it is an endpoint mirror.
+    #[must_use]
+    pub fn service(&self, key: &ObjectKey) -> Option<Cow<'_, Service>> {
+        self.services.get(key).map(|e| e.to_object(key))
+    }
+
+    /// The Endpoints at `key`, built if they are an endpoint mirror's.
+    #[must_use]
+    pub fn endpoints_object(&self, key: &ObjectKey) -> Option<Cow<'_, Endpoints>> {
+        self.endpoints.get(key).map(|e| e.to_object(key))
+    }
+
+    /// Every desired Service, built, in key order.
+    pub fn service_objects(&self) -> impl Iterator<Item = Cow<'_, Service>> {
+        self.services.iter().map(|(key, e)| e.to_object(key))
+    }
+
+    /// Every desired Endpoints, built, in key order.
+    pub fn endpoints_objects(&self) -> impl Iterator<Item = Cow<'_, Endpoints>> {
+        self.endpoints.iter().map(|(key, e)| e.to_object(key))
+    }
+
+    /// The desired Services, built, in key order, consuming the desired state's map.
+    pub fn into_services(self) -> impl Iterator<Item = Service> {
+        self.services
+            .into_iter()
+            .map(|(key, e)| e.into_object(&key))
+    }
+
+    /// The desired Endpoints, built, in key order, consuming the desired state's map.
+    pub fn into_endpoints(self) -> impl Iterator<Item = Endpoints> {
+        self.endpoints
+            .into_iter()
+            .map(|(key, e)| e.into_object(&key))
+    }
+
+    /// Adds a built Service.
+    pub fn insert_service(&mut self, service: Service) {
+        self.services
+            .insert(service.metadata.key(), Entry::Object(service));
+    }
+
+    /// Adds built Endpoints.
+    pub fn insert_endpoints(&mut self, endpoints: Endpoints) {
+        self.endpoints
+            .insert(endpoints.metadata.key(), Entry::Object(endpoints));
+    }
+
     /// Every desired object, Namespaces first, then Services, then Endpoints, then
     /// EndpointSlices.
     #[must_use]
@@ -107,8 +177,14 @@ impl Desired {
             .values()
             .cloned()
             .map(Object::Namespace)
-            .chain(self.services.values().cloned().map(Object::Service))
-            .chain(self.endpoints.values().cloned().map(Object::Endpoints))
+            .chain(
+                self.service_objects()
+                    .map(|s| Object::Service(s.into_owned())),
+            )
+            .chain(
+                self.endpoints_objects()
+                    .map(|e| Object::Endpoints(e.into_owned())),
+            )
             .chain(
                 self.endpoint_slices
                     .values()
@@ -136,6 +212,17 @@ impl Desired {
     /// The keys of every desired object, with their kind.
     #[must_use]
     pub fn keys(&self) -> BTreeSet<(Kind, ObjectKey)> {
-        self.objects().iter().map(|o| (o.kind(), o.key())).collect()
+        let namespaces = self
+            .namespaces
+            .values()
+            .map(|ns| (Kind::Namespace, ObjectKey::new("", &ns.metadata.name)));
+        let of = |kind, keys: &mut dyn Iterator<Item = &ObjectKey>| {
+            keys.map(|k| (kind, k.clone())).collect::<Vec<_>>()
+        };
+        namespaces
+            .chain(of(Kind::Service, &mut self.services.keys()))
+            .chain(of(Kind::Endpoints, &mut self.endpoints.keys()))
+            .chain(of(Kind::EndpointSlice, &mut self.endpoint_slices.keys()))
+            .collect()
     }
 }

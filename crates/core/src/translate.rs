@@ -6,6 +6,7 @@
 //! ([`crate::explain()`]).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -25,6 +26,7 @@ use crate::ownership;
 use crate::remote_discovery::{self, Selection};
 use crate::source_index::SourceIndex;
 use crate::state::{Desired, SourceState, TargetState};
+use crate::template::{EndpointMirror, Entry};
 use crate::trace::Step;
 use crate::validate::{self, CheckedSubset, unique_by_key};
 
@@ -472,7 +474,7 @@ impl Translator<'_> {
         self.record.note(remote_discovery::RULE, || {
             remote_discovery::describe(&name.name, &export, link)
         });
-        self.desired.services.insert(mirror.metadata.key(), mirror);
+        self.desired.insert_service(mirror);
         ExportOutcome::new(MirrorMode::RemoteDiscovery, Some(name.name))
     }
 
@@ -514,7 +516,7 @@ impl Translator<'_> {
             headless::root_mirror(svc, &root_name.name, self.link);
         let ports = root.spec.ports.clone();
         // The root is claimed before its endpoint mirrors so they cannot take its name.
-        self.desired.services.insert(root.metadata.key(), root);
+        self.desired.insert_service(root);
 
         let export_fq = labels::remote_fq_name(&svc.metadata.name, &export.namespace, self.link);
         let (named, duplicates) = headless::named_ready_addresses(&export, subsets);
@@ -525,6 +527,18 @@ impl Translator<'_> {
         let (named, cut) = admission::limit_endpoint_mirrors(named, &export, self.link);
         self.decide(cut);
         let mut endpoint_mirrors = headless::EndpointMirrors::new();
+        // SPEC §6.5: the endpoint mirrors share one template (their Endpoints too, unless the
+        // link writes EndpointSlices: those are built per mirror, SPEC §12).
+        let api = self.link.endpoints_api();
+        let template = (api.writes_endpoints() && !api.writes_slices()).then(|| {
+            Arc::new(headless::endpoint_mirror_template(
+                self.link,
+                &export.namespace,
+                &mirror_labels,
+                &ports,
+                &svc.spec.ports,
+            ))
+        });
         for (hostname, ip) in named {
             let claimant = RemoteRef::endpoint_mirror(&export, hostname);
             let Some(name) = self.claim(&claimant, hostname, "endpoint mirror") else {
@@ -532,19 +546,36 @@ impl Translator<'_> {
             };
             let key = ObjectKey::new(&export.namespace, &name.name);
             let kept = self.source.kept_resource_version(&key, &claimant);
-            let mirror = headless::endpoint_mirror(
-                &key,
-                &mirror_labels,
-                &ports,
-                format!("{hostname}.{export_fq}"),
-                kept.or(endpoints.metadata.resource_version.as_deref()),
-            );
-            let ep = cluster_ip::gateway_endpoints(self.link, &mirror, true, &svc.spec.ports);
+            let fq_name = format!("{hostname}.{export_fq}");
+            let resource_version = kept.or(endpoints.metadata.resource_version.as_deref());
             let allocated = self.source.allocated_ip(&key);
             self.record.note(headless::ENDPOINT_MIRROR, || {
                 headless::describe_endpoint_mirror(hostname, ip, &name.name, allocated)
             });
-            self.insert(mirror, ep, &export.name);
+            if let Some(template) = &template {
+                // SPEC §6.5, one template per export: only the per-pod parts are kept.
+                let mirror = Arc::new(EndpointMirror::new(
+                    Arc::clone(template),
+                    fq_name,
+                    resource_version,
+                ));
+                self.desired
+                    .services
+                    .insert(key.clone(), Entry::EndpointMirror(Arc::clone(&mirror)));
+                self.desired
+                    .endpoints
+                    .insert(key, Entry::EndpointMirror(mirror));
+            } else {
+                let mirror = headless::endpoint_mirror(
+                    &key,
+                    &mirror_labels,
+                    &ports,
+                    fq_name,
+                    resource_version,
+                );
+                let ep = cluster_ip::gateway_endpoints(self.link, &mirror, true, &svc.spec.ports);
+                self.insert(mirror, ep, &export.name);
+            }
             endpoint_mirrors.insert(hostname, (name.name, allocated));
         }
         root_ep.subsets = headless::root_subsets(subsets, &endpoint_mirrors);
@@ -561,7 +592,7 @@ impl Translator<'_> {
     }
 
     fn insert(&mut self, svc: Service, ep: Endpoints, exported: &str) {
-        self.desired.services.insert(svc.metadata.key(), svc);
+        self.desired.insert_service(svc);
         endpoint_slices::emit(self.link, &mut self.desired, &mut self.record, ep, exported);
     }
 }

@@ -189,13 +189,13 @@ fn a_copied_steering_key_is_reported_and_our_own_value_is_not() {
         "multicluster.linkerd.io/remote-discovery".into(),
         "west".into(),
     );
-    desired.services.insert(s.metadata.key(), s.clone());
+    desired.insert_service(s.clone());
     assert!(no_steering_key_copied(&desired).is_ok());
     s.metadata.annotations.insert(
         "service.kubernetes.io/service-proxy-name".into(),
         STEERING_MARKER.into(),
     );
-    desired.services.insert(s.metadata.key(), s);
+    desired.insert_service(s);
     assert_eq!(
         no_steering_key_copied(&desired).map_err(|f| f.check),
         Err(Check::SteeringKeyCopied)
