@@ -9,8 +9,8 @@
 //!
 //! [`Limits`]: crate::limits::Limits
 
-use std::borrow::Cow;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use crate::decision::Decision;
 use crate::diagnostics::{Diagnostic, Reason, Severity};
@@ -18,11 +18,13 @@ use crate::endpoint_slices::MAX_ENDPOINTS_PER_SLICE;
 use crate::labels::{HEADLESS_MIRROR_SVC_NAME, SLICE_SERVICE_NAME};
 use crate::limits::{
     Limit, PORT_BYTES, SLICE_PORTS, annotation_bytes, endpoints_bytes_with, map_bytes,
-    root_record_bytes, root_slice_record_bytes, service_bytes_with, slice_bytes_with,
+    pairs_annotation_bytes, pairs_bytes, root_record_bytes, root_slice_record_bytes,
+    service_bytes_with, slice_bytes_with, string_bytes,
 };
 use crate::link::Link;
 use crate::model::{EndpointPort, Endpoints, Kind, ObjectKey, Service, StringMap};
 use crate::state::Desired;
+use crate::template::{EndpointMirror, EndpointMirrorTemplate, Entry};
 
 /// The rule `explain` names for every limit.
 pub(crate) const RULE: &str = "SPEC §8 limits";
@@ -361,25 +363,33 @@ pub(crate) fn admit(
 fn object_problem(link: &Link, desired: &Desired, export: &ExportObjects) -> Option<Diagnostic> {
     let mut json = SharedSizes::new(map_bytes);
     let mut annotations = SharedSizes::new(annotation_bytes);
+    let mut bare = BareSizes::default();
     let limits = link.limits();
-    let services = export
-        .names
-        .iter()
-        .filter_map(|k| desired.service(k))
-        .map(ToSize::Service);
-    let endpoints = export
-        .names
-        .iter()
-        .filter_map(|k| desired.endpoints_object(k))
-        .map(ToSize::Endpoints);
+    let services = export.names.iter().filter_map(|k| {
+        Some(match desired.services.get(k)? {
+            Entry::Object(s) => ToSize::Service(s),
+            Entry::EndpointMirror(m) => ToSize::EndpointMirror(Kind::Service, k, m),
+        })
+    });
+    let endpoints = export.names.iter().filter_map(|k| {
+        Some(match desired.endpoints.get(k)? {
+            Entry::Object(e) => ToSize::Endpoints(e),
+            Entry::EndpointMirror(m) => ToSize::EndpointMirror(Kind::Endpoints, k, m),
+        })
+    });
     let slices = export
         .slices
         .iter()
         .filter_map(|k| desired.endpoint_slices.get(k))
         .map(ToSize::Slice);
     services.chain(endpoints).chain(slices).find_map(|object| {
-        let (kind, meta) = object.kind_and_meta();
-        let annotation_bytes = annotations.measure(&meta.annotations);
+        let (kind, key) = object.kind_and_key();
+        let annotation_bytes = match &object {
+            ToSize::EndpointMirror(kind, _, m) => {
+                pairs_annotation_bytes(m.annotation_pairs(*kind).into_iter().flatten())
+            }
+            _ => object.annotations().map_or(0, |a| annotations.measure(a)),
+        };
         let (limit, actual, field) = if annotation_bytes > limits.get(Limit::AnnotationBytes) {
             (
                 Limit::AnnotationBytes,
@@ -392,6 +402,7 @@ fn object_problem(link: &Link, desired: &Desired, export: &ExportObjects) -> Opt
                 ToSize::Service(s) => service_bytes_with(s, &mut size),
                 ToSize::Endpoints(e) => endpoints_bytes_with(e, &mut size),
                 ToSize::Slice(e) => slice_bytes_with(e, &mut size),
+                ToSize::EndpointMirror(kind, key, m) => bare.bytes(*kind, key, m, &mut size),
             };
             if bytes <= limits.get(Limit::ObjectBytes) {
                 return None;
@@ -401,10 +412,7 @@ fn object_problem(link: &Link, desired: &Desired, export: &ExportObjects) -> Opt
         let message = limits.exceeded(
             limit,
             actual,
-            &format!(
-                "the source API server would refuse {kind} {}; the export is not mirrored",
-                meta.key()
-            ),
+            &format!("the source API server would refuse {kind} {key}; the export is not mirrored"),
         );
         let d = Diagnostic::new(
             Reason::LimitExceeded,
@@ -417,19 +425,87 @@ fn object_problem(link: &Link, desired: &Desired, export: &ExportObjects) -> Opt
     })
 }
 
+/// SPEC §8 sizes of an export's endpoint mirrors: the size of their template's bare Service and
+/// Endpoints ([`EndpointMirrorTemplate::bare`]: no name, no annotations), measured once per
+/// template; an endpoint mirror is that plus its name and its annotations (the estimate is a
+/// sum over fields, so this is exactly the built object's size: tested below).
+#[derive(Default)]
+struct BareSizes {
+    /// (template, Service bytes, Endpoints bytes)
+    seen: Option<(Arc<EndpointMirrorTemplate>, u64, u64)>,
+}
+
+impl BareSizes {
+    /// The size of the endpoint mirror `mirror`'s object of `kind` at `key`, as built.
+    fn bytes(
+        &mut self,
+        kind: Kind,
+        key: &ObjectKey,
+        mirror: &EndpointMirror,
+        size: &mut impl FnMut(&StringMap) -> u64,
+    ) -> u64 {
+        self.of(kind, key, mirror, size) + string_bytes(&key.name) - string_bytes("")
+            + pairs_bytes(mirror.annotation_pairs(kind).into_iter().flatten())
+            - pairs_bytes([])
+    }
+
+    fn of(
+        &mut self,
+        kind: Kind,
+        key: &ObjectKey,
+        mirror: &EndpointMirror,
+        size: &mut impl FnMut(&StringMap) -> u64,
+    ) -> u64 {
+        let known = self
+            .seen
+            .as_ref()
+            .filter(|(t, _, _)| std::ptr::eq(Arc::as_ptr(t), mirror.template()));
+        let (_, service, endpoints) = match known {
+            Some(seen) => seen,
+            None => {
+                let (s, e) = mirror.template().bare(&key.namespace);
+                let sizes = (
+                    mirror.shared_template(),
+                    service_bytes_with(&s, size),
+                    endpoints_bytes_with(&e, size),
+                );
+                self.seen.insert(sizes)
+            }
+        };
+        if kind == Kind::Service {
+            *service
+        } else {
+            *endpoints
+        }
+    }
+}
+
 /// One object [`object_problem`] sizes.
 enum ToSize<'a> {
-    Service(Cow<'a, Service>),
-    Endpoints(Cow<'a, Endpoints>),
+    Service(&'a Service),
+    Endpoints(&'a Endpoints),
     Slice(&'a crate::model::EndpointSlice),
+    /// An endpoint mirror's Service or Endpoints, sized without building it.
+    EndpointMirror(Kind, &'a ObjectKey, &'a EndpointMirror),
 }
 
 impl ToSize<'_> {
-    fn kind_and_meta(&self) -> (Kind, &crate::model::ObjectMeta) {
+    fn kind_and_key(&self) -> (Kind, ObjectKey) {
         match self {
-            Self::Service(s) => (Kind::Service, &s.metadata),
-            Self::Endpoints(e) => (Kind::Endpoints, &e.metadata),
-            Self::Slice(e) => (Kind::EndpointSlice, &e.metadata),
+            Self::Service(s) => (Kind::Service, s.metadata.key()),
+            Self::Endpoints(e) => (Kind::Endpoints, e.metadata.key()),
+            Self::Slice(e) => (Kind::EndpointSlice, e.metadata.key()),
+            Self::EndpointMirror(kind, key, _) => (*kind, (*key).clone()),
+        }
+    }
+
+    /// The annotations of a built object.
+    fn annotations(&self) -> Option<&StringMap> {
+        match self {
+            Self::Service(s) => Some(&s.metadata.annotations),
+            Self::Endpoints(e) => Some(&e.metadata.annotations),
+            Self::Slice(e) => Some(&e.metadata.annotations),
+            Self::EndpointMirror(..) => None,
         }
     }
 }
@@ -482,6 +558,59 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    /// SPEC §8 object size of an endpoint mirror kept as a template: its bare template plus its
+    /// name and annotations is the size of the built object (Service and Endpoints), with and
+    /// without a kept resourceVersion and a gateway identity, for names and values that need
+    /// escaping.
+    #[test]
+    fn an_endpoint_mirror_is_sized_as_its_built_object() {
+        use crate::model::{EndpointAddress, EndpointSubset, ServicePort};
+        use crate::template::Templated;
+        let mut svc = Service::new("ns", "sample");
+        svc.metadata.labels = labels(5);
+        svc.spec.ports = vec![ServicePort {
+            name: Some("http".into()),
+            port: 80,
+            ..ServicePort::default()
+        }];
+        for identity in [None, Some("gw.\"id\"")] {
+            let mut ep = Endpoints::new("ns", "sample");
+            ep.metadata.labels = svc.metadata.labels.clone();
+            if let Some(id) = identity {
+                ep.metadata.annotations.insert(
+                    crate::labels::REMOTE_GATEWAY_IDENTITY.to_owned(),
+                    id.to_owned(),
+                );
+            }
+            ep.subsets = vec![EndpointSubset {
+                addresses: vec![EndpointAddress {
+                    ip: "172.18.0.4".into(),
+                    ..EndpointAddress::default()
+                }],
+                ..EndpointSubset::default()
+            }];
+            let template = Arc::new(EndpointMirrorTemplate::new(&svc, &ep));
+            for (name, rv) in [("web-0-west", Some("12\"3")), ("a\u{1}b", None)] {
+                let mirror = EndpointMirror::new(
+                    Arc::clone(&template),
+                    format!("{name}.web.ns.svc.cluster.local"),
+                    rv,
+                );
+                let key = ObjectKey::new("ns", name);
+                let mut bare = BareSizes::default();
+                let mut size = map_bytes;
+                assert_eq!(
+                    bare.bytes(Kind::Service, &key, &mirror, &mut size),
+                    service_bytes(&Service::build(&mirror, &key))
+                );
+                assert_eq!(
+                    bare.bytes(Kind::Endpoints, &key, &mirror, &mut size),
+                    endpoints_bytes(&Endpoints::build(&mirror, &key))
+                );
+            }
+        }
     }
 
     /// SPEC §8 object size: measuring a shared map once gives every object the size measuring it

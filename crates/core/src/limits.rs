@@ -495,6 +495,29 @@ pub fn map_bytes(m: &StringMap) -> u64 {
 /// DNS label and whose protocol is TCP, UDP or SCTP, without the length of `appProtocol`.
 pub const PORT_BYTES: u64 = 192;
 
+/// [`map_bytes`] of the map made of `pairs` (keys distinct), without building it.
+pub(crate) fn pairs_bytes<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> u64 {
+    2 + pairs
+        .into_iter()
+        .map(|(k, v)| 2 + string(k) + string(v))
+        .sum::<u64>()
+}
+
+/// [`annotation_bytes`] of the map made of `pairs` (keys distinct), without building it.
+pub(crate) fn pairs_annotation_bytes<'a>(
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> u64 {
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k.len() + v.len()) as u64)
+        .sum()
+}
+
+/// [`estimated_bytes`]' share of one string (quoted, escaped).
+pub(crate) fn string_bytes(s: &str) -> u64 {
+    string(s)
+}
+
 fn map(m: &StringMap) -> u64 {
     2 + m
         .iter()

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use crate::labels::{REMOTE_GATEWAY_IDENTITY, REMOTE_RESOURCE_VERSION, REMOTE_SVC_FQ_NAME};
 use crate::model::{
-    EndpointSubset, Endpoints, ObjectKey, ObjectMeta, Service, ServicePort, StringMap,
+    EndpointSubset, Endpoints, Kind, ObjectKey, ObjectMeta, Service, ServicePort, StringMap,
 };
 
 /// What the endpoint mirrors of one headless export share (SPEC §6.5): their labels (the root's
@@ -45,6 +45,19 @@ impl EndpointMirrorTemplate {
                 .cloned(),
             subsets: endpoints.subsets.clone(),
         }
+    }
+
+    /// What every endpoint mirror of the export is, less its name (empty) and its annotations
+    /// (none): its Service and its Endpoints in `namespace`. SPEC §8 sizes an endpoint mirror as
+    /// these plus its own parts.
+    pub(crate) fn bare(&self, namespace: &str) -> (Service, Endpoints) {
+        let mut service = Service::new(namespace, "");
+        service.metadata.labels = self.labels.clone();
+        service.spec.ports.clone_from(&self.ports);
+        let mut endpoints = Endpoints::new(namespace, "");
+        endpoints.metadata.labels = self.labels.clone();
+        endpoints.subsets.clone_from(&self.subsets);
+        (service, endpoints)
     }
 
     /// The labels every endpoint mirror of the export carries (Service and Endpoints).
@@ -82,10 +95,36 @@ impl EndpointMirror {
         &self.template
     }
 
+    /// The template, shared.
+    pub(crate) fn shared_template(&self) -> Arc<EndpointMirrorTemplate> {
+        Arc::clone(&self.template)
+    }
+
     /// Its `remote-svc-fq-name`: `<hostname>.<export>.<namespace>.svc.<cluster domain>`.
     #[must_use]
     pub fn fq_name(&self) -> &str {
         &self.fq_name
+    }
+
+    /// The annotations of its Service (`Kind::Service`) or its Endpoints, as `(key, value)`
+    /// pairs, without building them (SPEC §8 sizes them).
+    pub(crate) fn annotation_pairs(&self, kind: Kind) -> [Option<(&str, &str)>; 2] {
+        let fq = Some((REMOTE_SVC_FQ_NAME, self.fq_name.as_str()));
+        match kind {
+            Kind::Service => [
+                fq,
+                self.resource_version
+                    .as_deref()
+                    .map(|rv| (REMOTE_RESOURCE_VERSION, rv)),
+            ],
+            _ => [
+                fq,
+                self.template
+                    .gateway_identity
+                    .as_deref()
+                    .map(|id| (REMOTE_GATEWAY_IDENTITY, id)),
+            ],
+        }
     }
 
     /// The endpoint mirror's Service at `key` (SPEC §6.5: `headless::endpoint_mirror`).
