@@ -207,7 +207,22 @@ impl From<StringMap> for BTreeMap<String, String> {
 impl FromIterator<(String, String)> for StringMap {
     /// A later entry for the same key wins, as in [`BTreeMap`].
     fn from_iter<I: IntoIterator<Item = (String, String)>>(entries: I) -> Self {
-        Self::from(entries.into_iter().collect::<BTreeMap<_, _>>())
+        // Sorted in place (stable: equal keys keep their input order), then each run of one key
+        // reduced to its last entry — a vector, without building a tree first.
+        let mut sorted: Vec<(String, String)> = entries.into_iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut unique: Vec<(String, String)> = Vec::with_capacity(sorted.len());
+        for entry in sorted {
+            match unique.last_mut() {
+                Some(last) if last.0 == entry.0 => *last = entry,
+                _ => unique.push(entry),
+            }
+        }
+        if unique.is_empty() {
+            Self(None)
+        } else {
+            Self(Some(Arc::new(unique)))
+        }
     }
 }
 
@@ -961,5 +976,19 @@ mod tests {
         let m = map(&[("a", "1"), ("a", "2")]);
         assert_eq!(m.len(), 1);
         assert_eq!(m["a"], "2");
+        // Interleaved runs of one key, out of order: sorted, the last of each key kept.
+        let m = map(&[
+            ("b", "1"),
+            ("a", "1"),
+            ("b", "2"),
+            ("a", "2"),
+            ("c", "x"),
+            ("b", "3"),
+        ]);
+        let expected: BTreeMap<String, String> = [("a", "2"), ("b", "3"), ("c", "x")]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .into();
+        assert_eq!(m.to_btree_map(), expected);
+        assert_eq!(m.keys().collect::<Vec<_>>(), ["a", "b", "c"]);
     }
 }
