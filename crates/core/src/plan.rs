@@ -10,7 +10,8 @@ use crate::model::{
     Endpoint, EndpointSlice, EndpointSlicePort, Endpoints, IntOrString, Kind, Object, ObjectKey,
     ObjectMeta, Service, ServicePort, effective_protocol,
 };
-use crate::state::{Desired, SourceState};
+use crate::state::Desired;
+use crate::view::SourceView;
 
 pub use crate::operation::{DeleteReason, Dependency, Operation, Plan, Precondition};
 
@@ -21,9 +22,12 @@ pub use crate::operation::{DeleteReason, Dependency, Operation, Plan, Preconditi
 /// updated or deleted. A desired name held by anything else is a `NameConflict`, and neither that
 /// Service nor its same-named Endpoints is written. Owned objects that are not desired are deleted,
 /// per namespace. Identical objects (ignoring server-set fields) yield no operation.
+///
+/// `source` is read in place ([`SourceView`]): a [`crate::SourceState`]'s lists or a
+/// [`crate::SourceStore`], which plans exactly as its `state()` does.
 #[must_use]
-pub fn plan(link: &Link, desired: &Desired, source: &SourceState) -> Plan {
-    plan_for(Owner::Link(link), desired, source)
+pub fn plan(link: &Link, desired: &Desired, source: &(impl SourceView + ?Sized)) -> Plan {
+    plan_for(Owner::Link(link), desired, Observed::of(source, |_| true))
 }
 
 /// Plans the operations that make `source` hold the federated Services `desired` (from
@@ -33,7 +37,7 @@ pub fn plan(link: &Link, desired: &Desired, source: &SourceState) -> Plan {
 /// disjoint, so this plan never touches a link's mirror and a link's plan never touches a
 /// federated Service.
 #[must_use]
-pub fn plan_federated(desired: &Desired, source: &SourceState) -> Plan {
+pub fn plan_federated(desired: &Desired, source: &(impl SourceView + ?Sized)) -> Plan {
     // Only the federation's own objects and whatever holds a desired name can matter: planned
     // against those alone, the result is the same, without indexing (and keying every foreign
     // object of) a source that holds every link's mirrors.
@@ -46,23 +50,44 @@ pub fn plan_federated(desired: &Desired, source: &SourceState) -> Plan {
     let relevant = |meta: &ObjectMeta| {
         wanted.contains(&meta.key_ref()) || labels::is_federation_owned(&meta.labels)
     };
-    let view = SourceState {
-        services: source
-            .services
-            .iter()
-            .filter(|s| relevant(&s.metadata))
-            .cloned()
-            .collect(),
-        endpoints: source
-            .endpoints
-            .iter()
-            .filter(|e| relevant(&e.metadata))
-            .cloned()
-            .collect(),
-        endpoint_slices: Vec::new(),
-        namespaces: source.namespaces.clone(),
-    };
-    plan_for(Owner::Federation, desired, &view)
+    let mut observed = Observed::of(source, relevant);
+    // The federated Services have no Endpoints or slices of their own (SPEC §9).
+    observed.slices.clear();
+    plan_for(Owner::Federation, desired, observed)
+}
+
+/// The source as a plan reads it, indexed once by borrowed `(namespace, name)`: no object is
+/// cloned and no key allocated, whether the source is a list or a store.
+struct Observed<'s> {
+    services: BTreeMap<(&'s str, &'s str), &'s Service>,
+    endpoints: BTreeMap<(&'s str, &'s str), &'s Endpoints>,
+    slices: BTreeMap<(&'s str, &'s str), &'s EndpointSlice>,
+    /// `None` when the source's namespaces are unknown.
+    namespaces: Option<BTreeSet<&'s str>>,
+}
+
+impl<'s> Observed<'s> {
+    /// The objects of `source` that are `relevant`.
+    fn of(source: &'s (impl SourceView + ?Sized), relevant: impl Fn(&ObjectMeta) -> bool) -> Self {
+        Self {
+            services: source
+                .each_service()
+                .filter(|s| relevant(&s.metadata))
+                .map(|s| (s.metadata.key_ref(), s))
+                .collect(),
+            endpoints: source
+                .each_endpoints()
+                .filter(|e| relevant(&e.metadata))
+                .map(|e| (e.metadata.key_ref(), e))
+                .collect(),
+            slices: source
+                .each_endpoint_slice()
+                .filter(|e| relevant(&e.metadata))
+                .map(|e| (e.metadata.key_ref(), e))
+                .collect(),
+            namespaces: source.namespace_names().map(Iterator::collect),
+        }
+    }
 }
 
 /// Whose objects a plan may update or delete (SPEC §7, §9).
@@ -111,30 +136,16 @@ impl Owner<'_> {
     }
 }
 
-fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
-    // The source, indexed once by borrowed `(namespace, name)`: no key is allocated.
-    let services: BTreeMap<(&str, &str), &Service> = source
-        .services
-        .iter()
-        .map(|s| (s.metadata.key_ref(), s))
-        .collect();
-    let endpoints: BTreeMap<(&str, &str), &Endpoints> = source
-        .endpoints
-        .iter()
-        .map(|e| (e.metadata.key_ref(), e))
-        .collect();
-    let slices: BTreeMap<(&str, &str), &EndpointSlice> = source
-        .endpoint_slices
-        .iter()
-        .map(|e| (e.metadata.key_ref(), e))
-        .collect();
+fn plan_for(owner: Owner<'_>, desired: &Desired, source: Observed<'_>) -> Plan {
+    let Observed {
+        services,
+        endpoints,
+        slices,
+        namespaces,
+    } = source;
     let mut out = Plan::default();
     let mut phases = Phases::default();
 
-    let namespaces: Option<BTreeSet<&str>> = source
-        .namespaces
-        .as_ref()
-        .map(|all| all.iter().map(|ns| ns.metadata.name.as_str()).collect());
     for ns in desired.namespaces.values() {
         if namespaces
             .as_ref()

@@ -135,10 +135,10 @@ impl Snapshot {
     /// EndpointSlices, or either ([`svcmirror_core::target_endpoints`], SPEC §12).
     #[must_use]
     pub fn into_target_with(self, mode: TargetEndpoints) -> TargetState {
-        TargetState {
-            services: self.services,
-            endpoints: target_endpoints(mode, self.endpoints, &self.endpoint_slices),
-        }
+        TargetState::new(
+            self.services,
+            target_endpoints(mode, self.endpoints, &self.endpoint_slices),
+        )
     }
 
     /// The snapshot as the source cluster's state. Namespaces are known (`Some`) only when the
@@ -152,12 +152,9 @@ impl Snapshot {
                 .diagnostics
                 .iter()
                 .any(|d| d.kind == Kind::Namespace && d.severity == Severity::Error);
-        SourceState {
-            services: self.services,
-            endpoints: self.endpoints,
-            endpoint_slices: self.endpoint_slices,
-            namespaces: listed_namespaces.then_some(self.namespaces),
-        }
+        SourceState::new(self.services, self.endpoints)
+            .with_endpoint_slices(self.endpoint_slices)
+            .with_namespaces(listed_namespaces.then_some(self.namespaces))
     }
 }
 

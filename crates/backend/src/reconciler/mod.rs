@@ -33,8 +33,9 @@ use self::prepare::Work;
 use self::request::{AfterFailure, Pending, Purpose, answers};
 use crate::cache::{SourceCache, TargetCache};
 use crate::clock::SplitMix64;
+use crate::cluster::TargetEvent;
 use crate::error::{ApiError, DriverError};
-use crate::{TargetEvent, scope};
+use crate::scope;
 
 /// A command waiting for its turn.
 #[derive(Debug)]
