@@ -222,7 +222,8 @@ impl Reconciler {
         self.books.forget_unpublished();
     }
 
-    /// What the reconciler believes the source holds (as last listed, read or written).
+    /// What the reconciler believes the source holds (as last listed, read or written): a
+    /// snapshot, copied, for tests and tools; a reconcile reads the store in place.
     pub fn cached_source(&self) -> SourceState {
         self.source.state()
     }
