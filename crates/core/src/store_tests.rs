@@ -202,8 +202,10 @@ fn contested_bases_follow_the_target() {
 /// `NameConflict`), inserted out of key order.
 #[test]
 fn the_stores_translate_and_plan_as_their_snapshots() {
+    use crate::link::Link;
     use crate::model::ServicePort;
-    use crate::{Link, plan, translate};
+    use crate::plan::plan;
+    use crate::translate::translate;
     let link = Link::builder("west")
         .gateway_address("172.18.0.4".parse().expect("ip"))
         .build()
@@ -255,7 +257,8 @@ fn the_stores_translate_and_plan_as_their_snapshots() {
         by_store
             .diagnostics
             .iter()
-            .any(|d| d.reason == crate::Reason::NameConflict && d.object.name == "api-west"),
+            .any(|d| d.reason == crate::diagnostics::Reason::NameConflict
+                && d.object.name == "api-west"),
         "{:?}",
         by_store.diagnostics
     );
