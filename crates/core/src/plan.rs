@@ -27,7 +27,8 @@ pub use crate::operation::{DeleteReason, Dependency, Operation, Plan, Preconditi
 /// [`crate::SourceStore`], which plans exactly as its `state()` does.
 #[must_use]
 pub fn plan(link: &Link, desired: &Desired, source: &(impl SourceView + ?Sized)) -> Plan {
-    plan_for(Owner::Link(link), desired, Observed::of(source, |_| true))
+    let observed = Observed::of(source, |_| true).with_slices(source);
+    plan_for(Owner::Link(link), desired, observed)
 }
 
 /// Plans the operations that make `source` hold the federated Services `desired` (from
@@ -50,10 +51,8 @@ pub fn plan_federated(desired: &Desired, source: &(impl SourceView + ?Sized)) ->
     let relevant = |meta: &ObjectMeta| {
         wanted.contains(&meta.key_ref()) || labels::is_federation_owned(&meta.labels)
     };
-    let mut observed = Observed::of(source, relevant);
-    // The federated Services have no Endpoints or slices of their own (SPEC §9).
-    observed.slices.clear();
-    plan_for(Owner::Federation, desired, observed)
+    // The federated Services have no EndpointSlices (SPEC §9): none is indexed.
+    plan_for(Owner::Federation, desired, Observed::of(source, relevant))
 }
 
 /// The source as a plan reads it, indexed once by borrowed `(namespace, name)`: no object is
@@ -67,7 +66,8 @@ struct Observed<'s> {
 }
 
 impl<'s> Observed<'s> {
-    /// The objects of `source` that are `relevant`.
+    /// The Services and Endpoints of `source` that are `relevant`, and its namespaces; no
+    /// EndpointSlices (see [`Observed::with_slices`]).
     fn of(source: &'s (impl SourceView + ?Sized), relevant: impl Fn(&ObjectMeta) -> bool) -> Self {
         Self {
             services: source
@@ -80,13 +80,18 @@ impl<'s> Observed<'s> {
                 .filter(|e| relevant(&e.metadata))
                 .map(|e| (e.metadata.key_ref(), e))
                 .collect(),
-            slices: source
-                .each_endpoint_slice()
-                .filter(|e| relevant(&e.metadata))
-                .map(|e| (e.metadata.key_ref(), e))
-                .collect(),
+            slices: BTreeMap::new(),
             namespaces: source.namespace_names().map(Iterator::collect),
         }
+    }
+
+    /// With every EndpointSlice of `source`.
+    fn with_slices(mut self, source: &'s (impl SourceView + ?Sized)) -> Self {
+        self.slices = source
+            .each_endpoint_slice()
+            .map(|e| (e.metadata.key_ref(), e))
+            .collect();
+        self
     }
 }
 
