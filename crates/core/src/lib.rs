@@ -75,6 +75,7 @@ mod link_error;
 pub(crate) mod link_spec;
 pub mod model;
 pub(crate) mod names;
+mod observed;
 pub(crate) mod one_export;
 pub(crate) mod operation;
 mod ownership;

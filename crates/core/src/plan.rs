@@ -10,6 +10,7 @@ use crate::model::{
     Endpoint, EndpointSlice, EndpointSlicePort, Endpoints, IntOrString, Kind, Object, ObjectKey,
     ObjectMeta, Service, ServicePort, effective_protocol,
 };
+use crate::observed::Observed;
 use crate::state::Desired;
 use crate::view::SourceView;
 
@@ -53,46 +54,6 @@ pub fn plan_federated(desired: &Desired, source: &(impl SourceView + ?Sized)) ->
     };
     // The federated Services have no EndpointSlices (SPEC §9): none is indexed.
     plan_for(Owner::Federation, desired, Observed::of(source, relevant))
-}
-
-/// The source as a plan reads it, indexed once by borrowed `(namespace, name)`: no object is
-/// cloned and no key allocated, whether the source is a list or a store.
-struct Observed<'s> {
-    services: BTreeMap<(&'s str, &'s str), &'s Service>,
-    endpoints: BTreeMap<(&'s str, &'s str), &'s Endpoints>,
-    slices: BTreeMap<(&'s str, &'s str), &'s EndpointSlice>,
-    /// `None` when the source's namespaces are unknown.
-    namespaces: Option<BTreeSet<&'s str>>,
-}
-
-impl<'s> Observed<'s> {
-    /// The Services and Endpoints of `source` that are `relevant`, and its namespaces; no
-    /// EndpointSlices (see [`Observed::with_slices`]).
-    fn of(source: &'s (impl SourceView + ?Sized), relevant: impl Fn(&ObjectMeta) -> bool) -> Self {
-        Self {
-            services: source
-                .each_service()
-                .filter(|s| relevant(&s.metadata))
-                .map(|s| (s.metadata.key_ref(), s))
-                .collect(),
-            endpoints: source
-                .each_endpoints()
-                .filter(|e| relevant(&e.metadata))
-                .map(|e| (e.metadata.key_ref(), e))
-                .collect(),
-            slices: BTreeMap::new(),
-            namespaces: source.namespace_names().map(Iterator::collect),
-        }
-    }
-
-    /// With every EndpointSlice of `source`.
-    fn with_slices(mut self, source: &'s (impl SourceView + ?Sized)) -> Self {
-        self.slices = source
-            .each_endpoint_slice()
-            .map(|e| (e.metadata.key_ref(), e))
-            .collect();
-        self
-    }
 }
 
 /// Whose objects a plan may update or delete (SPEC §7, §9).
