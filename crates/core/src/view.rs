@@ -112,3 +112,55 @@ impl<S: SourceView + ?Sized> SourceView for &S {
         (**self).has_namespace(namespace)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A source of one Namespace and nothing else, relying on the trait's own `has_namespace`.
+    struct OneNamespace(Option<Namespace>);
+
+    impl SourceLookup for OneNamespace {
+        fn service(&self, _: &ObjectKey) -> Option<&Service> {
+            None
+        }
+        fn endpoints(&self, _: &ObjectKey) -> Option<&Endpoints> {
+            None
+        }
+        fn namespaces(&self) -> Option<Vec<Namespace>> {
+            self.0.clone().map(|ns| vec![ns])
+        }
+    }
+
+    impl SourceView for OneNamespace {
+        fn each_service(&self) -> impl Iterator<Item = &Service> {
+            std::iter::empty()
+        }
+        fn each_endpoints(&self) -> impl Iterator<Item = &Endpoints> {
+            std::iter::empty()
+        }
+        fn each_endpoint_slice(&self) -> impl Iterator<Item = &EndpointSlice> {
+            std::iter::empty()
+        }
+        fn namespace_names(&self) -> Option<impl Iterator<Item = &str>> {
+            self.0
+                .as_ref()
+                .map(|ns| std::iter::once(ns.metadata.name.as_str()))
+        }
+    }
+
+    /// SPEC §7 `NamespaceMissing` reads `has_namespace`: listed namespaces are the only ones
+    /// that exist; unknown ones (`None`) all do — for any source, and through a reference.
+    #[test]
+    fn a_namespace_exists_when_listed_or_when_none_are_known() {
+        let listed = OneNamespace(Some(Namespace::new("data")));
+        assert!(listed.has_namespace("data"));
+        assert!(!listed.has_namespace("default"));
+        let by_ref = &listed;
+        assert!(
+            SourceView::has_namespace(&by_ref, "data"),
+            "a reference reads alike"
+        );
+        assert!(OneNamespace(None).has_namespace("default"));
+    }
+}
