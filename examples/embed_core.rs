@@ -47,10 +47,7 @@ fn main() {
         }],
         ..EndpointSubset::default()
     });
-    let target = TargetState {
-        services: vec![nginx],
-        endpoints: vec![endpoints],
-    };
+    let target = TargetState::new(vec![nginx], vec![endpoints]);
 
     // The source cluster holds nothing yet.
     let source = SourceState::default();

@@ -80,9 +80,9 @@ fn unnamed_pods(policy: Option<&str>) -> TargetState {
     if let Some(p) = policy {
         s = s.annotation("svcmirror.io/hostname-policy", p);
     }
-    TargetState {
-        services: vec![s.build()],
-        endpoints: vec![
+    TargetState::new(
+        vec![s.build()],
+        vec![
             eps("default", "web-headless")
                 .subset(
                     vec![
@@ -94,7 +94,7 @@ fn unnamed_pods(policy: Option<&str>) -> TargetState {
                 )
                 .build(),
         ],
-    }
+    )
 }
 
 // ---- SPEC §12 hostname policy -------------------------------------------------------------------
@@ -199,8 +199,8 @@ fn default_hostname_policy_is_linkerds_and_ignores_target_ref() {
 
 #[test]
 fn dashed_ip_policy_names_pods_by_dashed_ip() {
-    let target = TargetState {
-        services: vec![
+    let target = TargetState::new(
+        vec![
             svc("default", "db")
                 .headless()
                 .exported()
@@ -208,7 +208,7 @@ fn dashed_ip_policy_names_pods_by_dashed_ip() {
                 .port("pg", 5432)
                 .build(),
         ],
-        endpoints: vec![
+        vec![
             eps("default", "db")
                 .subset(
                     vec![
@@ -222,7 +222,7 @@ fn dashed_ip_policy_names_pods_by_dashed_ip() {
                 )
                 .build(),
         ],
-    };
+    );
     let c = case("dashed-ip-policy", &dns_link(), &target);
     // IPv4 dashed names start with a digit: the mirror name gets a letter (SPEC §3) and stays a
     // valid DNS-1035 label; IPv6 `fd00--7` fits as is; a hostname still wins.
@@ -325,9 +325,9 @@ fn flat(name: &str) -> common::Svc {
 
 #[test]
 fn remote_discovery_mirrors_clusterip_service_without_endpoints() {
-    let target = TargetState {
-        services: vec![flat("web").build()],
-        endpoints: vec![
+    let target = TargetState::new(
+        vec![flat("web").build()],
+        vec![
             eps("default", "web")
                 .subset(
                     vec![addr("10.42.1.5", None)],
@@ -336,7 +336,7 @@ fn remote_discovery_mirrors_clusterip_service_without_endpoints() {
                 )
                 .build(),
         ],
-    };
+    );
     let c = case("remote-discovery-clusterip", &link(), &target);
     assert_eq!(names(&c.source), ["web-west"]);
     let mirror = service(&c.source, "web-west");
@@ -358,10 +358,10 @@ fn remote_discovery_mirrors_clusterip_service_without_endpoints() {
 
 #[test]
 fn remote_discovery_headless_is_mirrored_as_clusterip() {
-    let target = TargetState {
-        services: vec![flat("nginx-svc").headless().build()],
-        endpoints: vec![seed_endpoints(2)],
-    };
+    let target = TargetState::new(
+        vec![flat("nginx-svc").headless().build()],
+        vec![seed_endpoints(2)],
+    );
     let c = case("remote-discovery-headless", &link(), &target);
     assert_eq!(names(&c.source), ["nginx-svc-west"]);
     assert!(!service(&c.source, "nginx-svc-west").is_headless());
@@ -376,15 +376,15 @@ fn both_selectors_gateway_mode_wins() {
         .remote_discovery_selector(LabelSelector::parse("network=flat").expect("selector"))
         .build()
         .expect("link");
-    let target = TargetState {
-        services: vec![
+    let target = TargetState::new(
+        vec![
             svc("default", "web")
                 .exported()
                 .label("network", "flat")
                 .port("http", 80)
                 .build(),
         ],
-        endpoints: vec![
+        vec![
             eps("default", "web")
                 .subset(
                     vec![addr("10.42.1.5", None)],
@@ -393,7 +393,7 @@ fn both_selectors_gateway_mode_wins() {
                 )
                 .build(),
         ],
-    };
+    );
     let c = case("both-selectors", &link, &target);
     let mirror = service(&c.source, "web-west");
     assert!(!mirror.metadata.labels.contains_key(REMOTE_DISCOVERY_LABEL));
@@ -411,16 +411,13 @@ fn both_selectors_gateway_mode_wins() {
 
 #[test]
 fn gateway_to_remote_discovery_deletes_the_mirror_endpoints() {
-    let gateway = TargetState {
-        services: vec![svc("default", "web").exported().port("http", 80).build()],
-        endpoints: vec![],
-    };
+    let gateway = TargetState::new(
+        vec![svc("default", "web").exported().port("http", 80).build()],
+        vec![],
+    );
     let mut f = fake();
     converge(&link(), &gateway, &mut f);
-    let flat_target = TargetState {
-        services: vec![flat("web").build()],
-        endpoints: vec![],
-    };
+    let flat_target = TargetState::new(vec![flat("web").build()], vec![]);
     let source = f.state();
     let t = translate(&link(), &flat_target, &source);
     let p = plan(&link(), &t.desired, &source);
@@ -454,10 +451,7 @@ fn cluster(name: &str) -> Link {
 }
 
 fn only(services: Vec<Service>) -> TargetState {
-    TargetState {
-        services,
-        endpoints: vec![],
-    }
+    TargetState::new(services, vec![])
 }
 
 #[test]
@@ -802,12 +796,8 @@ fn conditions_name_conflict_and_namespace_missing() {
         .metadata
         .labels
         .insert("app".into(), "theirs".into());
-    let source = SourceState {
-        services: vec![foreign],
-        endpoints: vec![],
-        namespaces: Some(vec![svcmirror::model::Namespace::new("default")]),
-        ..SourceState::default()
-    };
+    let source = SourceState::new(vec![foreign], vec![])
+        .with_namespaces(Some(vec![svcmirror::model::Namespace::new("default")]));
     let target = only(vec![
         svc("default", "web").exported().port("http", 80).build(),
         svc("missing", "api").exported().port("http", 80).build(),

@@ -185,10 +185,7 @@ fn federated_services_converge_within_the_bound() {
         .port("http", 80)
         .build();
     web.metadata.labels.insert("app".into(), "web".into());
-    let target = TargetState {
-        services: vec![web],
-        endpoints: vec![],
-    };
+    let target = TargetState::new(vec![web], vec![]);
     let west = link();
     let mut f = fake();
     let driven = drive_federated(&[(&west, &target)], None, &mut f).expect("converges");

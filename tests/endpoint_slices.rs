@@ -187,9 +187,9 @@ fn default_endpoints_api_writes_no_slice() {
 }
 
 fn web_target() -> TargetState {
-    TargetState {
-        services: vec![svc("default", "web").exported().port("http", 80).build()],
-        endpoints: vec![
+    TargetState::new(
+        vec![svc("default", "web").exported().port("http", 80).build()],
+        vec![
             eps("default", "web")
                 .subset(
                     vec![addr("10.42.0.9", None)],
@@ -198,7 +198,7 @@ fn web_target() -> TargetState {
                 )
                 .build(),
         ],
-    }
+    )
 }
 
 #[test]
@@ -275,20 +275,20 @@ fn more_than_1000_endpoints_are_split_in_a_stable_order() {
             )
         })
         .collect();
-    let target = TargetState {
-        services: vec![
+    let target = TargetState::new(
+        vec![
             svc("default", "db")
                 .headless()
                 .exported()
                 .port("sql", 5432)
                 .build(),
         ],
-        endpoints: vec![
+        vec![
             eps("default", "db")
                 .subset(ready, vec![], vec![eport("sql", 5432)])
                 .build(),
         ],
-    };
+    );
     // SPEC §8: 1203 endpoint mirrors are over the default limit of 1000; raised for this export.
     let mut limits = svcmirror::Limits::default();
     limits.endpoint_mirrors_per_export = 2000;

@@ -31,10 +31,7 @@ fn cluster(name: &str) -> Link {
 }
 
 fn only(services: Vec<Service>) -> TargetState {
-    TargetState {
-        services,
-        endpoints: vec![],
-    }
+    TargetState::new(services, vec![])
 }
 
 /// Runs `writer` once on `fake` until its plan is empty; returns how many writes it made.

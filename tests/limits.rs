@@ -69,8 +69,8 @@ fn named(n: u32) -> Vec<svcmirror::model::EndpointAddress> {
 #[test]
 fn attack_50000_hostnames_in_one_export_are_cut_to_the_endpoint_mirror_limit() {
     let (web, web_ep) = bystander();
-    let target = TargetState {
-        services: vec![
+    let target = TargetState::new(
+        vec![
             svc("default", "db")
                 .headless()
                 .exported()
@@ -78,13 +78,13 @@ fn attack_50000_hostnames_in_one_export_are_cut_to_the_endpoint_mirror_limit() {
                 .build(),
             web,
         ],
-        endpoints: vec![
+        vec![
             eps("default", "db")
                 .subset(named(50_000), vec![], vec![eport("sql", 5432)])
                 .build(),
             web_ep,
         ],
-    };
+    );
     let link = link();
     let mut f = fake();
     let source = f.state();
@@ -139,15 +139,15 @@ fn attack_500_pods_times_10000_ports_materialises_no_port() {
     }
     let ports = (1..=10_000).map(|i| eport(&format!("p{i}"), i)).collect();
     let (web, web_ep) = bystander();
-    let target = TargetState {
-        services: vec![db.build(), web],
-        endpoints: vec![
+    let target = TargetState::new(
+        vec![db.build(), web],
+        vec![
             eps("default", "db")
                 .subset(named(500), vec![], ports)
                 .build(),
             web_ep,
         ],
-    };
+    );
     let link = link();
     let source = fake().state();
     let t = translate(&link, &target, &source);
@@ -192,8 +192,8 @@ fn attack_500_pods_times_10000_ports_materialises_no_port() {
 fn attack_2_mib_of_annotations_is_refused_by_the_annotation_limit() {
     let huge = "a".repeat(2 * 1024 * 1024);
     let (web, web_ep) = bystander();
-    let target = TargetState {
-        services: vec![
+    let target = TargetState::new(
+        vec![
             svc("default", "big")
                 .exported()
                 .port("http", 80)
@@ -201,8 +201,8 @@ fn attack_2_mib_of_annotations_is_refused_by_the_annotation_limit() {
                 .build(),
             web,
         ],
-        endpoints: vec![web_ep],
-    };
+        vec![web_ep],
+    );
     let link = link();
     let mut f = fake();
     let c = converge(&link, &target, &mut f);
@@ -239,8 +239,8 @@ fn object_size_limit_refuses_the_export_not_the_link() {
     limits.object_bytes = 4096;
     let link = west().limits(limits).build().expect("link");
     let (web, web_ep) = bystander();
-    let target = TargetState {
-        services: vec![
+    let target = TargetState::new(
+        vec![
             svc("default", "db")
                 .headless()
                 .exported()
@@ -248,13 +248,13 @@ fn object_size_limit_refuses_the_export_not_the_link() {
                 .build(),
             web,
         ],
-        endpoints: vec![
+        vec![
             eps("default", "db")
                 .subset(named(100), vec![], vec![eport("sql", 5432)])
                 .build(),
             web_ep,
         ],
-    };
+    );
     let c = converge(&link, &target, &mut fake());
     let found = limit_diagnostics(&c.diagnostics, "`limits.objectBytes`");
     assert_eq!(found.len(), 1, "{:?}", c.diagnostics);
@@ -277,8 +277,8 @@ fn object_size_limit_refuses_the_export_not_the_link() {
 fn attack_100_kb_label_value_is_truncated_in_the_diagnostic() {
     let value = "v".repeat(100 * 1024);
     let key = "k".repeat(100 * 1024);
-    let target = TargetState {
-        services: vec![
+    let target = TargetState::new(
+        vec![
             svc("default", "web")
                 .exported()
                 .port("http", 80)
@@ -286,8 +286,8 @@ fn attack_100_kb_label_value_is_truncated_in_the_diagnostic() {
                 .label(&key, "x")
                 .build(),
         ],
-        endpoints: vec![],
-    };
+        vec![],
+    );
     let t = translate(&link(), &target, &fake().state());
     assert_eq!(t.diagnostics.len(), 2, "{:?}", t.diagnostics.len());
     for d in &t.diagnostics {
@@ -309,8 +309,8 @@ fn duplicate_port_names_in_a_subset_are_one_exports_diagnostic_with_slices() {
     ] {
         let link = west().endpoints_api(api).build().expect("link");
         let (web, web_ep) = bystander();
-        let target = TargetState {
-            services: vec![
+        let target = TargetState::new(
+            vec![
                 svc("default", "db")
                     .headless()
                     .exported()
@@ -318,7 +318,7 @@ fn duplicate_port_names_in_a_subset_are_one_exports_diagnostic_with_slices() {
                     .build(),
                 web,
             ],
-            endpoints: vec![
+            vec![
                 eps("default", "db")
                     .subset(
                         named(2),
@@ -328,7 +328,7 @@ fn duplicate_port_names_in_a_subset_are_one_exports_diagnostic_with_slices() {
                     .build(),
                 web_ep,
             ],
-        };
+        );
         let mut f = fake();
         // `converge` fails the test on any refusal of the fake.
         let c = converge(&link, &target, &mut f);
@@ -360,14 +360,14 @@ fn duplicate_port_names_in_a_subset_are_one_exports_diagnostic_with_slices() {
 #[test]
 fn cluster_ip_budget_refuses_newcomers_and_keeps_live_mirrors() {
     let link = west_with_budget(2);
-    let mut target = TargetState {
-        services: vec![
+    let mut target = TargetState::new(
+        vec![
             clusterip_export("b"),
             clusterip_export("c"),
             clusterip_export("d"),
         ],
-        endpoints: vec![],
-    };
+        vec![],
+    );
     let mut f = fake();
     let c = converge(&link, &target, &mut f);
     let mirrors = |s: &svcmirror::SourceState| -> Vec<String> {
@@ -393,20 +393,20 @@ fn cluster_ip_budget_refuses_newcomers_and_keeps_live_mirrors() {
 fn scale_down_deletes_wait_for_the_root_endpoints_update() {
     let link = link();
     let mut f = fake();
-    let three = TargetState {
-        services: vec![
+    let three = TargetState::new(
+        vec![
             svc("default", "db")
                 .headless()
                 .exported()
                 .port("sql", 5432)
                 .build(),
         ],
-        endpoints: vec![
+        vec![
             eps("default", "db")
                 .subset(named(3), vec![], vec![eport("sql", 5432)])
                 .build(),
         ],
-    };
+    );
     converge(&link, &three, &mut f);
     let mut one = three.clone();
     one.endpoints[0].subsets[0].addresses.truncate(1);
@@ -476,8 +476,8 @@ fn cluster_ip_budget_cuts_a_growing_live_export_instead_of_evicting_it() {
             .subset(named(pods), vec![], vec![eport("sql", 5432)])
             .build()
     };
-    let mut target = TargetState {
-        services: vec![
+    let mut target = TargetState::new(
+        vec![
             svc("default", "db")
                 .headless()
                 .exported()
@@ -485,8 +485,8 @@ fn cluster_ip_budget_cuts_a_growing_live_export_instead_of_evicting_it() {
                 .build(),
             web,
         ],
-        endpoints: vec![db(2), web_ep],
-    };
+        vec![db(2), web_ep],
+    );
     let mut f = fake();
     converge(&link, &target, &mut f);
     target.endpoints[0] = db(5);
@@ -522,10 +522,7 @@ fn cluster_ip_budget_cuts_a_growing_live_export_instead_of_evicting_it() {
 #[test]
 fn explain_names_the_limit_that_refused_an_export() {
     let link = west_with_budget(1);
-    let target = TargetState {
-        services: vec![clusterip_export("a"), clusterip_export("b")],
-        endpoints: vec![],
-    };
+    let target = TargetState::new(vec![clusterip_export("a"), clusterip_export("b")], vec![]);
     let why = svcmirror::explain(
         &link,
         &target,

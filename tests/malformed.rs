@@ -311,28 +311,28 @@ fn assert_reported_not_refused(target: &TargetState, field: &str) {
 #[test]
 fn finding_f1_invalid_target_labels_are_reported_not_copied() {
     for (key, value) in [("", "x"), ("bad key!", "x"), ("team", "two words")] {
-        let target = TargetState {
-            services: vec![
+        let target = TargetState::new(
+            vec![
                 svc("default", "web")
                     .exported()
                     .label(key, value)
                     .port("http", 80)
                     .build(),
             ],
-            endpoints: vec![],
-        };
+            vec![],
+        );
         assert_reported_not_refused(&target, "metadata.labels");
     }
-    let target = TargetState {
-        services: vec![
+    let target = TargetState::new(
+        vec![
             svc("default", "web")
                 .exported()
                 .annotation("-bad-", "x")
                 .port("http", 80)
                 .build(),
         ],
-        endpoints: vec![],
-    };
+        vec![],
+    );
     assert_reported_not_refused(&target, "metadata.annotations");
 }
 
@@ -341,16 +341,16 @@ fn finding_f1_invalid_target_labels_are_reported_not_copied() {
 /// (`spec.ports[1]: Duplicate value: 80/TCP`). Expected: `InvalidObject` at `spec.ports[1]`.
 #[test]
 fn finding_f2_duplicate_port_and_protocol_is_reported() {
-    let target = TargetState {
-        services: vec![
+    let target = TargetState::new(
+        vec![
             svc("default", "web")
                 .exported()
                 .port("http", 80)
                 .port("web", 80)
                 .build(),
         ],
-        endpoints: vec![],
-    };
+        vec![],
+    );
     assert_reported_not_refused(&target, "spec.ports[1]");
 }
 
@@ -361,14 +361,14 @@ fn headless_web_with_subset_ports(ports: Vec<svcmirror::model::EndpointPort>) ->
     for p in &ports {
         service = service.port(&format!("p{}", p.port), p.port);
     }
-    TargetState {
-        services: vec![service.build()],
-        endpoints: vec![
+    TargetState::new(
+        vec![service.build()],
+        vec![
             eps("default", "web")
                 .subset(vec![addr("10.42.0.31", Some("web-0"))], vec![], ports)
                 .build(),
         ],
-    }
+    )
 }
 
 /// Finding F3 (fuzz target `plan`; tests/malformed/endpoint-port-*.yaml): SPEC §6.6 copies each
@@ -418,20 +418,20 @@ fn finding_f7_subset_of_several_ports_names_each() {
 fn finding_f6_empty_subset_port_protocol_converges() {
     let mut port = eport("http", 80);
     port.protocol = Some(String::new());
-    let target = TargetState {
-        services: vec![
+    let target = TargetState::new(
+        vec![
             svc("default", "web")
                 .headless()
                 .exported()
                 .port("http", 80)
                 .build(),
         ],
-        endpoints: vec![
+        vec![
             eps("default", "web")
                 .subset(vec![addr("10.42.0.31", Some("web-0"))], vec![], vec![port])
                 .build(),
         ],
-    };
+    );
     // `converge` fails beyond the contract's two passes (`svcmirror::MAX_PASSES`).
     let passes = converge(&link(), &target, &mut fake()).passes;
     assert!(passes <= 2, "still planning after {passes} passes");

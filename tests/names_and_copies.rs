@@ -48,10 +48,7 @@ fn headless(name: &str, hostnames: &[(&str, &str)]) -> (svcmirror::Service, svcm
 
 fn target_of(exports: Vec<(svcmirror::Service, svcmirror::Endpoints)>) -> TargetState {
     let (services, endpoints) = exports.into_iter().unzip();
-    TargetState {
-        services,
-        endpoints,
-    }
+    TargetState::new(services, endpoints)
 }
 
 /// Issue 14 attack "a live mirror can be taken over": `default/web` is mirrored and live
@@ -260,15 +257,15 @@ fn cross_link_names_conflict_names_the_other_link() {
     theirs.metadata.resource_version = None;
     theirs.spec.cluster_ip = None;
     f.create(Object::Service(theirs)).expect("create");
-    let target = TargetState {
-        services: vec![
+    let target = TargetState::new(
+        vec![
             svc("default", "payments-us")
                 .exported()
                 .port("http", 80)
                 .build(),
         ],
-        endpoints: vec![],
-    };
+        vec![],
+    );
     let t = translate(&link, &target, &f.state());
     let conflict = t
         .diagnostics
@@ -315,20 +312,22 @@ fn one_pod_change_in_a_large_export_plans_o1_writes() {
             })
             .collect()
     };
-    let target = |changed: bool, rv: &str| TargetState {
-        services: vec![
-            svc("default", "big")
-                .headless()
-                .exported()
-                .port("http", 80)
-                .build(),
-        ],
-        endpoints: vec![
-            eps("default", "big")
-                .subset(ready(changed), vec![], vec![eport("http", 80)])
-                .version(rv)
-                .build(),
-        ],
+    let target = |changed: bool, rv: &str| {
+        TargetState::new(
+            vec![
+                svc("default", "big")
+                    .headless()
+                    .exported()
+                    .port("http", 80)
+                    .build(),
+            ],
+            vec![
+                eps("default", "big")
+                    .subset(ready(changed), vec![], vec![eport("http", 80)])
+                    .version(rv)
+                    .build(),
+            ],
+        )
     };
     converge(&link, &target(false, "2000"), &mut f);
     let source = f.state();

@@ -4,12 +4,15 @@
 
 mod common;
 
-use common::strategies::{HOSTS, NAMES, target as arb_target};
+use common::strategies::{HOSTS, NAMES, Observed, observed_state, target as arb_target};
 use common::*;
 use proptest::prelude::*;
 use svcmirror::labels::{CLUSTER_NAME, MIRRORED_SERVICE};
 use svcmirror::model::Object;
-use svcmirror::{TargetState, is_dns1035_label, plan, translate};
+use svcmirror::{
+    FederationWriter, SourceStore, TargetState, TargetStore, explain, federate_as,
+    is_dns1035_label, plan, plan_federated, translate,
+};
 use svcmirror_testkit::{
     CONTRACT_PASSES, Checks, Owner, apply_accepted, converge_checking, foreign_objects,
     foreign_unchanged, nothing_foreign_touched,
@@ -110,6 +113,46 @@ proptest! {
         foreign_unchanged(&foreign_before, &foreign_objects(owner, &f.state())).map_err(fail)?;
     }
 
+    /// Issue 13 (the inputs are the store): the core reads the keyed stores in place exactly as
+    /// it reads their snapshots — `translate`, `plan`, `federate_as`, `plan_federated` and
+    /// `explain` give identical results, shown byte for byte, diagnostics and their field
+    /// paths included (a store is walked in its `state()`'s order) — over generated worlds: a
+    /// source converged for another target, plus stray objects of this link, another link and
+    /// nobody.
+    #[test]
+    fn the_store_reads_as_its_snapshot(target in arb_target(), before in arb_target(), stray in observed_state(), headless in any::<bool>()) {
+        let link = west().enable_headless_services(headless).build().expect("link");
+        let mut f = fake();
+        converge(&link, &before, &mut f);
+        for object in stray.iter().flat_map(Observed::objects) {
+            let _ = f.create(object);
+        }
+        let (target_store, source_store) = (TargetStore::from_state(target), SourceStore::from_state(f.state()));
+        let (target_list, source_list) = (target_store.state(), source_store.state());
+
+        let by_store = translate(&link, &target_store, &source_store);
+        let by_list = translate(&link, &target_list, &source_list);
+        prop_assert_eq!(shown(&by_store), shown(&by_list));
+        prop_assert_eq!(
+            shown(&plan(&link, &by_store.desired, &source_store)),
+            shown(&plan(&link, &by_list.desired, &source_list))
+        );
+        let writer = FederationWriter::Link(&link);
+        let fed_store = federate_as(writer, &target_store, &source_store);
+        let fed_list = federate_as(writer, &target_list, &source_list);
+        prop_assert_eq!(shown(&fed_store), shown(&fed_list));
+        prop_assert_eq!(
+            shown(&plan_federated(&fed_store.desired, &source_store)),
+            shown(&plan_federated(&fed_list.desired, &source_list))
+        );
+        for export in by_list.exports.keys() {
+            prop_assert_eq!(
+                explain(&link, &target_store, &source_store, export),
+                explain(&link, &target_list, &source_list, export)
+            );
+        }
+    }
+
     /// SPEC §7 sticky names: mirroring a changed target never moves a mirror away from an export
     /// that is still exported (issue 14: `default/aaa` with pod `web` takes `web-west`).
     #[test]
@@ -122,6 +165,11 @@ proptest! {
         both.endpoints.extend(target.endpoints.iter().filter(|e| !before.endpoints.iter().any(|b| b.metadata.key() == e.metadata.key())).cloned());
         converge_checking(&link(), &both, &mut f, CONTRACT_PASSES, &checks).map_err(fail)?;
     }
+}
+
+/// An output in full (every field, in order), to compare byte for byte.
+fn shown(output: &impl std::fmt::Debug) -> String {
+    format!("{output:?}")
 }
 
 /// A testkit finding as a failed proptest case.

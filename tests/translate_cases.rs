@@ -92,9 +92,9 @@ fn seed_walkthrough() {
 
 #[test]
 fn clusterip_export() {
-    let target = TargetState {
-        services: vec![svc("default", "web").exported().port("http", 8080).build()],
-        endpoints: vec![
+    let target = TargetState::new(
+        vec![svc("default", "web").exported().port("http", 8080).build()],
+        vec![
             eps("default", "web")
                 .subset(
                     vec![addr("10.42.1.5", None)],
@@ -103,7 +103,7 @@ fn clusterip_export() {
                 )
                 .build(),
         ],
-    };
+    );
     let c = case("clusterip-export", &link(), &target);
     let mirror = service(&c.source, "web-west");
     assert!(!mirror.is_headless());
@@ -129,15 +129,15 @@ fn headless_disabled() {
 
 #[test]
 fn no_named_addresses() {
-    let target = TargetState {
-        services: vec![
+    let target = TargetState::new(
+        vec![
             svc("default", "db")
                 .headless()
                 .exported()
                 .port("pg", 5432)
                 .build(),
         ],
-        endpoints: vec![
+        vec![
             eps("default", "db")
                 .subset(
                     vec![addr("10.42.0.7", None)],
@@ -146,7 +146,7 @@ fn no_named_addresses() {
                 )
                 .build(),
         ],
-    };
+    );
     let c = case("no-named-addresses", &link(), &target);
     assert_eq!(names(&c.source), ["db-west"]);
     assert!(!service(&c.source, "db-west").is_headless());
@@ -155,15 +155,15 @@ fn no_named_addresses() {
 
 #[test]
 fn mixed_named_and_unnamed() {
-    let target = TargetState {
-        services: vec![
+    let target = TargetState::new(
+        vec![
             svc("default", "nginx-svc")
                 .headless()
                 .exported()
                 .port("http", 80)
                 .build(),
         ],
-        endpoints: vec![
+        vec![
             eps("default", "nginx-svc")
                 .subset(
                     vec![
@@ -175,7 +175,7 @@ fn mixed_named_and_unnamed() {
                 )
                 .build(),
         ],
-    };
+    );
     let c = case("mixed-named-and-unnamed", &link(), &target);
     assert_eq!(names(&c.source), ["nginx-set-0-west", "nginx-svc-west"]);
     let root = endpoints(&c.source, "nginx-svc-west");
@@ -188,15 +188,15 @@ fn mixed_named_and_unnamed() {
 
 #[test]
 fn named_only_not_ready() {
-    let target = TargetState {
-        services: vec![
+    let target = TargetState::new(
+        vec![
             svc("default", "nginx-svc")
                 .headless()
                 .exported()
                 .port("http", 80)
                 .build(),
         ],
-        endpoints: vec![
+        vec![
             eps("default", "nginx-svc")
                 .subset(
                     vec![],
@@ -205,7 +205,7 @@ fn named_only_not_ready() {
                 )
                 .build(),
         ],
-    };
+    );
     let c = case("named-only-not-ready", &link(), &target);
     // A not-ready named address makes the root headless, but gets no endpoint mirror.
     assert_eq!(names(&c.source), ["nginx-svc-west"]);
@@ -234,8 +234,8 @@ fn portless_headless() {
 
 #[test]
 fn not_exported() {
-    let target = TargetState {
-        services: vec![
+    let target = TargetState::new(
+        vec![
             svc("default", "no-label").port("http", 80).build(),
             // Not `remote-discovery`: that value selects flat-network mode (SPEC §9), covered
             // in tests/beyond_linkerd.rs.
@@ -244,8 +244,8 @@ fn not_exported() {
                 .port("http", 80)
                 .build(),
         ],
-        endpoints: vec![],
-    };
+        vec![],
+    );
     let c = case("not-exported", &link(), &target);
     assert!(c.source.services.is_empty());
     // An empty selector exports nothing, even a Service carrying the usual label.
@@ -260,9 +260,9 @@ fn not_exported() {
 #[test]
 fn empty_endpoints() {
     // ClusterIP export whose Endpoints has no ready address: mirror with no subsets.
-    let target = TargetState {
-        services: vec![svc("default", "web").exported().port("http", 80).build()],
-        endpoints: vec![
+    let target = TargetState::new(
+        vec![svc("default", "web").exported().port("http", 80).build()],
+        vec![
             eps("default", "web")
                 .subset(
                     vec![],
@@ -271,7 +271,7 @@ fn empty_endpoints() {
                 )
                 .build(),
         ],
-    };
+    );
     let c = case("empty-endpoints", &link(), &target);
     assert!(endpoints(&c.source, "web-west").subsets.is_empty());
 }
@@ -314,15 +314,15 @@ fn two_namespaces_same_name() {
 
 #[test]
 fn two_subsets_different_ports() {
-    let target = TargetState {
-        services: vec![
+    let target = TargetState::new(
+        vec![
             svc("default", "nginx-svc")
                 .headless()
                 .exported()
                 .port("http", 80)
                 .build(),
         ],
-        endpoints: vec![
+        vec![
             eps("default", "nginx-svc")
                 .subset(
                     vec![addr("10.42.0.31", Some("nginx-set-0"))],
@@ -336,7 +336,7 @@ fn two_subsets_different_ports() {
                 )
                 .build(),
         ],
-    };
+    );
     let c = case("two-subsets-different-ports", &link(), &target);
     let root = endpoints(&c.source, "nginx-svc-west");
     let ports: Vec<i32> = root.subsets.iter().map(|s| s.ports[0].port).collect();
@@ -387,10 +387,10 @@ fn gateway_identity_set() {
 
 #[test]
 fn gateway_identity_unset() {
-    let target = TargetState {
-        services: vec![svc("default", "web").exported().port("http", 80).build()],
-        endpoints: vec![],
-    };
+    let target = TargetState::new(
+        vec![svc("default", "web").exported().port("http", 80).build()],
+        vec![],
+    );
     let c = case("gateway-identity-unset", &link(), &target);
     assert!(c.source.endpoints.iter().all(|ep| {
         !ep.metadata
@@ -452,15 +452,15 @@ fn ipv6_gateway() {
 fn long_names() {
     let long = "a-very-long-statefulset-governing-service-name-for-kafka-brok";
     let host = format!("{long}-0");
-    let target = TargetState {
-        services: vec![
+    let target = TargetState::new(
+        vec![
             svc("default", long)
                 .headless()
                 .exported()
                 .port("kafka", 9092)
                 .build(),
         ],
-        endpoints: vec![
+        vec![
             eps("default", long)
                 .subset(
                     vec![addr("10.42.0.31", Some(&host))],
@@ -469,7 +469,7 @@ fn long_names() {
                 )
                 .build(),
         ],
-    };
+    );
     let c = case("long-names", &link(), &target);
     for s in &c.source.services {
         assert!(s.metadata.name.len() <= 63, "{}", s.metadata.name);
@@ -496,15 +496,15 @@ fn long_names() {
 
 #[test]
 fn invalid_hostname() {
-    let target = TargetState {
-        services: vec![
+    let target = TargetState::new(
+        vec![
             svc("default", "nginx-svc")
                 .headless()
                 .exported()
                 .port("http", 80)
                 .build(),
         ],
-        endpoints: vec![
+        vec![
             eps("default", "nginx-svc")
                 .subset(
                     vec![
@@ -516,7 +516,7 @@ fn invalid_hostname() {
                 )
                 .build(),
         ],
-    };
+    );
     let c = case("invalid-hostname", &link(), &target);
     assert_eq!(names(&c.source), ["nginx-set-0-west", "nginx-svc-west"]);
     let d = &c.diagnostics[0];
@@ -526,15 +526,15 @@ fn invalid_hostname() {
 
 #[test]
 fn duplicate_hostname() {
-    let target = TargetState {
-        services: vec![
+    let target = TargetState::new(
+        vec![
             svc("default", "nginx-svc")
                 .headless()
                 .exported()
                 .port("http", 80)
                 .build(),
         ],
-        endpoints: vec![
+        vec![
             eps("default", "nginx-svc")
                 .subset(
                     vec![
@@ -546,7 +546,7 @@ fn duplicate_hostname() {
                 )
                 .build(),
         ],
-    };
+    );
     let c = case("duplicate-hostname", &link(), &target);
     assert_eq!(names(&c.source), ["nginx-set-0-west", "nginx-svc-west"]);
     assert_eq!(reasons(&c), [Reason::HostnameConflict]);

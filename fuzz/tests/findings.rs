@@ -80,15 +80,9 @@ fn finding_f8_a_newcomer_hostname_never_takes_a_live_mirror() {
 
     // The whole link, from the state where `web` is mirrored.
     let mut fake = source();
-    let before = TargetState {
-        services: vec![web.clone()],
-        endpoints: vec![web_eps.clone()],
-    };
+    let before = TargetState::new(vec![web.clone()], vec![web_eps.clone()]);
     converge(&link, &before, &mut fake, CONTRACT_PASSES).expect("web alone converges");
-    let after = TargetState {
-        services: vec![web.clone(), aaa.clone()],
-        endpoints: vec![web_eps.clone(), aaa_eps.clone()],
-    };
+    let after = TargetState::new(vec![web.clone(), aaa.clone()], vec![web_eps.clone(), aaa_eps.clone()]);
     let whole = converge(&link, &after, &mut fake, CONTRACT_PASSES);
     assert!(whole.is_ok(), "{}", whole.unwrap_err());
 
@@ -113,14 +107,11 @@ fn finding_f9_duplicate_port_names_never_make_a_refused_slice() {
         .endpoints_api(EndpointsApi::Slices)
         .build()
         .expect("link");
-    let target = TargetState {
-        services: vec![exported("web", true, &[("http", 80)])],
-        endpoints: vec![endpoints(
+    let target = TargetState::new(vec![exported("web", true, &[("http", 80)])], vec![endpoints(
             "web",
             &[(Some("web-0"), "10.42.0.1")],
             &[("http", 80), ("http", 81)],
-        )],
-    };
+        )]);
     let r = converge(&link, &target, &mut source(), CONTRACT_PASSES);
     assert!(r.is_ok(), "{}", r.unwrap_err());
 }
@@ -140,10 +131,7 @@ fn finding_f10_steering_labels_are_never_copied() {
         "endpointslice.kubernetes.io/managed-by".into(),
         svcmirror_testkit::STEERING_MARKER.into(),
     );
-    let target = TargetState {
-        services: vec![web],
-        endpoints: vec![endpoints("web", &[(None, "10.42.0.1")], &[("http", 80)])],
-    };
+    let target = TargetState::new(vec![web], vec![endpoints("web", &[(None, "10.42.0.1")], &[("http", 80)])]);
     let r = converge(&link, &target, &mut source(), CONTRACT_PASSES);
     assert!(r.is_ok(), "{}", r.unwrap_err());
 }
@@ -222,14 +210,11 @@ fn finding_f17_correcting_a_forged_annotation_repurposes_nothing() {
     use svcmirror_core::model::{Kind, Object, ObjectKey};
     let link = west().build().expect("link");
     let ports = [("http", 80)];
-    let target = TargetState {
-        services: vec![exported("nginx-set-0", true, &ports)],
-        endpoints: vec![endpoints(
+    let target = TargetState::new(vec![exported("nginx-set-0", true, &ports)], vec![endpoints(
             "nginx-set-0",
             &[(Some("web"), "10.42.0.1")],
             &ports,
-        )],
-    };
+        )]);
     let mut fake = source();
     converge(&link, &target, &mut fake, CONTRACT_PASSES).expect("the export converges");
     let key = ObjectKey::new("default", "web-west");

@@ -135,8 +135,8 @@ impl Eps {
 
 /// The seed: west's `default/nginx-svc` (headless, 80/TCP, exported) with three StatefulSet pods.
 pub fn seed_target() -> TargetState {
-    TargetState {
-        services: vec![
+    TargetState::new(
+        vec![
             svc("default", "nginx-svc")
                 .headless()
                 .exported()
@@ -144,8 +144,8 @@ pub fn seed_target() -> TargetState {
                 .port("http", 80)
                 .build(),
         ],
-        endpoints: vec![seed_endpoints(3)],
-    }
+        vec![seed_endpoints(3)],
+    )
 }
 
 /// `default/nginx-svc` Endpoints with `pods` ready StatefulSet pods nginx-set-0…
@@ -282,18 +282,20 @@ fn headless_nginx() -> Svc {
 pub fn spec_translation_cases() -> Vec<SpecCase> {
     let key = |ns: &str, name: &str| svcmirror::ObjectKey::new(ns, name);
     let nginx = key("default", "nginx-svc");
-    let one = |ready: Vec<EndpointAddress>, not_ready: Vec<EndpointAddress>| TargetState {
-        services: vec![headless_nginx().build()],
-        endpoints: vec![
-            eps("default", "nginx-svc")
-                .subset(ready, not_ready, vec![eport("http", 80)])
-                .build(),
-        ],
+    let one = |ready: Vec<EndpointAddress>, not_ready: Vec<EndpointAddress>| {
+        TargetState::new(
+            vec![headless_nginx().build()],
+            vec![
+                eps("default", "nginx-svc")
+                    .subset(ready, not_ready, vec![eport("http", 80)])
+                    .build(),
+            ],
+        )
     };
     let web = |ready: Vec<EndpointAddress>, not_ready: Vec<EndpointAddress>, with_eps: bool| {
-        TargetState {
-            services: vec![svc("default", "web").exported().port("http", 8080).build()],
-            endpoints: if with_eps {
+        TargetState::new(
+            vec![svc("default", "web").exported().port("http", 8080).build()],
+            if with_eps {
                 vec![
                     eps("default", "web")
                         .subset(ready, not_ready, vec![eport("http", 8080)])
@@ -302,7 +304,7 @@ pub fn spec_translation_cases() -> Vec<SpecCase> {
             } else {
                 vec![]
             },
-        }
+        )
     };
     let long = "a-very-long-statefulset-governing-service-name-for-kafka-brok";
     let mut cases = vec![
@@ -366,16 +368,16 @@ pub fn spec_translation_cases() -> Vec<SpecCase> {
     cases.push(SpecCase {
         name: "not-exported",
         link: link(),
-        target: TargetState {
-            services: vec![
+        target: TargetState::new(
+            vec![
                 svc("default", "no-label").port("http", 80).build(),
                 svc("default", "other-value")
                     .label("mirror.linkerd.io/exported", "false")
                     .port("http", 80)
                     .build(),
             ],
-            endpoints: vec![],
-        },
+            vec![],
+        ),
         service: key("default", "other-value"),
     });
     cases.push(SpecCase {
@@ -412,9 +414,9 @@ pub fn spec_translation_cases() -> Vec<SpecCase> {
     cases.push(SpecCase {
         name: "two-subsets-different-ports",
         link: link(),
-        target: TargetState {
-            services: vec![headless_nginx().build()],
-            endpoints: vec![
+        target: TargetState::new(
+            vec![headless_nginx().build()],
+            vec![
                 eps("default", "nginx-svc")
                     .subset(
                         vec![addr("10.42.0.31", Some("nginx-set-0"))],
@@ -428,7 +430,7 @@ pub fn spec_translation_cases() -> Vec<SpecCase> {
                     )
                     .build(),
             ],
-        },
+        ),
         service: nginx.clone(),
     });
     let mut multi = seed_target();
@@ -456,10 +458,10 @@ pub fn spec_translation_cases() -> Vec<SpecCase> {
     cases.push(SpecCase {
         name: "gateway-identity-unset",
         link: link(),
-        target: TargetState {
-            services: vec![svc("default", "web").exported().port("http", 80).build()],
-            endpoints: vec![],
-        },
+        target: TargetState::new(
+            vec![svc("default", "web").exported().port("http", 80).build()],
+            vec![],
+        ),
         service: key("default", "web"),
     });
     cases.push(SpecCase {
@@ -491,15 +493,15 @@ pub fn spec_translation_cases() -> Vec<SpecCase> {
     cases.push(SpecCase {
         name: "long-names",
         link: link(),
-        target: TargetState {
-            services: vec![
+        target: TargetState::new(
+            vec![
                 svc("default", long)
                     .headless()
                     .exported()
                     .port("kafka", 9092)
                     .build(),
             ],
-            endpoints: vec![
+            vec![
                 eps("default", long)
                     .subset(
                         vec![addr("10.42.0.31", Some(&format!("{long}-0")))],
@@ -508,7 +510,7 @@ pub fn spec_translation_cases() -> Vec<SpecCase> {
                     )
                     .build(),
             ],
-        },
+        ),
         service: key("default", long),
     });
     cases.push(SpecCase {

@@ -42,11 +42,10 @@ fn driver(c: &mut Criterion) {
     // Target: the world. Source: its namespaces, with room for 100 000+ ClusterIPs.
     let mut target = FakeCluster::new(cidr(10, 96, 12));
     target
-        .restore(SourceState {
-            services: target_state.services.clone(),
-            endpoints: target_state.endpoints.clone(),
-            ..SourceState::default()
-        })
+        .restore(SourceState::new(
+            target_state.services.clone(),
+            target_state.endpoints.clone(),
+        ))
         .expect("the world is valid");
     let mut source = FakeCluster::new(cidr(10, 32, 12));
     for i in 0..size.namespaces {

@@ -4,7 +4,7 @@
 
 use svcmirror_core::model::ObjectKey;
 
-use crate::TargetEvent;
+use crate::cluster::TargetEvent;
 
 /// The target cluster's Services and Endpoints.
 pub(crate) use svcmirror_core::TargetStore as TargetCache;

@@ -14,12 +14,12 @@ use svcmirror_core::{Diagnostic, Link, Operation, SourceState};
 use tokio::sync::watch;
 
 use crate::clock::Clock;
+use crate::cluster::{SourceCluster, TargetCluster, TargetEvent};
 use crate::error::{ApiError, DriverError};
 use crate::reconciler::{
     DriverConfig, DriverStats, DriverStatus, ExportStatus, Output, ReconcileOutcome, Reconciler,
     Request, Response, Scope, WatchHealth,
 };
-use crate::{SourceCluster, TargetCluster, TargetEvent};
 
 /// The reconcile driver of one link.
 ///

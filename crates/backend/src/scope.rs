@@ -158,12 +158,9 @@ pub(crate) fn scope_export(
     keys.insert(export.clone());
     keys.extend(translation.diagnostics.iter().map(|d| d.object.clone()));
     Ok(Scoped {
-        observed: SourceState {
-            services,
-            endpoints,
-            endpoint_slices,
-            namespaces: source.namespace_list(),
-        },
+        observed: SourceState::new(services, endpoints)
+            .with_endpoint_slices(endpoint_slices)
+            .with_namespaces(source.namespace_list()),
         desired,
         translation,
         keys,
@@ -297,10 +294,7 @@ mod tests {
             .expect("link");
         let (a, a_ep) = headless_export("default", "nginx-svc", &["nginx-set-0", "nginx-set-1"]);
         let (b, b_ep) = headless_export("default", "web", &["web-0"]);
-        let target = TargetCache::from_state(TargetState {
-            services: vec![a, b],
-            endpoints: vec![a_ep, b_ep],
-        });
+        let target = TargetCache::from_state(TargetState::new(vec![a, b], vec![a_ep, b_ep]));
         // The source as a first pass left it, with ClusterIPs allocated, plus a foreign Service
         // holding one endpoint mirror's name.
         let first = translate(&link, &target.state(), &SourceState::default());
@@ -310,11 +304,10 @@ mod tests {
         }
         services.retain(|s| s.metadata.name != "nginx-set-1-west");
         services.push(Service::new("default", "nginx-set-1-west"));
-        let source = SourceCache::from_state(SourceState {
+        let source = SourceCache::from_state(SourceState::new(
             services,
-            endpoints: first.desired.into_endpoints().collect(),
-            ..SourceState::default()
-        });
+            first.desired.into_endpoints().collect(),
+        ));
 
         for export in [
             ObjectKey::new("default", "nginx-svc"),

@@ -54,10 +54,10 @@ pub fn run(out: &mut impl Write) -> anyhow::Result<()> {
         target_port: Some(svcmirror_core::model::IntOrString::Int(6443)),
         ..Default::default()
     }];
-    east.restore(svcmirror_core::SourceState {
-        services: vec![kubernetes],
-        ..Default::default()
-    })?;
+    east.restore(svcmirror_core::SourceState::new(
+        vec![kubernetes],
+        Vec::new(),
+    ))?;
     let converged = crate::converge::converge(&link, &target, east)?;
     let source = converged.source;
 

@@ -41,7 +41,7 @@ pub fn federated(
     // Copied only for a second writer: at cluster scale the source is the largest input.
     let mut view: Cow<'_, SourceState> = Cow::Borrowed(source);
     for (i, (writer, target)) in writers.iter().enumerate() {
-        let share = federate_as(*writer, target, &view);
+        let share = federate_as(*writer, target, &*view);
         if i + 1 < writers.len() {
             // What the next writer observes: the federated Services as this one left them.
             let view = view.to_mut();
@@ -108,10 +108,7 @@ mod tests {
             port,
             ..ServicePort::default()
         });
-        TargetState {
-            services: vec![svc],
-            endpoints: vec![],
-        }
+        TargetState::new(vec![svc], vec![])
     }
 
     /// SPEC §9: several links given at once produce one federated Service listing them all, the
@@ -143,14 +140,7 @@ mod tests {
         let (west, east) = (link("west"), link("east"));
         let e = members(80);
         let (written, _) = federated(&[(&east, &e)], None, &SourceState::default());
-        let source = SourceState {
-            services: written
-                .desired
-                .service_objects()
-                .map(Cow::into_owned)
-                .collect(),
-            ..SourceState::default()
-        };
+        let source = SourceState::new(written.desired.into_services().collect(), Vec::new());
         let w = members(80);
         let (translation, plan) = federated(&[(&west, &w)], None, &source);
         let svc = translation.desired.service_objects().next().expect("one");

@@ -19,10 +19,7 @@ pub const DEFAULT_LOCAL_SELECTOR: &str = svcmirror_core::DEFAULT_FEDERATED_SELEC
 /// writes there: mirrors and federated Services, `mirrored-service=true`, SPEC §9).
 #[must_use]
 pub fn local_members(services: &[Service]) -> TargetState {
-    TargetState {
-        services: services.to_vec(),
-        endpoints: Vec::new(),
-    }
+    TargetState::new(services.to_vec(), Vec::new())
 }
 
 /// The local writer's federated Services and the plan that gets `source` there: its members are
@@ -70,10 +67,10 @@ mod tests {
     #[test]
     fn local_member_created() {
         let selector = parse_selector(DEFAULT_LOCAL_SELECTOR).expect("selector");
-        let source = SourceState {
-            services: vec![member(&[("mirror.linkerd.io/federated", "member")])],
-            ..SourceState::default()
-        };
+        let source = SourceState::new(
+            vec![member(&[("mirror.linkerd.io/federated", "member")])],
+            Vec::new(),
+        );
         let (translation, plan) = local_share(&selector, &source);
         let svc = translation
             .desired
@@ -95,10 +92,7 @@ mod tests {
     #[test]
     fn the_federated_service_never_joins_as_a_local_member() {
         let selector = parse_selector("tier=federated").expect("selector");
-        let source = SourceState {
-            services: vec![member(&[("tier", "federated")])],
-            ..SourceState::default()
-        };
+        let source = SourceState::new(vec![member(&[("tier", "federated")])], Vec::new());
         let (first, _) = local_share(&selector, &source);
         let mut after = source.clone();
         after

@@ -244,10 +244,7 @@ async fn reconcile(writer: &Writer, status: &mut DriverStatus, logged: &mut Vec<
                 return;
             }
         };
-        let source = SourceState {
-            services,
-            ..SourceState::default()
-        };
+        let source = SourceState::new(services, Vec::new());
         let (translation, plan) = crate::local::local_share(&writer.selector, &source);
         let mut found = translation.diagnostics;
         found.extend(plan.diagnostics);

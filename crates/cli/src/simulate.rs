@@ -146,12 +146,7 @@ pub fn simulate(
 fn target_cluster(target: TargetState) -> anyhow::Result<FakeCluster> {
     let mut cluster = FakeCluster::default();
     cluster
-        .restore(SourceState {
-            services: target.services,
-            endpoints: target.endpoints,
-            namespaces: None,
-            ..SourceState::default()
-        })
+        .restore(SourceState::new(target.services, target.endpoints))
         .context("loading the target snapshot")?;
     Ok(cluster)
 }

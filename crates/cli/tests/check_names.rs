@@ -25,10 +25,7 @@ fn converge(east: &mut FakeCluster, cluster: &str) {
         .build()
         .expect("link");
     let state = west().state();
-    let target = TargetState {
-        services: state.services,
-        endpoints: state.endpoints,
-    };
+    let target = TargetState::new(state.services, state.endpoints);
     for _ in 0..4 {
         let source = east.state();
         let p = plan(&link, &translate(&link, &target, &source).desired, &source);

@@ -29,10 +29,7 @@ fn link(cluster: &str) -> Link {
 /// Applies the link's plans to `east` until converged (what the controller would have done).
 fn converge(east: &mut FakeCluster, link: &Link) {
     let state = west().state();
-    let target = TargetState {
-        services: state.services,
-        endpoints: state.endpoints,
-    };
+    let target = TargetState::new(state.services, state.endpoints);
     // The one translate → plan → apply loop, with its two-pass bound.
     let driven = svcmirror_core::drive(link, &target, east).expect("converges");
     assert!(driven.refused.is_empty(), "{:?}", driven.refused);
@@ -239,10 +236,7 @@ async fn check_sees_remote_discovery_exports_as_the_controller_does() {
         .create(Object::Service(remote))
         .expect("remote-discovery export");
     let state = west_cluster.state();
-    let target = TargetState {
-        services: state.services,
-        endpoints: state.endpoints,
-    };
+    let target = TargetState::new(state.services, state.endpoints);
     let mut east = FakeCluster::default();
     let driven = svcmirror_core::drive(&link("west"), &target, &mut east).expect("converges");
     assert!(driven.refused.is_empty(), "{:?}", driven.refused);

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::labels::{self, RemoteRef};
 use crate::link::Link;
 use crate::model::ObjectKey;
-use crate::state::SourceState;
+use crate::view::SourceView;
 
 /// Why a claim was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,13 +42,16 @@ impl NameClaims {
     /// Endpoints in the source serve (their `remote-svc-fq-name`, [`labels::remote_ref`]) is held
     /// by that export, except the `released` ones.
     #[must_use]
-    pub fn new(link: &Link, source: &SourceState, released: BTreeSet<ObjectKey>) -> Self {
+    pub fn new(
+        link: &Link,
+        source: &(impl SourceView + ?Sized),
+        released: BTreeSet<ObjectKey>,
+    ) -> Self {
         let mut held: BTreeMap<ObjectKey, Vec<ObjectKey>> = BTreeMap::new();
         let metas = source
-            .services
-            .iter()
+            .each_service()
             .map(|s| &s.metadata)
-            .chain(source.endpoints.iter().map(|e| &e.metadata));
+            .chain(source.each_endpoints().map(|e| &e.metadata));
         for meta in metas {
             if let Some(serves) = labels::remote_ref(meta, link) {
                 let holders = held.entry(meta.key()).or_default();
@@ -108,6 +111,7 @@ mod tests {
     use super::*;
     use crate::labels::{CLUSTER_NAME, MIRRORED_SERVICE, REMOTE_SVC_FQ_NAME};
     use crate::model::Service;
+    use crate::state::SourceState;
 
     fn key(ns: &str, name: &str) -> ObjectKey {
         ObjectKey::new(ns, name)
@@ -154,10 +158,7 @@ mod tests {
             REMOTE_SVC_FQ_NAME.into(),
             "web.default.svc.cluster.local".into(),
         );
-        let source = SourceState {
-            services: vec![live],
-            ..SourceState::default()
-        };
+        let source = SourceState::new(vec![live], Vec::new());
         let name = key("default", "web-west");
         let web = RemoteRef::mirror(&key("default", "web"));
         let newcomer = RemoteRef::endpoint_mirror(&key("default", "aaa"), "web");

@@ -29,10 +29,14 @@
 
 use std::collections::BTreeMap;
 
-use crate::{
-    Desired, Diagnostic, FederationWriter, Kind, LabelSelector, Link, ObjectKey, Operation, Plan,
-    SourceState, TargetState, Translation, federate, federate_as, plan, plan_federated, translate,
-};
+use crate::diagnostics::Diagnostic;
+use crate::federate::federate;
+use crate::federation_writer::{FederationWriter, federate_as};
+use crate::link::{LabelSelector, Link};
+use crate::model::{Kind, ObjectKey};
+use crate::plan::{Operation, Plan, plan, plan_federated};
+use crate::state::{Desired, SourceState, TargetState};
+use crate::translate::{Translation, translate};
 
 /// Passes that may apply something before the plan must be empty: create, then point the roots
 /// at the allocated IPs (the contract in the module doc).

@@ -12,10 +12,10 @@ use crate::diagnostics::{Diagnostic, Reason};
 use crate::link::Link;
 use crate::model::{Kind, Object, ObjectKey};
 use crate::plan::{Operation, plan};
-use crate::state::{SourceState, TargetState};
 use crate::status::{Condition, export_conditions};
 use crate::trace::Step;
 use crate::translate::{ExportOutcome, translate_traced};
+use crate::view::{SourceView, TargetView};
 
 /// The decision path for one target Service, and what it yields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -54,11 +54,11 @@ impl Explanation {
 #[must_use]
 pub fn explain(
     link: &Link,
-    target: &TargetState,
-    source: &SourceState,
+    target: &(impl TargetView + ?Sized),
+    source: &(impl SourceView + ?Sized),
     service: &ObjectKey,
 ) -> Option<Explanation> {
-    if !target.services.iter().any(|s| &s.metadata.key() == service) {
+    if !target.each_service().any(|s| &s.metadata.key() == service) {
         return None;
     }
     let (translation, steps) = translate_traced(link, target, source, Some(service));

@@ -22,10 +22,10 @@ use crate::labels::{
 use crate::link::{KeyPattern, LabelSelector, Link};
 use crate::model::{Kind, ObjectKey, Service, ServicePort};
 use crate::names::{ClusterName, mirror_name};
-use crate::state::{SourceState, TargetState};
 use crate::translate::{ExportOutcome, MirrorMode, Translation};
 use crate::validate;
 use crate::validate::unique_by_key;
+use crate::view::{SourceView, TargetView};
 
 /// The suffix of a federated Service's name (SPEC §3: `<exported-name>-federated`).
 pub const FEDERATED_SUFFIX: &str = "federated";
@@ -57,11 +57,13 @@ pub(crate) fn origin_text(origin: &Origin) -> String {
 ///
 /// [`Translation::exports`] is keyed by the members' namespace/name, with mode
 /// [`MirrorMode::Federated`].
+///
+/// Targets and source are read in place ([`TargetView`], [`SourceView`]): lists or stores.
 #[must_use]
-pub fn federate(
-    remotes: &[(&Link, &TargetState)],
-    local: Option<(&LabelSelector, &TargetState)>,
-    source: &SourceState,
+pub fn federate<T: TargetView + ?Sized>(
+    remotes: &[(&Link, &T)],
+    local: Option<(&LabelSelector, &T)>,
+    source: &(impl SourceView + ?Sized),
 ) -> Translation {
     let mut diagnostics = Vec::new();
     let mut members: Members<'_> = BTreeMap::new();
@@ -73,7 +75,7 @@ pub fn federate(
             &mut members,
             Some(link.cluster_name().clone()),
             link.federated_selector(),
-            state,
+            *state,
             &mut diagnostics,
         );
     }
@@ -158,7 +160,7 @@ pub(crate) fn collect<'a>(
     members: &mut Members<'a>,
     origin: Origin,
     selector: &LabelSelector,
-    state: &'a TargetState,
+    state: &'a (impl TargetView + ?Sized),
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     // Only the selected Services are keyed: a target holds far more than its members. SPEC §9:
@@ -175,8 +177,7 @@ pub(crate) fn collect<'a>(
                 == Some("true")
     };
     let selected: Vec<&Service> = state
-        .services
-        .iter()
+        .each_service()
         .filter(|s| selector.matches(&s.metadata.labels) && !ours(s))
         .collect();
     let services = unique_by_key(&selected, |s| s.metadata.key(), Kind::Service, diagnostics);
@@ -262,7 +263,7 @@ pub(crate) fn federated_service(
     joined: &[(&Origin, &Service)],
     suffix: &ClusterName,
     (excluded_labels, excluded_annotations): (&[KeyPattern], &[KeyPattern]),
-    source: &SourceState,
+    source: &(impl SourceView + ?Sized),
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<Service> {
     let (_, lead) = joined.first()?;
@@ -299,7 +300,7 @@ pub(crate) fn federated_service(
         .map(|s| (Kind::Service, &s.metadata))
         .or_else(|| {
             source
-                .endpoints_at(&fed_key)
+                .endpoints(&fed_key)
                 .map(|e| (Kind::Endpoints, &e.metadata))
         })
         .filter(|(_, meta)| !labels::is_federation_owned(&meta.labels));

@@ -30,8 +30,8 @@ use crate::labels::{self, LOCAL_DISCOVERY_ANNOTATION, REMOTE_DISCOVERY_ANNOTATIO
 use crate::link::{KeyPattern, LabelSelector, Link};
 use crate::model::{ObjectKey, Service};
 use crate::names::{ClusterName, mirror_name};
-use crate::state::{SourceState, TargetState};
 use crate::translate::{ExportOutcome, MirrorMode, Translation};
+use crate::view::{SourceView, TargetView};
 
 /// Who writes a share of the federated Services.
 #[derive(Debug, Clone, Copy)]
@@ -61,8 +61,8 @@ impl FederationWriter<'_> {
 #[must_use]
 pub fn federate_as(
     writer: FederationWriter<'_>,
-    members: &TargetState,
-    source: &SourceState,
+    members: &(impl TargetView + ?Sized),
+    source: &(impl SourceView + ?Sized),
 ) -> Translation {
     let mut diagnostics = Vec::new();
     let origin = writer.origin();
@@ -172,10 +172,10 @@ pub fn federated_key(export: &ObjectKey) -> ObjectKey {
 /// The federated Services the federation owns in `source`, by the member namespace/name their
 /// entries name (the inverse of [`mirror_name`]`(name, "federated")`: an entry whose name does not
 /// give back the Service's own name is not one of its members).
-fn observed_federated(source: &SourceState) -> BTreeMap<ObjectKey, &Service> {
+fn observed_federated(source: &(impl SourceView + ?Sized)) -> BTreeMap<ObjectKey, &Service> {
     let suffix = ClusterName::new(FEDERATED_SUFFIX).expect("a DNS-1123 label");
     let mut out = BTreeMap::new();
-    for svc in &source.services {
+    for svc in source.each_service() {
         if !labels::is_federation_owned(&svc.metadata.labels) {
             continue;
         }

@@ -45,7 +45,7 @@
 //! let mut svc = Service::new("default", "web");
 //! svc.metadata.labels.insert("mirror.linkerd.io/exported".into(), "true".into());
 //! svc.spec.ports.push(ServicePort { port: 80, ..Default::default() });
-//! let target = TargetState { services: vec![svc], endpoints: vec![] };
+//! let target = TargetState::new(vec![svc], vec![]);
 //! let source = SourceState::default();
 //!
 //! let translation = translate(&link, &target, &source);
@@ -75,6 +75,7 @@ mod link_error;
 pub(crate) mod link_spec;
 pub mod model;
 pub(crate) mod names;
+mod observed;
 pub(crate) mod one_export;
 pub(crate) mod operation;
 mod ownership;
@@ -91,6 +92,7 @@ pub(crate) mod template;
 mod trace;
 pub(crate) mod translate;
 pub(crate) mod validate;
+mod view;
 
 pub use diagnostics::{Diagnostic, Reason, Severity};
 pub use drive::{
@@ -118,7 +120,7 @@ pub use names::{
     ClusterName, HASH_LEN, InvalidClusterName, MirrorName, cluster_name_overlaps, is_dns1035_label,
     is_dns1123_label, mirror_name, stable_hash_hex,
 };
-pub use one_export::{SourceLookup, TargetLookup, translate_export, wanted_names};
+pub use one_export::{translate_export, wanted_names};
 pub use plan::{DeleteReason, Dependency, Operation, Plan, Precondition, plan, plan_federated};
 pub use probe::{ProbeResult, ProbeState, Transition, parse_duration};
 pub use selector::SelectorParseError;
@@ -129,3 +131,4 @@ pub use template::{EndpointMirror, EndpointMirrorTemplate, Entry, Templated};
 pub use trace::Step;
 pub use translate::{ExportOutcome, MirrorMode, Translation, translate};
 pub use validate::is_qualified_name;
+pub use view::{SourceLookup, SourceView, TargetLookup, TargetView};

@@ -484,10 +484,10 @@ mod translate_tests {
             });
             svc
         };
-        let target = TargetState {
-            services: vec![service("gw", "true"), service("flat", "remote-discovery")],
-            endpoints: vec![],
-        };
+        let target = TargetState::new(
+            vec![service("gw", "true"), service("flat", "remote-discovery")],
+            vec![],
+        );
         let source = SourceState::default();
         let t = translate(&link, &target, &source);
         let names: Vec<&str> = t.desired.services.keys().map(|k| k.name.as_str()).collect();
@@ -534,10 +534,7 @@ mod translate_tests {
             port: 80,
             ..ServicePort::default()
         });
-        let target = TargetState {
-            services: vec![svc],
-            endpoints: vec![],
-        };
+        let target = TargetState::new(vec![svc], vec![]);
         let t = translate(&link, &target, &SourceState::default());
         let mirror = t
             .desired

@@ -197,7 +197,7 @@ pub fn stable_hash_hex(s: &str) -> String {
 /// and whichever is created first holds it. One warning per such pair, about the mirror names at
 /// risk (`*-us-west`, field `targetClusterName`); sorted, each pair once.
 #[must_use]
-pub fn cluster_name_overlaps(clusters: &[ClusterName]) -> Vec<crate::Diagnostic> {
+pub fn cluster_name_overlaps(clusters: &[ClusterName]) -> Vec<crate::diagnostics::Diagnostic> {
     let mut out = Vec::new();
     for longer in clusters {
         for shorter in clusters {
@@ -208,11 +208,11 @@ pub fn cluster_name_overlaps(clusters: &[ClusterName]) -> Vec<crate::Diagnostic>
                 continue;
             };
             out.push(
-                crate::Diagnostic::new(
-                    crate::Reason::NameConflict,
-                    crate::Severity::Warning,
-                    crate::Kind::Service,
-                    crate::ObjectKey::new("", &format!("*-{longer}")),
+                crate::diagnostics::Diagnostic::new(
+                    crate::diagnostics::Reason::NameConflict,
+                    crate::diagnostics::Severity::Warning,
+                    crate::model::Kind::Service,
+                    crate::model::ObjectKey::new("", &format!("*-{longer}")),
                     format!(
                         "the cluster names of two links on this source overlap: `{longer}` ends \
                          with `-{shorter}`, so an export `<name>-{head}` of `{shorter}` and an export \

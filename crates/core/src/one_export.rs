@@ -4,56 +4,18 @@
 //! event; a whole-link [`crate::translate()`] still decides what spans exports (who keeps a name,
 //! the ClusterIP budget).
 //!
-//! The stores are read through two small traits, [`TargetLookup`] and [`SourceLookup`], by key:
-//! the core's own [`TargetState`]/[`SourceState`] implement them, and so does any keyed cache.
+//! The stores are read through two small traits of [`crate::view`], [`TargetLookup`] and
+//! [`SourceLookup`], by key: the core's own [`TargetState`]/[`SourceState`] and
+//! [`crate::TargetStore`]/[`crate::SourceStore`] implement them, and so can any keyed cache.
 
 use std::collections::BTreeSet;
 
 use crate::link::Link;
-use crate::model::{Endpoints, Namespace, ObjectKey, Service};
+use crate::model::ObjectKey;
 use crate::names::{is_dns1123_label, mirror_name};
 use crate::state::{SourceState, TargetState};
 use crate::translate::{Translation, translate};
-
-/// The target's objects, by key.
-pub trait TargetLookup {
-    /// The target Service at `key`.
-    fn service(&self, key: &ObjectKey) -> Option<&Service>;
-    /// The target Endpoints at `key`.
-    fn endpoints(&self, key: &ObjectKey) -> Option<&Endpoints>;
-}
-
-/// The source's objects, by key: what a translation reads of it (SPEC §6.6 allocated ClusterIPs,
-/// §7 names held and namespaces).
-pub trait SourceLookup {
-    /// The source Service at `key`.
-    fn service(&self, key: &ObjectKey) -> Option<&Service>;
-    /// The source Endpoints at `key`.
-    fn endpoints(&self, key: &ObjectKey) -> Option<&Endpoints>;
-    /// Every source Namespace, when listed (`None`: unknown, every namespace exists).
-    fn namespaces(&self) -> Option<Vec<Namespace>>;
-}
-
-impl TargetLookup for TargetState {
-    fn service(&self, key: &ObjectKey) -> Option<&Service> {
-        self.services.iter().find(|s| s.metadata.is_at(key))
-    }
-    fn endpoints(&self, key: &ObjectKey) -> Option<&Endpoints> {
-        self.endpoints.iter().find(|e| e.metadata.is_at(key))
-    }
-}
-
-impl SourceLookup for SourceState {
-    fn service(&self, key: &ObjectKey) -> Option<&Service> {
-        SourceState::service(self, key)
-    }
-    fn endpoints(&self, key: &ObjectKey) -> Option<&Endpoints> {
-        self.endpoints_at(key)
-    }
-    fn namespaces(&self) -> Option<Vec<Namespace>> {
-        self.namespaces.clone()
-    }
-}
+use crate::view::{SourceLookup, TargetLookup};
 
 /// The mirror names an export may want with the target as it is: its mirror and one per address
 /// with a valid `hostname` (SPEC §3 names). An invalid hostname names no endpoint mirror (the
@@ -94,26 +56,25 @@ pub fn translate_export(
     target: &impl TargetLookup,
     source: &impl SourceLookup,
 ) -> Translation {
-    let target_state = TargetState {
-        services: target.service(export).cloned().into_iter().collect(),
-        endpoints: target.endpoints(export).cloned().into_iter().collect(),
-    };
+    let target_state = TargetState::new(
+        target.service(export).cloned().into_iter().collect(),
+        target.endpoints(export).cloned().into_iter().collect(),
+    );
     let namespaces = source.namespaces();
     let mut looked_up: BTreeSet<ObjectKey> =
         wanted_names(link, export, target).into_iter().collect();
     loop {
-        let seen = SourceState {
-            services: looked_up
+        let seen = SourceState::new(
+            looked_up
                 .iter()
                 .filter_map(|k| source.service(k).cloned())
                 .collect(),
-            endpoints: looked_up
+            looked_up
                 .iter()
                 .filter_map(|k| source.endpoints(k).cloned())
                 .collect(),
-            endpoint_slices: Vec::new(),
-            namespaces: namespaces.clone(),
-        };
+        )
+        .with_namespaces(namespaces.clone());
         let translation = translate(link, &target_state, &seen);
         let unseen: Vec<ObjectKey> = translation
             .desired
@@ -134,7 +95,9 @@ pub fn translate_export(
 mod tests {
     use super::*;
     use crate::labels::MIRRORED_SERVICE;
-    use crate::model::{CLUSTER_IP_NONE, EndpointAddress, EndpointSubset, ServicePort};
+    use crate::model::{
+        CLUSTER_IP_NONE, EndpointAddress, EndpointSubset, Endpoints, Service, ServicePort,
+    };
 
     fn link() -> Link {
         Link::builder("west")
@@ -180,19 +143,13 @@ mod tests {
     fn one_exports_translation_is_its_share_of_the_whole_links() {
         let (kafka, kafka_ep) = exported("kafka", true, &["broker-0", "broker-1", "broker-2"]);
         let (web, web_ep) = exported("web", false, &[]);
-        let target = TargetState {
-            services: vec![kafka, web],
-            endpoints: vec![kafka_ep, web_ep],
-        };
+        let target = TargetState::new(vec![kafka, web], vec![kafka_ep, web_ep]);
         let mut foreign = Service::new("data", "broker-1-west");
         foreign
             .metadata
             .labels
             .insert(MIRRORED_SERVICE.to_owned(), "false".to_owned());
-        let source = SourceState {
-            services: vec![foreign],
-            ..SourceState::default()
-        };
+        let source = SourceState::new(vec![foreign], Vec::new());
         let link = link();
         let whole = translate(&link, &target, &source);
         for name in ["kafka", "web"] {

@@ -242,10 +242,7 @@ mod tests {
     #[test]
     fn a_name_held_by_a_foreign_object_is_a_conflict() {
         let link = link(false);
-        let source = SourceState {
-            services: vec![Service::new("shop", "web-west")],
-            ..SourceState::default()
-        };
+        let source = SourceState::new(vec![Service::new("shop", "web-west")], Vec::new());
         let index = SourceIndex::new(&link, &source);
         let mut claims = NameClaims::new(&link, &source, BTreeSet::new());
         let mut record = Record::default();
@@ -283,10 +280,7 @@ mod tests {
     /// on, which creates it with the ownership labels.
     #[test]
     fn a_missing_namespace_waits_or_is_created() {
-        let source = SourceState {
-            namespaces: Some(Vec::new()),
-            ..SourceState::default()
-        };
+        let source = SourceState::new(Vec::new(), Vec::new()).with_namespaces(Some(Vec::new()));
         for create in [false, true] {
             let link = link(create);
             let index = SourceIndex::new(&link, &source);

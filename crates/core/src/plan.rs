@@ -10,8 +10,10 @@ use crate::model::{
     Endpoint, EndpointSlice, EndpointSlicePort, Endpoints, IntOrString, Kind, Object, ObjectKey,
     ObjectMeta, Service, ServicePort, effective_protocol,
 };
-use crate::state::{Desired, SourceState};
+use crate::observed::Observed;
+use crate::state::Desired;
 use crate::template::{Entry, Templated};
+use crate::view::SourceView;
 
 pub use crate::operation::{DeleteReason, Dependency, Operation, Plan, Precondition};
 
@@ -22,9 +24,13 @@ pub use crate::operation::{DeleteReason, Dependency, Operation, Plan, Preconditi
 /// updated or deleted. A desired name held by anything else is a `NameConflict`, and neither that
 /// Service nor its same-named Endpoints is written. Owned objects that are not desired are deleted,
 /// per namespace. Identical objects (ignoring server-set fields) yield no operation.
+///
+/// `source` is read in place ([`SourceView`]): a [`crate::SourceState`]'s lists or a
+/// [`crate::SourceStore`], which plans exactly as its `state()` does.
 #[must_use]
-pub fn plan(link: &Link, desired: &Desired, source: &SourceState) -> Plan {
-    plan_for(Owner::Link(link), desired, source)
+pub fn plan(link: &Link, desired: &Desired, source: &(impl SourceView + ?Sized)) -> Plan {
+    let observed = Observed::of(source, |_| true).with_slices(source);
+    plan_for(Owner::Link(link), desired, observed)
 }
 
 /// Plans the operations that make `source` hold the federated Services `desired` (from
@@ -34,7 +40,7 @@ pub fn plan(link: &Link, desired: &Desired, source: &SourceState) -> Plan {
 /// disjoint, so this plan never touches a link's mirror and a link's plan never touches a
 /// federated Service.
 #[must_use]
-pub fn plan_federated(desired: &Desired, source: &SourceState) -> Plan {
+pub fn plan_federated(desired: &Desired, source: &(impl SourceView + ?Sized)) -> Plan {
     // Only the federation's own objects and whatever holds a desired name can matter: planned
     // against those alone, the result is the same, without indexing (and keying every foreign
     // object of) a source that holds every link's mirrors.
@@ -47,23 +53,8 @@ pub fn plan_federated(desired: &Desired, source: &SourceState) -> Plan {
     let relevant = |meta: &ObjectMeta| {
         wanted.contains(&meta.key_ref()) || labels::is_federation_owned(&meta.labels)
     };
-    let view = SourceState {
-        services: source
-            .services
-            .iter()
-            .filter(|s| relevant(&s.metadata))
-            .cloned()
-            .collect(),
-        endpoints: source
-            .endpoints
-            .iter()
-            .filter(|e| relevant(&e.metadata))
-            .cloned()
-            .collect(),
-        endpoint_slices: Vec::new(),
-        namespaces: source.namespaces.clone(),
-    };
-    plan_for(Owner::Federation, desired, &view)
+    // The federated Services have no EndpointSlices (SPEC §9): none is indexed.
+    plan_for(Owner::Federation, desired, Observed::of(source, relevant))
 }
 
 /// Whose objects a plan may update or delete (SPEC §7, §9).
@@ -126,30 +117,16 @@ impl Owner<'_> {
     }
 }
 
-fn plan_for(owner: Owner<'_>, desired: &Desired, source: &SourceState) -> Plan {
-    // The source, indexed once by borrowed `(namespace, name)`: no key is allocated.
-    let services: BTreeMap<(&str, &str), &Service> = source
-        .services
-        .iter()
-        .map(|s| (s.metadata.key_ref(), s))
-        .collect();
-    let endpoints: BTreeMap<(&str, &str), &Endpoints> = source
-        .endpoints
-        .iter()
-        .map(|e| (e.metadata.key_ref(), e))
-        .collect();
-    let slices: BTreeMap<(&str, &str), &EndpointSlice> = source
-        .endpoint_slices
-        .iter()
-        .map(|e| (e.metadata.key_ref(), e))
-        .collect();
+fn plan_for(owner: Owner<'_>, desired: &Desired, source: Observed<'_>) -> Plan {
+    let Observed {
+        services,
+        endpoints,
+        slices,
+        namespaces,
+    } = source;
     let mut out = Plan::default();
     let mut phases = Phases::default();
 
-    let namespaces: Option<BTreeSet<&str>> = source
-        .namespaces
-        .as_ref()
-        .map(|all| all.iter().map(|ns| ns.metadata.name.as_str()).collect());
     for ns in desired.namespaces.values() {
         if namespaces
             .as_ref()

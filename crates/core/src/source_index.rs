@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use crate::labels::{self, REMOTE_RESOURCE_VERSION, RemoteRef};
 use crate::link::Link;
 use crate::model::{ObjectKey, ObjectMeta, Service};
-use crate::state::SourceState;
+use crate::view::SourceView;
 
 /// The source, as the rules of one translation read it.
 #[derive(Debug)]
@@ -24,24 +24,19 @@ pub(crate) struct SourceIndex<'a> {
 
 impl<'a> SourceIndex<'a> {
     /// Indexes `source` for `link`.
-    pub(crate) fn new(link: &'a Link, source: &'a SourceState) -> Self {
+    pub(crate) fn new(link: &'a Link, source: &'a (impl SourceView + ?Sized)) -> Self {
         Self {
             link,
             services: source
-                .services
-                .iter()
+                .each_service()
                 .map(|s| (s.metadata.key_ref(), s))
                 .collect(),
             foreign_endpoints: source
-                .endpoints
-                .iter()
+                .each_endpoints()
                 .filter(|e| !labels::is_owned_by(&e.metadata, link))
                 .map(|e| (e.metadata.key_ref(), &e.metadata))
                 .collect(),
-            namespaces: source
-                .namespaces
-                .as_ref()
-                .map(|all| all.iter().map(|ns| ns.metadata.name.as_str()).collect()),
+            namespaces: source.namespace_names().map(Iterator::collect),
         }
     }
 

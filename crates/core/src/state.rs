@@ -1,4 +1,6 @@
-//! The inputs and outputs of [`crate::translate`] and [`crate::plan`]: plain data.
+//! The inputs and outputs of [`crate::translate`] and [`crate::plan`]: plain data. The inputs
+//! here are lists, as a file or a List call gives them; [`crate::store`] holds the same inputs
+//! keyed, and both are read through [`crate::view`]'s traits.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -7,10 +9,15 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use crate::model::{EndpointSlice, Endpoints, Kind, Namespace, Object, ObjectKey, Service};
 use crate::template::{Entry, Templated};
+use crate::view::{SourceLookup, SourceView, TargetLookup, TargetView};
 
 /// What the target cluster holds: its Services and Endpoints (exported or not; the link's selector
 /// decides).
+///
+/// `#[non_exhaustive]` (issue 13, inputs that can grow): build it with [`TargetState::new`] (or
+/// `Default`), so a field added later does not break an embedder.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TargetState {
     /// The target cluster's Services.
     pub services: Vec<Service>,
@@ -18,8 +25,23 @@ pub struct TargetState {
     pub endpoints: Vec<Endpoints>,
 }
 
+impl TargetState {
+    /// The target's Services and Endpoints.
+    #[must_use]
+    pub fn new(services: Vec<Service>, endpoints: Vec<Endpoints>) -> Self {
+        Self {
+            services,
+            endpoints,
+        }
+    }
+}
+
 /// What the source cluster already holds.
+///
+/// `#[non_exhaustive]` (issue 13, inputs that can grow): build it with [`SourceState::new`] (or
+/// `Default`) and [`SourceState::with_endpoint_slices`] / [`SourceState::with_namespaces`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SourceState {
     /// The source cluster's Services (ours and others').
     pub services: Vec<Service>,
@@ -36,6 +58,32 @@ pub struct SourceState {
 }
 
 impl SourceState {
+    /// The source's Services and Endpoints; no EndpointSlices, namespaces unknown.
+    #[must_use]
+    pub fn new(services: Vec<Service>, endpoints: Vec<Endpoints>) -> Self {
+        Self {
+            services,
+            endpoints,
+            endpoint_slices: Vec::new(),
+            namespaces: None,
+        }
+    }
+
+    /// With these EndpointSlices (SPEC §12).
+    #[must_use]
+    pub fn with_endpoint_slices(mut self, endpoint_slices: Vec<EndpointSlice>) -> Self {
+        self.endpoint_slices = endpoint_slices;
+        self
+    }
+
+    /// With these Namespaces listed (`Some`), or unknown (`None`, the default: every namespace
+    /// is assumed to exist).
+    #[must_use]
+    pub fn with_namespaces(mut self, namespaces: Option<Vec<Namespace>>) -> Self {
+        self.namespaces = namespaces;
+        self
+    }
+
     /// Whether `namespace` exists (always true when namespaces are unknown).
     #[must_use]
     pub fn has_namespace(&self, namespace: &str) -> bool {
@@ -83,6 +131,58 @@ impl SourceState {
             .collect();
         out.sort_by_key(|o| (o.kind(), o.key()));
         out
+    }
+}
+
+impl TargetLookup for TargetState {
+    fn service(&self, key: &ObjectKey) -> Option<&Service> {
+        self.services.iter().find(|s| s.metadata.is_at(key))
+    }
+    fn endpoints(&self, key: &ObjectKey) -> Option<&Endpoints> {
+        self.endpoints.iter().find(|e| e.metadata.is_at(key))
+    }
+}
+
+/// The lists in their own order.
+impl TargetView for TargetState {
+    fn each_service(&self) -> impl Iterator<Item = &Service> {
+        self.services.iter()
+    }
+    fn each_endpoints(&self) -> impl Iterator<Item = &Endpoints> {
+        self.endpoints.iter()
+    }
+}
+
+impl SourceLookup for SourceState {
+    fn service(&self, key: &ObjectKey) -> Option<&Service> {
+        SourceState::service(self, key)
+    }
+    fn endpoints(&self, key: &ObjectKey) -> Option<&Endpoints> {
+        self.endpoints_at(key)
+    }
+    fn namespaces(&self) -> Option<Vec<Namespace>> {
+        self.namespaces.clone()
+    }
+}
+
+/// The lists in their own order.
+impl SourceView for SourceState {
+    fn each_service(&self) -> impl Iterator<Item = &Service> {
+        self.services.iter()
+    }
+    fn each_endpoints(&self) -> impl Iterator<Item = &Endpoints> {
+        self.endpoints.iter()
+    }
+    fn each_endpoint_slice(&self) -> impl Iterator<Item = &EndpointSlice> {
+        self.endpoint_slices.iter()
+    }
+    fn namespace_names(&self) -> Option<impl Iterator<Item = &str>> {
+        self.namespaces
+            .as_ref()
+            .map(|all| all.iter().map(|ns| ns.metadata.name.as_str()))
+    }
+    fn has_namespace(&self, namespace: &str) -> bool {
+        SourceState::has_namespace(self, namespace)
     }
 }
 

@@ -3,8 +3,9 @@
 //! ([`TargetStore::upsert`]/[`SourceStore::upsert`], `remove`, [`FromIterator`]), the source
 //! with an index by export, so one export's objects are found without a scan
 //! ([`SourceStore::annotated_for`], [`SourceStore::labelled_with_root`]). Both implement the
-//! lookups of [`crate::one_export`]; [`TargetState`]/[`SourceState`] are their snapshots for a
-//! whole-link translation.
+//! lookups and views of [`crate::view`], so the core reads them in place, walking each kind by key;
+//! [`TargetState`]/[`SourceState`] are the same inputs as lists (a file, a List call), and
+//! `state()` a store's snapshot in that form, in the same order.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -12,8 +13,8 @@ use crate::labels::{self, HEADLESS_MIRROR_SVC_NAME, REMOTE_SVC_FQ_NAME};
 use crate::model::{
     EndpointSlice, Endpoints, Kind, Namespace, Object, ObjectKey, ObjectMeta, Service,
 };
-use crate::one_export::{SourceLookup, TargetLookup};
 use crate::state::{SourceState, TargetState};
+use crate::view::{SourceLookup, SourceView, TargetLookup, TargetView};
 
 /// A within-process hash of `(namespace, base)` for [`TargetStore`]'s count of mirror-name bases
 /// (`DefaultHasher::new()` has fixed keys: deterministic, no randomness).
@@ -146,22 +147,23 @@ impl TargetStore {
         self.endpoints.get(key)
     }
 
-    /// Everything, for a whole-link translation.
+    /// A snapshot of everything, as lists sorted by key (for tests and for embedders that want
+    /// the list form; the core reads the store itself, [`crate::translate()`]).
     #[must_use]
     pub fn state(&self) -> TargetState {
-        TargetState {
-            services: self.services.values().cloned().collect(),
-            endpoints: self.endpoints.values().cloned().collect(),
-        }
+        TargetState::new(
+            self.services.values().cloned().collect(),
+            self.endpoints.values().cloned().collect(),
+        )
     }
 
     /// The Service at `key` and its Endpoints only: the input of one export's translation.
     #[must_use]
     pub fn export_state(&self, key: &ObjectKey) -> TargetState {
-        TargetState {
-            services: self.services.get(key).cloned().into_iter().collect(),
-            endpoints: self.endpoints.get(key).cloned().into_iter().collect(),
-        }
+        TargetState::new(
+            self.services.get(key).cloned().into_iter().collect(),
+            self.endpoints.get(key).cloned().into_iter().collect(),
+        )
     }
 }
 
@@ -181,6 +183,17 @@ impl TargetLookup for TargetStore {
     }
     fn endpoints(&self, key: &ObjectKey) -> Option<&Endpoints> {
         self.endpoints.get(key)
+    }
+}
+
+/// By key: the order of [`TargetStore::state`]'s lists, so a store and its snapshot translate
+/// alike, diagnostics' field paths included.
+impl TargetView for TargetStore {
+    fn each_service(&self) -> impl Iterator<Item = &Service> {
+        self.services.values()
+    }
+    fn each_endpoints(&self) -> impl Iterator<Item = &Endpoints> {
+        self.endpoints.values()
     }
 }
 
@@ -354,15 +367,16 @@ impl SourceStore {
             .map(|all| all.values().cloned().collect())
     }
 
-    /// Everything, for a whole-link translation and plan.
+    /// A snapshot of everything, as lists sorted by key (for tests and for embedders that want
+    /// the list form; the core reads the store itself, [`crate::translate()`], [`crate::plan()`]).
     #[must_use]
     pub fn state(&self) -> SourceState {
-        SourceState {
-            services: self.services.values().cloned().collect(),
-            endpoints: self.endpoints.values().cloned().collect(),
-            endpoint_slices: self.endpoint_slices.values().cloned().collect(),
-            namespaces: self.namespace_list(),
-        }
+        SourceState::new(
+            self.services.values().cloned().collect(),
+            self.endpoints.values().cloned().collect(),
+        )
+        .with_endpoint_slices(self.endpoint_slices.values().cloned().collect())
+        .with_namespaces(self.namespace_list())
     }
 
     /// Records `object` as the server stored it (inserted, or replacing the previous version).
@@ -445,203 +459,30 @@ impl SourceLookup for SourceStore {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn mirror(root: Option<&str>, ns: &str, name: &str, fq: &str) -> Service {
-        let mut svc = Service::new(ns, name);
-        svc.metadata
-            .annotations
-            .insert(REMOTE_SVC_FQ_NAME.into(), fq.into());
-        if let Some(root) = root {
-            svc.metadata
-                .labels
-                .insert(HEADLESS_MIRROR_SVC_NAME.into(), root.into());
-        }
-        svc
+/// By key: the order of [`SourceStore::state`]'s lists, so a store and its snapshot translate and
+/// plan alike.
+impl SourceView for SourceStore {
+    fn each_service(&self) -> impl Iterator<Item = &Service> {
+        self.services.values()
     }
-
-    fn annotated(cache: &SourceStore, ns: &str, export: &str) -> Vec<String> {
-        cache
-            .annotated_for(&ObjectKey::new(ns, export))
-            .map(|(kind, key)| format!("{kind:?} {key}"))
-            .collect()
+    fn each_endpoints(&self) -> impl Iterator<Item = &Endpoints> {
+        self.endpoints.values()
     }
-
-    /// Issue 13 (the inputs are the store): the export and root indexes follow every upsert
-    /// and removal.
-    #[test]
-    fn indexes_follow_every_write() {
-        let mut cache = SourceStore::from_state(SourceState {
-            services: vec![
-                mirror(None, "b", "web-west", "web.b.svc.cluster.local"),
-                mirror(
-                    Some("web-west"),
-                    "b",
-                    "web-0-west",
-                    "web-0.web.b.svc.cluster.local",
-                ),
-                mirror(None, "c", "web-west", "web.b.svc.cluster.local"),
-            ],
-            ..SourceState::default()
-        });
-        let mut ep = Endpoints::new("b", "web-west");
-        ep.metadata
-            .annotations
-            .insert(REMOTE_SVC_FQ_NAME.into(), "web.b.svc.cluster.local".into());
-        cache.upsert(Object::Endpoints(ep));
-        assert_eq!(
-            annotated(&cache, "b", "web"),
-            [
-                "Service b/web-0-west",
-                "Service b/web-west",
-                "Endpoints b/web-west"
-            ]
-        );
-        // Indexed in its own namespace: labels::export_of rejects it, the index need not.
-        assert_eq!(annotated(&cache, "c", "web"), ["Service c/web-west"]);
-        let roots: Vec<String> = cache
-            .labelled_with_root("b", "web-west")
-            .map(|(_, key)| key.to_string())
-            .collect();
-        assert_eq!(roots, ["b/web-0-west"]);
-
-        // A new version that names another export moves; a deleted object leaves.
-        cache.upsert(Object::Service(mirror(
-            None,
-            "b",
-            "web-west",
-            "api.b.svc.cluster.local",
-        )));
-        cache.remove(Kind::Endpoints, &ObjectKey::new("b", "web-west"));
-        assert_eq!(annotated(&cache, "b", "web"), ["Service b/web-0-west"]);
-        assert_eq!(annotated(&cache, "b", "api"), ["Service b/web-west"]);
-        cache.remove(Kind::Service, &ObjectKey::new("b", "web-0-west"));
-        assert!(annotated(&cache, "b", "web").is_empty());
-        assert_eq!(cache.labelled_with_root("b", "web-west").count(), 0);
-        assert!(cache.by_root.is_empty());
-        assert_eq!(
-            cache
-                .service(&ObjectKey::new("b", "web-west"))
-                .map(|s| s.metadata.name.as_str()),
-            Some("web-west")
-        );
+    fn each_endpoint_slice(&self) -> impl Iterator<Item = &EndpointSlice> {
+        self.endpoint_slices.values()
     }
-
-    /// Issue 13 (the inputs are the store): a store built from objects as they come, or from a
-    /// snapshot, holds the same; updates replace in place and removals forget, and the snapshot
-    /// taken back is sorted by key whatever the input order.
-    #[test]
-    fn stores_upsert_remove_and_collect() {
-        let mut web = Service::new("b", "web");
-        let api = Service::new("a", "api");
-        let ep = Endpoints::new("b", "web");
-        let collected: TargetStore = [
-            Object::Service(web.clone()),
-            Object::Endpoints(ep.clone()),
-            Object::Service(api.clone()),
-        ]
-        .into_iter()
-        .collect();
-        let snapshot = TargetState {
-            services: vec![web.clone(), api.clone()],
-            endpoints: vec![ep.clone()],
-        };
-        assert_eq!(collected, TargetStore::from_state(snapshot));
-        assert_eq!(
-            collected.state().services,
-            [api.clone(), web.clone()],
-            "sorted by key"
-        );
-        let mut target = collected;
-        web.metadata.resource_version = Some("2".to_owned());
-        target.upsert(Object::Service(web.clone()));
-        assert_eq!(target.service(&web.metadata.key()), Some(&web));
-        target.remove(Kind::Endpoints, &ep.metadata.key());
-        assert_eq!(target.endpoints(&ep.metadata.key()), None);
-        assert_eq!(target.export_state(&web.metadata.key()).services, [web]);
-
-        let source: SourceStore = [
-            Object::Namespace(Namespace::new("a")),
-            Object::Service(api.clone()),
-        ]
-        .into_iter()
-        .collect();
-        let namespaces: Vec<String> = source
-            .namespace_list()
-            .expect("listed")
-            .into_iter()
-            .map(|ns| ns.metadata.name)
-            .collect();
-        assert_eq!(namespaces, ["a"]);
-        assert_eq!(source.state().services, [api]);
-        assert_eq!(
-            SourceStore::default().namespace_list(),
-            None,
-            "unknown, not empty"
-        );
+    fn namespace_names(&self) -> Option<impl Iterator<Item = &str>> {
+        self.namespaces
+            .as_ref()
+            .map(|all| all.keys().map(String::as_str))
     }
-
-    fn pods(ns: &str, name: &str, hosts: &[&str]) -> Endpoints {
-        use crate::model::{EndpointAddress, EndpointSubset};
-        let mut ep = Endpoints::new(ns, name);
-        ep.subsets = vec![EndpointSubset {
-            addresses: hosts
-                .iter()
-                .enumerate()
-                .map(|(i, h)| EndpointAddress {
-                    ip: format!("10.42.0.{i}"),
-                    hostname: Some((*h).into()),
-                    ..EndpointAddress::default()
-                })
-                .collect(),
-            ..EndpointSubset::default()
-        }];
-        ep
-    }
-
-    /// F16 (SPEC §7): the count of exports per mirror-name base follows every event, so a free
-    /// name is contested exactly while another export's Service name or pod hostname is its base.
-    #[test]
-    fn contested_bases_follow_the_target() {
-        let (aaa, a) = (
-            ObjectKey::new("default", "aaa"),
-            ObjectKey::new("default", "a"),
-        );
-        let mut cache = TargetStore::default();
-        cache.upsert(Object::Service(Service::new("default", "aaa")));
-        cache.upsert(Object::Endpoints(pods("default", "aaa", &["a", "web"])));
-        assert!(!cache.contested(&aaa, "a"), "nobody else wants `a` yet");
-        cache.upsert(Object::Service(Service::new("default", "a")));
-        assert!(
-            cache.contested(&aaa, "a"),
-            "Service `a`'s mirror is named after `a`"
-        );
-        assert!(
-            cache.contested(&a, "a"),
-            "and so is aaa's pod `a`'s endpoint mirror"
-        );
-        assert!(!cache.contested(&aaa, "web"));
-        assert!(
-            !cache.contested(&ObjectKey::new("other", "aaa"), "a"),
-            "another namespace never contests"
-        );
-        cache.upsert(Object::Endpoints(pods("default", "aaa", &["web"])));
-        assert!(!cache.contested(&a, "a"), "aaa no longer has pod `a`");
-        cache.upsert(Object::Endpoints(pods("default", "a", &["web"])));
-        assert!(cache.contested(&aaa, "web"));
-        cache.remove(Kind::Service, &a);
-        assert!(
-            cache.contested(&aaa, "web"),
-            "a's Endpoints still name pod `web`"
-        );
-        cache.remove(Kind::Endpoints, &a);
-        assert!(!cache.contested(&aaa, "web"));
-        let rebuilt = TargetStore::from_state(cache.state());
-        assert_eq!(
-            rebuilt.bases, cache.bases,
-            "a relist counts as the events did"
-        );
+    fn has_namespace(&self, namespace: &str) -> bool {
+        self.namespaces
+            .as_ref()
+            .is_none_or(|all| all.contains_key(namespace))
     }
 }
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;

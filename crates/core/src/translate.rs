@@ -25,10 +25,11 @@ use crate::names::MirrorName;
 use crate::ownership;
 use crate::remote_discovery::{self, Selection};
 use crate::source_index::SourceIndex;
-use crate::state::{Desired, SourceState, TargetState};
+use crate::state::Desired;
 use crate::template::{EndpointMirror, Entry};
 use crate::trace::Step;
 use crate::validate::{self, CheckedSubset, unique_by_key};
+use crate::view::{SourceView, TargetView};
 
 /// How one exported Service was mirrored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -119,8 +120,16 @@ pub struct Translation {
 /// hostname appears in the root mirror's Endpoints once its endpoint mirror has an IP: the
 /// translation converges in two passes), names held by objects we do not own (`NameConflict`), and
 /// which namespaces exist (`NamespaceMissing`).
+///
+/// Both inputs are read in place through [`TargetView`] and [`SourceView`]: the lists of
+/// [`crate::TargetState`]/[`crate::SourceState`] or the keyed [`crate::TargetStore`]/
+/// [`crate::SourceStore`] a controller keeps, which translate exactly as their `state()` does.
 #[must_use]
-pub fn translate(link: &Link, target: &TargetState, source: &SourceState) -> Translation {
+pub fn translate(
+    link: &Link,
+    target: &(impl TargetView + ?Sized),
+    source: &(impl SourceView + ?Sized),
+) -> Translation {
     translate_traced(link, target, source, None).0
 }
 
@@ -128,8 +137,8 @@ pub fn translate(link: &Link, target: &TargetState, source: &SourceState) -> Tra
 /// (SPEC §12, `explain`): the steps come from the very code that decides, so they cannot drift.
 pub(crate) fn translate_traced(
     link: &Link,
-    target: &TargetState,
-    source: &SourceState,
+    target: &(impl TargetView + ?Sized),
+    source: &(impl SourceView + ?Sized),
     traced: Option<&ObjectKey>,
 ) -> (Translation, Vec<Step>) {
     // SPEC §7 sticky names: a name our object serves stays with its export while that export
@@ -155,8 +164,8 @@ pub(crate) fn translate_traced(
 /// One round of [`translate_traced`], with the held names in `released` free for anyone.
 fn translate_round(
     link: &Link,
-    target: &TargetState,
-    source: &SourceState,
+    target: &(impl TargetView + ?Sized),
+    source: &(impl SourceView + ?Sized),
     index: &SourceIndex<'_>,
     traced: Option<&ObjectKey>,
     released: BTreeSet<ObjectKey>,
@@ -171,13 +180,13 @@ fn translate_round(
         record: Record::new(traced),
     };
     let services = unique_by_key(
-        &target.services,
+        target.each_service(),
         |s| s.metadata.key(),
         Kind::Service,
         &mut t.record.diagnostics,
     );
     let endpoints = unique_by_key(
-        &target.endpoints,
+        target.each_endpoints(),
         |e| e.metadata.key(),
         Kind::Endpoints,
         &mut t.record.diagnostics,

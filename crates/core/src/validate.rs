@@ -436,8 +436,8 @@ fn check_address<'a>(
 
 /// SPEC §8 invalid input: indexes objects by key; a key held by two different objects is an
 /// error (`InvalidObject` at `metadata.name`) and yields `None`.
-pub(crate) fn unique_by_key<'a, T: PartialEq>(
-    items: &'a [T],
+pub(crate) fn unique_by_key<'a, T: PartialEq + 'a>(
+    items: impl IntoIterator<Item = &'a T>,
     key_of: impl Fn(&T) -> ObjectKey,
     kind: Kind,
     diagnostics: &mut Vec<Diagnostic>,

@@ -580,33 +580,33 @@ impl FakeCluster {
     /// sorted by key.
     #[must_use]
     pub fn state(&self) -> SourceState {
-        SourceState {
-            services: self.services.values().cloned().collect(),
-            endpoints: self.endpoints.values().cloned().collect(),
-            endpoint_slices: self.endpoint_slices.values().cloned().collect(),
-            namespaces: Some(self.namespaces.values().cloned().collect()),
-        }
+        SourceState::new(
+            self.services.values().cloned().collect(),
+            self.endpoints.values().cloned().collect(),
+        )
+        .with_endpoint_slices(self.endpoint_slices.values().cloned().collect())
+        .with_namespaces(Some(self.namespaces.values().cloned().collect()))
     }
 
     /// Everything stored, moved out as the source cluster's state: [`state`](Self::state)
     /// without the copy, for a caller done with the cluster.
     #[must_use]
     pub fn into_state(self) -> SourceState {
-        SourceState {
-            services: self.services.into_values().collect(),
-            endpoints: self.endpoints.into_values().collect(),
-            endpoint_slices: self.endpoint_slices.into_values().collect(),
-            namespaces: Some(self.namespaces.into_values().collect()),
-        }
+        SourceState::new(
+            self.services.into_values().collect(),
+            self.endpoints.into_values().collect(),
+        )
+        .with_endpoint_slices(self.endpoint_slices.into_values().collect())
+        .with_namespaces(Some(self.namespaces.into_values().collect()))
     }
 
     /// The stored Services and Endpoints, as a target cluster's state, sorted by key.
     #[must_use]
     pub fn target_state(&self) -> TargetState {
-        TargetState {
-            services: self.services.values().cloned().collect(),
-            endpoints: self.endpoints.values().cloned().collect(),
-        }
+        TargetState::new(
+            self.services.values().cloned().collect(),
+            self.endpoints.values().cloned().collect(),
+        )
     }
 
     /// Performs one planned operation (an operation kind it does not know is

@@ -8,7 +8,7 @@
 use svcmirror_backend::ApiError;
 use svcmirror_core::{Apply, Diagnostic, Operation, Reason, Refusal, Severity, SourceState};
 
-use crate::FakeCluster;
+use crate::cluster::FakeCluster;
 
 impl Apply for FakeCluster {
     type Error = ApiError;

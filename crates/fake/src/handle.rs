@@ -141,10 +141,7 @@ impl SourceCluster for FakeHandle {
 impl TargetCluster for FakeHandle {
     async fn list(&self) -> Result<TargetState, ApiError> {
         let state = self.lock().list_request()?;
-        Ok(TargetState {
-            services: state.services,
-            endpoints: state.endpoints,
-        })
+        Ok(TargetState::new(state.services, state.endpoints))
     }
 
     /// Changes to Services and Endpoints after the current resourceVersion, in order (Namespace

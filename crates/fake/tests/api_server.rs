@@ -664,12 +664,10 @@ fn restore_loads_a_snapshot_keeping_cluster_ips_and_uids() {
     web.metadata.creation_timestamp = Some("2023-05-06T07:08:09Z".into());
     let mut ep = eps("apps", "web", &["10.42.1.1"]);
     ep.metadata.resource_version = Some("98766".into());
-    c.restore(svcmirror_core::SourceState {
-        services: vec![kubernetes, web],
-        endpoints: vec![ep],
-        namespaces: None,
-        ..svcmirror_core::SourceState::default()
-    })
+    c.restore(svcmirror_core::SourceState::new(
+        vec![kubernetes, web],
+        vec![ep],
+    ))
     .unwrap();
     assert_eq!(c.stats().requests, 0, "restoring is set-up, not requests");
     let state = c.state();
@@ -724,13 +722,8 @@ fn restore_stores_a_foreign_snapshot_as_it_is() {
     let mut external = svc("default", "ext");
     external.spec.type_ = Some("ExternalName".into());
     external.spec.ports.clear();
-    c.restore(svcmirror_core::SourceState {
-        services: vec![a, external],
-        endpoints: vec![],
-        namespaces: None,
-        ..svcmirror_core::SourceState::default()
-    })
-    .unwrap();
+    c.restore(svcmirror_core::SourceState::new(vec![a, external], vec![]))
+        .unwrap();
     let state = c.state();
     assert_eq!(
         state.services[0].spec.cluster_ip.as_deref(),
@@ -739,21 +732,17 @@ fn restore_stores_a_foreign_snapshot_as_it_is() {
     assert_eq!(state.services[1].spec.cluster_ip, None);
     // Twice the same object is refused.
     let err = c
-        .restore(svcmirror_core::SourceState {
-            services: vec![svc("default", "a")],
-            endpoints: vec![],
-            namespaces: None,
-            ..svcmirror_core::SourceState::default()
-        })
+        .restore(svcmirror_core::SourceState::new(
+            vec![svc("default", "a")],
+            vec![],
+        ))
         .unwrap_err();
     assert!(matches!(err, ApiError::AlreadyExists { .. }), "{err:?}");
     let err = c
-        .restore(svcmirror_core::SourceState {
-            services: vec![svc("elsewhere", "c")],
-            endpoints: vec![],
-            namespaces: Some(vec![]),
-            ..svcmirror_core::SourceState::default()
-        })
+        .restore(
+            svcmirror_core::SourceState::new(vec![svc("elsewhere", "c")], vec![])
+                .with_namespaces(Some(vec![])),
+        )
         .unwrap_err();
     assert!(
         matches!(
@@ -772,10 +761,10 @@ fn restore_stores_a_foreign_snapshot_as_it_is() {
 #[test]
 fn restoring_more_services_than_the_range_holds_is_range_full() {
     let mut c = FakeCluster::new("10.96.0.0/30".parse().unwrap());
-    let state = svcmirror_core::SourceState {
-        services: (0..4).map(|i| svc("default", &format!("s{i}"))).collect(),
-        ..svcmirror_core::SourceState::default()
-    };
+    let state = svcmirror_core::SourceState::new(
+        (0..4).map(|i| svc("default", &format!("s{i}"))).collect(),
+        Vec::new(),
+    );
     let full = c.restore(state).unwrap_err();
     assert!(
         matches!(&full, ApiError::RangeFull { message, .. } if message.contains("range is full")),

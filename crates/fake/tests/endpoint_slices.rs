@@ -205,12 +205,8 @@ fn restore_keeps_slices_and_deleting_a_namespace_deletes_them() {
     let mut s = slice("web-ipv4", "IPv4", &["10.0.0.1"]);
     s.metadata.namespace = "apps".into();
     s.metadata.uid = Some("kept".into());
-    c.restore(SourceState {
-        endpoint_slices: vec![s],
-        namespaces: None,
-        ..SourceState::default()
-    })
-    .expect("restored");
+    c.restore(SourceState::new(Vec::new(), Vec::new()).with_endpoint_slices(vec![s]))
+        .expect("restored");
     let state = c.state();
     assert!(
         state.has_namespace("apps"),

@@ -80,8 +80,10 @@ pub fn decide(observed: Option<&Observed>, identity: &str, now: Instant) -> Deci
     }
 }
 
-/// Where the lease lives and how it is held.
+/// Where the lease lives and how it is held. Built by [`LeaseConfig::new`] (its fields are
+/// public to adjust; `#[non_exhaustive]`, so one added later breaks no embedder, issue 13).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LeaseConfig {
     /// The Lease's name.
     pub name: String,

@@ -329,26 +329,28 @@ impl SourceCluster for KubeSource {
         let namespaces = self.list_namespaces();
         let (services, endpoints, slices, namespaces) =
             futures::try_join!(services, endpoints, slices, namespaces)?;
-        Ok(SourceState {
-            services: services
+        Ok(SourceState::new(
+            services
                 .into_iter()
                 .map(convert::service_from_k8s)
                 .collect(),
-            endpoints: endpoints
+            endpoints
                 .into_iter()
                 .map(convert::endpoints_from_k8s)
                 .collect(),
-            endpoint_slices: slices
+        )
+        .with_endpoint_slices(
+            slices
                 .into_iter()
                 .map(convert::endpoint_slice_from_k8s)
                 .collect(),
-            namespaces: Some(
-                namespaces
-                    .into_iter()
-                    .map(convert::namespace_from_k8s)
-                    .collect::<Vec<Namespace>>(),
-            ),
-        })
+        )
+        .with_namespaces(Some(
+            namespaces
+                .into_iter()
+                .map(convert::namespace_from_k8s)
+                .collect::<Vec<Namespace>>(),
+        )))
     }
 
     async fn get(&self, kind: Kind, key: &ObjectKey) -> Result<Option<Object>, ApiError> {

@@ -143,12 +143,12 @@ impl TargetCluster for KubeTarget {
             .into_iter()
             .map(convert::endpoint_slice_from_k8s)
             .collect();
-        Ok(TargetState {
-            services: services
+        Ok(TargetState::new(
+            services
                 .into_iter()
                 .map(convert::service_from_k8s)
                 .collect(),
-            endpoints: target_endpoints(
+            target_endpoints(
                 from,
                 endpoints
                     .into_iter()
@@ -156,7 +156,7 @@ impl TargetCluster for KubeTarget {
                     .collect(),
                 &slices,
             ),
-        })
+        ))
     }
 
     fn watch(&self) -> BoxStream<'static, Result<TargetEvent, ApiError>> {
@@ -437,14 +437,14 @@ impl WatchState {
 
     fn state(&self) -> TargetState {
         let slices: Vec<EndpointSlice> = self.slices.current.values().cloned().collect();
-        TargetState {
-            services: self.services.current.values().cloned().collect(),
-            endpoints: target_endpoints(
+        TargetState::new(
+            self.services.current.values().cloned().collect(),
+            target_endpoints(
                 self.from,
                 self.endpoints.current.values().cloned().collect(),
                 &slices,
             ),
-        }
+        )
     }
 }
 
@@ -505,10 +505,10 @@ mod tests {
         );
         assert_eq!(
             state.on_change(Change::Endpoints(Event::InitDone)),
-            Some(TargetEvent::Restarted(TargetState {
-                services: vec![svc("a")],
-                endpoints: vec![ep("a")],
-            }))
+            Some(TargetEvent::Restarted(TargetState::new(
+                vec![svc("a")],
+                vec![ep("a")]
+            )))
         );
         assert_eq!(
             state.on_change(Change::Service(Event::Apply(svc("b")))),
@@ -543,10 +543,10 @@ mod tests {
         );
         assert_eq!(
             state.on_change(Change::Service(Event::InitDone)),
-            Some(TargetEvent::Restarted(TargetState {
-                services: vec![svc("b")],
-                endpoints: vec![ep("a")],
-            }))
+            Some(TargetEvent::Restarted(TargetState::new(
+                vec![svc("b")],
+                vec![ep("a")]
+            )))
         );
     }
 
@@ -586,10 +586,10 @@ mod tests {
         }
         assert_eq!(
             state.on_change(Change::Slice(Event::InitDone)),
-            Some(TargetEvent::Restarted(TargetState {
-                services: vec![svc("a")],
-                endpoints: vec![view("a", &[&a1])],
-            }))
+            Some(TargetEvent::Restarted(TargetState::new(
+                vec![svc("a")],
+                vec![view("a", &[&a1])]
+            )))
         );
         let a2 = slice("a-2", "a", "10.0.0.2");
         assert_eq!(

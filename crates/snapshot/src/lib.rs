@@ -44,6 +44,7 @@ mod document;
 mod entry;
 mod error;
 mod fast;
+mod limits;
 mod parse;
 mod write;
 
@@ -57,47 +58,8 @@ use svcmirror_core::{
 use crate::document::Shape;
 use crate::entry::Entry;
 pub use crate::error::{InputBudget, Location, SnapshotError};
+pub use crate::limits::Limits;
 pub use crate::write::{Format, write_list, write_object};
-
-/// How much input [`parse`] and [`read`] accept before refusing it.
-///
-/// The defaults hold a large cluster many times over (10 000 Services and 10 000 Endpoints of 10
-/// addresses are about 40 MB of JSON) while keeping memory bounded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub struct Limits {
-    /// Largest input, in bytes. Default: 256 MiB.
-    pub max_bytes: u64,
-    /// Most objects of any kind (skipped ones included), counting each List item and each
-    /// single-object document; a YAML stream also may not hold more documents than this.
-    /// Default: 200 000.
-    pub max_objects: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_bytes: 256 * 1024 * 1024,
-            max_objects: 200_000,
-        }
-    }
-}
-
-impl Limits {
-    /// These limits with `max_bytes` changed.
-    #[must_use]
-    pub fn with_max_bytes(mut self, max_bytes: u64) -> Self {
-        self.max_bytes = max_bytes;
-        self
-    }
-
-    /// These limits with `max_objects` changed.
-    #[must_use]
-    pub fn with_max_objects(mut self, max_objects: usize) -> Self {
-        self.max_objects = max_objects;
-        self
-    }
-}
 
 /// The `v1` objects of one input, in input order, and what was wrong with the rest.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -135,10 +97,10 @@ impl Snapshot {
     /// EndpointSlices, or either ([`svcmirror_core::target_endpoints`], SPEC §12).
     #[must_use]
     pub fn into_target_with(self, mode: TargetEndpoints) -> TargetState {
-        TargetState {
-            services: self.services,
-            endpoints: target_endpoints(mode, self.endpoints, &self.endpoint_slices),
-        }
+        TargetState::new(
+            self.services,
+            target_endpoints(mode, self.endpoints, &self.endpoint_slices),
+        )
     }
 
     /// The snapshot as the source cluster's state. Namespaces are known (`Some`) only when the
@@ -152,12 +114,9 @@ impl Snapshot {
                 .diagnostics
                 .iter()
                 .any(|d| d.kind == Kind::Namespace && d.severity == Severity::Error);
-        SourceState {
-            services: self.services,
-            endpoints: self.endpoints,
-            endpoint_slices: self.endpoint_slices,
-            namespaces: listed_namespaces.then_some(self.namespaces),
-        }
+        SourceState::new(self.services, self.endpoints)
+            .with_endpoint_slices(self.endpoint_slices)
+            .with_namespaces(listed_namespaces.then_some(self.namespaces))
     }
 }
 

@@ -9,7 +9,8 @@ use serde_saphyr::{Budget, Spanned};
 use crate::document::{Document, Shape};
 use crate::entry::{Entry, UNNAMED};
 use crate::error::InputBudget;
-use crate::{Limits, Location, SnapshotError};
+use crate::error::{Location, SnapshotError};
+use crate::limits::Limits;
 use svcmirror_core::Diagnostic;
 
 /// Deepest nesting accepted, in YAML and in JSON (where it is serde_json's own recursion limit).

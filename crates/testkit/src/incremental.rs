@@ -14,9 +14,10 @@ use svcmirror_core::model::{Endpoints, Kind, Object, ObjectKey, Service};
 use svcmirror_core::{ExportOutcome, Link, SourceState};
 use svcmirror_fake::{FakeCluster, FakeHandle, WatchEvent};
 
+use crate::fields::fq_name;
+use crate::finding::{Check, Finding};
 use crate::ownership::{Owner, find};
 use crate::reconcile::{CONTRACT_PASSES, Checks, converge_checking};
-use crate::{Check, Finding, fq_name};
 
 /// One change in the target cluster, or one action of the loop.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -26,16 +26,14 @@
 //! calls the core and the fake and compares); panic on a violation (it returns the finding).
 #![deny(missing_docs)]
 
+mod fields;
+mod finding;
 pub mod incremental;
 pub mod ownership;
 pub mod reconcile;
 
-use std::fmt;
-
-use svcmirror_core::StringMap;
-use svcmirror_core::labels::REMOTE_SVC_FQ_NAME;
-use svcmirror_core::model::Object;
-
+pub use fields::{annotations, fq_name, labels};
+pub use finding::{Check, Finding};
 pub use incremental::{Incremental, Step, incremental_equals_whole_link, normalized};
 pub use ownership::{Owner, foreign_objects, foreign_unchanged, nothing_foreign_touched};
 pub use reconcile::{
@@ -43,94 +41,3 @@ pub use reconcile::{
     converge_checking, converge_federated, is_steering_key, no_live_mirror_repurposed, no_orphan,
     no_steering_key_copied,
 };
-
-/// Which invariant a [`Finding`] breaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[non_exhaustive]
-pub enum Check {
-    /// An update or delete of an object without the owner's labels, a create on a foreign name,
-    /// or a foreign object changed (SPEC §7 "Ownership").
-    ForeignTouched,
-    /// The fake (the API server's rules) refused a planned operation.
-    FakeRefused,
-    /// An update changed which live export an owned mirror serves (SPEC §7 "Sticky names").
-    MirrorRepurposed,
-    /// A label or annotation of the copy deny-list reached a mirror (SPEC §4).
-    SteeringKeyCopied,
-    /// No empty plan within the bound (SPEC §6.6).
-    NoConvergence,
-    /// An object of ours survived a converged reconcile without being desired (SPEC §7 "Orphans").
-    Orphan,
-    /// The incremental (one export) reconcile left the source other than a whole-link one.
-    IncrementalDiffers,
-}
-
-impl fmt::Display for Check {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::ForeignTouched => "nothing foreign is touched",
-            Self::FakeRefused => "the fake accepts everything planned",
-            Self::MirrorRepurposed => "no live mirror is repurposed",
-            Self::SteeringKeyCopied => "no steering key is copied",
-            Self::NoConvergence => "converges within the bound, then plans nothing",
-            Self::Orphan => "no orphan survives",
-            Self::IncrementalDiffers => "an incremental reconcile equals a whole-link one",
-        })
-    }
-}
-
-/// A broken invariant: which one, and what was seen.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finding {
-    /// The invariant.
-    pub check: Check,
-    /// What was seen (objects named by kind and key).
-    pub message: String,
-}
-
-impl Finding {
-    /// A finding of `check`.
-    #[must_use]
-    pub fn new(check: Check, message: impl Into<String>) -> Self {
-        Self {
-            check,
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for Finding {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invariant \"{}\" broken: {}", self.check, self.message)
-    }
-}
-
-impl std::error::Error for Finding {}
-
-/// The labels of any object.
-#[must_use]
-pub fn labels(object: &Object) -> &StringMap {
-    match object {
-        Object::Namespace(ns) => &ns.metadata.labels,
-        Object::Service(s) => &s.metadata.labels,
-        Object::Endpoints(e) => &e.metadata.labels,
-        Object::EndpointSlice(e) => &e.metadata.labels,
-    }
-}
-
-/// The annotations of a namespaced object (a Namespace has none in the model).
-#[must_use]
-pub fn annotations(object: &Object) -> Option<&StringMap> {
-    match object {
-        Object::Namespace(_) => None,
-        Object::Service(s) => Some(&s.metadata.annotations),
-        Object::Endpoints(e) => Some(&e.metadata.annotations),
-        Object::EndpointSlice(e) => Some(&e.metadata.annotations),
-    }
-}
-
-/// The `mirror.linkerd.io/remote-svc-fq-name` of an object: the export it serves.
-#[must_use]
-pub fn fq_name(object: &Object) -> Option<&String> {
-    annotations(object)?.get(REMOTE_SVC_FQ_NAME)
-}

@@ -9,7 +9,8 @@ use svcmirror_core::labels::{is_federation_owned, is_owned, is_svcmirror_slice};
 use svcmirror_core::model::{Kind, Object, ObjectKey};
 use svcmirror_core::{Link, Plan, SourceState};
 
-use crate::{Check, Finding, labels};
+use crate::fields::labels;
+use crate::finding::{Check, Finding};
 
 /// Whose objects a plan may update or delete.
 #[derive(Debug, Clone, Copy)]

@@ -14,8 +14,9 @@ use svcmirror_core::{
 };
 use svcmirror_fake::FakeCluster;
 
+use crate::fields::{annotations, fq_name, labels};
+use crate::finding::{Check, Finding};
 use crate::ownership::{Owner, find, foreign_objects, foreign_unchanged, nothing_foreign_touched};
-use crate::{Check, Finding, annotations, fq_name, labels};
 
 /// SPEC §6.6: translate → plan → apply reaches an empty plan after at most two non-empty plans
 /// (the second points a headless root at the ClusterIPs the source allocated in the first): the

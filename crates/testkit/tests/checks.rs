@@ -83,12 +83,12 @@ fn nothing_foreign_touched_covers_services_slices_and_namespaces() {
         .metadata
         .labels
         .insert(SLICE_MANAGED_BY.into(), SLICE_MANAGER.into());
-    let source = SourceState {
-        services: vec![Service::new("default", "stranger"), mirror("web-west", "x")],
-        endpoints: vec![],
-        endpoint_slices: vec![foreign_slice, our_slice],
-        namespaces: Some(vec![Namespace::new("default")]),
-    };
+    let source = SourceState::new(
+        vec![Service::new("default", "stranger"), mirror("web-west", "x")],
+        vec![],
+    )
+    .with_endpoint_slices(vec![foreign_slice, our_slice])
+    .with_namespaces(Some(vec![Namespace::new("default")]));
     let owner = Owner::Link(&link);
     let touched = |op: Operation| nothing_foreign_touched(owner, &source, &plan_of(vec![op]));
     for op in [
@@ -117,10 +117,7 @@ fn nothing_foreign_touched_covers_services_slices_and_namespaces() {
 fn a_mirror_moved_away_from_a_live_export_is_reported() {
     let link = link();
     let held = mirror("web-west", "web.default.svc.cluster.local");
-    let source = SourceState {
-        services: vec![held.clone()],
-        ..SourceState::default()
-    };
+    let source = SourceState::new(vec![held.clone()], Vec::new());
     let moved = plan_of(vec![update(mirror(
         "web-west",
         "web.aaa.default.svc.cluster.local",
@@ -157,10 +154,7 @@ fn empty_outcome() -> ExportOutcome {
         port: 80,
         ..ServicePort::default()
     });
-    let target = TargetState {
-        services: vec![s],
-        endpoints: vec![],
-    };
+    let target = TargetState::new(vec![s], vec![]);
     translate(&link, &target, &SourceState::default())
         .exports
         .into_values()
@@ -205,18 +199,15 @@ fn a_copied_steering_key_is_reported_and_our_own_value_is_not() {
 #[test]
 fn an_orphan_and_a_changed_foreign_object_are_reported() {
     let link = link();
-    let source = SourceState {
-        services: vec![mirror("web-west", "web.default.svc.cluster.local")],
-        ..SourceState::default()
-    };
+    let source = SourceState::new(
+        vec![mirror("web-west", "web.default.svc.cluster.local")],
+        Vec::new(),
+    );
     assert_eq!(
         no_orphan(Owner::Link(&link), &Desired::default(), &source).map_err(|f| f.check),
         Err(Check::Orphan)
     );
-    let before = SourceState {
-        services: vec![Service::new("default", "stranger")],
-        ..SourceState::default()
-    };
+    let before = SourceState::new(vec![Service::new("default", "stranger")], Vec::new());
     let mut changed = before.clone();
     changed.services[0]
         .metadata

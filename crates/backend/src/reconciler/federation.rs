@@ -12,17 +12,18 @@ use std::collections::BTreeSet;
 
 use svcmirror_core::model::ObjectKey;
 use svcmirror_core::{
-    FederationWriter, Link, Plan, SourceState, TargetState, Translation, federate_as,
+    FederationWriter, Link, Plan, SourceState, SourceView, TargetView, Translation, federate_as,
     federated_key, plan_federated,
 };
 
 use crate::cache::{SourceCache, TargetCache};
 
-/// The federation's translation and plan for the whole link.
+/// The federation's translation and plan for the whole link, against the caches (read in place)
+/// or one export's share of them.
 pub(super) fn whole_link(
     link: &Link,
-    target: &TargetState,
-    source: &SourceState,
+    target: &(impl TargetView + ?Sized),
+    source: &(impl SourceView + ?Sized),
 ) -> (Translation, Plan) {
     let mut translation = federate_as(FederationWriter::Link(link), target, source);
     let plan = plan_federated(&translation.desired, source);
@@ -38,12 +39,11 @@ pub(super) fn one_export(
     source: &SourceCache,
 ) -> (Translation, Plan, BTreeSet<ObjectKey>) {
     let key = federated_key(export);
-    let observed = SourceState {
-        services: source.service(&key).cloned().into_iter().collect(),
-        endpoints: source.endpoints(&key).cloned().into_iter().collect(),
-        endpoint_slices: Vec::new(),
-        namespaces: source.namespace_list(),
-    };
+    let observed = SourceState::new(
+        source.service(&key).cloned().into_iter().collect(),
+        source.endpoints(&key).cloned().into_iter().collect(),
+    )
+    .with_namespaces(source.namespace_list());
     let (translation, plan) = whole_link(link, &target.export_state(export), &observed);
     (translation, plan, BTreeSet::from([key, export.clone()]))
 }

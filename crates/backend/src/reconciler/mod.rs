@@ -33,8 +33,9 @@ use self::prepare::Work;
 use self::request::{AfterFailure, Pending, Purpose, answers};
 use crate::cache::{SourceCache, TargetCache};
 use crate::clock::SplitMix64;
+use crate::cluster::TargetEvent;
 use crate::error::{ApiError, DriverError};
-use crate::{TargetEvent, scope};
+use crate::scope;
 
 /// A command waiting for its turn.
 #[derive(Debug)]
@@ -221,7 +222,8 @@ impl Reconciler {
         self.books.forget_unpublished();
     }
 
-    /// What the reconciler believes the source holds (as last listed, read or written).
+    /// What the reconciler believes the source holds (as last listed, read or written): a
+    /// snapshot, copied, for tests and tools; a reconcile reads the store in place.
     pub fn cached_source(&self) -> SourceState {
         self.source.state()
     }

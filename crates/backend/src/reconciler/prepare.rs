@@ -51,13 +51,13 @@ pub(crate) fn prepare(
 ) -> Result<Prepared, Ambiguous> {
     match work {
         Work::Link => {
-            let source = source.state();
-            let target = target.state();
-            let mut translation = translate(link, &target, &source);
-            let mut plan = plan(link, &translation.desired, &source);
+            // Issue 13, the inputs are the store: the core reads both caches in place (no
+            // snapshot of every object per resync).
+            let mut translation = translate(link, target, source);
+            let mut plan = plan(link, &translation.desired, source);
             translation.desired = Desired::default();
             // SPEC §9: this link's share of the federated Services.
-            let (fed, fed_plan) = federation::whole_link(link, &target, &source);
+            let (fed, fed_plan) = federation::whole_link(link, target, source);
             federation::merge(&mut translation, &mut plan, fed, fed_plan);
             Ok(Prepared {
                 translation,
@@ -67,7 +67,7 @@ pub(crate) fn prepare(
         }
         Work::RemoveAll => Ok(Prepared {
             translation: Translation::default(),
-            plan: plan(link, &Desired::default(), &source.state()),
+            plan: plan(link, &Desired::default(), source),
             keys: None,
         }),
         Work::Export(export) => {

@@ -105,7 +105,7 @@ pub struct DriverStats {
     pub status_event_failures: u64,
     /// How long reconciles took (one export or the whole link, writes included), when the
     /// [`Clock`](crate::Clock) can tell ([`Clock::now`](crate::Clock::now)).
-    pub reconcile_duration: crate::DurationHistogram,
+    pub reconcile_duration: crate::clock::DurationHistogram,
 }
 
 /// What a reconcile covered.

@@ -161,11 +161,10 @@ impl Apply for StandIn {
     type Error = String;
 
     fn list(&mut self) -> SourceState {
-        SourceState {
-            services: self.services.values().cloned().collect(),
-            endpoints: self.endpoints.values().cloned().collect(),
-            ..SourceState::default()
-        }
+        SourceState::new(
+            self.services.values().cloned().collect(),
+            self.endpoints.values().cloned().collect(),
+        )
     }
 
     fn apply(&mut self, operation: Operation) -> Result<(), Refusal<String>> {
