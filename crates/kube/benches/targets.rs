@@ -20,7 +20,8 @@
 //! (BENCHMARKS.md, "Issue 13 targets, one run").
 //!
 //! Only public API is used, and each call of the core or the backend is made in one place
-//! ([`translate_and_plan`], [`converge`], [`reconciler_after_full_sync`], [`phase_incremental`]).
+//! ([`translate_and_plan`], [`converge`], [`reconciler_after_full_sync`], [`handle_events`],
+//! [`flip_events`], [`operations`]).
 //!
 //! `CARGO_TARGET_DIR=/work/reltarget cargo bench -p svcmirror-kube --bench targets`
 
@@ -143,6 +144,13 @@ fn phase_incremental(
     clusters: &mut Clusters,
     events: Vec<TargetEvent>,
 ) -> Pumped {
+    handle_events(r, clusters, events)
+}
+
+/// Each event handed to the reconciler ([`Reconciler::handle_target_event`]) and pumped until it
+/// hands out nothing more; the requests and writes of all of them.
+#[inline(always)]
+fn handle_events(r: &mut Reconciler, clusters: &mut Clusters, events: Vec<TargetEvent>) -> Pumped {
     let mut total = Pumped::default();
     for event in events {
         r.handle_target_event(Duration::ZERO, event);
@@ -301,10 +309,7 @@ fn only(phase: &str, size: world::Size) {
 /// The warm-up events (not collected: a different name from [`phase_incremental`]).
 #[inline(never)]
 fn warm_up_incremental(r: &mut Reconciler, clusters: &mut Clusters, events: Vec<TargetEvent>) {
-    for event in events {
-        r.handle_target_event(Duration::ZERO, event);
-        pump(r, clusters, Duration::ZERO);
-    }
+    handle_events(r, clusters, events);
 }
 
 // --- the run -------------------------------------------------------------------------------------
