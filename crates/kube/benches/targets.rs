@@ -352,6 +352,7 @@ fn main() {
         source.services.len() + source.endpoints.len(),
         world::mirrored_objects(size)
     );
+    minimal::assert_holds_what_a_mirror_reads(&phase_parse(&json), &target);
     eprintln!("set-up done ({:.1?})", wall.elapsed());
 
     // 2. Converged: nothing to do.

@@ -237,3 +237,67 @@ pub fn counts(list: &List) -> (usize, usize, usize) {
     }
     (services, endpoints, addresses)
 }
+
+/// Asserts the denominator reads no less than the mirror needs: every Service and Endpoints of
+/// `list` holds what the core's model of the same object (`target`, read by the world's own
+/// reader) holds of the fields listed in the module doc — so the minimal parse is not cheap for
+/// having skipped something. Run once, outside any clock.
+pub fn assert_holds_what_a_mirror_reads(list: &List, target: &svcmirror_core::TargetState) {
+    use std::collections::BTreeMap as Map;
+    let services: Map<(&str, &str), _> = target
+        .services
+        .iter()
+        .map(|s| ((s.metadata.namespace.as_str(), s.metadata.name.as_str()), s))
+        .collect();
+    let endpoints: Map<(&str, &str), _> = target
+        .endpoints
+        .iter()
+        .map(|e| ((e.metadata.namespace.as_str(), e.metadata.name.as_str()), e))
+        .collect();
+    for item in &list.items {
+        match item {
+            Item::Service(svc) => {
+                let m = &svc.metadata;
+                let core = services[&(m.namespace.as_str(), m.name.as_str())];
+                let labels: Vec<(&str, &str)> = core
+                    .metadata
+                    .labels
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                let mine: Vec<(&str, &str)> = m
+                    .labels
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                assert_eq!(mine, labels, "labels of {}/{}", m.namespace, m.name);
+                assert_eq!(m.annotations.len(), core.metadata.annotations.len());
+                assert_eq!(
+                    Some(m.resource_version.as_str()),
+                    core.metadata.resource_version.as_deref()
+                );
+                assert_eq!(Some(m.uid.as_str()), core.metadata.uid.as_deref());
+                assert_eq!(svc.spec.cluster_ip, core.spec.cluster_ip);
+                assert_eq!(svc.spec.ports.len(), core.spec.ports.len());
+            }
+            Item::Endpoints(ep) => {
+                let m = &ep.metadata;
+                let core = endpoints[&(m.namespace.as_str(), m.name.as_str())];
+                let mine: Vec<(&str, Option<&str>)> = ep
+                    .subsets
+                    .iter()
+                    .flat_map(|s| s.addresses.iter().chain(&s.not_ready_addresses))
+                    .map(|a| (a.ip.as_str(), a.hostname.as_deref()))
+                    .collect();
+                let theirs: Vec<(&str, Option<&str>)> = core
+                    .subsets
+                    .iter()
+                    .flat_map(|s| s.addresses.iter().chain(&s.not_ready_addresses))
+                    .map(|a| (a.ip.as_str(), a.hostname.as_deref()))
+                    .collect();
+                assert_eq!(mine, theirs, "addresses of {}/{}", m.namespace, m.name);
+            }
+            Item::Other => {}
+        }
+    }
+}
