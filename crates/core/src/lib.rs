@@ -65,6 +65,7 @@ pub(crate) mod endpoint_slices;
 pub(crate) mod explain;
 pub(crate) mod federate;
 pub(crate) mod federation_writer;
+pub(crate) mod fingerprint;
 mod headless;
 pub(crate) mod hostname_policy;
 pub mod labels;

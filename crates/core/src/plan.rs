@@ -570,7 +570,7 @@ fn sorted_ports(s: &Service) -> Vec<(Option<&str>, &str, i32, IntOrString)> {
 
 /// The field groups of a Service that a mirror manages and that differ. Server-set fields (uid,
 /// resourceVersion, clusterIP once allocated, creationTimestamp…) are ignored.
-fn service_changes(want: &Service, have: &Service) -> Vec<&'static str> {
+pub(crate) fn service_changes(want: &Service, have: &Service) -> Vec<&'static str> {
     let mut changed = Vec::new();
     if want.metadata.labels != have.metadata.labels {
         changed.push("metadata.labels");
@@ -594,7 +594,7 @@ fn service_changes(want: &Service, have: &Service) -> Vec<&'static str> {
 }
 
 /// The field groups of an Endpoints object that differ, comparing subsets as sets.
-fn endpoints_changes(want: &Endpoints, have: &Endpoints) -> Vec<&'static str> {
+pub(crate) fn endpoints_changes(want: &Endpoints, have: &Endpoints) -> Vec<&'static str> {
     let mut changed = Vec::new();
     if want.metadata.labels != have.metadata.labels {
         changed.push("metadata.labels");
@@ -629,7 +629,7 @@ fn canonical_subsets(ep: &Endpoints) -> Vec<crate::model::EndpointSubset> {
 
 /// The field groups of an EndpointSlice that differ, comparing endpoints and ports as sets with
 /// the API server's defaults (port `name: ""`, `protocol: TCP`).
-fn slice_changes(want: &EndpointSlice, have: &EndpointSlice) -> Vec<&'static str> {
+pub(crate) fn slice_changes(want: &EndpointSlice, have: &EndpointSlice) -> Vec<&'static str> {
     let mut changed = Vec::new();
     if want.metadata.labels != have.metadata.labels {
         changed.push("metadata.labels");
