@@ -104,6 +104,7 @@ pub use endpoint_slices::{TargetEndpoints, endpoints_from_slices, target_endpoin
 pub use explain::{Explanation, explain};
 pub use federate::federate;
 pub use federation_writer::{FederationWriter, federate_as, federated_key};
+pub use fingerprint::{EndpointsDigest, ServiceDigest, SliceDigest};
 pub use hostname_policy::{
     GatewayResolution, HostnamePolicy, UnknownGatewayResolution, UnknownHostnamePolicy,
 };
