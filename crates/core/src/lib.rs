@@ -83,6 +83,7 @@ mod ownership;
 pub(crate) mod plan;
 pub(crate) mod probe;
 mod probe_spec;
+pub(crate) mod record;
 mod remote_discovery;
 mod selector;
 mod source_index;
@@ -125,6 +126,9 @@ pub use names::{
 pub use one_export::{translate_export, wanted_names};
 pub use plan::{DeleteReason, Dependency, Operation, Plan, Precondition, plan, plan_federated};
 pub use probe::{ProbeResult, ProbeState, Transition, parse_duration};
+pub use record::{
+    EndpointsRecord, ObservedEndpoints, ObservedService, ObservedSlice, ServiceRecord, SliceRecord,
+};
 pub use selector::SelectorParseError;
 pub use state::{Desired, SourceState, TargetState};
 pub use status::{Condition, ConditionStatus, ConditionType, conditions};

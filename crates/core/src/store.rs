@@ -5,13 +5,15 @@
 //! ([`SourceStore::annotated_for`], [`SourceStore::labelled_with_root`]). Both implement the
 //! lookups and views of [`crate::view`], so the core reads them in place, walking each kind by key;
 //! [`TargetState`]/[`SourceState`] are the same inputs as lists (a file, a List call), and
-//! `state()` a store's snapshot in that form, in the same order.
+//! [`TargetStore::state`] a target store's snapshot in that form, in the same order. The source
+//! store keeps its objects as compact records ([`crate::record`], issue 13 item 3).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::labels::{self, HEADLESS_MIRROR_SVC_NAME, REMOTE_SVC_FQ_NAME};
-use crate::model::{
-    EndpointSlice, Endpoints, Kind, Namespace, Object, ObjectKey, ObjectMeta, Service,
+use crate::model::{Endpoints, Kind, Namespace, Object, ObjectKey, ObjectMeta, Service, StringMap};
+use crate::record::{
+    EndpointsRecord, ObservedEndpoints, ObservedService, ObservedSlice, ServiceRecord, SliceRecord,
 };
 use crate::state::{SourceState, TargetState};
 use crate::view::{SourceLookup, SourceView, TargetLookup, TargetView};
@@ -203,9 +205,13 @@ impl TargetView for TargetStore {
 /// read by key ([`SourceLookup`], [`crate::one_export::translate_export`]).
 #[derive(Debug, Clone, Default)]
 pub struct SourceStore {
-    services: BTreeMap<ObjectKey, Service>,
-    endpoints: BTreeMap<ObjectKey, Endpoints>,
-    endpoint_slices: BTreeMap<ObjectKey, EndpointSlice>,
+    services: BTreeMap<ObjectKey, HeldService>,
+    endpoints: BTreeMap<ObjectKey, EndpointsRecord>,
+    endpoint_slices: BTreeMap<ObjectKey, SliceRecord>,
+    /// The label maps the records hold, once each: an export's mirrors carry one set of labels
+    /// (SPEC §6.5), so equal maps share their entries ([`StringMap`] is copy on write). A map
+    /// leaves when no record holds it any more.
+    labels: BTreeSet<StringMap>,
     /// `None` when the backend does not list namespaces (every namespace is assumed to exist).
     namespaces: Option<BTreeMap<String, Namespace>>,
     /// Export a `remote-svc-fq-name` annotation names (see [`owner_hint`]) → the objects carrying it.
@@ -217,14 +223,69 @@ pub struct SourceStore {
     mirror_cluster_ips: usize,
 }
 
+/// A Service as the store holds it: the federation's own in full (a writer that is not the lead
+/// copies their fields, SPEC §9), every other as a record (issue 13 item 3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HeldService {
+    Full(Service),
+    Record(ServiceRecord),
+}
+
+impl HeldService {
+    fn of(svc: Service) -> Self {
+        if labels::is_federation_owned(&svc.metadata.labels) {
+            Self::Full(svc)
+        } else {
+            Self::Record(ServiceRecord::of(svc))
+        }
+    }
+
+    fn observed(&self) -> ObservedService<'_> {
+        match self {
+            Self::Full(s) => ObservedService::Full(s),
+            Self::Record(r) => ObservedService::Record(r),
+        }
+    }
+
+    fn metadata_mut(&mut self) -> &mut ObjectMeta {
+        match self {
+            Self::Full(s) => &mut s.metadata,
+            Self::Record(r) => r.metadata_mut(),
+        }
+    }
+}
+
 /// Whether `svc` counts in [`SourceStore::mirror_cluster_ips`].
-fn holds_mirror_ip(svc: &Service) -> bool {
-    svc.metadata.annotations.contains_key(REMOTE_SVC_FQ_NAME)
+fn holds_mirror_ip(svc: ObservedService<'_>) -> bool {
+    svc.metadata().annotations.contains_key(REMOTE_SVC_FQ_NAME)
         && svc
-            .spec
-            .cluster_ip
-            .as_deref()
+            .cluster_ip()
             .is_some_and(|ip| ip.parse::<std::net::IpAddr>().is_ok())
+}
+
+/// Shares `map` with an equal one `interned` holds, or holds it.
+fn intern(interned: &mut BTreeSet<StringMap>, map: &mut StringMap) {
+    if map.is_empty() {
+        return;
+    }
+    match interned.get(map) {
+        Some(held) => *map = held.clone(),
+        None => {
+            interned.insert(map.clone());
+        }
+    }
+}
+
+/// Lets go of `map` (a record's, being dropped): `interned` forgets it when nothing else holds it.
+fn release(interned: &mut BTreeSet<StringMap>, map: StringMap) {
+    if !map.is_empty()
+        && map.share_count() <= 2
+        && interned
+            .get(&map)
+            .is_some_and(|held| held.shares_with(&map))
+    {
+        interned.remove(&map);
+    }
 }
 
 /// The export an object's `remote-svc-fq-name` annotation names, read without the link (the
@@ -306,20 +367,98 @@ impl SourceStore {
 
     /// The Service at `key`.
     #[must_use]
-    pub fn service(&self, key: &ObjectKey) -> Option<&Service> {
-        self.services.get(key)
+    pub fn service(&self, key: &ObjectKey) -> Option<ObservedService<'_>> {
+        self.services.get(key).map(HeldService::observed)
     }
 
     /// The Endpoints at `key`.
     #[must_use]
-    pub fn endpoints(&self, key: &ObjectKey) -> Option<&Endpoints> {
-        self.endpoints.get(key)
+    pub fn endpoints(&self, key: &ObjectKey) -> Option<ObservedEndpoints<'_>> {
+        self.endpoints.get(key).map(ObservedEndpoints::Record)
     }
 
     /// The EndpointSlice at `key`.
     #[must_use]
-    pub fn endpoint_slice(&self, key: &ObjectKey) -> Option<&EndpointSlice> {
-        self.endpoint_slices.get(key)
+    pub fn endpoint_slice(&self, key: &ObjectKey) -> Option<ObservedSlice<'_>> {
+        self.endpoint_slices.get(key).map(ObservedSlice::Record)
+    }
+
+    /// The store of the objects at `keys` only (with every namespace): what one export's plan
+    /// reads, cloned from the records (no object is rebuilt).
+    #[must_use]
+    pub fn subset<'k>(&self, keys: impl IntoIterator<Item = (Kind, &'k ObjectKey)>) -> Self {
+        let mut out = Self {
+            namespaces: self.namespaces.clone(),
+            ..Self::default()
+        };
+        for (kind, key) in keys {
+            match kind {
+                Kind::Service => {
+                    if let Some(held) = self.services.get(key) {
+                        out.services.insert(key.clone(), held.clone());
+                    }
+                }
+                Kind::Endpoints => {
+                    if let Some(r) = self.endpoints.get(key) {
+                        out.endpoints.insert(key.clone(), r.clone());
+                    }
+                }
+                Kind::EndpointSlice => {
+                    if let Some(r) = self.endpoint_slices.get(key) {
+                        out.endpoint_slices.insert(key.clone(), r.clone());
+                    }
+                }
+                Kind::Namespace => {}
+            }
+        }
+        out.mirror_cluster_ips = out
+            .services
+            .values()
+            .filter(|h| holds_mirror_ip(h.observed()))
+            .count();
+        out
+    }
+
+    /// The store without what the server sets (uid, resourceVersion, creationTimestamp, of
+    /// every object and Namespace), for comparing two stores of one world.
+    #[must_use]
+    pub fn without_server_fields(&self) -> Self {
+        let mut out = self.clone();
+        out.retain_metadata(|meta| {
+            meta.uid = None;
+            meta.resource_version = None;
+            meta.creation_timestamp = None;
+            true
+        });
+        for ns in out.namespaces.iter_mut().flat_map(BTreeMap::values_mut) {
+            ns.metadata.uid = None;
+            ns.metadata.resource_version = None;
+        }
+        out
+    }
+
+    /// Applies `f` to the metadata of every Service, Endpoints and EndpointSlice, and keeps those
+    /// `keep` accepts (for tests and tools that compare stores without server-set fields).
+    pub fn retain_metadata(&mut self, mut keep: impl FnMut(&mut ObjectMeta) -> bool) {
+        let mut removed = Vec::new();
+        for (key, held) in &mut self.services {
+            if !keep(held.metadata_mut()) {
+                removed.push((Kind::Service, key.clone()));
+            }
+        }
+        for (key, r) in &mut self.endpoints {
+            if !keep(r.metadata_mut()) {
+                removed.push((Kind::Endpoints, key.clone()));
+            }
+        }
+        for (key, r) in &mut self.endpoint_slices {
+            if !keep(r.metadata_mut()) {
+                removed.push((Kind::EndpointSlice, key.clone()));
+            }
+        }
+        for (kind, key) in removed {
+            self.remove(kind, &key);
+        }
     }
 
     /// The objects whose `remote-svc-fq-name` annotation may name `export` (a superset: the
@@ -367,18 +506,6 @@ impl SourceStore {
             .map(|all| all.values().cloned().collect())
     }
 
-    /// A snapshot of everything, as lists sorted by key (for tests and for embedders that want
-    /// the list form; the core reads the store itself, [`crate::translate()`], [`crate::plan()`]).
-    #[must_use]
-    pub fn state(&self) -> SourceState {
-        SourceState::new(
-            self.services.values().cloned().collect(),
-            self.endpoints.values().cloned().collect(),
-        )
-        .with_endpoint_slices(self.endpoint_slices.values().cloned().collect())
-        .with_namespaces(self.namespace_list())
-    }
-
     /// Records `object` as the server stored it (inserted, or replacing the previous version).
     pub fn upsert(&mut self, object: Object) {
         match object {
@@ -387,26 +514,72 @@ impl SourceStore {
                     all.insert(ns.metadata.name.clone(), ns);
                 }
             }
-            Object::Service(svc) => {
+            Object::Service(mut svc) => {
                 let key = svc.metadata.key();
-                let held = self.services.get(&key).is_some_and(holds_mirror_ip);
+                intern(&mut self.labels, &mut svc.metadata.labels);
+                let new = HeldService::of(svc);
+                let old = self.services.remove(&key);
+                let held = old.as_ref().is_some_and(|o| holds_mirror_ip(o.observed()));
                 self.mirror_cluster_ips = self.mirror_cluster_ips - usize::from(held)
-                    + usize::from(holds_mirror_ip(&svc));
-                let old = self.services.get(&key).map(|o| hints(&o.metadata));
-                self.reindex(Kind::Service, &key, old, Some(hints(&svc.metadata)));
-                self.services.insert(key, svc);
+                    + usize::from(holds_mirror_ip(new.observed()));
+                let old_hints = old.as_ref().map(|o| hints(o.observed().metadata()));
+                self.reindex(
+                    Kind::Service,
+                    &key,
+                    old_hints,
+                    Some(hints(new.observed().metadata())),
+                );
+                self.services.insert(key, new);
+                if let Some(mut old) = old {
+                    release(
+                        &mut self.labels,
+                        std::mem::take(&mut old.metadata_mut().labels),
+                    );
+                }
             }
-            Object::Endpoints(ep) => {
+            Object::Endpoints(mut ep) => {
                 let key = ep.metadata.key();
-                let old = self.endpoints.get(&key).map(|o| hints(&o.metadata));
-                self.reindex(Kind::Endpoints, &key, old, Some(hints(&ep.metadata)));
-                self.endpoints.insert(key, ep);
+                intern(&mut self.labels, &mut ep.metadata.labels);
+                let new = EndpointsRecord::of(ep);
+                let old = self.endpoints.remove(&key);
+                let old_hints = old
+                    .as_ref()
+                    .map(|o| hints(ObservedEndpoints::Record(o).metadata()));
+                self.reindex(
+                    Kind::Endpoints,
+                    &key,
+                    old_hints,
+                    Some(hints(ObservedEndpoints::Record(&new).metadata())),
+                );
+                self.endpoints.insert(key, new);
+                if let Some(mut old) = old {
+                    release(
+                        &mut self.labels,
+                        std::mem::take(&mut old.metadata_mut().labels),
+                    );
+                }
             }
-            Object::EndpointSlice(slice) => {
+            Object::EndpointSlice(mut slice) => {
                 let key = slice.metadata.key();
-                let old = self.endpoint_slices.get(&key).map(|o| hints(&o.metadata));
-                self.reindex(Kind::EndpointSlice, &key, old, Some(hints(&slice.metadata)));
-                self.endpoint_slices.insert(key, slice);
+                intern(&mut self.labels, &mut slice.metadata.labels);
+                let new = SliceRecord::of(slice);
+                let old = self.endpoint_slices.remove(&key);
+                let old_hints = old
+                    .as_ref()
+                    .map(|o| hints(ObservedSlice::Record(o).metadata()));
+                self.reindex(
+                    Kind::EndpointSlice,
+                    &key,
+                    old_hints,
+                    Some(hints(ObservedSlice::Record(&new).metadata())),
+                );
+                self.endpoint_slices.insert(key, new);
+                if let Some(mut old) = old {
+                    release(
+                        &mut self.labels,
+                        std::mem::take(&mut old.metadata_mut().labels),
+                    );
+                }
             }
         }
     }
@@ -420,16 +593,38 @@ impl SourceStore {
                 }
                 return;
             }
-            Kind::Service => self.services.remove(key).map(|o| {
-                self.mirror_cluster_ips -= usize::from(holds_mirror_ip(&o));
-                hints(&o.metadata)
+            Kind::Service => self.services.remove(key).map(|mut o| {
+                self.mirror_cluster_ips -= usize::from(holds_mirror_ip(o.observed()));
+                let h = hints(o.observed().metadata());
+                (h, std::mem::take(&mut o.metadata_mut().labels))
             }),
-            Kind::Endpoints => self.endpoints.remove(key).map(|o| hints(&o.metadata)),
-            Kind::EndpointSlice => self.endpoint_slices.remove(key).map(|o| hints(&o.metadata)),
+            Kind::Endpoints => self.endpoints.remove(key).map(|mut o| {
+                let h = hints(ObservedEndpoints::Record(&o).metadata());
+                (h, std::mem::take(&mut o.metadata_mut().labels))
+            }),
+            Kind::EndpointSlice => self.endpoint_slices.remove(key).map(|mut o| {
+                let h = hints(ObservedSlice::Record(&o).metadata());
+                (h, std::mem::take(&mut o.metadata_mut().labels))
+            }),
         };
-        self.reindex(kind, key, old, None);
+        let Some((old, labels)) = old else { return };
+        self.reindex(kind, key, Some(old), None);
+        release(&mut self.labels, labels);
     }
 }
+
+/// Two stores are equal when they hold equal objects (records) and namespaces; the indexes and
+/// the shared label maps follow from those.
+impl PartialEq for SourceStore {
+    fn eq(&self, other: &Self) -> bool {
+        self.services == other.services
+            && self.endpoints == other.endpoints
+            && self.endpoint_slices == other.endpoint_slices
+            && self.namespaces == other.namespaces
+    }
+}
+
+impl Eq for SourceStore {}
 
 /// Objects as they come (a list or a watch's initial state); Namespaces make the namespaces
 /// listed (an empty `SourceState::namespaces` list is not the same as none: use
@@ -448,28 +643,28 @@ impl FromIterator<Object> for SourceStore {
 }
 
 impl SourceLookup for SourceStore {
-    fn service(&self, key: &ObjectKey) -> Option<&Service> {
-        self.services.get(key)
+    fn service(&self, key: &ObjectKey) -> Option<ObservedService<'_>> {
+        SourceStore::service(self, key)
     }
-    fn endpoints(&self, key: &ObjectKey) -> Option<&Endpoints> {
-        self.endpoints.get(key)
+    fn endpoints(&self, key: &ObjectKey) -> Option<ObservedEndpoints<'_>> {
+        SourceStore::endpoints(self, key)
     }
     fn namespaces(&self) -> Option<Vec<Namespace>> {
         self.namespace_list()
     }
 }
 
-/// By key: the order of [`SourceStore::state`]'s lists, so a store and its snapshot translate and
-/// plan alike.
+/// By key, records for all but the federation's Services: a store translates and plans as the
+/// list of the objects it was given (`tests/properties.rs`).
 impl SourceView for SourceStore {
-    fn each_service(&self) -> impl Iterator<Item = &Service> {
-        self.services.values()
+    fn each_service(&self) -> impl Iterator<Item = ObservedService<'_>> {
+        self.services.values().map(HeldService::observed)
     }
-    fn each_endpoints(&self) -> impl Iterator<Item = &Endpoints> {
-        self.endpoints.values()
+    fn each_endpoints(&self) -> impl Iterator<Item = ObservedEndpoints<'_>> {
+        self.endpoints.values().map(ObservedEndpoints::Record)
     }
-    fn each_endpoint_slice(&self) -> impl Iterator<Item = &EndpointSlice> {
-        self.endpoint_slices.values()
+    fn each_endpoint_slice(&self) -> impl Iterator<Item = ObservedSlice<'_>> {
+        self.endpoint_slices.values().map(ObservedSlice::Record)
     }
     fn namespace_names(&self) -> Option<impl Iterator<Item = &str>> {
         self.namespaces
