@@ -5,8 +5,8 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::changes::{endpoints_changes, service_changes, slice_changes};
 use crate::model::EndpointConditions;
-use crate::plan::{endpoints_changes, service_changes, slice_changes};
 
 fn word(words: &'static [&'static str]) -> impl Strategy<Value = String> {
     prop::sample::select(words).prop_map(str::to_owned)

@@ -56,6 +56,7 @@
 #![deny(missing_docs)]
 
 pub(crate) mod admission;
+mod changes;
 pub(crate) mod claims;
 mod cluster_ip;
 mod decision;
@@ -87,6 +88,7 @@ pub(crate) mod record;
 mod remote_discovery;
 mod selector;
 mod source_index;
+pub(crate) mod source_store;
 pub(crate) mod state;
 pub(crate) mod status;
 pub(crate) mod store;

@@ -2,6 +2,9 @@
 //! every write, and the core reads them as it reads their snapshots.
 
 use super::*;
+use crate::labels::{HEADLESS_MIRROR_SVC_NAME, REMOTE_SVC_FQ_NAME};
+use crate::model::Namespace;
+use crate::state::SourceState;
 
 fn mirror(root: Option<&str>, ns: &str, name: &str, fq: &str) -> Service {
     let mut svc = Service::new(ns, name);
