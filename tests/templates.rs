@@ -15,8 +15,8 @@ use proptest::prelude::*;
 use svcmirror::labels::{HEADLESS_MIRROR_SVC_NAME, REMOTE_RESOURCE_VERSION, REMOTE_SVC_FQ_NAME};
 use svcmirror::model::{EndpointAddress, EndpointSubset, IntOrString, ServicePort};
 use svcmirror::{
-    Desired, EndpointsDigest, Entry, Object, Operation, ServiceDigest, SourceState, StringMap,
-    Templated, labels, plan, translate,
+    Desired, Endpoints, EndpointsDigest, Entry, Object, Operation, Service, ServiceDigest,
+    SourceState, StringMap, Templated, labels, plan, translate,
 };
 
 /// The same desired state with every entry built (what `plan` compared before templates).
@@ -242,6 +242,11 @@ proptest! {
                 continue;
             }
             let changes = entry.digest().changes(&ServiceDigest::of(have));
+            prop_assert_eq!(
+                &Service::record_changes(entry, &have.metadata, &ServiceDigest::of(have)),
+                &changes,
+                "a record's groups (maps compared, the rest by digest) are the digests'"
+            );
             match updated(key, true) {
                 Some(changed) => prop_assert_eq!(changes, changed),
                 None if !touched(key) => prop_assert!(changes.is_empty(), "{key}: {changes:?}"),
@@ -257,6 +262,11 @@ proptest! {
                 continue;
             }
             let changes = entry.digest().changes(&EndpointsDigest::of(have));
+            prop_assert_eq!(
+                &Endpoints::record_changes(entry, &have.metadata, &EndpointsDigest::of(have)),
+                &changes,
+                "a record's groups (maps compared, the rest by digest) are the digests'"
+            );
             match updated(key, false) {
                 Some(changed) => prop_assert_eq!(changes, changed),
                 None if !touched(key) => prop_assert!(changes.is_empty(), "{key}: {changes:?}"),

@@ -8,7 +8,7 @@ use crate::diagnostics::{Diagnostic, Reason, Severity};
 use crate::fingerprint::SliceDigest;
 use crate::labels::{self, HEADLESS_MIRROR_SVC_NAME, SLICE_SERVICE_NAME};
 use crate::link::Link;
-use crate::model::{Kind, Object, ObjectKey, ObjectMeta};
+use crate::model::{Endpoints, Kind, Object, ObjectKey, ObjectMeta, Service};
 use crate::observed::Observed;
 use crate::record::{ObservedEndpoints, ObservedService, ObservedSlice};
 use crate::state::Desired;
@@ -220,7 +220,7 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: Observed<'_>) -> Plan {
                     key,
                     want,
                     have.full(),
-                    || want.digest().changes(&have.digest()),
+                    || Service::record_changes(want, have.metadata(), &have.digest()),
                     service_changes,
                 ) {
                     keep_server_fields(&mut object.metadata, have.metadata());
@@ -279,7 +279,7 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: Observed<'_>) -> Plan {
                     key,
                     want,
                     have.full(),
-                    || want.digest().changes(&have.digest()),
+                    || Endpoints::record_changes(want, have.metadata(), &have.digest()),
                     endpoints_changes,
                 ) {
                     keep_server_fields(&mut object.metadata, have.metadata());

@@ -261,6 +261,16 @@ pub trait Templated: Clone {
     /// The digests of a built object.
     #[doc(hidden)]
     fn digest(&self) -> Self::Digest;
+    /// The groups `plan` changes from an observed record (`have_meta`, the metadata it keeps,
+    /// and `have`, its digests) to `want`: labels and annotations compared as maps (a record
+    /// keeps them; an export's mirrors share one label map, so most compare by pointer), the
+    /// other groups by digest — an endpoint mirror's from its template, digested once.
+    #[doc(hidden)]
+    fn record_changes(
+        want: &Entry<Self>,
+        have_meta: &ObjectMeta,
+        have: &Self::Digest,
+    ) -> Vec<&'static str>;
     /// Builds the endpoint mirror's object of this kind at `key`.
     #[doc(hidden)]
     fn build(mirror: &EndpointMirror, key: &ObjectKey) -> Self;
@@ -282,6 +292,43 @@ impl Templated for Service {
 
     fn digest(&self) -> ServiceDigest {
         ServiceDigest::of(self)
+    }
+
+    fn record_changes(
+        want: &Entry<Self>,
+        have_meta: &ObjectMeta,
+        have: &ServiceDigest,
+    ) -> Vec<&'static str> {
+        let (annotations, ports, type_) = match want {
+            Entry::Object(o) => (
+                o.metadata.annotations == have_meta.annotations,
+                fingerprint::service_ports(&o.spec.ports),
+                fingerprint::service_type(o.spec.type_.as_deref()),
+            ),
+            Entry::EndpointMirror(m) => (
+                m.service_annotations_match(&have_meta.annotations),
+                m.template.digests.ports,
+                m.template.digests.type_,
+            ),
+        };
+        // `changes::service_changes`' groups, in its order.
+        let mut changed = Vec::new();
+        if *want.labels() != have_meta.labels {
+            changed.push("metadata.labels");
+        }
+        if !annotations {
+            changed.push("metadata.annotations");
+        }
+        if ports != have.ports {
+            changed.push("spec.ports");
+        }
+        if have.selector {
+            changed.push("spec.selector");
+        }
+        if type_ != have.type_ {
+            changed.push("spec.type");
+        }
+        changed
     }
 
     fn build(mirror: &EndpointMirror, key: &ObjectKey) -> Self {
@@ -312,6 +359,35 @@ impl Templated for Endpoints {
 
     fn digest(&self) -> EndpointsDigest {
         EndpointsDigest::of(self)
+    }
+
+    fn record_changes(
+        want: &Entry<Self>,
+        have_meta: &ObjectMeta,
+        have: &EndpointsDigest,
+    ) -> Vec<&'static str> {
+        let (annotations, subsets) = match want {
+            Entry::Object(o) => (
+                o.metadata.annotations == have_meta.annotations,
+                fingerprint::subsets(&o.subsets),
+            ),
+            Entry::EndpointMirror(m) => (
+                m.endpoints_annotations_match(&have_meta.annotations),
+                m.template.digests.subsets,
+            ),
+        };
+        // `changes::endpoints_changes`' groups, in its order.
+        let mut changed = Vec::new();
+        if *want.labels() != have_meta.labels {
+            changed.push("metadata.labels");
+        }
+        if !annotations {
+            changed.push("metadata.annotations");
+        }
+        if subsets != have.subsets {
+            changed.push("subsets");
+        }
+        changed
     }
 
     fn build(mirror: &EndpointMirror, key: &ObjectKey) -> Self {
