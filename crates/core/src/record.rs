@@ -20,7 +20,11 @@ use crate::model::{EndpointSlice, Endpoints, ObjectMeta, Service};
 pub struct ServiceRecord {
     metadata: ObjectMeta,
     cluster_ip: Option<String>,
+    /// `spec.clusterIPs`, unless `ips_are_ip`.
     cluster_ips: Vec<String>,
+    /// Whether `spec.clusterIPs` is exactly `[clusterIP]` (as the API server sets it for a
+    /// single-stack Service): then it is read from `cluster_ip`, not held twice.
+    ips_are_ip: bool,
     digest: ServiceDigest,
 }
 
@@ -42,11 +46,20 @@ impl ServiceRecord {
     /// The record of `svc`.
     #[must_use]
     pub fn of(svc: Service) -> Self {
+        let digest = ServiceDigest::of(&svc);
+        let mut cluster_ips = svc.spec.cluster_ips;
+        let ips_are_ip = svc.spec.cluster_ip.is_some()
+            && cluster_ips.len() == 1
+            && cluster_ips.first() == svc.spec.cluster_ip.as_ref();
+        if ips_are_ip {
+            cluster_ips = Vec::new();
+        }
         Self {
-            digest: ServiceDigest::of(&svc),
+            digest,
             metadata: svc.metadata,
             cluster_ip: svc.spec.cluster_ip,
-            cluster_ips: svc.spec.cluster_ips,
+            cluster_ips,
+            ips_are_ip,
         }
     }
 
@@ -136,7 +149,10 @@ impl<'a> ObservedService<'a> {
     pub fn cluster_ips(self) -> &'a [String] {
         match self {
             Self::Full(s) => &s.spec.cluster_ips,
-            Self::Record(r) => &r.cluster_ips,
+            Self::Record(r) => match &r.cluster_ip {
+                Some(ip) if r.ips_are_ip => std::slice::from_ref(ip),
+                _ => &r.cluster_ips,
+            },
         }
     }
 

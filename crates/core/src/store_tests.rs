@@ -301,3 +301,34 @@ fn records_share_equal_label_maps_until_the_last_one_goes() {
     store.upsert(Object::Service(Service::new("ns", "b")));
     assert!(store.labels.is_empty(), "nothing holds it any more");
 }
+
+/// A record reads back `spec.clusterIPs` as its object held it — `[clusterIP]` (held once),
+/// empty, or another list — since `plan` copies it into an update (SPEC §6.6).
+#[test]
+fn a_record_reads_back_its_cluster_ips() {
+    let ip = "10.43.0.7".to_owned();
+    for ips in [
+        vec![ip.clone()],
+        Vec::new(),
+        vec![ip.clone(), "fd00::7".to_owned()],
+        vec!["10.43.0.8".to_owned()],
+    ] {
+        let mut svc = Service::new("ns", "a");
+        svc.spec.cluster_ip = Some(ip.clone());
+        svc.spec.cluster_ips.clone_from(&ips);
+        let store: SourceStore = [Object::Service(svc)].into_iter().collect();
+        let held = store.service(&ObjectKey::new("ns", "a")).expect("held");
+        assert!(held.full().is_none(), "a record");
+        assert_eq!(held.cluster_ips(), ips.as_slice());
+    }
+    let mut none = Service::new("ns", "b");
+    none.spec.cluster_ips = vec![ip];
+    let store: SourceStore = [Object::Service(none)].into_iter().collect();
+    let held = store.service(&ObjectKey::new("ns", "b")).expect("held");
+    assert_eq!(
+        held.cluster_ips(),
+        ["10.43.0.7"],
+        "no clusterIP: the list as held"
+    );
+    assert_eq!(held.cluster_ip(), None);
+}
