@@ -26,7 +26,8 @@ pub use crate::operation::{DeleteReason, Dependency, Operation, Plan, Preconditi
 /// per namespace. Identical objects (ignoring server-set fields) yield no operation.
 ///
 /// `source` is read in place ([`SourceView`]): a [`crate::SourceState`]'s lists or a
-/// [`crate::SourceStore`], which plans exactly as its `state()` does.
+/// [`crate::SourceStore`] of records, which plans exactly as the list of its objects sorted by
+/// key does (a record is compared by digests, issue 13 item 3).
 #[must_use]
 pub fn plan(link: &Link, desired: &Desired, source: &(impl SourceView + ?Sized)) -> Plan {
     let observed = Observed::of(source, |_| true).with_slices(source);
