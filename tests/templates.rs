@@ -14,7 +14,10 @@ use common::*;
 use proptest::prelude::*;
 use svcmirror::labels::{HEADLESS_MIRROR_SVC_NAME, REMOTE_RESOURCE_VERSION, REMOTE_SVC_FQ_NAME};
 use svcmirror::model::{EndpointAddress, EndpointSubset, IntOrString, ServicePort};
-use svcmirror::{Desired, Entry, SourceState, StringMap, plan, translate};
+use svcmirror::{
+    Desired, Endpoints, EndpointsDigest, Entry, Object, Operation, Service, ServiceDigest,
+    SourceState, StringMap, Templated, labels, plan, translate,
+};
 
 /// The same desired state with every entry built (what `plan` compared before templates).
 fn built(desired: &Desired) -> Desired {
@@ -197,6 +200,78 @@ proptest! {
         prop_assert_eq!(&templated, &reference);
         if disturbances.is_empty() {
             prop_assert!(templated.is_empty(), "{:?}", templated.operations);
+        }
+    }
+
+    /// Issue 13 item 3, desired side: an entry's digests (an endpoint mirror's from its
+    /// template's, digested once, and its own annotations) are those of the object it builds;
+    /// and against the disturbed source, the groups they name changed are exactly the groups of
+    /// the field-by-field plan's update at that key (none when it plans nothing there).
+    #[test]
+    fn entry_digests_name_the_groups_the_plan_updates(
+        target in arb_target(),
+        disturbances in prop::collection::vec((any::<usize>(), disturb()), 0..4),
+    ) {
+        let link = link();
+        let mut f = fake();
+        converge(&link, &target, &mut f);
+        let mut source = f.state();
+        for (at, how) in &disturbances {
+            apply(&mut source, *at, how);
+        }
+        let desired = translate(&link, &target, &source).desired;
+        let reference = plan(&link, &built(&desired), &source);
+        let updated = |key: &svcmirror::ObjectKey, service: bool| {
+            reference.operations.iter().find_map(|op| match op {
+                Operation::Update { object: Object::Service(o), changed, .. }
+                    if service && &o.metadata.key() == key => Some(changed.clone()),
+                Operation::Update { object: Object::Endpoints(o), changed, .. }
+                    if !service && &o.metadata.key() == key => Some(changed.clone()),
+                _ => None,
+            })
+        };
+        let touched = |key: &svcmirror::ObjectKey| {
+            reference.operations.iter().any(|op| &op.key() == key)
+        };
+        for (key, entry) in &desired.services {
+            prop_assert_eq!(entry.digest(), entry.to_object(key).digest());
+            let Some(have) = source.services.iter().find(|s| &s.metadata.key() == key) else {
+                continue;
+            };
+            if !labels::is_owned_by(&have.metadata, &link) || have.is_headless() != entry.is_headless() {
+                continue;
+            }
+            let changes = entry.digest().changes(&ServiceDigest::of(have));
+            prop_assert_eq!(
+                &Service::record_changes(entry, &have.metadata, &ServiceDigest::of(have)),
+                &changes,
+                "a record's groups (maps compared, the rest by digest) are the digests'"
+            );
+            match updated(key, true) {
+                Some(changed) => prop_assert_eq!(changes, changed),
+                None if !touched(key) => prop_assert!(changes.is_empty(), "{key}: {changes:?}"),
+                None => {}
+            }
+        }
+        for (key, entry) in &desired.endpoints {
+            prop_assert_eq!(entry.digest(), entry.to_object(key).digest());
+            let Some(have) = source.endpoints.iter().find(|e| &e.metadata.key() == key) else {
+                continue;
+            };
+            if !labels::is_owned_by(&have.metadata, &link) {
+                continue;
+            }
+            let changes = entry.digest().changes(&EndpointsDigest::of(have));
+            prop_assert_eq!(
+                &Endpoints::record_changes(entry, &have.metadata, &EndpointsDigest::of(have)),
+                &changes,
+                "a record's groups (maps compared, the rest by digest) are the digests'"
+            );
+            match updated(key, false) {
+                Some(changed) => prop_assert_eq!(changes, changed),
+                None if !touched(key) => prop_assert!(changes.is_empty(), "{key}: {changes:?}"),
+                None => {}
+            }
         }
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futures::{FutureExt, StreamExt, pin_mut, select_biased};
 use svcmirror_core::model::ObjectKey;
-use svcmirror_core::{Diagnostic, Link, Operation, SourceState};
+use svcmirror_core::{Diagnostic, Link, Operation, SourceStore};
 use tokio::sync::watch;
 
 use crate::clock::Clock;
@@ -116,8 +116,9 @@ impl<S: SourceCluster, T: TargetCluster, C: Clock> Driver<S, T, C> {
         self.status.subscribe()
     }
 
-    /// What the driver believes the source holds (as last listed, read or written).
-    pub fn cached_source(&self) -> SourceState {
+    /// What the driver believes the source holds (as last listed, read or written): its store
+    /// of records.
+    pub fn cached_source(&self) -> &SourceStore {
         self.reconciler.cached_source()
     }
 

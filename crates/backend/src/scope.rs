@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 
 use svcmirror_core::labels::{self, HEADLESS_MIRROR_SVC_NAME, export_of};
 use svcmirror_core::model::{Kind, ObjectKey, ObjectMeta};
-use svcmirror_core::{Desired, Link, SourceState, Translation, mirror_name, translate_export};
+use svcmirror_core::{Desired, Link, Translation, mirror_name, translate_export};
 
 use crate::cache::{SourceCache, TargetCache};
 
@@ -20,8 +20,9 @@ use crate::cache::{SourceCache, TargetCache};
 pub(crate) struct Scoped {
     /// The export's desired objects.
     pub(crate) desired: Desired,
-    /// The source objects in scope: the export's own, plus any object holding a desired name.
-    pub(crate) observed: SourceState,
+    /// The source objects in scope: the export's own, plus any object holding a desired name
+    /// (the store's records, cloned: issue 13 item 3).
+    pub(crate) observed: SourceCache,
     /// The rest of the export's translation (its outcome and findings; `desired` moved out).
     pub(crate) translation: Translation,
     /// Every key the scope touched (desired, observed, the export itself).
@@ -70,8 +71,8 @@ pub(crate) fn scope_export(
     for (kind, key) in source.annotated_for(export) {
         if *kind == Kind::Service
             && let Some(svc) = source.service(key)
-            && !svc.metadata.labels.contains_key(HEADLESS_MIRROR_SVC_NAME)
-            && export_of(&svc.metadata, link).as_ref() == Some(export)
+            && !svc.metadata().labels.contains_key(HEADLESS_MIRROR_SVC_NAME)
+            && export_of(svc.metadata(), link).as_ref() == Some(export)
         {
             roots.insert(key.name.clone());
         }
@@ -118,23 +119,21 @@ pub(crate) fn scope_export(
             .filter(move |(k, _)| *k == kind)
             .map(|(_, key)| *key)
     };
-    let services: Vec<_> = keys_of(Kind::Service)
-        .filter_map(|k| source.service(k))
-        .filter(|s| check(&s.metadata.key(), &s.metadata))
-        .cloned()
+    let services: Vec<&ObjectKey> = keys_of(Kind::Service)
+        .filter(|k| source.service(k).is_some_and(|s| check(k, s.metadata())))
         .collect();
-    let endpoints: Vec<_> = keys_of(Kind::Endpoints)
-        .filter_map(|k| source.endpoints(k))
-        .filter(|e| check(&e.metadata.key(), &e.metadata))
-        .cloned()
+    let endpoints: Vec<&ObjectKey> = keys_of(Kind::Endpoints)
+        .filter(|k| source.endpoints(k).is_some_and(|e| check(k, e.metadata())))
         .collect();
     // EndpointSlices have names of their own (`<mirror>-ipv4`…): a desired one is in scope
     // whoever holds it, an observed one when its labels and annotations say it is this export's
     // (the plan then decides, from `managed-by`, whether it is ours to update or delete).
-    let endpoint_slices: Vec<_> = keys_of(Kind::EndpointSlice)
-        .filter_map(|k| source.endpoint_slice(k))
-        .filter(|e| desired_slices.contains(&e.metadata.key()) || belongs(&e.metadata))
-        .cloned()
+    let endpoint_slices: Vec<&ObjectKey> = keys_of(Kind::EndpointSlice)
+        .filter(|k| {
+            source
+                .endpoint_slice(k)
+                .is_some_and(|e| desired_slices.contains(k) || belongs(e.metadata()))
+        })
         .collect();
     if let Some(key) = ambiguous {
         return Err(Ambiguous { key });
@@ -151,16 +150,24 @@ pub(crate) fn scope_export(
     }
 
     let mut keys: BTreeSet<ObjectKey> = desired_keys.into_iter().cloned().collect();
-    keys.extend(services.iter().map(|s| s.metadata.key()));
-    keys.extend(endpoints.iter().map(|e| e.metadata.key()));
+    keys.extend(services.iter().map(|k| (*k).clone()));
+    keys.extend(endpoints.iter().map(|k| (*k).clone()));
     keys.extend(desired_slices.iter().map(|k| (*k).clone()));
-    keys.extend(endpoint_slices.iter().map(|e| e.metadata.key()));
+    keys.extend(endpoint_slices.iter().map(|k| (*k).clone()));
     keys.insert(export.clone());
     keys.extend(translation.diagnostics.iter().map(|d| d.object.clone()));
     Ok(Scoped {
-        observed: SourceState::new(services, endpoints)
-            .with_endpoint_slices(endpoint_slices)
-            .with_namespaces(source.namespace_list()),
+        observed: source.subset(
+            services
+                .into_iter()
+                .map(|k| (Kind::Service, k))
+                .chain(endpoints.into_iter().map(|k| (Kind::Endpoints, k)))
+                .chain(
+                    endpoint_slices
+                        .into_iter()
+                        .map(|k| (Kind::EndpointSlice, k)),
+                ),
+        ),
         desired,
         translation,
         keys,
@@ -175,12 +182,12 @@ pub(crate) use svcmirror_core::wanted_names;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use svcmirror_core::TargetState;
     use svcmirror_core::labels::{CLUSTER_NAME, MIRRORED_SERVICE, REMOTE_SVC_FQ_NAME};
     use svcmirror_core::model::{
         EndpointAddress, EndpointPort, EndpointSubset, Endpoints, Service, ServicePort,
     };
     use svcmirror_core::translate;
+    use svcmirror_core::{SourceState, TargetState};
 
     fn link() -> Link {
         Link::builder("west")
@@ -304,16 +311,14 @@ mod tests {
         }
         services.retain(|s| s.metadata.name != "nginx-set-1-west");
         services.push(Service::new("default", "nginx-set-1-west"));
-        let source = SourceCache::from_state(SourceState::new(
-            services,
-            first.desired.into_endpoints().collect(),
-        ));
+        let source_list = SourceState::new(services, first.desired.into_endpoints().collect());
+        let source = SourceCache::from_state(source_list.clone());
 
         for export in [
             ObjectKey::new("default", "nginx-svc"),
             ObjectKey::new("default", "web"),
         ] {
-            let whole_namespace = translate(&link, &target.export_state(&export), &source.state());
+            let whole_namespace = translate(&link, &target.export_state(&export), &source_list);
             let scoped = translate_export(&link, &export, &target, &source);
             assert_eq!(scoped, whole_namespace, "{export}");
         }

@@ -50,8 +50,8 @@ impl NameClaims {
         let mut held: BTreeMap<ObjectKey, Vec<ObjectKey>> = BTreeMap::new();
         let metas = source
             .each_service()
-            .map(|s| &s.metadata)
-            .chain(source.each_endpoints().map(|e| &e.metadata));
+            .map(|s| s.metadata())
+            .chain(source.each_endpoints().map(|e| e.metadata()));
         for meta in metas {
             if let Some(serves) = labels::remote_ref(meta, link) {
                 let holders = held.entry(meta.key()).or_default();

@@ -297,11 +297,11 @@ pub(crate) fn federated_service(
     // SPEC §7 ownership, with the federation's mark: anything else at that name is left alone.
     let foreign = source
         .service(&fed_key)
-        .map(|s| (Kind::Service, &s.metadata))
+        .map(|s| (Kind::Service, s.metadata()))
         .or_else(|| {
             source
                 .endpoints(&fed_key)
-                .map(|e| (Kind::Endpoints, &e.metadata))
+                .map(|e| (Kind::Endpoints, e.metadata()))
         })
         .filter(|(_, meta)| !labels::is_federation_owned(&meta.labels));
     if let Some((kind, _)) = foreign {

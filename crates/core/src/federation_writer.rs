@@ -30,6 +30,7 @@ use crate::labels::{self, LOCAL_DISCOVERY_ANNOTATION, REMOTE_DISCOVERY_ANNOTATIO
 use crate::link::{KeyPattern, LabelSelector, Link};
 use crate::model::{ObjectKey, Service};
 use crate::names::{ClusterName, mirror_name};
+use crate::record::ObservedService;
 use crate::translate::{ExportOutcome, MirrorMode, Translation};
 use crate::view::{SourceView, TargetView};
 
@@ -175,7 +176,8 @@ pub fn federated_key(export: &ObjectKey) -> ObjectKey {
 fn observed_federated(source: &(impl SourceView + ?Sized)) -> BTreeMap<ObjectKey, &Service> {
     let suffix = ClusterName::new(FEDERATED_SUFFIX).expect("a DNS-1123 label");
     let mut out = BTreeMap::new();
-    for svc in source.each_service() {
+    // A store holds the federation's own Services in full (`store::HeldService`).
+    for svc in source.each_service().filter_map(ObservedService::full) {
         if !labels::is_federation_owned(&svc.metadata.labels) {
             continue;
         }

@@ -56,6 +56,7 @@
 #![deny(missing_docs)]
 
 pub(crate) mod admission;
+mod changes;
 pub(crate) mod claims;
 mod cluster_ip;
 mod decision;
@@ -65,6 +66,7 @@ pub(crate) mod endpoint_slices;
 pub(crate) mod explain;
 pub(crate) mod federate;
 pub(crate) mod federation_writer;
+pub(crate) mod fingerprint;
 mod headless;
 pub(crate) mod hostname_policy;
 pub mod labels;
@@ -82,9 +84,11 @@ mod ownership;
 pub(crate) mod plan;
 pub(crate) mod probe;
 mod probe_spec;
+pub(crate) mod record;
 mod remote_discovery;
 mod selector;
 mod source_index;
+pub(crate) mod source_store;
 pub(crate) mod state;
 pub(crate) mod status;
 pub(crate) mod store;
@@ -103,6 +107,7 @@ pub use endpoint_slices::{TargetEndpoints, endpoints_from_slices, target_endpoin
 pub use explain::{Explanation, explain};
 pub use federate::federate;
 pub use federation_writer::{FederationWriter, federate_as, federated_key};
+pub use fingerprint::{EndpointsDigest, ServiceDigest, SliceDigest};
 pub use hostname_policy::{
     GatewayResolution, HostnamePolicy, UnknownGatewayResolution, UnknownHostnamePolicy,
 };
@@ -123,6 +128,9 @@ pub use names::{
 pub use one_export::{translate_export, wanted_names};
 pub use plan::{DeleteReason, Dependency, Operation, Plan, Precondition, plan, plan_federated};
 pub use probe::{ProbeResult, ProbeState, Transition, parse_duration};
+pub use record::{
+    EndpointsRecord, ObservedEndpoints, ObservedService, ObservedSlice, ServiceRecord, SliceRecord,
+};
 pub use selector::SelectorParseError;
 pub use state::{Desired, SourceState, TargetState};
 pub use status::{Condition, ConditionStatus, ConditionType, conditions};

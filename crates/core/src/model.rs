@@ -153,6 +153,12 @@ impl StringMap {
         self.0.as_ref().is_some_and(|e| Arc::strong_count(e) > 1)
     }
 
+    /// How many clones share these entries (0 for an empty map).
+    #[must_use]
+    pub(crate) fn share_count(&self) -> usize {
+        self.0.as_ref().map_or(0, Arc::strong_count)
+    }
+
     /// The entries as a [`BTreeMap`] (a copy).
     #[must_use]
     pub fn to_btree_map(&self) -> BTreeMap<String, String> {

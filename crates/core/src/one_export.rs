@@ -11,11 +11,55 @@
 use std::collections::BTreeSet;
 
 use crate::link::Link;
-use crate::model::ObjectKey;
+use crate::model::{Namespace, ObjectKey};
 use crate::names::{is_dns1123_label, mirror_name};
-use crate::state::{SourceState, TargetState};
+use crate::record::{ObservedEndpoints, ObservedService, ObservedSlice};
+use crate::state::TargetState;
 use crate::translate::{Translation, translate};
-use crate::view::{SourceLookup, TargetLookup};
+use crate::view::{SourceLookup, SourceView, TargetLookup};
+
+/// The source objects at the names an export's translation looked up, read in place (a list's
+/// objects or a store's records), in key order.
+struct Picked<'a, S: ?Sized> {
+    source: &'a S,
+    keys: &'a BTreeSet<ObjectKey>,
+    namespaces: Option<Vec<Namespace>>,
+}
+
+impl<S: SourceLookup + ?Sized> SourceLookup for Picked<'_, S> {
+    fn service(&self, key: &ObjectKey) -> Option<ObservedService<'_>> {
+        self.keys
+            .contains(key)
+            .then(|| self.source.service(key))
+            .flatten()
+    }
+    fn endpoints(&self, key: &ObjectKey) -> Option<ObservedEndpoints<'_>> {
+        self.keys
+            .contains(key)
+            .then(|| self.source.endpoints(key))
+            .flatten()
+    }
+    fn namespaces(&self) -> Option<Vec<Namespace>> {
+        self.namespaces.clone()
+    }
+}
+
+impl<S: SourceLookup + ?Sized> SourceView for Picked<'_, S> {
+    fn each_service(&self) -> impl Iterator<Item = ObservedService<'_>> {
+        self.keys.iter().filter_map(|k| self.source.service(k))
+    }
+    fn each_endpoints(&self) -> impl Iterator<Item = ObservedEndpoints<'_>> {
+        self.keys.iter().filter_map(|k| self.source.endpoints(k))
+    }
+    fn each_endpoint_slice(&self) -> impl Iterator<Item = ObservedSlice<'_>> {
+        std::iter::empty()
+    }
+    fn namespace_names(&self) -> Option<impl Iterator<Item = &str>> {
+        self.namespaces
+            .as_ref()
+            .map(|all| all.iter().map(|ns| ns.metadata.name.as_str()))
+    }
+}
 
 /// The mirror names an export may want with the target as it is: its mirror and one per address
 /// with a valid `hostname` (SPEC §3 names). An invalid hostname names no endpoint mirror (the
@@ -64,17 +108,11 @@ pub fn translate_export(
     let mut looked_up: BTreeSet<ObjectKey> =
         wanted_names(link, export, target).into_iter().collect();
     loop {
-        let seen = SourceState::new(
-            looked_up
-                .iter()
-                .filter_map(|k| source.service(k).cloned())
-                .collect(),
-            looked_up
-                .iter()
-                .filter_map(|k| source.endpoints(k).cloned())
-                .collect(),
-        )
-        .with_namespaces(namespaces.clone());
+        let seen = Picked {
+            source,
+            keys: &looked_up,
+            namespaces: namespaces.clone(),
+        };
         let translation = translate(link, &target_state, &seen);
         let unseen: Vec<ObjectKey> = translation
             .desired
@@ -98,6 +136,7 @@ mod tests {
     use crate::model::{
         CLUSTER_IP_NONE, EndpointAddress, EndpointSubset, Endpoints, Service, ServicePort,
     };
+    use crate::state::SourceState;
 
     fn link() -> Link {
         Link::builder("west")

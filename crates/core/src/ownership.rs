@@ -122,7 +122,7 @@ fn foreign_holder(
 ) -> Option<Decision> {
     let service = source
         .service(key)
-        .filter(|s| !labels::is_owned_by(&s.metadata, link));
+        .filter(|s| !labels::is_owned_by(s.metadata(), link));
     let endpoints = source.foreign_endpoints(key);
     if service.is_none() && endpoints.is_none() {
         return None;
@@ -135,7 +135,7 @@ fn foreign_holder(
     // Issue 14 cross-link names: when another link's mirror holds it, say which.
     let other_link = source
         .service(key)
-        .and_then(|s| labels::other_link_mirror(&s.metadata, link))
+        .and_then(|s| labels::other_link_mirror(s.metadata(), link))
         .or_else(|| endpoints.and_then(|meta| labels::other_link_mirror(meta, link)));
     let (step, message) = if let Some((cluster, of)) = other_link {
         let of = of.map_or_else(String::new, |k| format!(" of {k}"));

@@ -3,14 +3,14 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::changes::{compare, endpoints_changes, service_changes, slice_changes};
 use crate::diagnostics::{Diagnostic, Reason, Severity};
+use crate::fingerprint::SliceDigest;
 use crate::labels::{self, HEADLESS_MIRROR_SVC_NAME, SLICE_SERVICE_NAME};
 use crate::link::Link;
-use crate::model::{
-    Endpoint, EndpointSlice, EndpointSlicePort, Endpoints, IntOrString, Kind, Object, ObjectKey,
-    ObjectMeta, Service, ServicePort, effective_protocol,
-};
+use crate::model::{Endpoints, Kind, Object, ObjectKey, ObjectMeta, Service};
 use crate::observed::Observed;
+use crate::record::{ObservedEndpoints, ObservedService, ObservedSlice};
 use crate::state::Desired;
 use crate::template::{Entry, Templated};
 use crate::view::SourceView;
@@ -26,7 +26,8 @@ pub use crate::operation::{DeleteReason, Dependency, Operation, Plan, Preconditi
 /// per namespace. Identical objects (ignoring server-set fields) yield no operation.
 ///
 /// `source` is read in place ([`SourceView`]): a [`crate::SourceState`]'s lists or a
-/// [`crate::SourceStore`], which plans exactly as its `state()` does.
+/// [`crate::SourceStore`] of records, which plans exactly as the list of its objects sorted by
+/// key does (a record is compared by digests, issue 13 item 3).
 #[must_use]
 pub fn plan(link: &Link, desired: &Desired, source: &(impl SourceView + ?Sized)) -> Plan {
     let observed = Observed::of(source, |_| true).with_slices(source);
@@ -143,13 +144,15 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: Observed<'_>) -> Plan {
     let mut blocked: BTreeMap<ObjectKey, Kind> = BTreeMap::new();
     let foreign = services
         .values()
-        .filter(|s| !owner.owns(&s.metadata))
-        .map(|s| (Kind::Service, &s.metadata))
+        .map(|s| s.metadata())
+        .filter(|meta| !owner.owns(meta))
+        .map(|meta| (Kind::Service, meta))
         .chain(
             endpoints
                 .values()
-                .filter(|e| !owner.owns(&e.metadata))
-                .map(|e| (Kind::Endpoints, &e.metadata)),
+                .map(|e| e.metadata())
+                .filter(|meta| !owner.owns(meta))
+                .map(|meta| (Kind::Endpoints, meta)),
         );
     for (kind, meta) in foreign {
         let key = meta.key();
@@ -178,7 +181,7 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: Observed<'_>) -> Plan {
     for pair in outer_join(&desired.services, &services) {
         let Some((key, want, have)) = pair.desired_or_orphan(
             Kind::Service,
-            |have| &have.metadata,
+            ObservedService::metadata,
             |meta| owner.owns(meta),
             &mut orphan_services,
         ) else {
@@ -198,7 +201,7 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: Observed<'_>) -> Plan {
             }),
             Some(have)
                 if have.is_headless() != want.is_headless()
-                    || owner.reassigns(&have.metadata, key, want) =>
+                    || owner.reassigns(have.metadata(), key, want) =>
             {
                 let reason = if have.is_headless() == want.is_headless() {
                     DeleteReason::Reassigned
@@ -208,26 +211,26 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: Observed<'_>) -> Plan {
                 type_changed.insert(key, reason);
                 phases
                     .type_change_deletes
-                    .push(delete(Kind::Service, &have.metadata, reason));
+                    .push(delete(Kind::Service, have.metadata(), reason));
                 phase.push(Operation::Create {
                     object: Object::Service(want.to_object(key).into_owned()),
                 });
             }
-            // SPEC §6.5: an endpoint mirror equal to its template and per-pod parts, without
-            // building it (the field-by-field comparison below would find nothing).
-            Some(have) if want.matches(have) => {}
             Some(have) => {
-                let want = want.to_object(key);
-                let changed = service_changes(&want, have);
-                if !changed.is_empty() {
-                    let mut object = want.into_owned();
-                    keep_server_fields(&mut object.metadata, &have.metadata);
-                    object.spec.cluster_ip.clone_from(&have.spec.cluster_ip);
-                    object.spec.cluster_ips.clone_from(&have.spec.cluster_ips);
+                if let Some((mut object, changed)) = compare(
+                    key,
+                    want,
+                    have.full(),
+                    || Service::record_changes(want, have.metadata(), &have.digest()),
+                    service_changes,
+                ) {
+                    keep_server_fields(&mut object.metadata, have.metadata());
+                    object.spec.cluster_ip = have.cluster_ip().map(str::to_owned);
+                    object.spec.cluster_ips = have.cluster_ips().to_vec();
                     phase.push(Operation::Update {
                         object: Object::Service(object),
                         changed,
-                        precondition: Precondition::observed(&have.metadata),
+                        precondition: Precondition::observed(have.metadata()),
                     });
                 }
             }
@@ -238,7 +241,7 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: Observed<'_>) -> Plan {
     for pair in outer_join(&desired.endpoints, &endpoints) {
         let Some((key, want, have)) = pair.desired_or_orphan(
             Kind::Endpoints,
-            |have| &have.metadata,
+            ObservedEndpoints::metadata,
             |meta| owner.owns(meta),
             &mut orphan_endpoints,
         ) else {
@@ -257,7 +260,8 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: Observed<'_>) -> Plan {
                 object: Object::Endpoints(want.to_object(key).into_owned()),
             }),
             Some(have)
-                if type_changed.contains_key(key) || owner.reassigns(&have.metadata, key, want) =>
+                if type_changed.contains_key(key)
+                    || owner.reassigns(have.metadata(), key, want) =>
             {
                 // The Service is re-created; its Endpoints go and come with it.
                 let reason = type_changed
@@ -266,22 +270,24 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: Observed<'_>) -> Plan {
                     .unwrap_or(DeleteReason::Reassigned);
                 phases
                     .type_change_deletes
-                    .push(delete(Kind::Endpoints, &have.metadata, reason));
+                    .push(delete(Kind::Endpoints, have.metadata(), reason));
                 phase.push(Operation::Create {
                     object: Object::Endpoints(want.to_object(key).into_owned()),
                 });
             }
-            Some(have) if want.matches(have) => {}
             Some(have) => {
-                let want = want.to_object(key);
-                let changed = endpoints_changes(&want, have);
-                if !changed.is_empty() {
-                    let mut object = want.into_owned();
-                    keep_server_fields(&mut object.metadata, &have.metadata);
+                if let Some((mut object, changed)) = compare(
+                    key,
+                    want,
+                    have.full(),
+                    || Endpoints::record_changes(want, have.metadata(), &have.digest()),
+                    endpoints_changes,
+                ) {
+                    keep_server_fields(&mut object.metadata, have.metadata());
                     phase.push(Operation::Update {
                         object: Object::Endpoints(object),
                         changed,
-                        precondition: Precondition::observed(&have.metadata),
+                        precondition: Precondition::observed(have.metadata()),
                     });
                 }
             }
@@ -294,7 +300,7 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: Observed<'_>) -> Plan {
     for pair in outer_join(&desired.endpoint_slices, &slices) {
         let Some((key, want, have)) = pair.desired_or_orphan(
             Kind::EndpointSlice,
-            |have| &have.metadata,
+            ObservedSlice::metadata,
             |meta| owner.owns_slice(meta),
             &mut orphan_slices,
         ) else {
@@ -318,7 +324,7 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: Observed<'_>) -> Plan {
             None => phase.push(Operation::Create {
                 object: Object::EndpointSlice(want.clone()),
             }),
-            Some(have) if !owner.owns_slice(&have.metadata) => {
+            Some(have) if !owner.owns_slice(have.metadata()) => {
                 out.diagnostics.push(Diagnostic::new(
                     Reason::NameConflict,
                     Severity::Error,
@@ -328,18 +334,18 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: Observed<'_>) -> Plan {
                         "an EndpointSlice with this name exists and is not owned by {} \
                          (managed-by {:?}); left alone",
                         owner.name(),
-                        have.metadata
+                        have.metadata()
                             .labels
                             .get(labels::SLICE_MANAGED_BY)
                             .map_or("", String::as_str)
                     ),
                 ));
             }
-            Some(have) if owner.reassigns_slice(&have.metadata, &want.metadata) => {
+            Some(have) if owner.reassigns_slice(have.metadata(), &want.metadata) => {
                 // SPEC §7: a slice changes export only with its re-created mirror.
                 phases.type_change_deletes.push(delete(
                     Kind::EndpointSlice,
-                    &have.metadata,
+                    have.metadata(),
                     DeleteReason::Reassigned,
                 ));
                 phase.push(Operation::Create {
@@ -347,14 +353,17 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: Observed<'_>) -> Plan {
                 });
             }
             Some(have) => {
-                let changed = slice_changes(want, have);
+                let changed = match have.full() {
+                    Some(full) => slice_changes(want, full),
+                    None => SliceDigest::of(want).changes(&have.digest()),
+                };
                 if !changed.is_empty() {
                     let mut object = want.clone();
-                    keep_server_fields(&mut object.metadata, &have.metadata);
+                    keep_server_fields(&mut object.metadata, have.metadata());
                     phase.push(Operation::Update {
                         object: Object::EndpointSlice(object),
                         changed,
-                        precondition: Precondition::observed(&have.metadata),
+                        precondition: Precondition::observed(have.metadata()),
                     });
                 }
             }
@@ -367,9 +376,9 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: Observed<'_>) -> Plan {
     let of_endpoint_mirror = |op: &Operation| {
         let key = op.key();
         let meta = match op.kind() {
-            Kind::Service => services.get(&key.key_ref()).map(|s| &s.metadata),
-            Kind::Endpoints => endpoints.get(&key.key_ref()).map(|e| &e.metadata),
-            Kind::EndpointSlice => slices.get(&key.key_ref()).map(|e| &e.metadata),
+            Kind::Service => services.get(&key.key_ref()).map(|s| s.metadata()),
+            Kind::Endpoints => endpoints.get(&key.key_ref()).map(|e| e.metadata()),
+            Kind::EndpointSlice => slices.get(&key.key_ref()).map(|e| e.metadata()),
             Kind::Namespace => None,
         };
         meta.and_then(|m| m.labels.get(HEADLESS_MIRROR_SVC_NAME))
@@ -404,12 +413,14 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: Observed<'_>) -> Plan {
                 _ => None,
             },
             Operation::Delete { kind, key, .. } => match kind {
-                Kind::Endpoints => endpoints.get(&key.key_ref()).map(|e| e.metadata.key_ref()),
+                Kind::Endpoints => endpoints
+                    .get(&key.key_ref())
+                    .map(|e| e.metadata().key_ref()),
                 Kind::EndpointSlice => slices.get(&key.key_ref()).and_then(|e| {
-                    e.metadata
-                        .labels
+                    let meta = e.metadata();
+                    meta.labels
                         .get(SLICE_SERVICE_NAME)
-                        .map(|svc| (e.metadata.namespace(), svc.as_str()))
+                        .map(|svc| (meta.namespace(), svc.as_str()))
                 }),
                 _ => None,
             },
@@ -437,25 +448,25 @@ fn plan_for(owner: Owner<'_>, desired: &Desired, source: Observed<'_>) -> Plan {
 }
 
 /// One key of a full outer join of the desired objects of a kind with the source's.
-enum Pair<'d, 's, D, T> {
+enum Pair<'d, D, T> {
     /// Desired, not in the source.
     Desired(&'d ObjectKey, &'d D),
     /// Desired and in the source.
-    Both(&'d ObjectKey, &'d D, &'s T),
+    Both(&'d ObjectKey, &'d D, T),
     /// In the source, not desired.
-    Source(&'s T),
+    Source(T),
 }
 
-impl<'d, 's, D, T> Pair<'d, 's, D, T> {
+impl<'d, D, T: Copy> Pair<'d, D, T> {
     /// The desired object, with the source's at its key if any; `None` for an object only the
     /// source holds, which is queued in `orphans` for deletion when it is ours.
-    fn desired_or_orphan(
+    fn desired_or_orphan<'s>(
         self,
         kind: Kind,
-        meta: impl Fn(&T) -> &ObjectMeta,
+        meta: impl Fn(T) -> &'s ObjectMeta,
         ours: impl Fn(&ObjectMeta) -> bool,
         orphans: &mut Vec<Operation>,
-    ) -> Option<(&'d ObjectKey, &'d D, Option<&'s T>)> {
+    ) -> Option<(&'d ObjectKey, &'d D, Option<T>)> {
         match self {
             Self::Desired(key, want) => Some((key, want, None)),
             Self::Both(key, want, have) => Some((key, want, Some(have))),
@@ -471,10 +482,10 @@ impl<'d, 's, D, T> Pair<'d, 's, D, T> {
 
 /// Walks `desired` and the indexed `source` together, in key order (both order by namespace,
 /// then name): each object meets its counterpart without a lookup or an allocated key.
-fn outer_join<'d, 's, D, T>(
+fn outer_join<'d, 's, D, T: Copy>(
     desired: &'d BTreeMap<ObjectKey, D>,
-    source: &'d BTreeMap<(&'s str, &'s str), &'s T>,
-) -> impl Iterator<Item = Pair<'d, 's, D, T>> {
+    source: &'d BTreeMap<(&'s str, &'s str), T>,
+) -> impl Iterator<Item = Pair<'d, D, T>> {
     let mut want = desired.iter().peekable();
     let mut have = source.iter().peekable();
     std::iter::from_fn(move || {
@@ -549,131 +560,4 @@ fn delete(kind: Kind, meta: &ObjectMeta, reason: DeleteReason) -> Operation {
         precondition: Precondition::observed(meta),
         reason,
     }
-}
-
-/// A port as the API server stores it: protocol `TCP` and `targetPort = port` when unset. Only the
-/// fields a mirror writes are compared.
-fn normalized_port(p: &ServicePort) -> (Option<&str>, &str, i32, IntOrString) {
-    (
-        p.name.as_deref().filter(|n| !n.is_empty()),
-        effective_protocol(p.protocol.as_deref()),
-        p.port,
-        p.target_port.clone().unwrap_or(IntOrString::Int(p.port)),
-    )
-}
-
-fn sorted_ports(s: &Service) -> Vec<(Option<&str>, &str, i32, IntOrString)> {
-    let mut v: Vec<_> = s.spec.ports.iter().map(normalized_port).collect();
-    v.sort();
-    v
-}
-
-/// The field groups of a Service that a mirror manages and that differ. Server-set fields (uid,
-/// resourceVersion, clusterIP once allocated, creationTimestamp…) are ignored.
-fn service_changes(want: &Service, have: &Service) -> Vec<&'static str> {
-    let mut changed = Vec::new();
-    if want.metadata.labels != have.metadata.labels {
-        changed.push("metadata.labels");
-    }
-    if want.metadata.annotations != have.metadata.annotations {
-        changed.push("metadata.annotations");
-    }
-    // Equal as written is equal as stored: the sorted, defaulted copies only when they differ.
-    if want.spec.ports != have.spec.ports && sorted_ports(want) != sorted_ports(have) {
-        changed.push("spec.ports");
-    }
-    if have.spec.selector.as_ref().is_some_and(|s| !s.is_empty()) {
-        changed.push("spec.selector");
-    }
-    if have.spec.type_.as_deref().unwrap_or("ClusterIP")
-        != want.spec.type_.as_deref().unwrap_or("ClusterIP")
-    {
-        changed.push("spec.type");
-    }
-    changed
-}
-
-/// The field groups of an Endpoints object that differ, comparing subsets as sets.
-fn endpoints_changes(want: &Endpoints, have: &Endpoints) -> Vec<&'static str> {
-    let mut changed = Vec::new();
-    if want.metadata.labels != have.metadata.labels {
-        changed.push("metadata.labels");
-    }
-    if want.metadata.annotations != have.metadata.annotations {
-        changed.push("metadata.annotations");
-    }
-    if want.subsets != have.subsets && canonical_subsets(want) != canonical_subsets(have) {
-        changed.push("subsets");
-    }
-    changed
-}
-
-fn canonical_subsets(ep: &Endpoints) -> Vec<crate::model::EndpointSubset> {
-    let mut subsets: Vec<_> = ep
-        .subsets
-        .iter()
-        .cloned()
-        .map(|mut s| {
-            s.addresses.sort();
-            s.not_ready_addresses.sort();
-            for p in &mut s.ports {
-                p.protocol = Some(effective_protocol(p.protocol.as_deref()).to_owned());
-            }
-            s.ports.sort();
-            s
-        })
-        .collect();
-    subsets.sort();
-    subsets
-}
-
-/// The field groups of an EndpointSlice that differ, comparing endpoints and ports as sets with
-/// the API server's defaults (port `name: ""`, `protocol: TCP`).
-fn slice_changes(want: &EndpointSlice, have: &EndpointSlice) -> Vec<&'static str> {
-    let mut changed = Vec::new();
-    if want.metadata.labels != have.metadata.labels {
-        changed.push("metadata.labels");
-    }
-    if want.metadata.annotations != have.metadata.annotations {
-        changed.push("metadata.annotations");
-    }
-    if want.address_type != have.address_type {
-        changed.push("addressType");
-    }
-    if want.endpoints != have.endpoints && canonical_endpoints(want) != canonical_endpoints(have) {
-        changed.push("endpoints");
-    }
-    if want.ports != have.ports && canonical_slice_ports(want) != canonical_slice_ports(have) {
-        changed.push("ports");
-    }
-    changed
-}
-
-fn canonical_endpoints(slice: &EndpointSlice) -> Vec<Endpoint> {
-    let mut endpoints: Vec<Endpoint> = slice
-        .endpoints
-        .iter()
-        .cloned()
-        .map(|mut e| {
-            e.addresses.sort();
-            e
-        })
-        .collect();
-    endpoints.sort();
-    endpoints
-}
-
-fn canonical_slice_ports(slice: &EndpointSlice) -> Vec<EndpointSlicePort> {
-    let mut ports: Vec<EndpointSlicePort> = slice
-        .ports
-        .iter()
-        .cloned()
-        .map(|mut p| {
-            p.name = p.name.filter(|n| !n.is_empty());
-            p.protocol = Some(effective_protocol(p.protocol.as_deref()).to_owned());
-            p
-        })
-        .collect();
-    ports.sort();
-    ports
 }

@@ -7,7 +7,8 @@ use std::net::IpAddr;
 
 use crate::labels::{self, REMOTE_RESOURCE_VERSION, RemoteRef};
 use crate::link::Link;
-use crate::model::{ObjectKey, ObjectMeta, Service};
+use crate::model::{ObjectKey, ObjectMeta};
+use crate::record::ObservedService;
 use crate::view::SourceView;
 
 /// The source, as the rules of one translation read it.
@@ -15,7 +16,7 @@ use crate::view::SourceView;
 pub(crate) struct SourceIndex<'a> {
     link: &'a Link,
     /// The source's Services.
-    services: BTreeMap<(&'a str, &'a str), &'a Service>,
+    services: BTreeMap<(&'a str, &'a str), ObservedService<'a>>,
     /// The source's Endpoints that this link does not own.
     foreign_endpoints: BTreeMap<(&'a str, &'a str), &'a ObjectMeta>,
     /// The source's namespaces; `None` when unknown (then every namespace exists).
@@ -29,19 +30,20 @@ impl<'a> SourceIndex<'a> {
             link,
             services: source
                 .each_service()
-                .map(|s| (s.metadata.key_ref(), s))
+                .map(|s| (s.metadata().key_ref(), s))
                 .collect(),
             foreign_endpoints: source
                 .each_endpoints()
-                .filter(|e| !labels::is_owned_by(&e.metadata, link))
-                .map(|e| (e.metadata.key_ref(), &e.metadata))
+                .map(|e| e.metadata())
+                .filter(|meta| !labels::is_owned_by(meta, link))
+                .map(|meta| (meta.key_ref(), meta))
                 .collect(),
             namespaces: source.namespace_names().map(Iterator::collect),
         }
     }
 
     /// The source's Service at `key`.
-    pub(crate) fn service(&self, key: &ObjectKey) -> Option<&'a Service> {
+    pub(crate) fn service(&self, key: &ObjectKey) -> Option<ObservedService<'a>> {
         self.services.get(&key.key_ref()).copied()
     }
 
@@ -61,10 +63,10 @@ impl<'a> SourceIndex<'a> {
     /// §6.6: a root records a hostname once its endpoint mirror has one).
     pub(crate) fn allocated_ip(&self, key: &ObjectKey) -> Option<IpAddr> {
         let svc = self.service(key)?;
-        if !labels::is_owned_by(&svc.metadata, self.link) {
+        if !labels::is_owned_by(svc.metadata(), self.link) {
             return None;
         }
-        svc.spec.cluster_ip.as_deref()?.parse().ok()
+        svc.cluster_ip()?.parse().ok()
     }
 
     /// Whether our Service at `key` holds a ClusterIP (SPEC §8: the link's budget counts it).
@@ -80,10 +82,10 @@ impl<'a> SourceIndex<'a> {
         claimant: &RemoteRef,
     ) -> Option<&'a str> {
         let svc = self.service(key)?;
-        if labels::remote_ref(&svc.metadata, self.link).as_ref() != Some(claimant) {
+        if labels::remote_ref(svc.metadata(), self.link).as_ref() != Some(claimant) {
             return None;
         }
-        svc.metadata
+        svc.metadata()
             .annotations
             .get(REMOTE_RESOURCE_VERSION)
             .map(String::as_str)

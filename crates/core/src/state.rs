@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::model::{EndpointSlice, Endpoints, Kind, Namespace, Object, ObjectKey, Service};
+use crate::record::{ObservedEndpoints, ObservedService, ObservedSlice};
 use crate::template::{Entry, Templated};
 use crate::view::{SourceLookup, SourceView, TargetLookup, TargetView};
 
@@ -154,11 +155,11 @@ impl TargetView for TargetState {
 }
 
 impl SourceLookup for SourceState {
-    fn service(&self, key: &ObjectKey) -> Option<&Service> {
-        SourceState::service(self, key)
+    fn service(&self, key: &ObjectKey) -> Option<ObservedService<'_>> {
+        SourceState::service(self, key).map(ObservedService::Full)
     }
-    fn endpoints(&self, key: &ObjectKey) -> Option<&Endpoints> {
-        self.endpoints_at(key)
+    fn endpoints(&self, key: &ObjectKey) -> Option<ObservedEndpoints<'_>> {
+        self.endpoints_at(key).map(ObservedEndpoints::Full)
     }
     fn namespaces(&self) -> Option<Vec<Namespace>> {
         self.namespaces.clone()
@@ -167,14 +168,14 @@ impl SourceLookup for SourceState {
 
 /// The lists in their own order.
 impl SourceView for SourceState {
-    fn each_service(&self) -> impl Iterator<Item = &Service> {
-        self.services.iter()
+    fn each_service(&self) -> impl Iterator<Item = ObservedService<'_>> {
+        self.services.iter().map(ObservedService::Full)
     }
-    fn each_endpoints(&self) -> impl Iterator<Item = &Endpoints> {
-        self.endpoints.iter()
+    fn each_endpoints(&self) -> impl Iterator<Item = ObservedEndpoints<'_>> {
+        self.endpoints.iter().map(ObservedEndpoints::Full)
     }
-    fn each_endpoint_slice(&self) -> impl Iterator<Item = &EndpointSlice> {
-        self.endpoint_slices.iter()
+    fn each_endpoint_slice(&self) -> impl Iterator<Item = ObservedSlice<'_>> {
+        self.endpoint_slices.iter().map(ObservedSlice::Full)
     }
     fn namespace_names(&self) -> Option<impl Iterator<Item = &str>> {
         self.namespaces

@@ -2,6 +2,9 @@
 //! every write, and the core reads them as it reads their snapshots.
 
 use super::*;
+use crate::labels::{HEADLESS_MIRROR_SVC_NAME, REMOTE_SVC_FQ_NAME};
+use crate::model::Namespace;
+use crate::state::SourceState;
 
 fn mirror(root: Option<&str>, ns: &str, name: &str, fq: &str) -> Service {
     let mut svc = Service::new(ns, name);
@@ -78,7 +81,7 @@ fn indexes_follow_every_write() {
     assert_eq!(
         cache
             .service(&ObjectKey::new("b", "web-west"))
-            .map(|s| s.metadata.name.as_str()),
+            .map(|s| s.metadata().name.as_str()),
         Some("web-west")
     );
 }
@@ -126,7 +129,14 @@ fn stores_upsert_remove_and_collect() {
         .map(|ns| ns.metadata.name)
         .collect();
     assert_eq!(namespaces, ["a"]);
-    assert_eq!(source.state().services, [api]);
+    assert_eq!(
+        source,
+        SourceStore::from_state(
+            SourceState::new(vec![api], Vec::new())
+                .with_namespaces(Some(vec![Namespace::new("a")]))
+        ),
+        "a store equals the store of its objects as a list"
+    );
     assert_eq!(
         SourceStore::default().namespace_list(),
         None,
@@ -232,13 +242,10 @@ fn the_stores_translate_and_plan_as_their_snapshots() {
     ]
     .into_iter()
     .collect();
-    let source: SourceStore = [
-        Object::Namespace(Namespace::new("default")),
-        Object::Service(Service::new("default", "api-west")),
-    ]
-    .into_iter()
-    .collect();
-    let (target_list, source_list) = (target.state(), source.state());
+    let source_list = SourceState::new(vec![Service::new("default", "api-west")], Vec::new())
+        .with_namespaces(Some(vec![Namespace::new("default")]));
+    let source = SourceStore::from_state(source_list.clone());
+    let target_list = target.state();
     let by_store = translate(&link, &target, &source);
     let by_list = translate(&link, &target_list, &source_list);
     assert_eq!(format!("{by_store:?}"), format!("{by_list:?}"));
@@ -262,4 +269,66 @@ fn the_stores_translate_and_plan_as_their_snapshots() {
         "{:?}",
         by_store.diagnostics
     );
+}
+
+/// Issue 13 item 3: the source store keeps records, and the records of an export's mirrors share
+/// one label map (SPEC §6.5: they carry the same labels); the map is forgotten with the last
+/// record that holds it, and a record reads back its object's metadata and ClusterIP.
+#[test]
+fn records_share_equal_label_maps_until_the_last_one_goes() {
+    let labelled = |name: &str| {
+        let mut svc = Service::new("ns", name);
+        svc.metadata.labels.insert(
+            "mirror.linkerd.io/mirrored-service".to_owned(),
+            "true".to_owned(),
+        );
+        svc.spec.cluster_ip = Some("10.43.0.7".to_owned());
+        svc
+    };
+    let mut store = SourceStore::default();
+    store.upsert(Object::Service(labelled("a")));
+    store.upsert(Object::Service(labelled("b")));
+    let (a, b) = (ObjectKey::new("ns", "a"), ObjectKey::new("ns", "b"));
+    let labels = |key: &ObjectKey| store.service(key).expect("held").metadata().labels.clone();
+    assert!(labels(&a).shares_with(&labels(&b)), "one map for both");
+    assert_eq!(store.labels.len(), 1);
+    let held = store.service(&a).expect("held");
+    assert!(held.full().is_none(), "a record");
+    assert_eq!(held.cluster_ip(), Some("10.43.0.7"));
+    assert_eq!(held.metadata().name, "a");
+    store.remove(Kind::Service, &a);
+    assert_eq!(store.labels.len(), 1, "b still holds it");
+    store.upsert(Object::Service(Service::new("ns", "b")));
+    assert!(store.labels.is_empty(), "nothing holds it any more");
+}
+
+/// A record reads back `spec.clusterIPs` as its object held it — `[clusterIP]` (held once),
+/// empty, or another list — since `plan` copies it into an update (SPEC §6.6).
+#[test]
+fn a_record_reads_back_its_cluster_ips() {
+    let ip = "10.43.0.7".to_owned();
+    for ips in [
+        vec![ip.clone()],
+        Vec::new(),
+        vec![ip.clone(), "fd00::7".to_owned()],
+        vec!["10.43.0.8".to_owned()],
+    ] {
+        let mut svc = Service::new("ns", "a");
+        svc.spec.cluster_ip = Some(ip.clone());
+        svc.spec.cluster_ips.clone_from(&ips);
+        let store: SourceStore = [Object::Service(svc)].into_iter().collect();
+        let held = store.service(&ObjectKey::new("ns", "a")).expect("held");
+        assert!(held.full().is_none(), "a record");
+        assert_eq!(held.cluster_ips(), ips.as_slice());
+    }
+    let mut none = Service::new("ns", "b");
+    none.spec.cluster_ips = vec![ip];
+    let store: SourceStore = [Object::Service(none)].into_iter().collect();
+    let held = store.service(&ObjectKey::new("ns", "b")).expect("held");
+    assert_eq!(
+        held.cluster_ips(),
+        ["10.43.0.7"],
+        "no clusterIP: the list as held"
+    );
+    assert_eq!(held.cluster_ip(), None);
 }

@@ -11,10 +11,15 @@
 //! caller asks for the object, or `plan` finds it differs from what the source holds; `plan`
 //! compares the template's parts with the observed object in place ([`Entry::matches`]), and the
 //! answer is the field-by-field comparison's (property-tested in `tests/templates.rs`).
+//!
+//! Issue 13 item 3: the template also holds the digests of its shared field groups
+//! ([`crate::fingerprint`]), taken once when it is built, so an endpoint mirror's digests
+//! ([`Entry::digest`]) cost a digest of its own annotations only.
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use crate::fingerprint::{self, EndpointsDigest, ServiceDigest};
 use crate::labels::{REMOTE_GATEWAY_IDENTITY, REMOTE_RESOURCE_VERSION, REMOTE_SVC_FQ_NAME};
 use crate::model::{
     EndpointSubset, Endpoints, Kind, ObjectKey, ObjectMeta, Service, ServicePort, StringMap,
@@ -29,6 +34,29 @@ pub struct EndpointMirrorTemplate {
     ports: Vec<ServicePort>,
     gateway_identity: Option<String>,
     subsets: Vec<EndpointSubset>,
+    /// The digests of the shared groups (issue 13 item 3): a function of the fields above.
+    digests: SharedDigests,
+}
+
+/// The digests of what an export's endpoint mirrors share: their labels (Service and Endpoints
+/// alike), the Service's ports and type (`ClusterIP`), and the Endpoints' subsets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SharedDigests {
+    labels: u64,
+    ports: u64,
+    type_: u64,
+    subsets: u64,
+}
+
+impl SharedDigests {
+    fn of(labels: &StringMap, ports: &[ServicePort], subsets: &[EndpointSubset]) -> Self {
+        Self {
+            labels: fingerprint::map(labels),
+            ports: fingerprint::service_ports(ports),
+            type_: fingerprint::service_type(None),
+            subsets: fingerprint::subsets(subsets),
+        }
+    }
 }
 
 impl EndpointMirrorTemplate {
@@ -36,6 +64,11 @@ impl EndpointMirrorTemplate {
     /// shared parts are read) and whose Endpoints are `endpoints`.
     pub(crate) fn new(service: &Service, endpoints: &Endpoints) -> Self {
         Self {
+            digests: SharedDigests::of(
+                &service.metadata.labels,
+                &service.spec.ports,
+                &endpoints.subsets,
+            ),
             labels: service.metadata.labels.clone(),
             ports: service.spec.ports.clone(),
             gateway_identity: endpoints
@@ -159,6 +192,28 @@ impl EndpointMirror {
         ep
     }
 
+    /// The digests of its Service: the template's, with its own annotations'.
+    fn service_digest(&self) -> ServiceDigest {
+        let shared = &self.template.digests;
+        ServiceDigest {
+            labels: shared.labels,
+            annotations: pairs_digest(self.annotation_pairs(Kind::Service)),
+            ports: shared.ports,
+            type_: shared.type_,
+            selector: false,
+        }
+    }
+
+    /// The digests of its Endpoints: the template's, with its own annotations'.
+    fn endpoints_digest(&self) -> EndpointsDigest {
+        let shared = &self.template.digests;
+        EndpointsDigest {
+            labels: shared.labels,
+            annotations: pairs_digest(self.annotation_pairs(Kind::Endpoints)),
+            subsets: shared.subsets,
+        }
+    }
+
     /// Whether the Service's annotations are exactly this mirror's.
     fn service_annotations_match(&self, have: &StringMap) -> bool {
         have.len() == 1 + usize::from(self.resource_version.is_some())
@@ -174,6 +229,17 @@ impl EndpointMirror {
     }
 }
 
+/// The digest of the map of up to two `(key, value)` pairs with distinct keys, without building
+/// it: sorted by key, as a [`StringMap`] iterates.
+fn pairs_digest(pairs: [Option<(&str, &str)>; 2]) -> u64 {
+    let [a, b] = pairs;
+    let (a, b) = match (a, b) {
+        (Some(x), Some(y)) if y.0 < x.0 => (Some(y), Some(x)),
+        other => other,
+    };
+    fingerprint::map_of_pairs(a.into_iter().chain(b))
+}
+
 /// An object of the desired state: built, or an endpoint mirror kept as its export's template
 /// and its per-pod parts (see the module documentation).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,6 +252,25 @@ pub enum Entry<T> {
 
 /// A kind the desired state keeps as [`Entry`]: what the entry reads of it.
 pub trait Templated: Clone {
+    /// The digests of its compared field groups ([`crate::fingerprint`]).
+    #[doc(hidden)]
+    type Digest: Copy + Eq + std::fmt::Debug;
+    /// The digests of the endpoint mirror's object of this kind, without building it.
+    #[doc(hidden)]
+    fn mirror_digest(mirror: &EndpointMirror) -> Self::Digest;
+    /// The digests of a built object.
+    #[doc(hidden)]
+    fn digest(&self) -> Self::Digest;
+    /// The groups `plan` changes from an observed record (`have_meta`, the metadata it keeps,
+    /// and `have`, its digests) to `want`: labels and annotations compared as maps (a record
+    /// keeps them; an export's mirrors share one label map, so most compare by pointer), the
+    /// other groups by digest — an endpoint mirror's from its template, digested once.
+    #[doc(hidden)]
+    fn record_changes(
+        want: &Entry<Self>,
+        have_meta: &ObjectMeta,
+        have: &Self::Digest,
+    ) -> Vec<&'static str>;
     /// Builds the endpoint mirror's object of this kind at `key`.
     #[doc(hidden)]
     fn build(mirror: &EndpointMirror, key: &ObjectKey) -> Self;
@@ -199,6 +284,53 @@ pub trait Templated: Clone {
 }
 
 impl Templated for Service {
+    type Digest = ServiceDigest;
+
+    fn mirror_digest(mirror: &EndpointMirror) -> ServiceDigest {
+        mirror.service_digest()
+    }
+
+    fn digest(&self) -> ServiceDigest {
+        ServiceDigest::of(self)
+    }
+
+    fn record_changes(
+        want: &Entry<Self>,
+        have_meta: &ObjectMeta,
+        have: &ServiceDigest,
+    ) -> Vec<&'static str> {
+        let (annotations, ports, type_) = match want {
+            Entry::Object(o) => (
+                o.metadata.annotations == have_meta.annotations,
+                fingerprint::service_ports(&o.spec.ports),
+                fingerprint::service_type(o.spec.type_.as_deref()),
+            ),
+            Entry::EndpointMirror(m) => (
+                m.service_annotations_match(&have_meta.annotations),
+                m.template.digests.ports,
+                m.template.digests.type_,
+            ),
+        };
+        // `changes::service_changes`' groups, in its order.
+        let mut changed = Vec::new();
+        if *want.labels() != have_meta.labels {
+            changed.push("metadata.labels");
+        }
+        if !annotations {
+            changed.push("metadata.annotations");
+        }
+        if ports != have.ports {
+            changed.push("spec.ports");
+        }
+        if have.selector {
+            changed.push("spec.selector");
+        }
+        if type_ != have.type_ {
+            changed.push("spec.type");
+        }
+        changed
+    }
+
     fn build(mirror: &EndpointMirror, key: &ObjectKey) -> Self {
         mirror.service(key)
     }
@@ -219,6 +351,45 @@ impl Templated for Service {
 }
 
 impl Templated for Endpoints {
+    type Digest = EndpointsDigest;
+
+    fn mirror_digest(mirror: &EndpointMirror) -> EndpointsDigest {
+        mirror.endpoints_digest()
+    }
+
+    fn digest(&self) -> EndpointsDigest {
+        EndpointsDigest::of(self)
+    }
+
+    fn record_changes(
+        want: &Entry<Self>,
+        have_meta: &ObjectMeta,
+        have: &EndpointsDigest,
+    ) -> Vec<&'static str> {
+        let (annotations, subsets) = match want {
+            Entry::Object(o) => (
+                o.metadata.annotations == have_meta.annotations,
+                fingerprint::subsets(&o.subsets),
+            ),
+            Entry::EndpointMirror(m) => (
+                m.endpoints_annotations_match(&have_meta.annotations),
+                m.template.digests.subsets,
+            ),
+        };
+        // `changes::endpoints_changes`' groups, in its order.
+        let mut changed = Vec::new();
+        if *want.labels() != have_meta.labels {
+            changed.push("metadata.labels");
+        }
+        if !annotations {
+            changed.push("metadata.annotations");
+        }
+        if subsets != have.subsets {
+            changed.push("subsets");
+        }
+        changed
+    }
+
     fn build(mirror: &EndpointMirror, key: &ObjectKey) -> Self {
         mirror.endpoints(key)
     }
@@ -283,6 +454,17 @@ impl<T: Templated> Entry<T> {
         match self {
             Self::Object(_) => false,
             Self::EndpointMirror(mirror) => T::matches(mirror, have),
+        }
+    }
+
+    /// The digests of the object's compared field groups (issue 13 item 3): an endpoint
+    /// mirror's from its template's, digested once, and its own annotations; a built object's
+    /// digested now.
+    #[must_use]
+    pub fn digest(&self) -> T::Digest {
+        match self {
+            Self::Object(object) => object.digest(),
+            Self::EndpointMirror(mirror) => T::mirror_digest(mirror),
         }
     }
 

@@ -123,7 +123,8 @@ pub struct Translation {
 ///
 /// Both inputs are read in place through [`TargetView`] and [`SourceView`]: the lists of
 /// [`crate::TargetState`]/[`crate::SourceState`] or the keyed [`crate::TargetStore`]/
-/// [`crate::SourceStore`] a controller keeps, which translate exactly as their `state()` does.
+/// [`crate::SourceStore`] a controller keeps, which translate exactly as the lists of their
+/// objects sorted by key do (the source store holds records, [`crate::ObservedService`]).
 #[must_use]
 pub fn translate(
     link: &Link,

@@ -11,9 +11,14 @@
 //! its snapshot (`TargetStore::state`, which lists by key) are therefore walked alike, and a
 //! diagnostic's field path, which points into the input by position, is the same for both.
 //!
-//! A leaf: it imports only the model.
+//! The source is read as [`ObservedService`]/[`ObservedEndpoints`]/[`ObservedSlice`] (issue 13
+//! item 3): a list hands out its full objects, a store its compact records
+//! ([`crate::record`]).
+//!
+//! A leaf: it imports only the model and the observed forms.
 
-use crate::model::{EndpointSlice, Endpoints, Namespace, ObjectKey, Service};
+use crate::model::{Endpoints, Namespace, ObjectKey, Service};
+use crate::record::{ObservedEndpoints, ObservedService, ObservedSlice};
 
 /// The target's objects, by key.
 pub trait TargetLookup {
@@ -27,9 +32,9 @@ pub trait TargetLookup {
 /// §7 names held and namespaces).
 pub trait SourceLookup {
     /// The source Service at `key`.
-    fn service(&self, key: &ObjectKey) -> Option<&Service>;
+    fn service(&self, key: &ObjectKey) -> Option<ObservedService<'_>>;
     /// The source Endpoints at `key`.
-    fn endpoints(&self, key: &ObjectKey) -> Option<&Endpoints>;
+    fn endpoints(&self, key: &ObjectKey) -> Option<ObservedEndpoints<'_>>;
     /// Every source Namespace, when listed (`None`: unknown, every namespace exists).
     fn namespaces(&self) -> Option<Vec<Namespace>>;
 }
@@ -47,12 +52,12 @@ pub trait TargetView: TargetLookup {
 /// object of each kind in the input's order, and the namespaces.
 pub trait SourceView: SourceLookup {
     /// Every source Service, in order.
-    fn each_service(&self) -> impl Iterator<Item = &Service>;
+    fn each_service(&self) -> impl Iterator<Item = ObservedService<'_>>;
     /// Every source Endpoints, in order.
-    fn each_endpoints(&self) -> impl Iterator<Item = &Endpoints>;
+    fn each_endpoints(&self) -> impl Iterator<Item = ObservedEndpoints<'_>>;
     /// Every source EndpointSlice, in order (none when unknown: then no slice of ours is seen,
     /// so none is deleted).
-    fn each_endpoint_slice(&self) -> impl Iterator<Item = &EndpointSlice>;
+    fn each_endpoint_slice(&self) -> impl Iterator<Item = ObservedSlice<'_>>;
     /// The names of the source's Namespaces, when listed (`None`: unknown, every namespace
     /// exists).
     fn namespace_names(&self) -> Option<impl Iterator<Item = &str>>;
@@ -84,10 +89,10 @@ impl<T: TargetView + ?Sized> TargetView for &T {
 }
 
 impl<S: SourceLookup + ?Sized> SourceLookup for &S {
-    fn service(&self, key: &ObjectKey) -> Option<&Service> {
+    fn service(&self, key: &ObjectKey) -> Option<ObservedService<'_>> {
         (**self).service(key)
     }
-    fn endpoints(&self, key: &ObjectKey) -> Option<&Endpoints> {
+    fn endpoints(&self, key: &ObjectKey) -> Option<ObservedEndpoints<'_>> {
         (**self).endpoints(key)
     }
     fn namespaces(&self) -> Option<Vec<Namespace>> {
@@ -96,13 +101,13 @@ impl<S: SourceLookup + ?Sized> SourceLookup for &S {
 }
 
 impl<S: SourceView + ?Sized> SourceView for &S {
-    fn each_service(&self) -> impl Iterator<Item = &Service> {
+    fn each_service(&self) -> impl Iterator<Item = ObservedService<'_>> {
         (**self).each_service()
     }
-    fn each_endpoints(&self) -> impl Iterator<Item = &Endpoints> {
+    fn each_endpoints(&self) -> impl Iterator<Item = ObservedEndpoints<'_>> {
         (**self).each_endpoints()
     }
-    fn each_endpoint_slice(&self) -> impl Iterator<Item = &EndpointSlice> {
+    fn each_endpoint_slice(&self) -> impl Iterator<Item = ObservedSlice<'_>> {
         (**self).each_endpoint_slice()
     }
     fn namespace_names(&self) -> Option<impl Iterator<Item = &str>> {
@@ -121,10 +126,10 @@ mod tests {
     struct OneNamespace(Option<Namespace>);
 
     impl SourceLookup for OneNamespace {
-        fn service(&self, _: &ObjectKey) -> Option<&Service> {
+        fn service(&self, _: &ObjectKey) -> Option<ObservedService<'_>> {
             None
         }
-        fn endpoints(&self, _: &ObjectKey) -> Option<&Endpoints> {
+        fn endpoints(&self, _: &ObjectKey) -> Option<ObservedEndpoints<'_>> {
             None
         }
         fn namespaces(&self) -> Option<Vec<Namespace>> {
@@ -133,13 +138,13 @@ mod tests {
     }
 
     impl SourceView for OneNamespace {
-        fn each_service(&self) -> impl Iterator<Item = &Service> {
+        fn each_service(&self) -> impl Iterator<Item = ObservedService<'_>> {
             std::iter::empty()
         }
-        fn each_endpoints(&self) -> impl Iterator<Item = &Endpoints> {
+        fn each_endpoints(&self) -> impl Iterator<Item = ObservedEndpoints<'_>> {
             std::iter::empty()
         }
-        fn each_endpoint_slice(&self) -> impl Iterator<Item = &EndpointSlice> {
+        fn each_endpoint_slice(&self) -> impl Iterator<Item = ObservedSlice<'_>> {
             std::iter::empty()
         }
         fn namespace_names(&self) -> Option<impl Iterator<Item = &str>> {

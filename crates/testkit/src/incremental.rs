@@ -11,7 +11,7 @@ use futures::executor::block_on;
 use futures::future::BoxFuture;
 use svcmirror_backend::{Clock, Driver, Precondition, ReconcileOutcome, TargetEvent};
 use svcmirror_core::model::{Endpoints, Kind, Object, ObjectKey, Service};
-use svcmirror_core::{ExportOutcome, Link, SourceState};
+use svcmirror_core::{ExportOutcome, Link, SourceState, SourceStore, SourceView};
 use svcmirror_fake::{FakeCluster, FakeHandle, WatchEvent};
 
 use crate::fields::fq_name;
@@ -259,12 +259,14 @@ fn check_step(
             format!("{what}: {}", first_difference(&a, &b)),
         ));
     }
-    if normalized(&driver.cached_source()) != a {
+    let cached = normalized_store(driver.cached_source());
+    let listed = normalized_store(&SourceStore::from_state(a.clone()));
+    if cached != listed {
         return Err(Finding::new(
             Check::IncrementalDiffers,
             format!(
                 "{what}: the driver's cache differs from the source: {}",
-                first_difference(&normalized(&driver.cached_source()), &a)
+                first_store_difference(&cached, &listed)
             ),
         ));
     }
@@ -427,6 +429,39 @@ pub fn normalized(state: &SourceState) -> SourceState {
         ns.metadata.resource_version = None;
     }
     s
+}
+
+/// A store (the driver's records, issue 13 item 3) as [`normalized`] makes a list: without the
+/// federation's objects and server-set bookkeeping.
+#[must_use]
+pub fn normalized_store(store: &SourceStore) -> SourceStore {
+    let mut s = store.without_server_fields();
+    s.retain_metadata(|m| !svcmirror_core::labels::is_federation_owned(&m.labels));
+    s
+}
+
+/// The first object that differs between two normalized stores, for the finding's message.
+fn first_store_difference(cached: &SourceStore, listed: &SourceStore) -> String {
+    let services =
+        |s: &SourceStore| -> Vec<String> { s.each_service().map(|o| format!("{o:?}")).collect() };
+    let endpoints =
+        |s: &SourceStore| -> Vec<String> { s.each_endpoints().map(|o| format!("{o:?}")).collect() };
+    let slices = |s: &SourceStore| -> Vec<String> {
+        s.each_endpoint_slice().map(|o| format!("{o:?}")).collect()
+    };
+    for (a, b) in [
+        (services(cached), services(listed)),
+        (endpoints(cached), endpoints(listed)),
+        (slices(cached), slices(listed)),
+    ] {
+        if let Some((x, y)) = a.iter().zip(&b).find(|(x, y)| x != y) {
+            return format!("cached {x} vs listed {y}");
+        }
+        if a.len() != b.len() {
+            return format!("cached {} objects of a kind vs listed {}", a.len(), b.len());
+        }
+    }
+    "the namespaces".to_owned()
 }
 
 /// The first object that differs between two normalized states, for the finding's message.

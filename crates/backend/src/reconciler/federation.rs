@@ -10,10 +10,10 @@
 
 use std::collections::BTreeSet;
 
-use svcmirror_core::model::ObjectKey;
+use svcmirror_core::model::{Kind, ObjectKey};
 use svcmirror_core::{
-    FederationWriter, Link, Plan, SourceState, SourceView, TargetView, Translation, federate_as,
-    federated_key, plan_federated,
+    FederationWriter, Link, Plan, SourceView, TargetView, Translation, federate_as, federated_key,
+    plan_federated,
 };
 
 use crate::cache::{SourceCache, TargetCache};
@@ -39,11 +39,7 @@ pub(super) fn one_export(
     source: &SourceCache,
 ) -> (Translation, Plan, BTreeSet<ObjectKey>) {
     let key = federated_key(export);
-    let observed = SourceState::new(
-        source.service(&key).cloned().into_iter().collect(),
-        source.endpoints(&key).cloned().into_iter().collect(),
-    )
-    .with_namespaces(source.namespace_list());
+    let observed = source.subset([(Kind::Service, &key), (Kind::Endpoints, &key)]);
     let (translation, plan) = whole_link(link, &target.export_state(export), &observed);
     (translation, plan, BTreeSet::from([key, export.clone()]))
 }

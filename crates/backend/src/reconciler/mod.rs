@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use svcmirror_core::model::ObjectKey;
-use svcmirror_core::{Diagnostic, Limit, Link, SourceState, TargetState};
+use svcmirror_core::{Diagnostic, Limit, Link, SourceState, SourceStore, TargetState};
 
 pub use request::{OpId, Request, Response};
 pub use status::{
@@ -222,10 +222,10 @@ impl Reconciler {
         self.books.forget_unpublished();
     }
 
-    /// What the reconciler believes the source holds (as last listed, read or written): a
-    /// snapshot, copied, for tests and tools; a reconcile reads the store in place.
-    pub fn cached_source(&self) -> SourceState {
-        self.source.state()
+    /// What the reconciler believes the source holds (as last listed, read or written): its
+    /// store of records (issue 13 item 3), for tests and tools; a reconcile reads it in place.
+    pub fn cached_source(&self) -> &SourceStore {
+        &self.source
     }
 
     /// Whether nothing is queued, in progress or waiting.
