@@ -52,6 +52,7 @@
 #![deny(missing_docs)]
 
 mod allocator;
+mod answer;
 mod cluster;
 mod drive;
 mod faults;

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use svcmirror_backend::{ApiError, Output, Reconciler, Request, Response};
-use svcmirror_core::{Operation, TargetState};
+use svcmirror_core::TargetState;
 use svcmirror_fake::FakeCluster;
 
 /// The clusters the reconciler talks to: the source (a fake that answers every request) and the
@@ -17,28 +17,11 @@ pub struct Clusters {
 }
 
 impl Clusters {
-    /// What the API server would answer.
+    /// What the API server would answer (the fake's own mapping: `FakeCluster::answer`).
     fn answer(&mut self, request: Request) -> Result<Response, ApiError> {
         match request {
             Request::ListTarget => Ok(Response::TargetListed(self.target.clone())),
-            Request::ListSource => Ok(Response::SourceListed(self.source.state())),
-            Request::Get { kind, key } => Ok(Response::Read(self.source.get(kind, &key))),
-            Request::Apply(Operation::Create { object }) => {
-                self.source.create(object).map(Response::Stored)
-            }
-            Request::Apply(Operation::Update { object, .. }) => {
-                self.source.update(object).map(Response::Stored)
-            }
-            Request::Apply(Operation::Delete {
-                kind,
-                key,
-                precondition,
-                ..
-            }) => self
-                .source
-                .delete(kind, &key, &precondition)
-                .map(|()| Response::Deleted),
-            other => panic!("the bench cannot answer {other:?}"),
+            other => self.source.answer(other),
         }
     }
 }
