@@ -1,7 +1,7 @@
 //! "An incremental reconcile equals a whole-link one": the backend's reconcile
 //! [`Driver`] on two fakes, fed a sequence of target changes one event at a time (each reconciled
 //! for the one export it concerns, ARCHITECTURE.md "one export per event"), leaves the source
-//! after every step exactly as a whole-link translate → plan → apply ([`converge`]) from the same
+//! after every step exactly as a whole-link translate → plan → apply ([`converge`](crate::converge)) from the same
 //! start would — and its writes keep the ownership and sticky-name invariants.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -64,7 +64,7 @@ impl Clock for InstantClock {
 ///   live mirror ([`no_live_mirror_repurposed`](crate::no_live_mirror_repurposed), on the
 ///   source's write history);
 /// - the source equals, up to server-set fields (uid, resourceVersion, creationTimestamp), what
-///   [`converge`] — the whole link, with all of its checks — makes of the state before the step;
+///   [`converge`](crate::converge) — the whole link, with all of its checks — makes of the state before the step;
 /// - the driver's cache is what the source holds.
 ///
 /// # Errors

@@ -304,8 +304,8 @@ pub fn converge_checking(
     })
 }
 
-/// [`converge_checking`] for the federated Services (SPEC §9): [`federate`] every link's target (and the
-/// local members) → [`plan_federated`] → apply, with the federation's ownership; the per-link
+/// [`converge_checking`] for the federated Services (SPEC §9): [`federate`](svcmirror_core::federate) every link's target (and the
+/// local members) → [`plan_federated`](svcmirror_core::plan_federated) → apply, with the federation's ownership; the per-link
 /// repurposing check does not apply (a federated Service serves a name, not one export).
 ///
 /// # Errors
