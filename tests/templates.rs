@@ -15,8 +15,8 @@ use proptest::prelude::*;
 use svcmirror::labels::{HEADLESS_MIRROR_SVC_NAME, REMOTE_RESOURCE_VERSION, REMOTE_SVC_FQ_NAME};
 use svcmirror::model::{EndpointAddress, EndpointSubset, IntOrString, ServicePort};
 use svcmirror::{
-    Desired, Endpoints, EndpointsDigest, Entry, Object, Operation, Service, ServiceDigest,
-    SourceState, StringMap, Templated, labels, plan, translate,
+    Desired, Endpoints, EndpointsDigest, Entry, Link, Object, Operation, Service, ServiceDigest,
+    SourceState, StringMap, TargetState, Templated, labels, plan, translate,
 };
 
 /// The same desired state with every entry built (what `plan` compared before templates).
@@ -173,6 +173,23 @@ fn apply(source: &mut SourceState, at: usize, how: &Disturb) {
     }
 }
 
+/// The world `target` converged by the fake, then disturbed by `disturbances`, and what the link
+/// desires against it: the set-up of both properties below.
+fn disturbed(
+    target: &TargetState,
+    disturbances: &[(usize, Disturb)],
+) -> (Link, SourceState, Desired) {
+    let link = link();
+    let mut f = fake();
+    converge(&link, target, &mut f);
+    let mut source = f.state();
+    for (at, how) in disturbances {
+        apply(&mut source, *at, how);
+    }
+    let desired = translate(&link, target, &source).desired;
+    (link, source, desired)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: 256,
@@ -187,14 +204,7 @@ proptest! {
         target in arb_target(),
         disturbances in prop::collection::vec((any::<usize>(), disturb()), 0..4),
     ) {
-        let link = link();
-        let mut f = fake();
-        converge(&link, &target, &mut f);
-        let mut source = f.state();
-        for (at, how) in &disturbances {
-            apply(&mut source, *at, how);
-        }
-        let desired = translate(&link, &target, &source).desired;
+        let (link, source, desired) = disturbed(&target, &disturbances);
         let templated = plan(&link, &desired, &source);
         let reference = plan(&link, &built(&desired), &source);
         prop_assert_eq!(&templated, &reference);
@@ -212,14 +222,7 @@ proptest! {
         target in arb_target(),
         disturbances in prop::collection::vec((any::<usize>(), disturb()), 0..4),
     ) {
-        let link = link();
-        let mut f = fake();
-        converge(&link, &target, &mut f);
-        let mut source = f.state();
-        for (at, how) in &disturbances {
-            apply(&mut source, *at, how);
-        }
-        let desired = translate(&link, &target, &source).desired;
+        let (link, source, desired) = disturbed(&target, &disturbances);
         let reference = plan(&link, &built(&desired), &source);
         let updated = |key: &svcmirror::ObjectKey, service: bool| {
             reference.operations.iter().find_map(|op| match op {

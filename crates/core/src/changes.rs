@@ -4,6 +4,7 @@
 //! store's record ([`crate::fingerprint`], issue 13 item 3; the two agree, property-tested in
 //! `fingerprint_tests.rs` and `tests/templates.rs`).
 
+use crate::groups::{EndpointsGroups, ServiceGroups, SliceGroups};
 use crate::model::{
     Endpoint, EndpointSlice, EndpointSlicePort, EndpointSubset, Endpoints, IntOrString, ObjectKey,
     Service, ServicePort, effective_protocol,
@@ -55,41 +56,26 @@ fn sorted_ports(s: &Service) -> Vec<(Option<&str>, &str, i32, IntOrString)> {
 /// The field groups of a Service that a mirror manages and that differ. Server-set fields (uid,
 /// resourceVersion, clusterIP once allocated, creationTimestamp…) are ignored.
 pub(crate) fn service_changes(want: &Service, have: &Service) -> Vec<&'static str> {
-    let mut changed = Vec::new();
-    if want.metadata.labels != have.metadata.labels {
-        changed.push("metadata.labels");
+    ServiceGroups {
+        labels: want.metadata.labels != have.metadata.labels,
+        annotations: want.metadata.annotations != have.metadata.annotations,
+        // Equal as written is equal as stored: the sorted, defaulted copies only when they differ.
+        ports: want.spec.ports != have.spec.ports && sorted_ports(want) != sorted_ports(have),
+        selector: have.spec.selector.as_ref().is_some_and(|s| !s.is_empty()),
+        type_: have.spec.type_.as_deref().unwrap_or("ClusterIP")
+            != want.spec.type_.as_deref().unwrap_or("ClusterIP"),
     }
-    if want.metadata.annotations != have.metadata.annotations {
-        changed.push("metadata.annotations");
-    }
-    // Equal as written is equal as stored: the sorted, defaulted copies only when they differ.
-    if want.spec.ports != have.spec.ports && sorted_ports(want) != sorted_ports(have) {
-        changed.push("spec.ports");
-    }
-    if have.spec.selector.as_ref().is_some_and(|s| !s.is_empty()) {
-        changed.push("spec.selector");
-    }
-    if have.spec.type_.as_deref().unwrap_or("ClusterIP")
-        != want.spec.type_.as_deref().unwrap_or("ClusterIP")
-    {
-        changed.push("spec.type");
-    }
-    changed
+    .named()
 }
 
 /// The field groups of an Endpoints object that differ, comparing subsets as sets.
 pub(crate) fn endpoints_changes(want: &Endpoints, have: &Endpoints) -> Vec<&'static str> {
-    let mut changed = Vec::new();
-    if want.metadata.labels != have.metadata.labels {
-        changed.push("metadata.labels");
+    EndpointsGroups {
+        labels: want.metadata.labels != have.metadata.labels,
+        annotations: want.metadata.annotations != have.metadata.annotations,
+        subsets: want.subsets != have.subsets && canonical_subsets(want) != canonical_subsets(have),
     }
-    if want.metadata.annotations != have.metadata.annotations {
-        changed.push("metadata.annotations");
-    }
-    if want.subsets != have.subsets && canonical_subsets(want) != canonical_subsets(have) {
-        changed.push("subsets");
-    }
-    changed
+    .named()
 }
 
 fn canonical_subsets(ep: &Endpoints) -> Vec<EndpointSubset> {
@@ -114,23 +100,16 @@ fn canonical_subsets(ep: &Endpoints) -> Vec<EndpointSubset> {
 /// The field groups of an EndpointSlice that differ, comparing endpoints and ports as sets with
 /// the API server's defaults (port `name: ""`, `protocol: TCP`).
 pub(crate) fn slice_changes(want: &EndpointSlice, have: &EndpointSlice) -> Vec<&'static str> {
-    let mut changed = Vec::new();
-    if want.metadata.labels != have.metadata.labels {
-        changed.push("metadata.labels");
+    SliceGroups {
+        labels: want.metadata.labels != have.metadata.labels,
+        annotations: want.metadata.annotations != have.metadata.annotations,
+        address_type: want.address_type != have.address_type,
+        endpoints: want.endpoints != have.endpoints
+            && canonical_endpoints(want) != canonical_endpoints(have),
+        ports: want.ports != have.ports
+            && canonical_slice_ports(want) != canonical_slice_ports(have),
     }
-    if want.metadata.annotations != have.metadata.annotations {
-        changed.push("metadata.annotations");
-    }
-    if want.address_type != have.address_type {
-        changed.push("addressType");
-    }
-    if want.endpoints != have.endpoints && canonical_endpoints(want) != canonical_endpoints(have) {
-        changed.push("endpoints");
-    }
-    if want.ports != have.ports && canonical_slice_ports(want) != canonical_slice_ports(have) {
-        changed.push("ports");
-    }
-    changed
+    .named()
 }
 
 fn canonical_endpoints(slice: &EndpointSlice) -> Vec<Endpoint> {

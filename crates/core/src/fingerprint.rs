@@ -30,6 +30,7 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
+use crate::groups::{EndpointsGroups, ServiceGroups, SliceGroups};
 use crate::model::{
     Endpoint, EndpointAddress, EndpointPort, EndpointSlice, EndpointSlicePort, EndpointSubset,
     Endpoints, IntOrString, ObjectReference, Service, ServicePort, StringMap, effective_protocol,
@@ -82,23 +83,14 @@ impl ServiceDigest {
     /// order and words: the selector whenever `have` holds one.
     #[must_use]
     pub fn changes(&self, have: &Self) -> Vec<&'static str> {
-        let mut changed = Vec::new();
-        if self.labels != have.labels {
-            changed.push("metadata.labels");
+        ServiceGroups {
+            labels: self.labels != have.labels,
+            annotations: self.annotations != have.annotations,
+            ports: self.ports != have.ports,
+            selector: have.selector,
+            type_: self.type_ != have.type_,
         }
-        if self.annotations != have.annotations {
-            changed.push("metadata.annotations");
-        }
-        if self.ports != have.ports {
-            changed.push("spec.ports");
-        }
-        if have.selector {
-            changed.push("spec.selector");
-        }
-        if self.type_ != have.type_ {
-            changed.push("spec.type");
-        }
-        changed
+        .named()
     }
 }
 
@@ -116,17 +108,12 @@ impl EndpointsDigest {
     /// The groups `plan` finds changed from `have` to `self`.
     #[must_use]
     pub fn changes(&self, have: &Self) -> Vec<&'static str> {
-        let mut changed = Vec::new();
-        if self.labels != have.labels {
-            changed.push("metadata.labels");
+        EndpointsGroups {
+            labels: self.labels != have.labels,
+            annotations: self.annotations != have.annotations,
+            subsets: self.subsets != have.subsets,
         }
-        if self.annotations != have.annotations {
-            changed.push("metadata.annotations");
-        }
-        if self.subsets != have.subsets {
-            changed.push("subsets");
-        }
-        changed
+        .named()
     }
 }
 
@@ -150,23 +137,14 @@ impl SliceDigest {
     /// The groups `plan` finds changed from `have` to `self`.
     #[must_use]
     pub fn changes(&self, have: &Self) -> Vec<&'static str> {
-        let mut changed = Vec::new();
-        if self.labels != have.labels {
-            changed.push("metadata.labels");
+        SliceGroups {
+            labels: self.labels != have.labels,
+            annotations: self.annotations != have.annotations,
+            address_type: self.address_type != have.address_type,
+            endpoints: self.endpoints != have.endpoints,
+            ports: self.ports != have.ports,
         }
-        if self.annotations != have.annotations {
-            changed.push("metadata.annotations");
-        }
-        if self.address_type != have.address_type {
-            changed.push("addressType");
-        }
-        if self.endpoints != have.endpoints {
-            changed.push("endpoints");
-        }
-        if self.ports != have.ports {
-            changed.push("ports");
-        }
-        changed
+        .named()
     }
 }
 

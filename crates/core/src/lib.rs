@@ -67,6 +67,7 @@ pub(crate) mod explain;
 pub(crate) mod federate;
 pub(crate) mod federation_writer;
 pub(crate) mod fingerprint;
+mod groups;
 mod headless;
 pub(crate) mod hostname_policy;
 pub mod labels;

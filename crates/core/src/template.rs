@@ -20,6 +20,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::fingerprint::{self, EndpointsDigest, ServiceDigest};
+use crate::groups::{EndpointsGroups, ServiceGroups};
 use crate::labels::{REMOTE_GATEWAY_IDENTITY, REMOTE_RESOURCE_VERSION, REMOTE_SVC_FQ_NAME};
 use crate::model::{
     EndpointSubset, Endpoints, Kind, ObjectKey, ObjectMeta, Service, ServicePort, StringMap,
@@ -311,24 +312,14 @@ impl Templated for Service {
                 m.template.digests.type_,
             ),
         };
-        // `changes::service_changes`' groups, in its order.
-        let mut changed = Vec::new();
-        if *want.labels() != have_meta.labels {
-            changed.push("metadata.labels");
+        ServiceGroups {
+            labels: *want.labels() != have_meta.labels,
+            annotations: !annotations,
+            ports: ports != have.ports,
+            selector: have.selector,
+            type_: type_ != have.type_,
         }
-        if !annotations {
-            changed.push("metadata.annotations");
-        }
-        if ports != have.ports {
-            changed.push("spec.ports");
-        }
-        if have.selector {
-            changed.push("spec.selector");
-        }
-        if type_ != have.type_ {
-            changed.push("spec.type");
-        }
-        changed
+        .named()
     }
 
     fn build(mirror: &EndpointMirror, key: &ObjectKey) -> Self {
@@ -376,18 +367,12 @@ impl Templated for Endpoints {
                 m.template.digests.subsets,
             ),
         };
-        // `changes::endpoints_changes`' groups, in its order.
-        let mut changed = Vec::new();
-        if *want.labels() != have_meta.labels {
-            changed.push("metadata.labels");
+        EndpointsGroups {
+            labels: *want.labels() != have_meta.labels,
+            annotations: !annotations,
+            subsets: subsets != have.subsets,
         }
-        if !annotations {
-            changed.push("metadata.annotations");
-        }
-        if subsets != have.subsets {
-            changed.push("subsets");
-        }
-        changed
+        .named()
     }
 
     fn build(mirror: &EndpointMirror, key: &ObjectKey) -> Self {
